@@ -1,0 +1,33 @@
+"""One exception root for everything srop-onnx raises on purpose."""
+
+from __future__ import annotations
+
+__all__ = ["SropError", "UsageError", "ModelError", "InputDataError", "TooSmallError", "DeviceError"]
+
+
+class SropError(Exception):
+    """Root of every error srop-onnx raises deliberately.
+
+    The message is one line meant for a person: it names the file or option
+    at fault and how to fix it. The CLI prints it and exits with code 2.
+    """
+
+
+class UsageError(SropError, ValueError):
+    """An option or argument has a value that cannot work."""
+
+
+class ModelError(SropError):
+    """The ONNX model cannot be read, rewritten or run."""
+
+
+class InputDataError(SropError):
+    """An input (image, array, folder) cannot be used."""
+
+
+class TooSmallError(SropError, ValueError):
+    """Maps are too small to have a meaningful spectrum (SPEC 3)."""
+
+
+class DeviceError(SropError):
+    """The requested execution device (CUDA) is not usable here."""

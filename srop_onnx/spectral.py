@@ -1,0 +1,380 @@
+"""Spectral roll-off points of 2-D feature maps and 1-D signals (SPEC 1-3, 8).
+
+Two layers: public functions validate and document; kernels take an array
+namespace ``xp`` and use array-API calls only, so the same code runs on NumPy
+(CPU), CuPy (GPU) and array-api-strict (the tests' proof of portability).
+
+How the 2-D kernel works, for a batch of maps of shape ``(..., H, W)``:
+
+1. ``R = rfftn(x)`` over the last two axes, shape ``(..., H, W//2 + 1)``.
+   ``|F|`` is Hermitian-symmetric, and a cell and its mirror have the same
+   radius, so every column that stands for two columns of the full spectrum
+   gets weight 2. The result equals the full-FFT definition exactly.
+2. ``|R|`` flattened to ``(maps, cells)`` times a cached plan matrix
+   ``P (cells, m+1)`` with ``P[j, k] = weight(j)`` when cell ``j`` is in ring
+   ``k``: one matrix product gives every ring sum ``S1D`` of every map.
+3. ``k = count(cumsum(S1D) < kappa * sum(S1D))`` is the roll-off bin (Eq. 2).
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ._xp import device_key, namespace, rfft_for, rfftn_for
+from .errors import TooSmallError, UsageError
+
+__all__ = [
+    "DEAD",
+    "NONFINITE",
+    "RolloffBins",
+    "num_bins",
+    "num_bins_1d",
+    "spectrum_ok",
+    "ring_index",
+    "rolloff_bins",
+    "rolloff_bins_1d",
+    "srop",
+    "srop1d",
+]
+
+#: Roll-off bin marker of a dead map (``sum(S1D) == 0``, SPEC 3).
+DEAD = -1
+#: Roll-off bin marker of a map with NaN/Inf (SPEC 3).
+NONFINITE = -2
+
+#: Upper bound on input elements per kernel call; larger batches run in chunks
+#: so that the FFT and ring temporaries stay cache- and memory-friendly.
+_CHUNK_ELEMENTS = 1 << 21
+
+
+@dataclass(frozen=True)
+class RolloffBins:
+    """Integer roll-off bins of a batch of maps.
+
+    Attributes
+    ----------
+    bins : array of int32, shape ``x.shape[:-2]`` (2-D) or ``x.shape[:-1]`` (1-D)
+        Roll-off bin ``k`` in ``0..m`` of each map; :data:`DEAD` (-1) for dead
+        maps and :data:`NONFINITE` (-2) for maps with NaN/Inf. Same namespace
+        and device as the input.
+    m : int
+        Upper band edge ``b2``: SROP in band units is ``k / m``.
+    """
+
+    bins: Any
+    m: int
+
+
+def num_bins(n: int) -> int:
+    """Number of radius bins ``m`` of Eq. 5 for a map whose larger side is ``n``.
+
+    ``m = floor(sqrt(2) * (n - 1) / 2) - 1``; e.g. 224 -> 156, 56 -> 37, 7 -> 3.
+    """
+    if n < 1:
+        raise UsageError(f"map side must be >= 1, got {n}")
+    # Integer-exact: floor(sqrt(2)*(n-1)/2) == floor(sqrt(2*(n-1)^2) / 2) == isqrt(2*(n-1)^2) // 2
+    return math.isqrt(2 * (n - 1) ** 2) // 2 - 1
+
+
+def num_bins_1d(length: int) -> int:
+    """Upper band edge of a 1-D signal of ``length`` samples: ``L // 2`` (SPEC 2)."""
+    return length // 2
+
+
+def spectrum_ok(shape: tuple[int, ...]) -> str | None:
+    """``None`` when maps of ``shape`` (``(H, W)`` or ``(L,)``) have a usable
+    spectrum, else the SPEC 3 reason ``"too small for a spectrum"``."""
+    if len(shape) == 2:
+        h, w = shape
+        if min(h, w) < 2 or num_bins(max(h, w)) < 2:
+            return "too small for a spectrum"
+        return None
+    if len(shape) == 1:
+        return None if shape[0] // 2 >= 2 else "too small for a spectrum"
+    raise UsageError(f"spectrum shape must be (H, W) or (L,), got {shape}")
+
+
+def ring_index(h: int, w: int) -> np.ndarray:
+    """Ring index of every cell of the fftshift-ed ``h x w`` spectrum (SPEC 1.2).
+
+    ``floor(n * sqrt(((y - h//2)/h)^2 + ((x - w//2)/w)^2) + 1e-9)`` with
+    ``n = max(h, w)``; int64 array of shape ``(h, w)``.
+    """
+    n = max(h, w)
+    y = (np.arange(h, dtype=np.float64) - h // 2) / h
+    x = (np.arange(w, dtype=np.float64) - w // 2) / w
+    r = n * np.sqrt(y[:, None] ** 2 + x[None, :] ** 2)
+    return np.floor(r + 1e-9).astype(np.int64)
+
+
+def _plan_matrix(h: int, w: int) -> np.ndarray:
+    """Host float64 plan ``P (h * (w//2+1), m+1)`` for rfft-layout spectra."""
+    m = num_bins(max(h, w))
+    wr = w // 2 + 1
+    shifted = ring_index(h, w)
+    # rfft cell (u, v) sits at fftshift position ((u + h//2) % h, (v + w//2) % w)
+    rows = (np.arange(h) + h // 2) % h
+    cols = (np.arange(wr) + w // 2) % w
+    ring = shifted[rows[:, None], cols[None, :]].reshape(-1)
+    weight = np.ones(wr)
+    weight[1 : (w - 1) // 2 + 1] = 2.0  # columns whose mirror (w - v) is not stored
+    weight = np.broadcast_to(weight, (h, wr)).reshape(-1)
+    plan = np.zeros((h * wr, m + 1))
+    inside = ring <= m
+    plan[np.nonzero(inside)[0], ring[inside]] = weight[inside]
+    return plan
+
+
+_plans: dict[tuple, Any] = {}
+_plans_lock = threading.Lock()
+
+
+def _plan(xp, like, h: int, w: int, dtype) -> Any:
+    key = (device_key(xp, like), h, w, str(dtype))
+    with _plans_lock:
+        plan = _plans.get(key)
+    if plan is None:
+        host = _plan_matrix(h, w)
+        plan = xp.asarray(host, dtype=dtype, device=_device(like))
+        with _plans_lock:
+            _plans[key] = plan
+    return plan
+
+
+def _device(x):
+    import array_api_compat
+
+    return array_api_compat.device(x)
+
+
+def _work_dtypes(xp, x):
+    """(real, complex) working dtypes: float64 stays float64, all else float32."""
+    if x.dtype == xp.float64:
+        return xp.float64, xp.complex128
+    return xp.float32, xp.complex64
+
+
+def _rolloff_from_rings(xp, rings, kappa: float):
+    """Roll-off bins from ring/bin spectra ``(maps, m+1)``; int32 ``(maps,)``."""
+    csum = xp.cumulative_sum(rings, axis=-1)
+    total = csum[:, -1:]
+    below = csum < (kappa * total)
+    k = xp.astype(xp.sum(xp.astype(below, xp.int32), axis=-1), xp.int32)
+    total = total[:, 0]
+    k = xp.where(total == 0, xp.asarray(DEAD, dtype=xp.int32), k)
+    k = xp.where(xp.isfinite(total), k, xp.asarray(NONFINITE, dtype=xp.int32))
+    return k
+
+
+def _kernel_2d(xp, x, kappa: float):
+    """Roll-off bins of maps ``x (maps, H, W)`` (array-API only)."""
+    rdt, _ = _work_dtypes(xp, x)
+    x = xp.astype(x, rdt, copy=False)
+    maps, h, w = x.shape
+    plan = _plan(xp, x, h, w, rdt)
+    rfftn = rfftn_for(xp)
+    mag = xp.abs(rfftn(x, (-2, -1)))
+    rings = xp.matmul(xp.reshape(mag, (maps, h * (w // 2 + 1))), plan)
+    return _rolloff_from_rings(xp, rings, kappa)
+
+
+def _kernel_1d(xp, x, kappa: float):
+    """Roll-off bins of signals ``x (maps, L)`` (array-API only)."""
+    rdt, _ = _work_dtypes(xp, x)
+    x = xp.astype(x, rdt, copy=False)
+    spec = xp.abs(rfft_for(xp)(x))
+    return _rolloff_from_rings(xp, spec, kappa)
+
+
+def _check_kappa(kappa: float) -> float:
+    kappa = float(kappa)
+    if not (0.0 < kappa <= 1.0):
+        raise UsageError(f"kappa must be in (0, 1], got {kappa}")
+    return kappa
+
+
+def _chunked(xp, flat, kernel, kappa: float, per_map: int):
+    """Run ``kernel`` over ``flat (maps, ...)`` in chunks; int32 ``(maps,)``."""
+    maps = flat.shape[0]
+    step = max(1, _CHUNK_ELEMENTS // max(per_map, 1))
+    # NaN/Inf maps are expected and counted (SPEC 3): no NumPy warnings for them
+    with np.errstate(invalid="ignore", over="ignore"):
+        if maps <= step:
+            return kernel(xp, flat, kappa)
+        parts = [kernel(xp, flat[i : i + step, ...], kappa) for i in range(0, maps, step)]
+        return xp.concat(parts, axis=0)
+
+
+def rolloff_bins(x, *, kappa: float = 0.85) -> RolloffBins:
+    """Integer roll-off bins of every 2-D map over the last two axes of ``x``.
+
+    This is the exact, unit-free result that statistics and profiles are built
+    from (SPEC 4). See :func:`srop` for the definition.
+
+    Parameters
+    ----------
+    x : array, shape ``(..., H, W)``
+        Real maps (NumPy, CuPy or any array-API array); computed where ``x`` lives.
+    kappa : float in (0, 1]
+        Energy fraction of Eq. 2.
+
+    Returns
+    -------
+    RolloffBins
+        ``bins`` of shape ``x.shape[:-2]`` (int32; -1 dead, -2 non-finite) and ``m``.
+
+    Raises
+    ------
+    TooSmallError
+        If the maps have a side of 1 or ``m < 2`` (smaller than 6 x 6).
+    """
+    xp = namespace(x)
+    kappa = _check_kappa(kappa)
+    if x.ndim < 2:
+        raise UsageError(f"rolloff_bins needs maps with two spatial axes, got shape {tuple(x.shape)}")
+    h, w = int(x.shape[-2]), int(x.shape[-1])
+    reason = spectrum_ok((h, w))
+    if reason:
+        raise TooSmallError(f"{h}x{w} maps are {reason} (need both sides >= 2 and max side >= 6)")
+    lead = tuple(x.shape[:-2])
+    maps = math.prod(lead)
+    if maps == 0:
+        return RolloffBins(xp.zeros(lead, dtype=xp.int32), num_bins(max(h, w)))
+    flat = xp.reshape(x, (maps, h, w))
+    k = _chunked(xp, flat, _kernel_2d, kappa, h * w)
+    return RolloffBins(xp.reshape(k, lead), num_bins(max(h, w)))
+
+
+def rolloff_bins_1d(x, *, kappa: float = 0.85) -> RolloffBins:
+    """Integer roll-off bins of every 1-D signal over the last axis of ``x`` (SPEC 2).
+
+    ``S1D = |rfft(x)|`` over bins ``0..L//2``; ``m = L // 2``. Returns
+    ``bins`` of shape ``x.shape[:-1]`` (int32; -1 dead, -2 non-finite).
+    """
+    xp = namespace(x)
+    kappa = _check_kappa(kappa)
+    if x.ndim < 1:
+        raise UsageError("rolloff_bins_1d needs at least one axis")
+    length = int(x.shape[-1])
+    reason = spectrum_ok((length,))
+    if reason:
+        raise TooSmallError(f"signals of length {length} are {reason} (need L // 2 >= 2)")
+    lead = tuple(x.shape[:-1])
+    maps = math.prod(lead)
+    if maps == 0:
+        return RolloffBins(xp.zeros(lead, dtype=xp.int32), num_bins_1d(length))
+    flat = xp.reshape(x, (maps, length))
+    k = _chunked(xp, flat, _kernel_1d, kappa, length)
+    return RolloffBins(xp.reshape(k, lead), num_bins_1d(length))
+
+
+def _to_srop(xp, rb: RolloffBins, denom: int):
+    k = rb.bins
+    val = xp.astype(k, xp.float64) / float(denom)
+    return xp.where(k >= 0, val, xp.asarray(float("nan"), dtype=xp.float64))
+
+
+def srop(x, *, kappa: float = 0.85, input_side: int | None = None):
+    r"""Spectral roll-off point of every 2-D map over the last two axes of ``x``.
+
+    For one ``H x W`` map (paper Eq. 2-6, SPEC 1), with ``n = max(H, W)``:
+
+    .. math::
+
+        S_{2D} = |\mathrm{fftshift}(\mathrm{fft2}(x))|, \qquad
+        S_{1D}(k) = \sum_{\lfloor r \rfloor = k} S_{2D}, \quad k = 0..m,
+
+        r(y, x) = n \sqrt{((y - H/\!/2)/H)^2 + ((x - W/\!/2)/W)^2}, \qquad
+        m = \lfloor \sqrt{2}(n-1)/2 \rfloor - 1,
+
+        \mathrm{SROP} = \frac{1}{m}\,\min\{k : \textstyle\sum_{j \le k} S_{1D}(j)
+        \ge \kappa \sum_{j=0}^{m} S_{1D}(j)\}.
+
+    Parameters
+    ----------
+    x : array, shape ``(..., H, W)``
+        Real maps, any leading shape. NumPy in, NumPy out; CuPy in, CuPy out
+        (computed on the device). float64 input is computed in float64, other
+        dtypes in float32 (SPEC 8).
+    kappa : float in (0, 1], default 0.85
+        Fraction of spectral energy below the roll-off point.
+    input_side : int, optional
+        Larger side of the model input. When given, the result is in input
+        units ``k / m_in`` with ``m_in = num_bins(input_side)`` (SPEC 1.6), which
+        puts layers of different resolution on one frequency axis.
+
+    Returns
+    -------
+    array of float64, shape ``x.shape[:-2]``
+        SROP in ``[0, 1]`` (band units) or ``[0, m / m_in]`` (input units).
+        NaN for dead maps (no in-band energy) and maps containing NaN/Inf.
+
+    Raises
+    ------
+    TooSmallError
+        Maps with a side of 1 or smaller than 6 x 6 (``m < 2``).
+    UsageError
+        ``kappa`` outside (0, 1] or fewer than two axes.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from srop_onnx import srop
+    >>> float(srop(np.ones((8, 8))))            # DC only
+    0.0
+    >>> yy, xx = np.mgrid[:32, :32]
+    >>> float(srop(np.cos(2 * np.pi * 5 * xx / 32)))   # all energy at radius 5, m = 20
+    0.25
+    """
+    rb = rolloff_bins(x, kappa=kappa)
+    denom = rb.m if input_side is None else _input_m(input_side)
+    return _to_srop(namespace(rb.bins), rb, denom)
+
+
+def srop1d(x, *, kappa: float = 0.85, input_length: int | None = None):
+    r"""Spectral roll-off point of every 1-D signal over the last axis of ``x`` (SPEC 2).
+
+    ``S1D = |rfft(x)|`` (bins ``k = 0..L//2``), roll-off bin as in Eq. 2, and
+    ``SROP = k / (L // 2)``; with ``input_length`` it is ``k / (L_in // 2)``.
+
+    Parameters
+    ----------
+    x : array, shape ``(..., L)``
+        Real signals, ``L >= 4``.
+    kappa : float in (0, 1], default 0.85
+    input_length : int, optional
+        Length of the model input, for input units.
+
+    Returns
+    -------
+    array of float64, shape ``x.shape[:-1]``; NaN for dead or non-finite signals.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from srop_onnx import srop1d
+    >>> t = np.arange(64)
+    >>> float(srop1d(np.cos(2 * np.pi * 8 * t / 64)))  # bin 8 of 32
+    0.25
+    """
+    rb = rolloff_bins_1d(x, kappa=kappa)
+    if input_length is None:
+        denom = rb.m
+    else:
+        if int(input_length) // 2 < 1:
+            raise UsageError(f"input_length must be >= 2, got {input_length}")
+        denom = num_bins_1d(int(input_length))
+    return _to_srop(namespace(rb.bins), rb, denom)
+
+
+def _input_m(input_side: int) -> int:
+    side = int(input_side)
+    m_in = num_bins(side) if side >= 1 else 0
+    if m_in < 1:
+        raise UsageError(f"input_side must be >= 4 (so that m_in >= 1), got {input_side}")
+    return m_in
