@@ -56,3 +56,40 @@ def to_np(a):
 
 def gpu_available() -> bool:
     return _cupy_usable()
+
+
+REPO = Path(__file__).resolve().parent.parent
+EXAMPLE = REPO / "models" / "example.onnx"
+EXAMPLE_RANDOM = REPO / "models" / "example-random.onnx"
+EXAMPLE_IMAGES = REPO / "models" / "images"
+
+
+@pytest.fixture(scope="session")
+def fixtures(tmp_path_factory):
+    """Tiny hand-built ONNX models (tests/models/make_models.py), written fresh per session."""
+    sys.path.insert(0, str(Path(__file__).parent / "models"))
+    from make_models import build_all
+
+    return build_all(tmp_path_factory.mktemp("onnx-fixtures"))
+
+
+def sha256(path) -> str:
+    import hashlib
+
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def ort_outputs(model_path, feeds: dict, tensors: list[str]) -> dict:
+    """Run ONNX Runtime directly with ``tensors`` added as outputs (independent of srop_onnx.graph)."""
+    import onnx
+    import onnxruntime as ort
+
+    m = onnx.load(str(model_path))
+    have = {o.name for o in m.graph.output}
+    for t in tensors:
+        if t not in have:
+            vi = onnx.ValueInfoProto()
+            vi.name = t
+            m.graph.output.append(vi)
+    sess = ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"])
+    return dict(zip(tensors, sess.run(tensors, feeds)))

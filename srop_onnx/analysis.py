@@ -1,0 +1,293 @@
+"""``analyze``: tap a model, run it over inputs, reduce every tap to exact statistics.
+
+Streaming: each batch's tap outputs are reduced to roll-off bins (a few bytes
+per map) and dropped before the next batch, so memory does not grow with the
+number of inputs.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+from . import __version__
+from .errors import InputDataError, ModelError, UsageError
+from .graph import DEFAULT_OPS, Tap, expose_outputs, find_taps, infer_value_types, propagate_layouts
+from .inputs import InputLog, InputSpec, Sample, batched, input_spec, iter_samples, make_preprocess, prefetch
+from .modelio import LoadedModel, discover_inputs, load_model, runnable_model
+from .profile import LayerProfile, Profile
+from .spectral import num_bins, num_bins_1d, rolloff_bins, rolloff_bins_1d, spectrum_ok
+from .stats import LayerStats
+
+__all__ = ["analyze", "prepare_taps", "LayerReducer"]
+
+ProgressFn = Callable[[int, "int | None"], None]
+
+
+@dataclass
+class _TapState:
+    tap: Tap
+    shape: list[int] | None = None
+    dims: int = 2
+    stats: LayerStats | None = None
+    skip: str | None = None
+    bins: list[np.ndarray] = field(default_factory=list)
+
+
+class LayerReducer:
+    """Turns tap outputs of successive batches into per-layer statistics."""
+
+    def __init__(self, taps: list[Tap], input_spatial: tuple[int, ...], kappa: float, keep_bins: bool = False):
+        self.states = [_TapState(t) for t in taps]
+        self.input_side = max(input_spatial)
+        self.input_dims = len(input_spatial)
+        self.kappa = kappa
+        self.keep_bins = keep_bins
+
+    def _prepare(self, st: _TapState, arr, n: int):
+        """Channels-first float view of one tap output, or None (and st.skip) when unusable."""
+        from ._xp import namespace
+
+        xp = namespace(arr)
+        tap = st.tap
+        dt = str(arr.dtype)
+        if not dt.startswith(("float", "bfloat")):
+            if tap.dequant is None:
+                st.skip = f"non-float tensor ({dt}) at run time"
+                return None
+            scale, zp = tap.dequant
+            arr = (xp.astype(arr, xp.float32) - zp) * scale
+        rank = arr.ndim
+        if rank not in (3, 4):
+            st.skip = f"rank {rank} tensor at run time: not a feature map" if rank < 5 else f"rank {rank} tensor (3-D convolution): not supported"
+            return None
+        if arr.shape[0] != n:
+            st.skip = f"leading axis {arr.shape[0]} does not follow the batch of {n}"
+            return None
+        axis = tap.channel_axis if tap.channel_axis < rank else 1
+        if axis != 1:
+            perm = (0, axis) + tuple(a for a in range(1, rank) if a != axis)
+            arr = xp.permute_dims(arr, perm)
+        return arr
+
+    def update(self, outputs: dict, n: int) -> None:
+        from ._xp import to_numpy
+
+        for st in self.states:
+            if st.skip:
+                continue
+            arr = self._prepare(st, outputs[st.tap.tensor], n)
+            if arr is None:
+                continue
+            shape = [int(d) for d in arr.shape[1:]]
+            if st.shape is None:
+                reason = spectrum_ok(tuple(shape[1:]))
+                if reason:
+                    st.skip = reason
+                    continue
+                st.shape = shape
+                st.dims = len(shape) - 1
+                if st.dims == 2:
+                    m_in = num_bins(self.input_side) if self.input_dims == 2 else num_bins_1d(self.input_side)
+                else:
+                    m_in = num_bins_1d(self.input_side)
+                m = num_bins(max(shape[1:])) if st.dims == 2 else num_bins_1d(shape[1])
+                st.stats = LayerStats(m=m, m_input=max(m_in, 1), channels=shape[0])
+            elif shape != st.shape:
+                raise ModelError(f"tap '{st.tap.tensor}' changed shape between batches ({st.shape} -> {shape})")
+            rb = rolloff_bins(arr, kappa=self.kappa) if st.dims == 2 else rolloff_bins_1d(arr, kappa=self.kappa)
+            bins = np.asarray(to_numpy(rb.bins))
+            st.stats.update(bins)
+            if self.keep_bins:
+                st.bins.append(bins.astype(np.int16 if st.stats.m < 32000 else np.int32))
+
+    def layers(self) -> tuple[list[LayerProfile], list[dict]]:
+        layers, skipped = [], []
+        for st in self.states:
+            t = st.tap
+            if st.skip or st.stats is None:
+                skipped.append({"tensor": t.tensor, "op": t.op, "name": t.name, "reason": st.skip or "never produced"})
+                continue
+            bins = np.concatenate(st.bins) if self.keep_bins and st.bins else None
+            layers.append(LayerProfile(index=len(layers), name=t.name, tensor=t.tensor, node=t.node, op=t.op,
+                                       shape=st.shape, stats=st.stats, bins=bins))
+        return layers, skipped
+
+
+def prepare_taps(proto, spec: InputSpec, *, ops=None, all_tensors=False, layers=None) -> tuple[list[Tap], list[dict]]:
+    """Taps of ``proto`` with channel axes set from the input's layout (SPEC 5)."""
+    types = infer_value_types(proto)
+    taps, skipped = find_taps(proto, ops=ops, all_tensors=all_tensors, layers=layers, types=types)
+    if not taps:
+        what = "rank-3/4 float tensors" if all_tensors else f"outputs of {', '.join(ops or DEFAULT_OPS)}"
+        hint = "" if all_tensors else "; try --all, or --ops with the model's op types"
+        if layers:
+            hint = f" matching --layers {layers!r}; loosen the pattern"
+        raise ModelError(f"model has no tappable layers ({what}){hint}")
+    axes = propagate_layouts(proto, {spec.name: spec.channel_axis})
+    for t in taps:
+        if t.tensor in axes:
+            t.channel_axis = axes[t.tensor]
+    return taps, skipped
+
+
+def _as_samples(inputs, spec: InputSpec) -> tuple[list[Path] | None, list[Sample] | None]:
+    if isinstance(inputs, np.ndarray):
+        from .inputs import check_array
+
+        batch = check_array(inputs, spec, "inputs array")
+        return None, [Sample(f"array[{i}]", row) for i, row in enumerate(batch)]
+    if isinstance(inputs, (str, os.PathLike)):
+        inputs = [inputs]
+    return discover_inputs(list(inputs)), None
+
+
+def analyze(
+    model: str | os.PathLike,
+    inputs: str | os.PathLike | Sequence[str | os.PathLike] | np.ndarray,
+    *,
+    ops: Sequence[str] | None = None,
+    all_tensors: bool = False,
+    layers: str | None = None,
+    provider: str = "auto",
+    batch_size: int = 8,
+    input_name: str | None = None,
+    preprocess: str | None = None,
+    mean: Sequence[float] | None = None,
+    std: Sequence[float] | None = None,
+    size: tuple[int, int] | None = None,
+    layout: str | None = None,
+    limit: int | None = None,
+    kappa: float = 0.85,
+    units: str = "band",
+    strict: bool = False,
+    keep_bins: bool = False,
+    baseline: bool = True,
+    progress: ProgressFn | None = None,
+    notify: Callable[[str], None] | None = None,
+) -> Profile:
+    """SROP profile of every tapped layer of ``model`` over ``inputs``.
+
+    Parameters
+    ----------
+    model : path of an .onnx file (never written).
+    inputs : image files, .npy/.npz files, folders of them, or an array batch
+        already shaped for the model input.
+    ops, all_tensors, layers : which tensors to tap (SPEC 5); ``layers`` is a regex.
+    provider : ``auto`` (CUDA when usable, else CPU), ``cpu`` or ``cuda``.
+    batch_size : samples per run (a fixed batch of 1 in the model is looped).
+    input_name : the model input to feed when it has several.
+    preprocess, mean, std, size, layout : how images become inputs (see ``srop-onnx analyze --help``).
+    limit : analyse at most this many samples.
+    kappa : energy fraction of the roll-off (Eq. 2).
+    units : ``band`` or ``input`` for the summary numbers (SPEC 1.6).
+    strict : a bad input file is an error instead of being skipped.
+    keep_bins : keep per-map roll-off bins (inputs x channels) per layer.
+    baseline : add the pooling baseline of SPEC 6 per layer resolution.
+    progress : called as ``progress(samples_done, samples_total_or_None)``.
+    notify : called with one-line notes (provider choice, skipped inputs).
+
+    Returns
+    -------
+    Profile
+    """
+    from .runtime import Runner, choose_provider
+    from .spectral import _check_kappa
+
+    kappa = _check_kappa(kappa)
+    if units not in ("band", "input"):
+        raise UsageError(f"--units must be 'band' or 'input', got {units!r}")
+    if batch_size is None or int(batch_size) < 1:
+        raise UsageError(f"--batch-size must be >= 1, got {batch_size}")
+    if limit is not None and int(limit) < 1:
+        raise UsageError(f"--limit must be >= 1, got {limit}")
+    notify = notify or (lambda _msg: None)
+
+    loaded: LoadedModel = load_model(model)
+    spec = input_spec(loaded.proto, input_name, layout)
+    pre = make_preprocess(spec, preprocess, mean, std, size)
+    taps, skipped_taps = prepare_taps(loaded.proto, spec, ops=ops, all_tensors=all_tensors, layers=layers)
+    files, direct = _as_samples(inputs, spec)
+    choice = choose_provider(provider)
+    notify(f"provider: {choice.note}")
+
+    log = InputLog()
+    if direct is not None:
+        samples = iter(direct[:limit] if limit else direct)
+        total = len(direct[:limit] if limit else direct)
+    else:
+        samples = iter_samples(files, spec, pre, log, strict=strict, limit=limit)
+        total = min(len(files), limit) if limit and all(f.suffix.lower() not in (".npy", ".npz") for f in files) else (
+            len(files) if all(f.suffix.lower() not in (".npy", ".npz") for f in files) else None)
+
+    rewritten = expose_outputs(loaded.proto, taps)
+    reducer: LayerReducer | None = None
+    sources: list[str] = []
+    base_acc = None
+    graph_bytes, folder = runnable_model(loaded, rewritten)
+    runner = Runner(graph_bytes, choice, spec, [t.tensor for t in taps], external_folder=folder)
+    del graph_bytes, rewritten
+    done = 0
+    if progress:
+        progress(0, total)
+    for batch in prefetch(batched(samples, int(batch_size))):
+        arr = np.stack([s.array for s in batch])
+        if reducer is None:
+            spatial = tuple(arr.shape[a] for a in spec.spatial_axes)
+            reducer = LayerReducer(taps, spatial, kappa, keep_bins)
+            if baseline:
+                from .baseline import BaselineAccumulator
+
+                base_acc = BaselineAccumulator(spec, kappa)
+        outputs = runner.run(arr)
+        reducer.update(outputs, arr.shape[0])
+        if base_acc is not None:
+            base_acc.update(arr)
+        del outputs
+        sources.extend(s.source for s in batch)
+        done += len(batch)
+        if progress:
+            progress(done, total)
+    for s in log.skipped:
+        notify(f"skipped: {s['reason']}")
+    if reducer is None:
+        if log.skipped:
+            first = log.skipped[0]
+            more = f" (and {len(log.skipped) - 1} more)" if len(log.skipped) > 1 else ""
+            raise InputDataError(f"no usable inputs: {first['reason']}{more}")
+        raise InputDataError("no inputs to analyse; give image files, .npy/.npz arrays or folders of them")
+    layer_list, skipped_run = reducer.layers()
+    if not layer_list:
+        reasons = "; ".join(sorted({s["reason"] for s in skipped_run}))
+        raise ModelError(f"no tapped layer could be analysed ({reasons})")
+    extra = {}
+    if base_acc is not None:
+        base_acc.attach(layer_list)
+        extra["baseline"] = base_acc.summary(layer_list, units)
+    input_shape = [d if d is not None else None for d in spec.shape]
+    settings = {
+        "kappa": kappa,
+        "units": units,
+        "taps": "all" if all_tensors else list(ops or DEFAULT_OPS),
+        "layers": layers,
+        "preprocess": pre.to_dict() if pre is not None and files is not None and any(
+            f.suffix.lower() not in (".npy", ".npz") for f in files) else None,
+        "provider": choice.name,
+        "batch_size": int(batch_size),
+    }
+    return Profile(
+        model={"path": str(loaded.path), "sha256": loaded.sha256,
+               "input": {"name": spec.name, "shape": input_shape, "layout": spec.layout}},
+        settings=settings,
+        analyzed=len(sources),
+        skipped_inputs=log.skipped,
+        layers=layer_list,
+        skipped_layers=skipped_taps + skipped_run,
+        tool_version=__version__,
+        sources=sources,
+        extra=extra,
+    )

@@ -1,0 +1,109 @@
+"""The pooling baseline of SPEC 6 (the paper's benchmark structure, Sec. 4.2).
+
+The baseline of a resolution is the SROP of the preprocessed model input after
+repeated 2x2, stride-2 max-pooling only: input, pool^1, pool^2, ... A layer of
+side ``n`` is compared with the chain element whose side is nearest to ``n``
+(ties: the larger side).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .spectral import num_bins, num_bins_1d, rolloff_bins, rolloff_bins_1d, spectrum_ok
+from .stats import LayerStats
+
+__all__ = ["max_pool2", "pooling_chain", "nearest_side", "BaselineAccumulator"]
+
+
+def max_pool2(x: np.ndarray, dims: int = 2) -> np.ndarray:
+    """2x2 (or 2 for 1-D) stride-2 max-pooling over the last ``dims`` axes (floor mode)."""
+    if dims == 1:
+        n = x.shape[-1] // 2
+        return x[..., : 2 * n].reshape(*x.shape[:-1], n, 2).max(axis=-1)
+    h, w = x.shape[-2] // 2, x.shape[-1] // 2
+    y = x[..., : 2 * h, : 2 * w].reshape(*x.shape[:-2], h, 2, w, 2)
+    return y.max(axis=(-3, -1))
+
+
+def pooling_chain(x: np.ndarray, dims: int = 2) -> list[np.ndarray]:
+    """``[x, pool(x), pool(pool(x)), ...]`` while the maps still have a spectrum."""
+    chain = []
+    while spectrum_ok(tuple(x.shape[-dims:])) is None:
+        chain.append(x)
+        x = max_pool2(x, dims)
+    return chain
+
+
+def nearest_side(sides: list[int], n: int) -> int:
+    """Element of ``sides`` nearest to ``n``; ties go to the larger side."""
+    return min(sides, key=lambda s: (abs(s - n), -s))
+
+
+class BaselineAccumulator:
+    """Baseline statistics over the input batches of one analysis."""
+
+    def __init__(self, spec, kappa: float):
+        self.spec = spec
+        self.kappa = kappa
+        self.dims = 2 if spec.rank == 4 else 1
+        self.levels: dict[int, LayerStats] = {}
+        self.m_input: int | None = None
+
+    def update(self, batch: np.ndarray) -> None:
+        x = np.asarray(batch, dtype=np.float32)
+        axis = self.spec.channel_axis
+        if axis != 1:
+            x = np.moveaxis(x, axis, 1)
+        side = max(x.shape[2:])
+        if self.m_input is None:
+            self.m_input = num_bins(side) if self.dims == 2 else num_bins_1d(side)
+        for level in pooling_chain(x, self.dims):
+            n = max(level.shape[2:])
+            if self.dims == 2:
+                rb = rolloff_bins(level, kappa=self.kappa)
+            else:
+                rb = rolloff_bins_1d(level, kappa=self.kappa)
+            st = self.levels.get(n)
+            if st is None:
+                st = self.levels[n] = LayerStats(m=rb.m, m_input=self.m_input, channels=level.shape[1])
+            st.update(np.asarray(rb.bins))
+
+    def chain(self) -> list[dict]:
+        out = []
+        for side in sorted(self.levels, reverse=True):
+            st = self.levels[side]
+            out.append({"side": side, "count": st.count, "mean_band": _f(st.summary("band").mean),
+                        "mean_input": _f(st.summary("input").mean), "histogram": st.histogram.tolist(), "m": st.m})
+        return out
+
+    def attach(self, layers) -> None:
+        """Set ``layer.baseline`` = ``{"side", "mean_band", "mean_input"}`` on every layer."""
+        if not self.levels:
+            return
+        sides = sorted(self.levels)
+        for lay in layers:
+            side = nearest_side(sides, lay.side)
+            st = self.levels[side]
+            lay.baseline = {"side": side, "mean_band": _f(st.summary("band").mean),
+                            "mean_input": _f(st.summary("input").mean)}
+
+    def summary(self, layers, units: str) -> dict:
+        """Per-resolution table in the spirit of the paper's Table 2."""
+        table = []
+        for side in sorted({lay.side for lay in layers}, reverse=True):
+            group = [lay for lay in layers if lay.side == side and lay.stats.count]
+            if not group:
+                continue
+            best = min(group, key=lambda lay: lay.summary(units).mean)
+            base = (best.baseline or {}).get(f"mean_{units}")
+            low = best.summary(units).mean
+            table.append({"side": side, "baseline_side": (best.baseline or {}).get("side"), "baseline": base,
+                          "min_mean": _f(low), "layer": best.name,
+                          "ratio": _f(low / base) if base else None})
+        return {"chain": self.chain(), "table": table}
+
+
+def _f(x) -> float | None:
+    x = float(x)
+    return x if np.isfinite(x) else None

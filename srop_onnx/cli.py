@@ -1,0 +1,162 @@
+"""Command line: parses options and calls library functions, nothing more.
+
+Errors raised on purpose (:class:`~srop_onnx.errors.SropError`) become one line
+on stderr and exit code 2; ``--debug`` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from . import __version__
+from .errors import SropError
+
+EXIT_USAGE = 2
+
+
+class _Group(click.Group):
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except SropError as exc:
+            if ctx.obj and ctx.obj.get("debug"):
+                raise
+            click.echo(f"error: {exc}", err=True)
+            ctx.exit(EXIT_USAGE)
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            ctx.exit(130)
+
+
+def _console(stderr: bool = False):
+    import os
+
+    from rich.console import Console
+
+    stream = sys.stderr if stderr else sys.stdout
+    # Not a terminal (pipes, CI logs): do not squeeze tables into 80 columns.
+    wide = not stream.isatty() and "COLUMNS" not in os.environ
+    return Console(stderr=stderr, highlight=False, width=160 if wide else None)
+
+
+def _floats(text: str | None, option: str):
+    if text is None:
+        return None
+    try:
+        return [float(v) for v in text.replace(" ", "").split(",") if v]
+    except ValueError:
+        raise click.BadParameter(f"expected comma-separated numbers, got {text!r}", param_hint=option) from None
+
+
+def _ops(text: str | None):
+    return [o.strip() for o in text.split(",") if o.strip()] if text else None
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, "-V", "--version", prog_name="srop-onnx")
+@click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
+@click.pass_context
+def main(ctx, debug):
+    """Spectral roll-off points (SROPs) of the feature maps of any ONNX model."""
+    ctx.ensure_object(dict)
+    ctx.obj["debug"] = debug
+
+
+def _tap_options(f):
+    f = click.option("--layers", "layers", metavar="REGEX", help="Only taps whose tensor, node or module name matches.")(f)
+    f = click.option("--all", "all_tensors", is_flag=True, help="Tap every rank-3/4 float tensor (activations, Add, Concat).")(f)
+    f = click.option("--ops", metavar="OP,OP", help="Op types to tap [default: Conv,ConvTranspose,ConvInteger,QLinearConv,MaxPool,AveragePool,LpPool].")(f)
+    return f
+
+
+@main.command()
+@click.argument("model", type=click.Path(dir_okay=False, path_type=str))
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=str))
+@_tap_options
+@click.option("--provider", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
+@click.option("--batch-size", "-b", type=click.IntRange(min=1), default=8, show_default=True)
+@click.option("--input", "input_name", metavar="NAME", help="Model input to feed when it has several.")
+@click.option("--preprocess", type=click.Choice(["imagenet", "unit", "symmetric", "raw", "caffe"]),
+              help="Image preset [default: imagenet for 3-channel models, else unit].")
+@click.option("--mean", metavar="M[,M,M]", help="Per-channel mean on the [0,1] pixel scale (overrides the preset's).")
+@click.option("--std", metavar="S[,S,S]", help="Per-channel std on the [0,1] pixel scale (overrides the preset's).")
+@click.option("--size", metavar="HxW", help="Image size for models with dynamic spatial dims.")
+@click.option("--layout", type=click.Choice(["NCHW", "NHWC", "NCL", "NLC"], case_sensitive=False), help="Override the detected input layout.")
+@click.option("--limit", type=click.IntRange(min=1), help="Analyse at most N samples.")
+@click.option("--kappa", type=click.FloatRange(0, 1, min_open=True), default=0.85, show_default=True, help="Energy fraction of the roll-off.")
+@click.option("--units", type=click.Choice(["band", "input"]), default="band", show_default=True, help="band: k/m per layer; input: k/m of the model input.")
+@click.option("--no-baseline", is_flag=True, help="Skip the max-pooling baseline (SPEC 6).")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write the profile (JSON, SPEC 10).")
+@click.option("--csv", "csv_path", type=click.Path(dir_okay=False), help="Write one row per layer (CSV).")
+@click.option("--kernels", "kernels_path", type=click.Path(dir_okay=False), help="Write per-map roll-off bins (NPZ).")
+@click.option("--strict", is_flag=True, help="A bad input file is an error instead of being skipped.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar and no table.")
+def analyze(model, inputs, ops, all_tensors, layers, provider, batch_size, input_name, preprocess, mean, std, size,
+            layout, limit, kappa, units, no_baseline, json_path, csv_path, kernels_path, strict, quiet):
+    """Analyse MODEL over INPUTS (images, .npy/.npz arrays, folders) and print a layer report."""
+    from .analysis import analyze as run_analysis
+    from .inputs import parse_size
+    from .report import make_progress, render_profile
+
+    out = _console()
+    err = _console(stderr=True)
+    progress_bar = None if quiet else make_progress(err)
+    task = None
+
+    def on_progress(done, total):
+        nonlocal task
+        if progress_bar is None:
+            return
+        if task is None:
+            progress_bar.start()
+            task = progress_bar.add_task("analysing", total=total)
+        progress_bar.update(task, completed=done, total=total)
+
+    try:
+        profile = run_analysis(
+            model, list(inputs), ops=_ops(ops), all_tensors=all_tensors, layers=layers, provider=provider,
+            batch_size=batch_size, input_name=input_name, preprocess=preprocess, mean=_floats(mean, "--mean"),
+            std=_floats(std, "--std"), size=parse_size(size), layout=layout, limit=limit, kappa=kappa, units=units,
+            strict=strict, keep_bins=bool(kernels_path), baseline=not no_baseline, progress=on_progress,
+            notify=None if quiet else (lambda msg: err.print(msg, style="dim", markup=False)),
+        )
+    finally:
+        if progress_bar is not None and task is not None:
+            progress_bar.stop()
+    if not quiet:
+        render_profile(profile, out, units)
+    if json_path:
+        profile.to_json(json_path)
+    if csv_path:
+        profile.to_csv(csv_path)
+    if kernels_path:
+        profile.write_kernels(kernels_path)
+    for path, what in ((json_path, "profile"), (csv_path, "CSV"), (kernels_path, "kernels")):
+        if path and not quiet:
+            err.print(f"wrote {what}: {path}")
+
+
+@main.command()
+@click.argument("model", type=click.Path(dir_okay=False, path_type=str))
+@_tap_options
+@click.option("--input", "input_name", metavar="NAME", help="Model input, when it has several (for layouts).")
+def layers(model, ops, all_tensors, layers, input_name):
+    """List the layers MODEL would be analysed at (without running it)."""
+    from .analysis import prepare_taps
+    from .inputs import input_spec
+    from .modelio import load_model
+    from .report import render_taps
+
+    loaded = load_model(model)
+    spec = input_spec(loaded.proto, input_name)
+    taps, skipped = prepare_taps(loaded.proto, spec, ops=_ops(ops), all_tensors=all_tensors, layers=layers)
+    console = _console()
+    render_taps(taps, console)
+    for s in skipped:
+        console.print(f"skipped {s['tensor']} ({s['op']}): {s['reason']}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

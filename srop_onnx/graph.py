@@ -1,0 +1,342 @@
+"""Graph passes over ONNX models: one concern per function, model in, data out.
+
+- :func:`topological_order` - nodes in dependency order (exports are not always sorted);
+- :func:`infer_value_types` - tensor element types and shapes from shape inference (hints);
+- :func:`find_taps` - which tensors to analyse (SPEC 5), with readable names;
+- :func:`propagate_layouts` - where the channel axis of each tensor is (NCHW vs NHWC);
+- :func:`expose_outputs` - a copy of the model with extra graph outputs;
+- :func:`constant_values` - values of initializers and ``Constant`` nodes by name.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Iterator
+
+import numpy as np
+
+from .errors import ModelError, UsageError
+from .naming import module_name
+
+__all__ = [
+    "DEFAULT_OPS",
+    "Tap",
+    "iter_tensors",
+    "topological_order",
+    "infer_value_types",
+    "graph_inputs",
+    "find_taps",
+    "propagate_layouts",
+    "expose_outputs",
+    "constant_values",
+]
+
+DEFAULT_OPS = ("Conv", "ConvTranspose", "ConvInteger", "QLinearConv", "MaxPool", "AveragePool", "LpPool")
+_QUANT_OPS = frozenset({"QLinearConv", "ConvInteger"})
+_WEIGHT_OPS = frozenset({"Conv", "ConvTranspose", "ConvInteger", "QLinearConv"})
+
+
+@dataclass
+class Tap:
+    """One tensor to analyse.
+
+    ``channel_axis`` is 1 for NCHW / NCL tensors, 3 (or 2 for rank 3) for channels-last.
+    ``dequant`` is ``(scale, zero_point)`` for quantized outputs, else None.
+    """
+
+    index: int
+    tensor: str
+    node: str
+    op: str
+    name: str
+    elem_type: int | None = None
+    shape_hint: tuple | None = None
+    channel_axis: int = 1
+    dequant: tuple[float, float] | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def iter_tensors(graph) -> Iterator:
+    """Every TensorProto of ``graph``: initializers, Constant attributes, subgraphs."""
+    yield from graph.initializer
+    for node in graph.node:
+        for attr in node.attribute:
+            if attr.HasField("t"):
+                yield attr.t
+            yield from attr.tensors
+            if attr.HasField("g"):
+                yield from iter_tensors(attr.g)
+            for g in attr.graphs:
+                yield from iter_tensors(g)
+
+
+def topological_order(graph) -> list:
+    """Nodes of ``graph`` in a dependency order, stable with respect to file order."""
+    nodes = list(graph.node)
+    producer = {}
+    for i, n in enumerate(nodes):
+        for o in n.output:
+            if o:
+                producer[o] = i
+    deps = [set() for _ in nodes]
+    users: list[list[int]] = [[] for _ in nodes]
+    for i, n in enumerate(nodes):
+        for inp in n.input:
+            j = producer.get(inp)
+            if j is not None and j != i and j not in deps[i]:
+                deps[i].add(j)
+                users[j].append(i)
+    indeg = [len(d) for d in deps]
+    ready = deque(i for i, d in enumerate(indeg) if d == 0)
+    order: list[int] = []
+    import heapq
+
+    heap = list(ready)
+    heapq.heapify(heap)
+    while heap:
+        i = heapq.heappop(heap)
+        order.append(i)
+        for u in users[i]:
+            indeg[u] -= 1
+            if indeg[u] == 0:
+                heapq.heappush(heap, u)
+    if len(order) != len(nodes):
+        raise ModelError("the model graph has a cycle; it is not a valid ONNX model")
+    return [nodes[i] for i in order]
+
+
+def infer_value_types(model) -> dict[str, tuple[int, tuple | None]]:
+    """``{tensor: (elem_type, shape)}`` from ONNX shape inference; best effort.
+
+    Shapes are hints (dims are ints, symbol strings or None); element types
+    are 0 when unknown. Shape inference failures leave what is declared.
+    """
+    import onnx
+
+    try:
+        inferred = onnx.shape_inference.infer_shapes(model, check_type=False, strict_mode=False, data_prop=False)
+    except Exception:
+        inferred = model
+    out: dict[str, tuple[int, tuple | None]] = {}
+    g = inferred.graph
+    for vi in list(g.value_info) + list(g.input) + list(g.output):
+        tt = vi.type.tensor_type
+        shape = None
+        if tt.HasField("shape"):
+            shape = tuple(
+                d.dim_value if d.HasField("dim_value") else (d.dim_param or None) for d in tt.shape.dim
+            )
+        out[vi.name] = (tt.elem_type, shape)
+    for init in g.initializer:
+        out[init.name] = (init.data_type, tuple(init.dims))
+    return out
+
+
+def graph_inputs(model) -> list:
+    """Real inputs of the model (graph inputs that are not initializers)."""
+    inits = {i.name for i in model.graph.initializer}
+    return [i for i in model.graph.input if i.name not in inits]
+
+
+_FLOAT_TYPES = frozenset({1, 10, 11, 16})  # FLOAT, FLOAT16, DOUBLE, BFLOAT16
+_QUANT_TYPES = frozenset({2, 3, 6})  # UINT8, INT8, INT32 (ConvInteger)
+
+
+def constant_values(model, names: set[str]) -> dict[str, np.ndarray]:
+    """Values of the named initializers / Constant outputs (weights left external are skipped)."""
+    from onnx import numpy_helper
+
+    found: dict[str, np.ndarray] = {}
+    for init in model.graph.initializer:
+        if init.name in names and init.data_location != 1:
+            found[init.name] = numpy_helper.to_array(init)
+    for node in model.graph.node:
+        if node.op_type == "Constant" and node.output and node.output[0] in names:
+            for attr in node.attribute:
+                if attr.name == "value" and attr.HasField("t"):
+                    found[node.output[0]] = numpy_helper.to_array(attr.t)
+                elif attr.name in ("value_float", "value_int"):
+                    found[node.output[0]] = np.asarray(attr.f if attr.name == "value_float" else attr.i)
+    return found
+
+
+def _dequant_params(model, node) -> tuple[float, float] | None:
+    if node.op_type == "ConvInteger":
+        return (1.0, 0.0)
+    if node.op_type != "QLinearConv" or len(node.input) < 8:
+        return None
+    scale_name, zp_name = node.input[6], node.input[7]
+    vals = constant_values(model, {scale_name, zp_name})
+    if scale_name not in vals or zp_name not in vals:
+        return None
+    scale, zp = np.asarray(vals[scale_name]).reshape(-1), np.asarray(vals[zp_name]).reshape(-1)
+    return (float(scale[0]), float(zp[0]))
+
+
+def find_taps(
+    model,
+    *,
+    ops: tuple[str, ...] | list[str] | None = None,
+    all_tensors: bool = False,
+    layers: str | None = None,
+    types: dict | None = None,
+) -> tuple[list[Tap], list[dict]]:
+    """Tensors to analyse, in topological (depth) order, and the candidates skipped.
+
+    Parameters
+    ----------
+    model : onnx.ModelProto
+    ops : op types whose outputs are tapped (default :data:`DEFAULT_OPS`).
+    all_tensors : tap every node output that is (or may be) a rank-3/4 float tensor.
+    layers : regular expression matched (``re.search``) against tensor, node and module names.
+    types : result of :func:`infer_value_types` (computed when omitted).
+
+    Returns
+    -------
+    (taps, skipped) where skipped entries are ``{"tensor", "op", "reason"}``.
+    """
+    if types is None:
+        types = infer_value_types(model)
+    try:
+        pattern = re.compile(layers) if layers else None
+    except re.error as exc:
+        raise UsageError(f"--layers: invalid regular expression {layers!r} ({exc})") from exc
+    op_set = set(ops or DEFAULT_OPS)
+    graph_outs = {o.name for o in model.graph.output}
+    taps: list[Tap] = []
+    skipped: list[dict] = []
+    seen: set[str] = set()
+    for node in topological_order(model.graph):
+        if not all_tensors and node.op_type not in op_set:
+            continue
+        outputs = node.output[:1] if not all_tensors else [o for o in node.output if o]
+        for tensor in outputs:
+            if not tensor or tensor in seen:
+                continue
+            elem, shape = types.get(tensor, (0, None))
+            rank = len(shape) if shape is not None else None
+            quant = node.op_type in _QUANT_OPS
+            if all_tensors and node.op_type not in op_set:
+                if (elem and elem not in _FLOAT_TYPES) or (rank is not None and rank not in (3, 4)):
+                    continue  # --all: silently only rank-3/4 float tensors
+            weight = node.input[1] if node.op_type in _WEIGHT_OPS and len(node.input) > 1 else None
+            if node.op_type == "QLinearConv" and len(node.input) > 3:
+                weight = node.input[3]
+            tap = Tap(
+                index=len(taps),
+                tensor=tensor,
+                node=node.name,
+                op=node.op_type,
+                name=module_name(node, weight),
+                elem_type=elem or None,
+                shape_hint=shape,
+            )
+            if pattern and not any(pattern.search(s or "") for s in (tap.tensor, tap.node, tap.name)):
+                continue
+            seen.add(tensor)
+            reason = None
+            if rank is not None and rank >= 5:
+                reason = f"rank {rank} tensor (3-D convolution): not supported"
+            elif rank is not None and rank < 3:
+                reason = f"rank {rank} tensor: not a feature map"
+            elif elem and elem not in _FLOAT_TYPES:
+                if quant and elem in _QUANT_TYPES:
+                    tap.dequant = _dequant_params(model, node)
+                    if tap.dequant is None:
+                        reason = "quantized output whose scale/zero point are not constants"
+                else:
+                    reason = f"non-float tensor (ONNX type {elem})"
+            if reason:
+                skipped.append({"tensor": tensor, "op": node.op_type, "reason": reason})
+                continue
+            taps.append(tap)
+    for i, t in enumerate(taps):
+        t.index = i
+        if t.tensor in graph_outs:
+            t.notes.append("already a graph output")
+    _dedupe_names(taps)
+    return taps, skipped
+
+
+def _dedupe_names(taps: list[Tap]) -> None:
+    """Make module names unique by appending the op type, then a counter."""
+    counts: dict[str, int] = {}
+    for t in taps:
+        counts[t.name] = counts.get(t.name, 0) + 1
+    for t in taps:
+        if counts[t.name] > 1:
+            t.name = f"{t.name}:{t.op}"
+    seen: dict[str, int] = {}
+    for t in taps:
+        n = seen.get(t.name, 0)
+        seen[t.name] = n + 1
+        if n:
+            t.name = f"{t.name}#{n + 1}"
+
+
+# -- layouts ------------------------------------------------------------------
+_CHANNELS_FIRST_OPS = frozenset(DEFAULT_OPS) | {
+    "BatchNormalization", "InstanceNormalization", "GlobalAveragePool", "GlobalMaxPool", "Resize",
+    "Upsample", "LRN", "DepthToSpace", "SpaceToDepth", "MaxUnpool", "MaxRoiPool", "DeformConv",
+}
+_LAYOUT_KEEPING = frozenset({
+    "Relu", "LeakyRelu", "PRelu", "Sigmoid", "Tanh", "Elu", "Selu", "Celu", "Gelu", "HardSigmoid",
+    "HardSwish", "Mish", "Softplus", "Softsign", "Clip", "Add", "Sub", "Mul", "Div", "Max", "Min",
+    "Sum", "Mean", "Pow", "Sqrt", "Abs", "Neg", "Exp", "Log", "Erf", "Identity", "Dropout", "Cast",
+    "QuantizeLinear", "DequantizeLinear", "Where", "Pad", "Concat", "Slice", "Split", "Sin", "Cos",
+    "Reciprocal", "Floor", "Ceil", "Round", "Sign", "ThresholdedRelu", "Shrink", "Swish",
+})
+
+
+def propagate_layouts(model, input_channel_axis: dict[str, int]) -> dict[str, int]:
+    """Channel axis of every tensor whose layout can be followed from the inputs.
+
+    Rank-4 and rank-3 tensors start from the graph inputs' layouts; ONNX
+    conv/pool/norm outputs are channels-first by the operator spec;
+    Transpose permutes the channel axis; element-wise ops keep it. Tensors not
+    in the result are assumed channels-first (the ONNX convention).
+    """
+    axis: dict[str, int] = dict(input_channel_axis)
+    for node in topological_order(model.graph):
+        op = node.op_type
+        if op in _CHANNELS_FIRST_OPS:
+            for o in node.output:
+                axis[o] = 1
+        elif op == "Transpose":
+            src = axis.get(node.input[0]) if node.input else None
+            perm = next((list(a.ints) for a in node.attribute if a.name == "perm"), None)
+            if src is not None and perm and src < len(perm):
+                axis[node.output[0]] = perm.index(src)
+        elif op in _LAYOUT_KEEPING:
+            src = next((axis[i] for i in node.input if i in axis), None)
+            if src is not None:
+                for o in node.output:
+                    axis[o] = src
+    return axis
+
+
+def expose_outputs(model, taps: list[Tap]):
+    """Copy of ``model`` with every tap tensor as a graph output (existing outputs kept).
+
+    Outputs carry the inferred element type when known and no shape (shapes
+    are hints; the runtime's arrays are the truth).
+    """
+    import onnx
+    from onnx import helper
+
+    out = onnx.ModelProto()
+    out.CopyFrom(model)
+    existing = {o.name for o in out.graph.output}
+    for t in taps:
+        if t.tensor in existing:
+            continue
+        if t.elem_type:
+            vi = helper.make_tensor_value_info(t.tensor, t.elem_type, None)
+        else:
+            vi = onnx.ValueInfoProto()
+            vi.name = t.tensor
+        out.graph.output.append(vi)
+        existing.add(t.tensor)
+    return out

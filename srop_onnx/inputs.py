@@ -1,0 +1,406 @@
+"""Model inputs: the input's spec and layout, preprocessing presets, batches of samples.
+
+Images are decoded by :mod:`srop_onnx.modelio`; this module turns them into
+arrays shaped for the model (resize, crop, scale, normalise, layout) and
+groups samples into batches. Bad files are reported, not fatal (unless strict).
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from .errors import InputDataError, ModelError, UsageError
+from .modelio import ARRAY_SUFFIXES, IMAGE_SUFFIXES, read_arrays, read_image
+
+__all__ = [
+    "PRESETS",
+    "InputSpec",
+    "Preprocess",
+    "Sample",
+    "input_spec",
+    "make_preprocess",
+    "parse_size",
+    "iter_samples",
+    "batched",
+    "prefetch",
+]
+
+_ONNX_TO_NUMPY = {1: np.float32, 10: np.float16, 11: np.float64, 2: np.uint8, 3: np.int8, 6: np.int32, 7: np.int64}
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """The model input srop-onnx feeds.
+
+    ``shape`` has ints for static dims and None for dynamic ones (the batch
+    dim included); ``layout`` is NCHW, NHWC, NCL or NLC.
+    """
+
+    name: str
+    shape: tuple
+    dtype: str
+    layout: str
+
+    @property
+    def rank(self) -> int:
+        return len(self.shape)
+
+    @property
+    def channel_axis(self) -> int:
+        return 1 if self.layout in ("NCHW", "NCL") else self.rank - 1
+
+    @property
+    def channels(self) -> int | None:
+        return self.shape[self.channel_axis]
+
+    @property
+    def spatial_axes(self) -> tuple[int, ...]:
+        return tuple(a for a in range(1, self.rank) if a != self.channel_axis)
+
+    @property
+    def spatial(self) -> tuple:
+        return tuple(self.shape[a] for a in self.spatial_axes)
+
+    @property
+    def batch(self) -> int | None:
+        return self.shape[0]
+
+
+def _dims(vi) -> tuple:
+    tt = vi.type.tensor_type
+    if not tt.HasField("shape"):
+        return ()
+    return tuple(d.dim_value if d.HasField("dim_value") and d.dim_value > 0 else None for d in tt.shape.dim)
+
+
+def detect_layout(shape: tuple) -> str:
+    """NCHW/NHWC (rank 4) or NCL (rank 3) guessed from a static input shape."""
+    if len(shape) == 3:
+        return "NCL"
+    if len(shape) != 4:
+        raise ModelError(f"model input has rank {len(shape)}; srop-onnx feeds rank-3 (N, C, L) or rank-4 image inputs")
+    c_first, c_last = shape[1], shape[3]
+    small = (1, 2, 3, 4)
+    if c_last in small and c_first not in small:
+        return "NHWC"
+    return "NCHW"
+
+
+def input_spec(model, name: str | None = None, layout: str | None = None) -> InputSpec:
+    """Pick and describe the model input to feed (``name`` when there are several)."""
+    from .graph import graph_inputs
+
+    inputs = graph_inputs(model)
+    if not inputs:
+        raise ModelError("model has no inputs to feed")
+    if name is None:
+        if len(inputs) > 1:
+            names = ", ".join(i.name for i in inputs)
+            raise UsageError(f"model has several inputs ({names}); choose one with --input NAME")
+        vi = inputs[0]
+    else:
+        match = [i for i in inputs if i.name == name]
+        if not match:
+            names = ", ".join(i.name for i in inputs)
+            raise UsageError(f"--input: model has no input '{name}'; its inputs are: {names}")
+        vi = match[0]
+    shape = _dims(vi)
+    elem = vi.type.tensor_type.elem_type
+    if elem not in (1, 10, 11):
+        raise ModelError(f"model input '{vi.name}' has ONNX type {elem}; srop-onnx feeds float inputs")
+    lay = (layout or detect_layout(shape)).upper()
+    if lay not in ("NCHW", "NHWC", "NCL", "NLC"):
+        raise UsageError(f"--layout must be NCHW, NHWC, NCL or NLC, got {layout!r}")
+    if len(shape) != (4 if lay in ("NCHW", "NHWC") else 3):
+        raise UsageError(f"--layout {lay} does not fit input '{vi.name}' of rank {len(shape)}")
+    return InputSpec(name=vi.name, shape=shape, dtype=np.dtype(_ONNX_TO_NUMPY[elem]).name, layout=lay)
+
+
+# -- preprocessing --------------------------------------------------------------
+PRESETS: dict[str, dict] = {
+    # scale: multiply 0..255 pixels; mean/std after scaling; crop: centre-crop ratio
+    "imagenet": {"scale": 1 / 255, "mean": (0.485, 0.456, 0.406), "std": (0.229, 0.224, 0.225), "crop": 0.875, "bgr": False},
+    "unit": {"scale": 1 / 255, "mean": (0.0,), "std": (1.0,), "crop": 1.0, "bgr": False},
+    "symmetric": {"scale": 1 / 255, "mean": (0.5,), "std": (0.5,), "crop": 1.0, "bgr": False},
+    "raw": {"scale": 1.0, "mean": (0.0,), "std": (1.0,), "crop": 1.0, "bgr": False},
+    "caffe": {"scale": 1.0, "mean": (103.939, 116.779, 123.68), "std": (1.0,), "crop": 0.875, "bgr": True},
+}
+
+
+@dataclass(frozen=True)
+class Preprocess:
+    """How images become model inputs: ``((pixels * scale) - mean) / std`` after
+    resizing the shorter side to ``size / crop`` and centre-cropping ``size``."""
+
+    preset: str
+    size: tuple[int, int]
+    scale: float
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+    crop: float
+    bgr: bool
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["size"] = list(self.size)
+        d["mean"], d["std"] = list(self.mean), list(self.std)
+        return d
+
+
+def parse_size(text: str | None) -> tuple[int, int] | None:
+    """``"224"`` or ``"224x320"`` (H x W) to a tuple."""
+    if text is None:
+        return None
+    parts = str(text).lower().replace("*", "x").split("x")
+    try:
+        vals = [int(p) for p in parts]
+    except ValueError:
+        raise UsageError(f"--size must look like 224 or 224x320 (H x W), got {text!r}") from None
+    if len(vals) == 1:
+        vals = vals * 2
+    if len(vals) != 2 or min(vals) < 2:
+        raise UsageError(f"--size must look like 224 or 224x320 (H x W), got {text!r}")
+    return (vals[0], vals[1])
+
+
+def _floats(vals, what: str, channels: int) -> tuple[float, ...]:
+    vals = tuple(float(v) for v in vals)
+    if len(vals) == 1:
+        return vals * channels
+    if len(vals) == 3 and channels == 1:
+        return (float(np.mean(vals)),)
+    if len(vals) != channels:
+        raise UsageError(f"--{what} needs 1 or {channels} values for a {channels}-channel model, got {len(vals)}")
+    return vals
+
+
+def make_preprocess(
+    spec: InputSpec,
+    preset: str | None = None,
+    mean=None,
+    std=None,
+    size: tuple[int, int] | None = None,
+) -> Preprocess | None:
+    """Preprocessing for image inputs, or None for models images cannot feed (1-D)."""
+    if spec.rank != 4:
+        return None
+    channels = spec.channels or 3
+    if preset is None:
+        preset = "imagenet" if channels == 3 else "unit"
+    if preset not in PRESETS:
+        raise UsageError(f"--preprocess must be one of {', '.join(PRESETS)}, got {preset!r}")
+    p = PRESETS[preset]
+    static = spec.spatial
+    if size is None:
+        if any(d is None for d in static):
+            size = None
+        else:
+            size = (int(static[0]), int(static[1]))
+    elif all(d is not None for d in static) and tuple(size) != tuple(static):
+        raise UsageError(f"--size {size[0]}x{size[1]} does not match the model's fixed input size {static[0]}x{static[1]}")
+    return Preprocess(
+        preset=preset,
+        size=size if size else (0, 0),
+        scale=float(p["scale"]),
+        mean=_floats(mean if mean is not None else p["mean"], "mean", channels),
+        std=_floats(std if std is not None else p["std"], "std", channels),
+        crop=float(p["crop"]),
+        bgr=bool(p["bgr"]) and channels == 3,
+    )
+
+
+def _image_to_hwc(img, channels: int) -> tuple[np.ndarray, object]:
+    """(float32 H x W x C array in 0..255, resizable PIL image or None)."""
+    mode = img.mode
+    if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
+        arr = np.asarray(img, dtype=np.float32)
+        arr = arr * (255.0 / 65535.0) if arr.max(initial=0) > 255 or mode.startswith("I;16") else arr
+        return arr[..., None], None
+    if mode == "F":
+        return np.asarray(img, dtype=np.float32)[..., None], None
+    target = {1: "L", 3: "RGB", 4: "RGBA"}[channels]
+    if mode == "P" and "transparency" in img.info:
+        img = img.convert("RGBA")
+    return None, img.convert(target)
+
+
+def _resize_crop(arr_or_img, size: tuple[int, int], crop: float) -> np.ndarray:
+    from PIL import Image
+
+    th, tw = size
+    if isinstance(arr_or_img, np.ndarray):
+        h, w = arr_or_img.shape[:2]
+    else:
+        w, h = arr_or_img.size
+    scale = max(th / crop / h, tw / crop / w)
+    nh, nw = max(th, round(h * scale)), max(tw, round(w * scale))
+    top, left = (nh - th) // 2, (nw - tw) // 2
+    box = (left, top, left + tw, top + th)
+    if isinstance(arr_or_img, np.ndarray):
+        chans = [
+            np.asarray(Image.fromarray(arr_or_img[..., c], "F").resize((nw, nh), Image.BILINEAR).crop(box))
+            for c in range(arr_or_img.shape[2])
+        ]
+        return np.stack(chans, axis=-1).astype(np.float32)
+    out = np.asarray(arr_or_img.resize((nw, nh), Image.BILINEAR).crop(box), dtype=np.float32)
+    return out if out.ndim == 3 else out[..., None]
+
+
+def image_to_input(img, spec: InputSpec, pre: Preprocess) -> np.ndarray:
+    """One decoded image as a model-ready sample (no batch axis, model layout and dtype)."""
+    channels = spec.channels or 3
+    if channels not in (1, 3, 4):
+        raise UsageError(
+            f"model input '{spec.name}' has {channels} channels; images give 1, 3 or 4 - feed .npy arrays instead"
+        )
+    arr, pil = _image_to_hwc(img, channels)
+    hwc = _resize_crop(arr if arr is not None else pil, pre.size, pre.crop)
+    if hwc.shape[2] != channels:
+        hwc = np.repeat(hwc[..., :1], channels, axis=2) if hwc.shape[2] == 1 else hwc[..., :channels]
+    if pre.bgr:
+        hwc = hwc[..., ::-1]
+    x = (hwc * pre.scale - np.asarray(pre.mean, np.float32)) / np.asarray(pre.std, np.float32)
+    if spec.layout == "NCHW":
+        x = np.transpose(x, (2, 0, 1))
+    return np.ascontiguousarray(x, dtype=spec.dtype)
+
+
+# -- samples and batches --------------------------------------------------------
+@dataclass
+class Sample:
+    source: str
+    array: np.ndarray
+
+
+@dataclass
+class InputLog:
+    """What happened to the inputs: how many samples were used, what was skipped."""
+
+    analyzed: int = 0
+    skipped: list[dict] = field(default_factory=list)
+
+
+def check_array(arr: np.ndarray, spec: InputSpec, where: str) -> np.ndarray:
+    """A sample or a batch for ``spec``; returns a batch (leading axis)."""
+    given = tuple(arr.shape)
+    if arr.ndim == spec.rank - 1:
+        arr = arr[None]
+    expect = "x".join("N" if i == 0 else (str(d) if d else "?") for i, d in enumerate(spec.shape))
+    if arr.ndim != spec.rank or any(d is not None and i > 0 and d != arr.shape[i] for i, d in enumerate(spec.shape)):
+        raise InputDataError(
+            f"{where}: array of shape {given} does not fit input '{spec.name}' ({expect}, {spec.layout}); "
+            "save arrays already shaped for the model input"
+        )
+    if not np.issubdtype(arr.dtype, np.number):
+        raise InputDataError(f"{where}: array has dtype {arr.dtype}; save numeric arrays")
+    return arr.astype(spec.dtype, copy=False)
+
+
+def iter_samples(
+    files: list[Path],
+    spec: InputSpec,
+    pre: Preprocess | None,
+    log: InputLog,
+    *,
+    strict: bool = False,
+    limit: int | None = None,
+) -> Iterator[Sample]:
+    """Samples from input files in order; bad files are logged and skipped (or raise when strict)."""
+    count = 0
+    first_shape: tuple | None = None
+    for path in files:
+        if limit is not None and count >= limit:
+            return
+        suffix = path.suffix.lower()
+        try:
+            if suffix in ARRAY_SUFFIXES:
+                arrays = read_arrays(path)
+                batches = [check_array(a, spec, str(path)) for a in arrays]
+                samples = [Sample(f"{path}[{i}]" if b.shape[0] > 1 or len(batches) > 1 else str(path), row)
+                           for b in batches for i, row in enumerate(b)]
+            elif suffix in IMAGE_SUFFIXES:
+                if pre is None:
+                    raise InputDataError(f"{path}: model input '{spec.name}' is {spec.layout}; images cannot feed it, use .npy arrays")
+                if pre.size == (0, 0):
+                    raise UsageError(
+                        f"model input '{spec.name}' has dynamic spatial dims; pass --size HxW to feed images"
+                    )
+                samples = [Sample(str(path), image_to_input(read_image(path), spec, pre))]
+            else:
+                raise InputDataError(f"{path}: not an image or array file ({suffix or 'no suffix'})")
+            for s in samples:
+                if first_shape is None:
+                    first_shape = s.array.shape
+                elif s.array.shape != first_shape:
+                    raise InputDataError(
+                        f"{s.source}: sample shape {s.array.shape} differs from the first input's {first_shape}; "
+                        "all inputs of one run must share a shape"
+                    )
+        except UsageError:
+            raise
+        except InputDataError as exc:
+            if strict:
+                raise
+            log.skipped.append({"path": str(path), "reason": str(exc)})
+            continue
+        for s in samples:
+            if limit is not None and count >= limit:
+                return
+            count += 1
+            yield s
+
+
+def batched(samples: Iterator[Sample], size: int) -> Iterator[list[Sample]]:
+    batch: list[Sample] = []
+    for s in samples:
+        batch.append(s)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _put(q: queue.Queue, item, stop: threading.Event) -> bool:
+    while not stop.is_set():
+        try:
+            q.put(item, timeout=0.1)
+            return True
+        except queue.Full:
+            continue
+    return False
+
+
+def _prefetch_worker(it: Iterator, q: queue.Queue, stop: threading.Event) -> None:
+    try:
+        for item in it:
+            if not _put(q, ("item", item), stop):
+                return
+        _put(q, ("end", None), stop)
+    except BaseException as exc:  # handed to the consumer
+        _put(q, ("error", exc), stop)
+
+
+def prefetch(it: Iterator, depth: int = 2) -> Iterator:
+    """Run ``it`` in a background thread, ``depth`` items ahead (decoding overlaps inference)."""
+    q: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    t = threading.Thread(target=_prefetch_worker, args=(it, q, stop), name="srop-onnx-prefetch", daemon=True)
+    t.start()
+    try:
+        while True:
+            kind, item = q.get()
+            if kind == "end":
+                return
+            if kind == "error":
+                raise item
+            yield item
+    finally:
+        stop.set()

@@ -1,0 +1,204 @@
+"""All file I/O of srop-onnx: models, external data, arrays, images, atomic writes.
+
+Math, statistics and graph rewrites take objects in memory; this module is
+the one place that touches the file system.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from .errors import InputDataError, ModelError
+
+__all__ = [
+    "IMAGE_SUFFIXES",
+    "ARRAY_SUFFIXES",
+    "LoadedModel",
+    "load_model",
+    "external_data_files",
+    "runnable_model",
+    "discover_inputs",
+    "read_image",
+    "read_arrays",
+    "atomic_write",
+    "atomic_write_text",
+    "atomic_write_bytes",
+]
+
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"})
+ARRAY_SUFFIXES = frozenset({".npy", ".npz"})
+
+# ONNX Runtime and protobuf cannot take serialized models of 2 GiB and more.
+_PROTO_LIMIT = 2**31 - 1
+
+
+@dataclass
+class LoadedModel:
+    """An ONNX model read from disk, weights left where they are.
+
+    ``proto`` holds the graph; tensors stored as external data are *not*
+    loaded (their files are listed in ``external_files``), so models over
+    2 GB stay cheap to rewrite.
+    """
+
+    proto: object  # onnx.ModelProto
+    path: Path
+    sha256: str
+    external_files: list[Path]
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def external_data_files(proto, base: Path) -> list[Path]:
+    """Files referenced as external data by ``proto``, checked to exist inside ``base``."""
+    from onnx.external_data_helper import uses_external_data
+
+    from .graph import iter_tensors
+
+    base = base.resolve()
+    files: dict[Path, None] = {}
+    for tensor in iter_tensors(proto.graph):
+        if not uses_external_data(tensor):
+            continue
+        info = {e.key: e.value for e in tensor.external_data}
+        location = info.get("location", "")
+        target = (base / location).resolve()
+        if not location or Path(location).is_absolute() or not target.is_relative_to(base):
+            raise ModelError(
+                f"{base}: tensor '{tensor.name}' points to external data '{location}' outside the model's folder; "
+                "refusing to read it (move the data file next to the model and fix its location)"
+            )
+        if not target.is_file():
+            raise ModelError(
+                f"{base}: external data file '{location}' for tensor '{tensor.name}' is missing; "
+                "copy it next to the model (it must sit at that path relative to the .onnx file)"
+            )
+        files[target] = None
+    return list(files)
+
+
+def load_model(path: str | os.PathLike) -> LoadedModel:
+    """Read an ONNX model without loading external weights; one-line errors for bad files."""
+    import onnx
+    from google.protobuf.message import DecodeError
+
+    p = Path(path)
+    if not p.exists():
+        raise ModelError(f"{p}: no such file; give the path of an .onnx model")
+    if p.is_dir():
+        raise ModelError(f"{p}: is a folder; give the path of an .onnx model file")
+    try:
+        proto = onnx.load_model(str(p), load_external_data=False)
+    except (DecodeError, RuntimeWarning, ValueError, OSError) as exc:
+        raise ModelError(f"{p}: not an ONNX model or a truncated one ({type(exc).__name__}); re-export or re-download it") from exc
+    except Exception as exc:  # protobuf raises assorted errors on garbage
+        raise ModelError(f"{p}: not an ONNX model or a truncated one ({type(exc).__name__}); re-export or re-download it") from exc
+    if proto.ir_version <= 0 or not proto.HasField("graph") or len(proto.graph.node) == 0:
+        raise ModelError(f"{p}: not an ONNX model (no graph or no nodes); re-export or re-download it")
+    ext = external_data_files(proto, p.parent)
+    return LoadedModel(proto=proto, path=p, sha256=_sha256(p), external_files=ext)
+
+
+def runnable_model(loaded: LoadedModel, proto) -> tuple[bytes, str | None]:
+    """What ONNX Runtime should load for a rewritten ``proto`` of ``loaded``.
+
+    Returns the serialized graph (weights stored as external data stay where
+    they are, so even models over 2 GB serialize small) and the folder ONNX
+    Runtime must read external data from (None without external data).
+    Nothing is written to disk.
+    """
+    if proto.ByteSize() > _PROTO_LIMIT:
+        raise ModelError(f"{loaded.path}: model is over 2 GB without external data, which ONNX cannot represent")
+    folder = str(loaded.path.parent.resolve()) if loaded.external_files else None
+    return proto.SerializeToString(), folder
+
+
+# -- inputs -------------------------------------------------------------------
+def discover_inputs(paths: list[str | os.PathLike]) -> list[Path]:
+    """Input files from files and folders (folders recursively), sorted per argument.
+
+    Raises InputDataError for a missing path or a folder without usable files.
+    """
+    found: list[Path] = []
+    for raw in paths:
+        p = Path(raw)
+        if not p.exists():
+            raise InputDataError(f"{p}: no such file or folder; give image files, .npy/.npz arrays or folders of them")
+        if p.is_dir():
+            files = sorted(
+                (f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES | ARRAY_SUFFIXES),
+                key=lambda f: f.relative_to(p).as_posix(),
+            )
+            if not files:
+                exts = ", ".join(sorted(IMAGE_SUFFIXES | ARRAY_SUFFIXES))
+                raise InputDataError(f"{p}: folder has no images or arrays ({exts}); point to a folder with inputs")
+            found.extend(files)
+        else:
+            found.append(p)
+    return found
+
+
+def read_image(path: Path):
+    """Open an image as a PIL image with EXIF orientation applied (loaded fully)."""
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as im:
+            im.load()
+            return ImageOps.exif_transpose(im)
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
+        raise InputDataError(f"{path}: cannot read image ({exc.__class__.__name__}: {exc})") from exc
+
+
+def read_arrays(path: Path) -> list[np.ndarray]:
+    """Arrays of a .npy file (one) or a .npz file (each member, sorted by name)."""
+    try:
+        if path.suffix.lower() == ".npz":
+            with np.load(path, allow_pickle=False) as z:
+                return [np.asarray(z[k]) for k in sorted(z.files)]
+        return [np.load(path, allow_pickle=False)]
+    except (ValueError, OSError, EOFError) as exc:
+        raise InputDataError(f"{path}: cannot read array file ({exc.__class__.__name__}: {exc})") from exc
+
+
+# -- atomic writes --------------------------------------------------------------
+@contextlib.contextmanager
+def atomic_write(path: str | os.PathLike, mode: str = "w") -> Iterator:
+    """Open a temporary file next to ``path``; rename it over ``path`` on success."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, mode + ("" if "b" in mode else ""), **({} if "b" in mode else {"encoding": "utf-8", "newline": ""})) as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> None:
+    with atomic_write(path, "w") as f:
+        f.write(text)
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    with atomic_write(path, "wb") as f:
+        f.write(data)

@@ -1,0 +1,136 @@
+"""Graph passes on tiny hand-built graphs, and module naming (SPEC 5)."""
+
+from __future__ import annotations
+
+import onnx
+import pytest
+from onnx import helper
+
+from srop_onnx.errors import ModelError, UsageError
+from srop_onnx.graph import expose_outputs, find_taps, propagate_layouts, topological_order
+from srop_onnx.naming import is_generic_name, module_name, scope_from_metadata, scope_from_name
+
+
+def _load(fixtures, name):
+    return onnx.load(str(fixtures[name]))
+
+
+def test_topological_order_sorts_an_unsorted_graph(fixtures):
+    m = _load(fixtures, "nchw")
+    nodes = list(m.graph.node)
+    del m.graph.node[:]
+    m.graph.node.extend(reversed(nodes))
+    order = [n.name for n in topological_order(m.graph)]
+    assert order == [n.name for n in nodes]
+
+
+def test_topological_order_rejects_cycles():
+    a = helper.make_node("Relu", ["y"], ["x"], name="a")
+    b = helper.make_node("Relu", ["x"], ["y"], name="b")
+    g = helper.make_graph([a, b], "cyc", [], [])
+    with pytest.raises(ModelError, match="cycle"):
+        topological_order(g)
+
+
+def test_default_taps_are_conv_and_pool_outputs_in_depth_order(fixtures):
+    taps, skipped = find_taps(_load(fixtures, "nchw"))
+    assert [(t.index, t.tensor, t.op, t.name) for t in taps] == [
+        (0, "c1", "Conv", "features.0"), (1, "p1", "MaxPool", "features.2"), (2, "c2", "Conv", "features.3")]
+    assert skipped == []
+
+
+def test_ops_and_layers_filters(fixtures):
+    m = _load(fixtures, "nchw")
+    assert [t.tensor for t in find_taps(m, ops=["MaxPool"])[0]] == ["p1"]
+    assert [t.tensor for t in find_taps(m, layers=r"features\.3")[0]] == ["c2"]
+    assert [t.tensor for t in find_taps(m, layers="^c1$")[0]] == ["c1"]
+    with pytest.raises(UsageError, match="--layers: invalid regular expression"):
+        find_taps(m, layers="(")
+
+
+def test_all_taps_every_rank34_float_tensor(fixtures):
+    taps, _ = find_taps(_load(fixtures, "nchw"), all_tensors=True)
+    assert [t.tensor for t in taps] == ["c1", "r1", "p1", "c2", "r2", "g"]  # not Flatten/Gemm (rank 2)
+
+
+def test_layouts_follow_transposes(fixtures):
+    m = _load(fixtures, "nhwc")
+    axes = propagate_layouts(m, {"x": 3})
+    assert axes["x_nchw"] == 1 and axes["c1"] == 1 and axes["r1"] == 1
+    assert axes["r1_nhwc"] == 3 and axes["r1_nhwc_relu"] == 3
+
+
+def test_expose_outputs_adds_and_keeps(fixtures):
+    m = _load(fixtures, "nhwc")
+    before = m.SerializeToString()
+    taps, _ = find_taps(m, all_tensors=True)
+    out = expose_outputs(m, taps)
+    names = [o.name for o in out.graph.output]
+    assert names[:2] == ["logits", "r1_nhwc_relu"]  # existing outputs first and unchanged
+    assert set(t.tensor for t in taps) <= set(names)
+    assert len(names) == len(set(names))
+    assert m.SerializeToString() == before  # input model untouched
+
+
+def test_rank5_and_quantized_taps(fixtures):
+    taps, skipped = find_taps(_load(fixtures, "conv3d"))
+    assert [t.tensor for t in taps] == ["c2"]
+    assert skipped and skipped[0]["tensor"] == "c3" and "rank 5" in skipped[0]["reason"]
+    qtaps, _ = find_taps(_load(fixtures, "qlinear"))
+    assert qtaps[0].op == "QLinearConv" and qtaps[0].dequant == pytest.approx((0.05, 100.0))
+
+
+# -- naming -------------------------------------------------------------------
+def _node(name, op="Conv", scopes=None, out="t"):
+    n = helper.make_node(op, ["x", "w"], [out], name=name)
+    if scopes is not None:
+        p = n.metadata_props.add()
+        p.key, p.value = "pkg.torch.onnx.name_scopes", scopes
+    return n
+
+
+@pytest.mark.parametrize("scopes, expected", [
+    ("['', 'layer1', 'layer1.0', 'layer1.0.bn2', '_native_batch_norm_legit_no_training_2']", "layer1.0.bn2"),
+    ("['', 'stem', 'stem.1', '_native_batch_norm_legit_no_training']", "stem.1"),
+    ("['', 'pool1', 'max_pool2d']", "pool1"),
+    ("['', 'features', '0', 'conv2d']", "features.0"),
+    ("not a list", None),
+])
+def test_torch_name_scopes(scopes, expected):
+    assert scope_from_metadata(_node("node_Conv_153", scopes=scopes)) == expected
+
+
+@pytest.mark.parametrize("name, expected", [
+    ("/layer1/layer1.0/conv1/Conv", "layer1.0.conv1"),
+    ("/features/features.0/Conv", "features.0"),
+    ("/conv1/Conv", "conv1"),
+    ("small_1/conv_b_1/convolution", "conv_b"),
+    ("small_1/conv_b_1/convolution/ReadVariableOp:0", "conv_b"),
+    ("sequential_1/max_pooling2d_1/MaxPool2d", "max_pooling2d"),
+    ("conv_b/BiasAdd", "conv_b"),
+    ("Conv__26", None),
+])
+def test_scoped_names(name, expected):
+    assert scope_from_name(name) == expected
+
+
+def test_module_name_fallbacks():
+    # generic tf2onnx name: the weight's scope
+    assert module_name(_node("Conv__26"), "small_1/conv_b_1/convolution/ReadVariableOp:0") == "conv_b"
+    # conv named after a BN folded into it: the weight's scope
+    assert module_name(_node("small_1/bn_b_1/FusedBatchNormV3"), "small_1/conv_b_1/Conv2D/ReadVariableOp:0") == "conv_b"
+    # plain name
+    assert module_name(_node("my_conv"), None) == "my_conv"
+    # unnamed node (Paddle): output tensor name
+    assert module_name(_node("", out="conv2d_450.tmp_0"), "conv2d_450.w_0") == "conv2d_450.tmp_0"
+    assert is_generic_name("node_Conv_153", "Conv") and is_generic_name("Conv__26", "Conv")
+    assert not is_generic_name("/features/features.0/Conv", "Conv")
+
+
+def test_names_in_fixture_models(fixtures):
+    def names(key):
+        return [t.name for t in find_taps(_load(fixtures, key))[0]]
+
+    assert names("nhwc") == ["conv_a", "pool_a", "conv_b"]
+    assert names("torch_dynamo") == ["features.0", "node_MaxPool_152", "layer1.0.bn2"]
+    assert names("unnamed") == ["conv2d_450.tmp_0", "pool2d_3.tmp_0", "conv2d_451.tmp_0"]

@@ -1,0 +1,51 @@
+"""Import hygiene: light `import srop_onnx`, CLI-over-library layering, no CuPy in math."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+PKG = Path(__file__).resolve().parent.parent / "srop_onnx"
+
+
+def test_import_loads_no_heavy_dependency():
+    code = (
+        "import sys, srop_onnx; import srop_onnx.cli; "
+        "heavy = [m for m in ('onnxruntime', 'cupy', 'matplotlib', 'onnx', 'scipy', 'PIL', 'rich') if m in sys.modules]; "
+        "print(','.join(heavy))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == ""
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text())
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            mod = node.module or ""
+            names.add(("." * node.level) + mod)
+    return names
+
+
+def test_library_never_imports_the_cli():
+    for f in PKG.glob("*.py"):
+        if f.name == "cli.py":
+            continue
+        assert not any(n.endswith("cli") for n in _imports(f)), f.name
+
+
+def test_only_the_cuda_adapter_imports_cupy():
+    for f in PKG.glob("*.py"):
+        if f.name == "cuda.py":
+            continue
+        assert not any(n.split(".")[0] == "cupy" for n in _imports(f)), f.name
+
+
+def test_modules_stay_small():
+    for f in PKG.glob("*.py"):
+        assert len(f.read_text().splitlines()) < 800, f.name
