@@ -23,7 +23,7 @@ from .profile import LayerProfile, Profile
 from .spectral import num_bins, num_bins_1d, rolloff_bins, rolloff_bins_1d, spectrum_ok
 from .stats import LayerStats
 
-__all__ = ["analyze", "prepare_taps", "LayerReducer"]
+__all__ = ["analyze", "analyze_vs_random", "prepare_taps", "LayerReducer"]
 
 ProgressFn = Callable[[int, "int | None"], None]
 
@@ -147,7 +147,7 @@ def _as_samples(inputs, spec: InputSpec) -> tuple[list[Path] | None, list[Sample
 
 
 def analyze(
-    model: str | os.PathLike,
+    model: "str | os.PathLike | LoadedModel",
     inputs: str | os.PathLike | Sequence[str | os.PathLike] | np.ndarray,
     *,
     ops: Sequence[str] | None = None,
@@ -207,7 +207,7 @@ def analyze(
         raise UsageError(f"--limit must be >= 1, got {limit}")
     notify = notify or (lambda _msg: None)
 
-    loaded: LoadedModel = load_model(model)
+    loaded: LoadedModel = model if isinstance(model, LoadedModel) else load_model(model)
     spec = input_spec(loaded.proto, input_name, layout)
     pre = make_preprocess(spec, preprocess, mean, std, size)
     taps, skipped_taps = prepare_taps(loaded.proto, spec, ops=ops, all_tensors=all_tensors, layers=layers)
@@ -291,3 +291,27 @@ def analyze(
         sources=sources,
         extra=extra,
     )
+
+
+def analyze_vs_random(model, inputs, *, seed: int = 0, **options) -> tuple[Profile, Profile, dict]:
+    """Analyse ``model`` and its randomized twin (SPEC 7) on the same inputs.
+
+    Returns ``(trained, twin, verdict)``; the trained profile's ``extra["vs_random"]``
+    holds the twin's profile and the verdict, so one JSON file carries both.
+    """
+    from .compare import random_verdict
+    from .modelio import in_memory_model, load_model_with_weights
+    from .randomize import randomize
+
+    loaded = load_model_with_weights(model)
+    trained = analyze(loaded, inputs, **options)
+    twin_proto, report = randomize(loaded.proto, seed=seed)
+    twin_loaded = in_memory_model(twin_proto, f"{loaded.path} (randomized twin, seed {seed})")
+    quiet = {**options, "progress": options.get("progress"), "notify": None}
+    twin = analyze(twin_loaded, inputs, **quiet)
+    verdict = random_verdict(trained, twin)
+    verdict["seed"] = seed
+    verdict["reinitialised"] = {"weights": len(report.weights), "biases": len(report.biases),
+                                "batchnorm": len(report.batchnorm), "not_found": report.not_found}
+    trained.extra["vs_random"] = {"verdict": verdict, "twin": twin.to_dict()}
+    return trained, twin, verdict

@@ -92,13 +92,22 @@ def _tap_options(f):
 @click.option("--csv", "csv_path", type=click.Path(dir_okay=False), help="Write one row per layer (CSV).")
 @click.option("--kernels", "kernels_path", type=click.Path(dir_okay=False), help="Write per-map roll-off bins (NPZ).")
 @click.option("--strict", is_flag=True, help="A bad input file is an error instead of being skipped.")
+@click.option("--check", "golden", type=click.Path(dir_okay=False), help="Check the result against a golden profile (exit 1 on drift).")
+@click.option("--tol", type=click.FloatRange(min=0), default=0.02, show_default=True, help="Tolerance for --check.")
+@click.option("--metric", type=click.Choice(["mean", "median", "w1"]), default="mean", show_default=True, help="Metric for --check.")
+@click.option("--junit", "junit_path", type=click.Path(dir_okay=False), help="With --check: write a JUnit XML report.")
+@click.option("--vs-random", is_flag=True, help="Also analyse the randomized twin (SPEC 7) and compare.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the randomized twin.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no table.")
-def analyze(model, inputs, ops, all_tensors, layers, provider, batch_size, input_name, preprocess, mean, std, size,
-            layout, limit, kappa, units, no_baseline, json_path, csv_path, kernels_path, strict, quiet):
+@click.pass_context
+def analyze(ctx, model, inputs, ops, all_tensors, layers, provider, batch_size, input_name, preprocess, mean, std, size,
+            layout, limit, kappa, units, no_baseline, json_path, csv_path, kernels_path, strict, golden, tol, metric,
+            junit_path, vs_random, seed, quiet):
     """Analyse MODEL over INPUTS (images, .npy/.npz arrays, folders) and print a layer report."""
     from .analysis import analyze as run_analysis
+    from .analysis import analyze_vs_random
     from .inputs import parse_size
-    from .report import make_progress, render_profile
+    from .report import make_progress, render_profile, render_verdict
 
     out = _console()
     err = _console(stderr=True)
@@ -114,19 +123,29 @@ def analyze(model, inputs, ops, all_tensors, layers, provider, batch_size, input
             task = progress_bar.add_task("analysing", total=total)
         progress_bar.update(task, completed=done, total=total)
 
+    if junit_path and not golden:
+        raise click.UsageError("--junit needs --check GOLDEN.json")
+    golden_profile = _load_profile(golden) if golden else None
+    verdict = None
     try:
-        profile = run_analysis(
-            model, list(inputs), ops=_ops(ops), all_tensors=all_tensors, layers=layers, provider=provider,
+        options = dict(
+            ops=_ops(ops), all_tensors=all_tensors, layers=layers, provider=provider,
             batch_size=batch_size, input_name=input_name, preprocess=preprocess, mean=_floats(mean, "--mean"),
             std=_floats(std, "--std"), size=parse_size(size), layout=layout, limit=limit, kappa=kappa, units=units,
             strict=strict, keep_bins=bool(kernels_path), baseline=not no_baseline, progress=on_progress,
             notify=None if quiet else (lambda msg: err.print(msg, style="dim", markup=False)),
         )
+        if vs_random:
+            profile, _twin, verdict = analyze_vs_random(model, list(inputs), seed=seed, **options)
+        else:
+            profile = run_analysis(model, list(inputs), **options)
     finally:
         if progress_bar is not None and task is not None:
             progress_bar.stop()
     if not quiet:
         render_profile(profile, out, units)
+        if verdict is not None:
+            render_verdict(verdict, out)
     if json_path:
         profile.to_json(json_path)
     if csv_path:
@@ -136,6 +155,8 @@ def analyze(model, inputs, ops, all_tensors, layers, provider, batch_size, input
     for path, what in ((json_path, "profile"), (csv_path, "CSV"), (kernels_path, "kernels")):
         if path and not quiet:
             err.print(f"wrote {what}: {path}")
+    if golden_profile is not None:
+        _run_check(ctx, profile, golden_profile, tol, metric, None, junit_path, out)
 
 
 @main.command()
@@ -156,6 +177,77 @@ def layers(model, ops, all_tensors, layers, input_name):
     render_taps(taps, console)
     for s in skipped:
         console.print(f"skipped {s['tensor']} ({s['op']}): {s['reason']}")
+
+
+def _load_profile(path):
+    from .profile import Profile
+
+    return Profile.load(path)
+
+
+def _run_check(ctx, profile, golden, tol, metric, units, junit_path, console) -> None:
+    import os
+
+    from .cireport import github_annotations, junit_xml
+    from .compare import check as run_check
+    from .modelio import atomic_write_text
+    from .report import render_check
+
+    result = run_check(profile, golden, tol=tol, metric=metric, units=units)
+    render_check(result, console)
+    if junit_path:
+        atomic_write_text(junit_path, junit_xml(result))
+    if os.environ.get("GITHUB_ACTIONS"):
+        for line in github_annotations(result):
+            click.echo(line)
+    if not result.passed:
+        ctx.exit(1)
+
+
+@main.command()
+@click.argument("profile_a", type=click.Path(dir_okay=False))
+@click.argument("profile_b", type=click.Path(dir_okay=False))
+@click.option("--units", type=click.Choice(["band", "input"]), help="Units of mean/median/IQR [default: A's].")
+def compare(profile_a, profile_b, units):
+    """Compare two profiles layer by layer (matched by tensor, module name, then position)."""
+    from .compare import compare as run_compare
+    from .report import render_comparison
+
+    a, b = _load_profile(profile_a), _load_profile(profile_b)
+    comp = run_compare(a, b, names=(profile_a, profile_b))
+    render_comparison(comp, _console(), units or a.units)
+
+
+@main.command()
+@click.argument("profile", type=click.Path(dir_okay=False))
+@click.option("--against", "golden", required=True, type=click.Path(dir_okay=False), help="Golden profile.")
+@click.option("--tol", type=click.FloatRange(min=0), default=0.02, show_default=True)
+@click.option("--metric", type=click.Choice(["mean", "median", "w1"]), default="mean", show_default=True)
+@click.option("--units", type=click.Choice(["band", "input"]), help="Units for mean/median [default: the golden's].")
+@click.option("--junit", "junit_path", type=click.Path(dir_okay=False), help="Write a JUnit XML report.")
+@click.pass_context
+def check(ctx, profile, golden, tol, metric, units, junit_path):
+    """Exit 0 when every layer of PROFILE is within --tol of the golden profile, else 1."""
+    _run_check(ctx, _load_profile(profile), _load_profile(golden), tol, metric, units, junit_path, _console())
+
+
+@main.command()
+@click.argument("model", type=click.Path(dir_okay=False))
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Where to write the twin (.onnx).")
+@click.option("--seed", type=int, default=0, show_default=True)
+def randomize(model, output, seed):
+    """Write the randomized twin of MODEL (SPEC 7); MODEL itself is untouched."""
+    from .modelio import load_model_with_weights, save_model
+    from .randomize import randomize as make_twin
+
+    loaded = load_model_with_weights(model)
+    twin, report = make_twin(loaded.proto, seed=seed)
+    save_model(twin, output, protect=[loaded.path, *loaded.external_files])
+    console = _console(stderr=True)
+    console.print(f"wrote {output}: {len(report.weights)} weight(s) He-normal, {len(report.biases)} bias(es) zeroed, "
+                  f"{len(report.batchnorm)} BatchNorm tensor(s) set to identity (seed {seed})", highlight=False)
+    for name in report.not_found:
+        console.print(f"note: '{name}' is computed at run time and was left as it is", highlight=False)
 
 
 if __name__ == "__main__":  # pragma: no cover

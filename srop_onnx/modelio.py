@@ -31,6 +31,8 @@ __all__ = [
     "atomic_write",
     "atomic_write_text",
     "atomic_write_bytes",
+    "load_model_with_weights",
+    "save_model",
 ]
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"})
@@ -125,6 +127,56 @@ def runnable_model(loaded: LoadedModel, proto) -> tuple[bytes, str | None]:
         raise ModelError(f"{loaded.path}: model is over 2 GB without external data, which ONNX cannot represent")
     folder = str(loaded.path.parent.resolve()) if loaded.external_files else None
     return proto.SerializeToString(), folder
+
+
+def load_model_with_weights(path: str | os.PathLike) -> LoadedModel:
+    """Like :func:`load_model`, with external weights read into memory."""
+    from onnx.external_data_helper import load_external_data_for_model
+
+    loaded = load_model(path)
+    if loaded.external_files:
+        try:
+            load_external_data_for_model(loaded.proto, str(loaded.path.parent))
+        except (OSError, ValueError) as exc:
+            raise ModelError(f"{loaded.path}: cannot read external data ({exc})") from exc
+    return loaded
+
+
+def save_model(proto, path: str | os.PathLike, *, protect: list[Path] = ()) -> Path:
+    """Write ``proto`` atomically; weights go to ``<name>.data`` beside it when over 2 GB.
+
+    Refuses to overwrite any file in ``protect`` (the user's model and its data).
+    """
+    import onnx
+
+    target = Path(path)
+    if target.suffix.lower() != ".onnx":
+        raise ModelError(f"{target}: output model path must end in .onnx")
+    guarded = {p.resolve() for p in protect}
+    if target.resolve() in guarded or target.with_name(target.name + ".data").resolve() in guarded:
+        raise ModelError(f"{target}: refusing to overwrite the input model; choose another -o path")
+    big = proto.ByteSize() > _PROTO_LIMIT
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=".onnx", dir=target.parent)
+    os.close(fd)
+    try:
+        if big:
+            data = target.name + ".data"
+            onnx.save_model(proto, tmp, save_as_external_data=True, all_tensors_to_one_file=True, location=data)
+        else:
+            onnx.save_model(proto, tmp)
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return target
+
+
+def in_memory_model(proto, label: str) -> LoadedModel:
+    """A LoadedModel for a proto made in memory (e.g. a randomized twin)."""
+    h = hashlib.sha256(proto.SerializeToString()).hexdigest()
+    return LoadedModel(proto=proto, path=Path(label), sha256=h, external_files=[])
 
 
 # -- inputs -------------------------------------------------------------------

@@ -6,7 +6,7 @@ import math
 
 from .profile import Profile
 
-__all__ = ["render_profile", "render_taps", "make_progress", "fmt"]
+__all__ = ["render_profile", "render_taps", "render_comparison", "render_check", "render_verdict", "make_progress", "fmt"]
 
 
 def fmt(x, digits: int = 3) -> str:
@@ -99,3 +99,60 @@ def render_taps(taps, console) -> None:
             "?" if d is None or str(d).startswith("unk__") else str(d) for d in t.shape_hint)
         table.add_row(str(t.index), t.name, t.op, t.tensor, shape)
     console.print(table)
+
+
+def render_comparison(comp, console, units: str = "band", labels: tuple[str, str] = ("A", "B")) -> None:
+    """Side-by-side layer table of two profiles (``srop-onnx compare``)."""
+    from rich.table import Table
+
+    a, b = labels
+    table = Table(header_style="bold", title=f"{a} = {comp.a.model.get('path')}   {b} = {comp.b.model.get('path')}")
+    for col in ("layer", f"{a} mean", f"{b} mean", "delta mean", f"{a} median", f"{b} median", f"{a} IQR",
+                f"{b} IQR", "W1 (band)"):
+        table.add_column(col, justify="left" if col == "layer" else "right")
+    for p in comp.pairs:
+        sa, sb = p.a.summary(units), p.b.summary(units)
+        name = p.a.name if p.a.name == p.b.name else f"{p.a.name} ~ {p.b.name}"
+        if p.matched_by == "position":
+            name += " [pos]"
+        d = sa.mean - sb.mean
+        style = "" if not math.isfinite(d) else ("green" if d < 0 else "red" if d > 0 else "")
+        table.add_row(name, fmt(sa.mean), fmt(sb.mean), f"[{style}]{d:+.3f}[/]" if style else fmt(d),
+                      fmt(sa.median), fmt(sb.median), fmt(sa.iqr), fmt(sb.iqr), fmt(p.w1, 4))
+    console.print(table)
+    for w in comp.warnings:
+        console.print(f"[yellow]warning:[/] {w}")
+    for lay in comp.only_a:
+        console.print(f"only in {a}: {lay.name} ({lay.op}, {_shape(lay.shape)})", highlight=False)
+    for lay in comp.only_b:
+        console.print(f"only in {b}: {lay.name} ({lay.op}, {_shape(lay.shape)})", highlight=False)
+
+
+def render_check(result, console) -> None:
+    """One line per failing layer and a closing verdict (``srop-onnx check``)."""
+    for lc in result.failures:
+        console.print(f"[red]FAIL[/] {lc.name}: {lc.message}", highlight=False)
+    n = len(result.layers)
+    if result.passed:
+        console.print(f"[green]PASS[/] {n} layer(s) within {result.metric} tolerance {result.tol:g}")
+    else:
+        console.print(f"[red]FAILED[/] {len(result.failures)} of {n} layer(s) outside {result.metric} tolerance {result.tol:g}")
+
+
+def render_verdict(verdict: dict, console) -> None:
+    """The randomized-twin comparison (``analyze --vs-random``)."""
+    from rich.table import Table
+
+    table = Table(header_style="bold", title="Trained vs randomized twin (mean SROP, band units)")
+    for col in ("layer", "trained", "random", "difference", "inputs lower", "deep"):
+        table.add_column(col, justify="left" if col == "layer" else "right")
+    for r in verdict.get("layers", []):
+        d = r["difference"]
+        table.add_row(r["layer"], fmt(r["trained_mean"]), fmt(r["random_mean"]),
+                      f"[{'green' if d < 0 else 'red'}]{d:+.4f}[/]",
+                      "-" if r["inputs_lower"] is None else f"{100 * r['inputs_lower']:.0f}%", "yes" if r["deep"] else "")
+    console.print(table)
+    colour = {"consistent": "green", "inconsistent": "red"}.get(verdict["verdict"], "yellow")
+    console.print(f"[{colour}]verdict: {verdict['verdict']}[/] - {verdict.get('summary', verdict.get('reason', ''))}",
+                  highlight=False)
+    console.print("[dim](the paper's finding: deep layers of a well-trained model sit lower than its randomized twin)[/]")
