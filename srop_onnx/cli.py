@@ -98,11 +98,12 @@ def _tap_options(f):
 @click.option("--junit", "junit_path", type=click.Path(dir_okay=False), help="With --check: write a JUnit XML report.")
 @click.option("--vs-random", is_flag=True, help="Also analyse the randomized twin (SPEC 7) and compare.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the randomized twin.")
+@click.option("--report", "report_path", type=click.Path(dir_okay=False), help="Write a self-contained HTML report.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no table.")
 @click.pass_context
 def analyze(ctx, model, inputs, ops, all_tensors, layers, provider, batch_size, input_name, preprocess, mean, std, size,
             layout, limit, kappa, units, no_baseline, json_path, csv_path, kernels_path, strict, golden, tol, metric,
-            junit_path, vs_random, seed, quiet):
+            junit_path, vs_random, seed, report_path, quiet):
     """Analyse MODEL over INPUTS (images, .npy/.npz arrays, folders) and print a layer report."""
     from .analysis import analyze as run_analysis
     from .analysis import analyze_vs_random
@@ -152,7 +153,9 @@ def analyze(ctx, model, inputs, ops, all_tensors, layers, provider, batch_size, 
         profile.to_csv(csv_path)
     if kernels_path:
         profile.write_kernels(kernels_path)
-    for path, what in ((json_path, "profile"), (csv_path, "CSV"), (kernels_path, "kernels")):
+    if report_path:
+        _write_report([profile], report_path, units)
+    for path, what in ((json_path, "profile"), (csv_path, "CSV"), (kernels_path, "kernels"), (report_path, "report")):
         if path and not quiet:
             err.print(f"wrote {what}: {path}")
     if golden_profile is not None:
@@ -177,6 +180,13 @@ def layers(model, ops, all_tensors, layers, input_name):
     render_taps(taps, console)
     for s in skipped:
         console.print(f"skipped {s['tensor']} ({s['op']}): {s['reason']}")
+
+
+def _write_report(profiles, path, units) -> None:
+    from .htmlreport import html_report
+    from .modelio import atomic_write_text
+
+    atomic_write_text(path, html_report(profiles, units=units))
 
 
 def _load_profile(path):
@@ -229,6 +239,35 @@ def compare(profile_a, profile_b, units):
 def check(ctx, profile, golden, tol, metric, units, junit_path):
     """Exit 0 when every layer of PROFILE is within --tol of the golden profile, else 1."""
     _run_check(ctx, _load_profile(profile), _load_profile(golden), tol, metric, units, junit_path, _console())
+
+
+@main.command()
+@click.argument("profiles", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Image file: .png, .svg or .pdf.")
+@click.option("--kind", type=click.Choice(["depth", "box", "kde", "kernels"]), default="depth", show_default=True)
+@click.option("--units", type=click.Choice(["band", "input"]), help="[default: input for depth, band otherwise]")
+@click.option("--layers", metavar="REGEX", help="kde: layers to draw (default: up to 12 spread over depth).")
+@click.option("--label", "labels", multiple=True, help="Legend label per profile, in order (repeatable).")
+def plot(profiles, output, kind, units, layers, labels):
+    """Draw one or more PROFILES: SROP by depth, per-layer boxes, per-sample KDEs, channel heatmap."""
+    from .plot import plot as make_plot
+    from .plot import save_figure
+
+    loaded = [_load_profile(p) for p in profiles]
+    save_figure(make_plot(loaded, kind, units=units, labels=list(labels) or None, layers=layers), output)
+    _console(stderr=True).print(f"wrote {kind} plot: {output}", highlight=False)
+
+
+@main.command()
+@click.argument("profiles", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="HTML file to write.")
+@click.option("--units", type=click.Choice(["band", "input"]), help="[default: the first profile's]")
+def report(profiles, output, units):
+    """Write a self-contained HTML report of one profile, or two side by side."""
+    if len(profiles) > 2:
+        raise click.UsageError("report takes one profile, or two to compare")
+    _write_report([_load_profile(p) for p in profiles], output, units)
+    _console(stderr=True).print(f"wrote report: {output}", highlight=False)
 
 
 @main.command()

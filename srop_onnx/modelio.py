@@ -165,6 +165,7 @@ def save_model(proto, path: str | os.PathLike, *, protect: list[Path] = ()) -> P
             onnx.save_model(proto, tmp, save_as_external_data=True, all_tensors_to_one_file=True, location=data)
         else:
             onnx.save_model(proto, tmp)
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -239,11 +240,18 @@ def atomic_write(path: str | os.PathLike, mode: str = "w") -> Iterator:
             yield f
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the usual mode
         os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:

@@ -1,0 +1,121 @@
+"""One self-contained HTML report of one or two profiles: summary, layer table,
+figures embedded as data URIs, and the comparison when there are two.
+No scripts, no stylesheets or fonts from anywhere: it opens offline."""
+
+from __future__ import annotations
+
+import base64
+import html
+import math
+from datetime import datetime, timezone
+
+from .profile import Profile
+
+__all__ = ["html_report"]
+
+_CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2em auto;max-width:1200px;color:#222;padding:0 1em}
+h1{font-size:1.5em}h2{font-size:1.2em;margin-top:2em;border-bottom:1px solid #ddd}
+table{border-collapse:collapse;font-size:.85em;margin:.5em 0}th,td{padding:.25em .6em;border-bottom:1px solid #eee;text-align:right}
+th{background:#f4f4f4}td.l,th.l{text-align:left}img{max-width:100%;height:auto;border:1px solid #eee;margin:.5em 0}
+.pass{color:#007a3d}.fail{color:#b00020}.muted{color:#777;font-size:.85em}code{background:#f4f4f4;padding:0 .2em}
+"""
+
+
+def _f(x, d=3) -> str:
+    return "-" if x is None or (isinstance(x, float) and not math.isfinite(x)) else f"{x:.{d}f}"
+
+
+def _img(fig) -> str:
+    from .plot import figure_bytes
+
+    data = base64.b64encode(figure_bytes(fig, "png")).decode("ascii")
+    return f'<img alt="figure" src="data:image/png;base64,{data}">'
+
+
+def _summary(p: Profile, label: str) -> str:
+    m = p.model
+    rows = [("model", m.get("path")), ("sha256", (m.get("sha256") or "")[:16] + "…"),
+            ("input", f"{m['input']['name']} {m['input']['shape']} {m['input']['layout']}"),
+            ("inputs analysed", p.analyzed), ("inputs skipped", len(p.skipped_inputs)),
+            ("kappa", p.settings.get("kappa")), ("taps", p.settings.get("taps")),
+            ("provider", p.settings.get("provider")), ("srop-onnx", p.tool_version)]
+    body = "".join(f'<tr><th class="l">{html.escape(str(k))}</th><td class="l">{html.escape(str(v))}</td></tr>'
+                   for k, v in rows)
+    return f"<h2>{html.escape(label)}</h2><table>{body}</table>"
+
+
+def _layer_table(p: Profile, units: str) -> str:
+    head = "".join(f"<th{' class=l' if c in ('layer', 'op') else ''}>{c}</th>" for c in
+                   ("#", "layer", "op", "CxHxW", "mean", "median", "IQR", "std", "dead", "vs base"))
+    rows = []
+    for lay in p.layers:
+        s = lay.summary(units)
+        base = (lay.baseline or {}).get(f"mean_{units}")
+        rows.append(
+            f"<tr><td>{lay.index}</td><td class=l>{html.escape(lay.name)}</td><td class=l>{html.escape(lay.op)}</td>"
+            f"<td>{'x'.join(map(str, lay.shape))}</td><td>{_f(s.mean)}</td><td>{_f(s.median)}</td><td>{_f(s.iqr)}</td>"
+            f"<td>{_f(s.std)}</td><td>{lay.stats.dead}</td><td>{_f(s.mean / base, 2) if base else '-'}</td></tr>")
+    skipped = "".join(f"<li>{html.escape(str(x.get('name') or x['tensor']))} ({html.escape(x['op'])}): "
+                      f"{html.escape(x['reason'])}</li>" for x in p.skipped_layers)
+    inputs = "".join(f"<li>{html.escape(x['reason'])}</li>" for x in p.skipped_inputs)
+    extra = (f"<p>Skipped layers:</p><ul>{skipped}</ul>" if skipped else "") + (
+        f"<p>Skipped inputs:</p><ul>{inputs}</ul>" if inputs else "")
+    return f"<table><tr>{head}</tr>{''.join(rows)}</table>{extra}"
+
+
+def _comparison(a: Profile, b: Profile, units: str) -> str:
+    from .compare import compare
+
+    comp = compare(a, b, check_settings=False)
+    head = "".join(f"<th{' class=l' if c == 'layer' else ''}>{c}</th>" for c in
+                   ("layer", "A mean", "B mean", "delta", "A median", "B median", "W1 (band)"))
+    rows = []
+    for pr in comp.pairs:
+        sa, sb = pr.a.summary(units), pr.b.summary(units)
+        d = sa.mean - sb.mean
+        cls = "pass" if d < 0 else "fail" if d > 0 else ""
+        rows.append(f"<tr><td class=l>{html.escape(pr.a.name)}</td><td>{_f(sa.mean)}</td><td>{_f(sb.mean)}</td>"
+                    f"<td class={cls}>{d:+.3f}</td><td>{_f(sa.median)}</td><td>{_f(sb.median)}</td><td>{_f(pr.w1, 4)}</td></tr>")
+    only = [f"only in A: {html.escape(x.name)}" for x in comp.only_a] + [f"only in B: {html.escape(x.name)}" for x in comp.only_b]
+    notes = "".join(f"<p class=muted>{html.escape(w)}</p>" for w in comp.warnings + only)
+    return f"<h2>Comparison (A - B, {units} units)</h2><table><tr>{head}</tr>{''.join(rows)}</table>{notes}"
+
+
+def html_report(profiles: list[Profile], *, labels: list[str] | None = None, units: str | None = None) -> str:
+    """The HTML text of a report for one or two profiles."""
+    from .plot import plot
+
+    units = units or profiles[0].units
+    labels = labels or [("A: " if len(profiles) > 1 else "") + str(p.model.get("path")) for p in profiles]
+    if len(profiles) > 1:
+        labels = [f"{'AB'[i] if i < 2 else i}: {p.model.get('path')}" for i, p in enumerate(profiles)]
+    title = "SROP report: " + " vs ".join(str(p.model.get("path")) for p in profiles)
+    parts = [f"<!DOCTYPE html><html lang=en><head><meta charset=utf-8><title>{html.escape(title)}</title>"
+             f"<style>{_CSS}</style></head><body><h1>{html.escape(title)}</h1>",
+             f"<p class=muted>Spectral roll-off points (kappa {profiles[0].settings.get('kappa')}); summary numbers in "
+             f"{units} units. Made by srop-onnx {html.escape(profiles[0].tool_version)} on "
+             f"{datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}.</p>"]
+    for p, lab in zip(profiles, labels):
+        parts.append(_summary(p, lab))
+    short = [str(p.model.get("path", "")).rsplit("/", 1)[-1] for p in profiles]
+    parts.append("<h2>Mean SROP by depth</h2>" + _img(plot(profiles, "depth", labels=short)))
+    parts.append("<h2>Distribution per layer</h2>" + _img(plot(profiles, "box", units=units, labels=short)))
+    parts.append("<h2>Per-sample layer means</h2>" + _img(plot(profiles, "kde", units=units, labels=short)))
+    parts.append("<h2>Channel means</h2>" + _img(plot(profiles, "kernels", units=units, labels=short)))
+    if len(profiles) == 2:
+        parts.append(_comparison(profiles[0], profiles[1], units))
+    for p, lab in zip(profiles, labels):
+        parts.append(f"<h2>Layers of {html.escape(lab)}</h2>" + _layer_table(p, units))
+        base = p.extra.get("baseline", {}).get("table")
+        if base:
+            rows = "".join(f"<tr><td>{r['side']}</td><td>{_f(r['baseline'])}</td><td>{_f(r['min_mean'])}</td>"
+                           f"<td class=l>{html.escape(r['layer'])}</td><td>{_f(r['ratio'], 2)}</td></tr>" for r in base)
+            parts.append("<p>Per resolution (paper Table 2):</p><table><tr><th>side</th><th>baseline</th>"
+                         f"<th>min mean</th><th class=l>layer</th><th>ratio</th></tr>{rows}</table>")
+        verdict = p.extra.get("vs_random", {}).get("verdict")
+        if verdict:
+            parts.append(f"<p><b>Randomized twin:</b> {html.escape(verdict['verdict'])} - "
+                         f"{html.escape(verdict.get('summary', ''))}</p>")
+    parts.append("</body></html>\n")
+    return "".join(parts)
