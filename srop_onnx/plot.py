@@ -66,15 +66,17 @@ def plot_depth(profiles: list[Profile], units: str = "input", labels: list[str] 
     fig = _figure(max(7.0, 0.28 * max(len(p.layers) for p in profiles) + 4), 4.8)
     ax = fig.add_subplot()
     ref = profiles[0]
+    drawn: list[list] = []
     for i, p in enumerate(profiles):
         colour = PALETTE[i % len(PALETTE)]
         x = [lay.index for lay in p.layers]
         means = np.array([lay.summary(units).mean for lay in p.layers])
         ax.plot(x, means, "-o", color=colour, ms=4, lw=1.8, label=_label(p, i, labels))
         base = [(lay.baseline or {}).get(f"mean_{units}") for lay in p.layers]
-        if any(b is not None for b in base):
-            ax.plot(x, [np.nan if b is None else b for b in base], "--", color=colour, lw=1.2, alpha=0.8,
-                    label=f"{_label(p, i, labels)} baseline (max-pool)")
+        if any(b is not None for b in base) and base not in drawn:  # same inputs: one baseline
+            label = "baseline (max-pool)" if len(profiles) == 1 else f"{_label(p, i, labels)} baseline (max-pool)"
+            ax.plot(x, [np.nan if b is None else b for b in base], "--", color=colour, lw=1.2, alpha=0.8, label=label)
+            drawn.append(base)
     sides = [lay.side for lay in ref.layers]
     for j in range(1, len(sides)):
         if sides[j] < sides[j - 1]:
