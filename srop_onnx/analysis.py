@@ -74,9 +74,29 @@ class LayerReducer:
             arr = xp.permute_dims(arr, perm)
         return arr
 
+    def _first(self, st: _TapState, shape: list[int]) -> bool:
+        """Fix a layer's shape and statistics from its first output; False when skipped."""
+        reason = spectrum_ok(tuple(shape[1:]))
+        if reason:
+            st.skip = reason
+            return False
+        st.shape = shape
+        st.dims = len(shape) - 1
+        if st.dims == 2:
+            m_in = num_bins(self.input_side) if self.input_dims == 2 else num_bins_1d(self.input_side)
+            m = num_bins(max(shape[1:]))
+        else:
+            m_in = num_bins_1d(self.input_side)
+            m = num_bins_1d(shape[1])
+        st.stats = LayerStats(m=m, m_input=max(m_in, 1), channels=shape[0])
+        return True
+
     def update(self, outputs: dict, n: int) -> None:
+        """Reduce one batch of tap outputs. Transactional: bins of every layer are computed
+        first and only then added, so a failure (e.g. out of memory) counts nothing twice."""
         from ._xp import to_numpy
 
+        pending: list[tuple[_TapState, np.ndarray]] = []
         for st in self.states:
             if st.skip:
                 continue
@@ -85,22 +105,13 @@ class LayerReducer:
                 continue
             shape = [int(d) for d in arr.shape[1:]]
             if st.shape is None:
-                reason = spectrum_ok(tuple(shape[1:]))
-                if reason:
-                    st.skip = reason
+                if not self._first(st, shape):
                     continue
-                st.shape = shape
-                st.dims = len(shape) - 1
-                if st.dims == 2:
-                    m_in = num_bins(self.input_side) if self.input_dims == 2 else num_bins_1d(self.input_side)
-                else:
-                    m_in = num_bins_1d(self.input_side)
-                m = num_bins(max(shape[1:])) if st.dims == 2 else num_bins_1d(shape[1])
-                st.stats = LayerStats(m=m, m_input=max(m_in, 1), channels=shape[0])
             elif shape != st.shape:
                 raise ModelError(f"tap '{st.tap.tensor}' changed shape between batches ({st.shape} -> {shape})")
             rb = rolloff_bins(arr, kappa=self.kappa) if st.dims == 2 else rolloff_bins_1d(arr, kappa=self.kappa)
-            bins = np.asarray(to_numpy(rb.bins))
+            pending.append((st, np.asarray(to_numpy(rb.bins))))
+        for st, bins in pending:
             st.stats.update(bins)
             if self.keep_bins:
                 st.bins.append(bins.astype(np.int16 if st.stats.m < 32000 else np.int32))
@@ -116,6 +127,58 @@ class LayerReducer:
             layers.append(LayerProfile(index=len(layers), name=t.name, tensor=t.tensor, node=t.node, op=t.op,
                                        shape=st.shape, stats=st.stats, bins=bins))
         return layers, skipped
+
+
+def _feed(runner, reducer: LayerReducer, arr: np.ndarray, notify) -> None:
+    """Run and reduce ``arr`` in runs the runner accepts; halve the run on out-of-memory."""
+    from .cuda import is_out_of_memory
+
+    i, n = 0, arr.shape[0]
+    while i < n:
+        step = runner.step(n - i)
+        chunk = arr[i : i + step]
+        try:
+            outputs = runner.run(chunk)
+            reducer.update(outputs, step)
+            del outputs
+        except Exception as exc:
+            if not is_out_of_memory(exc):
+                raise
+            if step == 1:
+                raise ModelError(f"out of memory even for a batch of 1 ({exc}); tap fewer layers (--layers/--ops) "
+                                 "or use a machine with more memory") from exc
+            runner.max_batch = max(1, step // 2)
+            notify(f"out of memory at a batch of {step}: retrying with {runner.max_batch}")
+            continue
+        i += step
+
+
+def _auto_batch(runner, first: np.ndarray, limit: int = 512) -> tuple[int, str]:
+    """The largest batch whose tap outputs fit in half the free memory (ORT's own
+    activations and the FFT work take the rest), measured with one probe run."""
+    from .runtime import available_memory
+
+    outputs = runner.run(first[None])
+    per_sample = sum(int(v.nbytes) for v in outputs.values()) + int(first.nbytes)
+    del outputs
+    free = available_memory(runner.device)
+    size = int(max(1, min(limit, (free // 2) // max(1, 3 * per_sample))))
+    return size, f"--batch-size auto: {size} ({per_sample / 2**20:.1f} MiB of tap outputs per sample, {free / 2**30:.1f} GiB free on {runner.device})"
+
+
+def _peak_memory() -> dict:
+    import resource
+    import sys
+
+    from .cuda import peak_device_memory
+
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    rss = rss if sys.platform == "darwin" else rss * 1024
+    out = {"peak_rss_bytes": int(rss)}
+    dev = peak_device_memory()
+    if dev is not None:
+        out["device_pool_bytes"] = dev
+    return out
 
 
 def prepare_taps(proto, spec: InputSpec, *, ops=None, all_tensors=False, layers=None) -> tuple[list[Tap], list[dict]]:
@@ -169,6 +232,8 @@ def analyze(
     baseline: bool = True,
     progress: ProgressFn | None = None,
     notify: Callable[[str], None] | None = None,
+    iobinding: bool | None = None,
+    memory_budget: int | None = None,
 ) -> Profile:
     """SROP profile of every tapped layer of ``model`` over ``inputs``.
 
@@ -179,7 +244,8 @@ def analyze(
         already shaped for the model input.
     ops, all_tensors, layers : which tensors to tap (SPEC 5); ``layers`` is a regex.
     provider : ``auto`` (CUDA when usable, else CPU), ``cpu`` or ``cuda``.
-    batch_size : samples per run (a fixed batch of 1 in the model is looped).
+    batch_size : samples per run, or ``"auto"`` (the largest that fits the free memory).
+        A fixed batch dim in the model is honoured; out-of-memory halves the run and retries.
     input_name : the model input to feed when it has several.
     preprocess, mean, std, size, layout : how images become inputs (see ``srop-onnx analyze --help``).
     limit : analyse at most this many samples.
@@ -190,6 +256,8 @@ def analyze(
     baseline : add the pooling baseline of SPEC 6 per layer resolution.
     progress : called as ``progress(samples_done, samples_total_or_None)``.
     notify : called with one-line notes (provider choice, skipped inputs).
+    iobinding : bind inputs/outputs with ONNX Runtime's IOBinding (default: on CUDA only).
+    memory_budget : simulated limit in bytes on one run's tap outputs (tests OOM recovery).
 
     Returns
     -------
@@ -201,8 +269,14 @@ def analyze(
     kappa = _check_kappa(kappa)
     if units not in ("band", "input"):
         raise UsageError(f"--units must be 'band' or 'input', got {units!r}")
-    if batch_size is None or int(batch_size) < 1:
-        raise UsageError(f"--batch-size must be >= 1, got {batch_size}")
+    auto_batch = isinstance(batch_size, str) and batch_size.lower() == "auto"
+    if not auto_batch:
+        try:
+            batch_size = int(batch_size)
+        except (TypeError, ValueError):
+            raise UsageError(f"--batch-size must be a number >= 1 or 'auto', got {batch_size!r}") from None
+        if batch_size < 1:
+            raise UsageError(f"--batch-size must be >= 1 or 'auto', got {batch_size}")
     if limit is not None and int(limit) < 1:
         raise UsageError(f"--limit must be >= 1, got {limit}")
     notify = notify or (lambda _msg: None)
@@ -229,8 +303,19 @@ def analyze(
     sources: list[str] = []
     base_acc = None
     graph_bytes, folder = runnable_model(loaded, rewritten)
-    runner = Runner(graph_bytes, choice, spec, [t.tensor for t in taps], external_folder=folder)
+    runner = Runner(graph_bytes, choice, spec, [t.tensor for t in taps], external_folder=folder,
+                    iobinding=iobinding, memory_budget=memory_budget)
     del graph_bytes, rewritten
+    if auto_batch:
+        import itertools
+
+        first = next(samples, None)
+        if first is not None:
+            batch_size, note = _auto_batch(runner, first.array)
+            notify(note)
+            samples = itertools.chain([first], samples)
+        else:
+            batch_size = 1
     done = 0
     if progress:
         progress(0, total)
@@ -243,11 +328,9 @@ def analyze(
                 from .baseline import BaselineAccumulator
 
                 base_acc = BaselineAccumulator(spec, kappa)
-        outputs = runner.run(arr)
-        reducer.update(outputs, arr.shape[0])
+        _feed(runner, reducer, arr, notify)
         if base_acc is not None:
             base_acc.update(arr)
-        del outputs
         sources.extend(s.source for s in batch)
         done += len(batch)
         if progress:
@@ -264,7 +347,8 @@ def analyze(
     if not layer_list:
         reasons = "; ".join(sorted({s["reason"] for s in skipped_run}))
         raise ModelError(f"no tapped layer could be analysed ({reasons})")
-    extra = {}
+    extra = {"run": {"batch_size": int(batch_size), "run_batch": runner.max_batch or int(batch_size),
+                     "iobinding": runner.iobinding, **_peak_memory()}}
     if base_acc is not None:
         base_acc.attach(layer_list)
         extra["baseline"] = base_acc.summary(layer_list, units)

@@ -76,7 +76,8 @@ def _tap_options(f):
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=str))
 @_tap_options
 @click.option("--provider", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
-@click.option("--batch-size", "-b", type=click.IntRange(min=1), default=8, show_default=True)
+@click.option("--batch-size", "-b", default="8", show_default=True, metavar="N|auto",
+              help="Samples per run; auto = the largest that fits the free memory.")
 @click.option("--input", "input_name", metavar="NAME", help="Model input to feed when it has several.")
 @click.option("--preprocess", type=click.Choice(["imagenet", "unit", "symmetric", "raw", "caffe"]),
               help="Image preset [default: imagenet for 3-channel models, else unit].")
@@ -143,6 +144,10 @@ def analyze(ctx, model, inputs, ops, all_tensors, layers, provider, batch_size, 
     finally:
         if progress_bar is not None and task is not None:
             progress_bar.stop()
+    if ctx.obj.get("debug"):
+        run_info = profile.extra.get("run", {})
+        err.print("run: " + ", ".join(f"{k} {v / 2**20:.0f} MiB" if k.endswith("bytes") else f"{k} {v}"
+                                      for k, v in run_info.items()), highlight=False)
     if not quiet:
         render_profile(profile, out, units)
         if verdict is not None:

@@ -2,13 +2,37 @@
 
 Nothing else in srop-onnx imports CuPy. On machines without CUDA every
 function here answers cleanly (a reason string) instead of failing at import.
+
+Zero copy: ONNX Runtime allocates the tap outputs on the GPU (IOBinding);
+:func:`ortvalue_to_cupy` wraps each OrtValue's device pointer as a CuPy array
+(``cupy.cuda.UnownedMemory`` with the OrtValue as owner, so the buffer lives as
+long as the array). ``run_with_iobinding`` synchronizes the CUDA provider's
+stream before returning, so CuPy work queued afterwards sees finished data.
 """
 
 from __future__ import annotations
 
 import importlib.util
 
-__all__ = ["cuda_problem"]
+import numpy as np
+
+__all__ = [
+    "cuda_problem",
+    "ortvalue_to_cupy",
+    "free_device_memory",
+    "peak_device_memory",
+    "is_out_of_memory",
+    "DeviceOutOfMemory",
+]
+
+_ORT_TYPES = {
+    "tensor(float)": np.float32, "tensor(float16)": np.float16, "tensor(double)": np.float64,
+    "tensor(uint8)": np.uint8, "tensor(int8)": np.int8, "tensor(int32)": np.int32, "tensor(int64)": np.int64,
+}
+
+
+class DeviceOutOfMemory(RuntimeError):
+    """A batch did not fit in device (or host) memory; the caller halves the batch."""
 
 
 def cuda_problem() -> str | None:
@@ -29,3 +53,48 @@ def cuda_problem() -> str | None:
     except Exception as exc:  # driver/library problems
         return f"CUDA is not usable ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})"
     return None
+
+
+def ortvalue_to_cupy(value, device_id: int = 0):
+    """A CuPy view of a CUDA OrtValue (no copy); the OrtValue is kept alive by the view."""
+    import cupy
+
+    dtype = np.dtype(_ORT_TYPES[value.data_type()])
+    shape = tuple(value.shape())
+    nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    mem = cupy.cuda.UnownedMemory(value.data_ptr(), nbytes, owner=value, device_id=device_id)
+    return cupy.ndarray(shape, dtype=dtype, memptr=cupy.cuda.MemoryPointer(mem, 0))
+
+
+def free_device_memory(device_id: int = 0) -> int:
+    """Free bytes on the CUDA device."""
+    import cupy
+
+    with cupy.cuda.Device(device_id):
+        free, _total = cupy.cuda.runtime.memGetInfo()
+    return int(free)
+
+
+def peak_device_memory() -> int | None:
+    """Bytes held by CuPy's memory pool (FFT/ring work), or None without CuPy."""
+    if importlib.util.find_spec("cupy") is None:
+        return None
+    import sys
+
+    if "cupy" not in sys.modules:
+        return None
+    import cupy
+
+    return int(cupy.get_default_memory_pool().total_bytes())
+
+
+_OOM_WORDS = ("out of memory", "failed to allocate", "cudaerrormemoryallocation", "bad_alloc", "outofmemory")
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    """True for allocation failures from ONNX Runtime (CPU or CUDA), CuPy or NumPy."""
+    if isinstance(exc, (MemoryError, DeviceOutOfMemory)):
+        return True
+    name = type(exc).__name__.lower()
+    text = str(exc).lower()
+    return "outofmemory" in name or any(w in text for w in _OOM_WORDS)

@@ -12,7 +12,7 @@ import numpy as np
 
 from .errors import DeviceError, ModelError, UsageError
 
-__all__ = ["ProviderChoice", "choose_provider", "Runner"]
+__all__ = ["ProviderChoice", "choose_provider", "Runner", "available_memory"]
 
 PROVIDERS = ("auto", "cpu", "cuda")
 
@@ -49,8 +49,16 @@ class Runner:
     """
 
     def __init__(self, model: bytes, provider: ProviderChoice, spec, output_names: list[str], *,
-                 external_folder: str | None = None, threads: int | None = None):
+                 external_folder: str | None = None, threads: int | None = None, iobinding: bool | None = None,
+                 memory_budget: int | None = None):
         import onnxruntime as ort
+
+        self.device = "cuda" if provider.name == "CUDAExecutionProvider" else "cpu"
+        # IOBinding: always on CUDA (outputs stay on the device); optional on CPU (tests its plumbing)
+        self.iobinding = (self.device == "cuda") if iobinding is None else bool(iobinding)
+        # simulated allocation limit on the bytes of one run's outputs (tests OOM recovery anywhere)
+        self.memory_budget = memory_budget
+        self.max_batch: int | None = None
 
         opts = ort.SessionOptions()
         opts.log_severity_level = 3
@@ -89,27 +97,81 @@ class Runner:
         d = self.session.get_inputs()[[i.name for i in self.session.get_inputs()].index(self.spec.name)].shape[0]
         return d if isinstance(d, int) and d > 0 else None
 
-    def run(self, batch: np.ndarray) -> dict[str, np.ndarray]:
-        """Outputs named in ``output_names`` for a batch ``(N, ...)``, on the host."""
-        fixed = self.fixed_batch
-        n = batch.shape[0]
-        if fixed is None or fixed == n:
-            return self._run(batch)
-        parts = []
-        for i in range(0, n, fixed):
-            chunk = batch[i : i + fixed]
-            real = chunk.shape[0]
-            if real < fixed:
-                chunk = np.concatenate([chunk, np.repeat(chunk[-1:], fixed - real, axis=0)])
-            out = self._run(chunk)
-            parts.append({k: v[:real] for k, v in out.items()})
-        return {k: np.concatenate([p[k] for p in parts]) for k in self.output_names}
+    def step(self, remaining: int) -> int:
+        """How many samples the next run takes: bounded by a fixed batch and by OOM halving."""
+        limits = [remaining] + [v for v in (self.fixed_batch, self.max_batch) if v]
+        return max(1, min(limits))
 
-    def _run(self, batch: np.ndarray) -> dict[str, np.ndarray]:
-        feeds = {self.spec.name: batch, **self._extra_feeds}
+    def run(self, batch: np.ndarray) -> dict:
+        """Outputs for a batch of at most :meth:`step` samples (NumPy on CPU, CuPy on CUDA).
+
+        A batch shorter than a fixed batch dim is padded with copies of its last
+        sample and the padding sliced off the outputs.
+        """
+        fixed = self.fixed_batch
+        real = batch.shape[0]
+        if fixed is not None and real != fixed:
+            if real > fixed:
+                raise ModelError(f"batch of {real} is larger than the model's fixed batch of {fixed}")
+            batch = np.concatenate([batch, np.repeat(batch[-1:], fixed - real, axis=0)])
+            return {k: v[:real] for k, v in self._run(batch).items()}
+        return self._run(batch)
+
+    def _run(self, batch: np.ndarray) -> dict:
+        from .cuda import DeviceOutOfMemory, is_out_of_memory
+
         try:
-            outs = self.session.run(self.output_names, feeds)
+            out = self._run_bound(batch) if self.iobinding else self._run_plain(batch)
+        except DeviceOutOfMemory:
+            raise
         except Exception as exc:
+            if is_out_of_memory(exc):
+                raise DeviceOutOfMemory(str(exc).splitlines()[0] if str(exc) else "out of memory") from exc
             msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise ModelError(f"ONNX Runtime failed on a batch of shape {tuple(batch.shape)}: {msg}") from exc
-        return dict(zip(self.output_names, outs))
+        if self.memory_budget is not None:
+            used = sum(int(v.nbytes) for v in out.values())
+            if used > self.memory_budget:
+                raise DeviceOutOfMemory(f"outputs of {used} bytes exceed the memory budget of {self.memory_budget}")
+        return out
+
+    def _run_plain(self, batch: np.ndarray) -> dict:
+        feeds = {self.spec.name: batch, **self._extra_feeds}
+        return dict(zip(self.output_names, self.session.run(self.output_names, feeds)))
+
+    def _run_bound(self, batch: np.ndarray) -> dict:
+        """IOBinding: the batch is uploaded once; outputs are allocated by ORT on the run's device.
+
+        CPU: outputs come back as NumPy arrays. CUDA: as zero-copy CuPy views of ORT's buffers.
+        """
+        binding = self.session.io_binding()
+        binding.bind_cpu_input(self.spec.name, np.ascontiguousarray(batch))
+        for name, value in self._extra_feeds.items():
+            binding.bind_cpu_input(name, value)
+        for name in self.output_names:
+            binding.bind_output(name, self.device)
+        self.session.run_with_iobinding(binding)
+        values = binding.get_outputs()
+        if self.device == "cuda":
+            from .cuda import ortvalue_to_cupy
+
+            return {n: ortvalue_to_cupy(v) for n, v in zip(self.output_names, values)}
+        return {n: v.numpy() for n, v in zip(self.output_names, values)}
+
+
+def available_memory(device: str) -> int:
+    """Free bytes where the tap outputs live: the CUDA device, or host RAM."""
+    if device == "cuda":
+        from .cuda import free_device_memory
+
+        return free_device_memory()
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    import os
+
+    return int(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))

@@ -1,0 +1,106 @@
+"""Execution plumbing: IOBinding, OOM halving, auto batch; GPU agreement and zero copy (GPU only)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from conftest import EXAMPLE, EXAMPLE_IMAGES, gpu_available
+from srop_onnx import ModelError, analyze
+from srop_onnx.cuda import DeviceOutOfMemory, cuda_problem, is_out_of_memory
+
+needs_gpu = pytest.mark.skipif(cuda_problem() is not None or not gpu_available(),
+                               reason=f"CUDA path not usable here: {cuda_problem()}")
+
+
+@pytest.fixture(scope="module")
+def reference():
+    return analyze(EXAMPLE, EXAMPLE_IMAGES, provider="cpu", batch_size=8)
+
+
+def _same(a, b):
+    return [lay.stats for lay in a.layers] == [lay.stats for lay in b.layers]
+
+
+def test_iobinding_on_cpu_gives_the_same_profile(reference):
+    bound = analyze(EXAMPLE, EXAMPLE_IMAGES, provider="cpu", iobinding=True)
+    assert bound.extra["run"]["iobinding"] is True
+    assert _same(bound, reference)
+
+
+def test_out_of_memory_halves_the_batch_and_counts_nothing_twice(reference):
+    notes = []
+    # one sample's tap outputs of the example are ~0.6 MB: a 1.5 MB budget forces 8 -> 4 -> 2
+    prof = analyze(EXAMPLE, EXAMPLE_IMAGES, provider="cpu", batch_size=8, memory_budget=1_500_000, notify=notes.append)
+    assert _same(prof, reference)
+    assert prof.extra["run"]["run_batch"] == 2
+    assert [n for n in notes if n.startswith("out of memory")] == [
+        "out of memory at a batch of 8: retrying with 4", "out of memory at a batch of 4: retrying with 2"]
+    assert [lay.stats.samples for lay in prof.layers] == [8] * len(prof.layers)
+
+
+def test_out_of_memory_at_batch_one_is_a_clear_error():
+    with pytest.raises(ModelError, match="out of memory even for a batch of 1"):
+        analyze(EXAMPLE, EXAMPLE_IMAGES, provider="cpu", memory_budget=1000)
+
+
+def test_auto_batch_size(reference):
+    notes = []
+    prof = analyze(EXAMPLE, EXAMPLE_IMAGES, provider="cpu", batch_size="auto", notify=notes.append)
+    assert _same(prof, reference)
+    assert any(n.startswith("--batch-size auto: ") for n in notes)
+    assert prof.extra["run"]["batch_size"] >= 8
+
+
+@pytest.mark.parametrize("exc, oom", [
+    (MemoryError(), True), (DeviceOutOfMemory("x"), True),
+    (RuntimeError("[ONNXRuntimeError] : 6 : RUNTIME_EXCEPTION : Failed to allocate memory for requested buffer"), True),
+    (RuntimeError("CUDA error cudaErrorMemoryAllocation: out of memory"), True),
+    (RuntimeError("Got invalid dimensions for input"), False),
+])
+def test_out_of_memory_detection(exc, oom):
+    assert is_out_of_memory(exc) is oom
+
+
+def test_auto_provider_falls_back_with_a_note():
+    from srop_onnx.runtime import choose_provider
+
+    choice = choose_provider("auto")
+    if cuda_problem() is None:
+        assert choice.name == "CUDAExecutionProvider"
+    else:
+        assert choice.name == "CPUExecutionProvider" and cuda_problem() in choice.note
+
+
+# -- GPU only ---------------------------------------------------------------------------
+@pytest.mark.gpu
+@needs_gpu
+def test_gpu_profile_agrees_with_cpu_per_spec8(reference):
+    gpu = analyze(EXAMPLE, EXAMPLE_IMAGES, provider="cuda", keep_bins=True)
+    cpu = analyze(EXAMPLE, EXAMPLE_IMAGES, provider="cpu", keep_bins=True)
+    assert gpu.settings["provider"] == "CUDAExecutionProvider"
+    for g, c in zip(gpu.layers, cpu.layers):
+        diff = np.abs(g.bins.astype(int) - c.bins.astype(int))
+        assert diff.max() <= 1 and np.mean(diff == 0) >= 0.995
+
+
+@pytest.mark.gpu
+@needs_gpu
+def test_cupy_views_are_zero_copy():
+    import onnxruntime as ort
+
+    from srop_onnx.cuda import ortvalue_to_cupy
+
+    value = ort.OrtValue.ortvalue_from_numpy(np.arange(24, dtype=np.float32).reshape(2, 3, 4), "cuda", 0)
+    arr = ortvalue_to_cupy(value)
+    assert arr.data.ptr == value.data_ptr()
+    np.testing.assert_array_equal(arr.get(), np.arange(24, dtype=np.float32).reshape(2, 3, 4))
+
+
+@pytest.mark.gpu
+@needs_gpu
+def test_gpu_out_of_memory_recovery(reference):
+    prof = analyze(EXAMPLE, EXAMPLE_IMAGES, provider="cuda", batch_size=8, memory_budget=1_500_000)
+    assert prof.extra["run"]["run_batch"] == 2
+    for g, c in zip(prof.layers, reference.layers):
+        assert abs(g.summary().mean - c.summary().mean) < 0.01
