@@ -13,7 +13,7 @@ from typing import Any, Callable
 
 import array_api_compat
 
-__all__ = ["namespace", "is_numpy", "to_numpy", "rfftn_for", "rfft_for", "device_key", "cpu_workers"]
+__all__ = ["namespace", "is_numpy", "to_numpy", "rfftn_for", "rfft_for", "device_key", "cpu_workers", "cpu_kernel_threads"]
 
 
 def namespace(*arrays: Any):
@@ -73,3 +73,25 @@ def rfft_for(xp) -> Callable:
 def device_key(xp, x) -> tuple:
     """Hashable key of (namespace, device) used to cache per-device plans."""
     return (getattr(xp, "__name__", repr(xp)), str(array_api_compat.device(x)))
+
+
+_controller = None
+
+
+def cpu_kernel_threads(xp):
+    """Context for a NumPy kernel: BLAS single-threaded (a no-op for other namespaces).
+
+    The ring-sum matmul is small next to the FFT; multi-threaded OpenBLAS workers
+    busy-wait after each call and starve the FFT's workers on the next chunk
+    (measured on 2 cores: the core ran 28% faster with BLAS on one thread).
+    """
+    import contextlib
+
+    if not is_numpy(xp):
+        return contextlib.nullcontext()
+    global _controller
+    if _controller is None:
+        from threadpoolctl import ThreadpoolController
+
+        _controller = ThreadpoolController()
+    return _controller.limit(limits=1, user_api="blas")

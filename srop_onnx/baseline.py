@@ -19,11 +19,12 @@ __all__ = ["max_pool2", "pooling_chain", "nearest_side", "BaselineAccumulator"]
 def max_pool2(x: np.ndarray, dims: int = 2) -> np.ndarray:
     """2x2 (or 2 for 1-D) stride-2 max-pooling over the last ``dims`` axes (floor mode)."""
     if dims == 1:
-        n = x.shape[-1] // 2
-        return x[..., : 2 * n].reshape(*x.shape[:-1], n, 2).max(axis=-1)
-    h, w = x.shape[-2] // 2, x.shape[-1] // 2
-    y = x[..., : 2 * h, : 2 * w].reshape(*x.shape[:-2], h, 2, w, 2)
-    return y.max(axis=(-3, -1))
+        n = 2 * (x.shape[-1] // 2)
+        return np.maximum(x[..., 0:n:2], x[..., 1:n:2])
+    h, w = 2 * (x.shape[-2] // 2), 2 * (x.shape[-1] // 2)
+    # four strided views: ~10x faster than a max over a reshaped 6-D view
+    top = np.maximum(x[..., 0:h:2, 0:w:2], x[..., 0:h:2, 1:w:2])
+    return np.maximum(top, np.maximum(x[..., 1:h:2, 0:w:2], x[..., 1:h:2, 1:w:2]))
 
 
 def pooling_chain(x: np.ndarray, dims: int = 2) -> list[np.ndarray]:

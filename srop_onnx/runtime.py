@@ -62,6 +62,9 @@ class Runner:
 
         opts = ort.SessionOptions()
         opts.log_severity_level = 3
+        # ORT's worker threads busy-wait after a run by default; the SROP reduction that follows
+        # needs those cores (on a 2-core machine spinning doubled the reduction's time).
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         if external_folder:
             # the graph comes from memory; its external weights stay in the model's folder
             opts.add_session_config_entry("session.model_external_initializers_file_folder_path", external_folder)

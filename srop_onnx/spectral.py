@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from ._xp import device_key, namespace, rfft_for, rfftn_for
+from ._xp import cpu_kernel_threads, device_key, namespace, rfft_for, rfftn_for
 from .errors import TooSmallError, UsageError
 
 __all__ = [
@@ -203,7 +203,7 @@ def _chunked(xp, flat, kernel, kappa: float, per_map: int):
     maps = flat.shape[0]
     step = max(1, _CHUNK_ELEMENTS // max(per_map, 1))
     # NaN/Inf maps are expected and counted (SPEC 3): no NumPy warnings for them
-    with np.errstate(invalid="ignore", over="ignore"):
+    with np.errstate(invalid="ignore", over="ignore"), cpu_kernel_threads(xp):
         if maps <= step:
             return kernel(xp, flat, kappa)
         parts = [kernel(xp, flat[i : i + step, ...], kappa) for i in range(0, maps, step)]
