@@ -7,7 +7,7 @@ it, in band or input units, and two statistics merge by addition.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Iterable
 
 import numpy as np
@@ -99,7 +99,6 @@ def wasserstein1(hist_a: np.ndarray, m_a: int, hist_b: np.ndarray, m_b: int) -> 
     return float(np.dot(cdf_diff, np.diff(grid)))
 
 
-@dataclass
 class LayerStats:
     """Running statistics of one layer's roll-off bins (SPEC 4).
 
@@ -122,30 +121,37 @@ class LayerStats:
         Sum of live bins and number of samples where the channel was live.
     """
 
-    m: int
-    m_input: int
-    channels: int
-    histogram: np.ndarray = field(default=None)  # type: ignore[assignment]
-    dead: int = 0
-    nonfinite: int = 0
-    sample_bin_sum: np.ndarray = field(default=None)  # type: ignore[assignment]
-    sample_count: np.ndarray = field(default=None)  # type: ignore[assignment]
-    kernel_bin_sum: np.ndarray = field(default=None)  # type: ignore[assignment]
-    kernel_count: np.ndarray = field(default=None)  # type: ignore[assignment]
+    def __init__(self, m: int, m_input: int, channels: int, histogram=None, dead: int = 0, nonfinite: int = 0,
+                 sample_bin_sum=None, sample_count=None, kernel_bin_sum=None, kernel_count=None):
+        self.m, self.m_input, self.channels = int(m), int(m_input), int(channels)
+        self.dead, self.nonfinite = int(dead), int(nonfinite)
 
-    def __post_init__(self) -> None:
-        if self.histogram is None:
-            self.histogram = np.zeros(self.m + 1, dtype=np.int64)
-        if self.sample_bin_sum is None:
-            self.sample_bin_sum = np.zeros(0, dtype=np.int64)
-        if self.sample_count is None:
-            self.sample_count = np.zeros(0, dtype=np.int64)
-        if self.kernel_bin_sum is None:
-            self.kernel_bin_sum = np.zeros(self.channels, dtype=np.int64)
-        if self.kernel_count is None:
-            self.kernel_count = np.zeros(self.channels, dtype=np.int64)
-        for name in ("histogram", "sample_bin_sum", "sample_count", "kernel_bin_sum", "kernel_count"):
-            setattr(self, name, np.asarray(getattr(self, name), dtype=np.int64))
+        def arr(value, size):
+            return np.zeros(size, dtype=np.int64) if value is None else np.asarray(value, dtype=np.int64)
+
+        self.histogram = arr(histogram, self.m + 1)
+        self.kernel_bin_sum = arr(kernel_bin_sum, self.channels)
+        self.kernel_count = arr(kernel_count, self.channels)
+        # per-sample sums are appended per batch and joined on first read: O(N) over a long run
+        self._samples: list[tuple[np.ndarray, np.ndarray]] = [(arr(sample_bin_sum, 0), arr(sample_count, 0))]
+
+    def _joined(self) -> tuple[np.ndarray, np.ndarray]:
+        if len(self._samples) > 1:
+            sums, counts = zip(*self._samples)
+            self._samples = [(np.concatenate(sums), np.concatenate(counts))]
+        return self._samples[0]
+
+    @property
+    def sample_bin_sum(self) -> np.ndarray:
+        return self._joined()[0]
+
+    @property
+    def sample_count(self) -> np.ndarray:
+        return self._joined()[1]
+
+    def __repr__(self) -> str:
+        return (f"LayerStats(m={self.m}, m_input={self.m_input}, channels={self.channels}, count={self.count}, "
+                f"dead={self.dead}, nonfinite={self.nonfinite}, samples={self.samples})")
 
     # -- building -------------------------------------------------------------
     @classmethod
@@ -170,8 +176,8 @@ class LayerStats:
         self.histogram += np.bincount(bins[live], minlength=self.m + 1)
         self.dead += int(np.count_nonzero(bins == DEAD))
         self.nonfinite += int(np.count_nonzero(bins == NONFINITE))
-        self.sample_bin_sum = np.concatenate([self.sample_bin_sum, kept.sum(axis=1)])
-        self.sample_count = np.concatenate([self.sample_count, live.sum(axis=1)])
+        # per-sample sums are appended and joined on first read: O(N) over a long run, not O(N^2)
+        self._samples.append((kept.sum(axis=1), live.sum(axis=1)))
         self.kernel_bin_sum += kept.sum(axis=0)
         self.kernel_count += live.sum(axis=0)
 
