@@ -7,6 +7,7 @@ number of inputs.
 
 from __future__ import annotations
 
+import itertools
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -92,13 +93,20 @@ class LayerReducer:
         return True
 
     def update(self, outputs: dict, n: int) -> None:
-        """Reduce one batch of tap outputs. Transactional: bins of every layer are computed
-        first and only then added, so a failure (e.g. out of memory) counts nothing twice."""
+        """Reduce and commit one batch of tap outputs."""
+        self.commit(self.reduce(outputs, n))
+
+    def reduce(self, outputs: dict, n: int) -> list:
+        """Roll-off bins of the taps present in ``outputs``, not yet counted.
+
+        With :meth:`commit` this makes a batch transactional: when a later step
+        fails (e.g. out of memory), nothing of the batch has been counted.
+        """
         from ._xp import to_numpy
 
         pending: list[tuple[_TapState, np.ndarray]] = []
         for st in self.states:
-            if st.skip:
+            if st.skip or st.tap.tensor not in outputs:
                 continue
             arr = self._prepare(st, outputs[st.tap.tensor], n)
             if arr is None:
@@ -111,10 +119,26 @@ class LayerReducer:
                 raise ModelError(f"tap '{st.tap.tensor}' changed shape between batches ({st.shape} -> {shape})")
             rb = rolloff_bins(arr, kappa=self.kappa) if st.dims == 2 else rolloff_bins_1d(arr, kappa=self.kappa)
             pending.append((st, np.asarray(to_numpy(rb.bins))))
+        return pending
+
+    def commit(self, pending: list) -> None:
         for st, bins in pending:
             st.stats.update(bins)
             if self.keep_bins:
                 st.bins.append(bins.astype(np.int16 if st.stats.m < 32000 else np.int32))
+
+    def restore(self, partial: Profile) -> None:
+        """Continue from a checkpoint's partial profile (statistics and runtime skips)."""
+        by_tensor = {lay.tensor: lay for lay in partial.layers}
+        skipped = {s["tensor"]: s["reason"] for s in partial.skipped_layers}
+        for st in self.states:
+            lay = by_tensor.get(st.tap.tensor)
+            if lay is not None:
+                st.shape, st.dims, st.stats = list(lay.shape), len(lay.shape) - 1, lay.stats
+                if self.keep_bins and lay.bins is not None:
+                    st.bins = [lay.bins]
+            elif st.tap.tensor in skipped:
+                st.skip = skipped[st.tap.tensor]
 
     def layers(self) -> tuple[list[LayerProfile], list[dict]]:
         layers, skipped = [], []
@@ -129,8 +153,12 @@ class LayerReducer:
         return layers, skipped
 
 
-def _feed(runner, reducer: LayerReducer, arr: np.ndarray, notify) -> None:
-    """Run and reduce ``arr`` in runs the runner accepts; halve the run on out-of-memory."""
+def _feed(runner, reducer: LayerReducer, arr: np.ndarray, notify, groups: list[list[str]] | None = None) -> None:
+    """Run and reduce ``arr`` in runs the runner accepts; halve the run on out-of-memory.
+
+    With tap ``groups`` each run is repeated once per group, fetching only that
+    group's outputs; the chunk is counted only when every group has been reduced.
+    """
     from .cuda import is_out_of_memory
 
     i, n = 0, arr.shape[0]
@@ -138,9 +166,12 @@ def _feed(runner, reducer: LayerReducer, arr: np.ndarray, notify) -> None:
         step = runner.step(n - i)
         chunk = arr[i : i + step]
         try:
-            outputs = runner.run(chunk)
-            reducer.update(outputs, step)
-            del outputs
+            pending = []
+            for names in groups or [None]:
+                outputs = runner.run(chunk, names)
+                pending.extend(reducer.reduce(outputs, step))
+                del outputs
+            reducer.commit(pending)
         except Exception as exc:
             if not is_out_of_memory(exc):
                 raise
@@ -151,6 +182,39 @@ def _feed(runner, reducer: LayerReducer, arr: np.ndarray, notify) -> None:
             notify(f"out of memory at a batch of {step}: retrying with {runner.max_batch}")
             continue
         i += step
+
+
+def _tap_groups(runner, first: np.ndarray, batch: int, budget: int, notify) -> tuple[list[list[str]] | None, int]:
+    """Split taps (in depth order) into groups whose outputs for one run fit ``budget`` bytes.
+
+    Measured with one probe run of a single sample. When one tap alone does not
+    fit at this batch, the batch is reduced first.
+    """
+    if budget < 1:
+        raise UsageError(f"--max-memory must be positive, got {budget}")
+    outputs = runner.run(first[None])
+    per = {name: int(v.nbytes) for name, v in outputs.items()}
+    del outputs
+    largest = max(per.values())
+    if largest * batch > budget:
+        new = max(1, budget // largest)
+        notify(f"--max-memory: the largest tap needs {largest * batch / 2**20:.1f} MiB at a batch of {batch}; "
+               f"using a batch of {new}")
+        batch = new
+    groups: list[list[str]] = [[]]
+    used = 0
+    for name in runner.output_names:
+        need = per[name] * batch
+        if groups[-1] and used + need > budget:
+            groups.append([])
+            used = 0
+        groups[-1].append(name)
+        used += need
+    if len(groups) > 1:
+        notify(f"--max-memory: {len(groups)} passes per batch of {batch} (tap outputs {sum(per.values()) * batch / 2**20:.1f} MiB "
+               f"> {budget / 2**20:.1f} MiB)")
+        return groups, batch
+    return None, batch
 
 
 def _auto_batch(runner, first: np.ndarray, limit: int = 512) -> tuple[int, str]:
@@ -198,15 +262,71 @@ def prepare_taps(proto, spec: InputSpec, *, ops=None, all_tensors=False, layers=
     return taps, skipped
 
 
-def _as_samples(inputs, spec: InputSpec) -> tuple[list[Path] | None, list[Sample] | None]:
+def _as_samples(inputs, spec: InputSpec, shard=None) -> tuple[list[Path] | None, list[Sample] | None, bool]:
+    """(files, None, has_images) or (None, samples of an in-memory batch, False), sliced to
+    ``shard``; ``has_images`` looks at the whole input list, so every shard agrees."""
+    from .inputs import shard_slice
+
     if isinstance(inputs, np.ndarray):
         from .inputs import check_array
 
         batch = check_array(inputs, spec, "inputs array")
-        return None, [Sample(f"array[{i}]", row) for i, row in enumerate(batch)]
+        part = shard_slice(batch.shape[0], shard)
+        return None, [Sample(f"array[{i}]", batch[i], 0, i, batch.shape[0]) for i in range(part.start, part.stop)], False
     if isinstance(inputs, (str, os.PathLike)):
         inputs = [inputs]
-    return discover_inputs(list(inputs)), None
+    files = discover_inputs(list(inputs))
+    has_images = any(f.suffix.lower() not in (".npy", ".npz") for f in files)
+    return files[shard_slice(len(files), shard)], None, has_images
+
+
+@dataclass
+class _Run:
+    """Everything a run accumulates; saved to and restored from checkpoints."""
+
+    taps: list[Tap]
+    kappa: float
+    keep_bins: bool
+    baseline: bool
+    spec: InputSpec
+    reducer: LayerReducer | None = None
+    base_acc: object = None
+    sources: list[str] = field(default_factory=list)
+    position: tuple[int, int] = (0, 0)
+    first_shape: tuple | None = None
+    log: InputLog = field(default_factory=InputLog)
+
+    def start(self, arr: np.ndarray) -> None:
+        if self.reducer is None:
+            spatial = tuple(arr.shape[a] for a in self.spec.spatial_axes)
+            self.reducer = LayerReducer(self.taps, spatial, self.kappa, self.keep_bins)
+            self.first_shape = tuple(arr.shape[1:])
+            if self.baseline:
+                from .baseline import BaselineAccumulator
+
+                self.base_acc = BaselineAccumulator(self.spec, self.kappa)
+
+    def state(self, profile: Profile, complete: bool) -> dict:
+        return {"position": list(self.position), "first_shape": list(self.first_shape or ()),
+                "input_spatial": [self.reducer.input_side, self.reducer.input_dims] if self.reducer else None,
+                "partial": profile.to_dict(), "baseline": self.base_acc.state() if self.base_acc else None,
+                "complete": complete}
+
+    def restore(self, state: dict) -> None:
+        from .baseline import BaselineAccumulator
+
+        partial = Profile.from_dict(state["partial"], "checkpoint")
+        self.position = tuple(state["position"])
+        self.first_shape = tuple(state["first_shape"]) or None
+        self.sources = list(partial.sources)
+        self.log.skipped = list(partial.skipped_inputs)
+        self.log.skipped_at = [-1] * len(self.log.skipped)
+        if state.get("input_spatial"):
+            side, dims = state["input_spatial"]
+            self.reducer = LayerReducer(self.taps, (side,) * dims, self.kappa, self.keep_bins)
+            self.reducer.restore(partial)
+        if state.get("baseline") is not None:
+            self.base_acc = BaselineAccumulator.from_states([state["baseline"]], self.spec, self.kappa)
 
 
 def analyze(
@@ -217,7 +337,7 @@ def analyze(
     all_tensors: bool = False,
     layers: str | None = None,
     provider: str = "auto",
-    batch_size: int = 8,
+    batch_size: int | str = 8,
     input_name: str | None = None,
     preprocess: str | None = None,
     mean: Sequence[float] | None = None,
@@ -230,6 +350,10 @@ def analyze(
     strict: bool = False,
     keep_bins: bool = False,
     baseline: bool = True,
+    shard: tuple[int, int] | None = None,
+    checkpoint: str | os.PathLike | None = None,
+    checkpoint_every: int = 10,
+    max_memory: int | None = None,
     progress: ProgressFn | None = None,
     notify: Callable[[str], None] | None = None,
     iobinding: bool | None = None,
@@ -254,6 +378,12 @@ def analyze(
     strict : a bad input file is an error instead of being skipped.
     keep_bins : keep per-map roll-off bins (inputs x channels) per layer.
     baseline : add the pooling baseline of SPEC 6 per layer resolution.
+    shard : ``(I, N)``: analyse only the I-th of N contiguous slices of the inputs (a partial
+        profile for :func:`srop_onnx.merge.merge_profiles`).
+    checkpoint, checkpoint_every : save the running statistics every K batches; a rerun with
+        the same arguments resumes from there.
+    max_memory : bytes the tap outputs of one run may take; taps are split into groups run
+        in several passes (and the batch reduced) to stay under it.
     progress : called as ``progress(samples_done, samples_total_or_None)``.
     notify : called with one-line notes (provider choice, skipped inputs).
     iobinding : bind inputs/outputs with ONNX Runtime's IOBinding (default: on CUDA only).
@@ -279,100 +409,128 @@ def analyze(
             raise UsageError(f"--batch-size must be >= 1 or 'auto', got {batch_size}")
     if limit is not None and int(limit) < 1:
         raise UsageError(f"--limit must be >= 1, got {limit}")
+    if limit is not None and shard is not None:
+        raise UsageError("--limit and --shard cannot be combined (shards slice the whole input list)")
+    if checkpoint is not None and int(checkpoint_every) < 1:
+        raise UsageError(f"--checkpoint-every must be >= 1, got {checkpoint_every}")
     notify = notify or (lambda _msg: None)
 
     loaded: LoadedModel = model if isinstance(model, LoadedModel) else load_model(model)
     spec = input_spec(loaded.proto, input_name, layout)
     pre = make_preprocess(spec, preprocess, mean, std, size)
     taps, skipped_taps = prepare_taps(loaded.proto, spec, ops=ops, all_tensors=all_tensors, layers=layers)
-    files, direct = _as_samples(inputs, spec)
+    files, direct, has_images = _as_samples(inputs, spec, shard)
+    settings = {
+        "kappa": kappa, "units": units, "taps": "all" if all_tensors else list(ops or DEFAULT_OPS), "layers": layers,
+        "preprocess": pre.to_dict() if pre is not None and has_images else None,
+    }
     choice = choose_provider(provider)
     notify(f"provider: {choice.note}")
 
-    log = InputLog()
-    if direct is not None:
-        samples = iter(direct[:limit] if limit else direct)
-        total = len(direct[:limit] if limit else direct)
-    else:
-        samples = iter_samples(files, spec, pre, log, strict=strict, limit=limit)
-        total = min(len(files), limit) if limit and all(f.suffix.lower() not in (".npy", ".npz") for f in files) else (
-            len(files) if all(f.suffix.lower() not in (".npy", ".npz") for f in files) else None)
+    run = _Run(taps=taps, kappa=kappa, keep_bins=keep_bins, baseline=baseline, spec=spec)
+    ident = None
+    if checkpoint is not None:
+        from .checkpoint import fingerprint, load_checkpoint
 
-    rewritten = expose_outputs(loaded.proto, taps)
-    reducer: LayerReducer | None = None
-    sources: list[str] = []
-    base_acc = None
-    graph_bytes, folder = runnable_model(loaded, rewritten)
+        ident = fingerprint(loaded.sha256, settings, files, {
+            "shard": shard, "limit": limit, "input": spec.name, "layout": spec.layout, "keep_bins": keep_bins,
+            "baseline": baseline, "direct": None if direct is None else len(direct)})
+        saved = load_checkpoint(checkpoint, ident)
+        if saved is not None:
+            run.restore(saved)
+            notify(f"resuming from {checkpoint}: {len(run.sources)} sample(s) already done")
+
+    if direct is not None:
+        rows = direct[:limit] if limit else direct
+        samples = iter(rows[run.position[1]:])
+        total = len(rows)
+    else:
+        samples = iter_samples(files, spec, pre, run.log, strict=strict, start=run.position,
+                               first_shape=run.first_shape,
+                               limit=None if limit is None else max(0, limit - len(run.sources)))
+        images_only = all(f.suffix.lower() not in (".npy", ".npz") for f in files)
+        total = (min(len(files), limit) if limit else len(files)) if images_only else None
+
+    graph_bytes, folder = runnable_model(loaded, expose_outputs(loaded.proto, taps))
     runner = Runner(graph_bytes, choice, spec, [t.tensor for t in taps], external_folder=folder,
                     iobinding=iobinding, memory_budget=memory_budget)
-    del graph_bytes, rewritten
-    if auto_batch:
-        import itertools
-
-        first = next(samples, None)
-        if first is not None:
+    del graph_bytes
+    first = next(samples, None)
+    groups = None
+    if first is not None:
+        samples = itertools.chain([first], samples)
+        if auto_batch:
             batch_size, note = _auto_batch(runner, first.array)
             notify(note)
-            samples = itertools.chain([first], samples)
-        else:
-            batch_size = 1
-    done = 0
+        if max_memory is not None:
+            groups, batch_size = _tap_groups(runner, first.array, int(batch_size), int(max_memory), notify)
+    elif auto_batch:
+        batch_size = 1
+
+    done = len(run.sources)
+    batches = 0
     if progress:
-        progress(0, total)
+        progress(done, total)
     for batch in prefetch(batched(samples, int(batch_size))):
         arr = np.stack([s.array for s in batch])
-        if reducer is None:
-            spatial = tuple(arr.shape[a] for a in spec.spatial_axes)
-            reducer = LayerReducer(taps, spatial, kappa, keep_bins)
-            if baseline:
-                from .baseline import BaselineAccumulator
-
-                base_acc = BaselineAccumulator(spec, kappa)
-        _feed(runner, reducer, arr, notify)
-        if base_acc is not None:
-            base_acc.update(arr)
-        sources.extend(s.source for s in batch)
+        run.start(arr)
+        _feed(runner, run.reducer, arr, notify, groups)
+        if run.base_acc is not None:
+            run.base_acc.update(arr)
+        run.sources.extend(s.source for s in batch)
+        run.position = batch[-1].position_after if direct is None else (0, run.position[1] + len(batch))
         done += len(batch)
+        batches += 1
+        if checkpoint is not None and batches % int(checkpoint_every) == 0:
+            _save(run, checkpoint, ident, complete=False, profile=_profile(run, loaded, spec, settings, choice,
+                  batch_size, skipped_taps, units, shard, runner, partial=True))
         if progress:
             progress(done, total)
-    for s in log.skipped:
+    for s in run.log.skipped:
         notify(f"skipped: {s['reason']}")
-    if reducer is None:
-        if log.skipped:
-            first = log.skipped[0]
-            more = f" (and {len(log.skipped) - 1} more)" if len(log.skipped) > 1 else ""
-            raise InputDataError(f"no usable inputs: {first['reason']}{more}")
+    if run.reducer is None and shard is None:
+        if run.log.skipped:
+            first_bad = run.log.skipped[0]
+            more = f" (and {len(run.log.skipped) - 1} more)" if len(run.log.skipped) > 1 else ""
+            raise InputDataError(f"no usable inputs: {first_bad['reason']}{more}")
         raise InputDataError("no inputs to analyse; give image files, .npy/.npz arrays or folders of them")
-    layer_list, skipped_run = reducer.layers()
-    if not layer_list:
+    profile = _profile(run, loaded, spec, settings, choice, batch_size, skipped_taps, units, shard, runner)
+    if checkpoint is not None:
+        _save(run, checkpoint, ident, complete=True, profile=profile)
+    return profile
+
+
+def _save(run: _Run, path, ident: str, *, complete: bool, profile: Profile) -> None:
+    from .checkpoint import save_checkpoint
+
+    save_checkpoint(path, {"fingerprint": ident, **run.state(profile, complete)})
+
+
+def _profile(run: _Run, loaded, spec, settings, choice, batch_size, skipped_taps, units, shard, runner,
+             partial: bool = False) -> Profile:
+    """The profile of what ``run`` has accumulated so far."""
+    layer_list, skipped_run = run.reducer.layers() if run.reducer else ([], [])
+    if run.reducer is not None and not layer_list and shard is None and not partial:
         reasons = "; ".join(sorted({s["reason"] for s in skipped_run}))
         raise ModelError(f"no tapped layer could be analysed ({reasons})")
-    extra = {"run": {"batch_size": int(batch_size), "run_batch": runner.max_batch or int(batch_size),
-                     "iobinding": runner.iobinding, **_peak_memory()}}
-    if base_acc is not None:
-        base_acc.attach(layer_list)
-        extra["baseline"] = base_acc.summary(layer_list, units)
-    input_shape = [d if d is not None else None for d in spec.shape]
-    settings = {
-        "kappa": kappa,
-        "units": units,
-        "taps": "all" if all_tensors else list(ops or DEFAULT_OPS),
-        "layers": layers,
-        "preprocess": pre.to_dict() if pre is not None and files is not None and any(
-            f.suffix.lower() not in (".npy", ".npz") for f in files) else None,
-        "provider": choice.name,
-        "batch_size": int(batch_size),
-    }
+    extra: dict = {"run": {"batch_size": int(batch_size), "run_batch": runner.max_batch or int(batch_size),
+                           "iobinding": runner.iobinding, **_peak_memory()}}
+    if run.base_acc is not None and layer_list:
+        run.base_acc.attach(layer_list)
+        extra["baseline"] = run.base_acc.summary(layer_list, units)
+    if shard is not None:
+        extra["shard"] = {"index": shard[0], "count": shard[1]}
     return Profile(
         model={"path": str(loaded.path), "sha256": loaded.sha256,
-               "input": {"name": spec.name, "shape": input_shape, "layout": spec.layout}},
-        settings=settings,
-        analyzed=len(sources),
-        skipped_inputs=log.skipped,
+               "input": {"name": spec.name, "shape": list(spec.shape), "layout": spec.layout}},
+        settings={**settings, "provider": choice.name, "batch_size": int(batch_size)},
+        analyzed=len(run.sources),
+        # a checkpoint keeps only skips of files before its position (the prefetcher may be ahead)
+        skipped_inputs=run.log.before(run.position[0]) if partial else list(run.log.skipped),
         layers=layer_list,
         skipped_layers=skipped_taps + skipped_run,
         tool_version=__version__,
-        sources=sources,
+        sources=list(run.sources),
         extra=extra,
     )
 

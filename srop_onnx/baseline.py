@@ -70,6 +70,28 @@ class BaselineAccumulator:
                 st = self.levels[n] = LayerStats(m=rb.m, m_input=self.m_input, channels=level.shape[1])
             st.update(np.asarray(rb.bins))
 
+    def state(self) -> list[dict]:
+        """Exact, mergeable state: each chain level's statistics."""
+        return [{"side": side, "m": st.m, "m_input": st.m_input, "channels": st.channels,
+                 "histogram": st.histogram.tolist(), "dead": st.dead, "nonfinite": st.nonfinite}
+                for side, st in sorted(self.levels.items(), reverse=True)]
+
+    @classmethod
+    def from_states(cls, states: list[list[dict]], spec=None, kappa: float = 0.85) -> "BaselineAccumulator":
+        """An accumulator holding the sum of saved states (shards, checkpoints)."""
+        acc = cls.__new__(cls)
+        acc.spec, acc.kappa, acc.dims, acc.levels, acc.m_input = spec, kappa, None, {}, None
+        for state in states:
+            for lv in state:
+                st = LayerStats(m=lv["m"], m_input=lv["m_input"], channels=lv["channels"], histogram=lv["histogram"],
+                                dead=lv["dead"], nonfinite=lv["nonfinite"])
+                acc.m_input = lv["m_input"]
+                side = int(lv["side"])
+                acc.levels[side] = acc.levels[side] + st if side in acc.levels else st
+        if spec is not None:
+            acc.dims = 2 if spec.rank == 4 else 1
+        return acc
+
     def chain(self) -> list[dict]:
         out = []
         for side in sorted(self.levels, reverse=True):
@@ -102,7 +124,7 @@ class BaselineAccumulator:
             table.append({"side": side, "baseline_side": (best.baseline or {}).get("side"), "baseline": base,
                           "min_mean": _f(low), "layer": best.name,
                           "ratio": _f(low / base) if base else None})
-        return {"chain": self.chain(), "table": table}
+        return {"chain": self.chain(), "table": table, "state": self.state()}
 
 
 def _f(x) -> float | None:

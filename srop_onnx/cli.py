@@ -100,15 +100,23 @@ def _tap_options(f):
 @click.option("--vs-random", is_flag=True, help="Also analyse the randomized twin (SPEC 7) and compare.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the randomized twin.")
 @click.option("--report", "report_path", type=click.Path(dir_okay=False), help="Write a self-contained HTML report.")
+@click.option("--shard", metavar="I/N", help="Analyse only the I-th of N slices of the inputs (merge the parts with 'srop-onnx merge').")
+@click.option("--checkpoint", "checkpoint_path", type=click.Path(dir_okay=False), help="Save running statistics here; rerunning resumes.")
+@click.option("--checkpoint-every", type=click.IntRange(min=1), default=10, show_default=True, metavar="K", help="Batches between checkpoints.")
+@click.option("--max-memory", metavar="SIZE", help="Bound on one run's tap outputs (e.g. 2GB, 512MB): taps are split into passes.")
+@click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True, help="ray: shards as Ray tasks, merged.")
+@click.option("--shards", type=click.IntRange(min=1), help="--engine ray: number of shards [default: the cluster's CPUs/GPUs].")
+@click.option("--ray-address", metavar="ADDR", help="--engine ray: an existing cluster (else RAY_ADDRESS, else a local Ray).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no table.")
 @click.pass_context
 def analyze(ctx, model, inputs, ops, all_tensors, layers, provider, batch_size, input_name, preprocess, mean, std, size,
             layout, limit, kappa, units, no_baseline, json_path, csv_path, kernels_path, strict, golden, tol, metric,
-            junit_path, vs_random, seed, report_path, quiet):
+            junit_path, vs_random, seed, report_path, shard, checkpoint_path, checkpoint_every, max_memory, engine,
+            shards, ray_address, quiet):
     """Analyse MODEL over INPUTS (images, .npy/.npz arrays, folders) and print a layer report."""
     from .analysis import analyze as run_analysis
     from .analysis import analyze_vs_random
-    from .inputs import parse_size
+    from .inputs import parse_bytes, parse_shard, parse_size
     from .report import make_progress, render_profile, render_verdict
 
     out = _console()
@@ -136,11 +144,23 @@ def analyze(ctx, model, inputs, ops, all_tensors, layers, provider, batch_size, 
             std=_floats(std, "--std"), size=parse_size(size), layout=layout, limit=limit, kappa=kappa, units=units,
             strict=strict, keep_bins=bool(kernels_path), baseline=not no_baseline, progress=on_progress,
             notify=None if quiet else (lambda msg: err.print(msg, style="dim", markup=False)),
+            max_memory=parse_bytes(max_memory, "--max-memory"),
         )
-        if vs_random:
+        if engine == "ray":
+            if vs_random:
+                raise click.UsageError("--vs-random runs locally; drop --engine ray")
+            from .distributed import analyze_ray
+
+            options["progress"] = None
+            options.pop("notify")
+            profile = analyze_ray(model, list(inputs), shards=shards, address=ray_address,
+                                  progress=None if quiet else on_progress, shard=parse_shard(shard),
+                                  checkpoint=checkpoint_path, **options)
+        elif vs_random:
             profile, _twin, verdict = analyze_vs_random(model, list(inputs), seed=seed, **options)
         else:
-            profile = run_analysis(model, list(inputs), **options)
+            profile = run_analysis(model, list(inputs), shard=parse_shard(shard), checkpoint=checkpoint_path,
+                                   checkpoint_every=checkpoint_every, **options)
     finally:
         if progress_bar is not None and task is not None:
             progress_bar.stop()
@@ -231,6 +251,18 @@ def compare(profile_a, profile_b, units):
     a, b = _load_profile(profile_a), _load_profile(profile_b)
     comp = run_compare(a, b, names=(profile_a, profile_b))
     render_comparison(comp, _console(), units or a.units)
+
+
+@main.command()
+@click.argument("parts", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Merged profile (JSON).")
+def merge(parts, output):
+    """Merge the partial profiles of all shards (analyze --shard I/N) into one profile."""
+    from .merge import merge_profiles
+
+    profile = merge_profiles([_load_profile(p) for p in parts], list(parts))
+    profile.to_json(output)
+    _console(stderr=True).print(f"wrote {output}: {profile.analyzed} input(s) from {len(parts)} shard(s)", highlight=False)
 
 
 @main.command()

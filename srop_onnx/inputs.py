@@ -29,6 +29,9 @@ __all__ = [
     "iter_samples",
     "batched",
     "prefetch",
+    "shard_slice",
+    "parse_shard",
+    "parse_bytes",
 ]
 
 _ONNX_TO_NUMPY = {1: np.float32, 10: np.float16, 11: np.float64, 2: np.uint8, 3: np.int8, 6: np.int32, 7: np.int64}
@@ -274,16 +277,37 @@ def image_to_input(img, spec: InputSpec, pre: Preprocess) -> np.ndarray:
 # -- samples and batches --------------------------------------------------------
 @dataclass
 class Sample:
+    """One model-ready sample and where it came from: file ``file_index`` of the
+    input list, row ``row`` of ``rows`` in that file (for resuming a run)."""
+
     source: str
     array: np.ndarray
+    file_index: int = 0
+    row: int = 0
+    rows: int = 1
+
+    @property
+    def position_after(self) -> tuple[int, int]:
+        """(files fully consumed, rows consumed of the next file) once this sample is done."""
+        if self.row + 1 >= self.rows:
+            return (self.file_index + 1, 0)
+        return (self.file_index, self.row + 1)
 
 
 @dataclass
 class InputLog:
-    """What happened to the inputs: how many samples were used, what was skipped."""
+    """What happened to the inputs: what was skipped (and at which file index)."""
 
-    analyzed: int = 0
     skipped: list[dict] = field(default_factory=list)
+    skipped_at: list[int] = field(default_factory=list)
+
+    def add(self, index: int, entry: dict) -> None:
+        self.skipped.append(entry)
+        self.skipped_at.append(index)
+
+    def before(self, files_done: int) -> list[dict]:
+        """Skipped entries of files before ``files_done`` (a checkpoint's view)."""
+        return [e for e, i in zip(self.skipped, self.skipped_at) if i < files_done]
 
 
 def check_array(arr: np.ndarray, spec: InputSpec, where: str) -> np.ndarray:
@@ -310,11 +334,19 @@ def iter_samples(
     *,
     strict: bool = False,
     limit: int | None = None,
+    start: tuple[int, int] = (0, 0),
+    first_shape: tuple | None = None,
 ) -> Iterator[Sample]:
-    """Samples from input files in order; bad files are logged and skipped (or raise when strict)."""
+    """Samples from input files in order; bad files are logged and skipped (or raise when strict).
+
+    ``start = (f, k)`` resumes after ``f`` whole files and ``k`` rows of file ``f``
+    (files before it are not read); ``first_shape`` is the sample shape a resumed
+    run must keep.
+    """
     count = 0
-    first_shape: tuple | None = None
-    for path in files:
+    for index, path in enumerate(files):
+        if index < start[0]:
+            continue
         if limit is not None and count >= limit:
             return
         suffix = path.suffix.lower()
@@ -322,8 +354,9 @@ def iter_samples(
             if suffix in ARRAY_SUFFIXES:
                 arrays = read_arrays(path)
                 batches = [check_array(a, spec, str(path)) for a in arrays]
-                samples = [Sample(f"{path}[{i}]" if b.shape[0] > 1 or len(batches) > 1 else str(path), row)
-                           for b in batches for i, row in enumerate(b)]
+                rows = [(f"{path}[{i}]" if b.shape[0] > 1 or len(batches) > 1 else str(path), r)
+                        for b in batches for i, r in enumerate(b)]
+                samples = [Sample(src, r, index, j, len(rows)) for j, (src, r) in enumerate(rows)]
             elif suffix in IMAGE_SUFFIXES:
                 if pre is None:
                     raise InputDataError(f"{path}: model input '{spec.name}' is {spec.layout}; images cannot feed it, use .npy arrays")
@@ -331,7 +364,7 @@ def iter_samples(
                     raise UsageError(
                         f"model input '{spec.name}' has dynamic spatial dims; pass --size HxW to feed images"
                     )
-                samples = [Sample(str(path), image_to_input(read_image(path), spec, pre))]
+                samples = [Sample(str(path), image_to_input(read_image(path), spec, pre), index, 0, 1)]
             else:
                 raise InputDataError(f"{path}: not an image or array file ({suffix or 'no suffix'})")
             for s in samples:
@@ -347,13 +380,53 @@ def iter_samples(
         except InputDataError as exc:
             if strict:
                 raise
-            log.skipped.append({"path": str(path), "reason": str(exc)})
+            log.add(index, {"path": str(path), "reason": str(exc)})
             continue
+        if index == start[0]:
+            samples = samples[start[1]:]
         for s in samples:
             if limit is not None and count >= limit:
                 return
             count += 1
             yield s
+
+
+def shard_slice(n: int, shard: tuple[int, int] | None) -> slice:
+    """Contiguous, deterministic slice ``I`` of ``N`` (1-based) over ``n`` items in input order."""
+    if shard is None:
+        return slice(0, n)
+    i, count = shard
+    return slice((i - 1) * n // count, i * n // count)
+
+
+def parse_shard(text: str | None) -> tuple[int, int] | None:
+    """``"2/7"`` -> (2, 7)."""
+    if text is None:
+        return None
+    try:
+        i, n = (int(v) for v in str(text).split("/"))
+    except ValueError:
+        raise UsageError(f"--shard must look like I/N (e.g. 2/7), got {text!r}") from None
+    if not (n >= 1 and 1 <= i <= n):
+        raise UsageError(f"--shard {text}: need 1 <= I <= N")
+    return (i, n)
+
+
+def parse_bytes(text: str | None, option: str = "--max-memory") -> int | None:
+    """``"2GB"``, ``"512MiB"``, ``"1e9"`` -> bytes."""
+    if text is None:
+        return None
+    units = {"": 1, "b": 1, "k": 1e3, "kb": 1e3, "kib": 2**10, "m": 1e6, "mb": 1e6, "mib": 2**20,
+             "g": 1e9, "gb": 1e9, "gib": 2**30, "t": 1e12, "tb": 1e12, "tib": 2**40}
+    t = str(text).strip().lower().replace(" ", "")
+    num = t.rstrip("kmgtib")
+    try:
+        value = float(num) * units[t[len(num):]]
+    except (ValueError, KeyError):
+        raise UsageError(f"{option} must look like 2GB, 512MiB or a number of bytes, got {text!r}") from None
+    if value < 1:
+        raise UsageError(f"{option} must be positive, got {text!r}")
+    return int(value)
 
 
 def batched(samples: Iterator[Sample], size: int) -> Iterator[list[Sample]]:

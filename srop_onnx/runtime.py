@@ -105,26 +105,28 @@ class Runner:
         limits = [remaining] + [v for v in (self.fixed_batch, self.max_batch) if v]
         return max(1, min(limits))
 
-    def run(self, batch: np.ndarray) -> dict:
-        """Outputs for a batch of at most :meth:`step` samples (NumPy on CPU, CuPy on CUDA).
+    def run(self, batch: np.ndarray, names: list[str] | None = None) -> dict:
+        """Outputs ``names`` (default: all) for a batch of at most :meth:`step` samples
+        (NumPy on CPU, CuPy on CUDA).
 
         A batch shorter than a fixed batch dim is padded with copies of its last
         sample and the padding sliced off the outputs.
         """
+        names = list(names) if names is not None else self.output_names
         fixed = self.fixed_batch
         real = batch.shape[0]
         if fixed is not None and real != fixed:
             if real > fixed:
                 raise ModelError(f"batch of {real} is larger than the model's fixed batch of {fixed}")
             batch = np.concatenate([batch, np.repeat(batch[-1:], fixed - real, axis=0)])
-            return {k: v[:real] for k, v in self._run(batch).items()}
-        return self._run(batch)
+            return {k: v[:real] for k, v in self._run(batch, names).items()}
+        return self._run(batch, names)
 
-    def _run(self, batch: np.ndarray) -> dict:
+    def _run(self, batch: np.ndarray, names: list[str]) -> dict:
         from .cuda import DeviceOutOfMemory, is_out_of_memory
 
         try:
-            out = self._run_bound(batch) if self.iobinding else self._run_plain(batch)
+            out = self._run_bound(batch, names) if self.iobinding else self._run_plain(batch, names)
         except DeviceOutOfMemory:
             raise
         except Exception as exc:
@@ -138,11 +140,11 @@ class Runner:
                 raise DeviceOutOfMemory(f"outputs of {used} bytes exceed the memory budget of {self.memory_budget}")
         return out
 
-    def _run_plain(self, batch: np.ndarray) -> dict:
+    def _run_plain(self, batch: np.ndarray, names: list[str]) -> dict:
         feeds = {self.spec.name: batch, **self._extra_feeds}
-        return dict(zip(self.output_names, self.session.run(self.output_names, feeds)))
+        return dict(zip(names, self.session.run(names, feeds)))
 
-    def _run_bound(self, batch: np.ndarray) -> dict:
+    def _run_bound(self, batch: np.ndarray, names: list[str]) -> dict:
         """IOBinding: the batch is uploaded once; outputs are allocated by ORT on the run's device.
 
         CPU: outputs come back as NumPy arrays. CUDA: as zero-copy CuPy views of ORT's buffers.
@@ -151,15 +153,15 @@ class Runner:
         binding.bind_cpu_input(self.spec.name, np.ascontiguousarray(batch))
         for name, value in self._extra_feeds.items():
             binding.bind_cpu_input(name, value)
-        for name in self.output_names:
+        for name in names:
             binding.bind_output(name, self.device)
         self.session.run_with_iobinding(binding)
         values = binding.get_outputs()
         if self.device == "cuda":
             from .cuda import ortvalue_to_cupy
 
-            return {n: ortvalue_to_cupy(v) for n, v in zip(self.output_names, values)}
-        return {n: v.numpy() for n, v in zip(self.output_names, values)}
+            return {n: ortvalue_to_cupy(v) for n, v in zip(names, values)}
+        return {n: v.numpy() for n, v in zip(names, values)}
 
 
 def available_memory(device: str) -> int:

@@ -1,0 +1,109 @@
+"""Merging partial profiles of shards into the profile of one run over all inputs.
+
+Statistics merge by addition (SPEC 4), so the merged profile is exactly the
+one a single run would give: histograms, counts and kernel sums added,
+per-sample means concatenated in input order, the baseline recomputed from
+the merged baseline histograms.
+"""
+
+from __future__ import annotations
+
+from .baseline import BaselineAccumulator
+from .errors import UsageError
+from .profile import LayerProfile, Profile
+from .stats import LayerStats
+
+__all__ = ["merge_profiles", "RUN_SETTINGS"]
+
+#: settings that may differ between shards without changing any number
+RUN_SETTINGS = ("provider", "batch_size")
+
+
+def _shard(p: Profile, where: str) -> dict:
+    info = p.extra.get("shard")
+    if not info:
+        raise UsageError(f"{where}: not a partial profile (made without --shard I/N); merge takes shard outputs")
+    return info
+
+
+def _check_same(parts: list[Profile], names: list[str]) -> None:
+    ref, ref_name = parts[0], names[0]
+    key = {k: v for k, v in ref.settings.items() if k not in RUN_SETTINGS}
+    for p, name in zip(parts[1:], names[1:]):
+        if p.model.get("sha256") != ref.model.get("sha256"):
+            raise UsageError(f"{name} was made from a different model than {ref_name} (sha256 differs); "
+                             "merge only shards of one run")
+        other = {k: v for k, v in p.settings.items() if k not in RUN_SETTINGS}
+        if other != key:
+            diff = ", ".join(k for k in key if key.get(k) != other.get(k))
+            raise UsageError(f"{name} and {ref_name} were analysed with different settings ({diff}); "
+                             "merge only shards of one run")
+
+
+def merge_profiles(parts: list[Profile], names: list[str] | None = None) -> Profile:
+    """One profile from the partial profiles of all shards of a run (any order)."""
+    if not parts:
+        raise UsageError("merge needs at least one partial profile")
+    names = names or [f"part {i + 1}" for i in range(len(parts))]
+    infos = [_shard(p, n) for p, n in zip(parts, names)]
+    counts = {i["count"] for i in infos}
+    if len(counts) != 1:
+        raise UsageError(f"the partial profiles come from different shard counts ({sorted(counts)}); merge one run's shards")
+    count = counts.pop()
+    indices = [i["index"] for i in infos]
+    dupes = sorted({i for i in indices if indices.count(i) > 1})
+    if dupes:
+        raise UsageError(f"shard(s) {', '.join(f'{d}/{count}' for d in dupes)} given more than once")
+    missing = sorted(set(range(1, count + 1)) - set(indices))
+    if missing:
+        raise UsageError(f"missing shard(s) {', '.join(f'{m}/{count}' for m in missing)}; run them and merge all {count}")
+    _check_same(parts, names)
+    order = sorted(range(len(parts)), key=lambda k: indices[k])
+    parts = [parts[k] for k in order]
+
+    merged: dict[str, LayerProfile] = {}
+    for p in parts:
+        for lay in p.layers:
+            have = merged.get(lay.tensor)
+            if have is None:
+                merged[lay.tensor] = LayerProfile(index=0, name=lay.name, tensor=lay.tensor, node=lay.node, op=lay.op,
+                                                  shape=list(lay.shape), stats=_copy(lay.stats))
+            elif have.shape != lay.shape:
+                raise UsageError(f"layer '{lay.name}' has shape {lay.shape} in one shard and {have.shape} in another")
+            else:
+                have.stats = have.stats + lay.stats
+    # depth order: the order of a shard that has every layer (all shards of one model agree)
+    depth = {}
+    for p in parts:
+        for lay in p.layers:
+            depth.setdefault(lay.tensor, (lay.index, len(depth)))
+    layers = sorted(merged.values(), key=lambda lay: depth[lay.tensor])
+    for i, lay in enumerate(layers):
+        lay.index = i
+    skipped_layers, seen = [], set(merged)
+    for p in parts:
+        for s in p.skipped_layers:
+            if s["tensor"] not in seen:
+                seen.add(s["tensor"])
+                skipped_layers.append(s)
+
+    extra: dict = {}
+    chains = [p.extra.get("baseline", {}).get("state") for p in parts]
+    chains = [c for c in chains if c]
+    if chains and layers:
+        acc = BaselineAccumulator.from_states(chains)
+        acc.attach(layers)
+        extra["baseline"] = acc.summary(layers, parts[0].units)
+    first = parts[0]
+    return Profile(
+        model=first.model, settings=dict(first.settings), analyzed=sum(p.analyzed for p in parts),
+        skipped_inputs=[s for p in parts for s in p.skipped_inputs], layers=layers, skipped_layers=skipped_layers,
+        tool_version=first.tool_version, sources=[s for p in parts for s in p.sources], extra=extra,
+    )
+
+
+def _copy(st: LayerStats) -> LayerStats:
+    return LayerStats(m=st.m, m_input=st.m_input, channels=st.channels, histogram=st.histogram.copy(), dead=st.dead,
+                      nonfinite=st.nonfinite, sample_bin_sum=st.sample_bin_sum.copy(),
+                      sample_count=st.sample_count.copy(), kernel_bin_sum=st.kernel_bin_sum.copy(),
+                      kernel_count=st.kernel_count.copy())
