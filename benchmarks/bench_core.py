@@ -15,12 +15,16 @@ from __future__ import annotations
 
 import argparse
 import platform
-import statistics
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import scipy
 import scipy.fft
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _timing import median_time as timed  # noqa: E402
 
 from srop_onnx import rolloff_bins
 from srop_onnx._xp import cpu_workers
@@ -37,16 +41,6 @@ def make_activations(batch: int, rng) -> list[np.ndarray]:
             np.maximum(a, 0, out=a)  # ReLU-like: non-negative
             acts.append(a)
     return acts
-
-
-def timed(fn, repeat: int) -> float:
-    fn()  # warm-up: plans, FFT twiddles, thread pools
-    ts = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        ts.append(time.perf_counter() - t0)
-    return statistics.median(ts)
 
 
 def per_map_naive(a: np.ndarray, sample: int) -> float:

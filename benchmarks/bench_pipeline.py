@@ -16,15 +16,14 @@ from __future__ import annotations
 
 import argparse
 import platform
-import statistics
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
 
 sys.path.insert(0, str(Path(__file__).parent))
+from _timing import median_time  # noqa: E402
 from resnet_onnx import build  # noqa: E402
 
 from srop_onnx import __version__  # noqa: E402
@@ -33,16 +32,6 @@ from srop_onnx.baseline import BaselineAccumulator  # noqa: E402
 from srop_onnx.graph import expose_outputs  # noqa: E402
 from srop_onnx.inputs import input_spec  # noqa: E402
 from srop_onnx.runtime import Runner, choose_provider  # noqa: E402
-
-
-def median_time(fn, repeat: int) -> float:
-    fn()
-    ts = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        ts.append(time.perf_counter() - t0)
-    return statistics.median(ts)
 
 
 def bench(name: str, batch: int, repeat: int, provider: str) -> dict:
@@ -76,7 +65,7 @@ def bench(name: str, batch: int, repeat: int, provider: str) -> dict:
         from srop_onnx._xp import cpu_workers
 
         def fft_only():
-            for v in outs.values():
+            for v in list(outs.values()):
                 scipy.fft.rfftn(v, axes=(-2, -1), workers=cpu_workers())
     else:
         import cupy
@@ -86,7 +75,7 @@ def bench(name: str, batch: int, repeat: int, provider: str) -> dict:
                 cupy.fft.rfftn(v, axes=(-2, -1))
             sync()
     t_fft = median_time(fft_only, repeat)
-    del outs
+    outs = {}  # release the probe outputs before timing the variants
     t1, t2, t3 = (median_time(f, repeat) for f in (run_plain, run_taps, run_full))
     return {"model": name, "taps": len(taps), "tap_MB": tap_bytes / 1e6, "t1": t1, "t2": t2, "t3": t3,
             "t_fft": t_fft, "provider": choice.name, "batch": batch}

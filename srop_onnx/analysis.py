@@ -184,17 +184,20 @@ def _feed(runner, reducer: LayerReducer, arr: np.ndarray, notify, groups: list[l
         i += step
 
 
-def _tap_groups(runner, first: np.ndarray, batch: int, budget: int, notify) -> tuple[list[list[str]] | None, int]:
-    """Split taps (in depth order) into groups whose outputs for one run fit ``budget`` bytes.
-
-    Measured with one probe run of a single sample. When one tap alone does not
-    fit at this batch, the batch is reduced first.
-    """
-    if budget < 1:
-        raise UsageError(f"--max-memory must be positive, got {budget}")
+def _probe(runner, first: np.ndarray) -> dict[str, int]:
+    """Bytes of each tap output for one sample, from one run of ``first``."""
     outputs = runner.run(first[None])
     per = {name: int(v.nbytes) for name, v in outputs.items()}
     del outputs
+    return per
+
+
+def _tap_groups(per: dict[str, int], names: list[str], batch: int, budget: int, notify) -> tuple[list[list[str]] | None, int]:
+    """Split taps (in depth order) into groups whose outputs for one run fit ``budget`` bytes,
+    from per-sample output sizes ``per``. When one tap alone does not fit at this batch, the
+    batch is reduced first."""
+    if budget < 1:
+        raise UsageError(f"--max-memory must be positive, got {budget}")
     largest = max(per.values())
     if largest * batch > budget:
         new = max(1, budget // largest)
@@ -203,7 +206,7 @@ def _tap_groups(runner, first: np.ndarray, batch: int, budget: int, notify) -> t
         batch = new
     groups: list[list[str]] = [[]]
     used = 0
-    for name in runner.output_names:
+    for name in names:
         need = per[name] * batch
         if groups[-1] and used + need > budget:
             groups.append([])
@@ -217,17 +220,16 @@ def _tap_groups(runner, first: np.ndarray, batch: int, budget: int, notify) -> t
     return None, batch
 
 
-def _auto_batch(runner, first: np.ndarray, limit: int = 512) -> tuple[int, str]:
-    """The largest batch whose tap outputs fit in half the free memory (ORT's own
-    activations and the FFT work take the rest), measured with one probe run."""
+def _auto_batch(per: dict[str, int], first: np.ndarray, device: str, limit: int = 512) -> tuple[int, str]:
+    """The largest batch whose tap outputs (``per`` bytes per sample and tap) fit in half the
+    free memory; ORT's own activations and the FFT work take the rest."""
     from .runtime import available_memory
 
-    outputs = runner.run(first[None])
-    per_sample = sum(int(v.nbytes) for v in outputs.values()) + int(first.nbytes)
-    del outputs
-    free = available_memory(runner.device)
+    per_sample = sum(per.values()) + int(first.nbytes)
+    free = available_memory(device)
     size = int(max(1, min(limit, (free // 2) // max(1, 3 * per_sample))))
-    return size, f"--batch-size auto: {size} ({per_sample / 2**20:.1f} MiB of tap outputs per sample, {free / 2**30:.1f} GiB free on {runner.device})"
+    return size, (f"--batch-size auto: {size} ({per_sample / 2**20:.1f} MiB of tap outputs per sample, "
+                  f"{free / 2**30:.1f} GiB free on {device})")
 
 
 def _peak_memory() -> dict:
@@ -459,11 +461,12 @@ def analyze(
     groups = None
     if first is not None:
         samples = itertools.chain([first], samples)
+        per = _probe(runner, first.array) if auto_batch or max_memory is not None else None
         if auto_batch:
-            batch_size, note = _auto_batch(runner, first.array)
+            batch_size, note = _auto_batch(per, first.array, runner.device)
             notify(note)
         if max_memory is not None:
-            groups, batch_size = _tap_groups(runner, first.array, int(batch_size), int(max_memory), notify)
+            groups, batch_size = _tap_groups(per, runner.output_names, int(batch_size), int(max_memory), notify)
     elif auto_batch:
         batch_size = 1
 

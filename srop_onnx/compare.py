@@ -204,7 +204,7 @@ def random_verdict(trained: Profile, twin: Profile, *, deep_fraction: float = 1 
         text = f"all {len(deep)} deep layer(s) of the trained model have a lower mean SROP than its randomized twin"
     elif n_lower == 0 and mean_diff > 0:
         verdict = "inconsistent"
-        text = f"no deep layer of the trained model sits lower than its randomized twin"
+        text = "no deep layer of the trained model sits lower than its randomized twin"
     else:
         verdict = "mixed"
         text = f"{n_lower} of {len(deep)} deep layer(s) of the trained model sit lower than its randomized twin"

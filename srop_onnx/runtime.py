@@ -79,6 +79,9 @@ class Runner:
         self.spec = spec
         self.output_names = list(output_names)
         self._extra_feeds = self._other_inputs()
+        batch_dim = next(i.shape[0] for i in self.session.get_inputs() if i.name == spec.name)
+        #: the model's fixed batch size, or None when the batch dim is dynamic
+        self.fixed_batch: int | None = batch_dim if isinstance(batch_dim, int) and batch_dim > 0 else None
 
     def _other_inputs(self) -> dict[str, np.ndarray]:
         """Zeros for other inputs with fully static shapes (rare: masks, flags)."""
@@ -94,11 +97,6 @@ class Runner:
             dtype = {"tensor(float)": np.float32, "tensor(int64)": np.int64, "tensor(bool)": np.bool_}.get(inp.type, np.float32)
             feeds[inp.name] = np.zeros(shape, dtype=dtype)
         return feeds
-
-    @property
-    def fixed_batch(self) -> int | None:
-        d = self.session.get_inputs()[[i.name for i in self.session.get_inputs()].index(self.spec.name)].shape[0]
-        return d if isinstance(d, int) and d > 0 else None
 
     def step(self, remaining: int) -> int:
         """How many samples the next run takes: bounded by a fixed batch and by OOM halving."""
