@@ -552,8 +552,7 @@ def analyze_vs_random(model, inputs, *, seed: int = 0, **options) -> tuple[Profi
     trained = analyze(loaded, inputs, **options)
     twin_proto, report = randomize(loaded.proto, seed=seed)
     twin_loaded = in_memory_model(twin_proto, f"{loaded.path} (randomized twin, seed {seed})")
-    quiet = {**options, "progress": options.get("progress"), "notify": None}
-    twin = analyze(twin_loaded, inputs, **quiet)
+    twin = analyze(twin_loaded, inputs, **{**options, "notify": None})  # notes were given for the first run
     verdict = random_verdict(trained, twin)
     verdict["seed"] = seed
     verdict["reinitialised"] = {"weights": len(report.weights), "biases": len(report.biases),

@@ -11,7 +11,7 @@ import sys
 import click
 
 from . import __version__
-from .errors import SropError
+from .errors import SropError, UsageError
 
 EXIT_USAGE = 2
 
@@ -47,7 +47,7 @@ def _floats(text: str | None, option: str):
     try:
         return [float(v) for v in text.replace(" ", "").split(",") if v]
     except ValueError:
-        raise click.BadParameter(f"expected comma-separated numbers, got {text!r}", param_hint=option) from None
+        raise UsageError(f"{option} expects comma-separated numbers, got {text!r}") from None
 
 
 def _ops(text: str | None):
@@ -134,7 +134,11 @@ def analyze(ctx, model, inputs, ops, all_tensors, layers, provider, batch_size, 
         progress_bar.update(task, completed=done, total=total)
 
     if junit_path and not golden:
-        raise click.UsageError("--junit needs --check GOLDEN.json")
+        raise UsageError("--junit needs --check GOLDEN.json")
+    if vs_random and (shard or checkpoint_path or engine == "ray"):
+        raise UsageError("--vs-random runs both models locally in one go; drop --shard/--checkpoint/--engine ray")
+    if kernels_path and (shard or engine == "ray"):
+        raise UsageError("--kernels keeps per-map bins of one local run; they are not merged across shards")
     golden_profile = _load_profile(golden) if golden else None
     verdict = None
     try:
@@ -147,8 +151,6 @@ def analyze(ctx, model, inputs, ops, all_tensors, layers, provider, batch_size, 
             max_memory=parse_bytes(max_memory, "--max-memory"),
         )
         if engine == "ray":
-            if vs_random:
-                raise click.UsageError("--vs-random runs locally; drop --engine ray")
             from .distributed import analyze_ray
 
             options["progress"] = None
@@ -302,7 +304,7 @@ def plot(profiles, output, kind, units, layers, labels):
 def report(profiles, output, units):
     """Write a self-contained HTML report of one profile, or two side by side."""
     if len(profiles) > 2:
-        raise click.UsageError("report takes one profile, or two to compare")
+        raise UsageError("report takes one profile, or two to compare")
     _write_report([_load_profile(p) for p in profiles], output, units)
     _console(stderr=True).print(f"wrote report: {output}", highlight=False)
 

@@ -253,3 +253,19 @@ def test_limit_and_streaming_memory_shape(rng):
     prof = analyze(EXAMPLE, x, limit=5, batch_size=2)
     assert prof.analyzed == 5 and all(lay.stats.samples == 5 for lay in prof.layers)
     assert all(lay.bins is None for lay in prof.layers)  # nothing per-map kept unless asked
+
+
+def test_external_weights_never_enter_the_graph_proto(fixtures, rng, monkeypatch):
+    """Why models over 2 GB work: their weights stay in the data files and ORT reads them from
+    the model's folder, so only the graph is serialized. Lower the 2 GB protobuf limit below the
+    weights' size: a model with inline weights is refused, the external-data one still runs."""
+    import srop_onnx.modelio as mio
+
+    weights = (fixtures["external"].parent / "model.weights").stat().st_size
+    graph_only = fixtures["external"].stat().st_size
+    assert graph_only < weights
+    monkeypatch.setattr(mio, "_PROTO_LIMIT", (graph_only + weights) // 2 + graph_only)
+    x = rng.standard_normal((1, 3, 16, 16)).astype(np.float32)
+    assert analyze(fixtures["external"], x).layers
+    with pytest.raises(ModelError, match="over 2 GB without external data"):
+        analyze(fixtures["nchw"], x)

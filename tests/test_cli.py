@@ -164,3 +164,13 @@ def test_grayscale_image_on_rgb_model(tmp_path):
     Image.open(sorted(EXAMPLE_IMAGES.glob("*.png"))[0]).convert("L").save(tmp_path / "g.png")
     res = run("analyze", EXAMPLE, tmp_path / "g.png")
     assert res.exit_code == 0, res.output
+
+
+@pytest.mark.parametrize("extra, match", [
+    (["--vs-random", "--shard", "1/2"], "--vs-random runs both models locally"),
+    (["--kernels", "k.npz", "--shard", "1/2"], "--kernels keeps per-map bins of one local run"),
+    (["--junit", "j.xml"], "--junit needs --check"),
+])
+def test_option_combinations_that_cannot_work(extra, match):
+    res = run("analyze", EXAMPLE, EXAMPLE_IMAGES, *extra)
+    assert res.exit_code == 2 and match in res.output
