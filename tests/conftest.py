@@ -93,3 +93,16 @@ def ort_outputs(model_path, feeds: dict, tensors: list[str]) -> dict:
             m.graph.output.append(vi)
     sess = ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"])
     return dict(zip(tensors, sess.run(tensors, feeds)))
+
+
+def assert_matches_reference(profile, model_path, batch, input_name, dims=2):
+    """Every layer histogram equals the literal reference on ORT activations."""
+    from reference import ref_bins, ref_m
+
+    acts = ort_outputs(model_path, {input_name: batch}, [lay.tensor for lay in profile.layers])
+    for lay in profile.layers:
+        ref = ref_bins(acts[lay.tensor].astype(np.float64), 0.85, dims=dims)
+        hist = np.bincount(ref[ref >= 0], minlength=lay.stats.m + 1)
+        np.testing.assert_array_equal(lay.stats.histogram, hist, err_msg=lay.name)
+        assert lay.stats.dead == np.count_nonzero(ref == -1)
+        assert lay.stats.m == (ref_m(max(lay.shape[1:])) if dims == 2 else lay.shape[1] // 2)

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import EXAMPLE, EXAMPLE_IMAGES, ort_outputs, sha256
-from reference import ref_bins, ref_m
+from conftest import EXAMPLE, EXAMPLE_IMAGES, assert_matches_reference, ort_outputs, sha256
+from reference import ref_bins
 from srop_onnx import InputDataError, ModelError, Profile, UsageError, analyze
 
 
@@ -27,16 +27,6 @@ def _imagenet_preprocess(path, size=64):
     return arr.transpose(2, 0, 1)
 
 
-def _assert_profile_matches_reference(profile, model_path, batch, input_name, dims=2):
-    acts = ort_outputs(model_path, {input_name: batch}, [lay.tensor for lay in profile.layers])
-    for lay in profile.layers:
-        ref = ref_bins(acts[lay.tensor].astype(np.float64), 0.85, dims=dims)
-        hist = np.bincount(ref[ref >= 0], minlength=lay.stats.m + 1)
-        np.testing.assert_array_equal(lay.stats.histogram, hist, err_msg=lay.name)
-        assert lay.stats.dead == np.count_nonzero(ref == -1)
-        assert lay.stats.m == (ref_m(max(lay.shape[1:])) if dims == 2 else lay.shape[1] // 2)
-
-
 @pytest.fixture(scope="module")
 def example_profile():
     return analyze(EXAMPLE, EXAMPLE_IMAGES, batch_size=3, keep_bins=True)
@@ -47,7 +37,7 @@ def test_shipped_model_images_match_reference(example_profile):
     batch = np.stack([_imagenet_preprocess(f) for f in files])
     assert example_profile.analyzed == len(files) == 8
     assert [lay.op for lay in example_profile.layers].count("MaxPool") == 2
-    _assert_profile_matches_reference(example_profile, EXAMPLE, batch, "image")
+    assert_matches_reference(example_profile, EXAMPLE, batch, "image")
 
 
 def test_shipped_model_npy_inputs_match_reference(tmp_path, rng):
@@ -57,7 +47,7 @@ def test_shipped_model_npy_inputs_match_reference(tmp_path, rng):
         np.save(tmp_path / f"b{i}.npy", batch[i])  # single samples
     prof = analyze(EXAMPLE, tmp_path, batch_size=4)
     assert prof.analyzed == 5 and prof.settings["preprocess"] is None
-    _assert_profile_matches_reference(prof, EXAMPLE, batch, "image")
+    assert_matches_reference(prof, EXAMPLE, batch, "image")
 
 
 def test_batch_size_does_not_change_results(example_profile):
@@ -105,7 +95,7 @@ def test_conv1d_model_uses_1d_spectra(fixtures, rng):
     assert prof.model["input"]["layout"] == "NCL"
     assert [lay.shape for lay in prof.layers] == [[8, 64], [8, 32], [4, 32]]
     assert prof.layers[0].stats.m_input == 32
-    _assert_profile_matches_reference(prof, fixtures["conv1d"], x, "x", dims=1)
+    assert_matches_reference(prof, fixtures["conv1d"], x, "x", dims=1)
 
 
 def test_unnamed_model_with_dynamic_spatial_dims(fixtures, rng, tmp_path):
