@@ -124,6 +124,8 @@ def analyze(ctx, model, inputs, ops, all_tensors, layers, provider, batch_size, 
     progress_bar = None if quiet else make_progress(err)
     task = None
 
+    last = {"done": -1}
+
     def on_progress(done, total):
         nonlocal task
         if progress_bar is None:
@@ -131,6 +133,9 @@ def analyze(ctx, model, inputs, ops, all_tensors, layers, provider, batch_size, 
         if task is None:
             progress_bar.start()
             task = progress_bar.add_task("analysing", total=total)
+        elif done < last["done"]:  # a second pass started (--vs-random: the twin)
+            task = progress_bar.add_task("randomized twin", total=total)
+        last["done"] = done
         progress_bar.update(task, completed=done, total=total)
 
     if junit_path and not golden:
