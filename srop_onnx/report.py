@@ -81,6 +81,8 @@ def make_progress(console, unit: str = "img"):
     class _Rate(ProgressColumn):
         def render(self, task):  # noqa: D401 - rich API
             speed = task.finished_speed or task.speed
+            if not speed and task.elapsed and task.completed:
+                speed = task.completed / task.elapsed
             return Text(f"{speed:6.1f} {unit}/s" if speed else f"   -- {unit}/s", style="progress.data.speed")
 
     return Progress(TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(),
