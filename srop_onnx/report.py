@@ -55,7 +55,7 @@ def render_profile(profile: Profile, console, units: str | None = None, *, max_s
     console.print(table)
     base = profile.extra.get("baseline")
     if base and base.get("table"):
-        bt = Table(title="Per resolution (paper Table 2): baseline vs the lowest layer mean", header_style="bold")
+        bt = Table(title="Per resolution (paper Table 2)", header_style="bold", title_justify="left")
         for col in ("side", "baseline", "min mean", "layer", "ratio"):
             bt.add_column(col, justify="left" if col == "layer" else "right")
         for row in base["table"]:

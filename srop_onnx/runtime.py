@@ -37,7 +37,7 @@ def choose_provider(requested: str = "auto") -> ProviderChoice:
         return ProviderChoice("CUDAExecutionProvider", "CUDA (onnxruntime-gpu and a GPU found)")
     if requested == "cuda":
         raise DeviceError(f"--provider cuda: {problem}")
-    return ProviderChoice("CPUExecutionProvider", f"CPU ({problem})")
+    return ProviderChoice("CPUExecutionProvider", f"CPU; CUDA not used: {problem}")
 
 
 class Runner:
