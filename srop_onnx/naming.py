@@ -4,8 +4,9 @@ Order of preference:
 1. PyTorch >= 2.9 metadata ``pkg.torch.onnx.name_scopes`` (deepest module entry);
 2. a scoped node name: PyTorch legacy ``/layer1/layer1.0/conv1/Conv`` ->
    ``layer1.0.conv1``; tf2onnx ``small_1/conv_b_1/convolution`` -> ``conv_b``;
-3. for generic node names (tf2onnx ``Conv__26``, PyTorch ``node_Conv_153``, or a
-   conv named after a BatchNorm folded into it): the scope of the weight input;
+3. for generic node names (tf2onnx ``Conv__26``, PyTorch ``node_Conv_153``, paddle2onnx 2
+   ``Conv.0``, or a conv named after a BatchNorm folded into it): the scope of the weight
+   input (Paddle parameters ``conv2d_0.w_0`` -> ``conv2d_0``);
 4. the node name; 5. for unnamed nodes (Paddle), the output tensor's name.
 """
 
@@ -16,7 +17,8 @@ import re
 
 __all__ = ["module_name", "scope_from_metadata", "scope_from_name", "is_generic_name"]
 
-_GENERIC = re.compile(r"^(?:node_)?[A-Za-z]+_{1,2}\d+$")
+_GENERIC = re.compile(r"^(?:node_)?[A-Za-z]+(?:_{1,2}|\.)\d+$")  # Conv__26, node_Conv_153, Conv.0 (paddle2onnx 2)
+_PADDLE_PARAM = re.compile(r"^(.+)\.(?:w|b)_\d+$")  # Paddle parameters: conv2d_0.w_0 -> conv2d_0
 _BN_WORDS = re.compile(r"batch_?norm|batchnormalization|fusedbatchnorm|/bn\d*[_/]|^bn\d*[_/]", re.IGNORECASE)
 _TF_UNIQ = re.compile(r"_\d+$")
 
@@ -47,7 +49,12 @@ def scope_from_metadata(node) -> str | None:
 
 def scope_from_name(name: str) -> str | None:
     """Module path encoded in a scoped node or tensor name, or None when unscoped."""
-    if not name or "/" not in name:
+    if not name:
+        return None
+    paddle = _PADDLE_PARAM.match(name)
+    if paddle and "/" not in name:
+        return paddle.group(1)
+    if "/" not in name:
         return None
     if name.startswith("/"):  # PyTorch legacy exporter: /a/a.b/c/Op
         parts = [p for p in name.split("/") if p][:-1]
@@ -82,7 +89,7 @@ def is_generic_name(name: str, op_type: str) -> bool:
     """True for exporter-generated names (``Conv__26``, ``node_Conv_153``, ``Conv_3``)
     and for a Conv named after a BatchNorm that was folded into it."""
     if not name:
-        return True
+        return False
     base = name.rsplit("/", 1)[-1]
     if _GENERIC.match(base) and op_type.lower() in base.lower():
         return True
@@ -95,14 +102,14 @@ def module_name(node, weight_name: str | None = None) -> str:
     if meta:
         return meta
     name = node.name or ""
-    if name and not is_generic_name(name, node.op_type):
-        scoped = scope_from_name(name)
-        if scoped:
-            return scoped
-    if weight_name:
+    if not name:  # unnamed nodes (older Paddle exports): the output tensor's name
+        return node.output[0] if node.output else node.op_type
+    generic = is_generic_name(name, node.op_type)
+    scoped = None if generic else scope_from_name(name)
+    if scoped:
+        return scoped
+    if generic and weight_name:
         scoped = scope_from_name(weight_name)
         if scoped:
             return scoped
-    if name:
-        return name
-    return node.output[0] if node.output else node.op_type
+    return name

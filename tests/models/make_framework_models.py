@@ -1,11 +1,12 @@
 """Real exporter outputs for the naming and layout tests (committed; regenerate with this script).
 
-    pip install torch==2.13.0 tensorflow-cpu tf2onnx
+    pip install torch==2.13.0 tensorflow-cpu tf2onnx paddlepaddle paddle2onnx
     python tests/models/make_framework_models.py
 
 Writes next to this file:
   torch_legacy.onnx   PyTorch's legacy TorchScript exporter (dynamo=False): names like /layer1/layer1.0/conv1/Conv
   keras_small.onnx    a Keras functional model "small" (NHWC input) converted by tf2onnx
+  paddle_small.onnx   a Paddle model exported with paddle.onnx.export (paddle2onnx)
 Both are tiny (random weights); the tests only need their graph conventions.
 """
 
@@ -66,9 +67,37 @@ def keras_small() -> None:
     tf2onnx.convert.from_keras(model, input_signature=spec, opset=17, output_path=str(HERE / "keras_small.onnx"))
 
 
+def paddle_small() -> None:
+    import paddle
+    from paddle import nn
+
+    paddle.seed(0)
+
+    class Net(nn.Layer):
+        def __init__(self):
+            super().__init__()
+            self.conv1 = nn.Conv2D(3, 8, 3, padding=1)
+            self.bn1 = nn.BatchNorm2D(8)
+            self.pool = nn.MaxPool2D(2)
+            self.conv2 = nn.Conv2D(8, 8, 3, padding=1)
+            self.fc = nn.Linear(8, 3)
+
+        def forward(self, x):
+            x = self.pool(nn.functional.relu(self.bn1(self.conv1(x))))
+            x = nn.functional.relu(self.conv2(x))
+            return self.fc(x.mean(axis=[2, 3]))
+
+    net = Net()
+    net.eval()
+    spec = [paddle.static.InputSpec(shape=[None, 3, 32, 32], dtype="float32", name="x")]
+    paddle.onnx.export(net, str(HERE / "paddle_small"), input_spec=spec, opset_version=13)
+
+
 if __name__ == "__main__":
-    which = sys.argv[1:] or ["torch", "keras"]
+    which = sys.argv[1:] or ["torch", "keras", "paddle"]
     if "torch" in which:
         torch_legacy()
     if "keras" in which:
         keras_small()
+    if "paddle" in which:
+        paddle_small()
