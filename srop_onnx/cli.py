@@ -71,7 +71,7 @@ def _tap_options(f):
     return f
 
 
-@main.command()
+@main.command(short_help="Analyse a model over images or arrays; print a layer report.")
 @click.argument("model", type=click.Path(dir_okay=False, path_type=str))
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=str))
 @_tap_options
@@ -113,7 +113,15 @@ def analyze(ctx, model, inputs, ops, all_tensors, layers, provider, batch_size, 
             layout, limit, kappa, units, no_baseline, json_path, csv_path, kernels_path, strict, golden, tol, metric,
             junit_path, vs_random, seed, report_path, shard, checkpoint_path, checkpoint_every, max_memory, engine,
             shards, ray_address, quiet):
-    """Analyse MODEL over INPUTS (images, .npy/.npz arrays, folders) and print a layer report."""
+    """Analyse MODEL over INPUTS (images, .npy/.npz arrays, folders) and print a layer report.
+
+    \b
+    Examples:
+      srop-onnx analyze model.onnx images/ --json profile.json
+      srop-onnx analyze model.onnx batch.npy --units input --kappa 0.9
+      srop-onnx analyze model.onnx val/ --check golden.json --junit srop.xml
+      srop-onnx analyze model.onnx val/ --vs-random --report report.html
+    """
     from .analysis import analyze as run_analysis
     from .analysis import analyze_vs_random
     from .inputs import parse_bytes, parse_shard, parse_size
@@ -194,7 +202,7 @@ def analyze(ctx, model, inputs, ops, all_tensors, layers, provider, batch_size, 
         _run_check(ctx, profile, golden_profile, tol, metric, None, junit_path, out)
 
 
-@main.command()
+@main.command(short_help="List the layers that would be tapped, without running.")
 @click.argument("model", type=click.Path(dir_okay=False, path_type=str))
 @_tap_options
 @click.option("--input", "input_name", metavar="NAME", help="Model input, when it has several (for layouts).")
@@ -246,7 +254,7 @@ def _run_check(ctx, profile, golden, tol, metric, units, junit_path, console) ->
         ctx.exit(1)
 
 
-@main.command()
+@main.command(short_help="Compare two profiles side by side.")
 @click.argument("profile_a", type=click.Path(dir_okay=False))
 @click.argument("profile_b", type=click.Path(dir_okay=False))
 @click.option("--units", type=click.Choice(["band", "input"]), help="Units of mean/median/IQR [default: A's].")
@@ -260,7 +268,7 @@ def compare(profile_a, profile_b, units):
     render_comparison(comp, _console(), units or a.units)
 
 
-@main.command()
+@main.command(short_help="Merge the partial profiles of all shards.")
 @click.argument("parts", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Merged profile (JSON).")
 def merge(parts, output):
@@ -272,7 +280,7 @@ def merge(parts, output):
     _console(stderr=True).print(f"wrote {output}: {profile.analyzed} input(s) from {len(parts)} shard(s)", highlight=False)
 
 
-@main.command()
+@main.command(short_help="Check a profile against a golden one (exit 1 on drift).")
 @click.argument("profile", type=click.Path(dir_okay=False))
 @click.option("--against", "golden", required=True, type=click.Path(dir_okay=False), help="Golden profile.")
 @click.option("--tol", type=click.FloatRange(min=0), default=0.02, show_default=True)
@@ -285,7 +293,7 @@ def check(ctx, profile, golden, tol, metric, units, junit_path):
     _run_check(ctx, _load_profile(profile), _load_profile(golden), tol, metric, units, junit_path, _console())
 
 
-@main.command()
+@main.command(short_help="Plot profiles: by depth, boxes, KDEs, channel heatmap.")
 @click.argument("profiles", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Image file: .png, .svg or .pdf.")
 @click.option("--kind", type=click.Choice(["depth", "box", "kde", "kernels"]), default="depth", show_default=True)
@@ -302,7 +310,7 @@ def plot(profiles, output, kind, units, layers, labels):
     _console(stderr=True).print(f"wrote {kind} plot: {output}", highlight=False)
 
 
-@main.command()
+@main.command(short_help="Write a self-contained HTML report.")
 @click.argument("profiles", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="HTML file to write.")
 @click.option("--units", type=click.Choice(["band", "input"]), help="[default: the first profile's]")
@@ -314,7 +322,7 @@ def report(profiles, output, units):
     _console(stderr=True).print(f"wrote report: {output}", highlight=False)
 
 
-@main.command()
+@main.command(short_help="Write the randomized twin of a model (SPEC 7).")
 @click.argument("model", type=click.Path(dir_okay=False))
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Where to write the twin (.onnx).")
 @click.option("--seed", type=int, default=0, show_default=True)
