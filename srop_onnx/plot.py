@@ -200,7 +200,10 @@ def plot_kde(profiles: list[Profile], units: str = "band", labels: list[str] | N
         ax.tick_params(labelsize=7)
     for ax in list(axes.flat)[len(chosen):]:
         ax.set_visible(False)
-    axes.flat[0].legend(fontsize=7)
+    for ax in axes.flat:  # legend on the first panel that drew something (a layer may be all dead)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=7)
+            break
     fig.suptitle(_title(profiles, "Per-sample layer mean SROP across inputs", labels), fontsize=11)
     return fig
 
