@@ -113,3 +113,34 @@ def test_plotting_is_lazy():
 
     code = "import sys, srop_onnx.analysis, srop_onnx.cli; print('matplotlib' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"
+
+
+def test_an_all_dead_layer_flows_through_every_output(tmp_path, rng):
+    import warnings
+
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    from srop_onnx.compare import check
+
+    w = rng.standard_normal((4, 3, 3, 3)).astype(np.float32)
+    nodes = [helper.make_node("Conv", ["x", "zero"], ["dead"], name="/dead/Conv", pads=[1] * 4),
+             helper.make_node("Conv", ["x", "w"], ["live"], name="/live/Conv", pads=[1] * 4)]
+    graph = helper.make_graph(
+        nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, 16, 16])],
+        [helper.make_tensor_value_info(n, TensorProto.FLOAT, None) for n in ("dead", "live")],
+        [numpy_helper.from_array(np.zeros_like(w), "zero"), numpy_helper.from_array(w, "w")])
+    path = tmp_path / "m.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+    prof = analyze(path, rng.standard_normal((3, 3, 16, 16)).astype(np.float32))
+    dead = prof.layer("dead")
+    assert (dead.stats.count, dead.stats.dead) == (0, 12)
+    back = type(prof).from_json(prof.to_json())
+    assert back.to_dict()["layers"][0]["mean"] is None
+    assert prof.to_csv().splitlines()[1].split(",")[12] == ""  # mean column empty
+    assert check(prof, back).passed
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for kind in KINDS:
+            save_figure(plot([prof, back], kind), tmp_path / f"{kind}.png")
+        assert "dead" in html_report([prof, back])
