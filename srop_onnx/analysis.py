@@ -55,10 +55,9 @@ class LayerReducer:
 
         xp = namespace(arr)
         tap = st.tap
-        dt = str(arr.dtype)
-        if not dt.startswith(("float", "bfloat")):
+        if not xp.isdtype(arr.dtype, "real floating"):
             if tap.dequant is None:
-                st.skip = f"non-float tensor ({dt}) at run time"
+                st.skip = f"non-float tensor ({arr.dtype}) at run time"
                 return None
             scale, zp = tap.dequant
             arr = (xp.astype(arr, xp.float32) - zp) * scale

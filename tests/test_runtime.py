@@ -104,3 +104,19 @@ def test_gpu_out_of_memory_recovery(reference):
     assert prof.extra["run"]["run_batch"] == 2
     for g, c in zip(prof.layers, reference.layers):
         assert abs(g.summary().mean - c.summary().mean) < 0.01
+
+
+def test_reduction_is_namespace_agnostic(reference, monkeypatch):
+    """On a GPU the runner hands CuPy arrays to the reducer. Stand in with array-api-strict
+    arrays: the reduction must use only the array API and give the same statistics."""
+    xps = pytest.importorskip("array_api_strict")
+    from srop_onnx.runtime import Runner
+
+    real = Runner._run_plain
+
+    def as_strict(self, batch, names):
+        return {k: xps.asarray(v) for k, v in real(self, batch, names).items()}
+
+    monkeypatch.setattr(Runner, "_run_plain", as_strict)
+    prof = analyze(EXAMPLE, EXAMPLE_IMAGES, provider="cpu", batch_size=8)
+    assert _same(prof, reference)
