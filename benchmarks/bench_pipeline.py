@@ -27,10 +27,12 @@ from _timing import median_time  # noqa: E402
 from resnet_onnx import build  # noqa: E402
 
 from srop_onnx import __version__  # noqa: E402
-from srop_onnx.analysis import LayerReducer, _feed, prepare_taps  # noqa: E402
+from srop_onnx.analysis import prepare_taps  # noqa: E402
 from srop_onnx.baseline import BaselineAccumulator  # noqa: E402
+from srop_onnx.execution import feed  # noqa: E402
 from srop_onnx.graph import expose_outputs  # noqa: E402
 from srop_onnx.inputs import input_spec  # noqa: E402
+from srop_onnx.reducer import LayerReducer  # noqa: E402
 from srop_onnx.runtime import Runner, choose_provider  # noqa: E402
 
 
@@ -53,7 +55,7 @@ def bench(name: str, batch: int, repeat: int, provider: str) -> dict:
 
     def run_full():
         reducer = LayerReducer(taps, (224, 224), 0.85)
-        _feed(runner, reducer, x, lambda _m: None)
+        feed(runner, reducer, x, lambda _m: None)
         BaselineAccumulator(spec, 0.85).update(x)
         sync()
 

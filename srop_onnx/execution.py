@@ -1,0 +1,105 @@
+"""Run mechanics of an analysis: feeding batches through the runner, halving on
+out-of-memory, probing output sizes, choosing the batch and tap groups, peak memory."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .errors import ModelError, UsageError
+from .reducer import LayerReducer
+
+__all__ = ["feed", "probe", "tap_groups", "auto_batch", "peak_memory"]
+
+
+def feed(runner, reducer: LayerReducer, arr: np.ndarray, notify, groups: list[list[str]] | None = None) -> None:
+    """Run and reduce ``arr`` in runs the runner accepts; halve the run on out-of-memory.
+
+    With tap ``groups`` each run is repeated once per group, fetching only that
+    group's outputs; the chunk is counted only when every group has been reduced.
+    """
+    from .cuda import is_out_of_memory
+
+    i, n = 0, arr.shape[0]
+    while i < n:
+        step = runner.step(n - i)
+        chunk = arr[i : i + step]
+        try:
+            pending = []
+            for names in groups or [None]:
+                outputs = runner.run(chunk, names)
+                pending.extend(reducer.reduce(outputs, step))
+                del outputs
+            reducer.commit(pending)
+        except Exception as exc:
+            if not is_out_of_memory(exc):
+                raise
+            if step == 1:
+                raise ModelError(f"out of memory even for a batch of 1 ({exc}); tap fewer layers (--layers/--ops) "
+                                 "or use a machine with more memory") from exc
+            runner.max_batch = max(1, step // 2)
+            notify(f"out of memory at a batch of {step}: retrying with {runner.max_batch}")
+            continue
+        i += step
+
+
+def probe(runner, first: np.ndarray) -> dict[str, int]:
+    """Bytes of each tap output for one sample, from one run of ``first``."""
+    outputs = runner.run(first[None])
+    per = {name: int(v.nbytes) for name, v in outputs.items()}
+    del outputs
+    return per
+
+
+def tap_groups(per: dict[str, int], names: list[str], batch: int, budget: int, notify) -> tuple[list[list[str]] | None, int]:
+    """Split taps (in depth order) into groups whose outputs for one run fit ``budget`` bytes,
+    from per-sample output sizes ``per``. When one tap alone does not fit at this batch, the
+    batch is reduced first."""
+    if budget < 1:
+        raise UsageError(f"--max-memory must be positive, got {budget}")
+    largest = max(per.values())
+    if largest * batch > budget:
+        new = max(1, budget // largest)
+        notify(f"--max-memory: the largest tap needs {largest * batch / 2**20:.1f} MiB at a batch of {batch}; "
+               f"using a batch of {new}")
+        batch = new
+    groups: list[list[str]] = [[]]
+    used = 0
+    for name in names:
+        need = per[name] * batch
+        if groups[-1] and used + need > budget:
+            groups.append([])
+            used = 0
+        groups[-1].append(name)
+        used += need
+    if len(groups) > 1:
+        notify(f"--max-memory: {len(groups)} passes per batch of {batch} (tap outputs {sum(per.values()) * batch / 2**20:.1f} MiB "
+               f"> {budget / 2**20:.1f} MiB)")
+        return groups, batch
+    return None, batch
+
+
+def auto_batch(per: dict[str, int], first: np.ndarray, device: str, limit: int = 512) -> tuple[int, str]:
+    """The largest batch whose tap outputs (``per`` bytes per sample and tap) fit in half the
+    free memory; ORT's own activations and the FFT work take the rest."""
+    from .runtime import available_memory
+
+    per_sample = sum(per.values()) + int(first.nbytes)
+    free = available_memory(device)
+    size = int(max(1, min(limit, (free // 2) // max(1, 3 * per_sample))))
+    return size, (f"--batch-size auto: {size} ({per_sample / 2**20:.1f} MiB of tap outputs per sample, "
+                  f"{free / 2**30:.1f} GiB free on {device})")
+
+
+def peak_memory() -> dict:
+    import resource
+    import sys
+
+    from .cuda import peak_device_memory
+
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    rss = rss if sys.platform == "darwin" else rss * 1024
+    out = {"peak_rss_bytes": int(rss)}
+    dev = peak_device_memory()
+    if dev is not None:
+        out["device_pool_bytes"] = dev
+    return out

@@ -1,0 +1,143 @@
+"""Reducing tap outputs to exact per-layer statistics, batch by batch (SPEC 3-4).
+
+The reducer takes arrays of any array-API namespace (NumPy on CPU, CuPy on a
+GPU), computes roll-off bins where the arrays live, and keeps only integer
+statistics on the host.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .errors import ModelError
+from .graph import Tap
+from .profile import LayerProfile, Profile
+from .spectral import num_bins, num_bins_1d, rolloff_bins, rolloff_bins_1d, spectrum_ok
+from .stats import LayerStats
+
+__all__ = ["LayerReducer"]
+
+
+@dataclass
+class _TapState:
+    tap: Tap
+    shape: list[int] | None = None
+    dims: int = 2
+    stats: LayerStats | None = None
+    skip: str | None = None
+    bins: list[np.ndarray] = field(default_factory=list)
+
+
+class LayerReducer:
+    """Turns tap outputs of successive batches into per-layer statistics."""
+
+    def __init__(self, taps: list[Tap], input_spatial: tuple[int, ...], kappa: float, keep_bins: bool = False):
+        self.states = [_TapState(t) for t in taps]
+        self.input_side = max(input_spatial)
+        self.input_dims = len(input_spatial)
+        self.kappa = kappa
+        self.keep_bins = keep_bins
+
+    def _prepare(self, st: _TapState, arr, n: int):
+        """Channels-first float view of one tap output, or None (and st.skip) when unusable."""
+        from ._xp import namespace
+
+        xp = namespace(arr)
+        tap = st.tap
+        if not xp.isdtype(arr.dtype, "real floating"):
+            if tap.dequant is None:
+                st.skip = f"non-float tensor ({arr.dtype}) at run time"
+                return None
+            scale, zp = tap.dequant
+            arr = (xp.astype(arr, xp.float32) - zp) * scale
+        rank = arr.ndim
+        if rank not in (3, 4):
+            st.skip = f"rank {rank} tensor at run time: not a feature map" if rank < 5 else f"rank {rank} tensor (3-D convolution): not supported"
+            return None
+        if arr.shape[0] != n:
+            st.skip = f"leading axis {arr.shape[0]} does not follow the batch of {n}"
+            return None
+        axis = tap.channel_axis if tap.channel_axis < rank else 1
+        if axis != 1:
+            perm = (0, axis) + tuple(a for a in range(1, rank) if a != axis)
+            arr = xp.permute_dims(arr, perm)
+        return arr
+
+    def _first(self, st: _TapState, shape: list[int]) -> bool:
+        """Fix a layer's shape and statistics from its first output; False when skipped."""
+        reason = spectrum_ok(tuple(shape[1:]))
+        if reason:
+            st.skip = reason
+            return False
+        st.shape = shape
+        st.dims = len(shape) - 1
+        if st.dims == 2:
+            m_in = num_bins(self.input_side) if self.input_dims == 2 else num_bins_1d(self.input_side)
+            m = num_bins(max(shape[1:]))
+        else:
+            m_in = num_bins_1d(self.input_side)
+            m = num_bins_1d(shape[1])
+        st.stats = LayerStats(m=m, m_input=max(m_in, 1), channels=shape[0])
+        return True
+
+    def update(self, outputs: dict, n: int) -> None:
+        """Reduce and commit one batch of tap outputs."""
+        self.commit(self.reduce(outputs, n))
+
+    def reduce(self, outputs: dict, n: int) -> list:
+        """Roll-off bins of the taps present in ``outputs``, not yet counted.
+
+        With :meth:`commit` this makes a batch transactional: when a later step
+        fails (e.g. out of memory), nothing of the batch has been counted.
+        """
+        from ._xp import to_numpy
+
+        pending: list[tuple[_TapState, np.ndarray]] = []
+        for st in self.states:
+            if st.skip or st.tap.tensor not in outputs:
+                continue
+            arr = self._prepare(st, outputs[st.tap.tensor], n)
+            if arr is None:
+                continue
+            shape = [int(d) for d in arr.shape[1:]]
+            if st.shape is None:
+                if not self._first(st, shape):
+                    continue
+            elif shape != st.shape:
+                raise ModelError(f"tap '{st.tap.tensor}' changed shape between batches ({st.shape} -> {shape})")
+            rb = rolloff_bins(arr, kappa=self.kappa) if st.dims == 2 else rolloff_bins_1d(arr, kappa=self.kappa)
+            pending.append((st, np.asarray(to_numpy(rb.bins))))
+        return pending
+
+    def commit(self, pending: list) -> None:
+        for st, bins in pending:
+            st.stats.update(bins)
+            if self.keep_bins:
+                st.bins.append(bins.astype(np.int16 if st.stats.m < 32000 else np.int32))
+
+    def restore(self, partial: Profile) -> None:
+        """Continue from a checkpoint's partial profile (statistics and runtime skips)."""
+        by_tensor = {lay.tensor: lay for lay in partial.layers}
+        skipped = {s["tensor"]: s["reason"] for s in partial.skipped_layers}
+        for st in self.states:
+            lay = by_tensor.get(st.tap.tensor)
+            if lay is not None:
+                st.shape, st.dims, st.stats = list(lay.shape), len(lay.shape) - 1, lay.stats
+                if self.keep_bins and lay.bins is not None:
+                    st.bins = [lay.bins]
+            elif st.tap.tensor in skipped:
+                st.skip = skipped[st.tap.tensor]
+
+    def layers(self) -> tuple[list[LayerProfile], list[dict]]:
+        layers, skipped = [], []
+        for st in self.states:
+            t = st.tap
+            if st.skip or st.stats is None:
+                skipped.append({"tensor": t.tensor, "op": t.op, "name": t.name, "reason": st.skip or "never produced"})
+                continue
+            bins = np.concatenate(st.bins) if self.keep_bins and st.bins else None
+            layers.append(LayerProfile(index=len(layers), name=t.name, tensor=t.tensor, node=t.node, op=t.op,
+                                       shape=st.shape, stats=st.stats, bins=bins))
+        return layers, skipped
