@@ -134,3 +134,18 @@ def test_names_in_fixture_models(fixtures):
     assert names("nhwc") == ["conv_a", "pool_a", "conv_b"]
     assert names("torch_dynamo") == ["features.0", "node_MaxPool_152", "layer1.0.bn2"]
     assert names("unnamed") == ["conv2d_450.tmp_0", "pool2d_3.tmp_0", "conv2d_451.tmp_0"]
+
+
+def test_a_tap_without_inferred_type_still_runs(fixtures):
+    import numpy as np
+    import onnxruntime as ort
+
+    m = _load(fixtures, "nchw")
+    taps, _ = find_taps(m, types={})  # as if shape inference had found nothing
+    assert all(t.elem_type is None and t.shape_hint is None for t in taps)
+    out = expose_outputs(m, taps)
+    added = [o for o in out.graph.output if o.name in {t.tensor for t in taps}]
+    assert added and all(not o.type.HasField("tensor_type") for o in added)
+    sess = ort.InferenceSession(out.SerializeToString(), providers=["CPUExecutionProvider"])
+    arrays = sess.run([t.tensor for t in taps], {"x": np.ones((2, 3, 16, 16), np.float32)})
+    assert [a.shape for a in arrays] == [(2, 4, 16, 16), (2, 4, 8, 8), (2, 6, 8, 8)]
