@@ -22,6 +22,8 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
 # name -> module for attributes loaded on first access (keeps `import srop_onnx` light)
 _LAZY = {
     "analyze": "srop_onnx.analysis",
+    "analyze_vs_random": "srop_onnx.analysis",
+    "merge_profiles": "srop_onnx.merge",
     "Profile": "srop_onnx.profile",
     "LayerProfile": "srop_onnx.profile",
     "find_taps": "srop_onnx.graph",

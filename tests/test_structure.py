@@ -49,3 +49,10 @@ def test_only_the_cuda_adapter_imports_cupy():
 def test_modules_stay_small():
     for f in PKG.glob("*.py"):
         assert len(f.read_text().splitlines()) < 800, f.name
+
+
+def test_every_public_name_resolves():
+    import srop_onnx
+
+    for name in srop_onnx.__all__:
+        assert getattr(srop_onnx, name) is not None, name
