@@ -199,6 +199,8 @@ def analyze(
         raise UsageError(f"--limit must be >= 1, got {limit}")
     if limit is not None and shard is not None:
         raise UsageError("--limit and --shard cannot be combined (shards slice the whole input list)")
+    if checkpoint is not None and keep_bins:
+        raise UsageError("--kernels cannot be combined with --checkpoint: checkpoints keep statistics, not per-map bins")
     if checkpoint is not None and int(checkpoint_every) < 1:
         raise UsageError(f"--checkpoint-every must be >= 1, got {checkpoint_every}")
     notify = notify or (lambda _msg: None)

@@ -125,8 +125,6 @@ class LayerReducer:
             lay = by_tensor.get(st.tap.tensor)
             if lay is not None:
                 st.shape, st.dims, st.stats = list(lay.shape), len(lay.shape) - 1, lay.stats
-                if self.keep_bins and lay.bins is not None:
-                    st.bins = [lay.bins]
             elif st.tap.tensor in skipped:
                 st.skip = skipped[st.tap.tensor]
 

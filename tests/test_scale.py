@@ -184,3 +184,10 @@ def test_ray_engine_on_a_local_two_worker_ray(folder, single):
         ray.shutdown()
     assert prof.extra["engine"] == {"name": "ray", "shards": 2, "gpu": False}
     assert _comparable(prof) == _comparable(single)
+
+
+def test_kernels_and_checkpoint_are_refused_together(tmp_path, folder):
+    """Checkpoints keep statistics, not per-map bins: a resumed --kernels file would miss rows."""
+    with pytest.raises(UsageError, match="--kernels cannot be combined with --checkpoint"):
+        analyze(EXAMPLE, folder, checkpoint=tmp_path / "c.ckpt", keep_bins=True)
+    assert not (tmp_path / "c.ckpt").exists()
