@@ -23,6 +23,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
+import array_api_compat
 import numpy as np
 
 from ._xp import cpu_kernel_threads, device_key, namespace, rfft_for, rfftn_for
@@ -140,23 +141,15 @@ def _plan(xp, like, h: int, w: int, dtype) -> Any:
         plan = _plans.get(key)
     if plan is None:
         host = _plan_matrix(h, w)
-        plan = xp.asarray(host, dtype=dtype, device=_device(like))
+        plan = xp.asarray(host, dtype=dtype, device=array_api_compat.device(like))
         with _plans_lock:
             _plans[key] = plan
     return plan
 
 
-def _device(x):
-    import array_api_compat
-
-    return array_api_compat.device(x)
-
-
-def _work_dtypes(xp, x):
-    """(real, complex) working dtypes: float64 stays float64, all else float32."""
-    if x.dtype == xp.float64:
-        return xp.float64, xp.complex128
-    return xp.float32, xp.complex64
+def _as_working_float(xp, x):
+    """``x`` in its working dtype: float64 stays float64, everything else becomes float32 (SPEC 8)."""
+    return xp.astype(x, xp.float64 if x.dtype == xp.float64 else xp.float32, copy=False)
 
 
 def _rolloff_from_rings(xp, rings, kappa: float):
@@ -173,10 +166,9 @@ def _rolloff_from_rings(xp, rings, kappa: float):
 
 def _kernel_2d(xp, x, kappa: float):
     """Roll-off bins of maps ``x (maps, H, W)`` (array-API only)."""
-    rdt, _ = _work_dtypes(xp, x)
-    x = xp.astype(x, rdt, copy=False)
+    x = _as_working_float(xp, x)
     maps, h, w = x.shape
-    plan = _plan(xp, x, h, w, rdt)
+    plan = _plan(xp, x, h, w, x.dtype)
     rfftn = rfftn_for(xp)
     mag = xp.abs(rfftn(x, (-2, -1)))
     rings = xp.matmul(xp.reshape(mag, (maps, h * (w // 2 + 1))), plan)
@@ -185,9 +177,7 @@ def _kernel_2d(xp, x, kappa: float):
 
 def _kernel_1d(xp, x, kappa: float):
     """Roll-off bins of signals ``x (maps, L)`` (array-API only)."""
-    rdt, _ = _work_dtypes(xp, x)
-    x = xp.astype(x, rdt, copy=False)
-    spec = xp.abs(rfft_for(xp)(x))
+    spec = xp.abs(rfft_for(xp)(_as_working_float(xp, x)))
     return _rolloff_from_rings(xp, spec, kappa)
 
 
