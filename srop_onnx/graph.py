@@ -31,6 +31,7 @@ __all__ = [
     "propagate_layouts",
     "expose_outputs",
     "constant_values",
+    "stored_tensors",
 ]
 
 DEFAULT_OPS = ("Conv", "ConvTranspose", "ConvInteger", "QLinearConv", "MaxPool", "AveragePool", "LpPool")
@@ -144,20 +145,28 @@ _FLOAT_TYPES = frozenset({1, 10, 11, 16})  # FLOAT, FLOAT16, DOUBLE, BFLOAT16
 _QUANT_TYPES = frozenset({2, 3, 6})  # UINT8, INT8, INT32 (ConvInteger)
 
 
+def stored_tensors(graph) -> dict[str, object]:
+    """``name -> TensorProto`` of every tensor stored in ``graph``: initializers and the
+    outputs of ``Constant(value=tensor)`` nodes (where Paddle exports keep weights)."""
+    slots: dict[str, object] = {i.name: i for i in graph.initializer}
+    for node in graph.node:
+        if node.op_type == "Constant" and node.output:
+            for attr in node.attribute:
+                if attr.name == "value" and attr.HasField("t"):
+                    slots[node.output[0]] = attr.t
+    return slots
+
+
 def constant_values(model, names: set[str]) -> dict[str, np.ndarray]:
-    """Values of the named initializers / Constant outputs (weights left external are skipped)."""
+    """Values of the named stored tensors and scalar Constants (weights left external are skipped)."""
     from onnx import numpy_helper
 
-    found: dict[str, np.ndarray] = {}
-    for init in model.graph.initializer:
-        if init.name in names and init.data_location != 1:
-            found[init.name] = numpy_helper.to_array(init)
+    found = {name: numpy_helper.to_array(t) for name, t in stored_tensors(model.graph).items()
+             if name in names and t.data_location != 1}
     for node in model.graph.node:
         if node.op_type == "Constant" and node.output and node.output[0] in names:
             for attr in node.attribute:
-                if attr.name == "value" and attr.HasField("t"):
-                    found[node.output[0]] = numpy_helper.to_array(attr.t)
-                elif attr.name in ("value_float", "value_int"):
+                if attr.name in ("value_float", "value_int"):
                     found[node.output[0]] = np.asarray(attr.f if attr.name == "value_float" else attr.i)
     return found
 

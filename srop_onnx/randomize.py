@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .errors import ModelError
-from .graph import topological_order
+from .graph import stored_tensors, topological_order
 
 __all__ = ["randomize", "RandomizeReport", "fan_in"]
 
@@ -41,17 +41,6 @@ def fan_in(op: str, shape: tuple[int, ...], trans_b: int = 0) -> int:
     return int(shape[1] * np.prod(shape[2:]))
 
 
-def _tensor_slots(graph) -> dict[str, object]:
-    """name -> TensorProto for initializers and Constant(value=tensor) outputs."""
-    slots: dict[str, object] = {i.name: i for i in graph.initializer}
-    for node in graph.node:
-        if node.op_type == "Constant" and node.output:
-            for attr in node.attribute:
-                if attr.name == "value" and attr.HasField("t"):
-                    slots[node.output[0]] = attr.t
-    return slots
-
-
 def _resolve(name: str, producers: dict[str, object], slots: dict[str, object]) -> str | None:
     """Follow Identity chains back to a stored tensor."""
     seen = set()
@@ -75,7 +64,7 @@ def randomize(model, seed: int = 0):
     twin = onnx.ModelProto()
     twin.CopyFrom(model)
     graph = twin.graph
-    slots = _tensor_slots(graph)
+    slots = stored_tensors(graph)
     producers = {o: n for n in graph.node for o in n.output}
     rng = np.random.default_rng(seed)
     report = RandomizeReport()
