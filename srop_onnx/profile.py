@@ -206,7 +206,7 @@ class Profile:
         for lay in self.layers:
             s = lay.summary(units)
             c, *sp = lay.shape
-            h, wd = (sp + [None])[:2] if len(sp) == 1 else sp
+            h, wd = (sp + [None])[:2]  # [H, W], or [L, None] for 1-D layers
             base = (lay.baseline or {}).get(f"mean_{units}")
             w.writerow([lay.index, lay.name, lay.op, lay.tensor, c, h, "" if wd is None else wd, lay.stats.m,
                         lay.stats.m_input, lay.stats.count, lay.stats.dead, lay.stats.nonfinite,
