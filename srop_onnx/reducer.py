@@ -92,9 +92,9 @@ class LayerReducer:
         With :meth:`commit` this makes a batch transactional: when a later step
         fails (e.g. out of memory), nothing of the batch has been counted.
         """
-        from ._xp import to_numpy
+        from ._xp import namespace, to_numpy
 
-        pending: list[tuple[_TapState, np.ndarray]] = []
+        pending: list = []
         for st in self.states:
             if st.skip or st.tap.tensor not in outputs:
                 continue
@@ -108,8 +108,18 @@ class LayerReducer:
             elif shape != st.shape:
                 raise ModelError(f"tap '{st.tap.tensor}' changed shape between batches ({st.shape} -> {shape})")
             rb = rolloff_bins(arr, kappa=self.kappa) if st.dims == 2 else rolloff_bins_1d(arr, kappa=self.kappa)
-            pending.append((st, np.asarray(to_numpy(rb.bins))))
-        return pending
+            pending.append((st, rb.bins))
+        if not pending:
+            return []
+        # one device-to-host copy for the whole batch (on a GPU: one transfer, not one per layer)
+        xp = namespace(pending[0][1])
+        host = np.asarray(to_numpy(xp.concat([xp.reshape(b, (-1,)) for _, b in pending])))
+        out, start = [], 0
+        for st, bins in pending:
+            size = int(np.prod(bins.shape))
+            out.append((st, host[start : start + size].reshape(tuple(bins.shape))))
+            start += size
+        return out
 
     def commit(self, pending: list) -> None:
         for st, bins in pending:
