@@ -13,7 +13,10 @@ from typing import Any, Callable
 
 import array_api_compat
 
-__all__ = ["namespace", "is_numpy", "to_numpy", "rfftn_for", "rfft_for", "device_key", "cpu_workers", "cpu_kernel_threads"]
+__all__ = [
+    "namespace", "is_numpy", "to_numpy", "rfftn_for", "rfft_for", "device_key", "cpu_workers", "cpu_kernel_threads",
+    "chunk_elements", "map_chunks",
+]
 
 
 def namespace(*arrays: Any):
@@ -43,31 +46,70 @@ def cpu_workers() -> int:
     """Threads for CPU FFTs: ``SROP_ONNX_THREADS`` or every core this process may use."""
     env = os.environ.get("SROP_ONNX_THREADS")
     if env:
-        return max(1, int(env))
+        try:
+            return max(1, int(env))
+        except ValueError:
+            from .errors import UsageError
+
+            raise UsageError(f"SROP_ONNX_THREADS must be a whole number of threads, got {env!r}") from None
     try:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # pragma: no cover - not Linux
         return max(1, os.cpu_count() or 1)
 
 
-def rfftn_for(xp) -> Callable:
-    """``rfftn(x, axes)`` for this namespace (scipy with all workers for NumPy)."""
+def rfftn_for(xp, workers: int | None = None) -> Callable:
+    """``rfftn(x, axes)`` for this namespace (scipy with ``workers`` threads, default all, for NumPy)."""
     if is_numpy(xp):
         import scipy.fft
 
-        workers = cpu_workers()
+        workers = workers or cpu_workers()
         return lambda x, axes: scipy.fft.rfftn(x, axes=axes, workers=workers)
     return lambda x, axes: xp.fft.rfftn(x, axes=axes)
 
 
-def rfft_for(xp) -> Callable:
+def rfft_for(xp, workers: int | None = None) -> Callable:
     """``rfft(x)`` over the last axis for this namespace."""
     if is_numpy(xp):
         import scipy.fft
 
-        workers = cpu_workers()
+        workers = workers or cpu_workers()
         return lambda x: scipy.fft.rfft(x, axis=-1, workers=workers)
     return lambda x: xp.fft.rfft(x, axis=-1)
+
+
+#: Input elements per kernel call. CPU: small chunks stay cache-friendly and give every core
+#: work; devices: large chunks, since each chunk costs a handful of kernel launches.
+CPU_CHUNK_ELEMENTS = 1 << 21
+DEVICE_CHUNK_ELEMENTS = 1 << 25
+
+
+def chunk_elements(xp) -> int:
+    """Input elements per kernel call for arrays of namespace ``xp``."""
+    return CPU_CHUNK_ELEMENTS if is_numpy(xp) else DEVICE_CHUNK_ELEMENTS
+
+
+_pool = None
+_pool_key: tuple = ()
+
+
+def map_chunks(fn: Callable, starts: list[int], threads: int) -> list:
+    """``[fn(s) for s in starts]``, on ``threads`` CPU threads when more than one (NumPy and
+    SciPy release the GIL), in order otherwise.
+
+    Chunk-level threads keep every core busy through the whole kernel (magnitude, ring
+    matmul, cumulative sum), not only through the FFT that SciPy parallelises itself.
+    """
+    global _pool, _pool_key
+    if threads < 2 or len(starts) < 2:
+        return [fn(s) for s in starts]
+    key = (os.getpid(), threads)  # a forked child (Ray, multiprocessing) must not reuse the parent's threads
+    if _pool is None or _pool_key != key:
+        from concurrent.futures import ThreadPoolExecutor
+
+        _pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="srop-kernel")
+        _pool_key = key
+    return list(_pool.map(fn, starts))
 
 
 def device_key(xp, x) -> tuple:

@@ -18,6 +18,7 @@ How the 2-D kernel works, for a batch of maps of shape ``(..., H, W)``:
 
 from __future__ import annotations
 
+import functools
 import math
 import threading
 from dataclasses import dataclass
@@ -26,7 +27,7 @@ from typing import Any
 import array_api_compat
 import numpy as np
 
-from ._xp import cpu_kernel_threads, device_key, namespace, rfft_for, rfftn_for
+from ._xp import chunk_elements, cpu_kernel_threads, cpu_workers, device_key, is_numpy, map_chunks, namespace, rfft_for, rfftn_for
 from .errors import TooSmallError, UsageError
 
 __all__ = [
@@ -48,9 +49,8 @@ DEAD = -1
 #: Roll-off bin marker of a map with NaN/Inf (SPEC 3).
 NONFINITE = -2
 
-#: Upper bound on input elements per kernel call; larger batches run in chunks
-#: so that the FFT and ring temporaries stay cache- and memory-friendly.
-_CHUNK_ELEMENTS = 1 << 21
+#: Below this many input elements a NumPy kernel call is not split across threads.
+_MIN_THREADED_ELEMENTS = 1 << 16
 
 
 @dataclass(frozen=True)
@@ -164,20 +164,20 @@ def _rolloff_from_rings(xp, rings, kappa: float):
     return k
 
 
-def _kernel_2d(xp, x, kappa: float):
-    """Roll-off bins of maps ``x (maps, H, W)`` (array-API only)."""
+def _kernel_2d(xp, x, kappa: float, workers: int | None = None):
+    """Roll-off bins of maps ``x (maps, H, W)`` (array-API only; ``workers``: CPU FFT threads)."""
     x = _as_working_float(xp, x)
     maps, h, w = x.shape
     plan = _plan(xp, x, h, w, x.dtype)
-    rfftn = rfftn_for(xp)
+    rfftn = rfftn_for(xp, workers)
     mag = xp.abs(rfftn(x, (-2, -1)))
     rings = xp.matmul(xp.reshape(mag, (maps, h * (w // 2 + 1))), plan)
     return _rolloff_from_rings(xp, rings, kappa)
 
 
-def _kernel_1d(xp, x, kappa: float):
-    """Roll-off bins of signals ``x (maps, L)`` (array-API only)."""
-    spec = xp.abs(rfft_for(xp)(_as_working_float(xp, x)))
+def _kernel_1d(xp, x, kappa: float, workers: int | None = None):
+    """Roll-off bins of signals ``x (maps, L)`` (array-API only; ``workers``: CPU FFT threads)."""
+    spec = xp.abs(rfft_for(xp, workers)(_as_working_float(xp, x)))
     return _rolloff_from_rings(xp, spec, kappa)
 
 
@@ -188,16 +188,37 @@ def _check_kappa(kappa: float) -> float:
     return kappa
 
 
+def _chunk_step(xp, maps: int, per_map: int, threads: int) -> int:
+    """Maps per kernel call: bounded by the namespace's chunk size, and on a multi-core CPU
+    small enough that every thread gets a chunk."""
+    step = max(1, chunk_elements(xp) // max(per_map, 1))
+    if threads > 1 and maps * per_map >= _MIN_THREADED_ELEMENTS:
+        step = min(step, -(-maps // threads))
+    return step
+
+
+def _run_chunk(xp, kernel, flat, kappa: float, step: int, workers: int | None, start: int):
+    # NaN/Inf maps are expected and counted (SPEC 3): no NumPy warnings for them (errstate is per thread)
+    with np.errstate(invalid="ignore", over="ignore"):
+        return kernel(xp, flat[start : start + step, ...], kappa, workers)
+
+
 def _chunked(xp, flat, kernel, kappa: float, per_map: int):
-    """Run ``kernel`` over ``flat (maps, ...)`` in chunks; int32 ``(maps,)``."""
+    """Run ``kernel`` over ``flat (maps, ...)`` in chunks; int32 ``(maps,)``.
+
+    NumPy: the chunks run on the CPU worker threads, one FFT thread each; other
+    namespaces (devices) run them in order, each call already using the whole device.
+    """
     maps = flat.shape[0]
-    step = max(1, _CHUNK_ELEMENTS // max(per_map, 1))
-    # NaN/Inf maps are expected and counted (SPEC 3): no NumPy warnings for them
-    with np.errstate(invalid="ignore", over="ignore"), cpu_kernel_threads(xp):
-        if maps <= step:
-            return kernel(xp, flat, kappa)
-        parts = [kernel(xp, flat[i : i + step, ...], kappa) for i in range(0, maps, step)]
-        return xp.concat(parts, axis=0)
+    threads = cpu_workers() if is_numpy(xp) else 1
+    step = _chunk_step(xp, maps, per_map, threads)
+    starts = list(range(0, maps, step))
+    with cpu_kernel_threads(xp):
+        if len(starts) == 1:
+            return _run_chunk(xp, kernel, flat, kappa, maps, None, 0)
+        workers = 1 if threads > 1 else None
+        parts = map_chunks(functools.partial(_run_chunk, xp, kernel, flat, kappa, step, workers), starts, threads)
+    return xp.concat(parts, axis=0)
 
 
 def rolloff_bins(x, *, kappa: float = 0.85) -> RolloffBins:

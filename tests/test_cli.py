@@ -174,3 +174,8 @@ def test_grayscale_image_on_rgb_model(tmp_path):
 def test_option_combinations_that_cannot_work(extra, match):
     res = run("analyze", EXAMPLE, EXAMPLE_IMAGES, *extra)
     assert res.exit_code == 2 and match in res.output
+
+
+def test_bad_thread_count_in_the_environment(monkeypatch):
+    monkeypatch.setenv("SROP_ONNX_THREADS", "two")
+    _bad(["analyze", EXAMPLE, EXAMPLE_IMAGES], "SROP_ONNX_THREADS must be a whole number", EXAMPLE)
