@@ -87,12 +87,24 @@ class _Run:
     def start(self, arr: np.ndarray) -> None:
         if self.reducer is None:
             spatial = tuple(arr.shape[a] for a in self.spec.spatial_axes)
-            self.reducer = LayerReducer(self.taps, spatial, self.kappa, self.keep_bins)
+            self.reducer = LayerReducer(self.taps, spatial, self.kappa, self.keep_bins, baseline=self.base_acc)
             self.first_shape = tuple(arr.shape[1:])
-            if self.baseline:
-                from .baseline import BaselineAccumulator
 
-                self.base_acc = BaselineAccumulator(self.spec, self.kappa)
+    def add_baseline(self, proto, sample: np.ndarray):
+        """``proto`` with the input's pooling chain as outputs (SPEC 6), for inputs shaped like
+        ``sample`` (one sample, no batch axis); the accumulator is created unless restored."""
+        from .baseline import BaselineAccumulator
+        from .graph import add_pooling_chain
+
+        if self.base_acc is None:
+            self.base_acc = BaselineAccumulator(self.spec, self.kappa)
+        levels = self.base_acc.start(tuple(sample.shape[a - 1] for a in self.spec.spatial_axes))
+        if levels == 0:
+            return proto
+        proto, self.base_acc.outputs = add_pooling_chain(proto, self.spec.name, self.spec.channel_axis, levels)
+        if self.reducer is not None:  # resumed from a checkpoint
+            self.reducer.baseline = self.base_acc
+        return proto
 
     def state(self, profile: Profile, complete: bool) -> dict:
         return {"position": list(self.position), "first_shape": list(self.first_shape or ()),
@@ -109,12 +121,12 @@ class _Run:
         self.sources = list(partial.sources)
         self.log.skipped = list(partial.skipped_inputs)
         self.log.skipped_at = [-1] * len(self.log.skipped)
-        if state.get("input_spatial"):
-            side, dims = state["input_spatial"]
-            self.reducer = LayerReducer(self.taps, (side,) * dims, self.kappa, self.keep_bins)
-            self.reducer.restore(partial)
         if state.get("baseline") is not None:
             self.base_acc = BaselineAccumulator.from_states([state["baseline"]], self.spec, self.kappa)
+        if state.get("input_spatial"):
+            side, dims = state["input_spatial"]
+            self.reducer = LayerReducer(self.taps, (side,) * dims, self.kappa, self.keep_bins, baseline=self.base_acc)
+            self.reducer.restore(partial)
 
 
 def analyze(
@@ -241,11 +253,16 @@ def analyze(
         images_only = all(f.suffix.lower() not in (".npy", ".npz") for f in files)
         total = (min(len(files), limit) if limit else len(files)) if images_only else None
 
-    graph_bytes, folder = runnable_model(loaded, expose_outputs(loaded.proto, taps))
-    runner = Runner(graph_bytes, choice, spec, [t.tensor for t in taps], external_folder=folder,
+    first = next(samples, None)
+    tapped = expose_outputs(loaded.proto, taps)
+    if baseline and first is not None:
+        tapped = run.add_baseline(tapped, first.array)
+    graph_bytes, folder = runnable_model(loaded, tapped)
+    del tapped
+    outputs = [t.tensor for t in taps] + (run.base_acc.outputs if run.base_acc is not None else [])
+    runner = Runner(graph_bytes, choice, spec, outputs, external_folder=folder,
                     iobinding=iobinding, memory_budget=memory_budget)
     del graph_bytes
-    first = next(samples, None)
     groups = None
     if first is not None:
         samples = itertools.chain([first], samples)
@@ -266,8 +283,6 @@ def analyze(
         arr = np.stack([s.array for s in batch])
         run.start(arr)
         _feed(runner, run.reducer, arr, notify, groups)
-        if run.base_acc is not None:
-            run.base_acc.update(arr)
         run.sources.extend(s.source for s in batch)
         run.position = batch[-1].position_after if direct is None else (0, run.position[1] + len(batch))
         done += len(batch)

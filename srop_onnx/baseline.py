@@ -4,35 +4,32 @@ The baseline of a resolution is the SROP of the preprocessed model input after
 repeated 2x2, stride-2 max-pooling only: input, pool^1, pool^2, ... A layer of
 side ``n`` is compared with the chain element whose side is nearest to ``n``
 (ties: the larger side).
+
+The chain itself is computed by the runtime, as extra outputs of the tapped
+graph (:func:`srop_onnx.graph.add_pooling_chain`): on a GPU it stays on the
+device and its roll-off bins come back with the layers' in one transfer. This
+module keeps the statistics per chain level.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from .spectral import num_bins, num_bins_1d, rolloff_bins, rolloff_bins_1d, spectrum_ok
+from .spectral import num_bins, num_bins_1d, spectrum_ok
 from .stats import LayerStats
 
-__all__ = ["max_pool2", "pooling_chain", "nearest_side", "BaselineAccumulator"]
+__all__ = ["chain_spatial", "nearest_side", "BaselineAccumulator"]
 
 
-def max_pool2(x: np.ndarray, dims: int = 2) -> np.ndarray:
-    """2x2 (or 2 for 1-D) stride-2 max-pooling over the last ``dims`` axes (floor mode)."""
-    if dims == 1:
-        n = 2 * (x.shape[-1] // 2)
-        return np.maximum(x[..., 0:n:2], x[..., 1:n:2])
-    h, w = 2 * (x.shape[-2] // 2), 2 * (x.shape[-1] // 2)
-    # four strided views: ~10x faster than a max over a reshaped 6-D view
-    top = np.maximum(x[..., 0:h:2, 0:w:2], x[..., 0:h:2, 1:w:2])
-    return np.maximum(top, np.maximum(x[..., 1:h:2, 0:w:2], x[..., 1:h:2, 1:w:2]))
-
-
-def pooling_chain(x: np.ndarray, dims: int = 2) -> list[np.ndarray]:
-    """``[x, pool(x), pool(pool(x)), ...]`` while the maps still have a spectrum."""
+def chain_spatial(spatial: tuple[int, ...]) -> list[tuple[int, ...]]:
+    """Spatial shapes of the pooling chain of an input of spatial shape ``spatial``:
+    the input's own, then floor-halved (2x2 or 2, stride 2) while the maps still have
+    a spectrum (SPEC 3). E.g. ``(55, 55)`` -> 55, 27, 13, 6."""
     chain = []
-    while spectrum_ok(tuple(x.shape[-dims:])) is None:
-        chain.append(x)
-        x = max_pool2(x, dims)
+    spatial = tuple(int(s) for s in spatial)
+    while spectrum_ok(spatial) is None:
+        chain.append(spatial)
+        spatial = tuple(s // 2 for s in spatial)
     return chain
 
 
@@ -42,7 +39,11 @@ def nearest_side(sides: list[int], n: int) -> int:
 
 
 class BaselineAccumulator:
-    """Baseline statistics over the input batches of one analysis."""
+    """Baseline statistics over the input batches of one analysis, per chain level.
+
+    ``outputs`` names the graph outputs that carry the chain (level 0 first); the
+    reducer computes their roll-off bins and hands them to :meth:`add`.
+    """
 
     def __init__(self, spec, kappa: float):
         self.spec = spec
@@ -50,25 +51,23 @@ class BaselineAccumulator:
         self.dims = 2 if spec.rank == 4 else 1
         self.levels: dict[int, LayerStats] = {}
         self.m_input: int | None = None
+        self.outputs: list[str] = []
 
-    def update(self, batch: np.ndarray) -> None:
-        x = np.asarray(batch, dtype=np.float32)
-        axis = self.spec.channel_axis
-        if axis != 1:
-            x = np.moveaxis(x, axis, 1)
-        side = max(x.shape[2:])
-        if self.m_input is None:
-            self.m_input = num_bins(side) if self.dims == 2 else num_bins_1d(side)
-        for level in pooling_chain(x, self.dims):
-            n = max(level.shape[2:])
-            if self.dims == 2:
-                rb = rolloff_bins(level, kappa=self.kappa)
-            else:
-                rb = rolloff_bins_1d(level, kappa=self.kappa)
-            st = self.levels.get(n)
-            if st is None:
-                st = self.levels[n] = LayerStats(m=rb.m, m_input=self.m_input, channels=level.shape[1])
-            st.update(np.asarray(rb.bins))
+    def start(self, spatial: tuple[int, ...]) -> int:
+        """Fix the input resolution (``spatial``, without batch and channels); returns the
+        number of chain levels to compute."""
+        side = max(int(s) for s in spatial)
+        self.m_input = num_bins(side) if self.dims == 2 else num_bins_1d(side)
+        return len(chain_spatial(spatial))
+
+    def add(self, level_shape: tuple[int, ...], bins: np.ndarray) -> None:
+        """Count the host roll-off bins ``(N, C)`` of one chain level of shape ``(N, C, *spatial)``."""
+        n = max(int(s) for s in level_shape[2:])
+        st = self.levels.get(n)
+        if st is None:
+            m = num_bins(n) if self.dims == 2 else num_bins_1d(n)
+            st = self.levels[n] = LayerStats(m=m, m_input=self.m_input, channels=int(level_shape[1]))
+        st.update(bins)
 
     def state(self) -> list[dict]:
         """Exact, mergeable state: each chain level's statistics."""
@@ -80,7 +79,7 @@ class BaselineAccumulator:
     def from_states(cls, states: list[list[dict]], spec=None, kappa: float = 0.85) -> "BaselineAccumulator":
         """An accumulator holding the sum of saved states (shards, checkpoints)."""
         acc = cls.__new__(cls)
-        acc.spec, acc.kappa, acc.dims, acc.levels, acc.m_input = spec, kappa, None, {}, None
+        acc.spec, acc.kappa, acc.dims, acc.levels, acc.m_input, acc.outputs = spec, kappa, None, {}, None, []
         for state in states:
             for lv in state:
                 st = LayerStats(m=lv["m"], m_input=lv["m_input"], channels=lv["channels"], histogram=lv["histogram"],

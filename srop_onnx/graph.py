@@ -5,6 +5,7 @@
 - :func:`find_taps` - which tensors to analyse (SPEC 5), with readable names;
 - :func:`propagate_layouts` - where the channel axis of each tensor is (NCHW vs NHWC);
 - :func:`expose_outputs` - a copy of the model with extra graph outputs;
+- :func:`add_pooling_chain` - a copy with the input's max-pooling chain as outputs (SPEC 6 baseline);
 - :func:`constant_values` - values of initializers and ``Constant`` nodes by name.
 """
 
@@ -30,6 +31,7 @@ __all__ = [
     "find_taps",
     "propagate_layouts",
     "expose_outputs",
+    "add_pooling_chain",
     "constant_values",
     "stored_tensors",
 ]
@@ -349,3 +351,66 @@ def expose_outputs(model, taps: list[Tap]):
         out.graph.output.append(vi)
         existing.add(t.tensor)
     return out
+
+
+def _fresh(used: set[str], base: str) -> str:
+    """``base``, or ``base`` with underscores appended, not in ``used`` (which it joins)."""
+    name = base
+    while name in used:
+        name += "_"
+    used.add(name)
+    return name
+
+
+def _used_names(graph) -> set[str]:
+    names = {i.name for i in graph.input} | {i.name for i in graph.initializer} | {o.name for o in graph.output}
+    for node in graph.node:
+        names.update(node.output)
+        names.add(node.name)
+    return names
+
+
+def add_pooling_chain(model, input_name: str, channel_axis: int, levels: int) -> tuple[object, list[str]]:
+    """Copy of ``model`` whose extra outputs are the max-pooling chain of input ``input_name``.
+
+    Output ``i`` is the input after ``i`` rounds of 2x2 (2 for 1-D), stride-2, floor-mode
+    max-pooling, as float32 and channels-first (SPEC 6): level 0 is the input itself. The
+    runtime computes the chain where it runs the model, so the baseline needs no second
+    upload of the input and its statistics are reduced next to the taps'.
+
+    Returns the new model and the ``levels`` output names, level 0 first.
+    """
+    import onnx
+    from onnx import TensorProto, helper
+
+    if levels < 1:
+        raise UsageError(f"a pooling chain needs at least one level, got {levels}")
+    source = next((i for i in model.graph.input if i.name == input_name), None)
+    if source is None:
+        raise ModelError(f"model has no input '{input_name}'")
+    rank = len(source.type.tensor_type.shape.dim)
+    if rank not in (3, 4):
+        raise ModelError(f"input '{input_name}' has rank {rank}; a pooling chain needs rank 3 or 4")
+    out = onnx.ModelProto()
+    out.CopyFrom(model)
+    used = _used_names(out.graph)
+    nodes, current = [], input_name
+    if source.type.tensor_type.elem_type != TensorProto.FLOAT:
+        cast = _fresh(used, "srop_onnx/baseline/cast")
+        nodes.append(helper.make_node("Cast", [current], [cast], name=cast, to=TensorProto.FLOAT))
+        current = cast
+    if channel_axis != 1:
+        perm = [0, channel_axis] + [a for a in range(1, rank) if a != channel_axis]
+        moved = _fresh(used, "srop_onnx/baseline/channels_first")
+        nodes.append(helper.make_node("Transpose", [current], [moved], name=moved, perm=perm))
+        current = moved
+    names = [_fresh(used, "srop_onnx/baseline/0")]
+    nodes.append(helper.make_node("Identity", [current], [names[0]], name=names[0]))
+    window = [2] * (rank - 2)
+    for level in range(1, levels):
+        names.append(_fresh(used, f"srop_onnx/baseline/{level}"))
+        nodes.append(helper.make_node("MaxPool", [names[-2]], [names[-1]], name=names[-1],
+                                      kernel_shape=window, strides=window))
+    out.graph.node.extend(nodes)
+    out.graph.output.extend(helper.make_tensor_value_info(n, TensorProto.FLOAT, [None] * rank) for n in names)
+    return out, names

@@ -2,11 +2,13 @@
 
 The reducer takes arrays of any array-API namespace (NumPy on CPU, CuPy on a
 GPU), computes roll-off bins where the arrays live, and keeps only integer
-statistics on the host.
+statistics on the host. The baseline's pooling chain (SPEC 6), when the graph
+carries it, is reduced in the same pass: one device-to-host copy per batch.
 """
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -33,12 +35,15 @@ class _TapState:
 class LayerReducer:
     """Turns tap outputs of successive batches into per-layer statistics."""
 
-    def __init__(self, taps: list[Tap], input_spatial: tuple[int, ...], kappa: float, keep_bins: bool = False):
+    def __init__(self, taps: list[Tap], input_spatial: tuple[int, ...], kappa: float, keep_bins: bool = False,
+                 baseline=None):
         self.states = [_TapState(t) for t in taps]
         self.input_side = max(input_spatial)
         self.input_dims = len(input_spatial)
         self.kappa = kappa
         self.keep_bins = keep_bins
+        #: a BaselineAccumulator whose ``outputs`` (the pooling chain) are reduced with the taps
+        self.baseline = baseline
 
     def _prepare(self, st: _TapState, arr, n: int):
         """Channels-first float view of one tap output, or None (and st.skip) when unusable."""
@@ -108,24 +113,42 @@ class LayerReducer:
             elif shape != st.shape:
                 raise ModelError(f"tap '{st.tap.tensor}' changed shape between batches ({st.shape} -> {shape})")
             rb = rolloff_bins(arr, kappa=self.kappa) if st.dims == 2 else rolloff_bins_1d(arr, kappa=self.kappa)
-            pending.append((st, rb.bins))
+            pending.append((functools.partial(self._add, st), rb.bins))
+        pending.extend(self._reduce_baseline(outputs))
         if not pending:
             return []
         # one device-to-host copy for the whole batch (on a GPU: one transfer, not one per layer)
         xp = namespace(pending[0][1])
         host = np.asarray(to_numpy(xp.concat([xp.reshape(b, (-1,)) for _, b in pending])))
         out, start = [], 0
-        for st, bins in pending:
+        for add, bins in pending:
             size = int(np.prod(bins.shape))
-            out.append((st, host[start : start + size].reshape(tuple(bins.shape))))
+            out.append((add, host[start : start + size].reshape(tuple(bins.shape))))
             start += size
         return out
 
+    def _reduce_baseline(self, outputs: dict) -> list:
+        """Device roll-off bins of the pooling-chain levels in ``outputs`` (float32, channels first)."""
+        base = self.baseline
+        if base is None:
+            return []
+        pending = []
+        for name in base.outputs:
+            if name in outputs:
+                level = outputs[name]
+                rb = rolloff_bins(level, kappa=self.kappa) if base.dims == 2 else rolloff_bins_1d(level, kappa=self.kappa)
+                pending.append((functools.partial(base.add, tuple(int(d) for d in level.shape)), rb.bins))
+        return pending
+
+    def _add(self, st: _TapState, bins: np.ndarray) -> None:
+        st.stats.update(bins)
+        if self.keep_bins:
+            st.bins.append(bins.astype(np.int16 if st.stats.m < 32000 else np.int32))
+
     def commit(self, pending: list) -> None:
-        for st, bins in pending:
-            st.stats.update(bins)
-            if self.keep_bins:
-                st.bins.append(bins.astype(np.int16 if st.stats.m < 32000 else np.int32))
+        """Count the host bins of :meth:`reduce` (layers and baseline levels)."""
+        for add, bins in pending:
+            add(bins)
 
     def restore(self, partial: Profile) -> None:
         """Continue from a checkpoint's partial profile (statistics and runtime skips)."""

@@ -82,3 +82,14 @@ def ref_bins(x: np.ndarray, kappa: float = 0.85, dims: int = 2) -> np.ndarray:
         b = fn(mp, kappa)
         out.append(-1 if b == "dead" else -2 if b == "nonfinite" else b)
     return np.array(out, dtype=np.int64).reshape(lead)
+
+
+def ref_max_pool2(x: np.ndarray, dims: int = 2) -> np.ndarray:
+    """2x2 (2 for 1-D), stride-2, floor-mode max-pooling over the last ``dims`` axes, one window at a time."""
+    lead = x.shape[:-dims]
+    out_shape = tuple(s // 2 for s in x.shape[-dims:])
+    out = np.empty(lead + out_shape, dtype=x.dtype)
+    for idx in np.ndindex(*out_shape):
+        window = tuple(slice(2 * i, 2 * i + 2) for i in idx)
+        out[(...,) + idx] = x[(...,) + window].reshape(lead + (-1,)).max(axis=-1)
+    return out

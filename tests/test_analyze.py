@@ -78,6 +78,9 @@ def test_nhwc_and_nchw_give_identical_layers(fixtures, rng):
     b = analyze(fixtures["nhwc"], np.ascontiguousarray(x.transpose(0, 2, 3, 1)))
     assert b.model["input"]["layout"] == "NHWC"
     assert [lay.stats for lay in a.layers] == [lay.stats for lay in b.layers]
+    # the baseline's pooling chain runs on the channels-first view of the NHWC input
+    assert a.extra["baseline"]["chain"] == b.extra["baseline"]["chain"]
+    assert [c["side"] for c in a.extra["baseline"]["chain"]] == [16, 8]
 
 
 def test_all_analyses_nhwc_tensor_in_its_true_layout(fixtures, rng):
@@ -96,6 +99,16 @@ def test_conv1d_model_uses_1d_spectra(fixtures, rng):
     assert [lay.shape for lay in prof.layers] == [[8, 64], [8, 32], [4, 32]]
     assert prof.layers[0].stats.m_input == 32
     assert_matches_reference(prof, fixtures["conv1d"], x, "x", dims=1)
+    # 1-D baseline: pooling by 2 down to L = 4, each level against the literal reference
+    from reference import ref_bins, ref_max_pool2
+
+    level = x.astype(np.float64)
+    for c in prof.extra["baseline"]["chain"]:
+        ref = ref_bins(level, dims=1)
+        assert c["side"] == level.shape[-1] and c["m"] == level.shape[-1] // 2
+        np.testing.assert_array_equal(c["histogram"], np.bincount(ref[ref >= 0], minlength=c["m"] + 1))
+        level = ref_max_pool2(level, dims=1)
+    assert [c["side"] for c in prof.extra["baseline"]["chain"]] == [64, 32, 16, 8, 4]
 
 
 def test_unnamed_model_with_dynamic_spatial_dims(fixtures, rng, tmp_path):

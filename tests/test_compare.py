@@ -13,9 +13,9 @@ from click.testing import CliRunner
 from onnx import TensorProto, helper, numpy_helper
 
 from conftest import EXAMPLE, EXAMPLE_IMAGES, EXAMPLE_RANDOM, sha256
-from reference import ref_bins
+from reference import ref_bins, ref_max_pool2
 from srop_onnx import Profile, UsageError, analyze
-from srop_onnx.baseline import max_pool2, nearest_side, pooling_chain
+from srop_onnx.baseline import chain_spatial, nearest_side
 from srop_onnx.cli import main
 from srop_onnx.compare import check, compare
 from srop_onnx.randomize import fan_in, randomize
@@ -129,12 +129,12 @@ def test_nearest_side_ties_go_to_the_larger(n, sides, expected):
     assert nearest_side(sides, n) == expected
 
 
-def test_max_pool_and_chain():
-    x = np.arange(2 * 7 * 9, dtype=float).reshape(1, 2, 7, 9)
-    p = max_pool2(x)
-    assert p.shape == (1, 2, 3, 4) and p[0, 0, 0, 0] == x[0, 0, :2, :2].max()
-    assert [c.shape[-1] for c in pooling_chain(np.zeros((1, 1, 64, 64)))] == [64, 32, 16, 8]
-    assert [c.shape[-1] for c in pooling_chain(np.zeros((1, 1, 55, 55)))] == [55, 27, 13, 6]
+def test_chain_spatial_halves_while_maps_have_a_spectrum():
+    assert chain_spatial((64, 64)) == [(64, 64), (32, 32), (16, 16), (8, 8)]  # 4x4: m = 1
+    assert chain_spatial((55, 55)) == [(55, 55), (27, 27), (13, 13), (6, 6)]  # floor mode
+    assert chain_spatial((7, 40)) == [(7, 40), (3, 20)]  # then (1, 10): a side of 1 has no spectrum
+    assert chain_spatial((64,)) == [(64,), (32,), (16,), (8,), (4,)]  # 1-D: L // 2 >= 2
+    assert chain_spatial((5, 5)) == []
 
 
 def test_baseline_on_white_noise_matches_reference(rng):
@@ -146,7 +146,7 @@ def test_baseline_on_white_noise_matches_reference(rng):
         ref = ref_bins(level)
         assert chain[side]["count"] == ref.size
         assert chain[side]["mean_band"] == pytest.approx(ref.mean() / chain[side]["m"], abs=1e-12)
-        level = max_pool2(level)
+        level = ref_max_pool2(level)
     for lay in prof.layers:
         assert lay.baseline["side"] == lay.side
     table = prof.extra["baseline"]["table"]

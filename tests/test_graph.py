@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import numpy as np
 import onnx
+import onnxruntime as ort
 import pytest
-from onnx import helper
+from onnx import TensorProto, helper
+
+from reference import ref_max_pool2
 
 from srop_onnx.errors import ModelError, UsageError
-from srop_onnx.graph import expose_outputs, find_taps, propagate_layouts, topological_order
+from srop_onnx.graph import add_pooling_chain, expose_outputs, find_taps, propagate_layouts, topological_order
 from srop_onnx.naming import is_generic_name, module_name, scope_from_metadata, scope_from_name
 
 
@@ -149,3 +153,55 @@ def test_a_tap_without_inferred_type_still_runs(fixtures):
     sess = ort.InferenceSession(out.SerializeToString(), providers=["CPUExecutionProvider"])
     arrays = sess.run([t.tensor for t in taps], {"x": np.ones((2, 3, 16, 16), np.float32)})
     assert [a.shape for a in arrays] == [(2, 4, 16, 16), (2, 4, 8, 8), (2, 6, 8, 8)]
+
+
+# -- add_pooling_chain (SPEC 6 baseline computed by the runtime) ----------------------
+def _relu_model(shape, elem=TensorProto.FLOAT, out_name="y"):
+    x = helper.make_tensor_value_info("x", elem, shape)
+    y = helper.make_tensor_value_info(out_name, elem, shape)
+    g = helper.make_graph([helper.make_node("Relu", ["x"], [out_name], name="relu")], "g", [x], [y])
+    return helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+
+
+def _run(model, feeds):
+    sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    return dict(zip([o.name for o in sess.get_outputs()], sess.run(None, feeds)))
+
+
+@pytest.mark.parametrize("layout, shape, axis, elem, dtype, dims", [
+    ("NCHW", [2, 3, 23, 17], 1, TensorProto.FLOAT, np.float32, 2),
+    ("NHWC", [2, 23, 17, 3], 3, TensorProto.FLOAT16, np.float16, 2),
+    ("NCL", [2, 3, 37], 1, TensorProto.DOUBLE, np.float64, 1),
+    ("NLC", [2, 37, 3], 2, TensorProto.FLOAT, np.float32, 1),
+])
+def test_pooling_chain_outputs_equal_literal_max_pooling(rng, layout, shape, axis, elem, dtype, dims):
+    model = _relu_model(shape, elem)
+    chained, names = add_pooling_chain(model, "x", axis, 3)
+    onnx.checker.check_model(chained, full_check=True)
+    x = rng.standard_normal(shape).astype(dtype)
+    got = _run(chained, {"x": x})
+    np.testing.assert_array_equal(got["y"], np.maximum(x, 0))  # the model's own output is kept
+    level = np.moveaxis(x, axis, 1).astype(np.float32)  # float32, channels first
+    assert len(names) == 3
+    for name in names:
+        assert got[name].dtype == np.float32
+        np.testing.assert_array_equal(got[name], level)
+        level = ref_max_pool2(level, dims)
+
+
+def test_pooling_chain_names_do_not_collide_and_model_is_not_changed():
+    model = _relu_model([1, 1, 8, 8], out_name="srop_onnx/baseline/0")
+    before = model.SerializeToString()
+    chained, names = add_pooling_chain(model, "x", 1, 2)
+    assert model.SerializeToString() == before
+    assert names[0] != "srop_onnx/baseline/0" and len(set(names)) == 2
+    outs = [o.name for o in chained.graph.output]
+    assert outs[0] == "srop_onnx/baseline/0" and outs[1:] == names
+
+
+def test_pooling_chain_refuses_bad_requests():
+    model = _relu_model([1, 1, 8, 8])
+    with pytest.raises(ModelError, match="no input 'z'"):
+        add_pooling_chain(model, "z", 1, 2)
+    with pytest.raises(UsageError, match="at least one level"):
+        add_pooling_chain(model, "x", 1, 0)
