@@ -6,8 +6,15 @@ function here answers cleanly (a reason string) instead of failing at import.
 Zero copy: ONNX Runtime allocates the tap outputs on the GPU (IOBinding);
 :func:`ortvalue_to_cupy` wraps each OrtValue's device pointer as a CuPy array
 (``cupy.cuda.UnownedMemory`` with the OrtValue as owner, so the buffer lives as
-long as the array). ``run_with_iobinding`` synchronizes the CUDA provider's
-stream before returning, so CuPy work queued afterwards sees finished data.
+long as the array).
+
+Stream order: ONNX Runtime runs on its own CUDA stream and, by default, synchronizes
+it at the end of ``run_with_iobinding``; the runner also calls
+``IOBinding.synchronize_outputs()``, so CuPy work queued afterwards (on CuPy's
+stream) sees finished data. In the other direction, the reducer's one
+device-to-host copy per batch waits for every CuPy kernel that read the buffers,
+so when the OrtValues are dropped and ONNX Runtime reuses their memory for the
+next run, nothing still reads it.
 """
 
 from __future__ import annotations
@@ -20,7 +27,9 @@ __all__ = [
     "cuda_problem",
     "ortvalue_to_cupy",
     "free_device_memory",
+    "record_device_memory",
     "peak_device_memory",
+    "release_cached_memory",
     "is_out_of_memory",
     "DeviceOutOfMemory",
 ]
@@ -75,24 +84,57 @@ def free_device_memory(device_id: int = 0) -> int:
     return int(free)
 
 
-def peak_device_memory() -> int | None:
-    """Bytes held by CuPy's memory pool (FFT/ring work), or None without CuPy."""
-    if importlib.util.find_spec("cupy") is None:
-        return None
+_peak_used: int | None = None
+
+
+def _cupy_loaded():
+    """The CuPy module when this process has imported it (i.e. used the GPU path), else None."""
     import sys
 
-    if "cupy" not in sys.modules:
+    return sys.modules.get("cupy")
+
+
+def record_device_memory(device_id: int = 0) -> None:
+    """Note the device memory in use now (total - free: ONNX Runtime's arena, CuPy's pool,
+    anything else on the device); :func:`peak_device_memory` reports the largest seen."""
+    global _peak_used
+    cupy = _cupy_loaded()
+    if cupy is None:
+        return
+    with cupy.cuda.Device(device_id):
+        free, total = cupy.cuda.runtime.memGetInfo()
+    _peak_used = max(_peak_used or 0, int(total) - int(free))
+
+
+def peak_device_memory() -> dict | None:
+    """``{"device_peak_used_bytes", "device_pool_bytes"}`` when the GPU path ran, else None.
+
+    The peak is the largest device usage :func:`record_device_memory` saw (once per run);
+    the pool figure is what CuPy holds now for FFT and ring work.
+    """
+    cupy = _cupy_loaded()
+    if cupy is None:
         return None
-    import cupy
+    out = {"device_pool_bytes": int(cupy.get_default_memory_pool().total_bytes())}
+    if _peak_used is not None:
+        out["device_peak_used_bytes"] = _peak_used
+    return out
 
-    return int(cupy.get_default_memory_pool().total_bytes())
+
+def release_cached_memory() -> None:
+    """Give CuPy's cached blocks back to the device (before retrying a halved batch)."""
+    cupy = _cupy_loaded()
+    if cupy is not None:
+        cupy.get_default_memory_pool().free_all_blocks()
+        cupy.fft.config.get_plan_cache().clear()
 
 
-_OOM_WORDS = ("out of memory", "failed to allocate", "cudaerrormemoryallocation", "bad_alloc", "outofmemory")
+_OOM_WORDS = ("out of memory", "failed to allocate", "cudaerrormemoryallocation", "bad_alloc", "outofmemory",
+              "alloc_failed")  # cuFFT's CUFFT_ALLOC_FAILED, cuBLAS's CUBLAS_STATUS_ALLOC_FAILED
 
 
 def is_out_of_memory(exc: BaseException) -> bool:
-    """True for allocation failures from ONNX Runtime (CPU or CUDA), CuPy or NumPy."""
+    """True for allocation failures from ONNX Runtime (CPU or CUDA), CuPy, cuFFT, cuBLAS or NumPy."""
     if isinstance(exc, (MemoryError, DeviceOutOfMemory)):
         return True
     name = type(exc).__name__.lower()

@@ -17,7 +17,7 @@ def feed(runner, reducer: LayerReducer, arr: np.ndarray, notify, groups: list[li
     With tap ``groups`` each run is repeated once per group, fetching only that
     group's outputs; the chunk is counted only when every group has been reduced.
     """
-    from .cuda import is_out_of_memory
+    from .cuda import is_out_of_memory, record_device_memory, release_cached_memory
 
     i, n = 0, arr.shape[0]
     while i < n:
@@ -28,11 +28,14 @@ def feed(runner, reducer: LayerReducer, arr: np.ndarray, notify, groups: list[li
             for names in groups or [None]:
                 outputs = runner.run(chunk, names)
                 pending.extend(reducer.reduce(outputs, step))
+                if runner.device == "cuda":
+                    record_device_memory()
                 del outputs
             reducer.commit(pending)
         except Exception as exc:
             if not is_out_of_memory(exc):
                 raise
+            release_cached_memory()
             if step == 1:
                 raise ModelError(f"out of memory even for a batch of 1 ({exc}); tap fewer layers (--layers/--ops) "
                                  "or use a machine with more memory") from exc
@@ -98,8 +101,4 @@ def peak_memory() -> dict:
 
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     rss = rss if sys.platform == "darwin" else rss * 1024
-    out = {"peak_rss_bytes": int(rss)}
-    dev = peak_device_memory()
-    if dev is not None:
-        out["device_pool_bytes"] = dev
-    return out
+    return {"peak_rss_bytes": int(rss), **(peak_device_memory() or {})}

@@ -154,11 +154,12 @@ class Runner:
         for name in names:
             binding.bind_output(name, self.device)
         self.session.run_with_iobinding(binding)
-        values = binding.get_outputs()
         if self.device == "cuda":
             from .cuda import ortvalue_to_cupy
 
-            return {n: ortvalue_to_cupy(v) for n, v in zip(names, values)}
+            binding.synchronize_outputs()  # explicit stream order before CuPy reads (see srop_onnx.cuda)
+            return {n: ortvalue_to_cupy(v) for n, v in zip(names, binding.get_outputs())}
+        values = binding.get_outputs()
         return {n: v.numpy() for n, v in zip(names, values)}
 
 

@@ -56,10 +56,55 @@ def test_auto_batch_size(reference):
     (MemoryError(), True), (DeviceOutOfMemory("x"), True),
     (RuntimeError("[ONNXRuntimeError] : 6 : RUNTIME_EXCEPTION : Failed to allocate memory for requested buffer"), True),
     (RuntimeError("CUDA error cudaErrorMemoryAllocation: out of memory"), True),
+    (RuntimeError("cuFFT error: CUFFT_ALLOC_FAILED"), True),
+    (RuntimeError("CUBLAS_STATUS_ALLOC_FAILED"), True),
     (RuntimeError("Got invalid dimensions for input"), False),
 ])
 def test_out_of_memory_detection(exc, oom):
     assert is_out_of_memory(exc) is oom
+
+
+class _FakeCupy:
+    """Just enough of CuPy's memory API to check the adapter's bookkeeping without a GPU."""
+
+    def __init__(self, free_total):
+        import contextlib
+        from types import SimpleNamespace
+
+        self.readings = list(free_total)
+        self.freed = 0
+        self.cleared = 0
+        self.cuda = SimpleNamespace(Device=lambda _i: contextlib.nullcontext(),
+                                    runtime=SimpleNamespace(memGetInfo=lambda: self.readings.pop(0)))
+        pool = SimpleNamespace(total_bytes=lambda: 123, free_all_blocks=self._free)
+        self.get_default_memory_pool = lambda: pool
+        plans = SimpleNamespace(clear=self._clear)
+        self.fft = SimpleNamespace(config=SimpleNamespace(get_plan_cache=lambda: plans))
+
+    def _free(self):
+        self.freed += 1
+
+    def _clear(self):
+        self.cleared += 1
+
+
+def test_device_memory_bookkeeping_is_a_no_op_without_cupy_and_keeps_the_peak_with_it(monkeypatch):
+    import sys
+
+    import srop_onnx.cuda as cuda
+
+    monkeypatch.setattr(cuda, "_peak_used", None)
+    if "cupy" not in sys.modules:  # the CPU path never imports CuPy: nothing to record or release
+        cuda.record_device_memory()
+        cuda.release_cached_memory()
+        assert cuda.peak_device_memory() is None
+    fake = _FakeCupy([(70, 100), (40, 100), (90, 100)])  # used: 30, 60, 10 bytes
+    monkeypatch.setitem(sys.modules, "cupy", fake)
+    for _ in range(3):
+        cuda.record_device_memory()
+    assert cuda.peak_device_memory() == {"device_pool_bytes": 123, "device_peak_used_bytes": 60}
+    cuda.release_cached_memory()
+    assert (fake.freed, fake.cleared) == (1, 1)
 
 
 def test_auto_provider_falls_back_with_a_note():
@@ -82,6 +127,11 @@ def test_gpu_profile_agrees_with_cpu_per_spec8(reference):
     for g, c in zip(gpu.layers, cpu.layers):
         diff = np.abs(g.bins.astype(int) - c.bins.astype(int))
         assert diff.max() <= 1 and np.mean(diff == 0) >= 0.995
+    # the baseline's pooling chain ran on the device too: same levels, means within one bin
+    for g, c in zip(gpu.extra["baseline"]["chain"], cpu.extra["baseline"]["chain"]):
+        assert (g["side"], g["count"]) == (c["side"], c["count"])
+        assert abs(g["mean_band"] - c["mean_band"]) <= 1 / c["m"]
+    assert gpu.extra["run"]["device_peak_used_bytes"] > 0
 
 
 @pytest.mark.gpu
