@@ -27,6 +27,7 @@ __all__ = [
     "make_preprocess",
     "parse_size",
     "iter_samples",
+    "decode_workers",
     "batched",
     "prefetch",
     "shard_slice",
@@ -326,6 +327,63 @@ def check_array(arr: np.ndarray, spec: InputSpec, where: str) -> np.ndarray:
     return arr.astype(spec.dtype, copy=False)
 
 
+def _load_file(index: int, path: Path, spec: InputSpec, pre: Preprocess | None) -> "list[Sample] | Exception":
+    """The samples of one input file, or the InputDataError/UsageError that says why not
+    (returned, not raised: this runs on a decode thread and the caller decides)."""
+    suffix = path.suffix.lower()
+    try:
+        if suffix in ARRAY_SUFFIXES:
+            batches = [check_array(a, spec, str(path)) for a in read_arrays(path)]
+            rows = [(f"{path}[{i}]" if b.shape[0] > 1 or len(batches) > 1 else str(path), r)
+                    for b in batches for i, r in enumerate(b)]
+            return [Sample(src, r, index, j, len(rows)) for j, (src, r) in enumerate(rows)]
+        if suffix in IMAGE_SUFFIXES:
+            if pre is None:
+                raise InputDataError(f"{path}: model input '{spec.name}' is {spec.layout}; images cannot feed it, use .npy arrays")
+            if pre.size == (0, 0):
+                raise UsageError(f"model input '{spec.name}' has dynamic spatial dims; pass --size HxW to feed images")
+            return [Sample(str(path), image_to_input(read_image(path), spec, pre), index, 0, 1)]
+        raise InputDataError(f"{path}: not an image or array file ({suffix or 'no suffix'})")
+    except (InputDataError, UsageError) as exc:
+        return exc
+
+
+def decode_workers() -> int:
+    """Threads that decode and preprocess input files ahead of the model: all cores but one
+    (the one running the model and the reduction), at most 8, at least 1."""
+    from ._xp import cpu_workers
+
+    return max(1, min(8, cpu_workers() - 1))
+
+
+def _decoded(files: list[Path], first: int, spec: InputSpec, pre: Preprocess | None,
+             workers: int) -> Iterator[tuple[int, Path, "list[Sample] | Exception"]]:
+    """``(index, path, samples or error)`` for ``files[first:]`` in file order; with several
+    ``workers``, up to ``2 * workers`` files are decoded ahead in parallel (PIL and NumPy
+    release the GIL while decoding, resizing and normalising)."""
+    todo = ((i, files[i]) for i in range(first, len(files)))
+    if workers <= 1:
+        for index, path in todo:
+            yield index, path, _load_file(index, path, spec, pre)
+        return
+    from collections import deque
+    from concurrent.futures import ThreadPoolExecutor
+
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="srop-onnx-decode")
+    window: deque = deque()
+    try:
+        for index, path in todo:
+            window.append((index, path, pool.submit(_load_file, index, path, spec, pre)))
+            if len(window) >= 2 * workers:
+                index, path, fut = window.popleft()
+                yield index, path, fut.result()
+        while window:
+            index, path, fut = window.popleft()
+            yield index, path, fut.result()
+    finally:  # the consumer may stop early (--limit, an error): drop what is queued
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
 def iter_samples(
     files: list[Path],
     spec: InputSpec,
@@ -336,38 +394,24 @@ def iter_samples(
     limit: int | None = None,
     start: tuple[int, int] = (0, 0),
     first_shape: tuple | None = None,
+    workers: int | None = None,
 ) -> Iterator[Sample]:
     """Samples from input files in order; bad files are logged and skipped (or raise when strict).
 
     ``start = (f, k)`` resumes after ``f`` whole files and ``k`` rows of file ``f``
     (files before it are not read); ``first_shape`` is the sample shape a resumed
-    run must keep.
+    run must keep. Files are decoded on ``workers`` threads (default
+    :func:`decode_workers`); what is yielded, logged and raised is in file order
+    whatever the number of threads.
     """
     count = 0
-    for index, path in enumerate(files):
-        if index < start[0]:
-            continue
+    for index, path, loaded in _decoded(files, start[0], spec, pre, workers or decode_workers()):
         if limit is not None and count >= limit:
             return
-        suffix = path.suffix.lower()
         try:
-            if suffix in ARRAY_SUFFIXES:
-                arrays = read_arrays(path)
-                batches = [check_array(a, spec, str(path)) for a in arrays]
-                rows = [(f"{path}[{i}]" if b.shape[0] > 1 or len(batches) > 1 else str(path), r)
-                        for b in batches for i, r in enumerate(b)]
-                samples = [Sample(src, r, index, j, len(rows)) for j, (src, r) in enumerate(rows)]
-            elif suffix in IMAGE_SUFFIXES:
-                if pre is None:
-                    raise InputDataError(f"{path}: model input '{spec.name}' is {spec.layout}; images cannot feed it, use .npy arrays")
-                if pre.size == (0, 0):
-                    raise UsageError(
-                        f"model input '{spec.name}' has dynamic spatial dims; pass --size HxW to feed images"
-                    )
-                samples = [Sample(str(path), image_to_input(read_image(path), spec, pre), index, 0, 1)]
-            else:
-                raise InputDataError(f"{path}: not an image or array file ({suffix or 'no suffix'})")
-            for s in samples:
+            if isinstance(loaded, Exception):
+                raise loaded
+            for s in loaded:
                 if first_shape is None:
                     first_shape = s.array.shape
                 elif s.array.shape != first_shape:
@@ -382,8 +426,7 @@ def iter_samples(
                 raise
             log.add(index, {"path": str(path), "reason": str(exc)})
             continue
-        if index == start[0]:
-            samples = samples[start[1]:]
+        samples = loaded[start[1]:] if index == start[0] else loaded
         for s in samples:
             if limit is not None and count >= limit:
                 return

@@ -191,3 +191,42 @@ def test_kernels_and_checkpoint_are_refused_together(tmp_path, folder):
     with pytest.raises(UsageError, match="--kernels cannot be combined with --checkpoint"):
         analyze(EXAMPLE, folder, checkpoint=tmp_path / "c.ckpt", keep_bins=True)
     assert not (tmp_path / "c.ckpt").exists()
+
+
+@pytest.mark.parametrize("start, limit", [((0, 0), None), ((3, 0), None), ((0, 0), 5), ((2, 1), 4)])
+def test_parallel_decoding_yields_logs_and_resumes_in_file_order(folder, tmp_path, start, limit):
+    """Decode threads change nothing a run can see: samples, their order and positions, skips."""
+    from srop_onnx.inputs import InputLog, input_spec, iter_samples, make_preprocess
+    from srop_onnx.modelio import discover_inputs, load_model
+
+    stack = tmp_path / "stack.npy"  # a multi-row array file among the images: rows resume mid-file
+    np.save(stack, np.random.default_rng(0).standard_normal((3, 3, 64, 64)).astype(np.float32))
+    files = discover_inputs([folder, stack])
+    spec = input_spec(load_model(EXAMPLE).proto)
+    pre = make_preprocess(spec, None, None, None, None)
+    runs = []
+    for workers in (1, 3):
+        log = InputLog()
+        samples = list(iter_samples(files, spec, pre, log, start=start, limit=limit, workers=workers))
+        runs.append(([(s.source, s.position_after) for s in samples], [s.array for s in samples], log.skipped, log.skipped_at))
+    (order1, arrays1, skipped1, at1), (order3, arrays3, skipped3, at3) = runs
+    assert order3 == order1 and skipped3 == skipped1 and at3 == at1
+    for a, b in zip(arrays1, arrays3):
+        np.testing.assert_array_equal(a, b)
+    assert len(order1) == (limit or len(order1)) and len(order1) > 0
+    if start == (0, 0) and limit is None:
+        assert [e["path"] for e in skipped1] == [str(folder / "m_corrupt.png")]
+
+
+def test_strict_decoding_raises_the_first_bad_file_in_order(folder):
+    from srop_onnx.errors import InputDataError
+    from srop_onnx.inputs import InputLog, input_spec, iter_samples, make_preprocess
+    from srop_onnx.modelio import discover_inputs, load_model
+
+    spec = input_spec(load_model(EXAMPLE).proto)
+    pre = make_preprocess(spec, None, None, None, None)
+    seen = []
+    with pytest.raises(InputDataError, match="m_corrupt.png"):
+        for s in iter_samples(discover_inputs([folder]), spec, pre, InputLog(), strict=True, workers=4):
+            seen.append(Path(s.source).name)
+    assert seen == sorted(f.name for f in folder.glob("*.png") if f.name < "m_corrupt.png")
