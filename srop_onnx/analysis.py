@@ -193,7 +193,7 @@ def analyze(
     -------
     Profile
     """
-    from .runtime import Runner, choose_provider
+    from .runtime import choose_provider, start_runner
     from .spectral import _check_kappa
 
     kappa = _check_kappa(kappa)
@@ -260,8 +260,8 @@ def analyze(
     graph_bytes, folder = runnable_model(loaded, tapped)
     del tapped
     outputs = [t.tensor for t in taps] + (run.base_acc.outputs if run.base_acc is not None else [])
-    runner = Runner(graph_bytes, choice, spec, outputs, external_folder=folder,
-                    iobinding=iobinding, memory_budget=memory_budget)
+    runner, choice = start_runner(graph_bytes, choice, provider, spec, outputs, notify, external_folder=folder,
+                                  iobinding=iobinding, memory_budget=memory_budget)
     del graph_bytes
     groups = None
     if first is not None:

@@ -25,6 +25,7 @@ import numpy as np
 
 __all__ = [
     "cuda_problem",
+    "preload_cuda_libraries",
     "ortvalue_to_cupy",
     "free_device_memory",
     "record_device_memory",
@@ -62,6 +63,20 @@ def cuda_problem() -> str | None:
     except Exception as exc:  # driver/library problems
         return f"CUDA is not usable ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})"
     return None
+
+
+def preload_cuda_libraries() -> None:
+    """Let ONNX Runtime find CUDA and cuDNN from pip packages (or PyTorch's) before a CUDA
+    session starts (``onnxruntime.preload_dlls``, ORT >= 1.21); best effort, silent."""
+    import onnxruntime as ort
+
+    preload = getattr(ort, "preload_dlls", None)
+    if preload is None:
+        return
+    try:
+        preload()
+    except Exception:  # noqa: BLE001 - libraries found elsewhere (system CUDA) are fine too
+        pass
 
 
 def ortvalue_to_cupy(value, device_id: int = 0):

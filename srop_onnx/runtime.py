@@ -6,13 +6,14 @@ The CUDA-specific parts (IOBinding to device buffers, CuPy views) live in
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 
 from .errors import DeviceError, ModelError, UsageError
 
-__all__ = ["ProviderChoice", "choose_provider", "Runner", "available_memory"]
+__all__ = ["ProviderChoice", "choose_provider", "Runner", "start_runner", "available_memory"]
 
 PROVIDERS = ("auto", "cpu", "cuda")
 
@@ -70,11 +71,7 @@ class Runner:
             opts.add_session_config_entry("session.model_external_initializers_file_folder_path", external_folder)
         if threads:
             opts.intra_op_num_threads = threads
-        try:
-            self.session = ort.InferenceSession(model, sess_options=opts, providers=[provider.name])
-        except Exception as exc:
-            msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise ModelError(f"ONNX Runtime cannot load the model: {msg}") from exc
+        self.session = _session(ort, model, opts, provider)
         self.provider = provider
         self.spec = spec
         self.output_names = list(output_names)
@@ -161,6 +158,57 @@ class Runner:
             return {n: ortvalue_to_cupy(v) for n, v in zip(names, binding.get_outputs())}
         values = binding.get_outputs()
         return {n: v.numpy() for n, v in zip(names, values)}
+
+
+_CUDA_DID_NOT_START = ("onnxruntime's CUDA execution provider did not start{why}; install onnxruntime-gpu with its "
+                       "CUDA 13 and cuDNN 9 libraries (pip install 'srop-onnx[gpu]')")
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _session(ort, model: bytes, opts, provider: ProviderChoice):
+    """An InferenceSession on ``provider``; on CUDA, proof that the CUDA provider really runs it.
+
+    ONNX Runtime's Python wrapper would otherwise fall back to the CPU silently (a CUDA
+    provider whose libraries do not load leaves a CPU-only session): that is a
+    :class:`DeviceError` here, which ``--provider auto`` turns into a CPU run with a note.
+    """
+    if provider.name != "CUDAExecutionProvider":
+        try:
+            return ort.InferenceSession(model, sess_options=opts, providers=[provider.name])
+        except Exception as exc:
+            raise ModelError(f"ONNX Runtime cannot load the model: {_first_line(exc)}") from exc
+    from .cuda import preload_cuda_libraries
+
+    preload_cuda_libraries()
+    try:
+        with warnings.catch_warnings():  # "not in available provider names": reported below, in one line
+            warnings.filterwarnings("ignore", message="Specified provider", category=UserWarning)
+            session = ort.InferenceSession(model, sess_options=opts, providers=[provider.name], enable_fallback=0)
+    except Exception as exc:
+        raise DeviceError(_CUDA_DID_NOT_START.format(why=f" ({_first_line(exc)})")) from exc
+    if session.get_providers()[:1] != ["CUDAExecutionProvider"]:
+        raise DeviceError(_CUDA_DID_NOT_START.format(why=" (its libraries did not load)"))
+    return session
+
+
+def start_runner(model: bytes, choice: ProviderChoice, requested: str, spec, output_names: list[str], notify,
+                 **options) -> tuple[Runner, ProviderChoice]:
+    """A :class:`Runner` on ``choice``; when CUDA was picked by ``--provider auto`` but does not
+    start, a CPU runner and a note instead. Returns the runner and the provider it runs on."""
+    try:
+        return Runner(model, choice, spec, output_names, **options), choice
+    except DeviceError as exc:
+        if choice.name != "CUDAExecutionProvider":
+            raise
+        if (requested or "auto").lower() != "auto":
+            raise DeviceError(f"--provider cuda: {exc}") from exc
+        cpu = ProviderChoice("CPUExecutionProvider", f"CPU; CUDA not used: {exc}")
+        notify(f"provider: {cpu.note}")
+        return Runner(model, cpu, spec, output_names, **options), cpu
 
 
 def available_memory(device: str) -> int:

@@ -117,6 +117,51 @@ def test_auto_provider_falls_back_with_a_note():
         assert choice.name == "CPUExecutionProvider" and cuda_problem() in choice.note
 
 
+# -- a CUDA provider that does not start (this CPU-only onnxruntime stands in for missing CUDA libraries)
+cuda_absent = pytest.mark.skipif(cuda_problem() is None, reason="CUDA starts here")
+
+
+@cuda_absent
+def test_a_cuda_session_that_falls_back_to_cpu_is_a_device_error(fixtures):
+    from srop_onnx import DeviceError
+    from srop_onnx.inputs import input_spec
+    from srop_onnx.modelio import load_model
+    from srop_onnx.runtime import ProviderChoice, Runner
+
+    model = load_model(fixtures["nchw"])
+    with pytest.raises(DeviceError, match=r"CUDA execution provider did not start \(.+\); .*'srop-onnx\[gpu\]'"):
+        Runner(model.proto.SerializeToString(), ProviderChoice("CUDAExecutionProvider", "test"),
+               input_spec(model.proto), ["c1"])
+
+
+@cuda_absent
+def test_auto_falls_back_to_cpu_when_cuda_does_not_start(reference, monkeypatch):
+    import srop_onnx.runtime as runtime
+
+    monkeypatch.setattr(runtime, "choose_provider",
+                        lambda _p: runtime.ProviderChoice("CUDAExecutionProvider", "CUDA (pretended)"))
+    notes = []
+    prof = analyze(EXAMPLE, EXAMPLE_IMAGES, provider="auto", batch_size=8, notify=notes.append)
+    assert _same(prof, reference) and prof.settings["provider"] == "CPUExecutionProvider"
+    assert prof.extra["run"]["iobinding"] is False
+    assert notes[:2] == ["provider: CUDA (pretended)", notes[1]] and notes[1].startswith(
+        "provider: CPU; CUDA not used: onnxruntime's CUDA execution provider did not start")
+
+
+@cuda_absent
+def test_provider_cuda_that_does_not_start_is_one_line_and_exit_2(monkeypatch):
+    from click.testing import CliRunner
+
+    import srop_onnx.cuda as cuda
+    from srop_onnx.cli import main
+
+    monkeypatch.setattr(cuda, "cuda_problem", lambda: None)  # every check passes, the session still fails
+    res = CliRunner().invoke(main, ["analyze", str(EXAMPLE), str(EXAMPLE_IMAGES), "--provider", "cuda"])
+    assert res.exit_code == 2 and "Traceback" not in res.output
+    errors = [ln for ln in res.output.splitlines() if ln.startswith("error:")]
+    assert len(errors) == 1 and "--provider cuda: onnxruntime's CUDA execution provider did not start" in errors[0]
+
+
 # -- GPU only ---------------------------------------------------------------------------
 @pytest.mark.gpu
 @needs_gpu
