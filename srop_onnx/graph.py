@@ -370,11 +370,30 @@ def _used_names(graph) -> set[str]:
     return names
 
 
+def _nan_propagating_max_pool(used: set[str], src: str, dst: str, dims: int, nan: str) -> list:
+    """Nodes for ``dst = maxpool2(src)`` where a window holding a NaN gives NaN (as NumPy's
+    ``maximum`` does). ONNX leaves NaN in MaxPool unspecified and runtimes keep or drop it
+    by its place in the window; the explicit mask makes every device agree."""
+    from onnx import TensorProto, helper
+
+    window = [2] * dims
+    pooled, isnan, mask, hit, any_nan = (_fresh(used, f"{dst}/{part}") for part in ("max", "isnan", "mask", "hit", "any"))
+    return [
+        helper.make_node("MaxPool", [src], [pooled], name=pooled, kernel_shape=window, strides=window),
+        helper.make_node("IsNaN", [src], [isnan], name=isnan),
+        helper.make_node("Cast", [isnan], [mask], name=mask, to=TensorProto.FLOAT),
+        helper.make_node("MaxPool", [mask], [hit], name=hit, kernel_shape=window, strides=window),
+        helper.make_node("Cast", [hit], [any_nan], name=any_nan, to=TensorProto.BOOL),
+        helper.make_node("Where", [any_nan, nan, pooled], [dst], name=dst),
+    ]
+
+
 def add_pooling_chain(model, input_name: str, channel_axis: int, levels: int) -> tuple[object, list[str]]:
     """Copy of ``model`` whose extra outputs are the max-pooling chain of input ``input_name``.
 
     Output ``i`` is the input after ``i`` rounds of 2x2 (2 for 1-D), stride-2, floor-mode
-    max-pooling, as float32 and channels-first (SPEC 6): level 0 is the input itself. The
+    max-pooling, as float32 and channels-first (SPEC 6): level 0 is the input itself. A
+    window with a NaN pools to NaN, so a map with NaN stays non-finite down the chain. The
     runtime computes the chain where it runs the model, so the baseline needs no second
     upload of the input and its statistics are reduced next to the taps'.
 
@@ -406,11 +425,12 @@ def add_pooling_chain(model, input_name: str, channel_axis: int, levels: int) ->
         current = moved
     names = [_fresh(used, "srop_onnx/baseline/0")]
     nodes.append(helper.make_node("Identity", [current], [names[0]], name=names[0]))
-    window = [2] * (rank - 2)
+    nan = _fresh(used, "srop_onnx/baseline/nan")
+    nodes.append(helper.make_node("Constant", [], [nan], name=nan,
+                                  value=helper.make_tensor(nan, TensorProto.FLOAT, [], [float("nan")])))
     for level in range(1, levels):
         names.append(_fresh(used, f"srop_onnx/baseline/{level}"))
-        nodes.append(helper.make_node("MaxPool", [names[-2]], [names[-1]], name=names[-1],
-                                      kernel_shape=window, strides=window))
+        nodes.extend(_nan_propagating_max_pool(used, names[-2], names[-1], rank - 2, nan))
     out.graph.node.extend(nodes)
     out.graph.output.extend(helper.make_tensor_value_info(n, TensorProto.FLOAT, [None] * rank) for n in names)
     return out, names

@@ -139,13 +139,17 @@ def test_chain_spatial_halves_while_maps_have_a_spectrum():
 
 def test_baseline_on_white_noise_matches_reference(rng):
     x = rng.standard_normal((4, 3, 64, 64)).astype(np.float32)
+    x[2, 1, 9, 10] = np.nan  # this map is non-finite at every level of the chain
     prof = analyze(EXAMPLE, x)
     chain = {c["side"]: c for c in prof.extra["baseline"]["chain"]}
+    states = {st["side"]: st for st in prof.extra["baseline"]["state"]}
     level = x.astype(np.float64)
     for side in (64, 32, 16, 8):
         ref = ref_bins(level)
-        assert chain[side]["count"] == ref.size
-        assert chain[side]["mean_band"] == pytest.approx(ref.mean() / chain[side]["m"], abs=1e-12)
+        live = ref[ref >= 0]
+        assert chain[side]["count"] == live.size == ref.size - 1
+        assert states[side]["nonfinite"] == 1
+        assert chain[side]["mean_band"] == pytest.approx(live.mean() / chain[side]["m"], abs=1e-12)
         level = ref_max_pool2(level)
     for lay in prof.layers:
         assert lay.baseline["side"] == lay.side

@@ -178,7 +178,15 @@ def test_pooling_chain_outputs_equal_literal_max_pooling(rng, layout, shape, axi
     model = _relu_model(shape, elem)
     chained, names = add_pooling_chain(model, "x", axis, 3)
     onnx.checker.check_model(chained, full_check=True)
-    x = rng.standard_normal(shape).astype(dtype)
+    first = np.moveaxis(np.empty(shape), axis, 1).shape  # the channels-first view of the input
+    x_cf = rng.standard_normal(first)
+    # NaN at each place of a pooling window (runtimes' MaxPool keeps or drops it by place), and +-inf
+    offsets = [(0, 0), (0, 1), (1, 0), (1, 1)] if dims == 2 else [(0,), (1,)]
+    for i, off in enumerate(offsets):
+        x_cf[(0, i % first[1]) + tuple(4 * i + o for o in off)] = np.nan
+    x_cf[(1, 1) + (2,) * dims] = np.inf
+    x_cf[(1, 2) + (6,) * dims] = -np.inf
+    x = np.ascontiguousarray(np.moveaxis(x_cf, 1, axis)).astype(dtype)
     got = _run(chained, {"x": x})
     np.testing.assert_array_equal(got["y"], np.maximum(x, 0))  # the model's own output is kept
     level = np.moveaxis(x, axis, 1).astype(np.float32)  # float32, channels first
