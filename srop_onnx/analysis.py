@@ -92,7 +92,8 @@ class _Run:
 
     def add_baseline(self, proto, sample: np.ndarray):
         """``proto`` with the input's pooling chain as outputs (SPEC 6), for inputs shaped like
-        ``sample`` (one sample, no batch axis); the accumulator is created unless restored."""
+        ``sample`` (one sample, no batch axis). The accumulator is created unless a checkpoint
+        restored it (the restored reducer already holds that same object)."""
         from .baseline import BaselineAccumulator
         from .graph import add_pooling_chain
 
@@ -102,8 +103,6 @@ class _Run:
         if levels == 0:
             return proto
         proto, self.base_acc.outputs = add_pooling_chain(proto, self.spec.name, self.spec.channel_axis, levels)
-        if self.reducer is not None:  # resumed from a checkpoint
-            self.reducer.baseline = self.base_acc
         return proto
 
     def state(self, profile: Profile, complete: bool) -> dict:

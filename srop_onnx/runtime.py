@@ -127,8 +127,7 @@ class Runner:
         except Exception as exc:
             if is_out_of_memory(exc):
                 raise DeviceOutOfMemory(str(exc).splitlines()[0] if str(exc) else "out of memory") from exc
-            msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise ModelError(f"ONNX Runtime failed on a batch of shape {tuple(batch.shape)}: {msg}") from exc
+            raise ModelError(f"ONNX Runtime failed on a batch of shape {tuple(batch.shape)}: {_first_line(exc)}") from exc
         if self.memory_budget is not None:
             used = sum(int(v.nbytes) for v in out.values())
             if used > self.memory_budget:
