@@ -91,9 +91,10 @@ class _Run:
             self.first_shape = tuple(arr.shape[1:])
 
     def add_baseline(self, proto, sample: np.ndarray):
-        """``proto`` with the input's pooling chain as outputs (SPEC 6), for inputs shaped like
-        ``sample`` (one sample, no batch axis). The accumulator is created unless a checkpoint
-        restored it (the restored reducer already holds that same object)."""
+        """``proto`` (a copy the caller owns: changed in place) with the input's pooling chain as
+        outputs (SPEC 6), for inputs shaped like ``sample`` (one sample, no batch axis). The
+        accumulator is created unless a checkpoint restored it (the restored reducer already
+        holds that same object)."""
         from .baseline import BaselineAccumulator
         from .graph import add_pooling_chain
 
@@ -102,7 +103,8 @@ class _Run:
         levels = self.base_acc.start(tuple(sample.shape[a - 1] for a in self.spec.spatial_axes))
         if levels == 0:
             return proto
-        proto, self.base_acc.outputs = add_pooling_chain(proto, self.spec.name, self.spec.channel_axis, levels)
+        proto, self.base_acc.outputs = add_pooling_chain(proto, self.spec.name, self.spec.channel_axis, levels,
+                                                         copy=False)
         return proto
 
     def state(self, profile: Profile, complete: bool) -> dict:

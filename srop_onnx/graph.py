@@ -388,8 +388,11 @@ def _nan_propagating_max_pool(used: set[str], src: str, dst: str, dims: int, nan
     ]
 
 
-def add_pooling_chain(model, input_name: str, channel_axis: int, levels: int) -> tuple[object, list[str]]:
-    """Copy of ``model`` whose extra outputs are the max-pooling chain of input ``input_name``.
+def add_pooling_chain(model, input_name: str, channel_axis: int, levels: int, *,
+                      copy: bool = True) -> tuple[object, list[str]]:
+    """Copy of ``model`` whose extra outputs are the max-pooling chain of input ``input_name``
+    (with ``copy=False``, ``model`` itself, changed in place: for a model the caller already
+    copied, e.g. the output of :func:`expose_outputs`, so its weights are not copied twice).
 
     Output ``i`` is the input after ``i`` rounds of 2x2 (2 for 1-D), stride-2, floor-mode
     max-pooling, as float32 and channels-first (SPEC 6): level 0 is the input itself. A
@@ -410,8 +413,10 @@ def add_pooling_chain(model, input_name: str, channel_axis: int, levels: int) ->
     rank = len(source.type.tensor_type.shape.dim)
     if rank not in (3, 4):
         raise ModelError(f"input '{input_name}' has rank {rank}; a pooling chain needs rank 3 or 4")
-    out = onnx.ModelProto()
-    out.CopyFrom(model)
+    out = model
+    if copy:
+        out = onnx.ModelProto()
+        out.CopyFrom(model)
     used = _used_names(out.graph)
     nodes, current = [], input_name
     if source.type.tensor_type.elem_type != TensorProto.FLOAT:

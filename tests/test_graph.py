@@ -205,6 +205,8 @@ def test_pooling_chain_names_do_not_collide_and_model_is_not_changed():
     assert names[0] != "srop_onnx/baseline/0" and len(set(names)) == 2
     outs = [o.name for o in chained.graph.output]
     assert outs[0] == "srop_onnx/baseline/0" and outs[1:] == names
+    same, same_names = add_pooling_chain(model, "x", 1, 2, copy=False)  # the caller's own copy
+    assert same is model and model.SerializeToString() == chained.SerializeToString() and same_names == names
 
 
 def test_pooling_chain_refuses_bad_requests():
