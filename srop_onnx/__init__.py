@@ -1,7 +1,7 @@
 """srop-onnx: spectral roll-off points (SROPs) of the feature maps of any ONNX model.
 
 The spectral core (:func:`srop`, :func:`srop1d`, :func:`rolloff_bins`,
-:class:`LayerStats`) needs only NumPy; model analysis (:func:`analyze`,
+:func:`rolloff_bins_many`, :class:`LayerStats`) needs only NumPy; model analysis (:func:`analyze`,
 :class:`Profile`) loads onnx/onnxruntime on first use.
 """
 
@@ -11,7 +11,7 @@ from importlib import import_module
 from importlib.metadata import PackageNotFoundError, version as _version
 
 from .errors import DeviceError, InputDataError, ModelError, SropError, TooSmallError, UsageError
-from .spectral import DEAD, NONFINITE, RolloffBins, num_bins, rolloff_bins, rolloff_bins_1d, srop, srop1d
+from .spectral import DEAD, NONFINITE, RolloffBins, num_bins, rolloff_bins, rolloff_bins_1d, rolloff_bins_many, srop, srop1d
 from .stats import LayerStats, Summary
 
 try:
@@ -47,6 +47,7 @@ __all__ = [
     "num_bins",
     "rolloff_bins",
     "rolloff_bins_1d",
+    "rolloff_bins_many",
     "srop",
     "srop1d",
     *_LAZY,

@@ -16,7 +16,7 @@ import numpy as np
 from .errors import ModelError
 from .graph import Tap
 from .profile import LayerProfile, Profile
-from .spectral import num_bins, num_bins_1d, rolloff_bins, rolloff_bins_1d, spectrum_ok
+from .spectral import num_bins, num_bins_1d, rolloff_bins_many, spectrum_ok
 from .stats import LayerStats
 
 __all__ = ["LayerReducer"]
@@ -99,7 +99,7 @@ class LayerReducer:
         """
         from ._xp import namespace, to_numpy
 
-        pending: list = []
+        work: list = []  # (commit function, array, spatial dims) of every layer and chain level
         for st in self.states:
             if st.skip or st.tap.tensor not in outputs:
                 continue
@@ -112,33 +112,29 @@ class LayerReducer:
                     continue
             elif shape != st.shape:
                 raise ModelError(f"tap '{st.tap.tensor}' changed shape between batches ({st.shape} -> {shape})")
-            rb = rolloff_bins(arr, kappa=self.kappa) if st.dims == 2 else rolloff_bins_1d(arr, kappa=self.kappa)
-            pending.append((functools.partial(self._add, st), rb.bins))
-        pending.extend(self._reduce_baseline(outputs))
-        if not pending:
+            work.append((functools.partial(self._add, st), arr, st.dims))
+        work.extend(self._baseline_work(outputs))
+        if not work:
             return []
-        # one device-to-host copy for the whole batch (on a GPU: one transfer, not one per layer)
-        xp = namespace(pending[0][1])
-        host = np.asarray(to_numpy(xp.concat([xp.reshape(b, (-1,)) for _, b in pending])))
+        # every layer's chunks in one call (one queue of CPU threads), then one
+        # device-to-host copy for the whole batch (on a GPU: one transfer, not one per layer)
+        done = rolloff_bins_many([a for _, a, _ in work], kappa=self.kappa, dims=[d for _, _, d in work])
+        xp = namespace(done[0].bins)
+        host = np.asarray(to_numpy(xp.concat([xp.reshape(rb.bins, (-1,)) for rb in done])))
         out, start = [], 0
-        for add, bins in pending:
-            size = int(np.prod(bins.shape))
-            out.append((add, host[start : start + size].reshape(tuple(bins.shape))))
+        for (add, _, _), rb in zip(work, done):
+            size = int(np.prod(rb.bins.shape))
+            out.append((add, host[start : start + size].reshape(tuple(rb.bins.shape))))
             start += size
         return out
 
-    def _reduce_baseline(self, outputs: dict) -> list:
-        """Device roll-off bins of the pooling-chain levels in ``outputs`` (float32, channels first)."""
+    def _baseline_work(self, outputs: dict) -> list:
+        """The pooling-chain levels in ``outputs`` (float32, channels first), for :meth:`reduce`."""
         base = self.baseline
         if base is None:
             return []
-        pending = []
-        for name in base.outputs:
-            if name in outputs:
-                level = outputs[name]
-                rb = rolloff_bins(level, kappa=self.kappa) if base.dims == 2 else rolloff_bins_1d(level, kappa=self.kappa)
-                pending.append((functools.partial(base.add, tuple(int(d) for d in level.shape)), rb.bins))
-        return pending
+        return [(functools.partial(base.add, tuple(int(d) for d in outputs[name].shape)), outputs[name], base.dims)
+                for name in base.outputs if name in outputs]
 
     def _add(self, st: _TapState, bins: np.ndarray) -> None:
         st.stats.update(bins)

@@ -40,6 +40,7 @@ __all__ = [
     "ring_index",
     "rolloff_bins",
     "rolloff_bins_1d",
+    "rolloff_bins_many",
     "srop",
     "srop1d",
 ]
@@ -197,28 +198,133 @@ def _chunk_step(xp, maps: int, per_map: int, threads: int) -> int:
     return step
 
 
-def _run_chunk(xp, kernel, flat, kappa: float, step: int, workers: int | None, start: int):
+@dataclass(frozen=True)
+class _Job:
+    """One array's share of a multi-array call: its flat maps and how to cut them."""
+
+    xp: Any
+    kernel: Any
+    flat: Any
+    step: int
+    starts: tuple[int, ...]
+
+
+def _run_chunk(jobs: list, kappa: float, workers: int | None, task: tuple[int, int]):
+    job = jobs[task[0]]
+    start = task[1]
+    stop = min(start + job.step, job.flat.shape[0])  # array-api-strict refuses slices past the end
     # NaN/Inf maps are expected and counted (SPEC 3): no NumPy warnings for them (errstate is per thread)
     with np.errstate(invalid="ignore", over="ignore"):
-        return kernel(xp, flat[start : start + step, ...], kappa, workers)
+        return job.kernel(job.xp, job.flat[start:stop, ...], kappa, workers)
 
 
-def _chunked(xp, flat, kernel, kappa: float, per_map: int):
-    """Run ``kernel`` over ``flat (maps, ...)`` in chunks; int32 ``(maps,)``.
+def _run_jobs(jobs: list[_Job], kappa: float) -> list:
+    """Roll-off bins of every job's maps, int32 ``(maps,)`` per job.
 
-    NumPy: the chunks run on the CPU worker threads, one FFT thread each; other
-    namespaces (devices) run them in order, each call already using the whole device.
+    NumPy: the chunks of all jobs go to the CPU worker threads as one queue, one
+    FFT thread each, so no core waits at the end of a layer for the other's last
+    chunk; other namespaces (devices) run them in order, each call already using
+    the whole device.
     """
+    if not jobs:
+        return []
+    threads = cpu_workers() if any(is_numpy(j.xp) for j in jobs) else 1
+    tasks = [(i, s) for i, job in enumerate(jobs) for s in job.starts]
+    with cpu_kernel_threads(jobs[0].xp):
+        if len(tasks) == 1 or threads < 2:
+            parts = [_run_chunk(jobs, kappa, None, t) for t in tasks]
+        else:
+            parts = map_chunks(functools.partial(_run_chunk, jobs, kappa, 1), tasks, threads)
+    out, at = [], 0
+    for job in jobs:
+        mine = parts[at : at + len(job.starts)]
+        at += len(job.starts)
+        out.append(mine[0] if len(mine) == 1 else job.xp.concat(mine, axis=0))
+    return out
+
+
+def _job(xp, flat, kernel, per_map: int) -> _Job:
     maps = flat.shape[0]
     threads = cpu_workers() if is_numpy(xp) else 1
     step = _chunk_step(xp, maps, per_map, threads)
-    starts = list(range(0, maps, step))
-    with cpu_kernel_threads(xp):
-        if len(starts) == 1:
-            return _run_chunk(xp, kernel, flat, kappa, maps, None, 0)
-        workers = 1 if threads > 1 else None
-        parts = map_chunks(functools.partial(_run_chunk, xp, kernel, flat, kappa, step, workers), starts, threads)
-    return xp.concat(parts, axis=0)
+    return _Job(xp, kernel, flat, step, tuple(range(0, maps, step)))
+
+
+def _job_2d(x):
+    """``(job or None, lead, m)`` for the maps of ``x (..., H, W)``; raises on unusable input."""
+    if x.ndim < 2:
+        raise UsageError(f"rolloff_bins needs maps with two spatial axes, got shape {tuple(x.shape)}")
+    h, w = int(x.shape[-2]), int(x.shape[-1])
+    reason = spectrum_ok((h, w))
+    if reason:
+        raise TooSmallError(f"{h}x{w} maps are {reason} (need both sides >= 2 and max side >= 6)")
+    xp = namespace(x)
+    lead = tuple(x.shape[:-2])
+    maps = math.prod(lead)
+    job = _job(xp, xp.reshape(x, (maps, h, w)), _kernel_2d, h * w) if maps else None
+    return job, lead, num_bins(max(h, w))
+
+
+def _job_1d(x):
+    """``(job or None, lead, m)`` for the signals of ``x (..., L)``; raises on unusable input."""
+    if x.ndim < 1:
+        raise UsageError("rolloff_bins_1d needs at least one axis")
+    length = int(x.shape[-1])
+    reason = spectrum_ok((length,))
+    if reason:
+        raise TooSmallError(f"signals of length {length} are {reason} (need L // 2 >= 2)")
+    xp = namespace(x)
+    lead = tuple(x.shape[:-1])
+    maps = math.prod(lead)
+    job = _job(xp, xp.reshape(x, (maps, length)), _kernel_1d, length) if maps else None
+    return job, lead, num_bins_1d(length)
+
+
+def rolloff_bins_many(xs, *, kappa: float = 0.85, dims=None) -> list[RolloffBins]:
+    """Roll-off bins of several arrays in one call: ``[rolloff_bins(x) for x in xs]``.
+
+    The same numbers as one call per array; on a multi-core CPU the chunks of
+    all arrays share one queue of worker threads (a network's layers reduced
+    together keep every core busy to the last chunk).
+
+    Parameters
+    ----------
+    xs : sequence of arrays
+        Maps ``(..., H, W)`` or signals ``(..., L)``, as ``dims`` says.
+    kappa : float in (0, 1]
+        Energy fraction of Eq. 2.
+    dims : sequence of {1, 2}, optional
+        Spatial axes of each array: 2 (:func:`rolloff_bins`, default) or 1
+        (:func:`rolloff_bins_1d`).
+
+    Returns
+    -------
+    list of RolloffBins, one per array, in order.
+
+    Raises
+    ------
+    TooSmallError, UsageError
+        As :func:`rolloff_bins` and :func:`rolloff_bins_1d`, before any work is done.
+    """
+    kappa = _check_kappa(kappa)
+    xs = list(xs)
+    dims = [2] * len(xs) if dims is None else [int(d) for d in dims]
+    if len(dims) != len(xs):
+        raise UsageError(f"dims has {len(dims)} entries for {len(xs)} arrays")
+    plans = []
+    for x, d in zip(xs, dims):
+        if d not in (1, 2):
+            raise UsageError(f"dims entries must be 1 or 2, got {d}")
+        plans.append(_job_2d(x) if d == 2 else _job_1d(x))
+    done = iter(_run_jobs([job for job, _, _ in plans if job is not None], kappa))
+    out = []
+    for x, (job, lead, m) in zip(xs, plans):
+        if job is None:
+            xp = namespace(x)
+            out.append(RolloffBins(xp.zeros(lead, dtype=xp.int32), m))
+        else:
+            out.append(RolloffBins(job.xp.reshape(next(done), lead), m))
+    return out
 
 
 def rolloff_bins(x, *, kappa: float = 0.85) -> RolloffBins:
@@ -244,21 +350,7 @@ def rolloff_bins(x, *, kappa: float = 0.85) -> RolloffBins:
     TooSmallError
         If the maps have a side of 1 or ``m < 2`` (smaller than 6 x 6).
     """
-    xp = namespace(x)
-    kappa = _check_kappa(kappa)
-    if x.ndim < 2:
-        raise UsageError(f"rolloff_bins needs maps with two spatial axes, got shape {tuple(x.shape)}")
-    h, w = int(x.shape[-2]), int(x.shape[-1])
-    reason = spectrum_ok((h, w))
-    if reason:
-        raise TooSmallError(f"{h}x{w} maps are {reason} (need both sides >= 2 and max side >= 6)")
-    lead = tuple(x.shape[:-2])
-    maps = math.prod(lead)
-    if maps == 0:
-        return RolloffBins(xp.zeros(lead, dtype=xp.int32), num_bins(max(h, w)))
-    flat = xp.reshape(x, (maps, h, w))
-    k = _chunked(xp, flat, _kernel_2d, kappa, h * w)
-    return RolloffBins(xp.reshape(k, lead), num_bins(max(h, w)))
+    return rolloff_bins_many([x], kappa=kappa, dims=[2])[0]
 
 
 def rolloff_bins_1d(x, *, kappa: float = 0.85) -> RolloffBins:
@@ -267,21 +359,7 @@ def rolloff_bins_1d(x, *, kappa: float = 0.85) -> RolloffBins:
     ``S1D = |rfft(x)|`` over bins ``0..L//2``; ``m = L // 2``. Returns
     ``bins`` of shape ``x.shape[:-1]`` (int32; -1 dead, -2 non-finite).
     """
-    xp = namespace(x)
-    kappa = _check_kappa(kappa)
-    if x.ndim < 1:
-        raise UsageError("rolloff_bins_1d needs at least one axis")
-    length = int(x.shape[-1])
-    reason = spectrum_ok((length,))
-    if reason:
-        raise TooSmallError(f"signals of length {length} are {reason} (need L // 2 >= 2)")
-    lead = tuple(x.shape[:-1])
-    maps = math.prod(lead)
-    if maps == 0:
-        return RolloffBins(xp.zeros(lead, dtype=xp.int32), num_bins_1d(length))
-    flat = xp.reshape(x, (maps, length))
-    k = _chunked(xp, flat, _kernel_1d, kappa, length)
-    return RolloffBins(xp.reshape(k, lead), num_bins_1d(length))
+    return rolloff_bins_many([x], kappa=kappa, dims=[1])[0]
 
 
 def _to_srop(xp, rb: RolloffBins, denom: int):

@@ -12,7 +12,8 @@ from hypothesis.extra.numpy import arrays
 
 from conftest import to_np
 from reference import ref_bin_2d, ref_bins, ref_m
-from srop_onnx import DEAD, NONFINITE, TooSmallError, UsageError, num_bins, rolloff_bins, rolloff_bins_1d, srop, srop1d
+from srop_onnx import (DEAD, NONFINITE, TooSmallError, UsageError, num_bins, rolloff_bins, rolloff_bins_1d, rolloff_bins_many,
+                       srop, srop1d)
 
 
 def _asxp(xp, a):
@@ -75,6 +76,41 @@ def test_chunking_gives_same_bins(rng, monkeypatch):
     whole = rolloff_bins(x).bins
     monkeypatch.setattr(sp, "chunk_elements", lambda _xp: 144 * 7)  # 7 maps per chunk
     np.testing.assert_array_equal(rolloff_bins(x).bins, whole)
+
+
+@pytest.mark.parametrize("threads", ["1", "3"])
+def test_many_arrays_in_one_call_match_the_reference(rng, monkeypatch, threads):
+    """Layers of several shapes (2-D and 1-D, dead and NaN maps, an empty batch) share one
+    queue of chunks: each array's bins are its own, in order, on any thread count."""
+    import srop_onnx.spectral as sp
+
+    monkeypatch.setenv("SROP_ONNX_THREADS", threads)
+    monkeypatch.setattr(sp, "chunk_elements", lambda _xp: 600)  # many chunks per array
+    maps = [rng.standard_normal((4, 5, 12, 12)).cumsum(axis=-1), rng.random((7, 9, 14)),
+            np.zeros((0, 3, 8, 8)), rng.standard_normal((2, 3, 56, 56)).cumsum(axis=-2)]
+    maps[0][1, 2] = 0.0
+    maps[3][0, 1, 3, 4] = np.nan
+    signals = rng.standard_normal((6, 40)).cumsum(axis=-1)
+    xs = [maps[0], signals, maps[1], maps[2], maps[3]]
+    got = rolloff_bins_many([x.astype(np.float64) for x in xs], dims=[2, 1, 2, 2, 2])
+    assert [rb.m for rb in got] == [ref_m(12), 20, ref_m(14), ref_m(8), ref_m(56)]
+    for x, rb in zip([maps[0], maps[1], maps[3]], [got[0], got[2], got[4]]):
+        assert rb.bins.shape == x.shape[:-2]
+        np.testing.assert_array_equal(rb.bins, ref_bins(x))
+    assert got[3].bins.shape == (0, 3)
+    np.testing.assert_array_equal(got[1].bins, ref_bins(signals, dims=1))
+    assert got[0].bins[1, 2] == DEAD and got[4].bins[0, 1] == NONFINITE
+
+
+def test_many_arrays_refuse_bad_arguments_before_any_work():
+    ok = np.ones((2, 8, 8))
+    with pytest.raises(UsageError, match="dims has 1 entries for 2 arrays"):
+        rolloff_bins_many([ok, ok], dims=[2])
+    with pytest.raises(UsageError, match="dims entries must be 1 or 2, got 3"):
+        rolloff_bins_many([ok], dims=[3])
+    with pytest.raises(TooSmallError, match="4x4 maps are too small"):
+        rolloff_bins_many([ok, np.ones((2, 4, 4))])
+    assert rolloff_bins_many([]) == []
 
 
 # -- analytic cases -----------------------------------------------------------
