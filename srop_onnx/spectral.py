@@ -218,17 +218,17 @@ def _run_chunk(jobs: list, kappa: float, workers: int | None, task: tuple[int, i
         return job.kernel(job.xp, job.flat[start:stop, ...], kappa, workers)
 
 
-def _run_jobs(jobs: list[_Job], kappa: float) -> list:
+def _run_jobs(jobs: list[_Job], kappa: float, threads: int) -> list:
     """Roll-off bins of every job's maps, int32 ``(maps,)`` per job.
 
-    NumPy: the chunks of all jobs go to the CPU worker threads as one queue, one
-    FFT thread each, so no core waits at the end of a layer for the other's last
-    chunk; other namespaces (devices) run them in order, each call already using
-    the whole device.
+    NumPy: the chunks of all jobs go to the ``threads`` CPU worker threads as one
+    queue, one FFT thread each, so no core waits at the end of a layer for the
+    other's last chunk; other namespaces (devices) run them in order, each call
+    already using the whole device.
     """
     if not jobs:
         return []
-    threads = cpu_workers() if any(is_numpy(j.xp) for j in jobs) else 1
+    threads = threads if any(is_numpy(j.xp) for j in jobs) else 1
     tasks = [(i, s) for i, job in enumerate(jobs) for s in job.starts]
     with cpu_kernel_threads(jobs[0].xp):
         if len(tasks) == 1 or threads < 2:
@@ -243,41 +243,39 @@ def _run_jobs(jobs: list[_Job], kappa: float) -> list:
     return out
 
 
-def _job(xp, flat, kernel, per_map: int) -> _Job:
-    maps = flat.shape[0]
-    threads = cpu_workers() if is_numpy(xp) else 1
-    step = _chunk_step(xp, maps, per_map, threads)
-    return _Job(xp, kernel, flat, step, tuple(range(0, maps, step)))
+def _check_shape(x, dims: int) -> None:
+    """Raise on arrays without a spectrum: too few axes, or maps/signals too small (SPEC 3)."""
+    if dims == 2:
+        if x.ndim < 2:
+            raise UsageError(f"rolloff_bins needs maps with two spatial axes, got shape {tuple(x.shape)}")
+        h, w = int(x.shape[-2]), int(x.shape[-1])
+        reason = spectrum_ok((h, w))
+        if reason:
+            raise TooSmallError(f"{h}x{w} maps are {reason} (need both sides >= 2 and max side >= 6)")
+    else:
+        if x.ndim < 1:
+            raise UsageError("rolloff_bins_1d needs at least one axis")
+        length = int(x.shape[-1])
+        reason = spectrum_ok((length,))
+        if reason:
+            raise TooSmallError(f"signals of length {length} are {reason} (need L // 2 >= 2)")
 
 
-def _job_2d(x):
-    """``(job or None, lead, m)`` for the maps of ``x (..., H, W)``; raises on unusable input."""
-    if x.ndim < 2:
-        raise UsageError(f"rolloff_bins needs maps with two spatial axes, got shape {tuple(x.shape)}")
-    h, w = int(x.shape[-2]), int(x.shape[-1])
-    reason = spectrum_ok((h, w))
-    if reason:
-        raise TooSmallError(f"{h}x{w} maps are {reason} (need both sides >= 2 and max side >= 6)")
+def _job(x, dims: int, threads: int):
+    """``(xp, job or None, lead, m)`` for the maps (``dims`` 2) or signals (1) of ``x``."""
+    _check_shape(x, dims)
     xp = namespace(x)
-    lead = tuple(x.shape[:-2])
+    spatial = tuple(int(s) for s in x.shape[-dims:])
+    lead = tuple(x.shape[:-dims])
     maps = math.prod(lead)
-    job = _job(xp, xp.reshape(x, (maps, h, w)), _kernel_2d, h * w) if maps else None
-    return job, lead, num_bins(max(h, w))
-
-
-def _job_1d(x):
-    """``(job or None, lead, m)`` for the signals of ``x (..., L)``; raises on unusable input."""
-    if x.ndim < 1:
-        raise UsageError("rolloff_bins_1d needs at least one axis")
-    length = int(x.shape[-1])
-    reason = spectrum_ok((length,))
-    if reason:
-        raise TooSmallError(f"signals of length {length} are {reason} (need L // 2 >= 2)")
-    xp = namespace(x)
-    lead = tuple(x.shape[:-1])
-    maps = math.prod(lead)
-    job = _job(xp, xp.reshape(x, (maps, length)), _kernel_1d, length) if maps else None
-    return job, lead, num_bins_1d(length)
+    m = num_bins(max(spatial)) if dims == 2 else num_bins_1d(spatial[0])
+    if not maps:
+        return xp, None, lead, m
+    per_map = math.prod(spatial)
+    step = _chunk_step(xp, maps, per_map, threads if is_numpy(xp) else 1)
+    kernel = _kernel_2d if dims == 2 else _kernel_1d
+    job = _Job(xp, kernel, xp.reshape(x, (maps, *spatial)), step, tuple(range(0, maps, step)))
+    return xp, job, lead, m
 
 
 def rolloff_bins_many(xs, *, kappa: float = 0.85, dims=None) -> list[RolloffBins]:
@@ -311,19 +309,16 @@ def rolloff_bins_many(xs, *, kappa: float = 0.85, dims=None) -> list[RolloffBins
     dims = [2] * len(xs) if dims is None else [int(d) for d in dims]
     if len(dims) != len(xs):
         raise UsageError(f"dims has {len(dims)} entries for {len(xs)} arrays")
-    plans = []
-    for x, d in zip(xs, dims):
+    for d in dims:
         if d not in (1, 2):
             raise UsageError(f"dims entries must be 1 or 2, got {d}")
-        plans.append(_job_2d(x) if d == 2 else _job_1d(x))
-    done = iter(_run_jobs([job for job, _, _ in plans if job is not None], kappa))
+    threads = cpu_workers()
+    plans = [_job(x, d, threads) for x, d in zip(xs, dims)]
+    done = iter(_run_jobs([job for _, job, _, _ in plans if job is not None], kappa, threads))
     out = []
-    for x, (job, lead, m) in zip(xs, plans):
-        if job is None:
-            xp = namespace(x)
-            out.append(RolloffBins(xp.zeros(lead, dtype=xp.int32), m))
-        else:
-            out.append(RolloffBins(job.xp.reshape(next(done), lead), m))
+    for xp, job, lead, m in plans:
+        bins = xp.zeros(lead, dtype=xp.int32) if job is None else xp.reshape(next(done), lead)
+        out.append(RolloffBins(bins, m))
     return out
 
 

@@ -99,6 +99,11 @@ def wasserstein1(hist_a: np.ndarray, m_a: int, hist_b: np.ndarray, m_b: int) -> 
     return float(np.dot(cdf_diff, np.diff(grid)))
 
 
+def _counts(value, size: int) -> np.ndarray:
+    """``value`` as an int64 array, or ``size`` zeros when None."""
+    return np.zeros(size, dtype=np.int64) if value is None else np.asarray(value, dtype=np.int64)
+
+
 class LayerStats:
     """Running statistics of one layer's roll-off bins (SPEC 4).
 
@@ -125,15 +130,11 @@ class LayerStats:
                  sample_bin_sum=None, sample_count=None, kernel_bin_sum=None, kernel_count=None):
         self.m, self.m_input, self.channels = int(m), int(m_input), int(channels)
         self.dead, self.nonfinite = int(dead), int(nonfinite)
-
-        def arr(value, size):
-            return np.zeros(size, dtype=np.int64) if value is None else np.asarray(value, dtype=np.int64)
-
-        self.histogram = arr(histogram, self.m + 1)
-        self.kernel_bin_sum = arr(kernel_bin_sum, self.channels)
-        self.kernel_count = arr(kernel_count, self.channels)
+        self.histogram = _counts(histogram, self.m + 1)
+        self.kernel_bin_sum = _counts(kernel_bin_sum, self.channels)
+        self.kernel_count = _counts(kernel_count, self.channels)
         # per-sample sums are appended per batch and joined on first read: O(N) over a long run
-        self._samples: list[tuple[np.ndarray, np.ndarray]] = [(arr(sample_bin_sum, 0), arr(sample_count, 0))]
+        self._samples: list[tuple[np.ndarray, np.ndarray]] = [(_counts(sample_bin_sum, 0), _counts(sample_count, 0))]
 
     def _joined(self) -> tuple[np.ndarray, np.ndarray]:
         if len(self._samples) > 1:
