@@ -29,6 +29,8 @@ _LAZY = {
     "find_taps": "srop_onnx.graph",
     "randomize": "srop_onnx.randomize",
     "compare": "srop_onnx.compare",
+    "Measurement": "srop_onnx.settings",
+    "Execution": "srop_onnx.settings",
 }
 
 __all__ = [

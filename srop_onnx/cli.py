@@ -7,6 +7,7 @@ on stderr and exit code 2; ``--debug`` shows the traceback instead.
 from __future__ import annotations
 
 import sys
+from typing import NamedTuple
 
 import click
 
@@ -76,8 +77,8 @@ def _tap_options(f):
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=str))
 @_tap_options
 @click.option("--provider", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
-@click.option("--batch-size", "-b", default="8", show_default=True, metavar="N|auto",
-              help="Samples per run; auto = the largest that fits the free memory.")
+@click.option("--batch-size", "-b", metavar="N|auto",
+              help="Samples per run; auto = the largest that fits the free memory [default: 8 on CPU, auto on CUDA].")
 @click.option("--input", "input_name", metavar="NAME", help="Model input to feed when it has several.")
 @click.option("--preprocess", type=click.Choice(["imagenet", "unit", "symmetric", "raw", "caffe"]),
               help="Image preset [default: imagenet for 3-channel models, else unit].")
@@ -107,12 +108,13 @@ def _tap_options(f):
 @click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True, help="ray: shards as Ray tasks, merged.")
 @click.option("--shards", type=click.IntRange(min=1), help="--engine ray: number of shards [default: the cluster's CPUs/GPUs].")
 @click.option("--ray-address", metavar="ADDR", help="--engine ray: an existing cluster (else RAY_ADDRESS, else a local Ray).")
+@click.option("--tf32", is_flag=True, help="Let CUDA compute convolutions in TF32 (faster, not exact; recorded).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no table.")
 @click.pass_context
 def analyze(ctx, model, inputs, ops, all_tensors, layers, provider, batch_size, input_name, preprocess, mean, std, size,
             layout, limit, kappa, units, no_baseline, json_path, csv_path, kernels_path, strict, golden, tol, metric,
             junit_path, vs_random, seed, report_path, shard, checkpoint_path, checkpoint_every, max_memory, engine,
-            shards, ray_address, quiet):
+            shards, ray_address, tf32, quiet):
     """Analyse MODEL over INPUTS (images, .npy/.npz arrays, folders) and print a layer report.
 
     \b
@@ -122,29 +124,8 @@ def analyze(ctx, model, inputs, ops, all_tensors, layers, provider, batch_size, 
       srop-onnx analyze model.onnx val/ --check golden.json --junit srop.xml
       srop-onnx analyze model.onnx val/ --vs-random --report report.html
     """
-    from .analysis import analyze as run_analysis
-    from .analysis import analyze_vs_random
     from .inputs import parse_bytes, parse_shard, parse_size
-    from .report import make_progress, render_profile, render_verdict
-
-    out = _console()
-    err = _console(stderr=True)
-    progress_bar = None if quiet else make_progress(err)
-    task = None
-
-    last = {"done": -1}
-
-    def on_progress(done, total):
-        nonlocal task
-        if progress_bar is None:
-            return
-        if task is None:
-            progress_bar.start()
-            task = progress_bar.add_task("analysing", total=total)
-        elif done < last["done"]:  # a second pass started (--vs-random: the twin)
-            task = progress_bar.add_task("randomized twin", total=total)
-        last["done"] = done
-        progress_bar.update(task, completed=done, total=total)
+    from .settings import Execution, Measurement
 
     if junit_path and not golden:
         raise UsageError("--junit needs --check GOLDEN.json")
@@ -152,33 +133,61 @@ def analyze(ctx, model, inputs, ops, all_tensors, layers, provider, batch_size, 
         raise UsageError("--vs-random runs both models locally in one go; drop --shard/--checkpoint/--engine ray")
     if kernels_path and (shard or engine == "ray"):
         raise UsageError("--kernels keeps per-map bins of one local run; they are not merged across shards")
+    measure = Measurement(kappa=kappa, units=units, ops=_ops(ops), all_tensors=all_tensors, layers=layers,
+                          input_name=input_name, layout=layout, preprocess=preprocess, mean=_floats(mean, "--mean"),
+                          std=_floats(std, "--std"), size=parse_size(size), baseline=not no_baseline, tf32=tf32)
+    how = Execution(provider=provider, batch_size=batch_size, limit=limit, strict=strict,
+                    keep_bins=bool(kernels_path), shard=parse_shard(shard), checkpoint=checkpoint_path,
+                    checkpoint_every=checkpoint_every, max_memory=parse_bytes(max_memory, "--max-memory"))
     golden_profile = _load_profile(golden) if golden else None
-    verdict = None
-    try:
-        options = dict(
-            ops=_ops(ops), all_tensors=all_tensors, layers=layers, provider=provider,
-            batch_size=batch_size, input_name=input_name, preprocess=preprocess, mean=_floats(mean, "--mean"),
-            std=_floats(std, "--std"), size=parse_size(size), layout=layout, limit=limit, kappa=kappa, units=units,
-            strict=strict, keep_bins=bool(kernels_path), baseline=not no_baseline, progress=on_progress,
-            notify=None if quiet else (lambda msg: err.print(msg, style="dim", markup=False)),
-            max_memory=parse_bytes(max_memory, "--max-memory"),
-        )
-        if engine == "ray":
-            from .distributed import analyze_ray
+    mode = _Mode(engine=engine, vs_random=vs_random, seed=seed, shards=shards, ray_address=ray_address, quiet=quiet)
+    profile, verdict = _run_analysis(model, list(inputs), measure, how, mode)
+    _after_analysis(ctx, profile, verdict, units=units, quiet=quiet,
+                    outputs={"profile": json_path, "CSV": csv_path, "kernels": kernels_path, "report": report_path})
+    if golden_profile is not None:
+        _run_check(ctx, profile, golden_profile, tol, metric, None, junit_path, _console())
 
-            options["progress"] = None
-            options.pop("notify")
-            profile = analyze_ray(model, list(inputs), shards=shards, address=ray_address,
-                                  progress=None if quiet else on_progress, shard=parse_shard(shard),
-                                  checkpoint=checkpoint_path, **options)
-        elif vs_random:
-            profile, _twin, verdict = analyze_vs_random(model, list(inputs), seed=seed, **options)
-        else:
-            profile = run_analysis(model, list(inputs), shard=parse_shard(shard), checkpoint=checkpoint_path,
-                                   checkpoint_every=checkpoint_every, **options)
+
+class _Mode(NamedTuple):
+    """Which analysis ``analyze`` runs: local, with the twin (``vs_random``), or on Ray."""
+
+    engine: str
+    vs_random: bool
+    seed: int
+    shards: int | None
+    ray_address: str | None
+    quiet: bool
+
+
+def _run_analysis(model, inputs, measure, how, mode: _Mode):
+    """``(profile, verdict or None)`` of one ``analyze`` command, with a progress bar on stderr."""
+    from .analysis import run_analysis, vs_random as run_vs_random
+    from .report import ProgressHook
+    from .settings import Hooks
+
+    err = _console(stderr=True)
+    bar = ProgressHook(None if mode.quiet else err)
+    notify = None if mode.quiet else (lambda msg: err.print(msg, style="dim", markup=False))
+    try:
+        if mode.engine == "ray":
+            from .distributed import ray_analysis
+
+            profile = ray_analysis(model, inputs, measure, how, shards=mode.shards, address=mode.ray_address,
+                                   progress=bar)
+            return profile, None
+        if mode.vs_random:
+            profile, _twin, verdict = run_vs_random(model, inputs, measure, how, Hooks(bar, notify), seed=mode.seed)
+            return profile, verdict
+        return run_analysis(model, inputs, measure, how, Hooks(bar, notify)), None
     finally:
-        if progress_bar is not None and task is not None:
-            progress_bar.stop()
+        bar.stop()
+
+
+def _after_analysis(ctx, profile, verdict, *, units, quiet, outputs: dict) -> None:
+    """Print the report and write the requested files."""
+    from .report import render_profile, render_verdict
+
+    out, err = _console(), _console(stderr=True)
     if ctx.obj.get("debug"):
         run_info = profile.extra.get("run", {})
         err.print("run: " + ", ".join(f"{k} {v / 2**20:.0f} MiB" if k.endswith("bytes") else f"{k} {v}"
@@ -187,19 +196,14 @@ def analyze(ctx, model, inputs, ops, all_tensors, layers, provider, batch_size, 
         render_profile(profile, out, units)
         if verdict is not None:
             render_verdict(verdict, out)
-    if json_path:
-        profile.to_json(json_path)
-    if csv_path:
-        profile.to_csv(csv_path)
-    if kernels_path:
-        profile.write_kernels(kernels_path)
-    if report_path:
-        _write_report([profile], report_path, units)
-    for path, what in ((json_path, "profile"), (csv_path, "CSV"), (kernels_path, "kernels"), (report_path, "report")):
+    writers = {"profile": profile.to_json, "CSV": profile.to_csv, "kernels": profile.write_kernels,
+               "report": lambda path: _write_report([profile], path, units)}
+    for what, path in outputs.items():
+        if path:
+            writers[what](path)
+    for what, path in outputs.items():
         if path and not quiet:
             err.print(f"wrote {what}: {path}")
-    if golden_profile is not None:
-        _run_check(ctx, profile, golden_profile, tol, metric, None, junit_path, out)
 
 
 @main.command(short_help="List the layers that would be tapped, without running.")

@@ -13,6 +13,7 @@ import numpy as np
 
 from .errors import UsageError
 from .profile import LayerProfile, Profile
+from .settings import describe_differences, settings_differences
 from .stats import wasserstein1
 
 __all__ = [
@@ -57,25 +58,17 @@ class Comparison:
     warnings: list[str] = field(default_factory=list)
 
 
-def _settings_key(p: Profile) -> dict:
-    s = p.settings
-    pre = s.get("preprocess")
-    return {"kappa": s.get("kappa"), "taps": s.get("taps"), "layers": s.get("layers"), "preprocess": pre}
-
-
 def ensure_comparable(a: Profile, b: Profile, names: tuple[str, str] = ("A", "B")) -> None:
-    """Refuse profiles whose SROPs mean different things (kappa, taps, preprocessing).
+    """Refuse profiles whose SROPs mean different things (kappa, taps, preprocessing, TF32).
 
     Units are not refused: summaries are recomputed exactly from the histograms
     in whichever unit the comparison uses.
     """
-    ka, kb = _settings_key(a), _settings_key(b)
-    diffs = [k for k in ka if ka[k] != kb[k]]
+    diffs = settings_differences(a.settings, b.settings, ignore=("units",))
     if diffs:
-        detail = "; ".join(f"{k}: {ka[k]!r} vs {kb[k]!r}" for k in diffs)
         raise UsageError(
-            f"{names[0]} and {names[1]} were analysed with different settings ({detail}); "
-            "re-run analyze with the same --kappa/--ops/--all/--layers/--preprocess to compare them"
+            f"{names[0]} and {names[1]} were analysed with different settings ({describe_differences(diffs)}); "
+            "re-run analyze with the same --kappa/--ops/--all/--layers/--preprocess/--tf32 to compare them"
         )
 
 

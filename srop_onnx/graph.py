@@ -215,60 +215,68 @@ def find_taps(
     except re.error as exc:
         raise UsageError(f"--layers: invalid regular expression {layers!r} ({exc})") from exc
     op_set = set(ops or DEFAULT_OPS)
-    graph_outs = {o.name for o in model.graph.output}
     taps: list[Tap] = []
     skipped: list[dict] = []
     seen: set[str] = set()
     for node in topological_order(model.graph):
         if not all_tensors and node.op_type not in op_set:
             continue
-        outputs = node.output[:1] if not all_tensors else [o for o in node.output if o]
-        for tensor in outputs:
-            if not tensor or tensor in seen:
+        for tap in _node_taps(node, types, op_set, all_tensors):
+            if tap.tensor in seen:
                 continue
-            elem, shape = types.get(tensor, (0, None))
-            rank = len(shape) if shape is not None else None
-            quant = node.op_type in _QUANT_OPS
-            if all_tensors and node.op_type not in op_set:
-                if (elem and elem not in _FLOAT_TYPES) or (rank is not None and rank not in (3, 4)):
-                    continue  # --all: silently only rank-3/4 float tensors
-            weight = node.input[1] if node.op_type in _WEIGHT_OPS and len(node.input) > 1 else None
-            if node.op_type == "QLinearConv" and len(node.input) > 3:
-                weight = node.input[3]
-            tap = Tap(
-                index=len(taps),
-                tensor=tensor,
-                node=node.name,
-                op=node.op_type,
-                name=module_name(node, weight),
-                elem_type=elem or None,
-                shape_hint=shape,
-            )
             if pattern and not any(pattern.search(s or "") for s in (tap.tensor, tap.node, tap.name)):
                 continue
-            seen.add(tensor)
-            reason = None
-            if rank is not None and rank >= 5:
-                reason = f"rank {rank} tensor (3-D convolution): not supported"
-            elif rank is not None and rank < 3:
-                reason = f"rank {rank} tensor: not a feature map"
-            elif elem and elem not in _FLOAT_TYPES:
-                if quant and elem in _QUANT_TYPES:
-                    tap.dequant = _dequant_params(model, node)
-                    if tap.dequant is None:
-                        reason = "quantized output whose scale/zero point are not constants"
-                else:
-                    reason = f"non-float tensor (ONNX type {elem})"
+            seen.add(tap.tensor)
+            reason = _tap_problem(model, node, tap, types.get(tap.tensor, (0, None))[1])
             if reason:
-                skipped.append({"tensor": tensor, "op": node.op_type, "reason": reason})
-                continue
-            taps.append(tap)
+                skipped.append({"tensor": tap.tensor, "op": node.op_type, "reason": reason})
+            else:
+                taps.append(tap)
+    graph_outs = {o.name for o in model.graph.output}
     for i, t in enumerate(taps):
         t.index = i
         if t.tensor in graph_outs:
             t.notes.append("already a graph output")
     _dedupe_names(taps)
     return taps, skipped
+
+
+def _node_taps(node, types: dict, op_set: set, all_tensors: bool) -> list[Tap]:
+    """Candidate taps of one node: its first output (``--ops``), or every output that may be a
+    rank-3/4 float tensor (``--all``)."""
+    outputs = node.output[:1] if not all_tensors else [o for o in node.output if o]
+    weight = node.input[1] if node.op_type in _WEIGHT_OPS and len(node.input) > 1 else None
+    if node.op_type == "QLinearConv" and len(node.input) > 3:
+        weight = node.input[3]
+    out = []
+    for tensor in outputs:
+        if not tensor:
+            continue
+        elem, shape = types.get(tensor, (0, None))
+        rank = len(shape) if shape is not None else None
+        if all_tensors and node.op_type not in op_set:
+            if (elem and elem not in _FLOAT_TYPES) or (rank is not None and rank not in (3, 4)):
+                continue  # --all: silently only rank-3/4 float tensors
+        out.append(Tap(index=0, tensor=tensor, node=node.name, op=node.op_type, name=module_name(node, weight),
+                       elem_type=elem or None, shape_hint=shape))
+    return out
+
+
+def _tap_problem(model, node, tap: Tap, shape) -> str | None:
+    """Why ``tap`` cannot be analysed (rank, element type), else None; sets ``tap.dequant``
+    for quantized outputs with constant scale and zero point."""
+    rank = len(shape) if shape is not None else None
+    elem = tap.elem_type
+    if rank is not None and rank >= 5:
+        return f"rank {rank} tensor (3-D convolution): not supported"
+    if rank is not None and rank < 3:
+        return f"rank {rank} tensor: not a feature map"
+    if elem and elem not in _FLOAT_TYPES:
+        if node.op_type in _QUANT_OPS and elem in _QUANT_TYPES:
+            tap.dequant = _dequant_params(model, node)
+            return None if tap.dequant is not None else "quantized output whose scale/zero point are not constants"
+        return f"non-float tensor (ONNX type {elem})"
+    return None
 
 
 def _dedupe_names(taps: list[Tap]) -> None:

@@ -297,10 +297,12 @@ class Sample:
 
 @dataclass
 class InputLog:
-    """What happened to the inputs: what was skipped (and at which file index)."""
+    """What happened to the inputs: what was skipped (and at which file index), and the sample
+    shape every input of the run must keep (set by the first sample, or by a resumed run)."""
 
     skipped: list[dict] = field(default_factory=list)
     skipped_at: list[int] = field(default_factory=list)
+    shape: tuple | None = None
 
     def add(self, index: int, entry: dict) -> None:
         self.skipped.append(entry)
@@ -393,14 +395,13 @@ def iter_samples(
     strict: bool = False,
     limit: int | None = None,
     start: tuple[int, int] = (0, 0),
-    first_shape: tuple | None = None,
     workers: int | None = None,
 ) -> Iterator[Sample]:
     """Samples from input files in order; bad files are logged and skipped (or raise when strict).
 
     ``start = (f, k)`` resumes after ``f`` whole files and ``k`` rows of file ``f``
-    (files before it are not read); ``first_shape`` is the sample shape a resumed
-    run must keep. Files are decoded on ``workers`` threads (default
+    (files before it are not read); ``log.shape``, when set, is the sample shape a
+    resumed run must keep. Files are decoded on ``workers`` threads (default
     :func:`decode_workers`); what is yielded, logged and raised is in file order
     whatever the number of threads.
     """
@@ -412,11 +413,11 @@ def iter_samples(
             if isinstance(loaded, Exception):
                 raise loaded
             for s in loaded:
-                if first_shape is None:
-                    first_shape = s.array.shape
-                elif s.array.shape != first_shape:
+                if log.shape is None:
+                    log.shape = s.array.shape
+                elif s.array.shape != log.shape:
                     raise InputDataError(
-                        f"{s.source}: sample shape {s.array.shape} differs from the first input's {first_shape}; "
+                        f"{s.source}: sample shape {s.array.shape} differs from the first input's {log.shape}; "
                         "all inputs of one run must share a shape"
                     )
         except UsageError:

@@ -11,12 +11,13 @@ from __future__ import annotations
 from .baseline import BaselineAccumulator
 from .errors import UsageError
 from .profile import LayerProfile, Profile
+from .settings import RUN_KEYS, describe_differences, settings_differences
 from .stats import LayerStats
 
 __all__ = ["merge_profiles", "RUN_SETTINGS"]
 
 #: settings that may differ between shards without changing any number
-RUN_SETTINGS = ("provider", "batch_size")
+RUN_SETTINGS = RUN_KEYS
 
 
 def _shard(p: Profile, where: str) -> dict:
@@ -28,16 +29,14 @@ def _shard(p: Profile, where: str) -> dict:
 
 def _check_same(parts: list[Profile], names: list[str]) -> None:
     ref, ref_name = parts[0], names[0]
-    key = {k: v for k, v in ref.settings.items() if k not in RUN_SETTINGS}
     for p, name in zip(parts[1:], names[1:]):
         if p.model.get("sha256") != ref.model.get("sha256"):
             raise UsageError(f"{name} was made from a different model than {ref_name} (sha256 differs); "
                              "merge only shards of one run")
-        other = {k: v for k, v in p.settings.items() if k not in RUN_SETTINGS}
-        if other != key:
-            diff = ", ".join(k for k in key if key.get(k) != other.get(k))
-            raise UsageError(f"{name} and {ref_name} were analysed with different settings ({diff}); "
-                             "merge only shards of one run")
+        diffs = settings_differences(p.settings, ref.settings)
+        if diffs:
+            raise UsageError(f"{name} and {ref_name} were analysed with different settings "
+                             f"({describe_differences(diffs)}); merge only shards of one run")
 
 
 def merge_profiles(parts: list[Profile], names: list[str] | None = None) -> Profile:
@@ -104,6 +103,5 @@ def merge_profiles(parts: list[Profile], names: list[str] | None = None) -> Prof
 
 def _copy(st: LayerStats) -> LayerStats:
     return LayerStats(m=st.m, m_input=st.m_input, channels=st.channels, histogram=st.histogram.copy(), dead=st.dead,
-                      nonfinite=st.nonfinite, sample_bin_sum=st.sample_bin_sum.copy(),
-                      sample_count=st.sample_count.copy(), kernel_bin_sum=st.kernel_bin_sum.copy(),
-                      kernel_count=st.kernel_count.copy())
+                      nonfinite=st.nonfinite, samples=(st.sample_bin_sum.copy(), st.sample_count.copy()),
+                      kernels=(st.kernel_bin_sum.copy(), st.kernel_count.copy()))

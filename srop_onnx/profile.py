@@ -94,10 +94,9 @@ class LayerProfile:
             histogram=np.asarray(d["histogram"], dtype=np.int64),
             dead=int(d["dead"]),
             nonfinite=int(d["nonfinite"]),
-            sample_bin_sum=np.asarray(d["per_sample_bin_sum"], dtype=np.int64),
-            sample_count=np.asarray(d["per_sample_count"], dtype=np.int64),
-            kernel_bin_sum=np.asarray(d["kernel_bin_sum"], dtype=np.int64),
-            kernel_count=np.asarray(d["kernel_count"], dtype=np.int64),
+            samples=(np.asarray(d["per_sample_bin_sum"], dtype=np.int64),
+                     np.asarray(d["per_sample_count"], dtype=np.int64)),
+            kernels=(np.asarray(d["kernel_bin_sum"], dtype=np.int64), np.asarray(d["kernel_count"], dtype=np.int64)),
         )
         return cls(
             index=int(d["index"]), name=d["name"], tensor=d["tensor"], node=d.get("node", ""), op=d["op"],

@@ -6,7 +6,8 @@ import math
 
 from .profile import Profile
 
-__all__ = ["render_profile", "render_taps", "render_comparison", "render_check", "render_verdict", "make_progress", "fmt"]
+__all__ = ["render_profile", "render_taps", "render_comparison", "render_check", "render_verdict", "make_progress",
+           "ProgressHook", "fmt"]
 
 
 def fmt(x, digits: int = 3) -> str:
@@ -87,6 +88,33 @@ def make_progress(console, unit: str = "img"):
 
     return Progress(TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(),
                     _Rate(), TimeElapsedColumn(), console=console, transient=False)
+
+
+class ProgressHook:
+    """A ``progress(done, total)`` callback that drives a rich bar on ``console`` (None: silent).
+
+    A second pass (``--vs-random``: the twin) restarts the count and gets a bar of its own.
+    """
+
+    def __init__(self, console, unit: str = "img"):
+        self.bar = None if console is None else make_progress(console, unit)
+        self.task = None
+        self.last = -1
+
+    def __call__(self, done: int, total: int | None) -> None:
+        if self.bar is None:
+            return
+        if self.task is None:
+            self.bar.start()
+            self.task = self.bar.add_task("analysing", total=total)
+        elif done < self.last:
+            self.task = self.bar.add_task("randomized twin", total=total)
+        self.last = done
+        self.bar.update(self.task, completed=done, total=total)
+
+    def stop(self) -> None:
+        if self.bar is not None and self.task is not None:
+            self.bar.stop()
 
 
 def render_taps(taps, console) -> None:

@@ -6,14 +6,17 @@ The CUDA-specific parts (IOBinding to device buffers, CuPy views) live in
 
 from __future__ import annotations
 
+import re
 import warnings
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
 from .errors import DeviceError, ModelError, UsageError
 
-__all__ = ["ProviderChoice", "choose_provider", "Runner", "start_runner", "available_memory"]
+__all__ = ["ProviderChoice", "choose_provider", "Runner", "RunnerOptions", "start_runner", "available_memory", "ir_refusal",
+           "lower_ir_version"]
 
 PROVIDERS = ("auto", "cpu", "cuda")
 
@@ -41,6 +44,35 @@ def choose_provider(requested: str = "auto") -> ProviderChoice:
     return ProviderChoice("CPUExecutionProvider", f"CPU; CUDA not used: {problem}")
 
 
+@dataclass(frozen=True)
+class RunnerOptions:
+    """How a :class:`Runner` runs its session.
+
+    ``external_folder``: where external weights live (the graph comes from memory);
+    ``iobinding``: bind inputs/outputs (default: on CUDA only); ``memory_budget``: a
+    simulated limit on one run's output bytes (tests OOM recovery anywhere); ``tf32``:
+    let the CUDA provider compute in TF32 (SPEC 8: off unless asked); ``notify``: one-line notes.
+    """
+
+    external_folder: str | None = None
+    iobinding: bool | None = None
+    memory_budget: int | None = None
+    tf32: bool = False
+    notify: Callable[[str], None] | None = None
+
+
+def _session_options(ort, external_folder: str | None):
+    opts = ort.SessionOptions()
+    opts.log_severity_level = 3
+    # ORT's worker threads busy-wait after a run by default; the SROP reduction that follows
+    # needs those cores (on a 2-core machine spinning doubled the reduction's time).
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    if external_folder:
+        # the graph comes from memory; its external weights stay in the model's folder
+        opts.add_session_config_entry("session.model_external_initializers_file_folder_path", external_folder)
+    return opts
+
+
 class Runner:
     """An ONNX Runtime session over a (rewritten) model, fed one input.
 
@@ -49,29 +81,17 @@ class Runner:
     the last sample and the padding dropped from the outputs.
     """
 
-    def __init__(self, model: bytes, provider: ProviderChoice, spec, output_names: list[str], *,
-                 external_folder: str | None = None, threads: int | None = None, iobinding: bool | None = None,
-                 memory_budget: int | None = None):
+    def __init__(self, model: bytes, provider: ProviderChoice, spec, output_names: list[str],
+                 options: RunnerOptions = RunnerOptions()):
         import onnxruntime as ort
 
         self.device = "cuda" if provider.name == "CUDAExecutionProvider" else "cpu"
         # IOBinding: always on CUDA (outputs stay on the device); optional on CPU (tests its plumbing)
-        self.iobinding = (self.device == "cuda") if iobinding is None else bool(iobinding)
-        # simulated allocation limit on the bytes of one run's outputs (tests OOM recovery anywhere)
-        self.memory_budget = memory_budget
+        self.iobinding = (self.device == "cuda") if options.iobinding is None else bool(options.iobinding)
+        self.memory_budget = options.memory_budget
         self.max_batch: int | None = None
-
-        opts = ort.SessionOptions()
-        opts.log_severity_level = 3
-        # ORT's worker threads busy-wait after a run by default; the SROP reduction that follows
-        # needs those cores (on a 2-core machine spinning doubled the reduction's time).
-        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        if external_folder:
-            # the graph comes from memory; its external weights stay in the model's folder
-            opts.add_session_config_entry("session.model_external_initializers_file_folder_path", external_folder)
-        if threads:
-            opts.intra_op_num_threads = threads
-        self.session = _session(ort, model, opts, provider)
+        opts = _session_options(ort, options.external_folder)
+        self.session = _session(ort, model, opts, _ProviderRequest(provider, options.tf32), options.notify or _quiet)
         self.provider = provider
         self.spec = spec
         self.output_names = list(output_names)
@@ -161,6 +181,7 @@ class Runner:
 
 _CUDA_DID_NOT_START = ("onnxruntime's CUDA execution provider did not start{why}; install onnxruntime-gpu with its "
                        "CUDA 13 and cuDNN 9 libraries (pip install 'srop-onnx[gpu]')")
+_IR_REFUSAL = re.compile(r"Unsupported model IR version: (\d+), max supported IR version: (\d+)")
 
 
 def _first_line(exc: BaseException) -> str:
@@ -168,46 +189,127 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-def _session(ort, model: bytes, opts, provider: ProviderChoice):
-    """An InferenceSession on ``provider``; on CUDA, proof that the CUDA provider really runs it.
+def _quiet(_msg: str) -> None:
+    return None
 
-    ONNX Runtime's Python wrapper would otherwise fall back to the CPU silently (a CUDA
-    provider whose libraries do not load leaves a CPU-only session): that is a
-    :class:`DeviceError` here, which ``--provider auto`` turns into a CPU run with a note.
+
+@dataclass(frozen=True)
+class _ProviderRequest:
+    """A provider and its options: on CUDA, TF32 off unless asked (SPEC 8)."""
+
+    choice: ProviderChoice
+    tf32: bool = False
+
+    def providers(self) -> list:
+        if self.choice.name == "CUDAExecutionProvider":
+            return [(self.choice.name, {"use_tf32": "1" if self.tf32 else "0"})]
+        return [self.choice.name]
+
+
+def ir_refusal(exc: BaseException) -> tuple[int, int] | None:
+    """``(model IR, runtime's maximum IR)`` when ONNX Runtime refused a model for its IR version."""
+    found = _IR_REFUSAL.search(str(exc))
+    return (int(found.group(1)), int(found.group(2))) if found else None
+
+
+def lower_ir_version(model: bytes, version: int) -> bytes:
+    """The serialized ``model`` with its IR version set to ``version`` (SPEC 11: only the
+    in-memory copy; the user's file is never written)."""
+    import onnx
+
+    proto = onnx.ModelProto()
+    proto.ParseFromString(model)
+    proto.ir_version = version
+    return proto.SerializeToString()
+
+
+def _create(ort, model: bytes, opts, request: _ProviderRequest):
+    with warnings.catch_warnings():  # "not in available provider names": reported by the caller, in one line
+        warnings.filterwarnings("ignore", message="Specified provider", category=UserWarning)
+        if request.choice.name == "CUDAExecutionProvider":
+            return ort.InferenceSession(model, sess_options=opts, providers=request.providers(), enable_fallback=0)
+        return ort.InferenceSession(model, sess_options=opts, providers=request.providers())
+
+
+def _load_or_lower(ort, model: bytes, opts, request: _ProviderRequest, notify):
+    """A session for ``model``; a refusal for the IR version alone lowers the in-memory copy's
+    IR version to the runtime's maximum, with one note, and tries again (SPEC 11). Other
+    errors propagate as ONNX Runtime raised them."""
+    try:
+        return _create(ort, model, opts, request)
+    except Exception as exc:
+        refusal = ir_refusal(exc)
+        if refusal is None:
+            raise
+        have, most = refusal
+    notify(f"note: the model has IR version {have}, newer than onnxruntime {ort.__version__} reads ({most}); "
+           f"analysing an in-memory copy at IR version {most}")
+    try:
+        return _create(ort, lower_ir_version(model, most), opts, request)
+    except Exception as exc:
+        raise ModelError(f"the model has IR version {have} and onnxruntime {ort.__version__} reads up to {most}; "
+                         f"at IR version {most} it still fails ({_first_line(exc)}); install a newer onnxruntime "
+                         "(pip install -U onnxruntime, or onnxruntime-gpu)") from exc
+
+
+def _model_problem(ort, model: bytes, opts) -> str | None:
+    """Why the CPU provider cannot load ``model`` either (a model problem), or None."""
+    try:
+        _load_or_lower(ort, model, opts, _ProviderRequest(ProviderChoice("CPUExecutionProvider", "")), _quiet)
+    except ModelError as exc:
+        return str(exc)
+    except Exception as exc:
+        return _first_line(exc)
+    return None
+
+
+def _session(ort, model: bytes, opts, request: _ProviderRequest, notify):
+    """An InferenceSession on the requested provider; on CUDA, proof that the CUDA provider
+    really runs it.
+
+    A model that ONNX Runtime cannot load is a :class:`ModelError` on every provider. Only a
+    CUDA provider that fails on a model the CPU provider loads is a :class:`DeviceError`
+    (which ``--provider auto`` turns into a CPU run with a note); ONNX Runtime's Python
+    wrapper would otherwise fall back to the CPU silently.
     """
-    if provider.name != "CUDAExecutionProvider":
+    if request.choice.name != "CUDAExecutionProvider":
         try:
-            return ort.InferenceSession(model, sess_options=opts, providers=[provider.name])
+            return _load_or_lower(ort, model, opts, request, notify)
+        except ModelError:
+            raise
         except Exception as exc:
             raise ModelError(f"ONNX Runtime cannot load the model: {_first_line(exc)}") from exc
     from .cuda import preload_cuda_libraries
 
     preload_cuda_libraries()
     try:
-        with warnings.catch_warnings():  # "not in available provider names": reported below, in one line
-            warnings.filterwarnings("ignore", message="Specified provider", category=UserWarning)
-            session = ort.InferenceSession(model, sess_options=opts, providers=[provider.name], enable_fallback=0)
+        session = _load_or_lower(ort, model, opts, request, notify)
     except Exception as exc:
+        problem = _model_problem(ort, model, opts)
+        if problem is not None:
+            raise ModelError(problem if isinstance(exc, ModelError) else
+                             f"ONNX Runtime cannot load the model: {problem}") from exc
         raise DeviceError(_CUDA_DID_NOT_START.format(why=f" ({_first_line(exc)})")) from exc
     if session.get_providers()[:1] != ["CUDAExecutionProvider"]:
         raise DeviceError(_CUDA_DID_NOT_START.format(why=" (its libraries did not load)"))
     return session
 
 
-def start_runner(model: bytes, choice: ProviderChoice, requested: str, spec, output_names: list[str], notify,
-                 **options) -> tuple[Runner, ProviderChoice]:
+def start_runner(model: bytes, choice: ProviderChoice, requested: str, spec, output_names: list[str],
+                 options: RunnerOptions = RunnerOptions()) -> tuple[Runner, ProviderChoice]:
     """A :class:`Runner` on ``choice``; when CUDA was picked by ``--provider auto`` but does not
-    start, a CPU runner and a note instead. Returns the runner and the provider it runs on."""
+    start on a model the CPU loads, a CPU runner and a note instead. Returns the runner and
+    the provider it runs on."""
     try:
-        return Runner(model, choice, spec, output_names, **options), choice
+        return Runner(model, choice, spec, output_names, options), choice
     except DeviceError as exc:
         if choice.name != "CUDAExecutionProvider":
             raise
         if (requested or "auto").lower() != "auto":
             raise DeviceError(f"--provider cuda: {exc}") from exc
         cpu = ProviderChoice("CPUExecutionProvider", f"CPU; CUDA not used: {exc}")
-        notify(f"provider: {cpu.note}")
-        return Runner(model, cpu, spec, output_names, **options), cpu
+        (options.notify or _quiet)(f"provider: {cpu.note}")
+        return Runner(model, cpu, spec, output_names, options), cpu
 
 
 def available_memory(device: str) -> int:

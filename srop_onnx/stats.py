@@ -126,13 +126,17 @@ class LayerStats:
         Sum of live bins and number of samples where the channel was live.
     """
 
-    def __init__(self, m: int, m_input: int, channels: int, histogram=None, dead: int = 0, nonfinite: int = 0,
-                 sample_bin_sum=None, sample_count=None, kernel_bin_sum=None, kernel_count=None):
+    def __init__(self, m: int, m_input: int, channels: int, histogram=None, dead: int = 0, nonfinite: int = 0, *,
+                 samples=None, kernels=None):
+        """``samples``: ``(sample_bin_sum, sample_count)``; ``kernels``: ``(kernel_bin_sum,
+        kernel_count)``; counts start at zero when omitted."""
         self.m, self.m_input, self.channels = int(m), int(m_input), int(channels)
         self.dead, self.nonfinite = int(dead), int(nonfinite)
         self.histogram = _counts(histogram, self.m + 1)
+        kernel_bin_sum, kernel_count = kernels if kernels is not None else (None, None)
         self.kernel_bin_sum = _counts(kernel_bin_sum, self.channels)
         self.kernel_count = _counts(kernel_count, self.channels)
+        sample_bin_sum, sample_count = samples if samples is not None else (None, None)
         # per-sample sums are appended per batch and joined on first read: O(N) over a long run
         self._samples: list[tuple[np.ndarray, np.ndarray]] = [(_counts(sample_bin_sum, 0), _counts(sample_count, 0))]
 
@@ -202,10 +206,9 @@ class LayerStats:
             histogram=self.histogram + other.histogram,
             dead=self.dead + other.dead,
             nonfinite=self.nonfinite + other.nonfinite,
-            sample_bin_sum=np.concatenate([self.sample_bin_sum, other.sample_bin_sum]),
-            sample_count=np.concatenate([self.sample_count, other.sample_count]),
-            kernel_bin_sum=self.kernel_bin_sum + other.kernel_bin_sum,
-            kernel_count=self.kernel_count + other.kernel_count,
+            samples=(np.concatenate([self.sample_bin_sum, other.sample_bin_sum]),
+                     np.concatenate([self.sample_count, other.sample_count])),
+            kernels=(self.kernel_bin_sum + other.kernel_bin_sum, self.kernel_count + other.kernel_count),
         )
 
     @staticmethod

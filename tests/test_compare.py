@@ -248,3 +248,23 @@ def test_vs_random_json_holds_both_and_a_verdict(tmp_path):
     rows = vr["verdict"]["layers"]
     for r, lay, tw in zip(rows, d["layers"], vr["twin"]["layers"]):
         assert r["difference"] == pytest.approx(lay["mean"] - tw["mean"])
+
+
+def test_tf32_is_recorded_and_a_tf32_profile_is_refused_by_check_and_compare(profiles, tmp_path):
+    """SPEC 8: TF32 is an opt-in the settings record; check/compare treat it as any setting."""
+    tf32 = tmp_path / "tf32.json"
+    res = run("analyze", EXAMPLE, EXAMPLE_IMAGES, "--provider", "cpu", "--tf32", "-q", "--json", tf32)
+    assert res.exit_code == 0, res.output
+    assert json.loads(tf32.read_text())["settings"]["tf32"] is True
+    assert json.loads(profiles["golden"].read_text())["settings"]["tf32"] is False
+    for args in (("check", tf32, "--against", profiles["golden"]), ("compare", profiles["golden"], tf32)):
+        res = run(*args)
+        assert res.exit_code == 2 and "Traceback" not in res.output
+        assert [ln for ln in res.output.splitlines() if ln.startswith("error:")] == [res.output.strip()]
+        assert "tf32: True vs False" in res.output or "tf32: False vs True" in res.output
+    with pytest.raises(UsageError, match="tf32"):
+        check(Profile.load(tf32), Profile.load(profiles["golden"]))
+    # a golden written before --tf32 existed (no key) means full float32: it compares
+    old = json.loads(profiles["golden"].read_text())
+    del old["settings"]["tf32"]
+    assert check(Profile.from_dict(old), Profile.load(profiles["golden"])).passed

@@ -149,11 +149,11 @@ def test_checkpoint_of_another_run_is_refused(tmp_path, folder):
 
 def test_resume_in_process_counts_nothing_twice(tmp_path, folder, single, monkeypatch):
     """Interrupt after the second batch (an exception in the loop), then resume."""
-    import srop_onnx.analysis as an
+    import srop_onnx.execution as ex
 
     ckpt = tmp_path / "c.ckpt"
     calls = {"n": 0}
-    real = an._feed
+    real = ex.feed
 
     def flaky(*a, **k):
         calls["n"] += 1
@@ -161,10 +161,10 @@ def test_resume_in_process_counts_nothing_twice(tmp_path, folder, single, monkey
             raise KeyboardInterrupt
         return real(*a, **k)
 
-    monkeypatch.setattr(an, "_feed", flaky)
+    monkeypatch.setattr(ex, "feed", flaky)
     with pytest.raises(KeyboardInterrupt):
         analyze(EXAMPLE, folder, batch_size=3, checkpoint=ckpt, checkpoint_every=1)
-    monkeypatch.setattr(an, "_feed", real)
+    monkeypatch.setattr(ex, "feed", real)
     # two batches of 3 samples (the corrupt file yields none) were saved before the interruption
     assert len(json.loads(ckpt.read_text())["partial"]["inputs"]["sources"]) == 6
     resumed = analyze(EXAMPLE, folder, batch_size=3, checkpoint=ckpt, checkpoint_every=1)
@@ -183,6 +183,22 @@ def test_ray_engine_on_a_local_two_worker_ray(folder, single):
     finally:
         ray.shutdown()
     assert prof.extra["engine"] == {"name": "ray", "shards": 2, "gpu": False}
+    assert _comparable(prof) == _comparable(single)
+
+
+@pytest.mark.slow
+def test_ray_engine_from_the_cli(folder, single, tmp_path):
+    """The CLI path of --engine ray (it once crashed with a TypeError: only the API was tested)."""
+    ray = pytest.importorskip("ray")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    try:
+        res = CliRunner().invoke(main, ["analyze", str(EXAMPLE), str(folder), "--engine", "ray", "--shards", "3",
+                                        "-b", "3", "--provider", "cpu", "-q", "--json", str(tmp_path / "r.json")])
+    finally:
+        ray.shutdown()
+    assert res.exit_code == 0, res.output
+    prof = Profile.load(tmp_path / "r.json")
+    assert prof.extra["engine"] == {"name": "ray", "shards": 3, "gpu": False}
     assert _comparable(prof) == _comparable(single)
 
 

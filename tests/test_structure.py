@@ -56,3 +56,31 @@ def test_every_public_name_resolves():
 
     for name in srop_onnx.__all__:
         assert getattr(srop_onnx, name) is not None, name
+
+
+#: the public keyword facades (the API users call with keywords); click commands are exempt too
+FACADES = {("analysis.py", "analyze")}
+
+
+def _is_click_command(fn) -> bool:
+    return any(isinstance(d, ast.Call) and isinstance(d.func, ast.Attribute) and d.func.attr == "command"
+               for d in fn.decorator_list)
+
+
+def test_functions_stay_short_and_take_few_parameters():
+    """Issue 16: no function longer than 60 lines or with more than 8 parameters, except the
+    public keyword facades and click commands (``self``/``cls`` not counted)."""
+    offenders = []
+    for f in sorted(PKG.glob("*.py")):
+        for node in ast.walk(ast.parse(f.read_text())):
+            if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                continue
+            if (f.name, node.name) in FACADES or _is_click_command(node):
+                continue
+            a = node.args
+            names = [x.arg for x in a.posonlyargs + a.args + a.kwonlyargs]
+            params = len(names) - (names[:1] in (["self"], ["cls"])) + bool(a.vararg) + bool(a.kwarg)
+            lines = node.end_lineno - node.lineno + 1
+            if lines > 60 or params > 8:
+                offenders.append(f"{f.name}:{node.lineno} {node.name} ({lines} lines, {params} parameters)")
+    assert offenders == []

@@ -1,0 +1,367 @@
+"""The stages of an analysis, each a function or a small object that can be tested alone.
+
+::
+
+    load_stage      model path -> LoadedModel                      (modelio)
+    plan_model      LoadedModel + Measurement -> ModelPlan           (graph, inputs)
+    open_inputs     inputs + ModelPlan + Execution -> InputSet       (modelio, inputs)
+    RunState        what a run accumulates; checkpoints save/restore it
+    start_session   tapped graph (+ baseline chain) -> Runner       (graph, runtime)
+    choose_batch    batch size and tap groups for that runner       (execution)
+    batch_loop      batches -> runner -> reducer -> statistics      (execution, reducer)
+    build_profile   RunState -> Profile                              (profile, baseline)
+
+:func:`srop_onnx.analysis.analyze` is the keyword facade that builds the
+values (:mod:`srop_onnx.settings`) and calls these in order.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from . import __version__
+from .errors import InputDataError, ModelError
+from .graph import DEFAULT_OPS, Tap, expose_outputs, find_taps, infer_value_types, propagate_layouts
+from .inputs import InputLog, InputSpec, Preprocess, Sample, input_spec, iter_samples, make_preprocess
+from .modelio import LoadedModel, discover_inputs, load_model, runnable_model
+from .profile import Profile
+from .reducer import LayerReducer
+from .settings import Execution, Hooks, Measurement
+
+__all__ = [
+    "ModelPlan",
+    "InputSet",
+    "RunState",
+    "load_stage",
+    "prepare_taps",
+    "plan_model",
+    "open_inputs",
+    "start_session",
+    "choose_batch",
+    "batch_loop",
+    "build_profile",
+]
+
+#: samples per run on the CPU when the user does not say (see benchmarks/RESULTS.md)
+CPU_DEFAULT_BATCH = 8
+
+
+def load_stage(model: "str | os.PathLike | LoadedModel") -> LoadedModel:
+    """The model to analyse: a path is read (weights left where they are); a LoadedModel passes."""
+    return model if isinstance(model, LoadedModel) else load_model(model)
+
+
+def prepare_taps(proto, spec: InputSpec, *, ops=None, all_tensors=False, layers=None) -> tuple[list[Tap], list[dict]]:
+    """Taps of ``proto`` with channel axes set from the input's layout (SPEC 5)."""
+    types = infer_value_types(proto)
+    taps, skipped = find_taps(proto, ops=ops, all_tensors=all_tensors, layers=layers, types=types)
+    if not taps:
+        what = "rank-3/4 float tensors" if all_tensors else f"outputs of {', '.join(ops or DEFAULT_OPS)}"
+        hint = "" if all_tensors else "; try --all, or --ops with the model's op types"
+        if layers:
+            hint = f" matching --layers {layers!r}; loosen the pattern"
+        raise ModelError(f"model has no tappable layers ({what}){hint}")
+    axes = propagate_layouts(proto, {spec.name: spec.channel_axis})
+    for t in taps:
+        if t.tensor in axes:
+            t.channel_axis = axes[t.tensor]
+    return taps, skipped
+
+
+@dataclass
+class ModelPlan:
+    """A model and what will be measured on it: the input fed, its preprocessing, the taps."""
+
+    loaded: LoadedModel
+    spec: InputSpec
+    pre: Preprocess | None
+    taps: list[Tap]
+    skipped_taps: list[dict]
+
+
+def plan_model(loaded: LoadedModel, measure: Measurement) -> ModelPlan:
+    """Pick the input, resolve preprocessing and find the taps (no run)."""
+    spec = input_spec(loaded.proto, measure.input_name, measure.layout)
+    pre = make_preprocess(spec, measure.preprocess, measure.mean, measure.std, measure.size)
+    taps, skipped = prepare_taps(loaded.proto, spec, ops=measure.ops, all_tensors=measure.all_tensors,
+                                 layers=measure.layers)
+    return ModelPlan(loaded, spec, pre, taps, skipped)
+
+
+@dataclass
+class InputSet:
+    """The inputs of one run (this shard's): files, or the rows of an in-memory batch."""
+
+    files: list[Path] | None
+    direct: list[Sample] | None
+    has_images: bool  # over the whole input list, so every shard records the same settings
+
+    def settings(self, plan: ModelPlan, measure: Measurement) -> dict:
+        """The profile's measured settings; preprocessing only when images were fed."""
+        pre = plan.pre.to_dict() if plan.pre is not None and self.has_images else None
+        return measure.settings(pre)
+
+    def samples(self, plan: ModelPlan, run: "RunState", how: Execution) -> tuple[Iterator[Sample], int | None]:
+        """Samples still to analyse (after what ``run`` restored) and the total when known."""
+        limit = how.limit
+        if self.direct is not None:
+            rows = self.direct[:limit] if limit else self.direct
+            return iter(rows[run.position[1]:]), len(rows)
+        left = None if limit is None else max(0, limit - len(run.sources))
+        run.log.shape = run.first_shape
+        samples = iter_samples(self.files, plan.spec, plan.pre, run.log, strict=how.strict, start=run.position,
+                               limit=left)
+        images_only = not any(f.suffix.lower() in (".npy", ".npz") for f in self.files)
+        total = (min(len(self.files), limit) if limit else len(self.files)) if images_only else None
+        return samples, total
+
+
+def open_inputs(inputs, spec: InputSpec, shard: tuple[int, int] | None) -> InputSet:
+    """Files from paths and folders (sorted), or the rows of an array batch, sliced to ``shard``."""
+    from .inputs import check_array, shard_slice
+
+    if isinstance(inputs, np.ndarray):
+        batch = check_array(inputs, spec, "inputs array")
+        part = shard_slice(batch.shape[0], shard)
+        rows = [Sample(f"array[{i}]", batch[i], 0, i, batch.shape[0]) for i in range(part.start, part.stop)]
+        return InputSet(None, rows, False)
+    if isinstance(inputs, (str, os.PathLike)):
+        inputs = [inputs]
+    files = discover_inputs(list(inputs))
+    has_images = any(f.suffix.lower() not in (".npy", ".npz") for f in files)
+    return InputSet(files[shard_slice(len(files), shard)], None, has_images)
+
+
+@dataclass
+class RunState:
+    """Everything a run accumulates; saved to and restored from checkpoints."""
+
+    plan: ModelPlan
+    measure: Measurement
+    keep_bins: bool = False
+    direct: bool = False  # inputs are the rows of an in-memory batch, not files
+    reducer: LayerReducer | None = None
+    base_acc: object = None
+    sources: list[str] = field(default_factory=list)
+    position: tuple[int, int] = (0, 0)
+    first_shape: tuple | None = None
+    log: InputLog = field(default_factory=InputLog)
+
+    def start(self, arr: np.ndarray) -> None:
+        """Create the reducer from the first batch (its spatial size fixes ``m_input``)."""
+        if self.reducer is None:
+            spatial = tuple(arr.shape[a] for a in self.plan.spec.spatial_axes)
+            self.reducer = LayerReducer(self.plan.taps, spatial, self.measure.kappa, self.keep_bins,
+                                        baseline=self.base_acc)
+            self.first_shape = tuple(arr.shape[1:])
+
+    def add_baseline(self, proto, sample: np.ndarray):
+        """``proto`` (a copy the caller owns: changed in place) with the input's pooling chain as
+        outputs (SPEC 6), for inputs shaped like ``sample`` (one sample, no batch axis). The
+        accumulator is created unless a checkpoint restored it (the restored reducer already
+        holds that same object)."""
+        from .baseline import BaselineAccumulator
+        from .graph import add_pooling_chain
+
+        spec = self.plan.spec
+        if self.base_acc is None:
+            self.base_acc = BaselineAccumulator(spec, self.measure.kappa)
+        levels = self.base_acc.start(tuple(sample.shape[a - 1] for a in spec.spatial_axes))
+        if levels == 0:
+            return proto
+        proto, self.base_acc.outputs = add_pooling_chain(proto, spec.name, spec.channel_axis, levels, copy=False)
+        return proto
+
+    def advance(self, batch: list[Sample]) -> None:
+        """Record a fully counted batch: its sources and the resume position after it."""
+        self.sources.extend(s.source for s in batch)
+        self.position = (0, self.position[1] + len(batch)) if self.direct else batch[-1].position_after
+
+    def state(self, profile: Profile, complete: bool) -> dict:
+        return {"position": list(self.position), "first_shape": list(self.first_shape or ()),
+                "input_spatial": [self.reducer.input_side, self.reducer.input_dims] if self.reducer else None,
+                "partial": profile.to_dict(), "baseline": self.base_acc.state() if self.base_acc else None,
+                "complete": complete}
+
+    def restore(self, state: dict) -> None:
+        from .baseline import BaselineAccumulator
+
+        partial = Profile.from_dict(state["partial"], "checkpoint")
+        self.position = tuple(state["position"])
+        self.first_shape = tuple(state["first_shape"]) or None
+        self.sources = list(partial.sources)
+        self.log.skipped = list(partial.skipped_inputs)
+        self.log.skipped_at = [-1] * len(self.log.skipped)
+        if state.get("baseline") is not None:
+            self.base_acc = BaselineAccumulator.from_states([state["baseline"]], self.plan.spec, self.measure.kappa)
+        if state.get("input_spatial"):
+            side, dims = state["input_spatial"]
+            self.reducer = LayerReducer(self.plan.taps, (side,) * dims, self.measure.kappa, self.keep_bins,
+                                        baseline=self.base_acc)
+            self.reducer.restore(partial)
+
+
+@dataclass
+class Session:
+    """The running tapped model: its runner, the provider it runs on, the outputs it fetches."""
+
+    runner: object  # srop_onnx.runtime.Runner
+    choice: object  # srop_onnx.runtime.ProviderChoice
+
+
+def start_session(plan: ModelPlan, run: RunState, first: Sample | None, how: Execution,
+                  measure: Measurement, hooks: Hooks) -> Session:
+    """Expose the taps (and the baseline's pooling chain) as outputs and start ONNX Runtime."""
+    from .runtime import RunnerOptions, choose_provider, start_runner
+
+    choice = choose_provider(how.provider)
+    hooks.notify(f"provider: {choice.note}")
+    tapped = expose_outputs(plan.loaded.proto, plan.taps)
+    if measure.baseline and first is not None:
+        tapped = run.add_baseline(tapped, first.array)
+    graph_bytes, folder = runnable_model(plan.loaded, tapped)
+    del tapped
+    outputs = [t.tensor for t in plan.taps] + (run.base_acc.outputs if run.base_acc is not None else [])
+    options = RunnerOptions(external_folder=folder, iobinding=how.iobinding, memory_budget=how.memory_budget,
+                            tf32=measure.tf32, notify=hooks.notify)
+    runner, choice = start_runner(graph_bytes, choice, how.provider, plan.spec, outputs, options)
+    return Session(runner, choice)
+
+
+def default_batch(device: str) -> "int | str":
+    """The batch when the user gives none: ``CPU_DEFAULT_BATCH`` on the CPU; on CUDA the
+    largest that fits the device (``auto``), since a GPU wants large batches."""
+    return "auto" if device == "cuda" else CPU_DEFAULT_BATCH
+
+
+def choose_batch(session: Session, first: Sample | None, how: Execution, hooks: Hooks) -> tuple[int, list | None]:
+    """``(batch size, tap groups or None)``: the user's batch, the device default, ``auto``
+    sizing from one probe run, and ``--max-memory`` tap groups."""
+    from .execution import auto_batch, probe, tap_groups
+
+    runner = session.runner
+    batch = how.batch_size if how.batch_size is not None else default_batch(runner.device)
+    if first is None:
+        return (1 if batch == "auto" else int(batch)), None
+    per = probe(runner, first.array) if batch == "auto" or how.max_memory is not None else None
+    if batch == "auto":
+        batch, note = auto_batch(per, first.array, runner.device)
+        hooks.notify(note)
+    groups = None
+    if how.max_memory is not None:
+        groups, batch = tap_groups(per, runner.output_names, int(batch), int(how.max_memory), hooks.notify)
+    return int(batch), groups
+
+
+@dataclass
+class Checkpointer:
+    """Saves the run every ``every`` batches under ``path`` (nothing when ``path`` is None)."""
+
+    path: "str | os.PathLike | None"
+    ident: str | None
+    every: int = 10
+
+    def due(self, batches: int) -> bool:
+        return self.path is not None and batches % self.every == 0
+
+    def save(self, run: RunState, profile: Profile, complete: bool) -> None:
+        from .checkpoint import save_checkpoint
+
+        save_checkpoint(self.path, {"fingerprint": self.ident, **run.state(profile, complete)})
+
+
+def open_checkpoint(plan: ModelPlan, inputs: InputSet, settings: dict, run: RunState, how: Execution,
+                    hooks: Hooks) -> Checkpointer:
+    """The run's checkpointer; restores ``run`` from an existing checkpoint of the same run."""
+    if how.checkpoint is None:
+        return Checkpointer(None, None)
+    from .checkpoint import fingerprint, load_checkpoint
+
+    ident = fingerprint(plan.loaded.sha256, settings, inputs.files, {
+        "shard": how.shard, "limit": how.limit, "input": plan.spec.name, "layout": plan.spec.layout,
+        "keep_bins": how.keep_bins, "baseline": run.measure.baseline,
+        "direct": None if inputs.direct is None else len(inputs.direct)})
+    saved = load_checkpoint(how.checkpoint, ident)
+    if saved is not None:
+        run.restore(saved)
+        hooks.notify(f"resuming from {how.checkpoint}: {len(run.sources)} sample(s) already done")
+    return Checkpointer(how.checkpoint, ident, int(how.checkpoint_every))
+
+
+@dataclass
+class ProfileMaker:
+    """Builds the profile of what a run has accumulated so far (for checkpoints and the end)."""
+
+    plan: ModelPlan
+    settings: dict
+    shard: tuple[int, int] | None
+    session: Session | None = None
+    batch_size: int = 1
+
+    def __call__(self, run: RunState, partial: bool = False) -> Profile:
+        return build_profile(run, self, partial)
+
+
+def batch_loop(samples: Iterator[Sample], run: RunState, make: ProfileMaker, groups: list | None,
+               ckpt: Checkpointer, hooks: Hooks, total: int | None) -> None:
+    """Run every batch through the session and count it; save checkpoints; report progress."""
+    from .execution import feed
+    from .inputs import batched, prefetch
+
+    done, batches = len(run.sources), 0
+    if hooks.progress:
+        hooks.progress(done, total)
+    for batch in prefetch(batched(samples, make.batch_size)):
+        arr = np.stack([s.array for s in batch])
+        run.start(arr)
+        feed(make.session.runner, run.reducer, arr, hooks.notify, groups)
+        run.advance(batch)
+        done += len(batch)
+        batches += 1
+        if ckpt.due(batches):
+            ckpt.save(run, make(run, partial=True), complete=False)
+        if hooks.progress:
+            hooks.progress(done, total)
+
+
+def no_inputs_error(run: RunState) -> InputDataError:
+    """Why a run counted nothing: the first skipped input, or no inputs at all."""
+    if run.log.skipped:
+        first_bad = run.log.skipped[0]
+        more = f" (and {len(run.log.skipped) - 1} more)" if len(run.log.skipped) > 1 else ""
+        return InputDataError(f"no usable inputs: {first_bad['reason']}{more}")
+    return InputDataError("no inputs to analyse; give image files, .npy/.npz arrays or folders of them")
+
+
+def build_profile(run: RunState, make: ProfileMaker, partial: bool = False) -> Profile:
+    """The profile of what ``run`` has accumulated (``partial``: for a checkpoint)."""
+    from .execution import peak_memory
+
+    layer_list, skipped_run = run.reducer.layers() if run.reducer else ([], [])
+    if run.reducer is not None and not layer_list and make.shard is None and not partial:
+        reasons = "; ".join(sorted({s["reason"] for s in skipped_run}))
+        raise ModelError(f"no tapped layer could be analysed ({reasons})")
+    runner = make.session.runner
+    extra: dict = {"run": {"batch_size": make.batch_size, "run_batch": runner.max_batch or make.batch_size,
+                           "iobinding": runner.iobinding, **peak_memory()}}
+    if run.base_acc is not None and layer_list:
+        run.base_acc.attach(layer_list)
+        extra["baseline"] = run.base_acc.summary(layer_list, run.measure.units)
+    if make.shard is not None:
+        extra["shard"] = {"index": make.shard[0], "count": make.shard[1]}
+    spec, loaded = make.plan.spec, make.plan.loaded
+    return Profile(
+        model={"path": str(loaded.path), "sha256": loaded.sha256,
+               "input": {"name": spec.name, "shape": list(spec.shape), "layout": spec.layout}},
+        settings={**make.settings, "provider": make.session.choice.name, "batch_size": make.batch_size},
+        analyzed=len(run.sources),
+        # a checkpoint keeps only skips of files before its position (the prefetcher may be ahead)
+        skipped_inputs=run.log.before(run.position[0]) if partial else list(run.log.skipped),
+        layers=layer_list, skipped_layers=make.plan.skipped_taps + skipped_run, tool_version=__version__,
+        sources=list(run.sources), extra=extra,
+    )
