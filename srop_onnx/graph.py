@@ -6,7 +6,8 @@
 - :func:`propagate_layouts` - where the channel axis of each tensor is (NCHW vs NHWC);
 - :func:`expose_outputs` - a copy of the model with extra graph outputs;
 - :func:`add_pooling_chain` - a copy with the input's max-pooling chain as outputs (SPEC 6 baseline);
-- :func:`constant_values` - values of initializers and ``Constant`` nodes by name.
+- :func:`constant_values` - values of initializers and ``Constant`` nodes by name;
+- :func:`split_weights` - a copy without the data of large weights (they go to the runtime from memory).
 """
 
 from __future__ import annotations
@@ -34,6 +35,9 @@ __all__ = [
     "add_pooling_chain",
     "constant_values",
     "stored_tensors",
+    "split_weights",
+    "weight_arrays",
+    "MEMORY_LOCATION",
 ]
 
 DEFAULT_OPS = ("Conv", "ConvTranspose", "ConvInteger", "QLinearConv", "MaxPool", "AveragePool", "LpPool")
@@ -110,6 +114,67 @@ def topological_order(graph) -> list:
     return [nodes[i] for i in order]
 
 
+#: embedded initializers above this many bytes travel beside the graph, not inside it
+_HEAVY_BYTES = 1024
+#: ONNX element types whose raw data NumPy (and so an OrtValue) reads directly
+_NUMPY_TYPES = {1: np.float32, 10: np.float16, 11: np.float64, 2: np.uint8, 3: np.int8, 5: np.int16, 6: np.int32,
+                7: np.int64, 9: np.bool_}
+#: the location of a weight that is handed to ONNX Runtime from memory (see :func:`split_weights`)
+MEMORY_LOCATION = "srop-onnx-memory"
+
+
+def split_weights(model) -> tuple[object, list]:
+    """A copy of ``model`` without the data of its large embedded initializers, and those
+    initializers (TensorProtos of the original, not copied).
+
+    In the copy each moved initializer is a stub with its name, type and dims and an external
+    data location :data:`MEMORY_LOCATION`: shape inference still sees every weight's type and
+    shape, and ONNX Runtime takes the data from memory
+    (:func:`weight_arrays`, ``SessionOptions.add_external_initializers``). Copying, inferring
+    and serializing the graph then cost what the graph costs, not what the weights weigh
+    (ResNet-50: 42 kB instead of 102 MB). Initializers inside subgraphs stay where they are.
+    """
+    import onnx
+
+    g = model.graph
+    heavy = [t for t in g.initializer if t.data_type in _NUMPY_TYPES and len(t.raw_data) > _HEAVY_BYTES]
+    moved = {t.name for t in heavy}
+    out = onnx.ModelProto()
+    for name in ("ir_version", "producer_name", "producer_version", "domain", "model_version", "doc_string"):
+        setattr(out, name, getattr(model, name))
+    out.opset_import.extend(model.opset_import)
+    out.metadata_props.extend(model.metadata_props)
+    out.functions.extend(model.functions)
+    graph = out.graph
+    graph.name, graph.doc_string = g.name, g.doc_string
+    for field_name in ("node", "input", "output", "value_info", "sparse_initializer", "quantization_annotation"):
+        getattr(graph, field_name).extend(getattr(g, field_name))
+    for t in g.initializer:
+        graph.initializer.append(_stub(t) if t.name in moved else t)
+    return out, heavy
+
+
+def _stub(tensor):
+    from onnx import TensorProto
+
+    stub = TensorProto(name=tensor.name, data_type=tensor.data_type, dims=list(tensor.dims))
+    stub.data_location = TensorProto.EXTERNAL
+    entry = stub.external_data.add()
+    entry.key, entry.value = "location", MEMORY_LOCATION
+    return stub
+
+
+def weight_arrays(tensors: list) -> tuple[list[str], list[np.ndarray]]:
+    """Names and NumPy arrays of initializers moved by :func:`split_weights` (one copy each)."""
+    names, arrays = [], []
+    for t in tensors:
+        dtype = np.dtype(_NUMPY_TYPES[t.data_type]).newbyteorder("<")
+        names.append(t.name)
+        arrays.append(np.frombuffer(t.raw_data, dtype=dtype).astype(dtype.newbyteorder("="), copy=False)
+                      .reshape(tuple(t.dims)))
+    return names, arrays
+
+
 def infer_value_types(model) -> dict[str, tuple[int, tuple | None]]:
     """``{tensor: (elem_type, shape)}`` from ONNX shape inference; best effort.
 
@@ -118,10 +183,11 @@ def infer_value_types(model) -> dict[str, tuple[int, tuple | None]]:
     """
     import onnx
 
+    light, _heavy = split_weights(model)  # the weights' data is not needed, only their types and shapes
     try:
-        inferred = onnx.shape_inference.infer_shapes(model, check_type=False, strict_mode=False, data_prop=False)
+        inferred = onnx.shape_inference.infer_shapes(light, check_type=False, strict_mode=False, data_prop=False)
     except Exception:
-        inferred = model
+        inferred = light
     out: dict[str, tuple[int, tuple | None]] = {}
     g = inferred.graph
     for vi in list(g.value_info) + list(g.input) + list(g.output):

@@ -57,14 +57,6 @@ class LoadedModel:
     external_files: list[Path]
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def external_data_files(proto, base: Path) -> list[Path]:
     """Files referenced as external data by ``proto``, checked to exist inside ``base``."""
     from onnx.external_data_helper import uses_external_data
@@ -104,7 +96,11 @@ def load_model(path: str | os.PathLike) -> LoadedModel:
     if p.is_dir():
         raise ModelError(f"{p}: is a folder; give the path of an .onnx model file")
     try:
-        proto = onnx.load_model(str(p), load_external_data=False)
+        data = p.read_bytes()  # read once: parsed and hashed from memory
+    except OSError as exc:
+        raise ModelError(f"{p}: cannot read the model ({exc.strerror or exc}); check the path and its permissions") from exc
+    try:
+        proto = onnx.load_model_from_string(data)
     except (DecodeError, RuntimeWarning, ValueError, OSError) as exc:
         raise ModelError(f"{p}: not an ONNX model or a truncated one ({type(exc).__name__}); re-export or re-download it") from exc
     except Exception as exc:  # protobuf raises assorted errors on garbage
@@ -112,7 +108,7 @@ def load_model(path: str | os.PathLike) -> LoadedModel:
     if proto.ir_version <= 0 or not proto.HasField("graph") or len(proto.graph.node) == 0:
         raise ModelError(f"{p}: not an ONNX model (no graph or no nodes); re-export or re-download it")
     ext = external_data_files(proto, p.parent)
-    return LoadedModel(proto=proto, path=p, sha256=_sha256(p), external_files=ext)
+    return LoadedModel(proto=proto, path=p, sha256=hashlib.sha256(data).hexdigest(), external_files=ext)
 
 
 def runnable_model(loaded: LoadedModel, proto) -> tuple[bytes, str | None]:

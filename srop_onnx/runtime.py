@@ -59,18 +59,31 @@ class RunnerOptions:
     memory_budget: int | None = None
     tf32: bool = False
     notify: Callable[[str], None] | None = None
+    #: ``(names, arrays)`` of weights handed over from memory (:func:`srop_onnx.graph.split_weights`)
+    weights: tuple[list[str], list] | None = None
 
 
-def _session_options(ort, external_folder: str | None):
+def _session_options(ort, options: RunnerOptions, device: str) -> tuple[object, list]:
+    """Session options, and the OrtValues of in-memory weights (they must outlive the session)."""
     opts = ort.SessionOptions()
     opts.log_severity_level = 3
     # ORT's worker threads busy-wait after a run by default; the SROP reduction that follows
     # needs those cores (on a 2-core machine spinning doubled the reduction's time).
     opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    if external_folder:
+    if device == "cpu":
+        # ORT's memory pattern makes the first two runs fault in the whole activation arena
+        # (ResNet-50, batch 16: 3.5 and 3.8 s against 1.2 s warm); without it the first run is
+        # 1.5 s and later runs are as fast (benchmarks/RESULTS.md, issue 12)
+        opts.enable_mem_pattern = False
+    if options.external_folder:
         # the graph comes from memory; its external weights stay in the model's folder
-        opts.add_session_config_entry("session.model_external_initializers_file_folder_path", external_folder)
-    return opts
+        opts.add_session_config_entry("session.model_external_initializers_file_folder_path", options.external_folder)
+    values = []
+    if options.weights and options.weights[0]:
+        names, arrays = options.weights
+        values = [ort.OrtValue.ortvalue_from_numpy(a) for a in arrays]
+        opts.add_external_initializers(list(names), values)
+    return opts, values
 
 
 class Runner:
@@ -90,7 +103,7 @@ class Runner:
         self.iobinding = (self.device == "cuda") if options.iobinding is None else bool(options.iobinding)
         self.memory_budget = options.memory_budget
         self.max_batch: int | None = None
-        opts = _session_options(ort, options.external_folder)
+        opts, self._weights = _session_options(ort, options, self.device)
         self.session = _session(ort, model, opts, _ProviderRequest(provider, options.tf32), options.notify or _quiet)
         self.provider = provider
         self.spec = spec

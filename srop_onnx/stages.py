@@ -26,7 +26,8 @@ import numpy as np
 
 from . import __version__
 from .errors import InputDataError, ModelError
-from .graph import DEFAULT_OPS, Tap, expose_outputs, find_taps, infer_value_types, propagate_layouts
+from .graph import (DEFAULT_OPS, Tap, expose_outputs, find_taps, infer_value_types, propagate_layouts, split_weights,
+                    weight_arrays)
 from .inputs import InputLog, InputSpec, Preprocess, Sample, input_spec, iter_samples, make_preprocess
 from .modelio import LoadedModel, discover_inputs, load_model, runnable_model
 from .profile import Profile
@@ -221,14 +222,15 @@ def start_session(plan: ModelPlan, run: RunState, first: Sample | None, how: Exe
 
     choice = choose_provider(how.provider)
     hooks.notify(f"provider: {choice.note}")
-    tapped = expose_outputs(plan.loaded.proto, plan.taps)
+    light, heavy = split_weights(plan.loaded.proto)  # the graph is copied and serialized without its weights
+    tapped = expose_outputs(light, plan.taps)
     if measure.baseline and first is not None:
         tapped = run.add_baseline(tapped, first.array)
     graph_bytes, folder = runnable_model(plan.loaded, tapped)
-    del tapped
+    del tapped, light
     outputs = [t.tensor for t in plan.taps] + (run.base_acc.outputs if run.base_acc is not None else [])
     options = RunnerOptions(external_folder=folder, iobinding=how.iobinding, memory_budget=how.memory_budget,
-                            tf32=measure.tf32, notify=hooks.notify)
+                            tf32=measure.tf32, notify=hooks.notify, weights=weight_arrays(heavy))
     runner, choice = start_runner(graph_bytes, choice, how.provider, plan.spec, outputs, options)
     return Session(runner, choice)
 
