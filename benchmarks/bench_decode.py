@@ -43,7 +43,7 @@ def main() -> None:
     model = helper.make_model(helper.make_graph(
         [helper.make_node("Relu", ["x"], ["y"])], "g",
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, 3, 224, 224])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [None, 3, 224, 224])]))
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [None, 3, 224, 224])]), ir_version=10)
     spec = input_spec(model)
     pre = make_preprocess(spec, "imagenet", None, None, None)
     counts = sorted({1, decode_workers(), *(int(w) for w in args.workers.split(",") if w)})

@@ -75,7 +75,9 @@ def build(name: str = "resnet18", classes: int = 1000):
     b.nodes.append(helper.make_node("Gemm", ["flat", "fc.weight"], ["logits"], name="/fc/Gemm", transB=1))
     graph = helper.make_graph(b.nodes, name, [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 3, 224, 224])],
                               [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", classes])], b.inits)
-    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 10  # every supported onnxruntime reads it (onnx >= 1.23 writes 14)
+    return model
 
 
 if __name__ == "__main__":

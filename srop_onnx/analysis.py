@@ -35,7 +35,7 @@ def analyze(
     ops: Sequence[str] | None = None,
     all_tensors: bool = False,
     layers: str | None = None,
-    provider: str = "auto",
+    provider: str | None = None,
     batch_size: int | str | None = None,
     input_name: str | None = None,
     preprocess: str | None = None,
@@ -67,7 +67,8 @@ def analyze(
     inputs : image files, .npy/.npz files, folders of them, or an array batch
         already shaped for the model input.
     ops, all_tensors, layers : which tensors to tap (SPEC 5); ``layers`` is a regex.
-    provider : ``auto`` (CUDA when usable, else CPU), ``cpu`` or ``cuda``.
+    provider : ``auto`` (CUDA when usable, else CPU), ``cpu`` or ``cuda``; default:
+        ``SROP_ONNX_PROVIDER`` when set, else ``auto``.
     batch_size : samples per run, or ``"auto"`` (the largest that fits the free memory).
         Default: 8 on the CPU, ``auto`` on CUDA. A fixed batch dim in the model is honoured;
         out-of-memory halves the run and retries.

@@ -76,7 +76,8 @@ def _tap_options(f):
 @click.argument("model", type=click.Path(dir_okay=False, path_type=str))
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=str))
 @_tap_options
-@click.option("--provider", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
+@click.option("--provider", type=click.Choice(["auto", "cpu", "cuda"]),
+              help="Where ONNX Runtime runs [default: $SROP_ONNX_PROVIDER, else auto: CUDA when usable].")
 @click.option("--batch-size", "-b", metavar="N|auto",
               help="Samples per run; auto = the largest that fits the free memory [default: 8 on CPU, auto on CUDA].")
 @click.option("--input", "input_name", metavar="NAME", help="Model input to feed when it has several.")

@@ -202,7 +202,7 @@ class Execution:
 
     Parameters
     ----------
-    provider : ``auto``, ``cpu`` or ``cuda``.
+    provider : ``auto``, ``cpu`` or ``cuda``; None: ``SROP_ONNX_PROVIDER`` when set, else ``auto``.
     batch_size : samples per run, ``"auto"``, or None for the device's default.
     limit : analyse at most this many samples.
     strict : a bad input file is an error instead of being skipped.
@@ -214,7 +214,7 @@ class Execution:
     memory_budget : simulated limit on one run's tap outputs (tests OOM recovery).
     """
 
-    provider: str = "auto"
+    provider: str | None = None
     batch_size: "int | str | None" = None
     limit: int | None = None
     strict: bool = False
@@ -228,9 +228,10 @@ class Execution:
 
     def __post_init__(self):
         put = object.__setattr__
-        provider = (self.provider or "auto").lower()
+        provider = (self.provider or os.environ.get("SROP_ONNX_PROVIDER") or "auto").lower()
         if provider not in PROVIDERS:
-            raise UsageError(f"--provider must be one of {', '.join(PROVIDERS)}, got {self.provider!r}")
+            where = "--provider" if self.provider else "SROP_ONNX_PROVIDER"
+            raise UsageError(f"{where} must be one of {', '.join(PROVIDERS)}, got {provider!r}")
         put(self, "provider", provider)
         put(self, "batch_size", _check_batch(self.batch_size))
         put(self, "shard", _check_shard(self.shard))

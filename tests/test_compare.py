@@ -12,6 +12,7 @@ import pytest
 from click.testing import CliRunner
 from onnx import TensorProto, helper, numpy_helper
 
+from make_models import make_model
 from conftest import EXAMPLE, EXAMPLE_IMAGES, EXAMPLE_RANDOM, sha256
 from reference import ref_bins, ref_max_pool2
 from srop_onnx import Profile, UsageError, analyze
@@ -185,7 +186,7 @@ def _twin_fixture():
     ]
     x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, 16, 16])
     z = helper.make_tensor_value_info("z", TensorProto.FLOAT, None)
-    return helper.make_model(helper.make_graph(nodes, "twin", [x], [z], inits), opset_imports=[helper.make_opsetid("", 17)])
+    return make_model(helper.make_graph(nodes, "twin", [x], [z], inits), opset_imports=[helper.make_opsetid("", 17)])
 
 
 def _arrays(model):

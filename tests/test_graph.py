@@ -10,6 +10,7 @@ from onnx import TensorProto, helper
 
 from reference import ref_max_pool2
 
+from make_models import make_model
 from srop_onnx.errors import ModelError, UsageError
 from srop_onnx.graph import add_pooling_chain, expose_outputs, find_taps, propagate_layouts, topological_order
 from srop_onnx.naming import is_generic_name, module_name, scope_from_metadata, scope_from_name
@@ -160,7 +161,7 @@ def _relu_model(shape, elem=TensorProto.FLOAT, out_name="y"):
     x = helper.make_tensor_value_info("x", elem, shape)
     y = helper.make_tensor_value_info(out_name, elem, shape)
     g = helper.make_graph([helper.make_node("Relu", ["x"], [out_name], name="relu")], "g", [x], [y])
-    return helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    return make_model(g, opset_imports=[helper.make_opsetid("", 17)])
 
 
 def _run(model, feeds):

@@ -10,6 +10,7 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
+from make_models import make_model
 from conftest import EXAMPLE, EXAMPLE_IMAGES, EXAMPLE_RANDOM
 from srop_onnx import UsageError, analyze
 from srop_onnx.cli import main
@@ -131,7 +132,7 @@ def test_an_all_dead_layer_flows_through_every_output(tmp_path, rng):
         [helper.make_tensor_value_info(n, TensorProto.FLOAT, None) for n in ("dead", "live")],
         [numpy_helper.from_array(np.zeros_like(w), "zero"), numpy_helper.from_array(w, "w")])
     path = tmp_path / "m.onnx"
-    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+    onnx.save(make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
     prof = analyze(path, rng.standard_normal((3, 3, 16, 16)).astype(np.float32))
     dead = prof.layer("dead")
     assert (dead.stats.count, dead.stats.dead) == (0, 12)

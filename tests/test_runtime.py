@@ -215,3 +215,86 @@ def test_reduction_is_namespace_agnostic(reference, monkeypatch):
     monkeypatch.setattr(Runner, "_run_plain", as_strict)
     prof = analyze(EXAMPLE, EXAMPLE_IMAGES, provider="cpu", batch_size=8)
     assert _same(prof, reference)
+
+
+# -- SPEC 11: models written by a newer onnx; a model error is never an install problem ----------
+def _rewritten(path, tmp_path, name, change):
+    import onnx
+
+    m = onnx.load(str(path))
+    change(m)
+    out = tmp_path / name
+    onnx.save(m, str(out))
+    return out
+
+
+def test_a_model_above_the_runtimes_ir_version_is_lowered_in_memory_with_a_note(fixtures, tmp_path):
+    """onnx 1.23 writes IR 14; onnxruntime-gpu 1.31 reads up to 13. IR 99 is above any runtime."""
+    from conftest import sha256
+
+    path = _rewritten(fixtures["nchw"], tmp_path, "ir99.onnx", lambda m: setattr(m, "ir_version", 99))
+    before = sha256(path)
+    x = np.random.default_rng(0).standard_normal((2, 3, 16, 16)).astype(np.float32)
+    notes: list[str] = []
+    lowered = analyze(path, x, provider="cpu", notify=notes.append)
+    plain = analyze(fixtures["nchw"], x, provider="cpu")
+    assert _same(lowered, plain)
+    ir_notes = [n for n in notes if "IR version 99" in n]
+    assert len(ir_notes) == 1 and "in-memory copy" in ir_notes[0]
+    assert sha256(path) == before  # the user's file is never written
+
+
+def test_ir_lowering_that_does_not_help_names_both_versions_and_the_fix(fixtures, tmp_path):
+    from click.testing import CliRunner
+
+    from srop_onnx.cli import main
+
+    def future(m):
+        m.ir_version = 99
+        m.opset_import[0].version = 99  # an opset no runtime knows: lowering the IR alone cannot help
+
+    path = _rewritten(fixtures["nchw"], tmp_path, "future.onnx", future)
+    with pytest.raises(ModelError, match=r"IR version 99 .* reads up to \d+; .*newer onnxruntime"):
+        analyze(path, np.zeros((1, 3, 16, 16), np.float32), provider="cpu")
+    res = CliRunner().invoke(main, ["analyze", str(path), str(EXAMPLE_IMAGES / "disk_0.png"), "--size", "16"])
+    assert res.exit_code == 2 and "Traceback" not in res.output
+    assert "newer onnxruntime" in res.output and "onnxruntime-gpu with its CUDA" not in res.output
+
+
+@cuda_absent
+@pytest.mark.parametrize("provider", ["cuda", "auto"])
+def test_a_model_error_is_never_reported_as_a_broken_gpu_install(fixtures, tmp_path, monkeypatch, provider):
+    """A model ONNX Runtime cannot load fails as a model error under --provider cuda and auto
+    (auto must not fall back to the CPU and fail again with an install hint)."""
+    from click.testing import CliRunner
+
+    import srop_onnx.cuda as cuda
+    from srop_onnx.cli import main
+
+    def broken(m):
+        m.graph.node[0].op_type = "NoSuchOp"  # a model problem on every provider
+
+    path = _rewritten(fixtures["nchw"], tmp_path, "broken.onnx", broken)
+    monkeypatch.setattr(cuda, "cuda_problem", lambda: None)  # CUDA "looks" usable; its session fails
+    res = CliRunner().invoke(main, ["analyze", str(path), str(EXAMPLE_IMAGES / "disk_0.png"), "--size", "16",
+                                    "--provider", provider, "--ops", "Relu,MaxPool"])
+    assert res.exit_code == 2 and "Traceback" not in res.output
+    error = [ln for ln in res.output.splitlines() if ln.startswith("error:")]
+    assert len(error) == 1 and "NoSuchOp" in error[0], res.output
+    assert "install" not in error[0] and "CUDA" not in error[0]
+    with pytest.raises(ModelError, match="NoSuchOp"):
+        analyze(path, np.zeros((1, 3, 16, 16), np.float32), provider=provider, ops=["Relu", "MaxPool"])
+
+
+def test_the_suite_pins_the_cpu_and_the_environment_picks_the_provider(monkeypatch):
+    """Exact-histogram tests run on the CPU even where --provider auto would pick CUDA
+    (conftest sets SROP_ONNX_PROVIDER=cpu); the variable is the user's default too."""
+    from srop_onnx import UsageError
+    from srop_onnx.settings import Execution
+
+    assert Execution().provider == "cpu"
+    monkeypatch.setenv("SROP_ONNX_PROVIDER", "auto")
+    assert Execution().provider == "auto" and Execution(provider="cpu").provider == "cpu"
+    monkeypatch.setenv("SROP_ONNX_PROVIDER", "gpu")
+    with pytest.raises(UsageError, match="SROP_ONNX_PROVIDER must be one of auto, cpu, cuda, got 'gpu'"):
+        Execution()

@@ -16,6 +16,16 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 OPSET = [helper.make_opsetid("", 17)]
+#: IR version of every generated fixture: one that every supported onnxruntime reads (>= 1.18 reads
+#: IR 10). onnx >= 1.23 writes IR 14 by default, which onnxruntime(-gpu) 1.31 refuses.
+IR_VERSION = 10
+
+
+def make_model(graph, **kwargs):
+    """``helper.make_model`` at :data:`IR_VERSION`."""
+    model = helper.make_model(graph, **kwargs)
+    model.ir_version = IR_VERSION
+    return model
 
 
 def _init(name, arr):
@@ -62,7 +72,7 @@ def nchw_model(size=16, batch="N"):
     nodes, inits = _body(TORCH_NAMES, "x", _weights())
     x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [batch, 3, size, size])
     y = helper.make_tensor_value_info("logits", TensorProto.FLOAT, [batch, 5])
-    return helper.make_model(helper.make_graph(nodes, "nchw", [x], [y], inits), opset_imports=OPSET)
+    return make_model(helper.make_graph(nodes, "nchw", [x], [y], inits), opset_imports=OPSET)
 
 
 def nhwc_model(size=16):
@@ -78,7 +88,7 @@ def nhwc_model(size=16):
     x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", size, size, 3])
     y = helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", 5])
     aux = helper.make_tensor_value_info("r1_nhwc_relu", TensorProto.FLOAT, None)
-    return helper.make_model(helper.make_graph(nodes, "nhwc", [x], [y, aux], inits), opset_imports=OPSET)
+    return make_model(helper.make_graph(nodes, "nhwc", [x], [y, aux], inits), opset_imports=OPSET)
 
 
 def unnamed_model(size=16):
@@ -108,7 +118,7 @@ def conv1d_model(length=64):
     ]
     x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 2, length])
     y = helper.make_tensor_value_info("c2", TensorProto.FLOAT, None)
-    return helper.make_model(helper.make_graph(nodes, "c1d", [x], [y], [_init("w1", w1), _init("w2", w2)]), opset_imports=OPSET)
+    return make_model(helper.make_graph(nodes, "c1d", [x], [y], [_init("w1", w1), _init("w2", w2)]), opset_imports=OPSET)
 
 
 def two_input_model(size=16):
@@ -122,7 +132,7 @@ def two_input_model(size=16):
 def no_taps_model():
     x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, 8, 8])
     y = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 3, 8, 8])
-    return helper.make_model(helper.make_graph([helper.make_node("Relu", ["x"], ["y"], name="relu")], "notaps", [x], [y]),
+    return make_model(helper.make_graph([helper.make_node("Relu", ["x"], ["y"], name="relu")], "notaps", [x], [y]),
                              opset_imports=OPSET)
 
 
@@ -154,7 +164,7 @@ def qlinear_model(size=16):
     ]
     x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, size, size])
     y = helper.make_tensor_value_info("y", TensorProto.FLOAT, None)
-    return helper.make_model(helper.make_graph(nodes, "q", [x], [y], inits), opset_imports=[helper.make_opsetid("", 13)])
+    return make_model(helper.make_graph(nodes, "q", [x], [y], inits), opset_imports=[helper.make_opsetid("", 13)])
 
 
 def torch_dynamo_style_model(size=16):
@@ -176,7 +186,7 @@ def two_channel_model(size=16):
     x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 2, size, size])
     y = helper.make_tensor_value_info("c", TensorProto.FLOAT, None)
     node = helper.make_node("Conv", ["x", "w"], ["c"], name="/conv/Conv", pads=[1, 1, 1, 1])
-    return helper.make_model(helper.make_graph([node], "c2", [x], [y], [_init("w", w)]), opset_imports=OPSET)
+    return make_model(helper.make_graph([node], "c2", [x], [y], [_init("w", w)]), opset_imports=OPSET)
 
 
 def conv3d_model():
@@ -191,7 +201,7 @@ def conv3d_model():
     ]
     inits = [_init("w", w), _init("w2", w2), numpy_helper.from_array(np.array([2], np.int64), "ax")]
     outs = [helper.make_tensor_value_info("c3", TensorProto.FLOAT, None), helper.make_tensor_value_info("c2", TensorProto.FLOAT, None)]
-    return helper.make_model(helper.make_graph(nodes, "c3d", [x], outs, inits), opset_imports=OPSET)
+    return make_model(helper.make_graph(nodes, "c3d", [x], outs, inits), opset_imports=OPSET)
 
 
 BUILDERS = {
