@@ -214,12 +214,13 @@ def read_image(path: Path):
 
 
 def read_arrays(path: Path) -> list[np.ndarray]:
-    """Arrays of a .npy file (one) or a .npz file (each member, sorted by name)."""
+    """Arrays of a .npy file (one, memory-mapped: rows are read when a batch needs them, so a
+    large file starts at once and is never held whole) or a .npz file (each member, sorted by name)."""
     try:
         if path.suffix.lower() == ".npz":
             with np.load(path, allow_pickle=False) as z:
                 return [np.asarray(z[k]) for k in sorted(z.files)]
-        return [np.load(path, allow_pickle=False)]
+        return [np.load(path, mmap_mode="r", allow_pickle=False)]
     except (ValueError, OSError, EOFError) as exc:
         raise InputDataError(f"{path}: cannot read array file ({exc.__class__.__name__}: {exc})") from exc
 
