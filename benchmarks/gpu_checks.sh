@@ -1,42 +1,70 @@
 #!/usr/bin/env bash
-# Every GPU check of issue 6 in one run on a lent GPU machine (the `device` tool), logs under $OUT.
+# Every GPU check of issues 6 and 12 in one run on a lent GPU machine (the `device` tool), logs under $OUT.
 #
-# The device image has CuPy (cupy-cuda13x), numpy, scipy, onnx, pytest, hypothesis, rich, click,
-# pillow, matplotlib and threadpoolctl, but a CPU-only onnxruntime and no array-api-compat. Before
-# the call, put wheels for Python 3.12 / manylinux x86_64 in .whl/ (ignored by git, see the device
-# README): array_api_compat, array_api_strict, and onnxruntime_gpu (about 255 MB: over one call's
-# 64 MiB, so send it in parts on consecutive calls while the machine stays warm, join the parts
-# under /tmp/ort-gpu/ there, and this script installs /tmp/ort-gpu/*.whl too).
+# Prepare onnxruntime-gpu as ../shared/gpu/README.md says (../shared/gpu/pack-ort-gpu here, then
+# three part calls), then in the fourth call:
 #
-#   bash benchmarks/gpu_checks.sh            # from the repository root, on the device machine
+#   source .gpu4/setup.sh && bash benchmarks/gpu_checks.sh
 #
-# Steps: versions and providers; the gpu-marked tests and the CuPy parametrisation of the
-# spectral tests; a CLI run of the shipped example on CUDA with --debug; the pipeline
-# benchmark on CUDA at batch 32 (ResNet-18 and ResNet-50).
+# Steps: versions and providers; the whole test suite under onnxruntime-gpu; the gpu-marked tests
+# and the CuPy parametrisation; CUDA vs CPU histograms of the shipped example and the committed
+# framework models (SPEC 8: exactly equal without TF32); the pipeline benchmark; whole-process
+# analyze vs plain ORT on 1,024 .npy inputs of a ResNet-50 shape; a folder of 1,024 JPEGs.
 set -uo pipefail
 OUT=${OUT:-/tmp/srop-gpu-out}
 mkdir -p "$OUT"
 cd "$(dirname "$0")/.."
-export PYTHONUNBUFFERED=1
+export PYTHONUNBUFFERED=1 PYTHONPATH=${PYTHONPATH:-$PWD}
 
-wheels=$(ls .whl/*.whl /tmp/ort-gpu/*.whl 2>/dev/null)
-if [ -n "$wheels" ]; then
-  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site $wheels || exit 2
-  export PYTHONPATH=/tmp/site:$PWD
-else
-  export PYTHONPATH=$PWD
-fi
-
-python3 - <<'EOF' 2>&1 | tee "$OUT/versions.txt"
-import cupy, numpy, onnxruntime as ort
-print("onnxruntime", ort.__version__, ort.get_available_providers())
+python3 - <<'PY' 2>&1 | tee "$OUT/versions.txt"
+import os, cupy, numpy, onnxruntime as ort
+print("onnxruntime", ort.__version__, ort.get_available_providers(), "cores", os.cpu_count())
 print("cupy", cupy.__version__, "devices", cupy.cuda.runtime.getDeviceCount(), "numpy", numpy.__version__)
 from srop_onnx.cuda import cuda_problem
 print("cuda_problem():", cuda_problem())
-EOF
+PY
 
-python3 -m pytest -q -p no:cacheprovider -m gpu tests -rs 2>&1 | tee "$OUT/gpu-tests.txt"
-python3 -m pytest -q -p no:cacheprovider tests/test_spectral.py -k cupy -rs 2>&1 | tee "$OUT/cupy-spectral.txt"
-python3 -m srop_onnx.cli --debug analyze models/example.onnx models/images --provider cuda \
-  --json "$OUT/example-cuda.json" 2>&1 | tee "$OUT/example-cuda.txt"
+timeout 300 python3 -m pytest -q -p no:cacheprovider -x tests -rs 2>&1 | tail -30 | tee "$OUT/all-tests.txt"
+timeout 120 python3 -m pytest -q -p no:cacheprovider -m gpu tests -rs 2>&1 | tail -20 | tee "$OUT/gpu-tests.txt"
+
+python3 - <<'PY' 2>&1 | tee "$OUT/cuda-vs-cpu.txt"
+import numpy as np, srop_onnx
+cases = [("models/example.onnx", "models/images", {}),
+         ("tests/models/torch_legacy.onnx", None, {}), ("tests/models/keras_small.onnx", None, {}),
+         ("tests/models/paddle_small.onnx", None, {})]
+for path, inputs, kw in cases:
+    if inputs is None:
+        from srop_onnx.inputs import input_spec
+        from srop_onnx.modelio import load_model
+        spec = input_spec(load_model(path).proto)
+        shape = [d or 32 for d in spec.shape[1:]]
+        inputs = np.random.default_rng(0).standard_normal((8, *shape)).astype(np.float32)
+    a = srop_onnx.analyze(path, inputs, provider="cuda", keep_bins=True, **kw)
+    b = srop_onnx.analyze(path, inputs, provider="cpu", keep_bins=True, **kw)
+    same = all(np.array_equal(x.bins, y.bins) for x, y in zip(a.layers, b.layers))
+    worst = max(float(np.mean(x.bins != y.bins)) for x, y in zip(a.layers, b.layers))
+    print(f"{path}: {len(a.layers)} layers, identical bins: {same}, worst layer {100 * worst:.2f}% of maps differ")
+PY
+
 python3 benchmarks/bench_pipeline.py --provider cuda --batch 32 --repeat 5 2>&1 | tee "$OUT/bench-pipeline-cuda.txt"
+python3 benchmarks/bench_batch.py --provider cuda --model resnet50 --batches 8,32,64,128,256,512 --repeat 3 2>&1 \
+  | tee "$OUT/bench-batch-cuda.txt"
+python3 benchmarks/bench_startup.py --provider cuda --inputs 1024 --repeat 3 2>&1 | tee "$OUT/bench-startup-cuda.txt"
+python3 benchmarks/bench_decode.py --images 512 --workers 1,4,8,15 2>&1 | tee "$OUT/bench-decode.txt"
+python3 - <<'PY' 2>&1 | tee "$OUT/jpeg-folder.txt"
+import sys, tempfile, time
+from pathlib import Path
+sys.path.insert(0, "benchmarks")
+from bench_decode import write_images
+from resnet_onnx import build
+import srop_onnx
+with tempfile.TemporaryDirectory() as tmp:
+    write_images(Path(tmp), 1024)
+    model = Path(tmp) / "r50.onnx"
+    model.write_bytes(build("resnet50").SerializeToString())
+    t = time.perf_counter()
+    p = srop_onnx.analyze(model, tmp, provider="cuda")
+    dt = time.perf_counter() - t
+    print(f"1,024 JPEGs 500x375, ResNet-50 shape, defaults: {dt:.2f} s, {p.analyzed / dt:.1f} images/s, "
+          f"batch {p.settings['batch_size']}")
+PY
