@@ -72,29 +72,79 @@ def _tap_options(f):
     return f
 
 
+_MEASURE_OPTIONS = [
+    click.option("--input", "input_name", metavar="NAME", help="Model input to feed when it has several."),
+    click.option("--preprocess", type=click.Choice(["imagenet", "unit", "symmetric", "raw", "caffe"]),
+                 help="Image preset [default: imagenet for 3-channel models, else unit]."),
+    click.option("--mean", metavar="M[,M,M]", help="Per-channel mean on the [0,1] pixel scale (overrides the preset's)."),
+    click.option("--std", metavar="S[,S,S]", help="Per-channel std on the [0,1] pixel scale (overrides the preset's)."),
+    click.option("--size", metavar="HxW", help="Image size for models with dynamic spatial dims."),
+    click.option("--layout", type=click.Choice(["NCHW", "NHWC", "NCL", "NLC"], case_sensitive=False),
+                 help="Override the detected input layout."),
+    click.option("--kappa", type=click.FloatRange(0, 1, min_open=True), default=0.85, show_default=True,
+                 help="Energy fraction of the roll-off."),
+    click.option("--units", type=click.Choice(["band", "input"]), default="band", show_default=True,
+                 help="band: k/m per layer; input: k/m of the model input."),
+    click.option("--no-baseline", is_flag=True, help="Skip the max-pooling baseline (SPEC 6)."),
+    click.option("--tf32", is_flag=True, help="Let CUDA compute convolutions in TF32 (faster, not exact; recorded)."),
+]
+_RUN_OPTIONS = [
+    click.option("--provider", type=click.Choice(["auto", "cpu", "cuda"]),
+                 help="Where ONNX Runtime runs [default: $SROP_ONNX_PROVIDER, else auto: CUDA when usable]."),
+    click.option("--batch-size", "-b", metavar="N|auto",
+                 help="Samples per run; auto = the largest that fits the free memory [default: 8 on CPU, auto on CUDA]."),
+    click.option("--limit", type=click.IntRange(min=1), help="Analyse at most N samples."),
+    click.option("--strict", is_flag=True, help="A bad input file is an error instead of being skipped."),
+    click.option("--shard", metavar="I/N",
+                 help="Analyse only the I-th of N slices of the inputs (merge the parts with 'srop-onnx merge')."),
+    click.option("--max-memory", metavar="SIZE",
+                 help="Bound on one run's tap outputs (e.g. 2GB, 512MB): taps are split into passes."),
+    click.option("--quiet", "-q", is_flag=True, help="No progress bar and no table."),
+]
+
+
+def _options(options):
+    def decorate(f):
+        for option in reversed(options):
+            f = option(f)
+        return f
+    return decorate
+
+
+def _measurement(o: dict):
+    """The :class:`~srop_onnx.settings.Measurement` of a command's options."""
+    from .inputs import parse_size
+    from .settings import Measurement
+
+    return Measurement(kappa=o["kappa"], units=o["units"], ops=_ops(o["ops"]), all_tensors=o["all_tensors"],
+                       layers=o["layers"], input_name=o["input_name"], layout=o["layout"], preprocess=o["preprocess"],
+                       mean=_floats(o["mean"], "--mean"), std=_floats(o["std"], "--std"), size=parse_size(o["size"]),
+                       baseline=not o["no_baseline"], tf32=o["tf32"])
+
+
+def _execution(o: dict, **more):
+    """The :class:`~srop_onnx.settings.Execution` of a command's options."""
+    from .inputs import parse_bytes, parse_shard
+    from .settings import Execution
+
+    return Execution(provider=o["provider"], batch_size=o["batch_size"], limit=o["limit"], strict=o["strict"],
+                     shard=parse_shard(o["shard"]), max_memory=parse_bytes(o["max_memory"], "--max-memory"), **more)
+
+
+def _notes(quiet: bool):
+    err = _console(stderr=True)
+    return None if quiet else (lambda msg: err.print(msg, style="dim", markup=False))
+
+
 @main.command(short_help="Analyse a model over images or arrays; print a layer report.")
 @click.argument("model", type=click.Path(dir_okay=False, path_type=str))
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=str))
 @_tap_options
-@click.option("--provider", type=click.Choice(["auto", "cpu", "cuda"]),
-              help="Where ONNX Runtime runs [default: $SROP_ONNX_PROVIDER, else auto: CUDA when usable].")
-@click.option("--batch-size", "-b", metavar="N|auto",
-              help="Samples per run; auto = the largest that fits the free memory [default: 8 on CPU, auto on CUDA].")
-@click.option("--input", "input_name", metavar="NAME", help="Model input to feed when it has several.")
-@click.option("--preprocess", type=click.Choice(["imagenet", "unit", "symmetric", "raw", "caffe"]),
-              help="Image preset [default: imagenet for 3-channel models, else unit].")
-@click.option("--mean", metavar="M[,M,M]", help="Per-channel mean on the [0,1] pixel scale (overrides the preset's).")
-@click.option("--std", metavar="S[,S,S]", help="Per-channel std on the [0,1] pixel scale (overrides the preset's).")
-@click.option("--size", metavar="HxW", help="Image size for models with dynamic spatial dims.")
-@click.option("--layout", type=click.Choice(["NCHW", "NHWC", "NCL", "NLC"], case_sensitive=False), help="Override the detected input layout.")
-@click.option("--limit", type=click.IntRange(min=1), help="Analyse at most N samples.")
-@click.option("--kappa", type=click.FloatRange(0, 1, min_open=True), default=0.85, show_default=True, help="Energy fraction of the roll-off.")
-@click.option("--units", type=click.Choice(["band", "input"]), default="band", show_default=True, help="band: k/m per layer; input: k/m of the model input.")
-@click.option("--no-baseline", is_flag=True, help="Skip the max-pooling baseline (SPEC 6).")
+@_options(_MEASURE_OPTIONS)
+@_options(_RUN_OPTIONS)
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write the profile (JSON, SPEC 10).")
 @click.option("--csv", "csv_path", type=click.Path(dir_okay=False), help="Write one row per layer (CSV).")
 @click.option("--kernels", "kernels_path", type=click.Path(dir_okay=False), help="Write per-map roll-off bins (NPZ).")
-@click.option("--strict", is_flag=True, help="A bad input file is an error instead of being skipped.")
 @click.option("--check", "golden", type=click.Path(dir_okay=False), help="Check the result against a golden profile (exit 1 on drift).")
 @click.option("--tol", type=click.FloatRange(min=0), default=0.02, show_default=True, help="Tolerance for --check.")
 @click.option("--metric", type=click.Choice(["mean", "median", "w1"]), default="mean", show_default=True, help="Metric for --check.")
@@ -102,20 +152,13 @@ def _tap_options(f):
 @click.option("--vs-random", is_flag=True, help="Also analyse the randomized twin (SPEC 7) and compare.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the randomized twin.")
 @click.option("--report", "report_path", type=click.Path(dir_okay=False), help="Write a self-contained HTML report.")
-@click.option("--shard", metavar="I/N", help="Analyse only the I-th of N slices of the inputs (merge the parts with 'srop-onnx merge').")
 @click.option("--checkpoint", "checkpoint_path", type=click.Path(dir_okay=False), help="Save running statistics here; rerunning resumes.")
 @click.option("--checkpoint-every", type=click.IntRange(min=1), default=10, show_default=True, metavar="K", help="Batches between checkpoints.")
-@click.option("--max-memory", metavar="SIZE", help="Bound on one run's tap outputs (e.g. 2GB, 512MB): taps are split into passes.")
 @click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True, help="ray: shards as Ray tasks, merged.")
 @click.option("--shards", type=click.IntRange(min=1), help="--engine ray: number of shards [default: the cluster's CPUs/GPUs].")
 @click.option("--ray-address", metavar="ADDR", help="--engine ray: an existing cluster (else RAY_ADDRESS, else a local Ray).")
-@click.option("--tf32", is_flag=True, help="Let CUDA compute convolutions in TF32 (faster, not exact; recorded).")
-@click.option("--quiet", "-q", is_flag=True, help="No progress bar and no table.")
 @click.pass_context
-def analyze(ctx, model, inputs, ops, all_tensors, layers, provider, batch_size, input_name, preprocess, mean, std, size,
-            layout, limit, kappa, units, no_baseline, json_path, csv_path, kernels_path, strict, golden, tol, metric,
-            junit_path, vs_random, seed, report_path, shard, checkpoint_path, checkpoint_every, max_memory, engine,
-            shards, ray_address, tf32, quiet):
+def analyze(ctx, model, inputs, **o):
     """Analyse MODEL over INPUTS (images, .npy/.npz arrays, folders) and print a layer report.
 
     \b
@@ -125,28 +168,24 @@ def analyze(ctx, model, inputs, ops, all_tensors, layers, provider, batch_size, 
       srop-onnx analyze model.onnx val/ --check golden.json --junit srop.xml
       srop-onnx analyze model.onnx val/ --vs-random --report report.html
     """
-    from .inputs import parse_bytes, parse_shard, parse_size
-    from .settings import Execution, Measurement
-
-    if junit_path and not golden:
+    if o["junit_path"] and not o["golden"]:
         raise UsageError("--junit needs --check GOLDEN.json")
-    if vs_random and (shard or checkpoint_path or engine == "ray"):
+    if o["vs_random"] and (o["shard"] or o["checkpoint_path"] or o["engine"] == "ray"):
         raise UsageError("--vs-random runs both models locally in one go; drop --shard/--checkpoint/--engine ray")
-    if kernels_path and (shard or engine == "ray"):
+    if o["kernels_path"] and (o["shard"] or o["engine"] == "ray"):
         raise UsageError("--kernels keeps per-map bins of one local run; they are not merged across shards")
-    measure = Measurement(kappa=kappa, units=units, ops=_ops(ops), all_tensors=all_tensors, layers=layers,
-                          input_name=input_name, layout=layout, preprocess=preprocess, mean=_floats(mean, "--mean"),
-                          std=_floats(std, "--std"), size=parse_size(size), baseline=not no_baseline, tf32=tf32)
-    how = Execution(provider=provider, batch_size=batch_size, limit=limit, strict=strict,
-                    keep_bins=bool(kernels_path), shard=parse_shard(shard), checkpoint=checkpoint_path,
-                    checkpoint_every=checkpoint_every, max_memory=parse_bytes(max_memory, "--max-memory"))
-    golden_profile = _load_profile(golden) if golden else None
-    mode = _Mode(engine=engine, vs_random=vs_random, seed=seed, shards=shards, ray_address=ray_address, quiet=quiet)
+    measure = _measurement(o)
+    how = _execution(o, keep_bins=bool(o["kernels_path"]), checkpoint=o["checkpoint_path"],
+                     checkpoint_every=o["checkpoint_every"])
+    golden_profile = _load_profile(o["golden"]) if o["golden"] else None
+    mode = _Mode(engine=o["engine"], vs_random=o["vs_random"], seed=o["seed"], shards=o["shards"],
+                 ray_address=o["ray_address"], quiet=o["quiet"])
     profile, verdict = _run_analysis(model, list(inputs), measure, how, mode)
-    _after_analysis(ctx, profile, verdict, units=units, quiet=quiet,
-                    outputs={"profile": json_path, "CSV": csv_path, "kernels": kernels_path, "report": report_path})
+    _after_analysis(ctx, profile, verdict, units=o["units"], quiet=o["quiet"],
+                    outputs={"profile": o["json_path"], "CSV": o["csv_path"], "kernels": o["kernels_path"],
+                             "report": o["report_path"]})
     if golden_profile is not None:
-        _run_check(ctx, profile, golden_profile, tol, metric, None, junit_path, _console())
+        _run_check(ctx, profile, golden_profile, o["tol"], o["metric"], None, o["junit_path"], _console())
 
 
 class _Mode(NamedTuple):
@@ -166,9 +205,8 @@ def _run_analysis(model, inputs, measure, how, mode: _Mode):
     from .report import ProgressHook
     from .settings import Hooks
 
-    err = _console(stderr=True)
-    bar = ProgressHook(None if mode.quiet else err)
-    notify = None if mode.quiet else (lambda msg: err.print(msg, style="dim", markup=False))
+    bar = ProgressHook(None if mode.quiet else _console(stderr=True))
+    notify = _notes(mode.quiet)
     try:
         if mode.engine == "ray":
             from .distributed import ray_analysis
@@ -205,6 +243,69 @@ def _after_analysis(ctx, profile, verdict, *, units, quiet, outputs: dict) -> No
     for what, path in outputs.items():
         if path and not quiet:
             err.print(f"wrote {what}: {path}")
+
+
+@main.command(short_help="Analyse at several levels of a blended image or noise (the paper's input checks).")
+@click.argument("model", type=click.Path(dir_okay=False, path_type=str))
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=str))
+@click.option("--blend", metavar="IMAGE", type=click.Path(dir_okay=False),
+              help="Blend this image (or a .npy sample) into every input: (1 - w) x + w I.")
+@click.option("--noise", type=click.Choice(["gaussian", "uniform"]),
+              help="Add seeded noise: x + w * std(x) * e (e of unit variance).")
+@click.option("--levels", required=True, metavar="W,W,...", help="Levels w, e.g. 0,0.5,1 or 0,0.1,...,1.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the noise.")
+@click.option("--output", "output_name", metavar="NAME", help="Model output compared with w = 0 [default: the first].")
+@_tap_options
+@_options(_MEASURE_OPTIONS)
+@_options(_RUN_OPTIONS)
+@click.option("-o", "--json", "json_path", type=click.Path(dir_okay=False), help="Write the sweep (JSON).")
+@click.option("--profiles", "profiles_dir", type=click.Path(file_okay=False),
+              help="Also write one profile per level here (level-W.json) for check/compare.")
+@click.option("--plot", "plot_path", type=click.Path(dir_okay=False), help="Draw the sweep (.png/.svg/.pdf).")
+@click.option("--report", "report_path", type=click.Path(dir_okay=False), help="Write a self-contained HTML report.")
+def sweep(model, inputs, **o):
+    """Analyse MODEL over INPUTS at every level of a blended image or of noise (paper Sec. 4.1, Figs. 2-3).
+
+    \b
+    Examples:
+      srop-onnx sweep model.onnx images/ --blend frog.png --levels 0,0.1,...,1 -o sweep.json --plot sweep.png
+      srop-onnx sweep model.onnx images/ --noise gaussian --levels 0,0.25,...,2 --report sweep.html
+    """
+    from .report import ProgressHook, render_sweep
+    from .settings import Hooks
+    from .sweep import Noise, parse_levels, run_sweep
+
+    if (o["blend"] is None) == (o["noise"] is None):
+        raise UsageError("sweep needs exactly one of --blend IMAGE or --noise gaussian|uniform")
+    perturb = Noise(o["noise"], o["seed"]) if o["noise"] else o["blend"]
+    bar = ProgressHook(None if o["quiet"] else _console(stderr=True))
+    try:
+        result = run_sweep(model, list(inputs), _measurement(o), _execution(o), perturb, parse_levels(o["levels"]),
+                           Hooks(bar, _notes(o["quiet"])), o["output_name"])
+    finally:
+        bar.stop()
+    if not o["quiet"]:
+        render_sweep(result, _console(), o["units"])
+    _write_sweep(result, o)
+
+
+def _write_sweep(result, o: dict) -> None:
+    from .htmlreport import sweep_report
+    from .modelio import atomic_write_text
+    from .plot import plot_sweep, save_figure
+
+    err = _console(stderr=True)
+    if o["json_path"]:
+        result.to_json(o["json_path"])
+    if o["profiles_dir"]:
+        result.write_profiles(o["profiles_dir"])
+    if o["plot_path"]:
+        save_figure(plot_sweep([result], o["units"]), o["plot_path"])
+    if o["report_path"]:
+        atomic_write_text(o["report_path"], sweep_report(result, units=o["units"]))
+    for what in ("json_path", "profiles_dir", "plot_path", "report_path"):
+        if o[what] and not o["quiet"]:
+            err.print(f"wrote {what.split('_')[0]}: {o[what]}", highlight=False)
 
 
 @main.command(short_help="List the layers that would be tapped, without running.")
@@ -273,16 +374,25 @@ def compare(profile_a, profile_b, units):
     render_comparison(comp, _console(), units or a.units)
 
 
-@main.command(short_help="Merge the partial profiles of all shards.")
+@main.command(short_help="Merge the partial profiles (or sweeps) of all shards.")
 @click.argument("parts", nargs=-1, required=True, type=click.Path(dir_okay=False))
-@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Merged profile (JSON).")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Merged profile or sweep (JSON).")
 def merge(parts, output):
-    """Merge the partial profiles of all shards (analyze --shard I/N) into one profile."""
+    """Merge the partial profiles (analyze --shard I/N) or sweeps (sweep --shard I/N) of all shards into one."""
     from .merge import merge_profiles
+    from .sweep import Sweep, load_result, merge_sweeps
 
-    profile = merge_profiles([_load_profile(p) for p in parts], list(parts))
-    profile.to_json(output)
-    _console(stderr=True).print(f"wrote {output}: {profile.analyzed} input(s) from {len(parts)} shard(s)", highlight=False)
+    loaded = [load_result(p) for p in parts]
+    if all(isinstance(x, Sweep) for x in loaded):
+        result = merge_sweeps(loaded, list(parts))
+        count = result.points[0].profile.analyzed
+    elif any(isinstance(x, Sweep) for x in loaded):
+        raise UsageError("merge takes only profiles or only sweeps, not both")
+    else:
+        result = merge_profiles(loaded, list(parts))
+        count = result.analyzed
+    result.to_json(output)
+    _console(stderr=True).print(f"wrote {output}: {count} input(s) from {len(parts)} shard(s)", highlight=False)
 
 
 @main.command(short_help="Check a profile against a golden one (exit 1 on drift).")
@@ -298,20 +408,43 @@ def check(ctx, profile, golden, tol, metric, units, junit_path):
     _run_check(ctx, _load_profile(profile), _load_profile(golden), tol, metric, units, junit_path, _console())
 
 
-@main.command(short_help="Plot profiles: by depth, boxes, KDEs, channel heatmap.")
+@main.command(short_help="Plot profiles or sweeps: by depth, boxes, KDEs, channel heatmap, sweep curves.")
 @click.argument("profiles", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Image file: .png, .svg or .pdf.")
-@click.option("--kind", type=click.Choice(["depth", "box", "kde", "kernels"]), default="depth", show_default=True)
+@click.option("--kind", type=click.Choice(["depth", "box", "kde", "kernels", "sweep"]), default=None,
+              help="[default: depth for profiles, sweep for sweeps]")
 @click.option("--units", type=click.Choice(["band", "input"]), help="[default: input for depth, band otherwise]")
 @click.option("--layers", metavar="REGEX", help="kde: layers to draw (default: up to 12 spread over depth).")
 @click.option("--label", "labels", multiple=True, help="Legend label per profile, in order (repeatable).")
-def plot(profiles, output, kind, units, layers, labels):
-    """Draw one or more PROFILES: SROP by depth, per-layer boxes, per-sample KDEs, channel heatmap."""
+@click.option("--level", "levels", metavar="W[,W...]", help="Sweeps: the level(s) to draw (kde: one curve each).")
+@click.option("--by", type=click.Choice(["third", "layer"]), default="third", show_default=True,
+              help="--kind sweep: one line per depth third or per layer.")
+def plot(profiles, output, kind, units, layers, labels, levels, by):
+    """Draw PROFILES (or sweeps): SROP by depth, per-layer boxes, per-sample KDEs, channel heatmap, or
+    the mean SROP against a sweep's level with the model's output change (--kind sweep)."""
     from .plot import plot as make_plot
-    from .plot import save_figure
+    from .plot import plot_sweep, plot_sweep_kde, save_figure
+    from .sweep import Sweep, load_result, parse_levels
 
-    loaded = [_load_profile(p) for p in profiles]
-    save_figure(make_plot(loaded, kind, units=units, labels=list(labels) or None, layers=layers), output)
+    loaded = [load_result(p) for p in profiles]
+    wanted = parse_levels(levels) if levels else None
+    sweeps = [x for x in loaded if isinstance(x, Sweep)]
+    kind = kind or ("sweep" if sweeps else "depth")
+    if sweeps and len(sweeps) != len(loaded):
+        raise UsageError("plot takes only profiles or only sweeps, not both")
+    if kind == "sweep" and not sweeps:
+        raise UsageError("--kind sweep draws sweep files (srop-onnx sweep -o FILE), not profiles")
+    if kind == "sweep":
+        fig = plot_sweep(sweeps, units or "band", list(labels) or None, by)
+    elif kind == "kde" and sweeps:
+        fig = plot_sweep_kde(sweeps[0], wanted, units or "band", layers)
+    else:
+        if sweeps:
+            if not wanted or len(wanted) != 1:
+                raise UsageError(f"--kind {kind} of a sweep draws one level: add --level W")
+            loaded = [sw.profile(wanted[0]) for sw in sweeps]
+        fig = make_plot(loaded, kind, units=units, labels=list(labels) or None, layers=layers)
+    save_figure(fig, output)
     _console(stderr=True).print(f"wrote {kind} plot: {output}", highlight=False)
 
 
@@ -320,10 +453,21 @@ def plot(profiles, output, kind, units, layers, labels):
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="HTML file to write.")
 @click.option("--units", type=click.Choice(["band", "input"]), help="[default: the first profile's]")
 def report(profiles, output, units):
-    """Write a self-contained HTML report of one profile, or two side by side."""
-    if len(profiles) > 2:
+    """Write a self-contained HTML report of one profile, two side by side, or one sweep."""
+    from .sweep import Sweep, load_result
+
+    loaded = [load_result(p) for p in profiles]
+    if any(isinstance(x, Sweep) for x in loaded):
+        if len(loaded) != 1:
+            raise UsageError("report takes one sweep")
+        from .htmlreport import sweep_report
+        from .modelio import atomic_write_text
+
+        atomic_write_text(output, sweep_report(loaded[0], units=units or "band"))
+    elif len(profiles) > 2:
         raise UsageError("report takes one profile, or two to compare")
-    _write_report([_load_profile(p) for p in profiles], output, units)
+    else:
+        _write_report(loaded, output, units)
     _console(stderr=True).print(f"wrote report: {output}", highlight=False)
 
 

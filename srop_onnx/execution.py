@@ -11,11 +11,14 @@ from .reducer import LayerReducer
 __all__ = ["feed", "probe", "tap_groups", "auto_batch", "peak_memory"]
 
 
-def feed(runner, reducer: LayerReducer, arr: np.ndarray, notify, groups: list[list[str]] | None = None) -> None:
+def feed(runner, reducer: LayerReducer, arr: np.ndarray, notify, groups: list[list[str]] | None = None,
+         observe=None) -> None:
     """Run and reduce ``arr`` in runs the runner accepts; halve the run on out-of-memory.
 
     With tap ``groups`` each run is repeated once per group, fetching only that
     group's outputs; the chunk is counted only when every group has been reduced.
+    ``observe(outputs, start, step)``, when given, sees every run's outputs (rows
+    ``start:start + step`` of ``arr``; a retried run is observed again).
     """
     from .cuda import is_out_of_memory, record_device_memory, release_cached_memory
 
@@ -27,6 +30,8 @@ def feed(runner, reducer: LayerReducer, arr: np.ndarray, notify, groups: list[li
             pending = []
             for names in groups or [None]:
                 outputs = runner.run(chunk, names)
+                if observe is not None:
+                    observe(outputs, i, step)
                 pending.extend(reducer.reduce(outputs, step))
                 if runner.device == "cuda":
                     record_device_memory()

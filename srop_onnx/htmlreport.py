@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import base64
 import html
+import json
 import math
 from datetime import datetime, timezone
 
 from .profile import Profile
 
-__all__ = ["html_report"]
+__all__ = ["html_report", "sweep_report"]
 
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2em auto;max-width:1200px;color:#222;padding:0 1em}
@@ -118,4 +119,32 @@ def html_report(profiles: list[Profile], *, labels: list[str] | None = None, uni
             parts.append(f"<p><b>Randomized twin:</b> {html.escape(verdict['verdict'])} - "
                          f"{html.escape(verdict.get('summary', ''))}</p>")
     parts.append("</body></html>\n")
+    return "".join(parts)
+
+
+def sweep_report(sw, *, units: str = "band") -> str:
+    """The HTML text of a report of one sweep (``srop-onnx report sweep.json``)."""
+    from .plot import plot_depth, plot_sweep, plot_sweep_kde
+    from .sweep import sweep_verdict, third_means
+
+    first = sw.points[0].profile
+    what = html.escape(json.dumps(sw.perturbation))
+    title = f"SROP input sweep: {first.model.get('path')}"
+    rows = "".join(f"<tr><td>{p.level:g}</td><td>{_f(p.change.value)}</td>"
+                   + "".join(f"<td>{_f(v)}</td>" for v in third_means(p.profile, units))
+                   + f"<td>{p.profile.analyzed}</td></tr>" for p in sw.points)
+    measure = html.escape(str(sw.points[-1].change.measure))
+    short = [f"w = {p.level:g}" for p in sw.points]
+    parts = [f"<!DOCTYPE html><html lang=en><head><meta charset=utf-8><title>{html.escape(title)}</title>"
+             f"<style>{_CSS}</style></head><body><h1>{html.escape(title)}</h1>",
+             f"<p class=muted>Perturbation {what}; model output {html.escape(str(sw.output))} compared with w = 0 "
+             f"({measure}); kappa {first.settings.get('kappa')}, {units} units. Made by srop-onnx "
+             f"{html.escape(first.tool_version)} on {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}.</p>",
+             f"<p><b>What the data says:</b> {html.escape(sweep_verdict(sw)['summary'])}</p>",
+             "<h2>Mean SROP against the level</h2>" + _img(plot_sweep([sw], units)),
+             "<h2>Per-sample means at each level</h2>" + _img(plot_sweep_kde(sw, None, units)),
+             "<h2>Mean SROP by depth at each level</h2>"
+             + _img(plot_depth([p.profile for p in sw.points][:8], "input", short[:8])),
+             "<table><tr><th>w</th><th>output vs w = 0</th><th>shallow</th><th>middle</th><th>deep</th>"
+             f"<th>inputs</th></tr>{rows}</table>", "</body></html>\n"]
     return "".join(parts)

@@ -16,9 +16,10 @@ import numpy as np
 from .errors import UsageError
 from .profile import Profile
 
-__all__ = ["KINDS", "PALETTE", "plot", "plot_depth", "plot_box", "plot_kde", "plot_kernels", "save_figure"]
+__all__ = ["KINDS", "PALETTE", "plot", "plot_depth", "plot_box", "plot_kde", "plot_kernels", "plot_sweep",
+           "plot_sweep_kde", "save_figure"]
 
-KINDS = ("depth", "box", "kde", "kernels")
+KINDS = ("depth", "box", "kde", "kernels")  # of profiles; sweeps: plot_sweep, plot_sweep_kde
 # Okabe-Ito: distinguishable with the common colour-vision deficiencies
 PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000")
 
@@ -231,6 +232,72 @@ def plot_kernels(profiles: list[Profile], units: str = "band", labels: list[str]
         ax.set_xlabel("channel (kernel) index; blank: no such channel, or never live")
         ax.set_title(_title([p], "Channel mean SROP", [labels[i]] if labels and i < len(labels) else None), fontsize=10)
     fig.colorbar(image, ax=list(axes), label="channel mean " + _units_label(units), shrink=0.9)
+    return fig
+
+
+def plot_sweep(sweeps: list, units: str = "band", labels: list[str] | None = None, by: str = "third"):
+    """Mean SROP against the sweep level (Fig. 3): one line per depth third (or per layer, ``by="layer"``)
+    and sweep, the model's output change against level 0 on a second axis (dashed)."""
+    from .sweep import third_means
+
+    if by not in ("third", "layer"):
+        raise UsageError(f"--by must be third or layer, got {by!r}")
+    fig = _figure(7.5, 4.8)
+    ax = fig.add_subplot()
+    right = ax.twinx()
+    styles = ("-o", "-s", "-^", "-D")
+    for i, sw in enumerate(sweeps):
+        name = (labels[i] if labels and i < len(labels) else
+                Path(str(sw.points[0].profile.model.get("path", f"sweep {i + 1}"))).name)
+        if by == "third":
+            series = np.array([third_means(p.profile, units) for p in sw.points]).T
+            names = ["shallow third", "middle third", "deep third"][-len(series):]
+        else:
+            ref = sw.points[0].profile.layers
+            series = np.array([[lay.summary(units).mean for lay in p.profile.layers] for p in sw.points]).T
+            names = [lay.name for lay in ref]
+        for j, (values, what) in enumerate(zip(series, names)):
+            colour = PALETTE[j % len(PALETTE)] if len(sweeps) == 1 else PALETTE[i % len(PALETTE)]
+            ax.plot(sw.levels, values, styles[j % len(styles)] if by == "third" else "-", color=colour, ms=4,
+                    lw=1.6 if by == "third" else 1.0, label=f"{what}" if len(sweeps) == 1 else f"{name}: {what}")
+        change = [p.change.value for p in sw.points]
+        if any(v is not None for v in change):
+            measure = sw.points[-1].change.measure
+            right.plot(sw.levels, [np.nan if v is None else v for v in change], "--", color="0.2", lw=1.4,
+                       label=f"{name}: " * (len(sweeps) > 1) + ("top-1 agreement with w=0"
+                                                                 if measure == "top1_agreement" else
+                                                                 "mean |output change| vs w=0"))
+            right.set_ylabel("model output vs w = 0 (dashed)")
+    kind = sweeps[0].perturbation.get("kind", "blend")
+    ax.set_xlabel("w (blend weight of the image)" if kind == "blend" else "w (noise std / input std)")
+    ax.set_ylabel("mean " + _units_label(units))
+    ax.grid(True, alpha=0.25)
+    lines = ax.get_legend_handles_labels()
+    more = right.get_legend_handles_labels()
+    if len(lines[0]) <= 12:
+        ax.legend(lines[0] + more[0], lines[1] + more[1], fontsize=8, loc="best")
+    ax.set_title(f"SROP against the {kind} level", fontsize=11)
+    return fig
+
+
+def plot_sweep_kde(sw, levels: list[float] | None = None, units: str = "band", layers: str | None = None):
+    """Per-level kernel density of the per-sample layer means (Fig. 2): one panel per layer
+    (default: the deepest analysed layer), one curve per level."""
+    from .sweep import with_levels
+
+    if levels:
+        sw = with_levels(sw, levels)
+        if not sw.points:
+            raise UsageError(f"--level {levels}: the sweep has no such level")
+    elif len(sw.points) > 6:
+        idx = np.unique(np.linspace(0, len(sw.points) - 1, 6).round().astype(int))
+        sw = type(sw)(sw.perturbation, sw.output, [sw.points[i] for i in idx])
+    profiles = [p.profile for p in sw.points]
+    if layers is None:
+        live = [lay for lay in profiles[0].layers if lay.stats.count]
+        layers = "^" + re.escape((live or profiles[0].layers)[-1].name) + "$"
+    fig = plot_kde(profiles, units, [f"w = {p.level:g}" for p in sw.points], layers, max_panels=4)
+    fig.suptitle(f"Per-sample layer mean SROP at each {sw.perturbation.get('kind', 'blend')} level", fontsize=11)
     return fig
 
 

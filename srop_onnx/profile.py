@@ -19,7 +19,7 @@ import numpy as np
 from .errors import InputDataError, UsageError
 from .stats import LayerStats, Summary
 
-__all__ = ["FORMAT", "VERSION", "LayerProfile", "Profile"]
+__all__ = ["FORMAT", "VERSION", "LayerProfile", "Profile", "read_json"]
 
 FORMAT = "srop-onnx-profile"
 VERSION = 1
@@ -159,6 +159,9 @@ class Profile:
 
     @classmethod
     def from_dict(cls, d: dict, where: str = "profile") -> "Profile":
+        if isinstance(d, dict) and d.get("format") == "srop-onnx-sweep":
+            raise InputDataError(f"{where}: is a sweep of {len(d.get('points', []))} levels, not one profile; write one "
+                                 "profile per level with 'srop-onnx sweep ... --profiles DIR'")
         if not isinstance(d, dict) or d.get("format") != FORMAT:
             raise InputDataError(f"{where}: not a srop-onnx profile (no \"format\": \"{FORMAT}\")")
         if int(d.get("version", 0)) > VERSION:
@@ -185,12 +188,7 @@ class Profile:
 
     @classmethod
     def load(cls, path: str | Path) -> "Profile":
-        p = Path(path)
-        try:
-            text = p.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise InputDataError(f"{p}: cannot read profile ({exc.strerror or exc}); give the path of a --json profile") from exc
-        return cls.from_json(text, str(p))
+        return cls.from_dict(read_json(path), str(path))
 
     # -- other files -------------------------------------------------------------
     CSV_FIELDS = ("index", "name", "op", "tensor", "channels", "height", "width", "m", "m_input", "count", "dead",
@@ -235,6 +233,19 @@ class Profile:
 
         with atomic_write(path, "wb") as f:
             np.savez_compressed(f, **self.kernels_arrays())
+
+
+def read_json(path: str | Path):
+    """The JSON document of a profile (or sweep) file; one-line errors for unreadable or non-JSON files."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InputDataError(f"{p}: cannot read profile ({exc.strerror or exc}); give the path of a --json profile") from exc
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputDataError(f"{p}: not JSON ({exc.msg} at line {exc.lineno}); give a profile written by --json") from exc
 
 
 def _fmt(x: Any) -> str:

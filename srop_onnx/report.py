@@ -7,7 +7,7 @@ import math
 from .profile import Profile
 
 __all__ = ["render_profile", "render_taps", "render_comparison", "render_check", "render_verdict", "make_progress",
-           "ProgressHook", "fmt"]
+           "ProgressHook", "render_sweep", "fmt"]
 
 
 def fmt(x, digits: int = 3) -> str:
@@ -88,6 +88,25 @@ def make_progress(console, unit: str = "img"):
 
     return Progress(TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(),
                     _Rate(), TimeElapsedColumn(), console=console, transient=False)
+
+
+def render_sweep(sw, console, units: str = "band") -> None:
+    """Per-level table of a sweep (``srop-onnx sweep``): output change, mean SROP per depth third, verdict."""
+    from rich.table import Table
+
+    from .sweep import sweep_verdict, third_means
+
+    table = Table(header_style="bold", title=f"{sw.perturbation.get('kind', '?')} sweep, {units} units")
+    measure = sw.points[-1].change.measure
+    label = "top-1 agree" if measure == "top1_agreement" else "|out change|"
+    for col in ("w", label, "shallow", "middle", "deep", "inputs"):
+        table.add_column(col, justify="right")
+    for p in sw.points:
+        thirds = third_means(p.profile, units)
+        thirds = [float("nan")] * (3 - len(thirds)) + thirds
+        table.add_row(f"{p.level:g}", fmt(p.change.value), *(fmt(v) for v in thirds), str(p.profile.analyzed))
+    console.print(table)
+    console.print(sweep_verdict(sw)["summary"], highlight=False, markup=False)
 
 
 class ProgressHook:

@@ -216,8 +216,9 @@ class Session:
 
 
 def start_session(plan: ModelPlan, run: RunState, first: Sample | None, how: Execution,
-                  measure: Measurement, hooks: Hooks) -> Session:
-    """Expose the taps (and the baseline's pooling chain) as outputs and start ONNX Runtime."""
+                  measure: Measurement, hooks: Hooks, extra_outputs: tuple[str, ...] = ()) -> Session:
+    """Expose the taps (and the baseline's pooling chain) as outputs and start ONNX Runtime;
+    ``extra_outputs`` (graph outputs of the model) are fetched with them."""
     from .runtime import RunnerOptions, choose_provider, start_runner
 
     choice = choose_provider(how.provider)
@@ -229,6 +230,7 @@ def start_session(plan: ModelPlan, run: RunState, first: Sample | None, how: Exe
     graph_bytes, folder = runnable_model(plan.loaded, tapped)
     del tapped, light
     outputs = [t.tensor for t in plan.taps] + (run.base_acc.outputs if run.base_acc is not None else [])
+    outputs += [name for name in extra_outputs if name not in outputs]
     options = RunnerOptions(external_folder=folder, iobinding=how.iobinding, memory_budget=how.memory_budget,
                             tf32=measure.tf32, notify=hooks.notify, weights=weight_arrays(heavy))
     runner, choice = start_runner(graph_bytes, choice, how.provider, plan.spec, outputs, options)
