@@ -2,7 +2,7 @@
 
 On the shipped example model and a folder of copies of its images, side by side:
   (a) one ``srop_onnx.analyze`` (the unit of work);
-  (b) one ``srop_onnx.sweep.sweep`` with L levels (level 0 included): decoded once, one session;
+  (b) one ``srop_onnx.sweep`` with L levels (level 0 included): decoded once, one session;
   (c) L separate ``analyze`` calls in this process (what a loop in a script costs);
   (d) L ``srop-onnx analyze`` processes and one ``srop-onnx sweep`` process (what shell loops cost).
 Prints seconds (medians) and (b)/(a), which should be about L, and (c)/(b), (d) ratios.
@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from _timing import median_time  # noqa: E402
 
 import srop_onnx  # noqa: E402
-from srop_onnx.sweep import sweep  # noqa: E402
+from srop_onnx.sweeps import sweep  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 MODEL = ROOT / "models" / "example.onnx"

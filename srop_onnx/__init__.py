@@ -29,8 +29,8 @@ _LAZY = {
     "find_taps": "srop_onnx.graph",
     "randomize": "srop_onnx.randomize",
     "compare": "srop_onnx.compare",
-    "sweep": "srop_onnx.sweep",
-    "Sweep": "srop_onnx.sweep",
+    "sweep": "srop_onnx.sweeps",
+    "Sweep": "srop_onnx.sweeps",
     "Measurement": "srop_onnx.settings",
     "Execution": "srop_onnx.settings",
 }

@@ -273,7 +273,7 @@ def sweep(model, inputs, **o):
     """
     from .report import ProgressHook, render_sweep
     from .settings import Hooks
-    from .sweep import Noise, parse_levels, run_sweep
+    from .sweeps import Noise, parse_levels, run_sweep
 
     if (o["blend"] is None) == (o["noise"] is None):
         raise UsageError("sweep needs exactly one of --blend IMAGE or --noise gaussian|uniform")
@@ -380,7 +380,7 @@ def compare(profile_a, profile_b, units):
 def merge(parts, output):
     """Merge the partial profiles (analyze --shard I/N) or sweeps (sweep --shard I/N) of all shards into one."""
     from .merge import merge_profiles
-    from .sweep import Sweep, load_result, merge_sweeps
+    from .sweeps import Sweep, load_result, merge_sweeps
 
     loaded = [load_result(p) for p in parts]
     if all(isinstance(x, Sweep) for x in loaded):
@@ -424,7 +424,7 @@ def plot(profiles, output, kind, units, layers, labels, levels, by):
     the mean SROP against a sweep's level with the model's output change (--kind sweep)."""
     from .plot import plot as make_plot
     from .plot import plot_sweep, plot_sweep_kde, save_figure
-    from .sweep import Sweep, load_result, parse_levels
+    from .sweeps import Sweep, load_result, parse_levels
 
     loaded = [load_result(p) for p in profiles]
     wanted = parse_levels(levels) if levels else None
@@ -454,7 +454,7 @@ def plot(profiles, output, kind, units, layers, labels, levels, by):
 @click.option("--units", type=click.Choice(["band", "input"]), help="[default: the first profile's]")
 def report(profiles, output, units):
     """Write a self-contained HTML report of one profile, two side by side, or one sweep."""
-    from .sweep import Sweep, load_result
+    from .sweeps import Sweep, load_result
 
     loaded = [load_result(p) for p in profiles]
     if any(isinstance(x, Sweep) for x in loaded):

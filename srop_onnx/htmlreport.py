@@ -125,7 +125,7 @@ def html_report(profiles: list[Profile], *, labels: list[str] | None = None, uni
 def sweep_report(sw, *, units: str = "band") -> str:
     """The HTML text of a report of one sweep (``srop-onnx report sweep.json``)."""
     from .plot import plot_depth, plot_sweep, plot_sweep_kde
-    from .sweep import sweep_verdict, third_means
+    from .sweeps import sweep_verdict, third_means
 
     first = sw.points[0].profile
     what = html.escape(json.dumps(sw.perturbation))

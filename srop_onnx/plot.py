@@ -238,7 +238,7 @@ def plot_kernels(profiles: list[Profile], units: str = "band", labels: list[str]
 def plot_sweep(sweeps: list, units: str = "band", labels: list[str] | None = None, by: str = "third"):
     """Mean SROP against the sweep level (Fig. 3): one line per depth third (or per layer, ``by="layer"``)
     and sweep, the model's output change against level 0 on a second axis (dashed)."""
-    from .sweep import third_means
+    from .sweeps import third_means
 
     if by not in ("third", "layer"):
         raise UsageError(f"--by must be third or layer, got {by!r}")
@@ -283,7 +283,7 @@ def plot_sweep(sweeps: list, units: str = "band", labels: list[str] | None = Non
 def plot_sweep_kde(sw, levels: list[float] | None = None, units: str = "band", layers: str | None = None):
     """Per-level kernel density of the per-sample layer means (Fig. 2): one panel per layer
     (default: the deepest analysed layer), one curve per level."""
-    from .sweep import with_levels
+    from .sweeps import with_levels
 
     if levels:
         sw = with_levels(sw, levels)

@@ -94,7 +94,7 @@ def render_sweep(sw, console, units: str = "band") -> None:
     """Per-level table of a sweep (``srop-onnx sweep``): output change, mean SROP per depth third, verdict."""
     from rich.table import Table
 
-    from .sweep import sweep_verdict, third_means
+    from .sweeps import sweep_verdict, third_means
 
     table = Table(header_style="bold", title=f"{sw.perturbation.get('kind', '?')} sweep, {units} units")
     measure = sw.points[-1].change.measure

@@ -84,3 +84,11 @@ def test_functions_stay_short_and_take_few_parameters():
             if lines > 60 or params > 8:
                 offenders.append(f"{f.name}:{node.lineno} {node.name} ({lines} lines, {params} parameters)")
     assert offenders == []
+
+
+def test_public_functions_are_not_shadowed_by_submodules():
+    """``srop_onnx.sweep`` must stay the function after ``import srop_onnx.sweeps`` (a submodule of
+    the same name would replace the attribute when first imported)."""
+    code = "import srop_onnx.sweeps, srop_onnx.settings, srop_onnx; print(callable(srop_onnx.sweep))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == "True"
