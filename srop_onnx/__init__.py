@@ -10,7 +10,7 @@ from __future__ import annotations
 from importlib import import_module
 from importlib.metadata import PackageNotFoundError, version as _version
 
-from .errors import DeviceError, InputDataError, ModelError, SropError, TooSmallError, UsageError
+from .errors import DeviceError, InputDataError, ModelError, OutputError, SropError, TooSmallError, UsageError
 from .spectral import DEAD, NONFINITE, RolloffBins, num_bins, rolloff_bins, rolloff_bins_1d, rolloff_bins_many, srop, srop1d
 from .stats import LayerStats, Summary
 
@@ -42,6 +42,7 @@ __all__ = [
     "InputDataError",
     "LayerStats",
     "ModelError",
+    "OutputError",
     "RolloffBins",
     "SropError",
     "Summary",

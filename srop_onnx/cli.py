@@ -14,21 +14,35 @@ import click
 from . import __version__
 from .errors import SropError, UsageError
 
-EXIT_USAGE = 2
+EXIT_DRIFT = 1  # check: a layer drifted
+EXIT_USAGE = 2  # a bad model, input, option or file: one line naming it
+EXIT_INTERNAL = 3  # a bug in srop-onnx: one line and a hint to --debug
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split()) or "no message"
 
 
 class _Group(click.Group):
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
+        except (click.exceptions.Exit, click.exceptions.ClickException, click.exceptions.Abort):
+            raise
         except SropError as exc:
             if ctx.obj and ctx.obj.get("debug"):
                 raise
-            click.echo(f"error: {exc}", err=True)
+            click.echo(f"error: {_one_line(exc)}", err=True)
             ctx.exit(EXIT_USAGE)
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
             ctx.exit(130)
+        except Exception as exc:  # a bug: never exit 1, which means drift to CI
+            if ctx.obj and ctx.obj.get("debug"):
+                raise
+            click.echo(f"error: internal error ({type(exc).__name__}: {_one_line(exc)}); rerun with "
+                       "'srop-onnx --debug ...' to see the traceback, and please report it", err=True)
+            ctx.exit(EXIT_INTERNAL)
 
 
 def _console(stderr: bool = False):
@@ -174,6 +188,16 @@ def analyze(ctx, model, inputs, **o):
         raise UsageError("--vs-random runs both models locally in one go; drop --shard/--checkpoint/--engine ray")
     if o["kernels_path"] and (o["shard"] or o["engine"] == "ray"):
         raise UsageError("--kernels keeps per-map bins of one local run; they are not merged across shards")
+    from .writes import guard_outputs, to_stdout
+
+    outputs = {"--json": o["json_path"], "--csv": o["csv_path"], "--kernels": o["kernels_path"],
+               "--report": o["report_path"], "--junit": o["junit_path"], "--checkpoint": o["checkpoint_path"]}
+    guard_outputs(outputs, model=model, inputs=inputs, protected={"the golden profile": o["golden"]})
+    if to_stdout(o["kernels_path"]) or to_stdout(o["checkpoint_path"]):
+        raise UsageError("--kernels and --checkpoint write binary or state files; give a file path instead of '-'")
+    if sum(to_stdout(v) for v in outputs.values()) > 1:
+        raise UsageError("only one output can go to standard output ('-')")
+    quiet_table = o["quiet"] or any(to_stdout(v) for v in outputs.values())  # stdout carries the file
     measure = _measurement(o)
     how = _execution(o, keep_bins=bool(o["kernels_path"]), checkpoint=o["checkpoint_path"],
                      checkpoint_every=o["checkpoint_every"])
@@ -181,11 +205,12 @@ def analyze(ctx, model, inputs, **o):
     mode = _Mode(engine=o["engine"], vs_random=o["vs_random"], seed=o["seed"], shards=o["shards"],
                  ray_address=o["ray_address"], quiet=o["quiet"])
     profile, verdict = _run_analysis(model, list(inputs), measure, how, mode)
-    _after_analysis(ctx, profile, verdict, units=o["units"], quiet=o["quiet"],
+    _after_analysis(ctx, profile, verdict, units=o["units"], quiet=quiet_table,
                     outputs={"profile": o["json_path"], "CSV": o["csv_path"], "kernels": o["kernels_path"],
                              "report": o["report_path"]})
     if golden_profile is not None:
-        _run_check(ctx, profile, golden_profile, o["tol"], o["metric"], None, o["junit_path"], _console())
+        _run_check(ctx, profile, golden_profile, _CheckOptions(o["tol"], o["metric"], None, o["junit_path"]),
+                   _console(stderr=quiet_table))
 
 
 class _Mode(NamedTuple):
@@ -241,7 +266,7 @@ def _after_analysis(ctx, profile, verdict, *, units, quiet, outputs: dict) -> No
         if path:
             writers[what](path)
     for what, path in outputs.items():
-        if path and not quiet:
+        if path and not quiet and str(path) != "-":
             err.print(f"wrote {what}: {path}")
 
 
@@ -275,8 +300,12 @@ def sweep(model, inputs, **o):
     from .settings import Hooks
     from .sweeps import Noise, parse_levels, run_sweep
 
+    from .writes import guard_outputs
+
     if (o["blend"] is None) == (o["noise"] is None):
         raise UsageError("sweep needs exactly one of --blend IMAGE or --noise gaussian|uniform")
+    guard_outputs({"-o": o["json_path"], "--plot": o["plot_path"], "--report": o["report_path"]}, model=model,
+                  inputs=inputs, protected={"the blend image": o["blend"]})
     perturb = Noise(o["noise"], o["seed"]) if o["noise"] else o["blend"]
     bar = ProgressHook(None if o["quiet"] else _console(stderr=True))
     try:
@@ -341,23 +370,55 @@ def _load_profile(path):
     return Profile.load(path)
 
 
-def _run_check(ctx, profile, golden, tol, metric, units, junit_path, console) -> None:
+class _CheckOptions(NamedTuple):
+    tol: float
+    metric: str
+    units: str | None
+    junit_path: str | None
+
+
+def _run_check(ctx, profile, golden, opts: _CheckOptions, console) -> None:
+    """Check, print, write the JUnit file, annotate under GitHub Actions; exit 1 on drift. A refused
+    golden (other settings) is still reported to CI: an errored test case and an annotation."""
     import os
 
-    from .cireport import github_annotations, junit_xml
+    from .cireport import github_annotations, github_error, in_github_actions, junit_error, junit_xml, step_summary
     from .compare import check as run_check
-    from .modelio import atomic_write_text
     from .report import render_check
+    from .writes import atomic_write_text
 
-    result = run_check(profile, golden, tol=tol, metric=metric, units=units)
+    try:
+        result = run_check(profile, golden, tol=opts.tol, metric=opts.metric, units=opts.units)
+    except UsageError as exc:
+        if opts.junit_path:
+            atomic_write_text(opts.junit_path, junit_error(_one_line(exc)))
+        if in_github_actions(os.environ):
+            click.echo(github_error(_one_line(exc)))
+        _append_summary(step_summary(None, _one_line(exc)))
+        raise
     render_check(result, console)
-    if junit_path:
-        atomic_write_text(junit_path, junit_xml(result))
-    if os.environ.get("GITHUB_ACTIONS"):
+    if opts.junit_path:
+        atomic_write_text(opts.junit_path, junit_xml(result))
+    if in_github_actions(os.environ):
         for line in github_annotations(result):
             click.echo(line)
+    _append_summary(step_summary(result))
     if not result.passed:
-        ctx.exit(1)
+        ctx.exit(EXIT_DRIFT)
+
+
+def _append_summary(markdown: str) -> None:
+    """Append to ``$GITHUB_STEP_SUMMARY`` when GitHub Actions sets it (a best-effort extra)."""
+    import os
+
+    path = os.environ.get("GITHUB_STEP_SUMMARY")
+    if not path:
+        return
+    try:
+        with open(path, "a", encoding="utf-8", errors="backslashreplace") as f:
+            f.write(markdown + "\n")
+    except OSError as exc:
+        click.echo(f"note: cannot append the job summary to {path} ({exc.strerror or exc})", err=True)
 
 
 @main.command(short_help="Compare two profiles side by side.")
@@ -382,6 +443,9 @@ def merge(parts, output):
     from .merge import merge_profiles
     from .sweeps import Sweep, load_result, merge_sweeps
 
+    from .writes import guard_outputs
+
+    guard_outputs({"-o": output}, protected={f"the part {p}": p for p in parts})
     loaded = [load_result(p) for p in parts]
     if all(isinstance(x, Sweep) for x in loaded):
         result = merge_sweeps(loaded, list(parts))
@@ -404,8 +468,13 @@ def merge(parts, output):
 @click.option("--junit", "junit_path", type=click.Path(dir_okay=False), help="Write a JUnit XML report.")
 @click.pass_context
 def check(ctx, profile, golden, tol, metric, units, junit_path):
-    """Exit 0 when every layer of PROFILE is within --tol of the golden profile, else 1."""
-    _run_check(ctx, _load_profile(profile), _load_profile(golden), tol, metric, units, junit_path, _console())
+    """Exit 0 when every layer of PROFILE is within --tol of the golden profile, 1 on drift, 2 when
+    a file or option is bad (or the golden was made with other settings), 3 on an internal error."""
+    from .writes import guard_outputs, to_stdout
+
+    guard_outputs({"--junit": junit_path}, protected={f"the profile {profile}": profile, f"the golden {golden}": golden})
+    _run_check(ctx, _load_profile(profile), _load_profile(golden), _CheckOptions(tol, metric, units, junit_path),
+               _console(stderr=to_stdout(junit_path)))
 
 
 @main.command(short_help="Plot profiles or sweeps: by depth, boxes, KDEs, channel heatmap, sweep curves.")
@@ -426,6 +495,9 @@ def plot(profiles, output, kind, units, layers, labels, levels, by):
     from .plot import plot_sweep, plot_sweep_kde, save_figure
     from .sweeps import Sweep, load_result, parse_levels
 
+    from .writes import guard_outputs
+
+    guard_outputs({"-o": output}, protected={f"the input {p}": p for p in profiles})
     loaded = [load_result(p) for p in profiles]
     wanted = parse_levels(levels) if levels else None
     sweeps = [x for x in loaded if isinstance(x, Sweep)]
@@ -455,7 +527,9 @@ def plot(profiles, output, kind, units, layers, labels, levels, by):
 def report(profiles, output, units):
     """Write a self-contained HTML report of one profile, two side by side, or one sweep."""
     from .sweeps import Sweep, load_result
+    from .writes import guard_outputs
 
+    guard_outputs({"-o": output}, protected={f"the input {p}": p for p in profiles})
     loaded = [load_result(p) for p in profiles]
     if any(isinstance(x, Sweep) for x in loaded):
         if len(loaded) != 1:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["SropError", "UsageError", "ModelError", "InputDataError", "TooSmallError", "DeviceError"]
+__all__ = ["SropError", "UsageError", "ModelError", "InputDataError", "TooSmallError", "DeviceError", "OutputError"]
 
 
 class SropError(Exception):
@@ -31,3 +31,7 @@ class TooSmallError(SropError, ValueError):
 
 class DeviceError(SropError):
     """The requested execution device (CUDA) is not usable here."""
+
+
+class OutputError(SropError):
+    """An output cannot be written, or would overwrite what the user owns (model, inputs, golden)."""

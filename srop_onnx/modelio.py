@@ -152,8 +152,11 @@ def save_model(proto, path: str | os.PathLike, *, protect: list[Path] = ()) -> P
     if target.resolve() in guarded or target.with_name(target.name + ".data").resolve() in guarded:
         raise ModelError(f"{target}: refusing to overwrite the input model; choose another -o path")
     big = proto.ByteSize() > _PROTO_LIMIT
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=".onnx", dir=target.parent)
+    from .errors import OutputError
+    from .writes import _temporary, _umask
+
+    real = Path(os.path.realpath(target))  # a symbolic link is written through, not replaced
+    fd, tmp = _temporary(target, real)
     os.close(fd)
     try:
         if big:
@@ -162,10 +165,13 @@ def save_model(proto, path: str | os.PathLike, *, protect: list[Path] = ()) -> P
         else:
             onnx.save_model(proto, tmp)
         os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, target)
-    except BaseException:
+        os.replace(tmp, real)
+    except BaseException as exc:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+        if isinstance(exc, OSError):
+            raise OutputError(f"{target}: cannot write ({exc.strerror or exc}); the previous file, if any, is "
+                              "unchanged") from exc
         raise
     return target
 
@@ -225,37 +231,5 @@ def read_arrays(path: Path) -> list[np.ndarray]:
         raise InputDataError(f"{path}: cannot read array file ({exc.__class__.__name__}: {exc})") from exc
 
 
-# -- atomic writes --------------------------------------------------------------
-@contextlib.contextmanager
-def atomic_write(path: str | os.PathLike, mode: str = "w") -> Iterator:
-    """Open a temporary file next to ``path``; rename it over ``path`` on success."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, mode + ("" if "b" in mode else ""), **({} if "b" in mode else {"encoding": "utf-8", "newline": ""})) as f:
-            yield f
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the usual mode
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def atomic_write_text(path: str | os.PathLike, text: str) -> None:
-    with atomic_write(path, "w") as f:
-        f.write(text)
-
-
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    with atomic_write(path, "wb") as f:
-        f.write(data)
+# -- writes live in srop_onnx.writes (atomic, guarded); re-exported here for existing callers
+from .writes import atomic_write, atomic_write_bytes, atomic_write_text  # noqa: E402

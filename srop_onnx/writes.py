@@ -1,0 +1,163 @@
+"""Every file srop-onnx writes goes through here: atomic, never over what the user owns.
+
+- :func:`atomic_write` writes a temporary file beside the target and renames it over the target
+  on success, so a failed write leaves the previous file intact and no temporary behind.
+  A symbolic link is written through (its target is replaced, the link stays); an existing
+  non-regular file (a device such as ``/dev/stdout``, a FIFO) is written into, never replaced;
+  ``-`` is standard output for text formats.
+- :func:`guard_outputs` refuses, before anything runs, an output path that is the model, an
+  input, a golden profile or another output of the same command.
+- Every failure is an :class:`~srop_onnx.errors.OutputError`: one line naming the path and the
+  cause (unwritable folder, a parent that is a file, a full disk).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Iterator
+
+from .errors import OutputError
+
+__all__ = ["STDOUT", "atomic_write", "atomic_write_text", "atomic_write_bytes", "guard_outputs", "to_stdout"]
+
+#: the output path that means standard output (text formats only)
+STDOUT = "-"
+
+
+def to_stdout(path) -> bool:
+    return path is not None and str(path) == STDOUT
+
+
+def _cause(exc: OSError) -> str:
+    return exc.strerror or str(exc) or type(exc).__name__
+
+
+@contextlib.contextmanager
+def _stdout(path, mode: str) -> Iterator:
+    if "b" in mode:
+        raise OutputError(f"{path}: this output is binary; give a file path instead of '-'")
+    buf = io.StringIO()
+    yield buf
+    sys.stdout.write(buf.getvalue())
+    sys.stdout.flush()
+
+
+@contextlib.contextmanager
+def _write_through(path, target: Path, mode: str) -> Iterator:
+    """An existing device or FIFO: written into, never replaced (a rename would swap the node)."""
+    kwargs = {} if "b" in mode else {"encoding": "utf-8", "errors": "backslashreplace", "newline": ""}
+    try:
+        with open(target, mode, **kwargs) as f:
+            yield f
+    except OSError as exc:
+        raise OutputError(f"{path}: cannot write ({_cause(exc)}); choose another output path") from exc
+
+
+def _temporary(path, target: Path) -> tuple[int, str]:
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        return tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    except OSError as exc:
+        raise OutputError(f"{path}: cannot write in {target.parent} ({_cause(exc)}); choose a writable folder") \
+            from exc
+
+
+@contextlib.contextmanager
+def atomic_write(path: str | os.PathLike, mode: str = "w") -> Iterator:
+    """A file object for ``path`` (``"w"`` text in UTF-8 or ``"wb"``), committed on success only."""
+    if to_stdout(path):
+        with _stdout(path, mode) as f:
+            yield f
+        return
+    target = Path(os.path.realpath(path))  # through symbolic links: the link stays, its target is replaced
+    if target.is_dir():
+        raise OutputError(f"{path}: is a folder; give a file path")
+    if target.exists() and not target.is_file():
+        with _write_through(path, target, mode) as f:
+            yield f
+        return
+    fd, tmp = _temporary(path, target)
+    kwargs = {} if "b" in mode else {"encoding": "utf-8", "errors": "backslashreplace", "newline": ""}
+    try:
+        with os.fdopen(fd, mode, **kwargs) as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the usual mode
+        os.replace(tmp, target)
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        if isinstance(exc, OSError):
+            raise OutputError(f"{path}: cannot write ({_cause(exc)}); the previous file, if any, is unchanged") from exc
+        raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> None:
+    with atomic_write(path, "w") as f:
+        f.write(text)
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    with atomic_write(path, "wb") as f:
+        f.write(data)
+
+
+def _same(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return os.path.realpath(a) == os.path.realpath(b)
+
+
+def _input_hit(out: Path, inputs: list) -> str | None:
+    """The input argument that ``out`` would overwrite: an input file, or a file inside an input
+    folder that would be read as an input."""
+    from .modelio import ARRAY_SUFFIXES, IMAGE_SUFFIXES
+
+    real = Path(os.path.realpath(out))
+    for raw in inputs:
+        p = Path(raw)
+        if p.is_dir():
+            inside = real.is_relative_to(os.path.realpath(p))
+            if inside and real.suffix.lower() in IMAGE_SUFFIXES | ARRAY_SUFFIXES:
+                return f"a file of the input folder {p}"
+        elif p.exists() and _same(out, p):
+            return f"the input {p}"
+    return None
+
+
+def guard_outputs(outputs: dict, *, model=None, inputs=(), protected: dict | None = None) -> None:
+    """Refuse output paths that would overwrite what the user owns, before anything runs.
+
+    ``outputs`` maps an option (``"--json"``) to its path (None: not given); ``model`` is the model
+    path (its external data files are protected too when it loads); ``inputs`` the input arguments;
+    ``protected`` more files by what they are (``{"the golden profile": path}``).
+    """
+    given = {opt: Path(p) for opt, p in outputs.items() if p is not None and not to_stdout(p)}
+    owned = {what: Path(p) for what, p in (protected or {}).items() if p is not None}
+    if model is not None:
+        owned[f"the model {model}"] = Path(model)
+    seen: dict[str, str] = {}
+    for opt, out in given.items():
+        key = os.path.realpath(out)
+        if key in seen:
+            raise OutputError(f"{opt} {out}: the same file as {seen[key]}; give each output its own path")
+        seen[key] = opt
+        for what, path in owned.items():
+            if path.exists() and _same(out, path):
+                raise OutputError(f"{opt} {out}: that is {what}; refusing to overwrite it, choose another path")
+        hit = _input_hit(out, list(inputs))
+        if hit:
+            raise OutputError(f"{opt} {out}: that is {hit}; refusing to overwrite it, choose another path")
