@@ -146,8 +146,13 @@ def _execution(o: dict, **more):
 
 
 def _notes(quiet: bool):
+    """One-line notes on stderr; with ``-q`` only warnings about skipped inputs still show."""
+    from .report import safe
+
     err = _console(stderr=True)
-    return None if quiet else (lambda msg: err.print(msg, style="dim", markup=False))
+    if quiet:
+        return lambda msg: err.print("warning: " + safe(msg)) if msg.startswith("skipped") else None
+    return lambda msg: err.print(safe(msg), style="dim")
 
 
 @main.command(short_help="Analyse a model over images or arrays; print a layer report.")
@@ -346,7 +351,7 @@ def layers(model, ops, all_tensors, layers, input_name):
     from .analysis import prepare_taps
     from .inputs import input_spec
     from .modelio import load_model
-    from .report import render_taps
+    from .report import render_taps, safe
 
     loaded = load_model(model)
     spec = input_spec(loaded.proto, input_name)
@@ -354,7 +359,7 @@ def layers(model, ops, all_tensors, layers, input_name):
     console = _console()
     render_taps(taps, console)
     for s in skipped:
-        console.print(f"skipped {s['tensor']} ({s['op']}): {s['reason']}")
+        console.print(f"skipped {safe(s['tensor'])} ({safe(s['op'])}): {safe(s['reason'])}")
 
 
 def _write_report(profiles, path, units) -> None:

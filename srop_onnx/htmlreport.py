@@ -24,7 +24,14 @@ th{background:#f4f4f4}td.l,th.l{text-align:left}img{max-width:100%;height:auto;b
 
 
 def _f(x, d=3) -> str:
-    return "-" if x is None or (isinstance(x, float) and not math.isfinite(x)) else f"{x:.{d}f}"
+    if isinstance(x, bool) or not isinstance(x, (int, float)) or not math.isfinite(x):
+        return "-"
+    return f"{x:.{d}f}"
+
+
+def _e(x) -> str:
+    """Any value as HTML text (names, paths and settings are data, never markup)."""
+    return html.escape(str(x).encode("utf-8", "surrogateescape").decode("utf-8", "replace"))
 
 
 def _img(fig) -> str:
@@ -41,9 +48,9 @@ def _summary(p: Profile, label: str) -> str:
             ("inputs analysed", p.analyzed), ("inputs skipped", len(p.skipped_inputs)),
             ("kappa", p.settings.get("kappa")), ("taps", p.settings.get("taps")),
             ("provider", p.settings.get("provider")), ("srop-onnx", p.tool_version)]
-    body = "".join(f'<tr><th class="l">{html.escape(str(k))}</th><td class="l">{html.escape(str(v))}</td></tr>'
+    body = "".join(f'<tr><th class="l">{_e(str(k))}</th><td class="l">{_e(str(v))}</td></tr>'
                    for k, v in rows)
-    return f"<h2>{html.escape(label)}</h2><table>{body}</table>"
+    return f"<h2>{_e(label)}</h2><table>{body}</table>"
 
 
 def _layer_table(p: Profile, units: str) -> str:
@@ -54,12 +61,12 @@ def _layer_table(p: Profile, units: str) -> str:
         s = lay.summary(units)
         base = (lay.baseline or {}).get(f"mean_{units}")
         rows.append(
-            f"<tr><td>{lay.index}</td><td class=l>{html.escape(lay.name)}</td><td class=l>{html.escape(lay.op)}</td>"
+            f"<tr><td>{lay.index}</td><td class=l>{_e(lay.name)}</td><td class=l>{_e(lay.op)}</td>"
             f"<td>{'x'.join(map(str, lay.shape))}</td><td>{_f(s.mean)}</td><td>{_f(s.median)}</td><td>{_f(s.iqr)}</td>"
             f"<td>{_f(s.std)}</td><td>{lay.stats.dead}</td><td>{_f(s.mean / base, 2) if base else '-'}</td></tr>")
-    skipped = "".join(f"<li>{html.escape(str(x.get('name') or x['tensor']))} ({html.escape(x['op'])}): "
-                      f"{html.escape(x['reason'])}</li>" for x in p.skipped_layers)
-    inputs = "".join(f"<li>{html.escape(x['reason'])}</li>" for x in p.skipped_inputs)
+    skipped = "".join(f"<li>{_e(str(x.get('name') or x['tensor']))} ({_e(x['op'])}): "
+                      f"{_e(x['reason'])}</li>" for x in p.skipped_layers)
+    inputs = "".join(f"<li>{_e(x['reason'])}</li>" for x in p.skipped_inputs)
     extra = (f"<p>Skipped layers:</p><ul>{skipped}</ul>" if skipped else "") + (
         f"<p>Skipped inputs:</p><ul>{inputs}</ul>" if inputs else "")
     return f"<table><tr>{head}</tr>{''.join(rows)}</table>{extra}"
@@ -76,10 +83,10 @@ def _comparison(a: Profile, b: Profile, units: str) -> str:
         sa, sb = pr.a.summary(units), pr.b.summary(units)
         d = sa.mean - sb.mean
         cls = "pass" if d < 0 else "fail" if d > 0 else ""
-        rows.append(f"<tr><td class=l>{html.escape(pr.a.name)}</td><td>{_f(sa.mean)}</td><td>{_f(sb.mean)}</td>"
+        rows.append(f"<tr><td class=l>{_e(pr.a.name)}</td><td>{_f(sa.mean)}</td><td>{_f(sb.mean)}</td>"
                     f"<td class={cls}>{d:+.3f}</td><td>{_f(sa.median)}</td><td>{_f(sb.median)}</td><td>{_f(pr.w1, 4)}</td></tr>")
-    only = [f"only in A: {html.escape(x.name)}" for x in comp.only_a] + [f"only in B: {html.escape(x.name)}" for x in comp.only_b]
-    notes = "".join(f"<p class=muted>{html.escape(w)}</p>" for w in comp.warnings + only)
+    only = [f"only in A: {_e(x.name)}" for x in comp.only_a] + [f"only in B: {_e(x.name)}" for x in comp.only_b]
+    notes = "".join(f"<p class=muted>{_e(w)}</p>" for w in comp.warnings + only)
     return f"<h2>Comparison (A - B, {units} units)</h2><table><tr>{head}</tr>{''.join(rows)}</table>{notes}"
 
 
@@ -92,10 +99,10 @@ def html_report(profiles: list[Profile], *, labels: list[str] | None = None, uni
     if len(profiles) > 1:
         labels = [f"{'AB'[i] if i < 2 else i}: {p.model.get('path')}" for i, p in enumerate(profiles)]
     title = "SROP report: " + " vs ".join(str(p.model.get("path")) for p in profiles)
-    parts = [f"<!DOCTYPE html><html lang=en><head><meta charset=utf-8><title>{html.escape(title)}</title>"
-             f"<style>{_CSS}</style></head><body><h1>{html.escape(title)}</h1>",
-             f"<p class=muted>Spectral roll-off points (kappa {profiles[0].settings.get('kappa')}); summary numbers in "
-             f"{units} units. Made by srop-onnx {html.escape(profiles[0].tool_version)} on "
+    parts = [f"<!DOCTYPE html><html lang=en><head><meta charset=utf-8><title>{_e(title)}</title>"
+             f"<style>{_CSS}</style></head><body><h1>{_e(title)}</h1>",
+             f"<p class=muted>Spectral roll-off points (kappa {_e(profiles[0].settings.get('kappa'))}); summary "
+             f"numbers in {_e(units)} units. Made by srop-onnx {_e(profiles[0].tool_version)} on "
              f"{datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}.</p>"]
     for p, lab in zip(profiles, labels):
         parts.append(_summary(p, lab))
@@ -107,17 +114,17 @@ def html_report(profiles: list[Profile], *, labels: list[str] | None = None, uni
     if len(profiles) == 2:
         parts.append(_comparison(profiles[0], profiles[1], units))
     for p, lab in zip(profiles, labels):
-        parts.append(f"<h2>Layers of {html.escape(lab)}</h2>" + _layer_table(p, units))
+        parts.append(f"<h2>Layers of {_e(lab)}</h2>" + _layer_table(p, units))
         base = p.extra.get("baseline", {}).get("table")
         if base:
-            rows = "".join(f"<tr><td>{r['side']}</td><td>{_f(r['baseline'])}</td><td>{_f(r['min_mean'])}</td>"
-                           f"<td class=l>{html.escape(r['layer'])}</td><td>{_f(r['ratio'], 2)}</td></tr>" for r in base)
+            rows = "".join(f"<tr><td>{_e(r['side'])}</td><td>{_f(r['baseline'])}</td><td>{_f(r['min_mean'])}</td>"
+                           f"<td class=l>{_e(r['layer'])}</td><td>{_f(r['ratio'], 2)}</td></tr>" for r in base)
             parts.append("<p>Per resolution (paper Table 2):</p><table><tr><th>side</th><th>baseline</th>"
                          f"<th>min mean</th><th class=l>layer</th><th>ratio</th></tr>{rows}</table>")
         verdict = p.extra.get("vs_random", {}).get("verdict")
         if verdict:
-            parts.append(f"<p><b>Randomized twin:</b> {html.escape(verdict['verdict'])} - "
-                         f"{html.escape(verdict.get('summary', ''))}</p>")
+            parts.append(f"<p><b>Randomized twin:</b> {_e(verdict.get('verdict'))} - "
+                         f"{_e(verdict.get('summary', ''))}</p>")
     parts.append("</body></html>\n")
     return "".join(parts)
 
@@ -128,19 +135,19 @@ def sweep_report(sw, *, units: str = "band") -> str:
     from .sweeps import sweep_verdict, third_means
 
     first = sw.points[0].profile
-    what = html.escape(json.dumps(sw.perturbation))
+    what = _e(json.dumps(sw.perturbation))
     title = f"SROP input sweep: {first.model.get('path')}"
     rows = "".join(f"<tr><td>{p.level:g}</td><td>{_f(p.change.value)}</td>"
                    + "".join(f"<td>{_f(v)}</td>" for v in third_means(p.profile, units))
                    + f"<td>{p.profile.analyzed}</td></tr>" for p in sw.points)
-    measure = html.escape(str(sw.points[-1].change.measure))
+    measure = _e(str(sw.points[-1].change.measure))
     short = [f"w = {p.level:g}" for p in sw.points]
-    parts = [f"<!DOCTYPE html><html lang=en><head><meta charset=utf-8><title>{html.escape(title)}</title>"
-             f"<style>{_CSS}</style></head><body><h1>{html.escape(title)}</h1>",
-             f"<p class=muted>Perturbation {what}; model output {html.escape(str(sw.output))} compared with w = 0 "
-             f"({measure}); kappa {first.settings.get('kappa')}, {units} units. Made by srop-onnx "
-             f"{html.escape(first.tool_version)} on {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}.</p>",
-             f"<p><b>What the data says:</b> {html.escape(sweep_verdict(sw)['summary'])}</p>",
+    parts = [f"<!DOCTYPE html><html lang=en><head><meta charset=utf-8><title>{_e(title)}</title>"
+             f"<style>{_CSS}</style></head><body><h1>{_e(title)}</h1>",
+             f"<p class=muted>Perturbation {what}; model output {_e(str(sw.output))} compared with w = 0 "
+             f"({measure}); kappa {_e(first.settings.get('kappa'))}, {_e(units)} units. Made by srop-onnx "
+             f"{_e(first.tool_version)} on {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}.</p>",
+             f"<p><b>What the data says:</b> {_e(sweep_verdict(sw)['summary'])}</p>",
              "<h2>Mean SROP against the level</h2>" + _img(plot_sweep([sw], units)),
              "<h2>Per-sample means at each level</h2>" + _img(plot_sweep_kde(sw, None, units)),
              "<h2>Mean SROP by depth at each level</h2>"

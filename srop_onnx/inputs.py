@@ -16,7 +16,7 @@ from typing import Iterator
 import numpy as np
 
 from .errors import InputDataError, ModelError, UsageError
-from .modelio import ARRAY_SUFFIXES, IMAGE_SUFFIXES, read_arrays, read_image
+from .modelio import ARRAY_SUFFIXES, IMAGE_SUFFIXES, check_readable, read_arrays, read_image
 
 __all__ = [
     "PRESETS",
@@ -234,6 +234,10 @@ def _image_to_hwc(img, channels: int) -> tuple[np.ndarray, object]:
     return None, img.convert(target)
 
 
+#: an image is resized to at most this many times the pixels of the model input before its crop
+_MAX_RESIZE_FACTOR = 64
+
+
 def _resize_crop(arr_or_img, size: tuple[int, int], crop: float) -> np.ndarray:
     from PIL import Image
 
@@ -244,6 +248,9 @@ def _resize_crop(arr_or_img, size: tuple[int, int], crop: float) -> np.ndarray:
         w, h = arr_or_img.size
     scale = max(th / crop / h, tw / crop / w)
     nh, nw = max(th, round(h * scale)), max(tw, round(w * scale))
+    if nh * nw > _MAX_RESIZE_FACTOR * th * tw:  # a 400000 x 1 image would become 1.5 GB before its crop
+        raise ValueError(f"a {w}x{h} image would be resized to {nw}x{nh} for a {tw}x{th} crop; it is too elongated "
+                         f"for this model (more than {_MAX_RESIZE_FACTOR}x the pixels it needs)")
     top, left = (nh - th) // 2, (nw - tw) // 2
     box = (left, top, left + tw, top + th)
     if isinstance(arr_or_img, np.ndarray):
@@ -329,6 +336,9 @@ def check_array(arr: np.ndarray, spec: InputSpec, where: str) -> np.ndarray:
         )
     if not np.issubdtype(arr.dtype, np.number):
         raise InputDataError(f"{where}: array has dtype {arr.dtype}; save numeric arrays")
+    if np.iscomplexobj(arr):
+        raise InputDataError(f"{where}: array is complex ({arr.dtype}); models take real inputs - save the real "
+                             "part or the magnitude yourself")
     return arr.astype(spec.dtype, copy=False)
 
 
@@ -337,6 +347,7 @@ def _load_file(index: int, path: Path, spec: InputSpec, pre: Preprocess | None) 
     (returned, not raised: this runs on a decode thread and the caller decides)."""
     suffix = path.suffix.lower()
     try:
+        check_readable(path)
         if suffix in ARRAY_SUFFIXES:
             batches = [check_array(a, spec, str(path)) for a in read_arrays(path)]
             rows = [(f"{path}[{i}]" if b.shape[0] > 1 or len(batches) > 1 else str(path), r)
@@ -347,7 +358,11 @@ def _load_file(index: int, path: Path, spec: InputSpec, pre: Preprocess | None) 
                 raise InputDataError(f"{path}: model input '{spec.name}' is {spec.layout}; images cannot feed it, use .npy arrays")
             if pre.size == (0, 0):
                 raise UsageError(f"model input '{spec.name}' has dynamic spatial dims; pass --size HxW to feed images")
-            return [Sample(str(path), image_to_input(read_image(path), spec, pre), index, 0, 1)]
+            try:
+                arr = image_to_input(read_image(path), spec, pre)
+            except (MemoryError, ValueError) as exc:  # a resize the model does not need (see _resize_crop)
+                raise InputDataError(f"{path}: cannot preprocess ({type(exc).__name__}: {exc})") from exc
+            return [Sample(str(path), arr, index, 0, 1)]
         raise InputDataError(f"{path}: not an image or array file ({suffix or 'no suffix'})")
     except (InputDataError, UsageError) as exc:
         return exc

@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -183,10 +182,31 @@ def in_memory_model(proto, label: str) -> LoadedModel:
 
 
 # -- inputs -------------------------------------------------------------------
+def _walk(folder: Path) -> list[Path]:
+    """Input candidates below ``folder``: files with an input suffix, and also what cannot be read
+    (a broken link or a FIFO named like an input, a subfolder that cannot be listed), so that a run
+    skips and lists them instead of losing them silently."""
+    found: list[Path] = []
+    suffixes = IMAGE_SUFFIXES | ARRAY_SUFFIXES
+
+    def unreadable(err: OSError) -> None:
+        if err.filename and Path(err.filename) != folder:
+            found.append(Path(err.filename))
+
+    for root, dirs, names in os.walk(folder, onerror=unreadable):
+        dirs.sort()
+        for name in names:
+            if Path(name).suffix.lower() in suffixes:
+                found.append(Path(root) / name)
+    return sorted(found, key=lambda f: f.relative_to(folder).as_posix())
+
+
 def discover_inputs(paths: list[str | os.PathLike]) -> list[Path]:
     """Input files from files and folders (folders recursively), sorted per argument.
 
-    Raises InputDataError for a missing path or a folder without usable files.
+    Entries that cannot be read (broken links, FIFOs, unreadable subfolders) are kept in the list:
+    reading them fails with a reason, so a run lists them as skipped. Raises InputDataError for a
+    missing path or a folder without usable files.
     """
     found: list[Path] = []
     for raw in paths:
@@ -194,10 +214,7 @@ def discover_inputs(paths: list[str | os.PathLike]) -> list[Path]:
         if not p.exists():
             raise InputDataError(f"{p}: no such file or folder; give image files, .npy/.npz arrays or folders of them")
         if p.is_dir():
-            files = sorted(
-                (f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES | ARRAY_SUFFIXES),
-                key=lambda f: f.relative_to(p).as_posix(),
-            )
+            files = _walk(p)
             if not files:
                 exts = ", ".join(sorted(IMAGE_SUFFIXES | ARRAY_SUFFIXES))
                 raise InputDataError(f"{p}: folder has no images or arrays ({exts}); point to a folder with inputs")
@@ -207,29 +224,100 @@ def discover_inputs(paths: list[str | os.PathLike]) -> list[Path]:
     return found
 
 
-def read_image(path: Path):
-    """Open an image as a PIL image with EXIF orientation applied (loaded fully)."""
-    from PIL import Image, ImageOps, UnidentifiedImageError
+def check_readable(path: Path) -> None:
+    """Raise InputDataError unless ``path`` is a regular file that can be opened (never blocks on
+    a FIFO or a device: they are refused before opening)."""
+    import stat
 
     try:
-        with Image.open(path) as im:
-            im.load()
-            return ImageOps.exif_transpose(im)
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        raise InputDataError(f"{path}: broken symbolic link or vanished file; skipping it") from None
+    except OSError as exc:
+        raise InputDataError(f"{path}: cannot read ({exc.strerror or exc})") from exc
+    if stat.S_ISDIR(mode):
+        try:
+            os.listdir(path)
+        except OSError as exc:
+            raise InputDataError(f"{path}: cannot list this folder ({exc.strerror or exc}); its files were not read") \
+                from exc
+        raise InputDataError(f"{path}: is a folder")
+    if not stat.S_ISREG(mode):
+        raise InputDataError(f"{path}: not a regular file (a FIFO, socket or device); give image or array files")
+    if not os.access(path, os.R_OK):
+        raise InputDataError(f"{path}: cannot read (permission denied)")
+
+
+def _pixel_limit() -> int:
+    from PIL import Image
+
+    return int(Image.MAX_IMAGE_PIXELS or 89_478_485)
+
+
+def read_image(path: Path):
+    """Open an image as a PIL image with EXIF orientation applied (loaded fully).
+
+    The header's size is checked before anything is decoded: an image over Pillow's pixel limit
+    (89 MP by default) is a bad input, whatever its file size (a 69-byte PNG can claim 30000 x 30000).
+    """
+    import warnings
+
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    check_readable(path)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # bounded below, one line
+            with Image.open(path) as im:
+                w, h = im.size
+                if w * h > _pixel_limit():
+                    raise InputDataError(f"{path}: image claims {w}x{h} pixels, over the {_pixel_limit() / 1e6:.0f} MP "
+                                         "that srop-onnx decodes; downscale it first")
+                im.load()
+                return ImageOps.exif_transpose(im)
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError,
+            MemoryError) as exc:
         raise InputDataError(f"{path}: cannot read image ({exc.__class__.__name__}: {exc})") from exc
 
 
 def read_arrays(path: Path) -> list[np.ndarray]:
     """Arrays of a .npy file (one, memory-mapped: rows are read when a batch needs them, so a
     large file starts at once and is never held whole) or a .npz file (each member, sorted by name)."""
+    check_readable(path)
     try:
         if path.suffix.lower() == ".npz":
+            _check_npz_headers(path)
             with np.load(path, allow_pickle=False) as z:
                 return [np.asarray(z[k]) for k in sorted(z.files)]
         return [np.load(path, mmap_mode="r", allow_pickle=False)]
-    except (ValueError, OSError, EOFError) as exc:
+    except InputDataError:
+        raise
+    except (ValueError, OSError, EOFError, MemoryError) as exc:
         raise InputDataError(f"{path}: cannot read array file ({exc.__class__.__name__}: {exc})") from exc
 
 
 # -- writes live in srop_onnx.writes (atomic, guarded); re-exported here for existing callers
 from .writes import atomic_write, atomic_write_bytes, atomic_write_text  # noqa: E402
+
+
+def _check_npz_headers(path: Path) -> None:
+    """Refuse .npz members whose header claims more data than the member holds (a hostile header
+    would make NumPy allocate it) or holds Python objects, before anything is allocated."""
+    import zipfile
+
+    with zipfile.ZipFile(path) as zf:
+        for info in zf.infolist():
+            if not info.filename.endswith(".npy"):
+                continue
+            with zf.open(info) as f:
+                version = np.lib.format.read_magic(f)
+                reader = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+                if version not in reader:
+                    continue
+                shape, _fortran, dtype = reader[version](f)
+            if dtype.hasobject:
+                raise InputDataError(f"{path}: member {info.filename} holds Python objects; save numeric arrays")
+            claimed = int(np.prod(shape, dtype=object)) * dtype.itemsize
+            if claimed > info.file_size:
+                raise InputDataError(f"{path}: member {info.filename} claims shape {tuple(shape)} ({claimed} bytes) "
+                                     f"but holds {info.file_size} bytes; the file is corrupt or hostile")

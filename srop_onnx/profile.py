@@ -188,7 +188,13 @@ class Profile:
 
     @classmethod
     def load(cls, path: str | Path) -> "Profile":
-        return cls.from_dict(read_json(path), str(path))
+        """A profile file, validated once against the documented format (:mod:`srop_onnx.validate`)."""
+        from .validate import validate_profile
+
+        d = read_json(path)
+        if isinstance(d, dict) and d.get("format") != "srop-onnx-sweep":
+            validate_profile(d, str(path))
+        return cls.from_dict(d, str(path))
 
     # -- other files -------------------------------------------------------------
     CSV_FIELDS = ("index", "name", "op", "tensor", "channels", "height", "width", "m", "m_input", "count", "dead",
@@ -205,7 +211,7 @@ class Profile:
             c, *sp = lay.shape
             h, wd = (sp + [None])[:2]  # [H, W], or [L, None] for 1-D layers
             base = (lay.baseline or {}).get(f"mean_{units}")
-            w.writerow([lay.index, lay.name, lay.op, lay.tensor, c, h, "" if wd is None else wd, lay.stats.m,
+            w.writerow([lay.index, _cell(lay.name), _cell(lay.op), _cell(lay.tensor), c, h, "" if wd is None else wd, lay.stats.m,
                         lay.stats.m_input, lay.stats.count, lay.stats.dead, lay.stats.nonfinite,
                         *(_fmt(getattr(s, k)) for k in _SUMMARY_FIELDS), _fmt(s.iqr),
                         _fmt(base), _fmt(s.mean / base if base else None)])
@@ -242,10 +248,20 @@ def read_json(path: str | Path):
         text = p.read_text(encoding="utf-8")
     except OSError as exc:
         raise InputDataError(f"{p}: cannot read profile ({exc.strerror or exc}); give the path of a --json profile") from exc
+    except UnicodeDecodeError:
+        raise InputDataError(f"{p}: not UTF-8 text; give a profile written by --json") from None
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
         raise InputDataError(f"{p}: not JSON ({exc.msg} at line {exc.lineno}); give a profile written by --json") from exc
+    except RecursionError:
+        raise InputDataError(f"{p}: JSON nested too deeply to be a profile; give a profile written by --json") from None
+
+
+def _cell(text: str) -> str:
+    """A text cell spreadsheets will not run as a formula (OWASP: prefix ``= + - @`` TAB CR with ``'``)."""
+    text = str(text)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 def _fmt(x: Any) -> str:

@@ -3,17 +3,32 @@
 from __future__ import annotations
 
 import math
+import re
 
 from .profile import Profile
 
 __all__ = ["render_profile", "render_taps", "render_comparison", "render_check", "render_verdict", "make_progress",
-           "ProgressHook", "render_sweep", "fmt"]
+           "ProgressHook", "render_sweep", "fmt", "safe"]
 
 
 def fmt(x, digits: int = 3) -> str:
     if x is None or (isinstance(x, float) and not math.isfinite(x)):
         return "-"
     return f"{x:.{digits}f}"
+
+
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+
+
+def safe(text) -> str:
+    """Data (layer names, paths, reasons) as terminal text: undecodable bytes replaced, control
+    characters (ANSI escapes) shown as ``\\xNN``, ``::`` broken so that no line reads as a GitHub
+    Actions workflow command, and rich markup escaped."""
+    from rich.markup import escape
+
+    s = str(text).encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    s = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", s)
+    return escape(s.replace("::", ":\u200b:"))
 
 
 def _shape(shape: list[int]) -> str:
@@ -28,10 +43,10 @@ def render_profile(profile: Profile, console, units: str | None = None, *, max_s
     mdl = profile.model
     skipped = len(profile.skipped_inputs)
     console.print(
-        f"[bold]{mdl['path']}[/]  input {mdl['input']['name']} ({mdl['input']['layout']})  "
-        f"provider {profile.settings.get('provider', '?')}  "
+        f"[bold]{safe(mdl['path'])}[/]  input {safe(mdl['input']['name'])} ({safe(mdl['input']['layout'])})  "
+        f"provider {safe(profile.settings.get('provider', '?'))}  "
         f"inputs analysed [bold]{profile.analyzed}[/], skipped {skipped}  "
-        f"kappa {profile.settings.get('kappa')}  units {units}"
+        f"kappa {safe(profile.settings.get('kappa'))}  units {safe(units)}"
     )
     has_base = any(lay.baseline for lay in profile.layers)
     table = Table(show_lines=False, header_style="bold", title=None)
@@ -47,7 +62,7 @@ def render_profile(profile: Profile, console, units: str | None = None, *, max_s
         dead = f"{st.dead}/{total}" if st.dead else "0"
         if st.nonfinite:
             dead += f" [red]+{st.nonfinite} NaN/Inf[/]"
-        row = [str(lay.index), lay.name, lay.op, _shape(lay.shape), fmt(s.mean), fmt(s.median), fmt(s.iqr),
+        row = [str(lay.index), safe(lay.name), safe(lay.op), _shape(lay.shape), fmt(s.mean), fmt(s.median), fmt(s.iqr),
                fmt(s.std), dead]
         if has_base:
             base = (lay.baseline or {}).get(f"mean_{units}")
@@ -60,18 +75,20 @@ def render_profile(profile: Profile, console, units: str | None = None, *, max_s
         for col in ("side", "baseline", "min mean", "layer", "ratio"):
             bt.add_column(col, justify="left" if col == "layer" else "right")
         for row in base["table"]:
-            bt.add_row(str(row["side"]), fmt(row["baseline"]), fmt(row["min_mean"]), row["layer"], fmt(row["ratio"], 2))
+            bt.add_row(safe(row["side"]), fmt(row["baseline"]), fmt(row["min_mean"]), safe(row["layer"]),
+                       fmt(row["ratio"], 2))
         console.print(bt)
     if profile.skipped_layers:
         console.print(f"[yellow]{len(profile.skipped_layers)} tapped tensor(s) skipped:[/]")
         for s in profile.skipped_layers[:max_skipped]:
-            console.print(f"  {s.get('name') or s['tensor']} ({s['op']}): {s['reason']}", highlight=False)
+            console.print(f"  {safe(s.get('name') or s['tensor'])} ({safe(s['op'])}): {safe(s['reason'])}",
+                          highlight=False)
         if len(profile.skipped_layers) > max_skipped:
             console.print(f"  ... and {len(profile.skipped_layers) - max_skipped} more (see --json)")
     if profile.skipped_inputs:
         console.print(f"[yellow]{skipped} input file(s) skipped:[/]")
         for s in profile.skipped_inputs[:max_skipped]:
-            console.print(f"  {s['reason']}", highlight=False)
+            console.print(f"  {safe(s['reason'])}", highlight=False)
 
 
 def make_progress(console, unit: str = "img"):
@@ -110,29 +127,60 @@ def render_sweep(sw, console, units: str = "band") -> None:
 
 
 class ProgressHook:
-    """A ``progress(done, total)`` callback that drives a rich bar on ``console`` (None: silent).
+    """A ``progress(done, total)`` callback for a console on stderr (None: silent).
 
+    On a terminal it drives a rich bar with items/s; elsewhere (pipes, CI logs, where a bar shows
+    nothing until the end) it prints a plain line every ``interval`` seconds and one at the end.
     A second pass (``--vs-random``: the twin) restarts the count and gets a bar of its own.
     """
 
-    def __init__(self, console, unit: str = "img"):
-        self.bar = None if console is None else make_progress(console, unit)
+    def __init__(self, console, unit: str = "img", interval: float = 5.0):
+        self.console, self.unit, self.interval = console, unit, interval
+        self.plain = console is not None and not console.is_terminal
+        self.bar = None if console is None or self.plain else make_progress(console, unit)
         self.task = None
         self.last = -1
+        self.what = "analysing"
+        self.started = self.printed = None
+        self.state = (0, None)
 
     def __call__(self, done: int, total: int | None) -> None:
-        if self.bar is None:
+        if self.console is None:
+            return
+        if self.last >= 0 and done < self.last:
+            self.what = "randomized twin"
+            self.started = None
+        self.last = done
+        self.state = (done, total)
+        if self.plain:
+            self._line(False)
             return
         if self.task is None:
             self.bar.start()
-            self.task = self.bar.add_task("analysing", total=total)
-        elif done < self.last:
-            self.task = self.bar.add_task("randomized twin", total=total)
-        self.last = done
+            self.task = self.bar.add_task(self.what, total=total)
+        elif self.what == "randomized twin" and self.bar.tasks[-1].description != self.what:
+            self.task = self.bar.add_task(self.what, total=total)
         self.bar.update(self.task, completed=done, total=total)
 
+    def _line(self, final: bool) -> None:
+        import time
+
+        now = time.monotonic()
+        if self.started is None:
+            self.started = self.printed = now
+        if not final and now - self.printed < self.interval:
+            return
+        self.printed = now
+        done, total = self.state
+        rate = done / (now - self.started) if now > self.started and done else 0.0
+        of = f"/{total}" if total else ""
+        self.console.print(f"{self.what}: {done}{of} inputs, {rate:.1f} {self.unit}/s, {now - self.started:.0f} s",
+                           highlight=False)
+
     def stop(self) -> None:
-        if self.bar is not None and self.task is not None:
+        if self.plain and self.started is not None:
+            self._line(True)
+        elif self.bar is not None and self.task is not None:
             self.bar.stop()
 
 
@@ -146,7 +194,7 @@ def render_taps(taps, console) -> None:
     for t in taps:
         shape = "?" if t.shape_hint is None else "x".join(
             "?" if d is None or str(d).startswith("unk__") else str(d) for d in t.shape_hint)
-        table.add_row(str(t.index), t.name, t.op, t.tensor, shape)
+        table.add_row(str(t.index), safe(t.name), safe(t.op), safe(t.tensor), safe(shape))
     console.print(table)
 
 
@@ -161,7 +209,7 @@ def render_comparison(comp, console, units: str = "band", labels: tuple[str, str
         table.add_column(col, justify="left" if col == "layer" else "right")
     for p in comp.pairs:
         sa, sb = p.a.summary(units), p.b.summary(units)
-        name = p.a.name if p.a.name == p.b.name else f"{p.a.name} ~ {p.b.name}"
+        name = safe(p.a.name if p.a.name == p.b.name else f"{p.a.name} ~ {p.b.name}")
         if p.matched_by == "position":
             name += " [pos]"
         d = sa.mean - sb.mean
@@ -170,17 +218,17 @@ def render_comparison(comp, console, units: str = "band", labels: tuple[str, str
                       fmt(sa.median), fmt(sb.median), fmt(sa.iqr), fmt(sb.iqr), fmt(p.w1, 4))
     console.print(table)
     for w in comp.warnings:
-        console.print(f"[yellow]warning:[/] {w}")
+        console.print(f"[yellow]warning:[/] {safe(w)}")
     for lay in comp.only_a:
-        console.print(f"only in {a}: {lay.name} ({lay.op}, {_shape(lay.shape)})", highlight=False)
+        console.print(f"only in {safe(a)}: {safe(lay.name)} ({safe(lay.op)}, {_shape(lay.shape)})", highlight=False)
     for lay in comp.only_b:
-        console.print(f"only in {b}: {lay.name} ({lay.op}, {_shape(lay.shape)})", highlight=False)
+        console.print(f"only in {safe(b)}: {safe(lay.name)} ({safe(lay.op)}, {_shape(lay.shape)})", highlight=False)
 
 
 def render_check(result, console) -> None:
     """One line per failing layer and a closing verdict (``srop-onnx check``)."""
     for lc in result.failures:
-        console.print(f"[red]FAIL[/] {lc.name}: {lc.message}", highlight=False)
+        console.print(f"[red]FAIL[/] {safe(lc.name)}: {safe(lc.message)}", highlight=False)
     n = len(result.layers)
     if result.passed:
         console.print(f"[green]PASS[/] {n} layer(s) within {result.metric} tolerance {result.tol:g}")
@@ -197,11 +245,12 @@ def render_verdict(verdict: dict, console) -> None:
         table.add_column(col, justify="left" if col == "layer" else "right")
     for r in verdict.get("layers", []):
         d = r["difference"]
-        table.add_row(r["layer"], fmt(r["trained_mean"]), fmt(r["random_mean"]),
+        table.add_row(safe(r["layer"]), fmt(r["trained_mean"]), fmt(r["random_mean"]),
                       f"[{'green' if d < 0 else 'red'}]{d:+.4f}[/]",
                       "-" if r["inputs_lower"] is None else f"{100 * r['inputs_lower']:.0f}%", "yes" if r["deep"] else "")
     console.print(table)
     colour = {"consistent": "green", "inconsistent": "red"}.get(verdict["verdict"], "yellow")
-    console.print(f"[{colour}]verdict: {verdict['verdict']}[/] - {verdict.get('summary', verdict.get('reason', ''))}",
+    console.print(f"[{colour}]verdict: {safe(verdict['verdict'])}[/] - "
+                  f"{safe(verdict.get('summary', verdict.get('reason', '')))}",
                   highlight=False)
     console.print("[dim](the paper's finding: deep layers of a well-trained model sit lower than its randomized twin)[/]")

@@ -222,9 +222,17 @@ def load_result(path: str | Path) -> "Profile | Sweep":
     """A profile or a sweep file, by its ``format``."""
     from .profile import read_json
 
+    from .validate import validate_profile
+
     d = read_json(path)
     if isinstance(d, dict) and d.get("format") == FORMAT:
+        points = d.get("points")
+        if not isinstance(points, list) or not points:
+            raise InputDataError(f"{path}: a sweep without levels; regenerate it with 'srop-onnx sweep'")
+        for p in points:
+            validate_profile(p.get("profile") if isinstance(p, dict) else None, f"{path} (a level)")
         return Sweep.from_dict(d, str(path))
+    validate_profile(d, str(path))
     return Profile.from_dict(d, str(path))
 
 
