@@ -116,7 +116,8 @@ def run_analysis(model, inputs, measure: Measurement, how: Execution, hooks: Hoo
     ckpt = open_checkpoint(plan, inputs, settings, run, how, hooks)
     samples, total = inputs.samples(plan, run, how)
     first = next(samples, None)
-    make = ProfileMaker(plan, settings, how.shard, start_session(plan, run, first, how, measure, hooks))
+    make = ProfileMaker(plan, settings, how.shard, start_session(plan, run, first, how, measure, hooks),
+                        shard_proof=inputs.shard_proof(how.shard) if how.shard else None)
     make.batch_size, groups = choose_batch(make.session, first, how, hooks)
     if first is not None:
         samples = itertools.chain([first], samples)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from .errors import UsageError
 
-__all__ = ["FORMAT", "fingerprint", "save_checkpoint", "load_checkpoint"]
+__all__ = ["FORMAT", "fingerprint", "save_checkpoint", "load_checkpoint", "InputDigest"]
 
 FORMAT = "srop-onnx-checkpoint"
 
@@ -29,24 +29,74 @@ def fingerprint(model_sha: str, settings: dict, files: list[Path] | None, extra:
     return hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def save_checkpoint(path: str | Path, state: dict) -> None:
-    from .modelio import atomic_write_text
+def _canonical(state: dict) -> str:
+    return json.dumps(state, sort_keys=True, separators=(",", ":"), allow_nan=False)
 
-    atomic_write_text(path, json.dumps({"format": FORMAT, "version": 1, **state}, allow_nan=False) + "\n")
+
+def save_checkpoint(path: str | Path, state: dict) -> None:
+    """Write ``state`` atomically with a digest of its content (an edit or a flipped digit is
+    refused on resume instead of resuming into wrong histograms)."""
+    from .writes import atomic_write_text
+
+    doc = {"format": FORMAT, "version": 2, **state}
+    doc["digest"] = hashlib.sha256(_canonical(doc).encode()).hexdigest()
+    atomic_write_text(path, json.dumps(doc, allow_nan=False) + "\n")
 
 
 def load_checkpoint(path: str | Path, expected: str) -> dict | None:
-    """The saved state, None when there is no checkpoint yet; refuses another run's checkpoint."""
+    """The saved state, None when there is no checkpoint yet; refuses a corrupt or edited
+    checkpoint and another run's."""
     p = Path(path)
     if not p.exists():
         return None
     try:
-        state = json.loads(p.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise UsageError(f"--checkpoint {p}: unreadable checkpoint ({exc}); delete it to start over") from exc
-    if state.get("format") != FORMAT:
+        doc = json.loads(p.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise UsageError(f"--checkpoint {p}: unreadable checkpoint ({type(exc).__name__}); delete it to start over") \
+            from exc
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise UsageError(f"--checkpoint {p}: not a srop-onnx checkpoint; choose another path")
+    if doc.get("version") != 2:
+        raise UsageError(f"--checkpoint {p}: written by another srop-onnx version; delete it to start over")
+    state = {k: v for k, v in doc.items() if k != "digest"}
+    if hashlib.sha256(_canonical(state).encode()).hexdigest() != doc.get("digest"):
+        raise UsageError(f"--checkpoint {p}: corrupt or edited (its content does not match its digest); "
+                         "delete it to start over")
     if state.get("fingerprint") != expected:
         raise UsageError(f"--checkpoint {p}: saved by a run with other arguments (model, settings or inputs); "
                          "delete it or choose another path")
     return state
+
+
+class InputDigest:
+    """A running digest of the input files a run has read, in order (their size, modification
+    time and first and last 4 KiB: cheap, and an input changed in place between an interrupted
+    run and its resume is noticed)."""
+
+    def __init__(self, files: list[Path] | None):
+        self.files = files
+        self.count = 0
+        self._hash = hashlib.sha256()
+
+    def cover(self, upto: int) -> None:
+        """Include ``files[:upto]``."""
+        from .modelio import file_digest
+
+        if self.files is None:
+            return
+        while self.count < min(upto, len(self.files)):
+            self._hash.update(file_digest(self.files[self.count]).encode())
+            self.count += 1
+
+    def state(self) -> dict:
+        return {"files": self.count, "digest": self._hash.hexdigest()}
+
+    def verify(self, saved: dict | None) -> str | None:
+        """Re-read the saved prefix of the inputs; None when it matches, else why not."""
+        if saved is None or self.files is None:
+            return None
+        self.cover(int(saved["files"]))
+        if self._hash.hexdigest() != saved["digest"]:
+            return (f"an input read before the checkpoint (one of the first {saved['files']} files) changed since "
+                    "(content, size or time stamp)")
+        return None

@@ -24,7 +24,33 @@ def _shard(p: Profile, where: str) -> dict:
     info = p.extra.get("shard")
     if not info:
         raise UsageError(f"{where}: not a partial profile (made without --shard I/N); merge takes shard outputs")
+    if not all(k in info for k in ("index", "count", "inputs", "slice", "list_digest")):
+        raise UsageError(f"{where}: the partial profile does not say which inputs it covers (made by an older "
+                         "srop-onnx?); re-run that shard")
     return info
+
+
+def _check_proofs(parts: list[Profile], infos: list[dict], names: list[str]) -> None:
+    """Every shard was cut from the same input list, covers the slice its index names, and holds
+    what that slice held: no shard of another input set, no edited duplicate, no empty shard."""
+    from .inputs import shard_slice
+
+    ref = infos[0]
+    seen: dict[tuple, str] = {}
+    for p, info, name in zip(parts, infos, names):
+        if (info["list_digest"], info["inputs"]) != (ref["list_digest"], ref["inputs"]):
+            raise UsageError(f"{name} was run over another input list than {names[0]}; merge one run's shards")
+        part = shard_slice(int(info["inputs"]), (int(info["index"]), int(info["count"])))
+        if list(info["slice"]) != [part.start, part.stop]:
+            raise UsageError(f"{name}: its slice {info['slice']} is not shard {info['index']}/{info['count']} of "
+                             f"{info['inputs']} inputs; the file was edited")
+        if part.stop > part.start and p.analyzed + len(p.skipped_inputs) == 0:
+            raise UsageError(f"{name}: shard {info['index']}/{info['count']} should cover inputs "
+                             f"{part.start}..{part.stop - 1} but holds none; re-run it")
+        key = tuple(p.sources)
+        if key and key in seen:
+            raise UsageError(f"{name} holds the same inputs as {seen[key]}; a shard was duplicated and edited")
+        seen[key] = name
 
 
 def _check_same(parts: list[Profile], names: list[str]) -> None:
@@ -57,29 +83,12 @@ def merge_profiles(parts: list[Profile], names: list[str] | None = None) -> Prof
     if missing:
         raise UsageError(f"missing shard(s) {', '.join(f'{m}/{count}' for m in missing)}; run them and merge all {count}")
     _check_same(parts, names)
+    _check_proofs(parts, infos, names)
     order = sorted(range(len(parts)), key=lambda k: indices[k])
     parts = [parts[k] for k in order]
 
-    merged: dict[str, LayerProfile] = {}
-    for p in parts:
-        for lay in p.layers:
-            have = merged.get(lay.tensor)
-            if have is None:
-                merged[lay.tensor] = LayerProfile(index=0, name=lay.name, tensor=lay.tensor, node=lay.node, op=lay.op,
-                                                  shape=list(lay.shape), stats=_copy(lay.stats))
-            elif have.shape != lay.shape:
-                raise UsageError(f"layer '{lay.name}' has shape {lay.shape} in one shard and {have.shape} in another")
-            else:
-                have.stats = have.stats + lay.stats
-    # depth order: the order of a shard that has every layer (all shards of one model agree)
-    depth = {}
-    for p in parts:
-        for lay in p.layers:
-            depth.setdefault(lay.tensor, (lay.index, len(depth)))
-    layers = sorted(merged.values(), key=lambda lay: depth[lay.tensor])
-    for i, lay in enumerate(layers):
-        lay.index = i
-    skipped_layers, seen = [], set(merged)
+    layers = _merged_layers(parts)
+    skipped_layers, seen = [], {lay.tensor for lay in layers}
     for p in parts:
         for s in p.skipped_layers:
             if s["tensor"] not in seen:
@@ -99,6 +108,30 @@ def merge_profiles(parts: list[Profile], names: list[str] | None = None) -> Prof
         skipped_inputs=[s for p in parts for s in p.skipped_inputs], layers=layers, skipped_layers=skipped_layers,
         tool_version=first.tool_version, sources=[s for p in parts for s in p.sources], extra=extra,
     )
+
+
+def _merged_layers(parts: list[Profile]) -> list[LayerProfile]:
+    """Every layer's statistics added over the shards (in input order), in depth order."""
+    merged: dict[str, LayerProfile] = {}
+    for p in parts:
+        for lay in p.layers:
+            have = merged.get(lay.tensor)
+            if have is None:
+                merged[lay.tensor] = LayerProfile(index=0, name=lay.name, tensor=lay.tensor, node=lay.node, op=lay.op,
+                                                  shape=list(lay.shape), stats=_copy(lay.stats))
+            elif have.shape != lay.shape:
+                raise UsageError(f"layer '{lay.name}' has shape {lay.shape} in one shard and {have.shape} in another")
+            else:
+                have.stats = have.stats + lay.stats
+    # depth order: the order of a shard that has every layer (all shards of one model agree)
+    depth = {}
+    for p in parts:
+        for lay in p.layers:
+            depth.setdefault(lay.tensor, (lay.index, len(depth)))
+    layers = sorted(merged.values(), key=lambda lay: depth[lay.tensor])
+    for i, lay in enumerate(layers):
+        lay.index = i
+    return layers
 
 
 def _copy(st: LayerStats) -> LayerStats:

@@ -321,3 +321,21 @@ def _check_npz_headers(path: Path) -> None:
             if claimed > info.file_size:
                 raise InputDataError(f"{path}: member {info.filename} claims shape {tuple(shape)} ({claimed} bytes) "
                                      f"but holds {info.file_size} bytes; the file is corrupt or hostile")
+
+
+def file_digest(path: Path, edge: int = 4096) -> str:
+    """A cheap identity of a file's content: size, modification time and its first and last
+    ``edge`` bytes (a missing or unreadable file has an identity too)."""
+    h = hashlib.sha256()
+    try:
+        st = os.stat(path)
+        h.update(f"{st.st_size}:{st.st_mtime_ns}".encode())
+        if os.path.isfile(path):
+            with open(path, "rb") as f:
+                h.update(f.read(edge))
+                if st.st_size > edge:
+                    f.seek(max(edge, st.st_size - edge))
+                    h.update(f.read(edge))
+    except OSError as exc:
+        h.update(f"unreadable:{exc.errno}".encode())
+    return h.hexdigest()

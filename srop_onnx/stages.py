@@ -25,7 +25,7 @@ from typing import Iterator
 import numpy as np
 
 from . import __version__
-from .errors import InputDataError, ModelError
+from .errors import InputDataError, ModelError, UsageError
 from .graph import (DEFAULT_OPS, Tap, expose_outputs, find_taps, infer_value_types, propagate_layouts, split_weights,
                     weight_arrays)
 from .inputs import InputLog, InputSpec, Preprocess, Sample, input_spec, iter_samples, make_preprocess
@@ -101,6 +101,16 @@ class InputSet:
     files: list[Path] | None
     direct: list[Sample] | None
     has_images: bool  # over the whole input list, so every shard records the same settings
+    total: int = 0  # inputs (files or array rows) in the whole list, before sharding
+    list_digest: str = ""  # what the whole input list is: paths and sizes, or the array's bytes
+
+    def shard_proof(self, shard: tuple[int, int]) -> dict:
+        """What a partial profile carries so that ``merge`` can prove it belongs to the run."""
+        from .inputs import shard_slice
+
+        part = shard_slice(self.total, shard)
+        return {"index": shard[0], "count": shard[1], "inputs": self.total, "slice": [part.start, part.stop],
+                "list_digest": self.list_digest}
 
     def settings(self, plan: ModelPlan, measure: Measurement) -> dict:
         """The profile's measured settings; preprocessing only when images were fed."""
@@ -126,16 +136,21 @@ def open_inputs(inputs, spec: InputSpec, shard: tuple[int, int] | None) -> Input
     """Files from paths and folders (sorted), or the rows of an array batch, sliced to ``shard``."""
     from .inputs import check_array, shard_slice
 
+    import hashlib
+
     if isinstance(inputs, np.ndarray):
         batch = check_array(inputs, spec, "inputs array")
         part = shard_slice(batch.shape[0], shard)
         rows = [Sample(f"array[{i}]", batch[i], 0, i, batch.shape[0]) for i in range(part.start, part.stop)]
-        return InputSet(None, rows, False)
+        digest = hashlib.sha256(repr(batch.shape).encode() + np.ascontiguousarray(batch).tobytes()).hexdigest()
+        return InputSet(None, rows, False, batch.shape[0], digest)
     if isinstance(inputs, (str, os.PathLike)):
         inputs = [inputs]
     files = discover_inputs(list(inputs))
     has_images = any(f.suffix.lower() not in (".npy", ".npz") for f in files)
-    return InputSet(files[shard_slice(len(files), shard)], None, has_images)
+    listing = "\n".join(f"{f}\t{f.stat().st_size if f.is_file() else -1}" for f in files)
+    digest = hashlib.sha256(listing.encode("utf-8", "surrogateescape")).hexdigest()
+    return InputSet(files[shard_slice(len(files), shard)], None, has_images, len(files), digest)
 
 
 @dataclass
@@ -146,6 +161,7 @@ class RunState:
     measure: Measurement
     keep_bins: bool = False
     direct: bool = False  # inputs are the rows of an in-memory batch, not files
+    digest: object = None  # srop_onnx.checkpoint.InputDigest of the files read, when checkpointing
     reducer: LayerReducer | None = None
     base_acc: object = None
     sources: list[str] = field(default_factory=list)
@@ -182,9 +198,12 @@ class RunState:
         """Record a fully counted batch: its sources and the resume position after it."""
         self.sources.extend(s.source for s in batch)
         self.position = (0, self.position[1] + len(batch)) if self.direct else batch[-1].position_after
+        if self.digest is not None:
+            self.digest.cover(self.position[0] + (1 if self.position[1] else 0))
 
     def state(self, profile: Profile, complete: bool) -> dict:
         return {"position": list(self.position), "first_shape": list(self.first_shape or ()),
+                "inputs_read": self.digest.state() if self.digest is not None else None,
                 "input_spatial": [self.reducer.input_side, self.reducer.input_dims] if self.reducer else None,
                 "partial": profile.to_dict(), "baseline": self.base_acc.state() if self.base_acc else None,
                 "complete": complete}
@@ -284,14 +303,18 @@ def open_checkpoint(plan: ModelPlan, inputs: InputSet, settings: dict, run: RunS
     """The run's checkpointer; restores ``run`` from an existing checkpoint of the same run."""
     if how.checkpoint is None:
         return Checkpointer(None, None)
-    from .checkpoint import fingerprint, load_checkpoint
+    from .checkpoint import InputDigest, fingerprint, load_checkpoint
 
     ident = fingerprint(plan.loaded.sha256, settings, inputs.files, {
         "shard": how.shard, "limit": how.limit, "input": plan.spec.name, "layout": plan.spec.layout,
         "keep_bins": how.keep_bins, "baseline": run.measure.baseline,
         "direct": None if inputs.direct is None else len(inputs.direct)})
     saved = load_checkpoint(how.checkpoint, ident)
+    run.digest = InputDigest(inputs.files)
     if saved is not None:
+        changed = run.digest.verify(saved.get("inputs_read"))
+        if changed:
+            raise UsageError(f"--checkpoint {how.checkpoint}: {changed}; delete the checkpoint to start over")
         run.restore(saved)
         hooks.notify(f"resuming from {how.checkpoint}: {len(run.sources)} sample(s) already done")
     return Checkpointer(how.checkpoint, ident, int(how.checkpoint_every))
@@ -306,6 +329,7 @@ class ProfileMaker:
     shard: tuple[int, int] | None
     session: Session | None = None
     batch_size: int = 1
+    shard_proof: dict | None = None  # InputSet.shard_proof of a sharded run
 
     def __call__(self, run: RunState, partial: bool = False) -> Profile:
         return build_profile(run, self, partial)
@@ -357,7 +381,7 @@ def build_profile(run: RunState, make: ProfileMaker, partial: bool = False) -> P
         run.base_acc.attach(layer_list)
         extra["baseline"] = run.base_acc.summary(layer_list, run.measure.units)
     if make.shard is not None:
-        extra["shard"] = {"index": make.shard[0], "count": make.shard[1]}
+        extra["shard"] = make.shard_proof
     spec, loaded = make.plan.spec, make.plan.loaded
     return Profile(
         model={"path": str(loaded.path), "sha256": loaded.sha256,

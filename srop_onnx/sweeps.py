@@ -363,7 +363,8 @@ def run_sweep(model, inputs, measure: Measurement, how: Execution, perturb, leve
     samples, total = source.samples(plan, tally.runs[0], how)
     first = next(samples, None)
     make = ProfileMaker(plan, source.settings(plan, measure), how.shard,
-                        start_session(plan, tally.runs[0], first, how, measure, hooks, (output,)))
+                        start_session(plan, tally.runs[0], first, how, measure, hooks, (output,)),
+                        shard_proof=source.shard_proof(how.shard) if how.shard else None)
     make.batch_size, groups = choose_batch(make.session, first, how, hooks)
     _share_baseline(tally, first)
     _sweep_batches(itertools.chain([first], samples) if first is not None else samples, tally, perturb, make, groups,
