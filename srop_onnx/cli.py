@@ -27,6 +27,12 @@ class _Group(click.Group):
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
+        except click.exceptions.UsageError as exc:  # a bad option value of a command: one line too
+            if ctx.obj and ctx.obj.get("debug"):
+                raise
+            where = f" (see 'srop-onnx {exc.ctx.info_name} --help')" if exc.ctx is not None else ""
+            click.echo(f"error: {_one_line(exc.format_message())}{where}", err=True)
+            ctx.exit(EXIT_USAGE)
         except (click.exceptions.Exit, click.exceptions.ClickException, click.exceptions.Abort):
             raise
         except SropError as exc:

@@ -237,7 +237,8 @@ def check_readable(path: Path) -> None:
         raise InputDataError(f"{path}: cannot read ({exc.strerror or exc})") from exc
     if stat.S_ISDIR(mode):
         try:
-            os.listdir(path)
+            with os.scandir(path):
+                pass
         except OSError as exc:
             raise InputDataError(f"{path}: cannot list this folder ({exc.strerror or exc}); its files were not read") \
                 from exc
@@ -275,8 +276,14 @@ def read_image(path: Path):
                                          "that srop-onnx decodes; downscale it first")
                 im.load()
                 return ImageOps.exif_transpose(im)
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError,
-            MemoryError) as exc:
+    except Image.DecompressionBombError as exc:  # Pillow refuses before we see the size (over 2x its limit)
+        import re
+
+        pixels = re.search(r"\((\d+) pixels\)", str(exc))
+        claim = f"{pixels.group(1)} pixels" if pixels else "more pixels than Pillow allows"
+        raise InputDataError(f"{path}: image claims {claim}, over the {_pixel_limit() / 1e6:.0f} MP that srop-onnx "
+                             "decodes; downscale it first") from exc
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, MemoryError) as exc:
         raise InputDataError(f"{path}: cannot read image ({exc.__class__.__name__}: {exc})") from exc
 
 
