@@ -1,0 +1,33 @@
+"""Issue 14: every bad input and injected fault of tests/adversarial.py, one test each, through the CLI.
+
+Each case checks the exit code (2 for a refusal, 0 when a run skips a bad file and goes on, 3 for an
+internal error, never 1), one ``error:`` line and no traceback, that nothing the user owns changed,
+that no temporary file is left, and its own promise. ``python tests/adversarial.py`` prints the
+count line of the whole catalogue.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from adversarial import cases, run_case
+
+CASES = cases()
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_adversarial_case(case, tmp_path):
+    assert run_case(case, tmp_path) is None
+
+
+def test_the_catalogue_covers_every_class_of_the_issue():
+    names = " | ".join(c.name for c in CASES)
+    for needle in ("names the model", "input .npy", "names the golden", "same file", "symbolic link to the golden",
+                   "/dev/full", "/dev/null", "parent is a file", "claiming 30000x30000", "400000x1", "10^10",
+                   "non-UTF-8", "broken symbolic link", "unreadable subfolder", "FIFO", "--std 0", "complex",
+                   "formula", "control characters", "'::error::", "ANSI", "script tag", "huge count",
+                   "non-numeric version", "deep nesting", "empty layer list", "null layer name", "edited checkpoint",
+                   "flipped digit", "changed in place", "another input set", "edited duplicate", "empty shard",
+                   "exits 3", "errored JUnit", "job summary", "plain progress", "-q still warns", "classname"):
+        assert needle in names, needle
+    assert sum(c.kind == "fault" for c in CASES) >= 10
