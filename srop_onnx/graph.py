@@ -20,7 +20,7 @@ from typing import Iterator
 import numpy as np
 
 from .errors import ModelError, UsageError
-from .naming import module_name
+from .naming import NameChoice, name_choice, resolve_tf_suffixes
 
 __all__ = [
     "DEFAULT_OPS",
@@ -63,6 +63,7 @@ class Tap:
     channel_axis: int = 1
     dequant: tuple[float, float] | None = None
     notes: list[str] = field(default_factory=list)
+    tf_raw: str | None = field(default=None, repr=False)  # TensorFlow scope before `_N` stripping
 
 
 def iter_tensors(graph) -> Iterator:
@@ -299,8 +300,9 @@ def find_taps(
             else:
                 taps.append(tap)
     graph_outs = {o.name for o in model.graph.output}
+    names = resolve_tf_suffixes([NameChoice(t.name, t.tf_raw) for t in taps])
     for i, t in enumerate(taps):
-        t.index = i
+        t.index, t.name = i, names[i]
         if t.tensor in graph_outs:
             t.notes.append("already a graph output")
     _dedupe_names(taps)
@@ -323,8 +325,9 @@ def _node_taps(node, types: dict, op_set: set, all_tensors: bool) -> list[Tap]:
         if all_tensors and node.op_type not in op_set:
             if (elem and elem not in _FLOAT_TYPES) or (rank is not None and rank not in (3, 4)):
                 continue  # --all: silently only rank-3/4 float tensors
-        out.append(Tap(index=0, tensor=tensor, node=node.name, op=node.op_type, name=module_name(node, weight),
-                       elem_type=elem or None, shape_hint=shape))
+        choice = name_choice(node, weight)
+        out.append(Tap(index=0, tensor=tensor, node=node.name, op=node.op_type, name=choice.name,
+                       elem_type=elem or None, shape_hint=shape, tf_raw=choice.tf_raw))
     return out
 
 

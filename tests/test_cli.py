@@ -30,12 +30,12 @@ def test_analyze_shipped_model_writes_all_outputs(tmp_path):
     res = run("analyze", EXAMPLE, EXAMPLE_IMAGES, "--json", tmp_path / "p.json", "--csv", tmp_path / "p.csv",
               "--kernels", tmp_path / "k.npz", "--batch-size", "4")
     assert res.exit_code == 0, res.output
-    for name in ("stem.1", "pool1", "block3.1", "vs base", "inputs analysed 8"):
+    for name in ("stem.0", "pool1", "block3.0", "vs base", "inputs analysed 8"):
         assert name in res.output
     d = json.loads((tmp_path / "p.json").read_text())
     assert d["inputs"]["analyzed"] == 8 and len(d["layers"]) == 8
     z = np.load(tmp_path / "k.npz")
-    assert z["000_stem.1_bins"].shape == (8, 16)
+    assert z["000_stem.0_bins"].shape == (8, 16)
     assert (tmp_path / "p.csv").read_text().count("\n") == 9
     assert sha256(EXAMPLE) == before
     assert not list(tmp_path.glob(".*.tmp"))  # atomic writes leave no temporaries
@@ -44,7 +44,7 @@ def test_analyze_shipped_model_writes_all_outputs(tmp_path):
 def test_layers_command_lists_taps():
     res = run("layers", EXAMPLE)
     assert res.exit_code == 0
-    assert "block2.bn2" in res.output and "MaxPool" in res.output
+    assert "block2.conv2" in res.output and "MaxPool" in res.output
 
 
 def test_units_input_changes_summary(tmp_path):

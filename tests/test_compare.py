@@ -109,7 +109,7 @@ def test_compare_matching_by_tensor_name_and_position(profiles):
 
 def test_compare_cli_table(profiles):
     res = run("compare", profiles["golden"], profiles["random"])
-    assert res.exit_code == 0 and "W1 (band)" in res.output and "block3.1" in res.output
+    assert res.exit_code == 0 and "W1 (band)" in res.output and "block3.0" in res.output
 
 
 def test_profile_file_errors(tmp_path):

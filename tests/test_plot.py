@@ -84,7 +84,7 @@ def test_html_report_is_self_contained(two, tmp_path, count):
     assert parser.refs == [] and "script" not in parser.tags and "link" not in parser.tags
     assert not re.search(r"(?:https?:)?//[\w.-]+\.\w", text.replace("data:image", ""))
     assert ("Comparison" in text) == (count == 2)
-    assert "block3.1" in text
+    assert "block3.0" in text
 
 
 def test_analyze_report_option(tmp_path):
