@@ -111,6 +111,7 @@ def run_analysis(model, inputs, measure: Measurement, how: Execution, hooks: Hoo
     restore a checkpoint, start the session, size the batch, loop, build the profile."""
     plan = plan_model(load_stage(model), measure)
     inputs = open_inputs(inputs, plan.spec, how.shard)
+    inputs.adopt_audio_rate(plan)
     settings = inputs.settings(plan, measure)
     run = RunState(plan, measure, keep_bins=how.keep_bins, direct=inputs.direct is not None)
     ckpt = open_checkpoint(plan, inputs, settings, run, how, hooks)

@@ -465,7 +465,23 @@ def _nan_propagating_max_pool(used: set[str], src: str, dst: str, dims: int, nan
     ]
 
 
-def add_pooling_chain(model, input_name: str, channel_axis: int, levels: int, *,
+def _unsqueeze_channel(model, used: set[str], nodes: list, current: str) -> str:
+    """Append an Unsqueeze of axis 1 to ``nodes`` (axes as an input from opset 13, else an attribute)."""
+    from onnx import TensorProto, helper
+
+    opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 13)
+    out = _fresh(used, "srop_onnx/baseline/unsqueeze")
+    if opset >= 13:
+        axes = _fresh(used, "srop_onnx/baseline/axes")
+        nodes.append(helper.make_node("Constant", [], [axes], name=axes,
+                                      value=helper.make_tensor(axes, TensorProto.INT64, [1], [1])))
+        nodes.append(helper.make_node("Unsqueeze", [current, axes], [out], name=out))
+    else:
+        nodes.append(helper.make_node("Unsqueeze", [current], [out], name=out, axes=[1]))
+    return out
+
+
+def add_pooling_chain(model, input_name: str, channel_axis: int | None, levels: int, *,
                       copy: bool = True) -> tuple[object, list[str]]:
     """Copy of ``model`` whose extra outputs are the max-pooling chain of input ``input_name``
     (with ``copy=False``, ``model`` itself, changed in place: for a model the caller already
@@ -488,8 +504,8 @@ def add_pooling_chain(model, input_name: str, channel_axis: int, levels: int, *,
     if source is None:
         raise ModelError(f"model has no input '{input_name}'")
     rank = len(source.type.tensor_type.shape.dim)
-    if rank not in (3, 4):
-        raise ModelError(f"input '{input_name}' has rank {rank}; a pooling chain needs rank 3 or 4")
+    if rank not in (2, 3, 4):
+        raise ModelError(f"input '{input_name}' has rank {rank}; a pooling chain needs rank 2, 3 or 4")
     out = model
     if copy:
         out = onnx.ModelProto()
@@ -500,6 +516,8 @@ def add_pooling_chain(model, input_name: str, channel_axis: int, levels: int, *,
         cast = _fresh(used, "srop_onnx/baseline/cast")
         nodes.append(helper.make_node("Cast", [current], [cast], name=cast, to=TensorProto.FLOAT))
         current = cast
+    if rank == 2:  # a raw waveform (N, samples): one channel, (N, 1, samples)
+        current, channel_axis, rank = _unsqueeze_channel(out, used, nodes, current), 1, 3
     if channel_axis != 1:
         perm = [0, channel_axis] + [a for a in range(1, rank) if a != channel_axis]
         moved = _fresh(used, "srop_onnx/baseline/channels_first")

@@ -16,7 +16,8 @@ from typing import Iterator
 import numpy as np
 
 from .errors import InputDataError, ModelError, UsageError
-from .modelio import ARRAY_SUFFIXES, IMAGE_SUFFIXES, check_readable, read_arrays, read_image
+from .audio import AUDIO_SUFFIXES
+from .modelio import ARRAY_SUFFIXES, IMAGE_SUFFIXES, check_readable, read_arrays, read_image, read_named_arrays
 
 __all__ = [
     "PRESETS",
@@ -56,12 +57,15 @@ class InputSpec:
         return len(self.shape)
 
     @property
-    def channel_axis(self) -> int:
+    def channel_axis(self) -> int | None:
+        """The channel axis; None for a raw waveform ``(N, samples)`` (layout NL)."""
+        if self.layout == "NL":
+            return None
         return 1 if self.layout in ("NCHW", "NCL") else self.rank - 1
 
     @property
     def channels(self) -> int | None:
-        return self.shape[self.channel_axis]
+        return 1 if self.channel_axis is None else self.shape[self.channel_axis]
 
     @property
     def spatial_axes(self) -> tuple[int, ...]:
@@ -84,16 +88,30 @@ def _dims(vi) -> tuple:
 
 
 def detect_layout(shape: tuple) -> str:
-    """NCHW/NHWC (rank 4) or NCL (rank 3) guessed from a static input shape."""
+    """NCHW/NHWC (rank 4), NCL (rank 3) or NL (rank 2, a raw waveform) from a static input shape."""
+    if len(shape) == 2:
+        return "NL"
     if len(shape) == 3:
         return "NCL"
     if len(shape) != 4:
-        raise ModelError(f"model input has rank {len(shape)}; srop-onnx feeds rank-3 (N, C, L) or rank-4 image inputs")
+        raise ModelError(f"model input has rank {len(shape)}; srop-onnx feeds rank-2 waveforms (N, samples), "
+                         "rank-3 signals (N, C, L) or rank-4 images")
     c_first, c_last = shape[1], shape[3]
     small = (1, 2, 3, 4)
     if c_last in small and c_first not in small:
         return "NHWC"
     return "NCHW"
+
+
+def _main_input(inputs: list):
+    """The input to feed among several: the only float tensor of rank 2-4 whose first axis is the
+    batch (dynamic or 1); a state (2, N, 128) or a sample rate (int64) is not it."""
+    candidates = [i for i in inputs if i.type.tensor_type.elem_type in (1, 10, 11) and 2 <= len(_dims(i)) <= 4
+                  and _dims(i)[0] in (None, 1)]
+    if len(candidates) == 1:
+        return candidates[0]
+    names = ", ".join(i.name for i in inputs)
+    raise UsageError(f"model has several inputs ({names}); choose the one to feed with --input NAME")
 
 
 def input_spec(model, name: str | None = None, layout: str | None = None) -> InputSpec:
@@ -104,10 +122,7 @@ def input_spec(model, name: str | None = None, layout: str | None = None) -> Inp
     if not inputs:
         raise ModelError("model has no inputs to feed")
     if name is None:
-        if len(inputs) > 1:
-            names = ", ".join(i.name for i in inputs)
-            raise UsageError(f"model has several inputs ({names}); choose one with --input NAME")
-        vi = inputs[0]
+        vi = inputs[0] if len(inputs) == 1 else _main_input(inputs)
     else:
         match = [i for i in inputs if i.name == name]
         if not match:
@@ -119,9 +134,9 @@ def input_spec(model, name: str | None = None, layout: str | None = None) -> Inp
     if elem not in (1, 10, 11):
         raise ModelError(f"model input '{vi.name}' has ONNX type {elem}; srop-onnx feeds float inputs")
     lay = (layout or detect_layout(shape)).upper()
-    if lay not in ("NCHW", "NHWC", "NCL", "NLC"):
-        raise UsageError(f"--layout must be NCHW, NHWC, NCL or NLC, got {layout!r}")
-    if len(shape) != (4 if lay in ("NCHW", "NHWC") else 3):
+    if lay not in ("NCHW", "NHWC", "NCL", "NLC", "NL"):
+        raise UsageError(f"--layout must be NCHW, NHWC, NCL, NLC or NL, got {layout!r}")
+    if len(shape) != {"NCHW": 4, "NHWC": 4, "NCL": 3, "NLC": 3, "NL": 2}[lay]:
         raise UsageError(f"--layout {lay} does not fit input '{vi.name}' of rank {len(shape)}")
     return InputSpec(name=vi.name, shape=shape, dtype=np.dtype(_ONNX_TO_NUMPY[elem]).name, layout=lay)
 
@@ -296,6 +311,8 @@ class Sample:
     file_index: int = 0
     row: int = 0
     rows: int = 1
+    #: other model inputs named in an .npz (fed as they are with every run, e.g. a sample rate, a state)
+    extras: dict = field(default_factory=dict, repr=False)
 
     @property
     def position_after(self) -> tuple[int, int]:
@@ -303,6 +320,18 @@ class Sample:
         if self.row + 1 >= self.rows:
             return (self.file_index + 1, 0)
         return (self.file_index, self.row + 1)
+
+
+def _same_extras(log: "InputLog", s: Sample) -> None:
+    """Every input file of a run feeds the same other model inputs (the first one's)."""
+    if log.extras is None:
+        log.extras = s.extras
+        return
+    for name in set(log.extras) | set(s.extras):
+        a, b = log.extras.get(name), s.extras.get(name)
+        if a is None or b is None or a.shape != b.shape or not np.array_equal(a, b):
+            raise InputDataError(f"{s.source}: feeds model input '{name}' differently from the run's first input; "
+                                 "one run feeds one value of each other input")
 
 
 @dataclass
@@ -313,6 +342,7 @@ class InputLog:
     skipped: list[dict] = field(default_factory=list)
     skipped_at: list[int] = field(default_factory=list)
     shape: tuple | None = None
+    extras: dict | None = None  # the other model inputs the run's first input file feeds
 
     def add(self, index: int, entry: dict) -> None:
         self.skipped.append(entry)
@@ -348,13 +378,21 @@ def _load_file(index: int, path: Path, spec: InputSpec, pre: Preprocess | None) 
     suffix = path.suffix.lower()
     try:
         check_readable(path)
+        if suffix in AUDIO_SUFFIXES:
+            return [Sample(str(path), _audio_sample(path, spec, pre), index, 0, 1)]
         if suffix in ARRAY_SUFFIXES:
-            batches = [check_array(a, spec, str(path)) for a in read_arrays(path)]
+            named = read_named_arrays(path) if suffix == ".npz" else {}
+            if spec.name in named:  # arrays named after the model's inputs: the input's rows, the rest as they are
+                extras = {k: v for k, v in named.items() if k != spec.name}
+                rows = list(check_array(named[spec.name], spec, str(path)))
+                return [Sample(f"{path}[{i}]" if len(rows) > 1 else str(path), r, index, i, len(rows), extras)
+                        for i, r in enumerate(rows)]
+            batches = [check_array(a, spec, str(path)) for a in (named.values() if named else read_arrays(path))]
             rows = [(f"{path}[{i}]" if b.shape[0] > 1 or len(batches) > 1 else str(path), r)
                     for b in batches for i, r in enumerate(b)]
             return [Sample(src, r, index, j, len(rows)) for j, (src, r) in enumerate(rows)]
         if suffix in IMAGE_SUFFIXES:
-            if pre is None:
+            if not isinstance(pre, Preprocess):
                 raise InputDataError(f"{path}: model input '{spec.name}' is {spec.layout}; images cannot feed it, use .npy arrays")
             if pre.size == (0, 0):
                 raise UsageError(f"model input '{spec.name}' has dynamic spatial dims; pass --size HxW to feed images")
@@ -366,6 +404,17 @@ def _load_file(index: int, path: Path, spec: InputSpec, pre: Preprocess | None) 
         raise InputDataError(f"{path}: not an image or array file ({suffix or 'no suffix'})")
     except (InputDataError, UsageError) as exc:
         return exc
+
+
+def _audio_sample(path: Path, spec: InputSpec, prep) -> np.ndarray:
+    from .audio import AudioPrep, audio_to_input
+    from .modelio import read_wav
+
+    if not isinstance(prep, AudioPrep):
+        raise InputDataError(f"{path}: model input '{spec.name}' is {spec.layout}; WAV files feed raw-waveform "
+                             "inputs (N, samples) or (N, C, samples) only")
+    rate, data = read_wav(path)
+    return audio_to_input(rate, data, spec, prep, str(path))
 
 
 def decode_workers() -> int:
@@ -432,6 +481,7 @@ def iter_samples(
             if isinstance(loaded, Exception):
                 raise loaded
             for s in loaded:
+                _same_extras(log, s)
                 if log.shape is None:
                     log.shape = s.array.shape
                 elif s.array.shape != log.shape:

@@ -186,8 +186,10 @@ def _walk(folder: Path) -> list[Path]:
     """Input candidates below ``folder``: files with an input suffix, and also what cannot be read
     (a broken link or a FIFO named like an input, a subfolder that cannot be listed), so that a run
     skips and lists them instead of losing them silently."""
+    from .audio import AUDIO_SUFFIXES
+
     found: list[Path] = []
-    suffixes = IMAGE_SUFFIXES | ARRAY_SUFFIXES
+    suffixes = IMAGE_SUFFIXES | ARRAY_SUFFIXES | AUDIO_SUFFIXES
 
     def unreadable(err: OSError) -> None:
         if err.filename and Path(err.filename) != folder:
@@ -216,7 +218,7 @@ def discover_inputs(paths: list[str | os.PathLike]) -> list[Path]:
         if p.is_dir():
             files = _walk(p)
             if not files:
-                exts = ", ".join(sorted(IMAGE_SUFFIXES | ARRAY_SUFFIXES))
+                exts = ", ".join(sorted(IMAGE_SUFFIXES | ARRAY_SUFFIXES | {".wav"}))
                 raise InputDataError(f"{p}: folder has no images or arrays ({exts}); point to a folder with inputs")
             found.extend(files)
         else:
@@ -346,3 +348,42 @@ def file_digest(path: Path, edge: int = 4096) -> str:
     except OSError as exc:
         h.update(f"unreadable:{exc.errno}".encode())
     return h.hexdigest()
+
+
+def read_wav(path: Path) -> tuple[int, np.ndarray]:
+    """``(sample rate, samples)`` of a WAV file, float64 in [-1, 1] (integer PCM scaled by its
+    range), shape ``(samples,)`` or ``(samples, channels)``."""
+    import warnings
+
+    from scipy.io import wavfile
+
+    check_readable(path)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", wavfile.WavFileWarning)
+            rate, data = wavfile.read(path, mmap=False)
+    except (ValueError, OSError, EOFError, MemoryError) as exc:
+        raise InputDataError(f"{path}: cannot read WAV ({type(exc).__name__}: {exc})") from exc
+    if data.dtype.kind == "u":  # 8-bit PCM is unsigned around 128
+        info = np.iinfo(data.dtype)
+        data = (data.astype(np.float64) - (info.max + 1) / 2) / ((info.max + 1) / 2)
+    elif data.dtype.kind == "i":
+        data = data.astype(np.float64) / float(-np.iinfo(data.dtype).min)
+    else:
+        data = data.astype(np.float64)
+    if data.size == 0:
+        raise InputDataError(f"{path}: the WAV file holds no samples")
+    return int(rate), data
+
+
+def read_named_arrays(path: Path) -> dict[str, np.ndarray]:
+    """The members of an .npz file by name (headers checked first, no pickles)."""
+    check_readable(path)
+    try:
+        _check_npz_headers(path)
+        with np.load(path, allow_pickle=False) as z:
+            return {k: np.asarray(z[k]) for k in sorted(z.files)}
+    except InputDataError:
+        raise
+    except (ValueError, OSError, EOFError, MemoryError) as exc:
+        raise InputDataError(f"{path}: cannot read array file ({exc.__class__.__name__}: {exc})") from exc

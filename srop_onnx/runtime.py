@@ -61,6 +61,8 @@ class RunnerOptions:
     notify: Callable[[str], None] | None = None
     #: ``(names, arrays)`` of weights handed over from memory (:func:`srop_onnx.graph.split_weights`)
     weights: tuple[list[str], list] | None = None
+    #: other model inputs to feed with every run (named arrays of an .npz)
+    feeds: dict | None = None
 
 
 def _session_options(ort, options: RunnerOptions, device: str) -> tuple[object, list]:
@@ -108,24 +110,30 @@ class Runner:
         self.provider = provider
         self.spec = spec
         self.output_names = list(output_names)
-        self._extra_feeds = self._other_inputs()
+        self._extra_feeds = self._other_inputs(options.feeds or {}, options.notify or _quiet)
         batch_dim = next(i.shape[0] for i in self.session.get_inputs() if i.name == spec.name)
         #: the model's fixed batch size, or None when the batch dim is dynamic
         self.fixed_batch: int | None = batch_dim if isinstance(batch_dim, int) and batch_dim > 0 else None
 
-    def _other_inputs(self) -> dict[str, np.ndarray]:
-        """Zeros for other inputs with fully static shapes (rare: masks, flags)."""
+    def _other_inputs(self, given: dict, notify) -> dict[str, np.ndarray]:
+        """Feeds of the model's other inputs: what an .npz named (``given``); else zeros for a float
+        input of static shape (a state), with a note; any other input without data is an error
+        naming it - never a silent zero for an int64 sample rate or a mask."""
         feeds = {}
         for inp in self.session.get_inputs():
             if inp.name == self.spec.name:
                 continue
-            shape = inp.shape
-            if not all(isinstance(d, int) and d > 0 for d in shape):
-                raise UsageError(
-                    f"model input '{inp.name}' has dynamic shape {shape} and srop-onnx feeds only '{self.spec.name}'"
-                )
-            dtype = {"tensor(float)": np.float32, "tensor(int64)": np.int64, "tensor(bool)": np.bool_}.get(inp.type, np.float32)
-            feeds[inp.name] = np.zeros(shape, dtype=dtype)
+            dtype = _ORT_NUMPY.get(inp.type)
+            if inp.name in given:
+                feeds[inp.name] = np.asarray(given[inp.name]).astype(dtype or np.float32, copy=False)
+                continue
+            static = all(isinstance(d, int) and d > 0 for d in inp.shape)
+            if dtype is not None and np.issubdtype(dtype, np.floating) and static:
+                feeds[inp.name] = np.zeros(inp.shape, dtype=dtype)
+                notify(f"note: model input '{inp.name}' has no data; feeding zeros of shape {tuple(inp.shape)}")
+                continue
+            raise UsageError(f"model input '{inp.name}' ({inp.type}, shape {inp.shape}) needs data: give it in an "
+                             f".npz with an array named '{inp.name}' next to '{self.spec.name}'")
         return feeds
 
     def step(self, remaining: int) -> int:
@@ -191,6 +199,10 @@ class Runner:
         values = binding.get_outputs()
         return {n: v.numpy() for n, v in zip(names, values)}
 
+
+_ORT_NUMPY = {"tensor(float)": np.float32, "tensor(float16)": np.float16, "tensor(double)": np.float64,
+              "tensor(int64)": np.int64, "tensor(int32)": np.int32, "tensor(bool)": np.bool_,
+              "tensor(uint8)": np.uint8, "tensor(int8)": np.int8}
 
 _CUDA_DID_NOT_START = ("onnxruntime's CUDA execution provider did not start{why}; install onnxruntime-gpu with its "
                        "CUDA 13 and cuDNN 9 libraries (pip install 'srop-onnx[gpu]')")

@@ -20,6 +20,8 @@ from __future__ import annotations
 import math
 import os
 import re
+
+import numpy as np
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
@@ -39,7 +41,7 @@ __all__ = [
 ]
 
 UNITS = ("band", "input")
-LAYOUTS = ("NCHW", "NHWC", "NCL", "NLC")
+LAYOUTS = ("NCHW", "NHWC", "NCL", "NLC", "NL")
 PRESET_NAMES = ("imagenet", "unit", "symmetric", "raw", "caffe")
 PROVIDERS = ("auto", "cpu", "cuda")
 
@@ -97,6 +99,7 @@ class Measurement:
     preprocess, mean, std, size : how images become inputs.
     baseline : add the max-pooling baseline of SPEC 6.
     tf32 : let ONNX Runtime's CUDA provider use TF32 (SPEC 8: off by default).
+    sample_rate : the rate WAV inputs must have (None: the first audio file's).
     """
 
     kappa: float = 0.85
@@ -112,6 +115,7 @@ class Measurement:
     size: tuple[int, int] | None = None
     baseline: bool = True
     tf32: bool = False
+    sample_rate: int | None = None
 
     def __post_init__(self):
         put = object.__setattr__
@@ -122,7 +126,7 @@ class Measurement:
         put(self, "layers", _check_regex(self.layers))
         if self.layout is not None:
             if str(self.layout).upper() not in LAYOUTS:
-                raise UsageError(f"--layout must be NCHW, NHWC, NCL or NLC, got {self.layout!r}")
+                raise UsageError(f"--layout must be NCHW, NHWC, NCL, NLC or NL, got {self.layout!r}")
             put(self, "layout", str(self.layout).upper())
         if self.preprocess is not None and self.preprocess not in PRESET_NAMES:
             raise UsageError(f"--preprocess must be one of {', '.join(PRESET_NAMES)}, got {self.preprocess!r}")
@@ -135,6 +139,10 @@ class Measurement:
             put(self, "size", size)
         put(self, "baseline", bool(self.baseline))
         put(self, "tf32", bool(self.tf32))
+        if self.sample_rate is not None:
+            if not isinstance(self.sample_rate, (int, np.integer)) or int(self.sample_rate) < 1:
+                raise UsageError(f"--sample-rate must be a whole number of Hz >= 1, got {self.sample_rate!r}")
+            put(self, "sample_rate", int(self.sample_rate))
 
     @property
     def taps(self) -> "str | list[str]":

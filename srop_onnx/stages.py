@@ -67,7 +67,7 @@ def prepare_taps(proto, spec: InputSpec, *, ops=None, all_tensors=False, layers=
         if layers:
             hint = f" matching --layers {layers!r}; loosen the pattern"
         raise ModelError(f"model has no tappable layers ({what}){hint}")
-    axes = propagate_layouts(proto, {spec.name: spec.channel_axis})
+    axes = propagate_layouts(proto, {} if spec.channel_axis is None else {spec.name: spec.channel_axis})
     for t in taps:
         if t.tensor in axes:
             t.channel_axis = axes[t.tensor]
@@ -80,7 +80,7 @@ class ModelPlan:
 
     loaded: LoadedModel
     spec: InputSpec
-    pre: Preprocess | None
+    pre: "Preprocess | AudioPrep | None"  # images (rank 4) or WAV files (rank 2/3)
     taps: list[Tap]
     skipped_taps: list[dict]
 
@@ -88,7 +88,12 @@ class ModelPlan:
 def plan_model(loaded: LoadedModel, measure: Measurement) -> ModelPlan:
     """Pick the input, resolve preprocessing and find the taps (no run)."""
     spec = input_spec(loaded.proto, measure.input_name, measure.layout)
-    pre = make_preprocess(spec, measure.preprocess, measure.mean, measure.std, measure.size)
+    if spec.rank == 4:
+        pre = make_preprocess(spec, measure.preprocess, measure.mean, measure.std, measure.size)
+    else:  # raw waveforms and 1-D signals: WAV files become inputs this way
+        from .audio import make_audio_prep
+
+        pre = make_audio_prep(spec, measure.sample_rate, measure.size)
     taps, skipped = prepare_taps(loaded.proto, spec, ops=measure.ops, all_tensors=measure.all_tensors,
                                  layers=measure.layers)
     return ModelPlan(loaded, spec, pre, taps, skipped)
@@ -103,6 +108,17 @@ class InputSet:
     has_images: bool  # over the whole input list, so every shard records the same settings
     total: int = 0  # inputs (files or array rows) in the whole list, before sharding
     list_digest: str = ""  # what the whole input list is: paths and sizes, or the array's bytes
+    first_audio: Path | None = None  # the whole list's first WAV file (its rate is the run's by default)
+
+    def adopt_audio_rate(self, plan: ModelPlan) -> None:
+        """Without ``--sample-rate``, the first WAV file's rate is the run's (every shard agrees)."""
+        from dataclasses import replace
+
+        from .audio import AudioPrep
+        from .modelio import read_wav
+
+        if isinstance(plan.pre, AudioPrep) and plan.pre.sample_rate is None and self.first_audio is not None:
+            plan.pre = replace(plan.pre, sample_rate=read_wav(self.first_audio)[0])
 
     def shard_proof(self, shard: tuple[int, int]) -> dict:
         """What a partial profile carries so that ``merge`` can prove it belongs to the run."""
@@ -147,10 +163,13 @@ def open_inputs(inputs, spec: InputSpec, shard: tuple[int, int] | None) -> Input
     if isinstance(inputs, (str, os.PathLike)):
         inputs = [inputs]
     files = discover_inputs(list(inputs))
+    from .audio import AUDIO_SUFFIXES
+
     has_images = any(f.suffix.lower() not in (".npy", ".npz") for f in files)
     listing = "\n".join(f"{f}\t{f.stat().st_size if f.is_file() else -1}" for f in files)
     digest = hashlib.sha256(listing.encode("utf-8", "surrogateescape")).hexdigest()
-    return InputSet(files[shard_slice(len(files), shard)], None, has_images, len(files), digest)
+    first_audio = next((f for f in files if f.suffix.lower() in AUDIO_SUFFIXES and f.is_file()), None)
+    return InputSet(files[shard_slice(len(files), shard)], None, has_images, len(files), digest, first_audio)
 
 
 @dataclass
@@ -251,7 +270,8 @@ def start_session(plan: ModelPlan, run: RunState, first: Sample | None, how: Exe
     outputs = [t.tensor for t in plan.taps] + (run.base_acc.outputs if run.base_acc is not None else [])
     outputs += [name for name in extra_outputs if name not in outputs]
     options = RunnerOptions(external_folder=folder, iobinding=how.iobinding, memory_budget=how.memory_budget,
-                            tf32=measure.tf32, notify=hooks.notify, weights=weight_arrays(heavy))
+                            tf32=measure.tf32, notify=hooks.notify, weights=weight_arrays(heavy),
+                            feeds=first.extras if first is not None else None)
     runner, choice = start_runner(graph_bytes, choice, how.provider, plan.spec, outputs, options)
     return Session(runner, choice)
 

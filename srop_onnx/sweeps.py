@@ -358,6 +358,7 @@ def run_sweep(model, inputs, measure: Measurement, how: Execution, perturb, leve
     if isinstance(perturb, (str, Path)):
         perturb = load_blend(perturb, plan)
     source = open_inputs(inputs, plan.spec, how.shard)
+    source.adopt_audio_rate(plan)
     output = _default_output(plan.loaded.proto, output)
     tally = _level_runs(plan, measure, source.direct is not None, levels, output)
     samples, total = source.samples(plan, tally.runs[0], how)

@@ -73,7 +73,11 @@ def test_paddle_export_names_results_and_twin(rng):
     assert np.all(inits[bn.input[1]] == 1) and np.all(inits[bn.input[2]] == 0)
     assert np.all(inits[bn.input[3]] == 0) and np.all(inits[bn.input[4]] == 1)
     assert {"conv2d_0.w_0", "conv2d_1.w_0"} <= set(report.weights)
-    # SPEC 7 names Conv/ConvTranspose/Gemm only: paddle2onnx exports Linear as MatMul + Add,
-    # so that weight is (per the spec as written) left as it is
+    # SPEC 7 (extended): paddle2onnx exports Linear as MatMul + Add; its constant 2-D weight is
+    # re-drawn He-normal (fan_in = K) and the Add's constant (the bias) zeroed
     original = {i.name: numpy_helper.to_array(i) for i in onnx.load(str(model)).graph.initializer}
-    assert np.array_equal(inits["linear_0.w_0"], original["linear_0.w_0"])
+    assert "linear_0.w_0" in report.weights and not np.array_equal(inits["linear_0.w_0"], original["linear_0.w_0"])
+    k = original["linear_0.w_0"].shape[0]
+    assert abs(float(np.std(inits["linear_0.w_0"])) - np.sqrt(2 / k)) < 0.5 * np.sqrt(2 / k)
+    if "linear_0.b_0" in inits:
+        assert "linear_0.b_0" in report.biases and np.all(inits["linear_0.b_0"] == 0)
