@@ -110,6 +110,8 @@ def run_analysis(model, inputs, measure: Measurement, how: Execution, hooks: Hoo
     """The analysis as its stages (:mod:`srop_onnx.stages`): load, plan, open the inputs,
     restore a checkpoint, start the session, size the batch, loop, build the profile."""
     plan = plan_model(load_stage(model), measure)
+    for note in plan.notes:
+        hooks.notify(note)
     inputs = open_inputs(inputs, plan.spec, how.shard)
     inputs.adopt_audio_rate(plan)
     settings = inputs.settings(plan, measure)

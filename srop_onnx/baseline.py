@@ -105,6 +105,9 @@ class BaselineAccumulator:
             return
         sides = sorted(self.levels)
         for lay in layers:
+            if not getattr(lay, "spatial", True):
+                lay.baseline = None  # not a map of the input's space: no baseline to compare with
+                continue
             side = nearest_side(sides, lay.side)
             st = self.levels[side]
             lay.baseline = {"side": side, "mean_band": _f(st.summary("band").mean),
@@ -113,8 +116,9 @@ class BaselineAccumulator:
     def summary(self, layers, units: str) -> dict:
         """Per-resolution table in the spirit of the paper's Table 2."""
         table = []
-        for side in sorted({lay.side for lay in layers}, reverse=True):
-            group = [lay for lay in layers if lay.side == side and lay.stats.count]
+        spatial = [lay for lay in layers if getattr(lay, "spatial", True)]
+        for side in sorted({lay.side for lay in spatial}, reverse=True):
+            group = [lay for lay in spatial if lay.side == side and lay.stats.count]
             if not group:
                 continue
             best = min(group, key=lambda lay: lay.summary(units).mean)

@@ -353,19 +353,19 @@ def _write_sweep(result, o: dict) -> None:
 @_tap_options
 @click.option("--input", "input_name", metavar="NAME", help="Model input, when it has several (for layouts).")
 def layers(model, ops, all_tensors, layers, input_name):
-    """List the layers MODEL would be analysed at (without running it)."""
-    from .analysis import prepare_taps
-    from .inputs import input_spec
-    from .modelio import load_model
+    """List the layers MODEL would be analysed at (without running it), and what cannot be tapped."""
     from .report import render_taps, safe
+    from .settings import Measurement
+    from .stages import load_stage, plan_model
 
-    loaded = load_model(model)
-    spec = input_spec(loaded.proto, input_name)
-    taps, skipped = prepare_taps(loaded.proto, spec, ops=_ops(ops), all_tensors=all_tensors, layers=layers)
+    plan = plan_model(load_stage(model), Measurement(ops=_ops(ops), all_tensors=all_tensors, layers=layers,
+                                                     input_name=input_name))
     console = _console()
-    render_taps(taps, console)
-    for s in skipped:
-        console.print(f"skipped {safe(s['tensor'])} ({safe(s['op'])}): {safe(s['reason'])}")
+    for note in plan.notes:
+        console.print(safe(note))
+    render_taps(plan.taps, console)
+    for s in plan.skipped_taps:
+        console.print(f"skipped {safe(s.get('name') or s['tensor'])} ({safe(s['op'])}): {safe(s['reason'])}")
 
 
 def _write_report(profiles, path, units) -> None:

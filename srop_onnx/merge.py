@@ -118,7 +118,7 @@ def _merged_layers(parts: list[Profile]) -> list[LayerProfile]:
             have = merged.get(lay.tensor)
             if have is None:
                 merged[lay.tensor] = LayerProfile(index=0, name=lay.name, tensor=lay.tensor, node=lay.node, op=lay.op,
-                                                  shape=list(lay.shape), stats=_copy(lay.stats))
+                                                  shape=list(lay.shape), stats=_copy(lay.stats), spatial_map=lay.spatial_map)
             elif have.shape != lay.shape:
                 raise UsageError(f"layer '{lay.name}' has shape {lay.shape} in one shard and {have.shape} in another")
             else:

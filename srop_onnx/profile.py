@@ -43,6 +43,8 @@ class LayerProfile:
     stats: LayerStats
     baseline: dict | None = None
     bins: np.ndarray | None = field(default=None, repr=False)  # (inputs, C) roll-off bins, when kept
+    #: a map of the input's space (False: e.g. a detector's (4, 2100) box tensor; no baseline, not in Table 2)
+    spatial_map: bool = True
 
     @property
     def spatial(self) -> tuple[int, ...]:
@@ -81,6 +83,7 @@ class LayerProfile:
             "per_sample_count": st.sample_count.tolist(),
             "kernel_bin_sum": st.kernel_bin_sum.tolist(),
             "baseline": dict(self.baseline, mean=self.baseline.get(f"mean_{units}")) if self.baseline else None,
+            "spatial_map": self.spatial_map,
         }
         return d
 
@@ -101,6 +104,7 @@ class LayerProfile:
         return cls(
             index=int(d["index"]), name=d["name"], tensor=d["tensor"], node=d.get("node", ""), op=d["op"],
             shape=[int(v) for v in d["shape"]], stats=stats, baseline=d.get("baseline"),
+            spatial_map=bool(d.get("spatial_map", True)),
         )
 
 

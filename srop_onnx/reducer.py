@@ -166,5 +166,10 @@ class LayerReducer:
                 continue
             bins = np.concatenate(st.bins) if self.keep_bins and st.bins else None
             layers.append(LayerProfile(index=len(layers), name=t.name, tensor=t.tensor, node=t.node, op=t.op,
-                                       shape=st.shape, stats=st.stats, bins=bins))
+                                       shape=st.shape, stats=st.stats, bins=bins, spatial_map=self.is_spatial(st.shape)))
         return layers, skipped
+
+    def is_spatial(self, shape: list[int]) -> bool:
+        """A map of the input's space: as many spatial axes as the input, none longer than its
+        side. A detector head's (4, 2100) box tensor in an image model is not one."""
+        return len(shape) - 1 == self.input_dims and max(shape[1:]) <= self.input_side

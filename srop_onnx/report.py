@@ -31,6 +31,22 @@ def safe(text) -> str:
     return escape(s.replace("::", ":\u200b:"))
 
 
+def describe_preprocess(pre) -> str:
+    """One line saying how inputs became model inputs (the profile's ``settings.preprocess``)."""
+    if not pre:
+        return "none (arrays fed as they are)"
+    if not isinstance(pre, dict):
+        return str(pre)
+    if pre.get("audio"):
+        length = f", length {pre['length']} samples" if pre.get("length") else ""
+        return f"WAV at {pre.get('sample_rate')} Hz{length}"
+    mean = ",".join(f"{v:g}" for v in pre.get("mean", []))
+    std = ",".join(f"{v:g}" for v in pre.get("std", []))
+    size = "x".join(str(v) for v in pre.get("size", []))
+    return (f"{pre.get('preset')} (pixels x {pre.get('scale', 1):.4g}, mean {mean}, std {std}, {size}, "
+            f"crop {pre.get('crop', 1):g}{', BGR' if pre.get('bgr') else ''})")
+
+
 def _shape(shape: list[int]) -> str:
     return "x".join(str(d) for d in shape)
 
@@ -48,6 +64,7 @@ def render_profile(profile: Profile, console, units: str | None = None, *, max_s
         f"inputs analysed [bold]{profile.analyzed}[/], skipped {skipped}  "
         f"kappa {safe(profile.settings.get('kappa'))}  units {safe(units)}"
     )
+    console.print(f"preprocess: {safe(describe_preprocess(profile.settings.get('preprocess')))}", highlight=False)
     has_base = any(lay.baseline for lay in profile.layers)
     table = Table(show_lines=False, header_style="bold", title=None)
     for col, just in (("#", "right"), ("layer", "left"), ("op", "left"), ("CxHxW", "right"), ("mean", "right"),
@@ -62,7 +79,8 @@ def render_profile(profile: Profile, console, units: str | None = None, *, max_s
         dead = f"{st.dead}/{total}" if st.dead else "0"
         if st.nonfinite:
             dead += f" [red]+{st.nonfinite} NaN/Inf[/]"
-        row = [str(lay.index), safe(lay.name), safe(lay.op), _shape(lay.shape), fmt(s.mean), fmt(s.median), fmt(s.iqr),
+        row = [str(lay.index), safe(lay.name) + ("" if lay.spatial_map else " [dim](not spatial)[/]"), safe(lay.op),
+               _shape(lay.shape), fmt(s.mean), fmt(s.median), fmt(s.iqr),
                fmt(s.std), dead]
         if has_base:
             base = (lay.baseline or {}).get(f"mean_{units}")
@@ -78,6 +96,10 @@ def render_profile(profile: Profile, console, units: str | None = None, *, max_s
             bt.add_row(safe(row["side"]), fmt(row["baseline"]), fmt(row["min_mean"]), safe(row["layer"]),
                        fmt(row["ratio"], 2))
         console.print(bt)
+    flat = [lay.name for lay in profile.layers if not lay.spatial_map]
+    if flat:
+        console.print(f"[dim]{len(flat)} layer(s) are not maps of the input's space (a side longer than the "
+                      "input's, or 1-D in an image model): no baseline, left out of the per-resolution summary[/]")
     if profile.skipped_layers:
         console.print(f"[yellow]{len(profile.skipped_layers)} tapped tensor(s) skipped:[/]")
         for s in profile.skipped_layers[:max_skipped]:
@@ -91,7 +113,7 @@ def render_profile(profile: Profile, console, units: str | None = None, *, max_s
             console.print(f"  {safe(s['reason'])}", highlight=False)
 
 
-def make_progress(console, unit: str = "img"):
+def make_progress(console, unit: str = "inputs"):
     """A rich progress bar showing done/total and items per second."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn, TimeElapsedColumn
     from rich.text import Text
@@ -134,7 +156,7 @@ class ProgressHook:
     A second pass (``--vs-random``: the twin) restarts the count and gets a bar of its own.
     """
 
-    def __init__(self, console, unit: str = "img", interval: float = 5.0):
+    def __init__(self, console, unit: str = "inputs", interval: float = 5.0):
         self.console, self.unit, self.interval = console, unit, interval
         self.plain = console is not None and not console.is_terminal
         self.bar = None if console is None or self.plain else make_progress(console, unit)
