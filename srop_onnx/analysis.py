@@ -58,6 +58,7 @@ def analyze(
     iobinding: bool | None = None,
     memory_budget: int | None = None,
     tf32: bool = False,
+    sample_rate: int | None = None,
 ) -> Profile:
     """SROP profile of every tapped layer of ``model`` over ``inputs``.
 
@@ -92,6 +93,8 @@ def analyze(
     memory_budget : simulated limit in bytes on one run's tap outputs (tests OOM recovery).
     tf32 : let ONNX Runtime's CUDA provider compute in TF32 (recorded in the settings;
         off by default, SPEC 8).
+    sample_rate : the rate WAV inputs must have (default: the first WAV file's); ``size``
+        gives raw-waveform models their length in samples.
 
     Returns
     -------
@@ -99,7 +102,7 @@ def analyze(
     """
     measure = Measurement(kappa=kappa, units=units, ops=ops, all_tensors=all_tensors, layers=layers,
                           input_name=input_name, layout=layout, preprocess=preprocess, mean=mean, std=std, size=size,
-                          baseline=baseline, tf32=tf32)
+                          baseline=baseline, tf32=tf32, sample_rate=sample_rate)
     how = Execution(provider=provider, batch_size=batch_size, limit=limit, strict=strict, keep_bins=keep_bins,
                     shard=shard, checkpoint=checkpoint, checkpoint_every=checkpoint_every, max_memory=max_memory,
                     iobinding=iobinding, memory_budget=memory_budget)

@@ -98,7 +98,7 @@ _MEASURE_OPTIONS = [
                  help="Image preset [default: imagenet for 3-channel models, else unit]."),
     click.option("--mean", metavar="M[,M,M]", help="Per-channel mean on the [0,1] pixel scale (overrides the preset's)."),
     click.option("--std", metavar="S[,S,S]", help="Per-channel std on the [0,1] pixel scale (overrides the preset's)."),
-    click.option("--size", metavar="HxW", help="Image size for models with dynamic spatial dims."),
+    click.option("--size", metavar="HxW|L", help="Image size (or waveform length) for models with dynamic dims."),
     click.option("--layout", type=click.Choice(["NCHW", "NHWC", "NCL", "NLC"], case_sensitive=False),
                  help="Override the detected input layout."),
     click.option("--kappa", type=click.FloatRange(0, 1, min_open=True), default=0.85, show_default=True,
@@ -107,6 +107,8 @@ _MEASURE_OPTIONS = [
                  help="band: k/m per layer; input: k/m of the model input."),
     click.option("--no-baseline", is_flag=True, help="Skip the max-pooling baseline (SPEC 6)."),
     click.option("--tf32", is_flag=True, help="Let CUDA compute convolutions in TF32 (faster, not exact; recorded)."),
+    click.option("--sample-rate", type=click.IntRange(min=1), metavar="HZ",
+                 help="WAV inputs must have this rate [default: the first WAV file's]; --size L sets the length."),
 ]
 _RUN_OPTIONS = [
     click.option("--provider", type=click.Choice(["auto", "cpu", "cuda"]),
@@ -139,7 +141,7 @@ def _measurement(o: dict):
     return Measurement(kappa=o["kappa"], units=o["units"], ops=_ops(o["ops"]), all_tensors=o["all_tensors"],
                        layers=o["layers"], input_name=o["input_name"], layout=o["layout"], preprocess=o["preprocess"],
                        mean=_floats(o["mean"], "--mean"), std=_floats(o["std"], "--std"), size=parse_size(o["size"]),
-                       baseline=not o["no_baseline"], tf32=o["tf32"])
+                       baseline=not o["no_baseline"], tf32=o["tf32"], sample_rate=o["sample_rate"])
 
 
 def _execution(o: dict, **more):

@@ -32,6 +32,7 @@ __all__ = ["module_name", "name_choice", "NameChoice", "resolve_tf_suffixes", "s
 
 _PADDLE_PARAM = re.compile(r"^(.+)\.(?:w|b)_\d+$")  # Paddle 2.x parameters: conv2d_0.w_0 -> conv2d_0
 _PADDLE_TMP = re.compile(r"^(.+)\.tmp_\d+$")  # paddle2onnx 1.x tensors: depthwise_conv2d_0.tmp_0
+_P2O_TENSOR = re.compile(r"^p2o\.pd_op\.([A-Za-z0-9_]+)\.(\d+)\.\d+$")  # paddle2onnx 2.x: p2o.pd_op.pool2d.0.0
 _PADDLE1_WEIGHT = re.compile(r"^(.+?)_(?:weights|weight|w|filter|kernel)$")  # paddle2onnx 1.x: conv1_weights
 _TORCH_PARAM = re.compile(r"^([A-Za-z0-9_.]+)\.(?:weight|bias)$")  # 0.stft.conv_real.weight
 _BN_WORDS = re.compile(r"batch_?norm|batchnormalization|fusedbatchnorm|/bn\d*[_/]|^bn\d*[_/]", re.IGNORECASE)
@@ -188,6 +189,9 @@ def _from_weight_or_output(node, weight: str | None) -> NameChoice | None:
     tmp = _PADDLE_TMP.match(out)
     if tmp:
         return NameChoice(tmp.group(1))
+    p2o = _P2O_TENSOR.match(out)
+    if p2o:  # Paddle's own layer naming: pool2d_0
+        return NameChoice(f"{p2o.group(1)}_{p2o.group(2)}")
     return None
 
 

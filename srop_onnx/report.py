@@ -215,7 +215,7 @@ def render_taps(taps, console) -> None:
         table.add_column(col, justify="right" if col == "#" else "left")
     for t in taps:
         shape = "?" if t.shape_hint is None else "x".join(
-            "?" if d is None or str(d).startswith("unk__") else str(d) for d in t.shape_hint)
+            "?" if d is None or str(d).startswith("unk__") or len(str(d)) > 8 else str(d) for d in t.shape_hint)
         table.add_row(str(t.index), safe(t.name), safe(t.op), safe(t.tensor), safe(shape))
     console.print(table)
 

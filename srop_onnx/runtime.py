@@ -120,6 +120,8 @@ class Runner:
         input of static shape (a state), with a note; any other input without data is an error
         naming it - never a silent zero for an int64 sample rate or a mask."""
         feeds = {}
+        main = next(i for i in self.session.get_inputs() if i.name == self.spec.name)
+        batch_symbol = main.shape[0] if main.shape and not isinstance(main.shape[0], int) else None
         for inp in self.session.get_inputs():
             if inp.name == self.spec.name:
                 continue
@@ -127,14 +129,19 @@ class Runner:
             if inp.name in given:
                 feeds[inp.name] = np.asarray(given[inp.name]).astype(dtype or np.float32, copy=False)
                 continue
-            static = all(isinstance(d, int) and d > 0 for d in inp.shape)
-            if dtype is not None and np.issubdtype(dtype, np.floating) and static:
-                feeds[inp.name] = np.zeros(inp.shape, dtype=dtype)
+            # dims are numbers, or the main input's batch symbol (a state (2, N, 128)): zeros per run
+            known = all((isinstance(d, int) and d > 0) or (d == batch_symbol and d is not None) for d in inp.shape)
+            if dtype is not None and np.issubdtype(dtype, np.floating) and known:
+                feeds[inp.name] = _BatchZeros(tuple(inp.shape), batch_symbol, dtype)
                 notify(f"note: model input '{inp.name}' has no data; feeding zeros of shape {tuple(inp.shape)}")
                 continue
             raise UsageError(f"model input '{inp.name}' ({inp.type}, shape {inp.shape}) needs data: give it in an "
                              f".npz with an array named '{inp.name}' next to '{self.spec.name}'")
         return feeds
+
+    def _extras(self, n: int) -> dict:
+        """The other inputs' feeds for a run of ``n`` samples."""
+        return {k: (v.make(n) if isinstance(v, _BatchZeros) else v) for k, v in self._extra_feeds.items()}
 
     def step(self, remaining: int) -> int:
         """How many samples the next run takes: bounded by a fixed batch and by OOM halving."""
@@ -176,7 +183,7 @@ class Runner:
         return out
 
     def _run_plain(self, batch: np.ndarray, names: list[str]) -> dict:
-        feeds = {self.spec.name: batch, **self._extra_feeds}
+        feeds = {self.spec.name: batch, **self._extras(batch.shape[0])}
         return dict(zip(names, self.session.run(names, feeds)))
 
     def _run_bound(self, batch: np.ndarray, names: list[str]) -> dict:
@@ -186,7 +193,7 @@ class Runner:
         """
         binding = self.session.io_binding()
         binding.bind_cpu_input(self.spec.name, np.ascontiguousarray(batch))
-        for name, value in self._extra_feeds.items():
+        for name, value in self._extras(batch.shape[0]).items():
             binding.bind_cpu_input(name, value)
         for name in names:
             binding.bind_output(name, self.device)
@@ -216,6 +223,18 @@ def _first_line(exc: BaseException) -> str:
 
 def _quiet(_msg: str) -> None:
     return None
+
+
+@dataclass(frozen=True)
+class _BatchZeros:
+    """Zeros for an input without data whose shape may name the batch (``(2, N, 128)``)."""
+
+    shape: tuple
+    batch_symbol: object
+    dtype: object
+
+    def make(self, n: int) -> np.ndarray:
+        return np.zeros(tuple(n if d == self.batch_symbol else d for d in self.shape), dtype=self.dtype)
 
 
 @dataclass(frozen=True)

@@ -204,11 +204,63 @@ def conv3d_model():
     return make_model(helper.make_graph(nodes, "c3d", [x], outs, inits), opset_imports=OPSET)
 
 
+def if_model(constant: bool = True, size=16):
+    """Convs inside the branches of an If: with a constant condition (tappable once inlined), or a
+    condition computed from the input at run time (not tappable; listed with the reason)."""
+    rng = np.random.default_rng(3)
+    w_then = _init("w_then", rng.standard_normal((4, 3, 3, 3)) * 0.4)
+    w_else = _init("w_else", rng.standard_normal((4, 3, 3, 3)) * 0.4)
+
+    def branch(name, w):
+        out = helper.make_tensor_value_info(f"{name}_out", TensorProto.FLOAT, None)
+        conv = helper.make_node("Conv", ["x", w.name], [f"{name}_c"], name=f"{name}/conv", pads=[1, 1, 1, 1])
+        relu = helper.make_node("Relu", [f"{name}_c"], [f"{name}_out"], name=f"{name}/relu")
+        return helper.make_graph([conv, relu], name, [], [out], [w])
+
+    nodes = []
+    if constant:
+        nodes.append(helper.make_node("Constant", [], ["cond"], name="cond",
+                                      value=helper.make_tensor("cond", TensorProto.BOOL, [], [True])))
+    else:
+        nodes += [helper.make_node("ReduceMean", ["x"], ["m"], name="mean", keepdims=0),
+                  helper.make_node("Greater", ["m", "zero"], ["cond"], name="positive")]
+    nodes.append(helper.make_node("If", ["cond"], ["y"], name="branchy", then_branch=branch("then", w_then),
+                                  else_branch=branch("else", w_else)))
+    nodes.append(helper.make_node("MaxPool", ["y"], ["p"], name="pool", kernel_shape=[2, 2], strides=[2, 2]))
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, size, size])
+    p = helper.make_tensor_value_info("p", TensorProto.FLOAT, ["N", 4, size // 2, size // 2])
+    inits = [] if constant else [_init("zero", np.zeros((), np.float32))]
+    return make_model(helper.make_graph(nodes, "if", [x], [p], inits), opset_imports=OPSET)
+
+
+def detector_model(size=16):
+    """A conv and a detector head's box tensor (N, 4, 2100): rank 3 in an image model and longer
+    than the input's side, so not a map of the input's space."""
+    rng = np.random.default_rng(4)
+    nodes = [
+        helper.make_node("Conv", ["x", "w"], ["c"], name="backbone/conv", pads=[1, 1, 1, 1]),
+        helper.make_node("Conv", ["c", "wb"], ["boxes_map"], name="head/boxes"),
+        helper.make_node("Tile", ["boxes_map", "reps"], ["tiled"], name="head/tile"),
+        helper.make_node("Reshape", ["tiled", "shape"], ["tiled_r"], name="head/reshape"),
+        helper.make_node("Slice", ["tiled_r", "starts", "ends", "axes"], ["boxes"], name="head/slice"),
+    ]
+    inits = [_init("w", rng.standard_normal((8, 3, 3, 3)) * 0.3), _init("wb", rng.standard_normal((4, 8, 1, 1))),
+             numpy_helper.from_array(np.array([1, 1, 9, 1], np.int64), "reps"),
+             numpy_helper.from_array(np.array([0, 4, -1], np.int64), "shape"),
+             numpy_helper.from_array(np.array([0], np.int64), "starts"),
+             numpy_helper.from_array(np.array([2100], np.int64), "ends"),
+             numpy_helper.from_array(np.array([2], np.int64), "axes")]
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, size, size])
+    y = helper.make_tensor_value_info("boxes", TensorProto.FLOAT, ["N", 4, 2100])
+    return make_model(helper.make_graph(nodes, "detector", [x], [y], inits), opset_imports=OPSET)
+
+
 BUILDERS = {
     "nchw": nchw_model, "nhwc": nhwc_model, "unnamed": unnamed_model, "conv1d": conv1d_model,
     "two_inputs": two_input_model, "no_taps": no_taps_model, "fixed_batch": fixed_batch_model,
     "nan": nan_model, "qlinear": qlinear_model, "torch_dynamo": torch_dynamo_style_model,
     "two_channel": two_channel_model, "conv3d": conv3d_model,
+    "if_constant": if_model, "if_runtime": lambda: if_model(constant=False), "detector": detector_model,
 }
 
 
