@@ -35,6 +35,7 @@ __all__ = [
     "add_pooling_chain",
     "constant_values",
     "stored_tensors",
+    "resolve_stored",
     "split_weights",
     "weight_arrays",
     "MEMORY_LOCATION",
@@ -224,6 +225,19 @@ def stored_tensors(graph) -> dict[str, object]:
                 if attr.name == "value" and attr.HasField("t"):
                     slots[node.output[0]] = attr.t
     return slots
+
+
+def resolve_stored(name: str, producers: dict[str, object], slots: dict[str, object]) -> str | None:
+    """The stored tensor (``slots``: see :func:`stored_tensors`) that ``name`` is, following Identity
+    chains back; None when ``name`` is computed at run time."""
+    seen = set()
+    while name not in slots:
+        node = producers.get(name)
+        if node is None or node.op_type != "Identity" or name in seen:
+            return None
+        seen.add(name)
+        name = node.input[0]
+    return name
 
 
 def constant_values(model, names: set[str]) -> dict[str, np.ndarray]:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .errors import ModelError
+from .graph import resolve_stored as _resolve
 from .graph import stored_tensors, topological_order
 
 __all__ = ["randomize", "RandomizeReport", "fan_in"]
@@ -40,18 +41,6 @@ def fan_in(op: str, shape: tuple[int, ...], trans_b: int = 0) -> int:
     if len(shape) < 3:
         raise ModelError(f"{op} weight of shape {shape} has no kernel axes")
     return int(shape[1] * np.prod(shape[2:]))
-
-
-def _resolve(name: str, producers: dict[str, object], slots: dict[str, object]) -> str | None:
-    """Follow Identity chains back to a stored tensor."""
-    seen = set()
-    while name not in slots:
-        node = producers.get(name)
-        if node is None or node.op_type != "Identity" or name in seen:
-            return None
-        seen.add(name)
-        name = node.input[0]
-    return name
 
 
 class _Twin:

@@ -21,17 +21,12 @@ def _constant_condition(graph, name: str) -> bool | None:
     """The value of a constant boolean scalar ``name`` (through Identity), else None."""
     from onnx import numpy_helper
 
-    from .graph import stored_tensors
+    from .graph import resolve_stored, stored_tensors
 
-    producers = {o: n for n in graph.node for o in n.output}
     slots = stored_tensors(graph)
-    seen = set()
-    while name not in slots:
-        node = producers.get(name)
-        if node is None or node.op_type != "Identity" or name in seen:
-            return None
-        seen.add(name)
-        name = node.input[0]
+    name = resolve_stored(name, {o: n for n in graph.node for o in n.output}, slots)
+    if name is None:
+        return None
     value = numpy_helper.to_array(slots[name])
     return bool(value.reshape(-1)[0]) if value.size == 1 else None
 
