@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Every GPU check of issues 6 and 12 in one run on a lent GPU machine (the `device` tool), logs under $OUT.
+# Every GPU check of issues 6, 12 and 13 in one run on a lent GPU machine (the `device` tool), logs under $OUT.
 #
 # Prepare onnxruntime-gpu as ../shared/gpu/README.md says (../shared/gpu/pack-ort-gpu here, then
 # three part calls), then in the fourth call:
@@ -47,6 +47,15 @@ for path, inputs, kw in cases:
 PY
 
 python3 benchmarks/bench_pipeline.py --provider cuda --batch 32 --repeat 5 2>&1 | tee "$OUT/bench-pipeline-cuda.txt"
+# issue 13: the fused roll-off kernel (SROP_ONNX_FUSED=1) against the array-API kernel, then its speed
+SROP_ONNX_FUSED=1 timeout 120 python3 -m pytest -q -p no:cacheprovider tests/test_fused.py -rs 2>&1 | tail -5 \
+  | tee "$OUT/fused-tests.txt"
+for b in 32 128; do
+  SROP_ONNX_FUSED=1 python3 benchmarks/bench_pipeline.py --provider cuda --batch $b --repeat 5 2>&1 \
+    | tee "$OUT/bench-pipeline-cuda-fused-b$b.txt"
+done
+SROP_ONNX_FUSED=1 python3 benchmarks/bench_pipeline.py --provider cuda --models resnet18 --batch 32 --repeat 5 2>&1 \
+  | tee "$OUT/bench-pipeline-cuda-fused-r18.txt"
 python3 benchmarks/bench_batch.py --provider cuda --model resnet50 --batches 8,32,64,128,256,512 --repeat 3 2>&1 \
   | tee "$OUT/bench-batch-cuda.txt"
 python3 benchmarks/bench_startup.py --provider cuda --inputs 1024 --repeat 3 2>&1 | tee "$OUT/bench-startup-cuda.txt"

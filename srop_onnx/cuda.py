@@ -33,6 +33,8 @@ __all__ = [
     "release_cached_memory",
     "is_out_of_memory",
     "DeviceOutOfMemory",
+    "FUSED_SOURCE",
+    "fused_rolloff_bins",
 ]
 
 _ORT_TYPES = {
@@ -155,3 +157,74 @@ def is_out_of_memory(exc: BaseException) -> bool:
     name = type(exc).__name__.lower()
     text = str(exc).lower()
     return "outofmemory" in name or any(w in text for w in _OOM_WORDS)
+
+
+#: The fused roll-off kernel (issue 13): one block per map, one thread per ring, then one scan.
+#: Every float64 operation is rounded on its own (no fused multiply-add), so each block computes
+#: exactly what :func:`srop_onnx.fused.fused_bins_model` computes.
+FUSED_SOURCE = r"""
+extern "C" __global__ void srop_fused_rolloff(const float2* spectrum, const int cells, const int* order,
+                                              const int* offsets, const float* weights, const int rings,
+                                              const double kappa, int* out) {
+    extern __shared__ double sums[];
+    const int map = blockIdx.x;
+    const float2* r = spectrum + (size_t)map * cells;
+    for (int k = threadIdx.x; k < rings; k += blockDim.x) {
+        double s = 0.0;
+        for (int j = offsets[k]; j < offsets[k + 1]; ++j) {
+            const float2 v = r[order[j]];
+            const double re = (double)v.x, im = (double)v.y;
+            const double mag = __dsqrt_rn(__dadd_rn(__dmul_rn(re, re), __dmul_rn(im, im)));
+            s = __dadd_rn(s, __dmul_rn((double)weights[j], mag));
+        }
+        sums[k] = s;
+    }
+    __syncthreads();
+    if (threadIdx.x != 0) return;
+    double total = 0.0;
+    for (int k = 0; k < rings; ++k) total = __dadd_rn(total, sums[k]);
+    if (!isfinite(total)) { out[map] = -2; return; }
+    if (total == 0.0) { out[map] = -1; return; }
+    const double threshold = __dmul_rn(kappa, total);
+    double running = 0.0;
+    int k = 0;
+    for (; k < rings - 1; ++k) {
+        running = __dadd_rn(running, sums[k]);
+        if (running >= threshold) break;
+    }
+    out[map] = k;
+}
+"""
+
+_fused_cache: dict = {}
+
+
+def _fused_plan(h: int, w: int, device_id: int):
+    import cupy
+
+    from .fused import ring_cells
+
+    key = (h, w, device_id)
+    if key not in _fused_cache:
+        plan = ring_cells(h, w)
+        _fused_cache[key] = (plan, cupy.asarray(plan.order), cupy.asarray(plan.offsets), cupy.asarray(plan.weights))
+    return _fused_cache[key]
+
+
+def fused_rolloff_bins(spectrum, h: int, w: int, kappa: float):
+    """Roll-off bins (int32 CuPy, ``(maps,)``) of ``h x w`` maps from their rfft ``spectrum``
+    ``(maps, h, w // 2 + 1)``, in one kernel launch (``SROP_ONNX_FUSED=1``)."""
+    import cupy
+
+    kernel = _fused_cache.get("kernel")
+    if kernel is None:
+        kernel = _fused_cache["kernel"] = cupy.RawKernel(FUSED_SOURCE, "srop_fused_rolloff")
+    plan, order, offsets, weights = _fused_plan(h, w, spectrum.device.id)
+    spectrum = cupy.ascontiguousarray(spectrum, dtype=cupy.complex64)
+    maps = spectrum.shape[0]
+    out = cupy.empty(maps, dtype=cupy.int32)
+    if maps:
+        rings = plan.m + 1
+        kernel((maps,), (128,), (spectrum, np.int32(plan.cells), order, offsets, weights, np.int32(rings),
+                                 np.float64(kappa), out), shared_mem=8 * rings)
+    return out

@@ -166,9 +166,17 @@ def _rolloff_from_rings(xp, rings, kappa: float):
 
 
 def _kernel_2d(xp, x, kappa: float, workers: int | None = None):
-    """Roll-off bins of maps ``x (maps, H, W)`` (array-API only; ``workers``: CPU FFT threads)."""
+    """Roll-off bins of maps ``x (maps, H, W)`` (array-API only; ``workers``: CPU FFT threads).
+    On CuPy with ``SROP_ONNX_FUSED=1``, the fused device kernel of :mod:`srop_onnx.fused`."""
     x = _as_working_float(xp, x)
     maps, h, w = x.shape
+    if array_api_compat.is_cupy_namespace(xp) and x.dtype == xp.float32:
+        from .fused import fused_enabled
+
+        if fused_enabled():
+            from .cuda import fused_rolloff_bins
+
+            return fused_rolloff_bins(rfftn_for(xp, workers)(x, (-2, -1)), h, w, kappa)
     plan = _plan(xp, x, h, w, x.dtype)
     rfftn = rfftn_for(xp, workers)
     mag = xp.abs(rfftn(x, (-2, -1)))
@@ -228,7 +236,8 @@ def _run_jobs(jobs: list[_Job], kappa: float, threads: int) -> list:
     """
     if not jobs:
         return []
-    threads = threads if any(is_numpy(j.xp) for j in jobs) else 1
+    if not any(is_numpy(j.xp) for j in jobs):
+        return _run_device_groups(jobs, kappa)
     tasks = [(i, s) for i, job in enumerate(jobs) for s in job.starts]
     with cpu_kernel_threads(jobs[0].xp):
         if len(tasks) == 1 or threads < 2:
@@ -240,6 +249,31 @@ def _run_jobs(jobs: list[_Job], kappa: float, threads: int) -> list:
         mine = parts[at : at + len(job.starts)]
         at += len(job.starts)
         out.append(mine[0] if len(mine) == 1 else job.xp.concat(mine, axis=0))
+    return out
+
+
+def _run_device_groups(jobs: list[_Job], kappa: float) -> list:
+    """Device arrays: the maps of every job of one shape (and kind) in one kernel call per chunk,
+    so a network's layers cost one FFT and one reduction per map shape, not per layer (ResNet-50's
+    54 taps have a handful of shapes); results are split back per job, in order."""
+    groups: dict[tuple, list[int]] = {}
+    for i, job in enumerate(jobs):
+        key = (job.kernel, tuple(job.flat.shape[1:]), str(job.flat.dtype))
+        groups.setdefault(key, []).append(i)
+    out: list = [None] * len(jobs)
+    for members in groups.values():
+        xp = jobs[members[0]].xp
+        flats = [jobs[i].flat for i in members]
+        flat = flats[0] if len(flats) == 1 else xp.concat(flats, axis=0)
+        step = _chunk_step(xp, flat.shape[0], math.prod(flat.shape[1:]), 1)
+        merged = _Job(xp, jobs[members[0]].kernel, flat, step, tuple(range(0, flat.shape[0], step)))
+        parts = [_run_chunk([merged], kappa, None, (0, st)) for st in merged.starts]
+        bins = parts[0] if len(parts) == 1 else xp.concat(parts, axis=0)
+        at = 0
+        for i in members:
+            n = jobs[i].flat.shape[0]
+            out[i] = bins[at : at + n]
+            at += n
     return out
 
 
