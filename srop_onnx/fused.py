@@ -18,7 +18,7 @@ import functools
 
 import numpy as np
 
-from .spectral import DEAD, NONFINITE, num_bins, ring_index
+from .spectral import DEAD, NONFINITE, rfft_rings
 
 __all__ = ["RingCells", "ring_cells", "fused_bins_model", "fused_enabled"]
 
@@ -29,18 +29,10 @@ class RingCells:
     ``order[offsets[k]:offsets[k + 1]]``) and ``weights`` (2 for a column standing for its mirror)."""
 
     def __init__(self, h: int, w: int):
-        m = num_bins(max(h, w))
-        wr = w // 2 + 1
-        shifted = ring_index(h, w)
-        rows = (np.arange(h) + h // 2) % h
-        cols = (np.arange(wr) + w // 2) % w
-        ring = shifted[rows[:, None], cols[None, :]].reshape(-1)
-        weight = np.ones(wr)
-        weight[1 : (w - 1) // 2 + 1] = 2.0
-        weight = np.broadcast_to(weight, (h, wr)).reshape(-1)
+        ring, weight, m = rfft_rings(h, w)
         inside = np.nonzero(ring <= m)[0]
         order = inside[np.argsort(ring[inside], kind="stable")]
-        self.h, self.w, self.m, self.cells = h, w, m, h * wr
+        self.h, self.w, self.m, self.cells = h, w, m, ring.size
         self.order = order.astype(np.int32)
         self.offsets = np.searchsorted(ring[order], np.arange(m + 2), side="left").astype(np.int32)
         self.weights = weight[order].astype(np.float32)

@@ -114,8 +114,10 @@ def ring_index(h: int, w: int) -> np.ndarray:
     return np.floor(r + 1e-9).astype(np.int64)
 
 
-def _plan_matrix(h: int, w: int) -> np.ndarray:
-    """Host float64 plan ``P (h * (w//2+1), m+1)`` for rfft-layout spectra."""
+def rfft_rings(h: int, w: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """``(ring, weight, m)`` of every rfft-layout cell of ``h x w`` spectra, flattened row-major:
+    its ring index (SPEC 1.2) and its Hermitian column weight (2 for a column standing for its
+    mirror ``w - v``, else 1)."""
     m = num_bins(max(h, w))
     wr = w // 2 + 1
     shifted = ring_index(h, w)
@@ -125,8 +127,13 @@ def _plan_matrix(h: int, w: int) -> np.ndarray:
     ring = shifted[rows[:, None], cols[None, :]].reshape(-1)
     weight = np.ones(wr)
     weight[1 : (w - 1) // 2 + 1] = 2.0  # columns whose mirror (w - v) is not stored
-    weight = np.broadcast_to(weight, (h, wr)).reshape(-1)
-    plan = np.zeros((h * wr, m + 1))
+    return ring, np.broadcast_to(weight, (h, wr)).reshape(-1), m
+
+
+def _plan_matrix(h: int, w: int) -> np.ndarray:
+    """Host float64 plan ``P (h * (w//2+1), m+1)`` for rfft-layout spectra."""
+    ring, weight, m = rfft_rings(h, w)
+    plan = np.zeros((ring.size, m + 1))
     inside = ring <= m
     plan[np.nonzero(inside)[0], ring[inside]] = weight[inside]
     return plan
