@@ -360,14 +360,17 @@ def layers(model, ops, all_tensors, layers, input_name):
     from .settings import Measurement
     from .stages import load_stage, plan_model
 
-    plan = plan_model(load_stage(model), Measurement(ops=_ops(ops), all_tensors=all_tensors, layers=layers,
-                                                     input_name=input_name))
+    measure = Measurement(ops=_ops(ops), all_tensors=all_tensors, layers=layers, input_name=input_name)
+    plan = plan_model(load_stage(model), measure, require_taps=False)
     console = _console()
     for note in plan.notes:
         console.print(safe(note))
-    render_taps(plan.taps, console)
+    if plan.taps:
+        render_taps(plan.taps, console)
     for s in plan.skipped_taps:
         console.print(f"skipped {safe(s.get('name') or s['tensor'])} ({safe(s['op'])}): {safe(s['reason'])}")
+    if not plan.taps:  # the reasons are listed above; the error says what to try
+        plan_model(load_stage(model), measure)
 
 
 def _write_report(profiles, path, units) -> None:

@@ -68,7 +68,7 @@ class RunnerOptions:
 def _session_options(ort, options: RunnerOptions, device: str) -> tuple[object, list]:
     """Session options, and the OrtValues of in-memory weights (they must outlive the session)."""
     opts = ort.SessionOptions()
-    opts.log_severity_level = 3
+    opts.log_severity_level = 4  # errors reach the user as one line of ours, not as ORT log lines
     # ORT's worker threads busy-wait after a run by default; the SROP reduction that follows
     # needs those cores (on a 2-core machine spinning doubled the reduction's time).
     opts.add_session_config_entry("session.intra_op.allow_spinning", "0")

@@ -57,22 +57,24 @@ def load_stage(model: "str | os.PathLike | LoadedModel") -> LoadedModel:
     return model if isinstance(model, LoadedModel) else load_model(model)
 
 
-def prepare_taps(proto, spec: InputSpec, *, ops=None, all_tensors=False, layers=None) -> tuple[list[Tap], list[dict]]:
-    """Taps of ``proto`` with channel axes set from the input's layout (SPEC 5)."""
+def prepare_taps(proto, spec: InputSpec, *, ops=None, all_tensors=False, layers=None,
+                 require: bool = True) -> tuple[list[Tap], list[dict]]:
+    """Taps of ``proto`` with channel axes set from the input's layout (SPEC 5); none is an error
+    unless ``require`` is False (``srop-onnx layers`` lists what cannot be tapped, and why)."""
     from .subgraphs import subgraph_layers
 
     types = infer_value_types(proto)
     taps, skipped = find_taps(proto, ops=ops, all_tensors=all_tensors, layers=layers, types=types)
     inside = subgraph_layers(proto, ops or DEFAULT_OPS)
     skipped = skipped + inside
-    if not taps:
+    if not taps and require:
         what = "rank-3/4 float tensors" if all_tensors else f"outputs of {', '.join(ops or DEFAULT_OPS)}"
         hint = "" if all_tensors else "; try --all, or --ops with the model's op types"
         if layers:
             hint = f" matching --layers {layers!r}; loosen the pattern"
         if inside:
             hint = (f"; {len(inside)} such layer(s) live inside If/Loop/Scan subgraphs, whose tensors ONNX Runtime "
-                    "cannot return (an If with a constant condition is tapped; 'srop-onnx layers' lists them)")
+                    "cannot return (an If with a constant condition is tapped; 'srop-onnx layers MODEL' lists them)")
         raise ModelError(f"model has no tappable layers ({what}){hint}")
     axes = propagate_layouts(proto, {} if spec.channel_axis is None else {spec.name: spec.channel_axis})
     for t in taps:
@@ -93,7 +95,7 @@ class ModelPlan:
     notes: list[str] = field(default_factory=list)  # one line each, for the user (e.g. an inlined If)
 
 
-def plan_model(loaded: LoadedModel, measure: Measurement) -> ModelPlan:
+def plan_model(loaded: LoadedModel, measure: Measurement, require_taps: bool = True) -> ModelPlan:
     """Pick the input, resolve preprocessing and find the taps (no run). An If with a constant
     condition is first replaced by the branch that runs, so its layers can be tapped."""
     from dataclasses import replace
@@ -111,7 +113,7 @@ def plan_model(loaded: LoadedModel, measure: Measurement) -> ModelPlan:
 
         pre = make_audio_prep(spec, measure.sample_rate, measure.size)
     taps, skipped = prepare_taps(loaded.proto, spec, ops=measure.ops, all_tensors=measure.all_tensors,
-                                 layers=measure.layers)
+                                 layers=measure.layers, require=require_taps)
     return ModelPlan(loaded, spec, pre, taps, skipped, notes)
 
 

@@ -218,3 +218,39 @@ def test_a_detector_box_tensor_is_marked_and_kept_out_of_table_2(fixtures, rng, 
     from srop_onnx import Profile
 
     assert Profile.load(tmp_path / "p.json").layer("boxes").spatial_map is False
+
+
+def test_layers_lists_subgraph_layers_even_when_nothing_can_be_tapped(fixtures):
+    res = CliRunner().invoke(main, ["layers", str(fixtures["if_runtime"]), "--ops", "Conv"])
+    assert res.exit_code == 2 and "Traceback" not in res.output
+    assert res.output.count("skipped ") == 2 and "inside the then_branch of If 'branchy'" in res.output
+    assert res.output.strip().splitlines()[-1].startswith("error: model has no tappable layers")
+
+
+@pytest.mark.parametrize("node_name, weight, output, expected", [
+    ("Conv_2", "0.stft.conv_real.weight", "11", "0.stft.conv_real"),  # old PyTorch: module-named weights
+    ("Conv@0", "conv1_weights", "conv2d_0.tmp_0", "conv1"),  # paddle2onnx 1.x
+    ("p2o.Conv.3", "val_7", "depthwise_conv2d_0.tmp_0", "depthwise_conv2d_0"),  # paddle2onnx 1.x, output tensor
+    ("Conv.0", "conv2d_0.w_0", "p2o.pd_op.conv2d.0.0", "conv2d_0"),  # paddle2onnx 2.x
+    ("/layer2/layer2.0/downsample/downsample.0/Conv", "onnx::Conv_9", "y", "layer2.0.downsample.0"),
+    ("model_1/re_lu_1/Relu;model_1/conv2d_1/convolution", None, "y", "conv2d"),  # TFLite ';'-joined
+    ("", None, "conv2d_450.tmp_0", "conv2d_450.tmp_0"),  # unnamed (old Paddle): the output tensor
+])
+def test_spec5_name_rules_on_single_nodes(node_name, weight, output, expected):
+    from onnx import helper
+
+    from srop_onnx.naming import module_name
+
+    node = helper.make_node("Conv", ["x", weight or "w"], [output], name=node_name)
+    assert module_name(node, weight) == expected
+
+
+def test_tf_suffixes_are_stripped_only_where_names_stay_distinct():
+    from srop_onnx.naming import NameChoice, resolve_tf_suffixes
+
+    keras3 = [NameChoice("conv_a", "conv_a_1"), NameChoice("conv_b", "conv_b_1")]
+    assert resolve_tf_suffixes(keras3) == ["conv_a", "conv_b"]
+    keras2 = [NameChoice("conv2d", "conv2d"), NameChoice("conv2d", "conv2d_1"), NameChoice("conv2d", "conv2d_2")]
+    assert resolve_tf_suffixes(keras2) == ["conv2d", "conv2d_1", "conv2d_2"]
+    only_numbered = [NameChoice("conv2d", "conv2d_1"), NameChoice("conv2d", "conv2d_2")]
+    assert resolve_tf_suffixes(only_numbered) == ["conv2d_1", "conv2d_2"]
