@@ -163,3 +163,15 @@ def test_sweep_cli_errors_are_one_line(args, message, tmp_path):
     assert res.exit_code == 2 and "Traceback" not in res.output
     assert [ln for ln in res.output.splitlines() if ln.startswith("error:")] == [res.output.strip().splitlines()[-1]]
     assert message in res.output
+
+
+def test_max_memory_tap_groups_give_the_same_sweep():
+    """--max-memory splits the taps into passes: every level and the output change are unchanged."""
+    whole = sweep(EXAMPLE, EXAMPLE_IMAGES, levels="0,1", noise="gaussian", batch_size=4)
+    notes: list[str] = []
+    split = sweep(EXAMPLE, EXAMPLE_IMAGES, levels="0,1", noise="gaussian", batch_size=4, max_memory=600_000,
+                  notify=notes.append)
+    assert any("passes per batch" in n for n in notes)
+    for a, b in zip(split.points, whole.points):
+        assert _stats(a.profile) == _stats(b.profile)
+        assert a.change.to_dict() == b.change.to_dict()
