@@ -105,7 +105,7 @@ class BaselineAccumulator:
             return
         sides = sorted(self.levels)
         for lay in layers:
-            if not getattr(lay, "spatial_map", True):
+            if not lay.spatial_map:
                 lay.baseline = None  # not a map of the input's space: no baseline to compare with
                 continue
             side = nearest_side(sides, lay.side)
@@ -116,7 +116,7 @@ class BaselineAccumulator:
     def summary(self, layers, units: str) -> dict:
         """Per-resolution table in the spirit of the paper's Table 2."""
         table = []
-        spatial = [lay for lay in layers if getattr(lay, "spatial_map", True)]
+        spatial = [lay for lay in layers if lay.spatial_map]
         for side in sorted({lay.side for lay in spatial}, reverse=True):
             group = [lay for lay in spatial if lay.side == side and lay.stats.count]
             if not group:

@@ -6,12 +6,10 @@ the one place that touches the file system.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 
@@ -150,28 +148,14 @@ def save_model(proto, path: str | os.PathLike, *, protect: list[Path] = ()) -> P
     guarded = {p.resolve() for p in protect}
     if target.resolve() in guarded or target.with_name(target.name + ".data").resolve() in guarded:
         raise ModelError(f"{target}: refusing to overwrite the input model; choose another -o path")
-    big = proto.ByteSize() > _PROTO_LIMIT
-    from .errors import OutputError
-    from .writes import _temporary, _umask
+    from .writes import atomic_path
 
-    real = Path(os.path.realpath(target))  # a symbolic link is written through, not replaced
-    fd, tmp = _temporary(target, real)
-    os.close(fd)
-    try:
-        if big:
+    with atomic_path(target) as tmp:  # a symbolic link is written through, not replaced
+        if proto.ByteSize() > _PROTO_LIMIT:
             data = target.name + ".data"
             onnx.save_model(proto, tmp, save_as_external_data=True, all_tensors_to_one_file=True, location=data)
         else:
             onnx.save_model(proto, tmp)
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, real)
-    except BaseException as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        if isinstance(exc, OSError):
-            raise OutputError(f"{target}: cannot write ({exc.strerror or exc}); the previous file, if any, is "
-                              "unchanged") from exc
-        raise
     return target
 
 

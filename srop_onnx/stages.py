@@ -20,7 +20,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 import numpy as np
 
@@ -33,6 +33,9 @@ from .modelio import LoadedModel, discover_inputs, load_model, runnable_model
 from .profile import Profile
 from .reducer import LayerReducer
 from .settings import Execution, Hooks, Measurement
+
+if TYPE_CHECKING:
+    from .audio import AudioPrep
 
 __all__ = [
     "ModelPlan",

@@ -23,7 +23,7 @@ from typing import Iterator
 
 from .errors import OutputError
 
-__all__ = ["STDOUT", "atomic_write", "atomic_write_text", "atomic_write_bytes", "guard_outputs", "to_stdout"]
+__all__ = ["STDOUT", "atomic_path", "atomic_write", "atomic_write_text", "atomic_write_bytes", "guard_outputs", "to_stdout"]
 
 #: the output path that means standard output (text formats only)
 STDOUT = "-"
@@ -50,9 +50,8 @@ def _stdout(path, mode: str) -> Iterator:
 @contextlib.contextmanager
 def _write_through(path, target: Path, mode: str) -> Iterator:
     """An existing device or FIFO: written into, never replaced (a rename would swap the node)."""
-    kwargs = {} if "b" in mode else {"encoding": "utf-8", "errors": "backslashreplace", "newline": ""}
     try:
-        with open(target, mode, **kwargs) as f:
+        with open(target, mode, **_text_kwargs(mode)) as f:
             yield f
     except OSError as exc:
         raise OutputError(f"{path}: cannot write ({_cause(exc)}); choose another output path") from exc
@@ -65,6 +64,31 @@ def _temporary(path, target: Path) -> tuple[int, str]:
     except OSError as exc:
         raise OutputError(f"{path}: cannot write in {target.parent} ({_cause(exc)}); choose a writable folder") \
             from exc
+
+
+def _text_kwargs(mode: str) -> dict:
+    """Text files are UTF-8; an undecodable file name (surrogates) is written as ``\\udcff``, never a crash."""
+    return {} if "b" in mode else {"encoding": "utf-8", "errors": "backslashreplace", "newline": ""}
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[str]:
+    """A temporary path beside ``path``'s real target (through symbolic links) for the caller to
+    write; renamed over the target on success, removed on failure (an OSError becomes one
+    :class:`OutputError` line, the previous file unchanged)."""
+    target = Path(os.path.realpath(path))
+    fd, tmp = _temporary(path, target)
+    os.close(fd)
+    try:
+        yield tmp
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the usual mode
+        os.replace(tmp, target)
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        if isinstance(exc, OSError):
+            raise OutputError(f"{path}: cannot write ({_cause(exc)}); the previous file, if any, is unchanged") from exc
+        raise
 
 
 @contextlib.contextmanager
@@ -81,21 +105,10 @@ def atomic_write(path: str | os.PathLike, mode: str = "w") -> Iterator:
         with _write_through(path, target, mode) as f:
             yield f
         return
-    fd, tmp = _temporary(path, target)
-    kwargs = {} if "b" in mode else {"encoding": "utf-8", "errors": "backslashreplace", "newline": ""}
-    try:
-        with os.fdopen(fd, mode, **kwargs) as f:
-            yield f
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the usual mode
-        os.replace(tmp, target)
-    except BaseException as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        if isinstance(exc, OSError):
-            raise OutputError(f"{path}: cannot write ({_cause(exc)}); the previous file, if any, is unchanged") from exc
-        raise
+    with atomic_path(path) as tmp, open(tmp, mode, **_text_kwargs(mode)) as f:
+        yield f
+        f.flush()
+        os.fsync(f.fileno())
 
 
 def _umask() -> int:
