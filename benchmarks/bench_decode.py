@@ -22,7 +22,9 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).parent))
 from _timing import median_time  # noqa: E402
 
-from srop_onnx.inputs import InputLog, decode_workers, input_spec, iter_samples, make_preprocess  # noqa: E402
+from srop_onnx.inputspec import input_spec  # noqa: E402
+from srop_onnx.preprocess import make_preprocess  # noqa: E402
+from srop_onnx.samples import InputLog, decode_workers, iter_samples  # noqa: E402
 from srop_onnx.modelio import discover_inputs  # noqa: E402
 
 

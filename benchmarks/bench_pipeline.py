@@ -35,7 +35,7 @@ from srop_onnx.baseline import BaselineAccumulator  # noqa: E402
 from srop_onnx.baseline import chain_spatial  # noqa: E402
 from srop_onnx.execution import feed  # noqa: E402
 from srop_onnx.graph import add_pooling_chain, expose_outputs  # noqa: E402
-from srop_onnx.inputs import input_spec  # noqa: E402
+from srop_onnx.inputspec import input_spec  # noqa: E402
 from srop_onnx.reducer import LayerReducer  # noqa: E402
 from srop_onnx.runtime import Runner, choose_provider  # noqa: E402
 from srop_onnx.spectral import rolloff_bins  # noqa: E402

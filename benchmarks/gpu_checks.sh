@@ -34,7 +34,7 @@ cases = [("models/example.onnx", "models/images", {}),
          ("tests/models/paddle_small.onnx", None, {})]
 for path, inputs, kw in cases:
     if inputs is None:
-        from srop_onnx.inputs import input_spec
+        from srop_onnx.inputspec import input_spec
         from srop_onnx.modelio import load_model
         spec = input_spec(load_model(path).proto)
         shape = [d or 32 for d in spec.shape[1:]]

@@ -163,9 +163,9 @@ def analyze_vs_random(model, inputs, *, seed: int = 0, **options) -> tuple[Profi
 def vs_random(model, inputs, measure: Measurement, how: Execution, hooks: Hooks = Hooks(), *,
               seed: int = 0) -> tuple[Profile, Profile, dict]:
     """:func:`analyze_vs_random` over the values of :mod:`srop_onnx.settings`."""
-    from .compare import random_verdict
+    from .comparison import random_verdict
     from .modelio import in_memory_model, load_model_with_weights
-    from .randomize import randomize
+    from .twin import randomize
 
     loaded = load_model_with_weights(model)
     trained = run_analysis(loaded, inputs, measure, how, hooks)

@@ -15,10 +15,9 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from .errors import InputDataError, UsageError
+from .filetypes import AUDIO_SUFFIXES
 
 __all__ = ["AUDIO_SUFFIXES", "AudioPrep", "make_audio_prep", "audio_to_input"]
-
-AUDIO_SUFFIXES = frozenset({".wav", ".wave"})
 
 
 @dataclass(frozen=True)

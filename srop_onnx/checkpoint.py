@@ -38,7 +38,7 @@ def save_checkpoint(path: str | Path, state: dict) -> None:
     refused on resume instead of resuming into wrong histograms)."""
     from .writes import atomic_write_text
 
-    doc = {"format": FORMAT, "version": 2, **state}
+    doc = {"format": FORMAT, "version": 3, **state}
     doc["digest"] = hashlib.sha256(_canonical(doc).encode()).hexdigest()
     atomic_write_text(path, json.dumps(doc, allow_nan=False) + "\n")
 
@@ -56,7 +56,7 @@ def load_checkpoint(path: str | Path, expected: str) -> dict | None:
             from exc
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise UsageError(f"--checkpoint {p}: not a srop-onnx checkpoint; choose another path")
-    if doc.get("version") != 2:
+    if doc.get("version") != 3:
         raise UsageError(f"--checkpoint {p}: written by another srop-onnx version; delete it to start over")
     state = {k: v for k, v in doc.items() if k != "digest"}
     if hashlib.sha256(_canonical(state).encode()).hexdigest() != doc.get("digest"):
@@ -69,34 +69,36 @@ def load_checkpoint(path: str | Path, expected: str) -> dict | None:
 
 
 class InputDigest:
-    """A running digest of the input files a run has read, in order (their size, modification
-    time and first and last 4 KiB: cheap, and an input changed in place between an interrupted
-    run and its resume is noticed)."""
+    """A running digest of every byte of the input files a run has read, in file order: the
+    decoders hash each file as they read it (:func:`srop_onnx.samples.iter_samples`), and the
+    digests of the files fully counted are chained here. On resume the saved prefix is read
+    and hashed again, so an input changed in any way before the resume is refused."""
 
     def __init__(self, files: list[Path] | None):
         self.files = files
         self.count = 0
         self._hash = hashlib.sha256()
 
-    def cover(self, upto: int) -> None:
-        """Include ``files[:upto]``."""
-        from .modelio import file_digest
-
+    def cover(self, upto: int, digests: dict[int, str]) -> None:
+        """Chain the digests of ``files[:upto]`` (``digests``: by file index, consumed)."""
         if self.files is None:
             return
         while self.count < min(upto, len(self.files)):
-            self._hash.update(file_digest(self.files[self.count]).encode())
+            self._hash.update(digests.pop(self.count).encode())
             self.count += 1
 
     def state(self) -> dict:
         return {"files": self.count, "digest": self._hash.hexdigest()}
 
     def verify(self, saved: dict | None) -> str | None:
-        """Re-read the saved prefix of the inputs; None when it matches, else why not."""
+        """Re-read and hash the saved prefix of the inputs; None when it matches, else why not."""
+        from .modelio import content_digest
+
         if saved is None or self.files is None:
             return None
-        self.cover(int(saved["files"]))
+        upto = min(int(saved["files"]), len(self.files))
+        self.cover(upto, {i: content_digest(self.files[i]) for i in range(self.count, upto)})
         if self._hash.hexdigest() != saved["digest"]:
             return (f"an input read before the checkpoint (one of the first {saved['files']} files) changed since "
-                    "(content, size or time stamp)")
+                    "(its content differs)")
         return None

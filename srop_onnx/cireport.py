@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 
-from .compare import CheckResult
+from .comparison import CheckResult
 
 __all__ = ["CLASSNAME", "junit_xml", "junit_error", "github_annotations", "github_error", "step_summary",
            "xml_text", "in_github_actions"]

@@ -135,7 +135,7 @@ def _options(options):
 
 def _measurement(o: dict):
     """The :class:`~srop_onnx.settings.Measurement` of a command's options."""
-    from .inputs import parse_size
+    from .options import parse_size
     from .settings import Measurement
 
     return Measurement(kappa=o["kappa"], units=o["units"], ops=_ops(o["ops"]), all_tensors=o["all_tensors"],
@@ -146,7 +146,7 @@ def _measurement(o: dict):
 
 def _execution(o: dict, **more):
     """The :class:`~srop_onnx.settings.Execution` of a command's options."""
-    from .inputs import parse_bytes, parse_shard
+    from .options import parse_bytes, parse_shard
     from .settings import Execution
 
     return Execution(provider=o["provider"], batch_size=o["batch_size"], limit=o["limit"], strict=o["strict"],
@@ -333,7 +333,7 @@ def sweep(model, inputs, **o):
 
 def _write_sweep(result, o: dict) -> None:
     from .htmlreport import sweep_report
-    from .modelio import atomic_write_text
+    from .writes import atomic_write_text
     from .plot import plot_sweep, save_figure
 
     err = _console(stderr=True)
@@ -375,7 +375,7 @@ def layers(model, ops, all_tensors, layers, input_name):
 
 def _write_report(profiles, path, units) -> None:
     from .htmlreport import html_report
-    from .modelio import atomic_write_text
+    from .writes import atomic_write_text
 
     atomic_write_text(path, html_report(profiles, units=units))
 
@@ -399,7 +399,7 @@ def _run_check(ctx, profile, golden, opts: _CheckOptions, console) -> None:
     import os
 
     from .cireport import github_annotations, github_error, in_github_actions, junit_error, junit_xml, step_summary
-    from .compare import check as run_check
+    from .comparison import check as run_check
     from .report import render_check
     from .writes import atomic_write_text
 
@@ -443,7 +443,7 @@ def _append_summary(markdown: str) -> None:
 @click.option("--units", type=click.Choice(["band", "input"]), help="Units of mean/median/IQR [default: A's].")
 def compare(profile_a, profile_b, units):
     """Compare two profiles layer by layer (matched by tensor, module name, then position)."""
-    from .compare import compare as run_compare
+    from .comparison import compare as run_compare
     from .report import render_comparison
 
     a, b = _load_profile(profile_a), _load_profile(profile_b)
@@ -551,7 +551,7 @@ def report(profiles, output, units):
         if len(loaded) != 1:
             raise UsageError("report takes one sweep")
         from .htmlreport import sweep_report
-        from .modelio import atomic_write_text
+        from .writes import atomic_write_text
 
         atomic_write_text(output, sweep_report(loaded[0], units=units or "band"))
     elif len(profiles) > 2:
@@ -568,7 +568,7 @@ def report(profiles, output, units):
 def randomize(model, output, seed):
     """Write the randomized twin of MODEL (SPEC 7); MODEL itself is untouched."""
     from .modelio import load_model_with_weights, save_model
-    from .randomize import randomize as make_twin
+    from .twin import randomize as make_twin
 
     loaded = load_model_with_weights(model)
     twin, report = make_twin(loaded.proto, seed=seed)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["SropError", "UsageError", "ModelError", "InputDataError", "TooSmallError", "DeviceError", "OutputError"]
+__all__ = ["SropError", "UsageError", "ModelError", "InputDataError", "TooSmallError", "DeviceError", "OutputError", "ResourceError"]
 
 
 class SropError(Exception):
@@ -35,3 +35,8 @@ class DeviceError(SropError):
 
 class OutputError(SropError):
     """An output cannot be written, or would overwrite what the user owns (model, inputs, golden)."""
+
+
+class ResourceError(SropError):
+    """The machine ran out of something the run needs (memory): one line saying what to lower.
+    The CLI exits with code 4 (not 2: the input is not at fault)."""

@@ -18,7 +18,7 @@ import functools
 
 import numpy as np
 
-from .spectral import DEAD, NONFINITE, rfft_rings
+from .rings import DEAD, NONFINITE, rfft_rings
 
 __all__ = ["RingCells", "ring_cells", "fused_bins_model", "fused_enabled"]
 

@@ -73,7 +73,7 @@ def _layer_table(p: Profile, units: str) -> str:
 
 
 def _comparison(a: Profile, b: Profile, units: str) -> str:
-    from .compare import compare
+    from .comparison import compare
 
     comp = compare(a, b, check_settings=False)
     head = "".join(f"<th{' class=l' if c == 'layer' else ''}>{c}</th>" for c in

@@ -1,7 +1,7 @@
-"""All file I/O of srop-onnx: models, external data, arrays, images, atomic writes.
+"""File reading of srop-onnx: models, external data, input discovery, arrays, images, WAV files.
 
-Math, statistics and graph rewrites take objects in memory; this module is
-the one place that touches the file system.
+Math, statistics and graph rewrites take objects in memory; this module and
+:mod:`srop_onnx.writes` (every file written, atomically) are the places that touch the file system.
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ from pathlib import Path
 import numpy as np
 
 from .errors import InputDataError, ModelError
+from .filetypes import ARRAY_SUFFIXES, IMAGE_SUFFIXES, INPUT_SUFFIXES
+from .writes import atomic_path
 
 __all__ = [
     "IMAGE_SUFFIXES",
@@ -23,17 +25,19 @@ __all__ = [
     "external_data_files",
     "runnable_model",
     "discover_inputs",
+    "discover_keyed",
+    "check_readable",
+    "read_named_arrays",
+    "read_wav",
+    "content_digest",
+    "read_hashed",
+    "in_memory_model",
     "read_image",
     "read_arrays",
-    "atomic_write",
-    "atomic_write_text",
-    "atomic_write_bytes",
     "load_model_with_weights",
     "save_model",
 ]
 
-IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"})
-ARRAY_SUFFIXES = frozenset({".npy", ".npz"})
 
 # ONNX Runtime and protobuf cannot take serialized models of 2 GiB and more.
 _PROTO_LIMIT = 2**31 - 1
@@ -148,8 +152,6 @@ def save_model(proto, path: str | os.PathLike, *, protect: list[Path] = ()) -> P
     guarded = {p.resolve() for p in protect}
     if target.resolve() in guarded or target.with_name(target.name + ".data").resolve() in guarded:
         raise ModelError(f"{target}: refusing to overwrite the input model; choose another -o path")
-    from .writes import atomic_path
-
     with atomic_path(target) as tmp:  # a symbolic link is written through, not replaced
         if proto.ByteSize() > _PROTO_LIMIT:
             data = target.name + ".data"
@@ -170,10 +172,8 @@ def _walk(folder: Path) -> list[Path]:
     """Input candidates below ``folder``: files with an input suffix, and also what cannot be read
     (a broken link or a FIFO named like an input, a subfolder that cannot be listed), so that a run
     skips and lists them instead of losing them silently."""
-    from .audio import AUDIO_SUFFIXES
-
     found: list[Path] = []
-    suffixes = IMAGE_SUFFIXES | ARRAY_SUFFIXES | AUDIO_SUFFIXES
+    suffixes = INPUT_SUFFIXES
 
     def unreadable(err: OSError) -> None:
         if err.filename and Path(err.filename) != folder:
@@ -188,13 +188,21 @@ def _walk(folder: Path) -> list[Path]:
 
 
 def discover_inputs(paths: list[str | os.PathLike]) -> list[Path]:
-    """Input files from files and folders (folders recursively), sorted per argument.
+    """Input files from files and folders (folders recursively), sorted per argument
+    (see :func:`discover_keyed`)."""
+    return [f for f, _key in discover_keyed(paths)]
+
+
+def discover_keyed(paths: list[str | os.PathLike]) -> list[tuple[Path, str]]:
+    """``(file, key)`` of every input file under ``paths``, sorted per argument. The key is the
+    file's identity independent of how the path was typed: its path inside the folder argument it
+    was found under (``cats/1.png``), or the name of a file given directly (``x.npy``).
 
     Entries that cannot be read (broken links, FIFOs, unreadable subfolders) are kept in the list:
     reading them fails with a reason, so a run lists them as skipped. Raises InputDataError for a
     missing path or a folder without usable files.
     """
-    found: list[Path] = []
+    found: list[tuple[Path, str]] = []
     for raw in paths:
         p = Path(raw)
         if not p.exists():
@@ -202,11 +210,11 @@ def discover_inputs(paths: list[str | os.PathLike]) -> list[Path]:
         if p.is_dir():
             files = _walk(p)
             if not files:
-                exts = ", ".join(sorted(IMAGE_SUFFIXES | ARRAY_SUFFIXES | {".wav"}))
+                exts = ", ".join(sorted(INPUT_SUFFIXES))
                 raise InputDataError(f"{p}: folder has no images or arrays ({exts}); point to a folder with inputs")
-            found.extend(files)
+            found.extend((f, f.relative_to(p).as_posix()) for f in files)
         else:
-            found.append(p)
+            found.append((p, p.name))
     return found
 
 
@@ -241,8 +249,9 @@ def _pixel_limit() -> int:
     return int(Image.MAX_IMAGE_PIXELS or 89_478_485)
 
 
-def read_image(path: Path):
-    """Open an image as a PIL image with EXIF orientation applied (loaded fully).
+def read_image(path: Path, data: bytes | None = None):
+    """Open an image as a PIL image with EXIF orientation applied (loaded fully); ``data``: the
+    file's bytes when the caller already read them (decoded from memory).
 
     The header's size is checked before anything is decoded: an image over Pillow's pixel limit
     (89 MP by default) is a bad input, whatever its file size (a 69-byte PNG can claim 30000 x 30000).
@@ -251,11 +260,15 @@ def read_image(path: Path):
 
     from PIL import Image, ImageOps, UnidentifiedImageError
 
-    check_readable(path)
+    import io
+
+    if data is None:
+        check_readable(path)
+    source = path if data is None else io.BytesIO(data)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # bounded below, one line
-            with Image.open(path) as im:
+            with Image.open(source) as im:
                 w, h = im.size
                 if w * h > _pixel_limit():
                     raise InputDataError(f"{path}: image claims {w}x{h} pixels, over the {_pixel_limit() / 1e6:.0f} MP "
@@ -270,18 +283,23 @@ def read_image(path: Path):
         raise InputDataError(f"{path}: image claims {claim}, over the {_pixel_limit() / 1e6:.0f} MP that srop-onnx "
                              "decodes; downscale it first") from exc
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError, MemoryError) as exc:
-        raise InputDataError(f"{path}: cannot read image ({exc.__class__.__name__}: {exc})") from exc
+        why = str(exc).replace(repr(source), repr(str(path)))  # the same words whether read from disk or memory
+        raise InputDataError(f"{path}: cannot read image ({exc.__class__.__name__}: {why})") from exc
 
 
-def read_arrays(path: Path) -> list[np.ndarray]:
+def read_arrays(path: Path, data: bytes | None = None) -> list[np.ndarray]:
     """Arrays of a .npy file (one, memory-mapped: rows are read when a batch needs them, so a
-    large file starts at once and is never held whole) or a .npz file (each member, sorted by name)."""
-    check_readable(path)
+    large file starts at once and is never held whole) or a .npz file (each member, sorted by name);
+    ``data``: the file's bytes when the caller already read them."""
+    import io
+
+    if data is None:
+        check_readable(path)
     try:
         if path.suffix.lower() == ".npz":
-            _check_npz_headers(path)
-            with np.load(path, allow_pickle=False) as z:
-                return [np.asarray(z[k]) for k in sorted(z.files)]
+            return list(read_named_arrays(path, data).values())
+        if data is not None:
+            return [np.load(io.BytesIO(data), allow_pickle=False)]
         return [np.load(path, mmap_mode="r", allow_pickle=False)]
     except InputDataError:
         raise
@@ -289,16 +307,14 @@ def read_arrays(path: Path) -> list[np.ndarray]:
         raise InputDataError(f"{path}: cannot read array file ({exc.__class__.__name__}: {exc})") from exc
 
 
-# -- writes live in srop_onnx.writes (atomic, guarded); re-exported here for existing callers
-from .writes import atomic_write, atomic_write_bytes, atomic_write_text  # noqa: E402
-
-
-def _check_npz_headers(path: Path) -> None:
+def _check_npz_headers(path: Path, data: bytes | None = None) -> None:
     """Refuse .npz members whose header claims more data than the member holds (a hostile header
     would make NumPy allocate it) or holds Python objects, before anything is allocated."""
     import zipfile
 
-    with zipfile.ZipFile(path) as zf:
+    import io
+
+    with zipfile.ZipFile(path if data is None else io.BytesIO(data)) as zf:
         for info in zf.infolist():
             if not info.filename.endswith(".npy"):
                 continue
@@ -316,36 +332,47 @@ def _check_npz_headers(path: Path) -> None:
                                      f"but holds {info.file_size} bytes; the file is corrupt or hostile")
 
 
-def file_digest(path: Path, edge: int = 4096) -> str:
-    """A cheap identity of a file's content: size, modification time and its first and last
-    ``edge`` bytes (a missing or unreadable file has an identity too)."""
+def content_digest(path: Path) -> str:
+    """SHA-256 of a file's bytes, read in 1 MiB blocks (an unreadable file has an identity too)."""
     h = hashlib.sha256()
     try:
-        st = os.stat(path)
-        h.update(f"{st.st_size}:{st.st_mtime_ns}".encode())
-        if os.path.isfile(path):
-            with open(path, "rb") as f:
-                h.update(f.read(edge))
-                if st.st_size > edge:
-                    f.seek(max(edge, st.st_size - edge))
-                    h.update(f.read(edge))
+        with open(path, "rb") as f:
+            while block := f.read(1 << 20):
+                h.update(block)
     except OSError as exc:
-        h.update(f"unreadable:{exc.errno}".encode())
+        return f"unreadable:{exc.errno}"
     return h.hexdigest()
 
 
-def read_wav(path: Path) -> tuple[int, np.ndarray]:
+def read_hashed(path: Path, keep: bool = True) -> tuple[bytes | None, str]:
+    """``(the file's bytes, their SHA-256)``; with ``keep=False`` the bytes are hashed in blocks
+    and not kept (a large ``.npy`` is then memory-mapped by the reader)."""
+    if not keep:
+        return None, content_digest(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InputDataError(f"{path}: cannot read ({exc.strerror or exc})") from exc
+    except MemoryError as exc:
+        raise InputDataError(f"{path}: too large to read into memory") from exc
+    return data, hashlib.sha256(data).hexdigest()
+
+
+def read_wav(path: Path, raw: bytes | None = None) -> tuple[int, np.ndarray]:
     """``(sample rate, samples)`` of a WAV file, float64 in [-1, 1] (integer PCM scaled by its
-    range), shape ``(samples,)`` or ``(samples, channels)``."""
+    range), shape ``(samples,)`` or ``(samples, channels)``; ``raw``: the file's bytes when the
+    caller already read them."""
+    import io
     import warnings
 
     from scipy.io import wavfile
 
-    check_readable(path)
+    if raw is None:
+        check_readable(path)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", wavfile.WavFileWarning)
-            rate, data = wavfile.read(path, mmap=False)
+            rate, data = wavfile.read(path if raw is None else io.BytesIO(raw), mmap=False)
     except (ValueError, OSError, EOFError, MemoryError) as exc:
         raise InputDataError(f"{path}: cannot read WAV ({type(exc).__name__}: {exc})") from exc
     if data.dtype.kind == "u":  # 8-bit PCM is unsigned around 128
@@ -360,14 +387,19 @@ def read_wav(path: Path) -> tuple[int, np.ndarray]:
     return int(rate), data
 
 
-def read_named_arrays(path: Path) -> dict[str, np.ndarray]:
+def read_named_arrays(path: Path, data: bytes | None = None) -> dict[str, np.ndarray]:
     """The members of an .npz file by name (headers checked first, no pickles)."""
-    check_readable(path)
+    import io
+    import zipfile
+
+    if data is None:
+        check_readable(path)
     try:
-        _check_npz_headers(path)
-        with np.load(path, allow_pickle=False) as z:
+        _check_npz_headers(path, data)
+        with np.load(path if data is None else io.BytesIO(data), allow_pickle=False) as z:
             return {k: np.asarray(z[k]) for k in sorted(z.files)}
     except InputDataError:
         raise
-    except (ValueError, OSError, EOFError, MemoryError) as exc:
+    except (ValueError, OSError, EOFError, MemoryError, zipfile.BadZipFile) as exc:
         raise InputDataError(f"{path}: cannot read array file ({exc.__class__.__name__}: {exc})") from exc
+

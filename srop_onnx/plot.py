@@ -329,7 +329,7 @@ def figure_bytes(fig, fmt: str = "png") -> bytes:
 
 def save_figure(fig, path: str | Path) -> None:
     """Write ``fig`` to ``path`` (png, svg or pdf by extension), atomically."""
-    from .modelio import atomic_write_bytes
+    from .writes import atomic_write_bytes
 
     fmt = Path(path).suffix.lower().lstrip(".")
     if fmt not in ("png", "svg", "pdf"):

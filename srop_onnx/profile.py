@@ -156,7 +156,7 @@ class Profile:
         """The SPEC 10 JSON text; also written atomically to ``path`` when given."""
         text = json.dumps(self.to_dict(units), indent=indent, allow_nan=False) + "\n"
         if path is not None:
-            from .modelio import atomic_write_text
+            from .writes import atomic_write_text
 
             atomic_write_text(path, text)
         return text
@@ -221,7 +221,7 @@ class Profile:
                         _fmt(base), _fmt(s.mean / base if base else None)])
         text = buf.getvalue()
         if path is not None:
-            from .modelio import atomic_write_text
+            from .writes import atomic_write_text
 
             atomic_write_text(path, text)
         return text
@@ -239,7 +239,7 @@ class Profile:
 
     def write_kernels(self, path: str | Path) -> None:
         """NPZ of per-map roll-off bins, (inputs x channels) per layer; -1 dead, -2 non-finite."""
-        from .modelio import atomic_write
+        from .writes import atomic_write
 
         with atomic_write(path, "wb") as f:
             np.savez_compressed(f, **self.kernels_arrays())

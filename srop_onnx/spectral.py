@@ -29,6 +29,7 @@ import numpy as np
 
 from ._xp import chunk_elements, cpu_kernel_threads, cpu_workers, device_key, is_numpy, map_chunks, namespace, rfft_for, rfftn_for
 from .errors import TooSmallError, UsageError
+from .rings import DEAD, NONFINITE, num_bins, num_bins_1d, rfft_rings, ring_index
 
 __all__ = [
     "DEAD",
@@ -44,11 +45,6 @@ __all__ = [
     "srop",
     "srop1d",
 ]
-
-#: Roll-off bin marker of a dead map (``sum(S1D) == 0``, SPEC 3).
-DEAD = -1
-#: Roll-off bin marker of a map with NaN/Inf (SPEC 3).
-NONFINITE = -2
 
 #: Below this many input elements a NumPy kernel call is not split across threads.
 _MIN_THREADED_ELEMENTS = 1 << 16
@@ -72,22 +68,6 @@ class RolloffBins:
     m: int
 
 
-def num_bins(n: int) -> int:
-    """Number of radius bins ``m`` of Eq. 5 for a map whose larger side is ``n``.
-
-    ``m = floor(sqrt(2) * (n - 1) / 2) - 1``; e.g. 224 -> 156, 56 -> 37, 7 -> 3.
-    """
-    if n < 1:
-        raise UsageError(f"map side must be >= 1, got {n}")
-    # Integer-exact: floor(sqrt(2)*(n-1)/2) == floor(sqrt(2*(n-1)^2) / 2) == isqrt(2*(n-1)^2) // 2
-    return math.isqrt(2 * (n - 1) ** 2) // 2 - 1
-
-
-def num_bins_1d(length: int) -> int:
-    """Upper band edge of a 1-D signal of ``length`` samples: ``L // 2`` (SPEC 2)."""
-    return length // 2
-
-
 def spectrum_ok(shape: tuple[int, ...]) -> str | None:
     """``None`` when maps of ``shape`` (``(H, W)`` or ``(L,)``) have a usable
     spectrum, else the SPEC 3 reason ``"too small for a spectrum"``."""
@@ -99,35 +79,6 @@ def spectrum_ok(shape: tuple[int, ...]) -> str | None:
     if len(shape) == 1:
         return None if shape[0] // 2 >= 2 else "too small for a spectrum"
     raise UsageError(f"spectrum shape must be (H, W) or (L,), got {shape}")
-
-
-def ring_index(h: int, w: int) -> np.ndarray:
-    """Ring index of every cell of the fftshift-ed ``h x w`` spectrum (SPEC 1.2).
-
-    ``floor(n * sqrt(((y - h//2)/h)^2 + ((x - w//2)/w)^2) + 1e-9)`` with
-    ``n = max(h, w)``; int64 array of shape ``(h, w)``.
-    """
-    n = max(h, w)
-    y = (np.arange(h, dtype=np.float64) - h // 2) / h
-    x = (np.arange(w, dtype=np.float64) - w // 2) / w
-    r = n * np.sqrt(y[:, None] ** 2 + x[None, :] ** 2)
-    return np.floor(r + 1e-9).astype(np.int64)
-
-
-def rfft_rings(h: int, w: int) -> tuple[np.ndarray, np.ndarray, int]:
-    """``(ring, weight, m)`` of every rfft-layout cell of ``h x w`` spectra, flattened row-major:
-    its ring index (SPEC 1.2) and its Hermitian column weight (2 for a column standing for its
-    mirror ``w - v``, else 1)."""
-    m = num_bins(max(h, w))
-    wr = w // 2 + 1
-    shifted = ring_index(h, w)
-    # rfft cell (u, v) sits at fftshift position ((u + h//2) % h, (v + w//2) % w)
-    rows = (np.arange(h) + h // 2) % h
-    cols = (np.arange(wr) + w // 2) % w
-    ring = shifted[rows[:, None], cols[None, :]].reshape(-1)
-    weight = np.ones(wr)
-    weight[1 : (w - 1) // 2 + 1] = 2.0  # columns whose mirror (w - v) is not stored
-    return ring, np.broadcast_to(weight, (h, wr)).reshape(-1), m
 
 
 def _plan_matrix(h: int, w: int) -> np.ndarray:

@@ -4,7 +4,7 @@
 
     load_stage      model path -> LoadedModel                      (modelio)
     plan_model      LoadedModel + Measurement -> ModelPlan           (graph, inputs)
-    open_inputs     inputs + ModelPlan + Execution -> InputSet       (modelio, inputs)
+    open_inputs     inputs + ModelPlan + Execution -> InputSet       (inputs: files, keys, shard)
     RunState        what a run accumulates; checkpoints save/restore it
     start_session   tapped graph (+ baseline chain) -> Runner       (graph, runtime)
     choose_batch    batch size and tap groups for that runner       (execution)
@@ -28,8 +28,11 @@ from . import __version__
 from .errors import InputDataError, ModelError, UsageError
 from .graph import (DEFAULT_OPS, Tap, expose_outputs, find_taps, infer_value_types, propagate_layouts, split_weights,
                     weight_arrays)
-from .inputs import InputLog, InputSpec, Preprocess, Sample, input_spec, iter_samples, make_preprocess
-from .modelio import LoadedModel, discover_inputs, load_model, runnable_model
+from .inputs import InputSet, open_inputs
+from .inputspec import InputSpec, input_spec
+from .modelio import LoadedModel, load_model, runnable_model
+from .preprocess import Preprocess, make_preprocess
+from .samples import InputLog, Sample
 from .profile import Profile
 from .reducer import LayerReducer
 from .settings import Execution, Hooks, Measurement
@@ -121,79 +124,6 @@ def plan_model(loaded: LoadedModel, measure: Measurement, require_taps: bool = T
 
 
 @dataclass
-class InputSet:
-    """The inputs of one run (this shard's): files, or the rows of an in-memory batch."""
-
-    files: list[Path] | None
-    direct: list[Sample] | None
-    has_images: bool  # over the whole input list, so every shard records the same settings
-    total: int = 0  # inputs (files or array rows) in the whole list, before sharding
-    list_digest: str = ""  # what the whole input list is: paths and sizes, or the array's bytes
-    first_audio: Path | None = None  # the whole list's first WAV file (its rate is the run's by default)
-
-    def adopt_audio_rate(self, plan: ModelPlan) -> None:
-        """Without ``--sample-rate``, the first WAV file's rate is the run's (every shard agrees)."""
-        from dataclasses import replace
-
-        from .audio import AudioPrep
-        from .modelio import read_wav
-
-        if isinstance(plan.pre, AudioPrep) and plan.pre.sample_rate is None and self.first_audio is not None:
-            plan.pre = replace(plan.pre, sample_rate=read_wav(self.first_audio)[0])
-
-    def shard_proof(self, shard: tuple[int, int]) -> dict:
-        """What a partial profile carries so that ``merge`` can prove it belongs to the run."""
-        from .inputs import shard_slice
-
-        part = shard_slice(self.total, shard)
-        return {"index": shard[0], "count": shard[1], "inputs": self.total, "slice": [part.start, part.stop],
-                "list_digest": self.list_digest}
-
-    def settings(self, plan: ModelPlan, measure: Measurement) -> dict:
-        """The profile's measured settings; preprocessing only when images were fed."""
-        pre = plan.pre.to_dict() if plan.pre is not None and self.has_images else None
-        return measure.settings(pre)
-
-    def samples(self, plan: ModelPlan, run: "RunState", how: Execution) -> tuple[Iterator[Sample], int | None]:
-        """Samples still to analyse (after what ``run`` restored) and the total when known."""
-        limit = how.limit
-        if self.direct is not None:
-            rows = self.direct[:limit] if limit else self.direct
-            return iter(rows[run.position[1]:]), len(rows)
-        left = None if limit is None else max(0, limit - len(run.sources))
-        run.log.shape = run.first_shape
-        samples = iter_samples(self.files, plan.spec, plan.pre, run.log, strict=how.strict, start=run.position,
-                               limit=left)
-        images_only = not any(f.suffix.lower() in (".npy", ".npz") for f in self.files)
-        total = (min(len(self.files), limit) if limit else len(self.files)) if images_only else None
-        return samples, total
-
-
-def open_inputs(inputs, spec: InputSpec, shard: tuple[int, int] | None) -> InputSet:
-    """Files from paths and folders (sorted), or the rows of an array batch, sliced to ``shard``."""
-    from .inputs import check_array, shard_slice
-
-    import hashlib
-
-    if isinstance(inputs, np.ndarray):
-        batch = check_array(inputs, spec, "inputs array")
-        part = shard_slice(batch.shape[0], shard)
-        rows = [Sample(f"array[{i}]", batch[i], 0, i, batch.shape[0]) for i in range(part.start, part.stop)]
-        digest = hashlib.sha256(repr(batch.shape).encode() + np.ascontiguousarray(batch).tobytes()).hexdigest()
-        return InputSet(None, rows, False, batch.shape[0], digest)
-    if isinstance(inputs, (str, os.PathLike)):
-        inputs = [inputs]
-    files = discover_inputs(list(inputs))
-    from .audio import AUDIO_SUFFIXES
-
-    has_images = any(f.suffix.lower() not in (".npy", ".npz") for f in files)
-    listing = "\n".join(f"{f}\t{f.stat().st_size if f.is_file() else -1}" for f in files)
-    digest = hashlib.sha256(listing.encode("utf-8", "surrogateescape")).hexdigest()
-    first_audio = next((f for f in files if f.suffix.lower() in AUDIO_SUFFIXES and f.is_file()), None)
-    return InputSet(files[shard_slice(len(files), shard)], None, has_images, len(files), digest, first_audio)
-
-
-@dataclass
 class RunState:
     """Everything a run accumulates; saved to and restored from checkpoints."""
 
@@ -239,7 +169,7 @@ class RunState:
         self.sources.extend(s.source for s in batch)
         self.position = (0, self.position[1] + len(batch)) if self.direct else batch[-1].position_after
         if self.digest is not None:
-            self.digest.cover(self.position[0] + (1 if self.position[1] else 0))
+            self.digest.cover(self.position[0] + (1 if self.position[1] else 0), self.log.digests)
 
     def state(self, profile: Profile, complete: bool) -> dict:
         return {"position": list(self.position), "first_shape": list(self.first_shape or ()),
@@ -346,12 +276,12 @@ def open_checkpoint(plan: ModelPlan, inputs: InputSet, settings: dict, run: RunS
         return Checkpointer(None, None)
     from .checkpoint import InputDigest, fingerprint, load_checkpoint
 
-    ident = fingerprint(plan.loaded.sha256, settings, inputs.files, {
+    ident = fingerprint(plan.loaded.sha256, settings, inputs.paths, {
         "shard": how.shard, "limit": how.limit, "input": plan.spec.name, "layout": plan.spec.layout,
         "keep_bins": how.keep_bins, "baseline": run.measure.baseline,
         "direct": None if inputs.direct is None else len(inputs.direct)})
     saved = load_checkpoint(how.checkpoint, ident)
-    run.digest = InputDigest(inputs.files)
+    run.digest = InputDigest(inputs.paths)
     if saved is not None:
         changed = run.digest.verify(saved.get("inputs_read"))
         if changed:
@@ -380,7 +310,7 @@ def batch_loop(samples: Iterator[Sample], run: RunState, make: ProfileMaker, gro
                ckpt: Checkpointer, hooks: Hooks, total: int | None) -> None:
     """Run every batch through the session and count it; save checkpoints; report progress."""
     from .execution import feed
-    from .inputs import batched, prefetch
+    from .samples import batched, prefetch
 
     done, batches = len(run.sources), 0
     if hooks.progress:

@@ -190,7 +190,7 @@ class Sweep:
     def to_json(self, path: str | Path | None = None) -> str:
         text = json.dumps(self.to_dict(), indent=1, allow_nan=False) + "\n"
         if path is not None:
-            from .modelio import atomic_write_text
+            from .writes import atomic_write_text
 
             atomic_write_text(path, text)
         return text
@@ -240,8 +240,10 @@ def load_result(path: str | Path) -> "Profile | Sweep":
 def load_blend(path: str | Path, plan) -> Blend:
     """The blend image as a model-ready sample: an image preprocessed like the inputs, or one
     sample of a .npy/.npz file already shaped for the model input."""
-    from .inputs import check_array, image_to_input
-    from .modelio import ARRAY_SUFFIXES, read_arrays, read_image
+    from .preprocess import image_to_input
+    from .samples import check_array
+    from .filetypes import ARRAY_SUFFIXES
+    from .modelio import read_arrays, read_image
 
     p = Path(path)
     if not p.is_file():
@@ -303,7 +305,7 @@ class _Observer:
 def _sweep_batches(samples, levels: _LevelRuns, perturb, make, groups, hooks: Hooks, total) -> None:
     """Every batch once through the session per level (level 0 first), each level counted apart."""
     from .execution import feed
-    from .inputs import batched, prefetch
+    from .samples import batched, prefetch
 
     done = 0
     if hooks.progress:

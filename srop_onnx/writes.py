@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Iterator
 
 from .errors import OutputError
+from .filetypes import ARRAY_SUFFIXES, IMAGE_SUFFIXES
 
 __all__ = ["STDOUT", "atomic_path", "atomic_write", "atomic_write_text", "atomic_write_bytes", "guard_outputs", "to_stdout"]
 
@@ -137,8 +138,6 @@ def _same(a: Path, b: Path) -> bool:
 def _input_hit(out: Path, inputs: list) -> str | None:
     """The input argument that ``out`` would overwrite: an input file, or a file inside an input
     folder that would be read as an input."""
-    from .modelio import ARRAY_SUFFIXES, IMAGE_SUFFIXES
-
     real = Path(os.path.realpath(out))
     for raw in inputs:
         p = Path(raw)

@@ -18,8 +18,8 @@ from reference import ref_bins, ref_max_pool2
 from srop_onnx import Profile, UsageError, analyze
 from srop_onnx.baseline import chain_spatial, nearest_side
 from srop_onnx.cli import main
-from srop_onnx.compare import check, compare
-from srop_onnx.randomize import fan_in, randomize
+from srop_onnx.comparison import check, compare
+from srop_onnx.twin import fan_in, randomize
 
 
 def run(*args, env=None):

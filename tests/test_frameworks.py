@@ -60,7 +60,7 @@ def test_paddle_export_names_results_and_twin(rng):
     import onnx
     from onnx import numpy_helper
 
-    from srop_onnx.randomize import randomize
+    from srop_onnx.twin import randomize
 
     model = MODELS / "paddle_small.onnx"
     x = rng.standard_normal((3, 3, 32, 32)).astype(np.float32)

@@ -122,7 +122,7 @@ def test_an_all_dead_layer_flows_through_every_output(tmp_path, rng):
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
-    from srop_onnx.compare import check
+    from srop_onnx.comparison import check
 
     w = rng.standard_normal((4, 3, 3, 3)).astype(np.float32)
     nodes = [helper.make_node("Conv", ["x", "zero"], ["dead"], name="/dead/Conv", pads=[1] * 4),

@@ -124,7 +124,7 @@ cuda_absent = pytest.mark.skipif(cuda_problem() is None, reason="CUDA starts her
 @cuda_absent
 def test_a_cuda_session_that_falls_back_to_cpu_is_a_device_error(fixtures):
     from srop_onnx import DeviceError
-    from srop_onnx.inputs import input_spec
+    from srop_onnx.inputspec import input_spec
     from srop_onnx.modelio import load_model
     from srop_onnx.runtime import ProviderChoice, Runner
 

@@ -212,7 +212,9 @@ def test_kernels_and_checkpoint_are_refused_together(tmp_path, folder):
 @pytest.mark.parametrize("start, limit", [((0, 0), None), ((3, 0), None), ((0, 0), 5), ((2, 1), 4)])
 def test_parallel_decoding_yields_logs_and_resumes_in_file_order(folder, tmp_path, start, limit):
     """Decode threads change nothing a run can see: samples, their order and positions, skips."""
-    from srop_onnx.inputs import InputLog, input_spec, iter_samples, make_preprocess
+    from srop_onnx.inputspec import input_spec
+    from srop_onnx.preprocess import make_preprocess
+    from srop_onnx.samples import InputLog, iter_samples
     from srop_onnx.modelio import discover_inputs, load_model
 
     stack = tmp_path / "stack.npy"  # a multi-row array file among the images: rows resume mid-file
@@ -236,7 +238,9 @@ def test_parallel_decoding_yields_logs_and_resumes_in_file_order(folder, tmp_pat
 
 def test_strict_decoding_raises_the_first_bad_file_in_order(folder):
     from srop_onnx.errors import InputDataError
-    from srop_onnx.inputs import InputLog, input_spec, iter_samples, make_preprocess
+    from srop_onnx.inputspec import input_spec
+    from srop_onnx.preprocess import make_preprocess
+    from srop_onnx.samples import InputLog, iter_samples
     from srop_onnx.modelio import discover_inputs, load_model
 
     spec = input_spec(load_model(EXAMPLE).proto)

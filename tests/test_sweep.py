@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from conftest import EXAMPLE, EXAMPLE_IMAGES
 from srop_onnx import InputDataError, Profile, UsageError, analyze
 from srop_onnx.cli import main
-from srop_onnx.compare import check
+from srop_onnx.comparison import check
 from srop_onnx.sweeps import Sweep, load_result, merge_sweeps, parse_levels, sweep
 
 BLEND = EXAMPLE_IMAGES / "disk_0.png"

@@ -19,7 +19,7 @@ from click.testing import CliRunner
 from conftest import assert_matches_reference
 from srop_onnx import ModelError, UsageError, analyze
 from srop_onnx.cli import main
-from srop_onnx.compare import compare
+from srop_onnx.comparison import compare
 from srop_onnx.naming import is_generic_name
 from srop_onnx.stages import load_stage, plan_model
 from srop_onnx.settings import Measurement
@@ -166,7 +166,7 @@ def _vad_model_with_defaults(tmp_path: Path) -> Path:
 
 def test_wav_channels_and_lengths(tmp_path):
     from srop_onnx.audio import AudioPrep, audio_to_input
-    from srop_onnx.inputs import InputSpec
+    from srop_onnx.inputspec import InputSpec
 
     spec = InputSpec("input", (None, None), "float32", "NL")
     stereo = np.stack([np.ones(10), -np.ones(10)], axis=1) * 0.5
