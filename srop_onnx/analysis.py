@@ -20,7 +20,7 @@ from .modelio import LoadedModel
 from .profile import Profile
 from .reducer import LayerReducer
 from .settings import Execution, Hooks, Measurement
-from .stages import (ProfileMaker, RunState, batch_loop, build_profile, choose_batch, load_stage, no_inputs_error,
+from .stages import (ProfileMaker, RunState, batch_loop, build_profile, load_stage, no_inputs_error,
                      open_checkpoint, open_inputs, plan_model, prepare_taps, start_session)
 
 __all__ = ["analyze", "analyze_vs_random", "run_analysis", "vs_random", "split_options", "prepare_taps", "LayerReducer"]
@@ -59,6 +59,7 @@ def analyze(
     memory_budget: int | None = None,
     tf32: bool = False,
     sample_rate: int | None = None,
+    record_run: bool = False,
 ) -> Profile:
     """SROP profile of every tapped layer of ``model`` over ``inputs``.
 
@@ -95,6 +96,9 @@ def analyze(
         off by default, SPEC 8).
     sample_rate : the rate WAV inputs must have (default: the first WAV file's); ``size``
         gives raw-waveform models their length in samples.
+    record_run : also write the facts of this run (peak memory, wall time, host, date) into the
+        profile (``extra.run``); they are always in ``Profile.run``, never in the file by default,
+        so two runs of the same command give byte-identical files.
 
     Returns
     -------
@@ -105,7 +109,7 @@ def analyze(
                           baseline=baseline, tf32=tf32, sample_rate=sample_rate)
     how = Execution(provider=provider, batch_size=batch_size, limit=limit, strict=strict, keep_bins=keep_bins,
                     shard=shard, checkpoint=checkpoint, checkpoint_every=checkpoint_every, max_memory=max_memory,
-                    iobinding=iobinding, memory_budget=memory_budget)
+                    iobinding=iobinding, memory_budget=memory_budget, record_run=record_run)
     return run_analysis(model, inputs, measure, how, Hooks(progress, notify))
 
 
@@ -124,7 +128,7 @@ def run_analysis(model, inputs, measure: Measurement, how: Execution, hooks: Hoo
     first = next(samples, None)
     make = ProfileMaker(plan, settings, how.shard, start_session(plan, run, first, how, measure, hooks),
                         shard_proof=inputs.shard_proof(how.shard) if how.shard else None)
-    make.batch_size, groups = choose_batch(make.session, first, how, hooks)
+    groups = make.size(first, how, hooks)
     if first is not None:
         samples = itertools.chain([first], samples)
     batch_loop(samples, run, make, groups, ckpt, hooks, total)
@@ -165,8 +169,10 @@ def vs_random(model, inputs, measure: Measurement, how: Execution, hooks: Hooks 
     """:func:`analyze_vs_random` over the values of :mod:`srop_onnx.settings`."""
     from .comparison import random_verdict
     from .modelio import in_memory_model, load_model_with_weights
+    from .options import check_seed
     from .twin import randomize
 
+    seed = check_seed(seed)
     loaded = load_model_with_weights(model)
     trained = run_analysis(loaded, inputs, measure, how, hooks)
     twin_proto, report = randomize(loaded.proto, seed=seed)

@@ -44,8 +44,9 @@ def junit_xml(result: CheckResult, suite: str = "srop-onnx check") -> str:
     root, ts = _suite(suite, len(result.layers), failures, 0)
     props = ET.SubElement(ts, "properties")
     for k, v in (("metric", result.metric), ("tol", f"{result.tol:g}"), ("units", result.units),
-                 ("profile", result.comparison.a.model.get("path", "")),
-                 ("golden", result.comparison.b.model.get("path", ""))):
+                 ("profile", result.names[0]), ("golden", result.names[1]),
+                 ("model", result.comparison.a.model.get("path", "")),
+                 ("golden_model", result.comparison.b.model.get("path", ""))):
         ET.SubElement(props, "property", name=k, value=xml_text(v))
     for lc in result.layers:
         tc = ET.SubElement(ts, "testcase", classname=CLASSNAME, name=xml_text(lc.name), time="0")

@@ -6,6 +6,7 @@ on stderr and exit code 2; ``--debug`` shows the traceback instead.
 
 from __future__ import annotations
 
+import re
 import sys
 from typing import NamedTuple
 
@@ -17,38 +18,89 @@ from .errors import SropError, UsageError
 EXIT_DRIFT = 1  # check: a layer drifted
 EXIT_USAGE = 2  # a bad model, input, option or file: one line naming it
 EXIT_INTERNAL = 3  # a bug in srop-onnx: one line and a hint to --debug
+EXIT_RESOURCES = 4  # the machine ran out of memory: one line saying what to lower
+EXIT_INTERRUPTED = 130  # Ctrl-C (128 + SIGINT)
+EXIT_BROKEN_PIPE = 141  # the reader of standard output went away (128 + SIGPIPE), as other CLI tools exit
+EXIT_TERMINATED = 143  # SIGTERM: timeout, Slurm, docker stop, CI cancellation (128 + SIGTERM)
+
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 
 
-def _one_line(text: str) -> str:
-    return " ".join(str(text).split()) or "no message"
+def _one_line(text) -> str:
+    """A message as one line of terminal text: whitespace collapsed, control characters (terminal
+    escapes in a model's names, say) shown as ``\\xNN`` instead of acting on the terminal."""
+    s = " ".join(str(text).encode("utf-8", "surrogateescape").decode("utf-8", "replace").split())
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", s) or "no message"
+
+
+def _pipe_closed() -> None:
+    """Standard output's reader is gone: point stdout at the null device so nothing fails on exit."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
 
 
 class _Group(click.Group):
     def invoke(self, ctx):
+        from .signals import Terminated
+
+        def debug() -> bool:  # main() sets ctx.obj inside super().invoke
+            return bool(ctx.obj and ctx.obj.get("debug"))
+
         try:
-            return super().invoke(ctx)
+            result = super().invoke(ctx)
+            sys.stdout.flush()  # a closed pipe shows here, not at interpreter exit
+            return result
         except click.exceptions.UsageError as exc:  # a bad option value of a command: one line too
-            if ctx.obj and ctx.obj.get("debug"):
+            if debug():
                 raise
             where = f" (see 'srop-onnx {exc.ctx.info_name} --help')" if exc.ctx is not None else ""
             click.echo(f"error: {_one_line(exc.format_message())}{where}", err=True)
             ctx.exit(EXIT_USAGE)
         except (click.exceptions.Exit, click.exceptions.ClickException, click.exceptions.Abort):
             raise
+        except BrokenPipeError:
+            _pipe_closed()
+            ctx.exit(EXIT_BROKEN_PIPE)
         except SropError as exc:
-            if ctx.obj and ctx.obj.get("debug"):
+            if debug():
                 raise
+            from .errors import ResourceError
+
             click.echo(f"error: {_one_line(exc)}", err=True)
-            ctx.exit(EXIT_USAGE)
+            ctx.exit(EXIT_RESOURCES if isinstance(exc, ResourceError) else EXIT_USAGE)
+        except Terminated:
+            click.echo("terminated", err=True)
+            ctx.exit(EXIT_TERMINATED)
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
-            ctx.exit(130)
-        except Exception as exc:  # a bug: never exit 1, which means drift to CI
-            if ctx.obj and ctx.obj.get("debug"):
+            ctx.exit(EXIT_INTERRUPTED)
+        except MemoryError as exc:
+            if debug():
                 raise
+            click.echo(f"error: {_one_line(_out_of_memory(exc))}", err=True)
+            ctx.exit(EXIT_RESOURCES)
+        except Exception as exc:  # a bug: never exit 1, which means drift to CI
+            if debug():
+                raise
+            from .errors import memory_problem
+
+            if memory_problem(exc):
+                click.echo(f"error: {_one_line(_out_of_memory(exc))}", err=True)
+                ctx.exit(EXIT_RESOURCES)
             click.echo(f"error: internal error ({type(exc).__name__}: {_one_line(exc)}); rerun with "
                        "'srop-onnx --debug ...' to see the traceback, and please report it", err=True)
             ctx.exit(EXIT_INTERNAL)
+
+
+def _out_of_memory(exc: BaseException) -> str:
+    detail = f" ({type(exc).__name__}: {exc})" if str(exc) else ""
+    return (f"out of memory{detail}; lower the batch (-b 1), bound the tap outputs (--max-memory 500MB), "
+            "tap fewer layers (--layers/--ops), or give the process more memory")
 
 
 def _console(stderr: bool = False):
@@ -60,6 +112,33 @@ def _console(stderr: bool = False):
     # Not a terminal (pipes, CI logs): do not squeeze tables into 80 columns.
     wide = not stream.isatty() and "COLUMNS" not in os.environ
     return Console(stderr=stderr, highlight=False, width=160 if wide else None)
+
+
+class _Finite(click.ParamType):
+    """A finite number in a range (click's FloatRange lets nan and inf through)."""
+
+    name = "number"
+
+    def __init__(self, low: float | None = None, high: float | None = None, low_open: bool = False):
+        self.low, self.high, self.low_open = low, high, low_open
+
+    def convert(self, value, param, ctx):
+        import math
+
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            self.fail(f"{value!r} is not a number", param, ctx)
+        below = self.low is not None and (number <= self.low if self.low_open else number < self.low)
+        if not math.isfinite(number) or below or (self.high is not None and number > self.high):
+            lo = "" if self.low is None else f"{'>' if self.low_open else '>='} {self.low:g}"
+            hi = "" if self.high is None else f"<= {self.high:g}"
+            self.fail(f"{value!r} is not a finite number {' and '.join(x for x in (lo, hi) if x)}", param, ctx)
+        return number
+
+
+#: a seed: a whole number >= 0, used whole
+_SEED = click.IntRange(min=0)
 
 
 def _floats(text: str | None, option: str):
@@ -80,7 +159,16 @@ def _ops(text: str | None):
 @click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
 @click.pass_context
 def main(ctx, debug):
-    """Spectral roll-off points (SROPs) of the feature maps of any ONNX model."""
+    """Spectral roll-off points (SROPs) of the feature maps of any ONNX model.
+
+    \b
+    Exit codes: 0 ok, 1 drift (check), 2 bad input or option, 3 internal error,
+    4 out of memory, 130 interrupted, 141 output pipe closed, 143 terminated.
+    The method and every option: docs/ in the srop-onnx repository.
+    """
+    from .signals import raise_on_sigterm
+
+    raise_on_sigterm()
     ctx.ensure_object(dict)
     ctx.obj["debug"] = debug
 
@@ -101,7 +189,7 @@ _MEASURE_OPTIONS = [
     click.option("--size", metavar="HxW|L", help="Image size (or waveform length) for models with dynamic dims."),
     click.option("--layout", type=click.Choice(["NCHW", "NHWC", "NCL", "NLC"], case_sensitive=False),
                  help="Override the detected input layout."),
-    click.option("--kappa", type=click.FloatRange(0, 1, min_open=True), default=0.85, show_default=True,
+    click.option("--kappa", type=_Finite(0, 1, low_open=True), default=0.85, show_default=True,
                  help="Energy fraction of the roll-off."),
     click.option("--units", type=click.Choice(["band", "input"]), default="band", show_default=True,
                  help="band: k/m per layer; input: k/m of the model input."),
@@ -122,6 +210,10 @@ _RUN_OPTIONS = [
     click.option("--max-memory", metavar="SIZE",
                  help="Bound on one run's tap outputs (e.g. 2GB, 512MB): taps are split into passes."),
     click.option("--quiet", "-q", is_flag=True, help="No progress bar and no table."),
+    click.option("--verbose", "-v", is_flag=True, help="More notes (e.g. why CUDA is not used)."),
+    click.option("--record-run", is_flag=True,
+                 help="Record facts of this run (peak memory, time, host) in the files; off, two runs give "
+                      "identical files."),
 ]
 
 
@@ -150,7 +242,8 @@ def _execution(o: dict, **more):
     from .settings import Execution
 
     return Execution(provider=o["provider"], batch_size=o["batch_size"], limit=o["limit"], strict=o["strict"],
-                     shard=parse_shard(o["shard"]), max_memory=parse_bytes(o["max_memory"], "--max-memory"), **more)
+                     shard=parse_shard(o["shard"]), max_memory=parse_bytes(o["max_memory"], "--max-memory"),
+                     record_run=o["record_run"], **more)
 
 
 def _notes(quiet: bool):
@@ -163,6 +256,14 @@ def _notes(quiet: bool):
     return lambda msg: err.print(safe(msg), style="dim")
 
 
+def _hooks(o: dict, progress=None):
+    """The :class:`~srop_onnx.settings.Hooks` of a command: progress, notes, and with ``-v`` details."""
+    from .settings import Hooks
+
+    notify = _notes(o["quiet"])
+    return Hooks(progress, notify, notify if o["verbose"] and not o["quiet"] else None)
+
+
 @main.command(short_help="Analyse a model over images or arrays; print a layer report.")
 @click.argument("model", type=click.Path(dir_okay=False, path_type=str))
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=str))
@@ -173,11 +274,13 @@ def _notes(quiet: bool):
 @click.option("--csv", "csv_path", type=click.Path(dir_okay=False), help="Write one row per layer (CSV).")
 @click.option("--kernels", "kernels_path", type=click.Path(dir_okay=False), help="Write per-map roll-off bins (NPZ).")
 @click.option("--check", "golden", type=click.Path(dir_okay=False), help="Check the result against a golden profile (exit 1 on drift).")
-@click.option("--tol", type=click.FloatRange(min=0), default=0.02, show_default=True, help="Tolerance for --check.")
+@click.option("--tol", type=_Finite(0), default=0.02, show_default=True, help="Tolerance for --check.")
 @click.option("--metric", type=click.Choice(["mean", "median", "w1"]), default="mean", show_default=True, help="Metric for --check.")
+@click.option("--match", type=click.Choice(["name", "position"]), default="name", show_default=True,
+              help="For --check: pair layers by name only, or also by position (listed).")
 @click.option("--junit", "junit_path", type=click.Path(dir_okay=False), help="With --check: write a JUnit XML report.")
 @click.option("--vs-random", is_flag=True, help="Also analyse the randomized twin (SPEC 7) and compare.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the randomized twin.")
+@click.option("--seed", type=_SEED, default=0, show_default=True, help="Seed of the randomized twin (>= 0).")
 @click.option("--report", "report_path", type=click.Path(dir_okay=False), help="Write a self-contained HTML report.")
 @click.option("--checkpoint", "checkpoint_path", type=click.Path(dir_okay=False), help="Save running statistics here; rerunning resumes.")
 @click.option("--checkpoint-every", type=click.IntRange(min=1), default=10, show_default=True, metavar="K", help="Batches between checkpoints.")
@@ -195,8 +298,13 @@ def analyze(ctx, model, inputs, **o):
       srop-onnx analyze model.onnx val/ --check golden.json --junit srop.xml
       srop-onnx analyze model.onnx val/ --vs-random --report report.html
     """
-    if o["junit_path"] and not o["golden"]:
-        raise UsageError("--junit needs --check GOLDEN.json")
+    given = [f"--{name}" for name in ("tol", "metric", "match")
+             if ctx.get_parameter_source(name) != click.core.ParameterSource.DEFAULT]
+    if o["junit_path"]:
+        given.append("--junit")
+    if given and not o["golden"]:
+        raise UsageError(f"{'/'.join(given)} needs --check GOLDEN.json (it only applies to a check); add --check "
+                         "or drop it")
     if o["vs_random"] and (o["shard"] or o["checkpoint_path"] or o["engine"] == "ray"):
         raise UsageError("--vs-random runs both models locally in one go; drop --shard/--checkpoint/--engine ray")
     if o["kernels_path"] and (o["shard"] or o["engine"] == "ray"):
@@ -217,12 +325,14 @@ def analyze(ctx, model, inputs, **o):
     golden_profile = _load_profile(o["golden"]) if o["golden"] else None
     mode = _Mode(engine=o["engine"], vs_random=o["vs_random"], seed=o["seed"], shards=o["shards"],
                  ray_address=o["ray_address"], quiet=o["quiet"])
-    profile, verdict = _run_analysis(model, list(inputs), measure, how, mode)
+    profile, verdict = _run_analysis(model, list(inputs), measure, how, mode, _hooks(o))
     _after_analysis(ctx, profile, verdict, units=o["units"], quiet=quiet_table,
                     outputs={"profile": o["json_path"], "CSV": o["csv_path"], "kernels": o["kernels_path"],
                              "report": o["report_path"]})
     if golden_profile is not None:
-        _run_check(ctx, profile, golden_profile, _CheckOptions(o["tol"], o["metric"], None, o["junit_path"]),
+        _run_check(ctx, profile, golden_profile,
+                   _CheckOptions(o["tol"], o["metric"], None, o["junit_path"], o["match"],
+                                 (o["json_path"] or "(this run)", o["golden"])),
                    _console(stderr=quiet_table))
 
 
@@ -237,14 +347,15 @@ class _Mode(NamedTuple):
     quiet: bool
 
 
-def _run_analysis(model, inputs, measure, how, mode: _Mode):
+def _run_analysis(model, inputs, measure, how, mode: _Mode, hooks):
     """``(profile, verdict or None)`` of one ``analyze`` command, with a progress bar on stderr."""
+    from dataclasses import replace
+
     from .analysis import run_analysis, vs_random as run_vs_random
     from .report import ProgressHook
-    from .settings import Hooks
 
     bar = ProgressHook(None if mode.quiet else _console(stderr=True))
-    notify = _notes(mode.quiet)
+    hooks = replace(hooks, progress=bar)
     try:
         if mode.engine == "ray":
             from .distributed import ray_analysis
@@ -253,9 +364,9 @@ def _run_analysis(model, inputs, measure, how, mode: _Mode):
                                    progress=bar)
             return profile, None
         if mode.vs_random:
-            profile, _twin, verdict = run_vs_random(model, inputs, measure, how, Hooks(bar, notify), seed=mode.seed)
+            profile, _twin, verdict = run_vs_random(model, inputs, measure, how, hooks, seed=mode.seed)
             return profile, verdict
-        return run_analysis(model, inputs, measure, how, Hooks(bar, notify)), None
+        return run_analysis(model, inputs, measure, how, hooks), None
     finally:
         bar.stop()
 
@@ -266,9 +377,8 @@ def _after_analysis(ctx, profile, verdict, *, units, quiet, outputs: dict) -> No
 
     out, err = _console(), _console(stderr=True)
     if ctx.obj.get("debug"):
-        run_info = profile.extra.get("run", {})
-        err.print("run: " + ", ".join(f"{k} {v / 2**20:.0f} MiB" if k.endswith("bytes") else f"{k} {v}"
-                                      for k, v in run_info.items()), highlight=False)
+        err.print("run: " + ", ".join(f"{k} {v / 2**20:.0f} MiB" if k.endswith("bytes") and v is not None
+                                      else f"{k} {v}" for k, v in profile.run.items()), highlight=False)
     if not quiet:
         render_profile(profile, out, units)
         if verdict is not None:
@@ -290,9 +400,13 @@ def _after_analysis(ctx, profile, verdict, *, units, quiet, outputs: dict) -> No
               help="Blend this image (or a .npy sample) into every input: (1 - w) x + w I.")
 @click.option("--noise", type=click.Choice(["gaussian", "uniform"]),
               help="Add seeded noise: x + w * std(x) * e (e of unit variance).")
-@click.option("--levels", required=True, metavar="W,W,...", help="Levels w, e.g. 0,0.5,1 or 0,0.1,...,1.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the noise.")
+@click.option("--levels", required=True, metavar="W,W,...",
+              help="Levels w, e.g. 0,0.5,1 or 0,0.1,...,1 (at most 256, each in [0, 1e6]).")
+@click.option("--seed", type=_SEED, default=0, show_default=True, help="Seed of the noise (>= 0).")
 @click.option("--output", "output_name", metavar="NAME", help="Model output compared with w = 0 [default: the first].")
+@click.option("--change", type=click.Choice(["auto", "top1", "relative"]), default="auto", show_default=True,
+              help="Output change shown: auto = top-1 agreement for a probability output, else the relative "
+                   "change; both are recorded.")
 @_tap_options
 @_options(_MEASURE_OPTIONS)
 @_options(_RUN_OPTIONS)
@@ -310,20 +424,21 @@ def sweep(model, inputs, **o):
       srop-onnx sweep model.onnx images/ --noise gaussian --levels 0,0.25,...,2 --report sweep.html
     """
     from .report import ProgressHook, render_sweep
-    from .settings import Hooks
-    from .sweeps import Noise, parse_levels, run_sweep
-
+    from .sweepresult import profile_paths
+    from .sweeps import Noise, SweepPlan, parse_levels, run_sweep
     from .writes import guard_outputs
 
     if (o["blend"] is None) == (o["noise"] is None):
         raise UsageError("sweep needs exactly one of --blend IMAGE or --noise gaussian|uniform")
-    guard_outputs({"-o": o["json_path"], "--plot": o["plot_path"], "--report": o["report_path"]}, model=model,
-                  inputs=inputs, protected={"the blend image": o["blend"]})
-    perturb = Noise(o["noise"], o["seed"]) if o["noise"] else o["blend"]
+    plan = SweepPlan(Noise(o["noise"], o["seed"]) if o["noise"] else o["blend"], parse_levels(o["levels"]),
+                     o["output_name"], o["change"])
+    outputs = {"-o": o["json_path"], "--plot": o["plot_path"], "--report": o["report_path"]}
+    if o["profiles_dir"]:
+        outputs.update({f"--profiles {path}": path for path in profile_paths(o["profiles_dir"], plan.levels)})
+    guard_outputs(outputs, model=model, inputs=inputs, protected={"the blend image": o["blend"]})
     bar = ProgressHook(None if o["quiet"] else _console(stderr=True))
     try:
-        result = run_sweep(model, list(inputs), _measurement(o), _execution(o), perturb, parse_levels(o["levels"]),
-                           Hooks(bar, _notes(o["quiet"])), o["output_name"])
+        result = run_sweep(model, list(inputs), _measurement(o), _execution(o), plan, _hooks(o, bar))
     finally:
         bar.stop()
     if not o["quiet"]:
@@ -391,6 +506,8 @@ class _CheckOptions(NamedTuple):
     metric: str
     units: str | None
     junit_path: str | None
+    match: str = "name"
+    names: tuple[str, str] | None = None  # the profile and golden files
 
 
 def _run_check(ctx, profile, golden, opts: _CheckOptions, console) -> None:
@@ -404,7 +521,8 @@ def _run_check(ctx, profile, golden, opts: _CheckOptions, console) -> None:
     from .writes import atomic_write_text
 
     try:
-        result = run_check(profile, golden, tol=opts.tol, metric=opts.metric, units=opts.units)
+        result = run_check(profile, golden, tol=opts.tol, metric=opts.metric, units=opts.units, match=opts.match,
+                           names=opts.names)
     except UsageError as exc:
         if opts.junit_path:
             atomic_write_text(opts.junit_path, junit_error(_one_line(exc)))
@@ -442,7 +560,8 @@ def _append_summary(markdown: str) -> None:
 @click.argument("profile_b", type=click.Path(dir_okay=False))
 @click.option("--units", type=click.Choice(["band", "input"]), help="Units of mean/median/IQR [default: A's].")
 def compare(profile_a, profile_b, units):
-    """Compare two profiles layer by layer (matched by tensor, module name, then position)."""
+    """Compare two profiles layer by layer (matched by tensor, module name, then position, listed).
+    Differences are B - A (the second file minus the first: new minus golden)."""
     from .comparison import compare as run_compare
     from .report import render_comparison
 
@@ -478,18 +597,23 @@ def merge(parts, output):
 @main.command(short_help="Check a profile against a golden one (exit 1 on drift).")
 @click.argument("profile", type=click.Path(dir_okay=False))
 @click.option("--against", "golden", required=True, type=click.Path(dir_okay=False), help="Golden profile.")
-@click.option("--tol", type=click.FloatRange(min=0), default=0.02, show_default=True)
-@click.option("--metric", type=click.Choice(["mean", "median", "w1"]), default="mean", show_default=True)
+@click.option("--tol", type=_Finite(0), default=0.02, show_default=True, help="Largest allowed difference.")
+@click.option("--metric", type=click.Choice(["mean", "median", "w1"]), default="mean", show_default=True,
+              help="What is compared per layer (w1: 1-Wasserstein distance, band units).")
+@click.option("--match", type=click.Choice(["name", "position"]), default="name", show_default=True,
+              help="name: layers pair by tensor or module name, and layers that would pair only by position are "
+                   "refused; position: accept pairing the rest by position (listed).")
 @click.option("--units", type=click.Choice(["band", "input"]), help="Units for mean/median [default: the golden's].")
 @click.option("--junit", "junit_path", type=click.Path(dir_okay=False), help="Write a JUnit XML report.")
 @click.pass_context
-def check(ctx, profile, golden, tol, metric, units, junit_path):
+def check(ctx, profile, golden, tol, metric, units, junit_path, match):
     """Exit 0 when every layer of PROFILE is within --tol of the golden profile, 1 on drift, 2 when
     a file or option is bad (or the golden was made with other settings), 3 on an internal error."""
     from .writes import guard_outputs, to_stdout
 
     guard_outputs({"--junit": junit_path}, protected={f"the profile {profile}": profile, f"the golden {golden}": golden})
-    _run_check(ctx, _load_profile(profile), _load_profile(golden), _CheckOptions(tol, metric, units, junit_path),
+    _run_check(ctx, _load_profile(profile), _load_profile(golden),
+               _CheckOptions(tol, metric, units, junit_path, match, (str(profile), str(golden))),
                _console(stderr=to_stdout(junit_path)))
 
 

@@ -67,6 +67,15 @@ def cuda_problem() -> str | None:
     return None
 
 
+def gpu_present() -> bool:
+    """Whether this machine shows an NVIDIA GPU at all (its driver, or ``nvidia-smi``), without
+    loading CUDA: a note that CUDA is not used is worth printing only then."""
+    import os
+    import shutil
+
+    return os.path.exists("/proc/driver/nvidia/version") or shutil.which("nvidia-smi") is not None
+
+
 def preload_cuda_libraries() -> None:
     """Let ONNX Runtime find CUDA and cuDNN from pip packages (or PyTorch's) before a CUDA
     session starts (``onnxruntime.preload_dlls``, ORT >= 1.21); best effort, silent."""

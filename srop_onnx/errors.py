@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-__all__ = ["SropError", "UsageError", "ModelError", "InputDataError", "TooSmallError", "DeviceError", "OutputError", "ResourceError"]
+__all__ = ["SropError", "UsageError", "ModelError", "InputDataError", "TooSmallError", "DeviceError", "OutputError",
+           "ResourceError", "memory_problem"]
 
 
 class SropError(Exception):
@@ -40,3 +41,17 @@ class OutputError(SropError):
 class ResourceError(SropError):
     """The machine ran out of something the run needs (memory): one line saying what to lower.
     The CLI exits with code 4 (not 2: the input is not at fault)."""
+
+
+#: how runtimes and libraries word "could not get memory" (ONNX Runtime, NumPy, OpenBLAS, CuPy, protobuf)
+_MEMORY_WORDS = ("out of memory", "failed to allocate", "unable to allocate", "bad allocation", "bad_alloc",
+                 "cannot allocate memory", "failed to map segment", "memory allocation", "memoryerror",
+                 "not enough memory", "errno 12")
+
+
+def memory_problem(exc: BaseException) -> bool:
+    """True when ``exc`` says the process could not get memory (whatever library raised it)."""
+    if isinstance(exc, MemoryError):
+        return True
+    text = f"{type(exc).__name__} {exc}".lower()
+    return any(w in text for w in _MEMORY_WORDS)

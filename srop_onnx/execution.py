@@ -99,11 +99,32 @@ def auto_batch(per: dict[str, int], first: np.ndarray, device: str, limit: int =
 
 
 def peak_memory() -> dict:
-    import resource
-    import sys
-
+    """Peak memory of this process (and of the CUDA device when used), in bytes: from
+    ``resource`` on Unix, psutil elsewhere when installed, else ``None`` (unknown), never an error."""
     from .cuda import peak_device_memory
 
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    rss = rss if sys.platform == "darwin" else rss * 1024
-    return {"peak_rss_bytes": int(rss), **(peak_device_memory() or {})}
+    return {"peak_rss_bytes": _peak_rss(), **(peak_device_memory() or {})}
+
+
+def _peak_rss() -> int | None:
+    import sys
+
+    try:
+        import resource
+    except ImportError:  # Windows
+        resource = None
+    if resource is not None:
+        try:
+            rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+            return int(rss if sys.platform == "darwin" else rss * 1024)
+        except (OSError, ValueError, AttributeError):
+            pass
+    try:
+        import psutil
+    except ImportError:
+        return None
+    try:
+        info = psutil.Process().memory_info()
+        return int(getattr(info, "peak_wset", 0) or info.rss)  # Windows keeps the peak working set
+    except Exception:
+        return None

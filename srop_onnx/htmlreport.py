@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 
 from .profile import Profile
 
-__all__ = ["html_report", "sweep_report"]
+__all__ = ["html_report", "sweep_report", "e", "f", "figure_tag", "describe_settings"]
 
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2em auto;max-width:1200px;color:#222;padding:0 1em}
@@ -23,29 +23,49 @@ th{background:#f4f4f4}td.l,th.l{text-align:left}img{max-width:100%;height:auto;b
 """
 
 
-def _f(x, d=3) -> str:
+def f(x, d=3) -> str:
+    """A number for a table cell (``-`` where there is none)."""
     if isinstance(x, bool) or not isinstance(x, (int, float)) or not math.isfinite(x):
         return "-"
     return f"{x:.{d}f}"
 
 
-def _e(x) -> str:
+def e(x) -> str:
     """Any value as HTML text (names, paths and settings are data, never markup)."""
     return html.escape(str(x).encode("utf-8", "surrogateescape").decode("utf-8", "replace"))
 
 
-def _img(fig) -> str:
+def figure_tag(fig, alt: str = "figure") -> str:
+    """A matplotlib figure as an ``<img>`` with its PNG inline (a data URI: nothing is fetched)."""
     from .plot import figure_bytes
 
     data = base64.b64encode(figure_bytes(fig, "png")).decode("ascii")
-    return f'<img alt="figure" src="data:image/png;base64,{data}">'
+    return f'<img alt="{e(alt)}" src="data:image/png;base64,{data}">'
+
+
+def describe_settings(p: Profile) -> str:
+    """One line: input, preprocessing, kappa, taps and provider of a profile."""
+    from .report import describe_preprocess
+
+    m, st = p.model, p.settings
+    taps = st.get("taps")
+    taps = "all rank-3/4 tensors" if taps == "all" else ", ".join(taps or [])
+    return (f"input {m['input']['name']} {m['input']['shape']} {m['input']['layout']}; "
+            f"preprocessing: {describe_preprocess(st.get('preprocess'))}; kappa {st.get('kappa')}; taps: {taps}"
+            + (f" matching {st['layers']!r}" if st.get("layers") else "") + f"; provider {st.get('provider', '?')}")
+
+
+_f, _e, _img = f, e, figure_tag
 
 
 def _summary(p: Profile, label: str) -> str:
+    from .report import describe_preprocess
+
     m = p.model
     rows = [("model", m.get("path")), ("sha256", (m.get("sha256") or "")[:16] + "…"),
             ("input", f"{m['input']['name']} {m['input']['shape']} {m['input']['layout']}"),
             ("inputs analysed", p.analyzed), ("inputs skipped", len(p.skipped_inputs)),
+            ("preprocessing", describe_preprocess(p.settings.get("preprocess"))),
             ("kappa", p.settings.get("kappa")), ("taps", p.settings.get("taps")),
             ("provider", p.settings.get("provider")), ("srop-onnx", p.tool_version)]
     body = "".join(f'<tr><th class="l">{_e(str(k))}</th><td class="l">{_e(str(v))}</td></tr>'
@@ -77,17 +97,17 @@ def _comparison(a: Profile, b: Profile, units: str) -> str:
 
     comp = compare(a, b, check_settings=False)
     head = "".join(f"<th{' class=l' if c == 'layer' else ''}>{c}</th>" for c in
-                   ("layer", "A mean", "B mean", "delta", "A median", "B median", "W1 (band)"))
+                   ("layer", "A mean", "B mean", "delta (B - A)", "A median", "B median", "W1 (band)"))
     rows = []
     for pr in comp.pairs:
         sa, sb = pr.a.summary(units), pr.b.summary(units)
-        d = sa.mean - sb.mean
+        d = sb.mean - sa.mean
         cls = "pass" if d < 0 else "fail" if d > 0 else ""
         rows.append(f"<tr><td class=l>{_e(pr.a.name)}</td><td>{_f(sa.mean)}</td><td>{_f(sb.mean)}</td>"
                     f"<td class={cls}>{d:+.3f}</td><td>{_f(sa.median)}</td><td>{_f(sb.median)}</td><td>{_f(pr.w1, 4)}</td></tr>")
     only = [f"only in A: {_e(x.name)}" for x in comp.only_a] + [f"only in B: {_e(x.name)}" for x in comp.only_b]
     notes = "".join(f"<p class=muted>{_e(w)}</p>" for w in comp.warnings + only)
-    return f"<h2>Comparison (A - B, {units} units)</h2><table><tr>{head}</tr>{''.join(rows)}</table>{notes}"
+    return f"<h2>Comparison (delta = B - A, {units} units)</h2><table><tr>{head}</tr>{''.join(rows)}</table>{notes}"
 
 
 def html_report(profiles: list[Profile], *, labels: list[str] | None = None, units: str | None = None) -> str:
@@ -130,9 +150,10 @@ def html_report(profiles: list[Profile], *, labels: list[str] | None = None, uni
 
 
 def sweep_report(sw, *, units: str = "band") -> str:
-    """The HTML text of a report of one sweep (``srop-onnx report sweep.json``)."""
+    """The HTML text of a report of one sweep (``srop-onnx report sweep.json``): every level in the
+    table and the depth figure."""
     from .plot import plot_depth, plot_sweep, plot_sweep_kde
-    from .sweeps import sweep_verdict, third_means
+    from .sweepresult import measure_label, sweep_verdict, third_means
 
     first = sw.points[0].profile
     what = _e(json.dumps(sw.perturbation))
@@ -140,18 +161,19 @@ def sweep_report(sw, *, units: str = "band") -> str:
     rows = "".join(f"<tr><td>{p.level:g}</td><td>{_f(p.change.value)}</td>"
                    + "".join(f"<td>{_f(v)}</td>" for v in third_means(p.profile, units))
                    + f"<td>{p.profile.analyzed}</td></tr>" for p in sw.points)
-    measure = _e(str(sw.points[-1].change.measure))
+    measure = _e(measure_label(sw.points[-1].change.shown))
     short = [f"w = {p.level:g}" for p in sw.points]
     parts = [f"<!DOCTYPE html><html lang=en><head><meta charset=utf-8><title>{_e(title)}</title>"
              f"<style>{_CSS}</style></head><body><h1>{_e(title)}</h1>",
              f"<p class=muted>Perturbation {what}; model output {_e(str(sw.output))} compared with w = 0 "
-             f"({measure}); kappa {_e(first.settings.get('kappa'))}, {_e(units)} units. Made by srop-onnx "
-             f"{_e(first.tool_version)} on {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}.</p>",
+             f"({measure}); kappa {_e(first.settings.get('kappa'))}, {_e(units)} units; "
+             f"{_e(describe_settings(first))}. Made by srop-onnx {_e(first.tool_version)} on "
+             f"{datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}.</p>",
              f"<p><b>What the data says:</b> {_e(sweep_verdict(sw)['summary'])}</p>",
              "<h2>Mean SROP against the level</h2>" + _img(plot_sweep([sw], units)),
              "<h2>Per-sample means at each level</h2>" + _img(plot_sweep_kde(sw, None, units)),
              "<h2>Mean SROP by depth at each level</h2>"
-             + _img(plot_depth([p.profile for p in sw.points][:8], "input", short[:8])),
-             "<table><tr><th>w</th><th>output vs w = 0</th><th>shallow</th><th>middle</th><th>deep</th>"
+             + _img(plot_depth([p.profile for p in sw.points], "input", short, baselines="first")),
+             f"<table><tr><th>w</th><th>{measure}</th><th>shallow</th><th>middle</th><th>deep</th>"
              f"<th>inputs</th></tr>{rows}</table>", "</body></html>\n"]
     return "".join(parts)

@@ -3,9 +3,12 @@ usage errors that name the option and what it accepts."""
 
 from __future__ import annotations
 
+import math
+import numbers
+
 from .errors import UsageError
 
-__all__ = ["parse_size", "parse_shard", "parse_bytes"]
+__all__ = ["parse_size", "parse_shard", "parse_bytes", "check_seed", "check_whole", "MAX_BYTES"]
 
 
 def parse_size(text: str | None) -> tuple[int, int] | None:
@@ -50,6 +53,30 @@ def parse_bytes(text: str | None, option: str = "--max-memory") -> int | None:
         value = float(num) * units[t[len(num):]]
     except (ValueError, KeyError):
         raise UsageError(f"{option} must look like 2GB, 512MiB or a number of bytes, got {text!r}") from None
-    if value < 1:
-        raise UsageError(f"{option} must be positive, got {text!r}")
+    if not math.isfinite(value) or value < 1 or value > MAX_BYTES:
+        raise UsageError(f"{option} must be a finite size from 1 byte to 8 EiB, got {text!r}")
+    return int(value)
+
+
+#: the largest size an option takes (what a signed 64-bit count of bytes holds)
+MAX_BYTES = 2**63 - 1
+
+
+def check_seed(seed, option: str = "--seed") -> int:
+    """A seed is a whole number >= 0, used whole (never cut to 32 bits)."""
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or int(seed) < 0:
+        raise UsageError(f"{option} must be a whole number >= 0, got {seed!r}")
+    return int(seed)
+
+
+def check_whole(value, option: str, low: int = 1, high: int = 2**63 - 1) -> int | None:
+    """``value`` as a whole number in ``[low, high]`` (None passes): one usage error otherwise
+    (a float such as ``nan``, ``inf`` or ``2.5`` is not a count)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        if not (isinstance(value, float) and value.is_integer()):
+            raise UsageError(f"{option} must be a whole number from {low} to {high}, got {value!r}")
+    if not low <= int(value) <= high:
+        raise UsageError(f"{option} must be a whole number from {low} to {high}, got {value!r}")
     return int(value)

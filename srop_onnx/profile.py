@@ -57,6 +57,10 @@ class LayerProfile:
     def summary(self, units: str = "band") -> Summary:
         return self.stats.summary(units)
 
+    def __repr__(self) -> str:
+        return (f"<LayerProfile {self.index} {self.name} ({self.op}, {'x'.join(map(str, self.shape))}): "
+                f"{self.stats.count} live maps, mean {self.summary('band').mean:.4f} band>")
+
     def to_dict(self, units: str) -> dict:
         st = self.stats
         s = st.summary(units)
@@ -120,11 +124,37 @@ class Profile:
     skipped_layers: list[dict]
     tool_version: str = ""
     sources: list[str] = field(default_factory=list, repr=False)  # analysed inputs in order
-    extra: dict = field(default_factory=dict)  # e.g. baseline summary, comparison, verdicts
+    extra: dict = field(default_factory=dict, repr=False)  # e.g. baseline summary, comparison, verdicts
+    #: facts about the run that made this profile (batch, peak memory, time): shown by ``--debug``,
+    #: written to the file only when asked (``record_run``), so two runs give identical files
+    run: dict = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def units(self) -> str:
         return self.settings.get("units", "band")
+
+    def __repr__(self) -> str:
+        name = Path(str(self.model.get("path", "?"))).name
+        return (f"<Profile {name}: {len(self.layers)} layers, {self.analyzed} inputs, "
+                f"kappa {self.settings.get('kappa')}, {self.units} units>")
+
+    def to_dataframe(self, units: str | None = None, *, per: str = "layer"):
+        """The profile as a pandas DataFrame (needs pandas: ``pip install 'srop-onnx[pandas]'``).
+
+        ``per="layer"``: one row per layer, flat columns (identity, shape, counts, summary, baseline
+        mean and ratio, ``spatial_map``, ``units``); ``per="sample"``: long form of the per-sample
+        layer means (layer, sample, source, value); ``per="channel"``: per-channel means (layer,
+        channel, value, count). Numbers are in ``units`` (default: the profile's), exactly those of
+        :meth:`to_dict`.
+        """
+        from .frames import profile_frame
+
+        return profile_frame(self, units or self.units, per)
+
+    def _repr_html_(self) -> str:
+        from .notebook import profile_html
+
+        return profile_html(self)
 
     def layer(self, key: str | int) -> LayerProfile:
         for lay in self.layers:
@@ -202,11 +232,13 @@ class Profile:
 
     # -- other files -------------------------------------------------------------
     CSV_FIELDS = ("index", "name", "op", "tensor", "channels", "height", "width", "m", "m_input", "count", "dead",
-                  "nonfinite", *_SUMMARY_FIELDS, "iqr", "baseline_mean", "vs_baseline")
+                  "nonfinite", *_SUMMARY_FIELDS, "iqr", "baseline_mean", "vs_baseline", "units", "kappa")
 
     def to_csv(self, path: str | Path | None = None, units: str | None = None) -> str:
-        """One row per layer (summary in ``units``); also written atomically to ``path``."""
+        """One row per layer (summary in ``units``, which every row names with kappa); also written
+        atomically to ``path``. A 1-D layer has its length in ``height`` and no ``width``."""
         units = units or self.units
+        kappa = self.settings.get("kappa")
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\n")
         w.writerow(self.CSV_FIELDS)
@@ -218,7 +250,7 @@ class Profile:
             w.writerow([lay.index, _cell(lay.name), _cell(lay.op), _cell(lay.tensor), c, h, "" if wd is None else wd, lay.stats.m,
                         lay.stats.m_input, lay.stats.count, lay.stats.dead, lay.stats.nonfinite,
                         *(_fmt(getattr(s, k)) for k in _SUMMARY_FIELDS), _fmt(s.iqr),
-                        _fmt(base), _fmt(s.mean / base if base else None)])
+                        _fmt(base), _fmt(s.mean / base if base else None), units, kappa])
         text = buf.getvalue()
         if path is not None:
             from .writes import atomic_write_text

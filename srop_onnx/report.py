@@ -8,7 +8,7 @@ import re
 from .profile import Profile
 
 __all__ = ["render_profile", "render_taps", "render_comparison", "render_check", "render_verdict", "make_progress",
-           "ProgressHook", "render_sweep", "fmt", "safe"]
+           "ProgressHook", "render_sweep", "fmt", "safe", "comparison_labels"]
 
 
 def fmt(x, digits: int = 3) -> str:
@@ -22,13 +22,17 @@ _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 
 def safe(text) -> str:
     """Data (layer names, paths, reasons) as terminal text: undecodable bytes replaced, control
-    characters (ANSI escapes) shown as ``\\xNN``, ``::`` broken so that no line reads as a GitHub
-    Actions workflow command, and rich markup escaped."""
+    characters (ANSI escapes, line breaks) shown as ``\\xNN``, and rich markup escaped. Text is
+    otherwise kept as it is, so a name copied from a table works in ``--layers``
+    (``onnx::Unsqueeze_6``); only a leading ``::`` - the one place it could start a line that GitHub
+    Actions reads as a workflow command - is shown as ``\\x3a:``."""
     from rich.markup import escape
 
     s = str(text).encode("utf-8", "surrogateescape").decode("utf-8", "replace")
     s = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", s)
-    return escape(s.replace("::", ":\u200b:"))
+    if s.startswith("::"):
+        s = "\\x3a" + s[1:]
+    return escape(s)
 
 
 def describe_preprocess(pre) -> str:
@@ -133,11 +137,11 @@ def render_sweep(sw, console, units: str = "band") -> None:
     """Per-level table of a sweep (``srop-onnx sweep``): output change, mean SROP per depth third, verdict."""
     from rich.table import Table
 
-    from .sweeps import sweep_verdict, third_means
+    from .sweepresult import measure_label, sweep_verdict, third_means
 
     table = Table(header_style="bold", title=f"{sw.perturbation.get('kind', '?')} sweep, {units} units")
-    measure = sw.points[-1].change.measure
-    label = "top-1 agree" if measure == "top1_agreement" else "|out change|"
+    measure = sw.points[-1].change.shown
+    label = measure_label(measure, short=True)
     for col in ("w", label, "shallow", "middle", "deep", "inputs"):
         table.add_column(col, justify="right")
     for p in sw.points:
@@ -145,6 +149,7 @@ def render_sweep(sw, console, units: str = "band") -> None:
         thirds = [float("nan")] * (3 - len(thirds)) + thirds
         table.add_row(f"{p.level:g}", fmt(p.change.value), *(fmt(v) for v in thirds), str(p.profile.analyzed))
     console.print(table)
+    console.print(f"{label}: {measure_label(measure)} (of output {sw.output})", highlight=False, markup=False)
     console.print(sweep_verdict(sw)["summary"], highlight=False, markup=False)
 
 
@@ -220,21 +225,31 @@ def render_taps(taps, console) -> None:
     console.print(table)
 
 
-def render_comparison(comp, console, units: str = "band", labels: tuple[str, str] = ("A", "B")) -> None:
-    """Side-by-side layer table of two profiles (``srop-onnx compare``)."""
+def comparison_labels(comp) -> tuple[str, str]:
+    """``A = file`` and ``B = file`` labels, with each side's model when the two models differ."""
+    a, b = (str(n) for n in comp.names)
+    ma, mb = (str(p.model.get("path", "")) for p in (comp.a, comp.b))
+    if ma != mb or (comp.a.model.get("sha256") != comp.b.model.get("sha256")):
+        return f"{a} (model {ma})", f"{b} (model {mb})"
+    return a, b
+
+
+def render_comparison(comp, console, units: str = "band") -> None:
+    """Side-by-side layer table of two profiles (``srop-onnx compare``); delta is B - A."""
     from rich.table import Table
 
-    a, b = labels
-    table = Table(header_style="bold", title=f"{a} = {comp.a.model.get('path')}   {b} = {comp.b.model.get('path')}")
-    for col in ("layer", f"{a} mean", f"{b} mean", "delta mean", f"{a} median", f"{b} median", f"{a} IQR",
-                f"{b} IQR", "W1 (band)"):
+    la, lb = comparison_labels(comp)
+    console.print(f"A = {safe(la)}\nB = {safe(lb)}\ndelta = B - A ({safe(units)} units; negative: B lower)",
+                  highlight=False)
+    table = Table(header_style="bold")
+    for col in ("layer", "A mean", "B mean", "delta mean", "A median", "B median", "A IQR", "B IQR", "W1 (band)"):
         table.add_column(col, justify="left" if col == "layer" else "right")
     for p in comp.pairs:
         sa, sb = p.a.summary(units), p.b.summary(units)
         name = safe(p.a.name if p.a.name == p.b.name else f"{p.a.name} ~ {p.b.name}")
         if p.matched_by == "position":
             name += " [pos]"
-        d = sa.mean - sb.mean
+        d = sb.mean - sa.mean
         style = "" if not math.isfinite(d) else ("green" if d < 0 else "red" if d > 0 else "")
         table.add_row(name, fmt(sa.mean), fmt(sb.mean), f"[{style}]{d:+.3f}[/]" if style else fmt(d),
                       fmt(sa.median), fmt(sb.median), fmt(sa.iqr), fmt(sb.iqr), fmt(p.w1, 4))
@@ -242,13 +257,16 @@ def render_comparison(comp, console, units: str = "band", labels: tuple[str, str
     for w in comp.warnings:
         console.print(f"[yellow]warning:[/] {safe(w)}")
     for lay in comp.only_a:
-        console.print(f"only in {safe(a)}: {safe(lay.name)} ({safe(lay.op)}, {_shape(lay.shape)})", highlight=False)
+        console.print(f"only in A: {safe(lay.name)} ({safe(lay.op)}, {_shape(lay.shape)})", highlight=False)
     for lay in comp.only_b:
-        console.print(f"only in {safe(b)}: {safe(lay.name)} ({safe(lay.op)}, {_shape(lay.shape)})", highlight=False)
+        console.print(f"only in B: {safe(lay.name)} ({safe(lay.op)}, {_shape(lay.shape)})", highlight=False)
 
 
 def render_check(result, console) -> None:
-    """One line per failing layer and a closing verdict (``srop-onnx check``)."""
+    """One line per failing layer and a closing verdict (``srop-onnx check``); pairs made by
+    position (``--match position``) are listed first."""
+    for p in result.comparison.positional:
+        console.print(f"paired by position: {safe(p.a.name)} ~ golden {safe(p.b.name)}", highlight=False)
     for lc in result.failures:
         console.print(f"[red]FAIL[/] {safe(lc.name)}: {safe(lc.message)}", highlight=False)
     n = len(result.layers)

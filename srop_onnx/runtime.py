@@ -16,7 +16,7 @@ import numpy as np
 from .errors import DeviceError, ModelError, UsageError
 
 __all__ = ["ProviderChoice", "choose_provider", "Runner", "RunnerOptions", "start_runner", "available_memory", "ir_refusal",
-           "lower_ir_version"]
+           "lower_ir_version", "UNKNOWN_FREE_MEMORY"]
 
 PROVIDERS = ("auto", "cpu", "cuda")
 
@@ -25,6 +25,7 @@ PROVIDERS = ("auto", "cpu", "cuda")
 class ProviderChoice:
     name: str  # the ONNX Runtime provider name
     note: str  # one line for the user
+    notable: bool = True  # worth saying without -v (False: a CPU run on a machine without a GPU)
 
 
 def choose_provider(requested: str = "auto") -> ProviderChoice:
@@ -34,14 +35,14 @@ def choose_provider(requested: str = "auto") -> ProviderChoice:
         raise UsageError(f"--provider must be one of {', '.join(PROVIDERS)}, got {requested!r}")
     if requested == "cpu":
         return ProviderChoice("CPUExecutionProvider", "CPU (requested)")
-    from .cuda import cuda_problem
+    from .cuda import cuda_problem, gpu_present
 
     problem = cuda_problem()
     if problem is None:
         return ProviderChoice("CUDAExecutionProvider", "CUDA (onnxruntime-gpu and a GPU found)")
     if requested == "cuda":
         raise DeviceError(f"--provider cuda: {problem}")
-    return ProviderChoice("CPUExecutionProvider", f"CPU; CUDA not used: {problem}")
+    return ProviderChoice("CPUExecutionProvider", f"CPU; CUDA not used: {problem}", notable=gpu_present())
 
 
 @dataclass(frozen=True)
@@ -357,18 +358,51 @@ def start_runner(model: bytes, choice: ProviderChoice, requested: str, spec, out
 
 
 def available_memory(device: str) -> int:
-    """Free bytes where the tap outputs live: the CUDA device, or host RAM."""
+    """Free bytes where the tap outputs live: the CUDA device, or host RAM (``/proc/meminfo``,
+    else ``os.sysconf``, else psutil, else a conservative 2 GiB: never an error)."""
     if device == "cuda":
         from .cuda import free_device_memory
 
         return free_device_memory()
+    for probe in (_meminfo_available, _sysconf_available, _psutil_available):
+        free = probe()
+        if free:
+            return free
+    return UNKNOWN_FREE_MEMORY
+
+
+#: what ``--batch-size auto`` assumes is free when the platform cannot say
+UNKNOWN_FREE_MEMORY = 2 * 2**30
+#: where Linux says how much memory is available (a module attribute so tests can move it)
+MEMINFO = "/proc/meminfo"
+
+
+def _meminfo_available() -> int | None:
     try:
-        with open("/proc/meminfo") as f:
+        with open(MEMINFO) as f:
             for line in f:
                 if line.startswith("MemAvailable:"):
                     return int(line.split()[1]) * 1024
-    except OSError:
+    except (OSError, ValueError, IndexError):
         pass
+    return None
+
+
+def _sysconf_available() -> int | None:
     import os
 
-    return int(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+    try:  # Linux and some BSDs; macOS has no SC_AVPHYS_PAGES, Windows no sysconf
+        return int(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def _psutil_available() -> int | None:
+    try:
+        import psutil
+    except ImportError:
+        return None
+    try:
+        return int(psutil.virtual_memory().available)
+    except Exception:  # psutil raises its own errors on unusual platforms
+        return None

@@ -185,11 +185,15 @@ def _check_batch(batch_size) -> "int | str | None":
         return "auto"
     try:
         value = int(batch_size)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise UsageError(f"--batch-size must be a number >= 1 or 'auto', got {batch_size!r}") from None
-    if value < 1:
-        raise UsageError(f"--batch-size must be >= 1 or 'auto', got {batch_size}")
+    if not 1 <= value <= MAX_BATCH:
+        raise UsageError(f"--batch-size must be from 1 to {MAX_BATCH} or 'auto', got {batch_size}")
     return value
+
+
+#: the largest batch a run takes (a batch is stacked in memory)
+MAX_BATCH = 1_000_000
 
 
 def _check_shard(shard) -> tuple[int, int] | None:
@@ -197,7 +201,7 @@ def _check_shard(shard) -> tuple[int, int] | None:
         return None
     try:
         i, n = (int(v) for v in shard)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise UsageError(f"--shard must be (I, N), got {shard!r}") from None
     if not (n >= 1 and 1 <= i <= n):
         raise UsageError(f"--shard {i}/{n}: need 1 <= I <= N")
@@ -220,6 +224,8 @@ class Execution:
     max_memory : bytes one run's tap outputs may take (taps split into passes).
     iobinding : bind inputs/outputs with IOBinding (default: on CUDA only).
     memory_budget : simulated limit on one run's tap outputs (tests OOM recovery).
+    record_run : write the facts of this run (peak memory, wall time, host, date) into the
+        profile's ``extra.run``; off, two runs of the same command give byte-identical files.
     """
 
     provider: str | None = None
@@ -233,6 +239,7 @@ class Execution:
     max_memory: int | None = None
     iobinding: bool | None = None
     memory_budget: int | None = None
+    record_run: bool = False
 
     def __post_init__(self):
         put = object.__setattr__
@@ -246,17 +253,18 @@ class Execution:
         self._check_combinations()
 
     def _check_combinations(self) -> None:
-        if self.limit is not None and int(self.limit) < 1:
-            raise UsageError(f"--limit must be >= 1, got {self.limit}")
+        from .options import MAX_BYTES, check_whole
+
+        put = object.__setattr__
+        put(self, "limit", check_whole(self.limit, "--limit"))
+        put(self, "checkpoint_every", check_whole(self.checkpoint_every, "--checkpoint-every"))
+        put(self, "max_memory", check_whole(self.max_memory, "--max-memory", 1, MAX_BYTES))
+        put(self, "memory_budget", check_whole(self.memory_budget, "memory_budget", 1, MAX_BYTES))
         if self.limit is not None and self.shard is not None:
             raise UsageError("--limit and --shard cannot be combined (shards slice the whole input list)")
         if self.checkpoint is not None and self.keep_bins:
             raise UsageError("--kernels cannot be combined with --checkpoint: checkpoints keep statistics, "
                              "not per-map bins")
-        if self.checkpoint is not None and int(self.checkpoint_every) < 1:
-            raise UsageError(f"--checkpoint-every must be >= 1, got {self.checkpoint_every}")
-        if self.max_memory is not None and int(self.max_memory) < 1:
-            raise UsageError(f"--max-memory must be positive, got {self.max_memory}")
 
     @property
     def auto_batch(self) -> bool:
@@ -269,11 +277,14 @@ def _ignore(_msg: str) -> None:
 
 @dataclass(frozen=True)
 class Hooks:
-    """Where a run reports: ``progress(done, total_or_None)`` and one-line ``notify(text)`` notes."""
+    """Where a run reports: ``progress(done, total_or_None)``, one-line ``notify(text)`` notes, and
+    ``detail(text)`` for notes only worth showing on request (``-v``)."""
 
     progress: Callable[[int, "int | None"], None] | None = None
     notify: Callable[[str], None] = field(default=_ignore)
+    detail: Callable[[str], None] = field(default=_ignore)
 
     def __post_init__(self):
-        if self.notify is None:
-            object.__setattr__(self, "notify", _ignore)
+        for name in ("notify", "detail"):
+            if getattr(self, name) is None:
+                object.__setattr__(self, name, _ignore)

@@ -18,6 +18,7 @@ values (:mod:`srop_onnx.settings`) and calls these in order.
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
@@ -211,7 +212,7 @@ def start_session(plan: ModelPlan, run: RunState, first: Sample | None, how: Exe
     from .runtime import RunnerOptions, choose_provider, start_runner
 
     choice = choose_provider(how.provider)
-    hooks.notify(f"provider: {choice.note}")
+    (hooks.notify if choice.notable else hooks.detail)(f"provider: {choice.note}")
     light, heavy = split_weights(plan.loaded.proto)  # the graph is copied and serialized without its weights
     tapped = expose_outputs(light, plan.taps)
     if measure.baseline and first is not None:
@@ -301,31 +302,60 @@ class ProfileMaker:
     session: Session | None = None
     batch_size: int = 1
     shard_proof: dict | None = None  # InputSet.shard_proof of a sharded run
+    record_run: bool = False  # write the run's facts (memory, time, host) into the profile
+    auto: bool = False  # the batch was sized to the free memory (recorded as "auto": it varies)
+    started: float = field(default_factory=time.monotonic)
+
+    def run_facts(self) -> dict:
+        """Facts about this run (``Profile.run``): they change from run to run."""
+        from .execution import peak_memory
+
+        runner = self.session.runner
+        facts = {"batch_size": self.batch_size, "run_batch": runner.max_batch or self.batch_size,
+                 "iobinding": runner.iobinding, **peak_memory()}
+        if self.record_run:
+            import platform
+            from datetime import datetime, timezone
+
+            facts.update(wall_seconds=round(time.monotonic() - self.started, 3), host=platform.node(),
+                          date=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+        return facts
 
     def __call__(self, run: RunState, partial: bool = False) -> Profile:
         return build_profile(run, self, partial)
 
+    def size(self, first: Sample | None, how: Execution, hooks: Hooks) -> list | None:
+        """Choose the batch (and ``--max-memory`` tap groups) for this session; returns the groups."""
+        self.batch_size, groups = choose_batch(self.session, first, how, hooks)
+        asked = how.batch_size if how.batch_size is not None else default_batch(self.session.runner.device)
+        self.auto, self.record_run = asked == "auto", how.record_run
+        return groups
+
 
 def batch_loop(samples: Iterator[Sample], run: RunState, make: ProfileMaker, groups: list | None,
                ckpt: Checkpointer, hooks: Hooks, total: int | None) -> None:
-    """Run every batch through the session and count it; save checkpoints; report progress."""
+    """Run every batch through the session and count it; save checkpoints; report progress.
+    Ctrl-C or SIGTERM stops the loop at the next batch boundary, after a checkpoint is saved."""
     from .execution import feed
     from .samples import batched, prefetch
+    from .signals import BatchBoundary
 
     done, batches = len(run.sources), 0
     if hooks.progress:
         hooks.progress(done, total)
-    for batch in prefetch(batched(samples, make.batch_size)):
-        arr = np.stack([s.array for s in batch])
-        run.start(arr)
-        feed(make.session.runner, run.reducer, arr, hooks.notify, groups)
-        run.advance(batch)
-        done += len(batch)
-        batches += 1
-        if ckpt.due(batches):
-            ckpt.save(run, make(run, partial=True), complete=False)
-        if hooks.progress:
-            hooks.progress(done, total)
+    with BatchBoundary() as stop:
+        for batch in prefetch(batched(samples, make.batch_size)):
+            arr = np.stack([s.array for s in batch])
+            run.start(arr)
+            feed(make.session.runner, run.reducer, arr, hooks.notify, groups)
+            run.advance(batch)
+            done += len(batch)
+            batches += 1
+            if ckpt.path is not None and (ckpt.due(batches) or stop.stopping):
+                ckpt.save(run, make(run, partial=True), complete=False)
+            if hooks.progress:
+                hooks.progress(done, total)
+            stop.check()
 
 
 def no_inputs_error(run: RunState) -> InputDataError:
@@ -339,15 +369,12 @@ def no_inputs_error(run: RunState) -> InputDataError:
 
 def build_profile(run: RunState, make: ProfileMaker, partial: bool = False) -> Profile:
     """The profile of what ``run`` has accumulated (``partial``: for a checkpoint)."""
-    from .execution import peak_memory
-
     layer_list, skipped_run = run.reducer.layers() if run.reducer else ([], [])
     if run.reducer is not None and not layer_list and make.shard is None and not partial:
         reasons = "; ".join(sorted({s["reason"] for s in skipped_run}))
         raise ModelError(f"no tapped layer could be analysed ({reasons})")
-    runner = make.session.runner
-    extra: dict = {"run": {"batch_size": make.batch_size, "run_batch": runner.max_batch or make.batch_size,
-                           "iobinding": runner.iobinding, **peak_memory()}}
+    facts = make.run_facts()
+    extra: dict = {"run": facts} if make.record_run else {}
     if run.base_acc is not None and layer_list:
         run.base_acc.attach(layer_list)
         extra["baseline"] = run.base_acc.summary(layer_list, run.measure.units)
@@ -357,10 +384,11 @@ def build_profile(run: RunState, make: ProfileMaker, partial: bool = False) -> P
     return Profile(
         model={"path": str(loaded.path), "sha256": loaded.sha256,
                "input": {"name": spec.name, "shape": list(spec.shape), "layout": spec.layout}},
-        settings={**make.settings, "provider": make.session.choice.name, "batch_size": make.batch_size},
+        settings={**make.settings, "provider": make.session.choice.name,
+                  "batch_size": "auto" if make.auto else make.batch_size},
         analyzed=len(run.sources),
         # a checkpoint keeps only skips of files before its position (the prefetcher may be ahead)
         skipped_inputs=run.log.before(run.position[0]) if partial else list(run.log.skipped),
         layers=layer_list, skipped_layers=make.plan.skipped_taps + skipped_run, tool_version=__version__,
-        sources=list(run.sources), extra=extra,
+        sources=list(run.sources), extra=extra, run=facts,
     )

@@ -1,4 +1,4 @@
-"""The paper's input sanity checks as one run (Sec. 4.1, Figs. 2-3).
+"""The paper's input sanity checks as one run (Sec. 4.1, Figs. 2-3); see docs/sweeps.md.
 
 An input sweep analyses the same inputs at several levels ``w`` of a perturbation:
 
@@ -8,62 +8,77 @@ An input sweep analyses the same inputs at several levels ``w`` of a perturbatio
   preprocessing; ``I`` is resized and cropped exactly as the inputs are.
 - **noise**: ``x' = x + w * std(x) * e``, seeded Gaussian or uniform noise of unit variance on the
   preprocessed input's scale (``w`` is the noise-to-signal ratio of standard deviations). The
-  noise of an input depends on the seed and the input's name only, so it is the same in every
-  batch, shard and level (common random numbers: only ``w`` changes between levels).
+  noise of a sample depends on the seed and the sample's identity only (its path inside the
+  input argument it was found under, and its row), so it is the same in every batch, shard and
+  level, from any working directory and spelling of the path.
 
 One process: each input is decoded once, one tapped session runs every level of a batch back to
 back, each level has its own exact statistics (:class:`~srop_onnx.stages.RunState`), and each
 level's profile is a valid SROP profile. Beside the SROPs, the model's own output at each level
-is compared with the unperturbed output (``w = 0``, added when not asked for): top-1 agreement
-for a classifier output ``(N, K)``, the mean absolute change otherwise - the stand-in for the
-paper's accuracy when there are no labels.
+is compared with the unperturbed output (``w = 0``, added when not asked for): the relative
+change always, the top-1 agreement too for a rank-2 output, and the one shown is named (see
+:class:`~srop_onnx.sweepresult.OutputChange`) - the stand-in for the paper's accuracy when there
+are no labels.
 """
 
 from __future__ import annotations
 
+import hashlib
 import itertools
-import json
 import math
-import zlib
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from .errors import InputDataError, UsageError
-from .profile import Profile
+from .errors import UsageError
+from .options import check_seed
 from .settings import Execution, Hooks, Measurement
+from .sweepresult import (CHANGE_MEASURES, FORMAT, VERSION, OutputChange, Sweep, SweepPoint, load_result,
+                          sweep_verdict)
 
-__all__ = ["FORMAT", "VERSION", "NOISE_KINDS", "parse_levels", "Blend", "Noise", "SweepPoint", "Sweep",
-           "run_sweep", "sweep", "merge_sweeps", "sweep_verdict", "load_result"]
+__all__ = ["FORMAT", "VERSION", "NOISE_KINDS", "MAX_LEVELS", "MAX_LEVEL", "parse_levels", "check_seed", "Blend",
+           "Noise", "SweepPlan", "SweepPoint", "Sweep", "run_sweep", "sweep", "merge_sweeps", "sweep_verdict",
+           "load_result"]
 
-FORMAT = "srop-onnx-sweep"
-VERSION = 1
 NOISE_KINDS = ("gaussian", "uniform")
+
+
+#: at most this many levels in one sweep (each level is a full analysis and a profile in the file)
+MAX_LEVELS = 256
+#: the largest level accepted: beyond it float32 inputs overflow for ordinary data scales
+MAX_LEVEL = 1e6
+
+
+def _progression(parts: list[str]) -> list[float]:
+    at = parts.index("...")
+    if at != 2 or len(parts) != 4:
+        raise ValueError
+    a, b, end = float(parts[0]), float(parts[1]), float(parts[3])
+    step = b - a
+    if not all(math.isfinite(v) for v in (a, b, end, step)) or step <= 0 or end < b:
+        raise ValueError
+    count = (end - a) / step + 1e-9
+    if count >= MAX_LEVELS:
+        raise UsageError(f"--levels {','.join(parts)}: more than {MAX_LEVELS} levels; take a larger step")
+    return [round(a + i * step, 12) for i in range(int(math.floor(count)) + 1)]
 
 
 def parse_levels(text: str) -> list[float]:
     """``"0,0.25,1"`` or an arithmetic progression ``"0,0.1,...,1"`` (the first two values give
-    the step, the last one the end, included) to sorted, distinct levels."""
+    the step, the last one the end, included) to sorted, distinct levels: finite, in
+    ``[0, MAX_LEVEL]``, at most ``MAX_LEVELS`` of them (checked before any work)."""
     parts = [p.strip() for p in str(text).split(",") if p.strip()]
+    if len(parts) > MAX_LEVELS:
+        raise UsageError(f"--levels: {len(parts)} levels, more than the {MAX_LEVELS} a sweep takes")
     try:
-        if "..." in parts:
-            at = parts.index("...")
-            if at != 2 or len(parts) != 4:
-                raise ValueError
-            a, b, end = float(parts[0]), float(parts[1]), float(parts[3])
-            step = b - a
-            if step <= 0 or end < b:
-                raise ValueError
-            count = int(math.floor((end - a) / step + 1e-9)) + 1
-            values = [round(a + i * step, 12) for i in range(count)]
-        else:
-            values = [float(p) for p in parts]
-    except ValueError:
+        values = _progression(parts) if "..." in parts else [float(p) for p in parts]
+    except (ValueError, OverflowError):
         raise UsageError(f"--levels must be numbers like 0,0.5,1 or a progression like 0,0.1,...,1; got {text!r}") \
             from None
-    if not values or not all(math.isfinite(v) and v >= 0 for v in values):
-        raise UsageError(f"--levels must be finite numbers >= 0, got {text!r}")
+    if not values or not all(math.isfinite(v) and 0 <= v <= MAX_LEVEL for v in values):
+        raise UsageError(f"--levels must be finite numbers in [0, {MAX_LEVEL:g}] (larger levels overflow float32 "
+                         f"inputs), got {text!r}")
     return sorted(set(values))
 
 
@@ -74,7 +89,7 @@ class Blend:
     image: np.ndarray
     source: str
 
-    def apply(self, arr: np.ndarray, sources: list[str], level: float) -> np.ndarray:
+    def apply(self, arr: np.ndarray, keys: list[str], level: float) -> np.ndarray:
         if level == 0:
             return arr
         if level == 1:
@@ -85,9 +100,17 @@ class Blend:
         return {"kind": "blend", "image": self.source}
 
 
+def _key_words(key: str) -> list[int]:
+    """Four 32-bit words of the SHA-256 of a sample's identity key (its place in the noise stream)."""
+    digest = hashlib.sha256(key.encode("utf-8", "surrogateescape")).digest()
+    return [int.from_bytes(digest[i:i + 4], "little") for i in range(0, 16, 4)]
+
+
 @dataclass(frozen=True)
 class Noise:
-    """``x' = x + w * std(x) * e`` with ``e`` of unit variance, seeded by ``seed`` and the input's name."""
+    """``x' = x + w * std(x) * e`` with ``e`` of unit variance, seeded by ``seed`` and the sample's
+    identity key (its path inside the input argument it was found under, plus its row): the same
+    files give the same noise from any working directory, spelling of the path, batch or shard."""
 
     kind: str = "gaussian"
     seed: int = 0
@@ -95,145 +118,26 @@ class Noise:
     def __post_init__(self):
         if self.kind not in NOISE_KINDS:
             raise UsageError(f"--noise must be one of {', '.join(NOISE_KINDS)}, got {self.kind!r}")
+        object.__setattr__(self, "seed", check_seed(self.seed))
 
-    def _unit(self, shape: tuple, source: str) -> np.ndarray:
-        rng = np.random.default_rng([int(self.seed) & 0xFFFFFFFF, zlib.crc32(source.encode("utf-8", "replace"))])
+    def unit(self, shape: tuple, key: str) -> np.ndarray:
+        """The unit-variance noise of the sample ``key``."""
+        rng = np.random.default_rng([self.seed, *_key_words(key)])
         if self.kind == "gaussian":
             return rng.standard_normal(shape)
         return rng.uniform(-math.sqrt(3.0), math.sqrt(3.0), shape)
 
-    def apply(self, arr: np.ndarray, sources: list[str], level: float) -> np.ndarray:
+    def apply(self, arr: np.ndarray, keys: list[str], level: float) -> np.ndarray:
         if level == 0:
             return arr
         out = np.empty_like(arr)
-        for i, (x, source) in enumerate(zip(arr, sources)):
+        for i, (x, key) in enumerate(zip(arr, keys)):
             sigma = float(np.std(x, dtype=np.float64))
-            out[i] = x + (level * sigma) * self._unit(x.shape, source)
+            out[i] = x + (level * sigma) * self.unit(x.shape, key)
         return out
 
     def describe(self) -> dict:
         return {"kind": "noise", "noise": self.kind, "seed": int(self.seed)}
-
-
-@dataclass
-class OutputChange:
-    """How far the model's output moved from the unperturbed one, exactly mergeable:
-    ``agree``/``count`` (top-1 agreement) or ``abs_sum``/``count`` (mean absolute change)."""
-
-    measure: str | None = None  # "top1_agreement" or "mean_abs_change"
-    agree: int = 0
-    abs_sum: float = 0.0
-    count: int = 0
-
-    def add(self, ref: np.ndarray, out: np.ndarray) -> None:
-        classifier = ref.ndim == 2 and ref.shape[1] > 1
-        self.measure = "top1_agreement" if classifier else "mean_abs_change"
-        if classifier:
-            self.agree += int(np.count_nonzero(np.argmax(ref, axis=1) == np.argmax(out, axis=1)))
-            self.count += int(ref.shape[0])
-        else:
-            diff = np.abs(out.astype(np.float64) - ref.astype(np.float64))
-            self.abs_sum += float(np.sum(diff[np.isfinite(diff)]))
-            self.count += int(diff.size)
-
-    @property
-    def value(self) -> float | None:
-        if not self.count:
-            return None
-        return (self.agree if self.measure == "top1_agreement" else self.abs_sum) / self.count
-
-    def to_dict(self) -> dict:
-        return {"measure": self.measure, "value": self.value, "agree": self.agree, "abs_sum": self.abs_sum,
-                "count": self.count}
-
-    @classmethod
-    def from_dict(cls, d: dict | None) -> "OutputChange":
-        d = d or {}
-        return cls(d.get("measure"), int(d.get("agree", 0)), float(d.get("abs_sum", 0.0)), int(d.get("count", 0)))
-
-    def __add__(self, other: "OutputChange") -> "OutputChange":
-        return OutputChange(self.measure or other.measure, self.agree + other.agree, self.abs_sum + other.abs_sum,
-                            self.count + other.count)
-
-
-@dataclass
-class SweepPoint:
-    level: float
-    profile: Profile
-    change: OutputChange = field(default_factory=OutputChange)
-
-
-@dataclass
-class Sweep:
-    """Profiles of one model over one input set at every level of a perturbation."""
-
-    perturbation: dict  # {"kind": "blend", "image": ...} or {"kind": "noise", "noise": ..., "seed": ...}
-    output: str | None  # the model output compared with the unperturbed one
-    points: list[SweepPoint]
-
-    @property
-    def levels(self) -> list[float]:
-        return [p.level for p in self.points]
-
-    def profile(self, level: float) -> Profile:
-        for p in self.points:
-            if math.isclose(p.level, level, abs_tol=1e-9):
-                return p.profile
-        raise UsageError(f"the sweep has no level {level:g}; its levels are {', '.join(f'{v:g}' for v in self.levels)}")
-
-    def to_dict(self) -> dict:
-        return {"format": FORMAT, "version": VERSION, "perturbation": self.perturbation, "output": self.output,
-                "levels": self.levels, "verdict": sweep_verdict(self),
-                "points": [{"level": p.level, "output_change": p.change.to_dict(), "profile": p.profile.to_dict()}
-                           for p in self.points]}
-
-    def to_json(self, path: str | Path | None = None) -> str:
-        text = json.dumps(self.to_dict(), indent=1, allow_nan=False) + "\n"
-        if path is not None:
-            from .writes import atomic_write_text
-
-            atomic_write_text(path, text)
-        return text
-
-    @classmethod
-    def from_dict(cls, d: dict, where: str = "sweep") -> "Sweep":
-        if not isinstance(d, dict) or d.get("format") != FORMAT:
-            raise InputDataError(f"{where}: not a srop-onnx sweep (no \"format\": \"{FORMAT}\")")
-        try:
-            points = [SweepPoint(float(p["level"]), Profile.from_dict(p["profile"], f"{where} level {p['level']}"),
-                                 OutputChange.from_dict(p.get("output_change"))) for p in d["points"]]
-            return cls(dict(d["perturbation"]), d.get("output"), points)
-        except (KeyError, TypeError, ValueError) as exc:
-            raise InputDataError(f"{where}: malformed srop-onnx sweep ({type(exc).__name__}: {exc}); "
-                                 "regenerate it with 'srop-onnx sweep'") from exc
-
-    def write_profiles(self, folder: str | Path) -> list[Path]:
-        """One SPEC 10 profile per level, ``level-<w>.json`` in ``folder`` (for check/compare)."""
-        folder = Path(folder)
-        paths = []
-        for p in self.points:
-            path = folder / f"level-{p.level:g}.json"
-            p.profile.to_json(path)
-            paths.append(path)
-        return paths
-
-
-def load_result(path: str | Path) -> "Profile | Sweep":
-    """A profile or a sweep file, by its ``format``."""
-    from .profile import read_json
-
-    from .validate import validate_profile
-
-    d = read_json(path)
-    if isinstance(d, dict) and d.get("format") == FORMAT:
-        points = d.get("points")
-        if not isinstance(points, list) or not points:
-            raise InputDataError(f"{path}: a sweep without levels; regenerate it with 'srop-onnx sweep'")
-        for p in points:
-            validate_profile(p.get("profile") if isinstance(p, dict) else None, f"{path} (a level)")
-        return Sweep.from_dict(d, str(path))
-    validate_profile(d, str(path))
-    return Profile.from_dict(d, str(path))
 
 
 # -- the run ---------------------------------------------------------------------------
@@ -312,9 +216,9 @@ def _sweep_batches(samples, levels: _LevelRuns, perturb, make, groups, hooks: Ho
         hooks.progress(done, total)
     for batch in prefetch(batched(samples, make.batch_size)):
         arr = np.stack([s.array for s in batch])
-        sources = [s.source for s in batch]
+        keys = [s.key for s in batch]
         for k, (level, run) in enumerate(zip(levels.levels, levels.runs)):
-            x = perturb.apply(arr, sources, level)
+            x = perturb.apply(arr, keys, level)
             run.start(x)
             watch = _Observer(levels, k)
             feed(make.session.runner, run.reducer, x, hooks.notify, groups, observe=watch)
@@ -325,11 +229,11 @@ def _sweep_batches(samples, levels: _LevelRuns, perturb, make, groups, hooks: Ho
             hooks.progress(done, total)
 
 
-def _level_runs(plan, measure: Measurement, direct: bool, levels: list[float], output: str) -> _LevelRuns:
+def _level_runs(model_plan, measure: Measurement, direct: bool, plan: SweepPlan, output: str) -> _LevelRuns:
     from .stages import RunState
 
-    runs = [RunState(plan, measure, direct=direct) for _ in levels]
-    return _LevelRuns(levels, runs, [OutputChange() for _ in levels], output)
+    runs = [RunState(model_plan, measure, direct=direct) for _ in plan.levels]
+    return _LevelRuns(plan.levels, runs, [OutputChange(prefer=plan.change) for _ in plan.levels], output)
 
 
 def _share_baseline(levels: _LevelRuns, first) -> None:
@@ -347,28 +251,42 @@ def _share_baseline(levels: _LevelRuns, first) -> None:
         run.base_acc.outputs = list(base.outputs)
 
 
-def run_sweep(model, inputs, measure: Measurement, how: Execution, perturb, levels: list[float],
-              hooks: Hooks = Hooks(), output: str | None = None) -> Sweep:
+@dataclass(frozen=True)
+class SweepPlan:
+    """What a sweep varies and watches: the perturbation (a :class:`Blend`, a :class:`Noise`, or the
+    path of a blend image), the levels (0 is added), the model output compared with ``w = 0``
+    (None: the first) and how its change is shown (``auto``, ``top1`` or ``relative``)."""
+
+    perturb: object
+    levels: list[float]
+    output: str | None = None
+    change: str = "auto"
+
+    def __post_init__(self):
+        if self.change not in CHANGE_MEASURES:
+            raise UsageError(f"--change must be one of {', '.join(CHANGE_MEASURES)}, got {self.change!r}")
+        object.__setattr__(self, "levels", sorted(set([0.0, *self.levels])))
+
+
+def run_sweep(model, inputs, measure: Measurement, how: Execution, plan: SweepPlan, hooks: Hooks = Hooks()) -> Sweep:
     """The sweep over the stages of :mod:`srop_onnx.stages` (see the module docstring)."""
-    from .stages import (ProfileMaker, build_profile, choose_batch, load_stage, no_inputs_error, open_inputs,
+    from .stages import (ProfileMaker, build_profile, load_stage, no_inputs_error, open_inputs,
                          plan_model, start_session)
 
     if how.checkpoint is not None or how.keep_bins:
         raise UsageError("sweep keeps statistics per level in one run: drop --checkpoint/--kernels")
-    levels = sorted(set([0.0, *levels]))
-    plan = plan_model(load_stage(model), measure)
-    if isinstance(perturb, (str, Path)):
-        perturb = load_blend(perturb, plan)
-    source = open_inputs(inputs, plan.spec, how.shard)
-    source.adopt_audio_rate(plan)
-    output = _default_output(plan.loaded.proto, output)
-    tally = _level_runs(plan, measure, source.direct is not None, levels, output)
-    samples, total = source.samples(plan, tally.runs[0], how)
+    model_plan = plan_model(load_stage(model), measure)
+    perturb = load_blend(plan.perturb, model_plan) if isinstance(plan.perturb, (str, Path)) else plan.perturb
+    source = open_inputs(inputs, model_plan.spec, how.shard)
+    source.adopt_audio_rate(model_plan)
+    output = _default_output(model_plan.loaded.proto, plan.output)
+    tally = _level_runs(model_plan, measure, source.direct is not None, plan, output)
+    samples, total = source.samples(model_plan, tally.runs[0], how)
     first = next(samples, None)
-    make = ProfileMaker(plan, source.settings(plan, measure), how.shard,
-                        start_session(plan, tally.runs[0], first, how, measure, hooks, (output,)),
+    make = ProfileMaker(model_plan, source.settings(model_plan, measure), how.shard,
+                        start_session(model_plan, tally.runs[0], first, how, measure, hooks, (output,)),
                         shard_proof=source.shard_proof(how.shard) if how.shard else None)
-    make.batch_size, groups = choose_batch(make.session, first, how, hooks)
+    groups = make.size(first, how, hooks)
     _share_baseline(tally, first)
     _sweep_batches(itertools.chain([first], samples) if first is not None else samples, tally, perturb, make, groups,
                    hooks, total)
@@ -377,7 +295,7 @@ def run_sweep(model, inputs, measure: Measurement, how: Execution, perturb, leve
     if tally.runs[0].reducer is None and how.shard is None:
         raise no_inputs_error(tally.runs[0])
     points = []
-    for level, run, change in zip(levels, tally.runs, tally.changes):
+    for level, run, change in zip(plan.levels, tally.runs, tally.changes):
         run.log = tally.runs[0].log
         profile = build_profile(run, make)
         profile.extra["sweep"] = {**perturb.describe(), "level": level}
@@ -386,15 +304,17 @@ def run_sweep(model, inputs, measure: Measurement, how: Execution, perturb, leve
 
 
 def sweep(model, inputs, *, levels, blend=None, noise: str | None = None, seed: int = 0, output: str | None = None,
-          **options) -> Sweep:
+          change: str = "auto", **options) -> Sweep:
     """Analyse ``model`` over ``inputs`` at every level of a blend or a noise (keyword facade).
 
     Parameters
     ----------
     levels : sequence of float, or a string for :func:`parse_levels` (``"0,0.1,...,1"``).
     blend : path of an image (or a .npy sample) blended in as ``(1 - w) x + w I``.
-    noise : ``gaussian`` or ``uniform``: ``x + w * std(x) * e``, seeded by ``seed``.
+    noise : ``gaussian`` or ``uniform``: ``x + w * std(x) * e``, seeded by ``seed`` (a whole number >= 0).
     output : the model output whose change is reported (default: the first).
+    change : how the output change is shown: ``auto`` (top-1 agreement for a probability output,
+        else the relative change), ``top1`` or ``relative``; both are recorded.
     options : :func:`srop_onnx.analyze`'s keywords (taps, preprocessing, provider, batch, shard, ...).
 
     Returns
@@ -405,10 +325,10 @@ def sweep(model, inputs, *, levels, blend=None, noise: str | None = None, seed: 
 
     if (blend is None) == (noise is None):
         raise UsageError("sweep needs exactly one of --blend IMAGE or --noise gaussian|uniform")
-    levels = parse_levels(levels) if isinstance(levels, str) else parse_levels(",".join(map(str, levels)))
+    levels = parse_levels(levels) if isinstance(levels, str) else parse_levels(",".join(map(repr, map(float, levels))))
     perturb = Noise(noise, seed) if noise is not None else blend
     measure, how, hooks = split_options(options)
-    return run_sweep(model, inputs, measure, how, perturb, levels, hooks, output)
+    return run_sweep(model, inputs, measure, how, SweepPlan(perturb, levels, output, change), hooks)
 
 
 def merge_sweeps(parts: list[Sweep], names: list[str] | None = None) -> Sweep:
@@ -426,47 +346,8 @@ def merge_sweeps(parts: list[Sweep], names: list[str] | None = None) -> Sweep:
     for k, level in enumerate(ref.levels):
         merged = merge_profiles([p.points[k].profile for p in parts], [f"{n} level {level:g}" for n in names])
         merged.extra["sweep"] = dict(ref.points[k].profile.extra.get("sweep", {}))
-        change = OutputChange()
-        for p in parts:
+        change = parts[0].points[k].change
+        for p in parts[1:]:
             change = change + p.points[k].change
         points.append(SweepPoint(level, merged, change))
     return Sweep(dict(ref.perturbation), ref.output, points)
-
-
-def _thirds(profile: Profile) -> list[list]:
-    layers = [lay for lay in profile.layers if lay.stats.count]
-    n = len(layers)
-    return [layers[i * n // 3:(i + 1) * n // 3] for i in range(3)] if n >= 3 else [layers]
-
-
-def third_means(profile: Profile, units: str = "band") -> list[float]:
-    """Mean of the layer means of each depth third (shallow, middle, deep)."""
-    return [float(np.mean([lay.summary(units).mean for lay in part])) if part else float("nan")
-            for part in _thirds(profile)]
-
-
-def sweep_verdict(sw: Sweep) -> dict:
-    """What the data says: how each depth third's mean SROP (band units) and the model's output
-    moved from the first level to the last."""
-    if len(sw.points) < 2:
-        return {"summary": "a single level: nothing to compare", "thirds": [], "deep": []}
-    thirds = np.array([third_means(p.profile) for p in sw.points]).T  # (thirds, levels)
-    names = ["shallow", "middle", "deep"][-len(thirds):]
-    lo, hi = sw.levels[0], sw.levels[-1]
-    moves = []
-    for name, series in zip(names, thirds):
-        verb = "rose" if series[-1] > series[0] else "fell" if series[-1] < series[0] else "stayed"
-        moves.append(f"{name} {verb} {series[0]:.3f} -> {series[-1]:.3f}")
-    text = f"mean SROP from w={lo:g} to w={hi:g} (band units): " + ", ".join(moves)
-    change = [p.change.value for p in sw.points]
-    measure = sw.points[-1].change.measure
-    if change[-1] is not None:
-        what = "top-1 agreement with w=0" if measure == "top1_agreement" else "mean absolute output change"
-        text += f"; {what}: " + ", ".join(f"{v:.3g}" for v in change if v is not None)
-    return {"summary": text, "thirds": thirds.tolist(), "deep": thirds[-1].tolist(), "output_change": change,
-            "measure": measure}
-
-
-def with_levels(sw: Sweep, levels: list[float]) -> Sweep:
-    """The sweep restricted to ``levels`` (for plots of a few levels)."""
-    return replace(sw, points=[p for p in sw.points if any(math.isclose(p.level, v, abs_tol=1e-9) for v in levels)])

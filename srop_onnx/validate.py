@@ -1,7 +1,8 @@
-"""Validating profile files once, on load, against the documented format.
+"""Validating profile and sweep files once, on load, against the documented format.
 
-The structure is checked against the JSON Schema shipped with the package
-(``srop_onnx/schemas/profile.schema.json``, SPEC 10); the exact integer statistics are then checked
+The structure is checked against the JSON Schemas shipped with the package
+(``srop_onnx/schemas/profile.schema.json`` and ``sweep.schema.json``, docs/format.md); the exact
+integer statistics are then checked
 to add up (a histogram of ``m + 1`` counts, ``count`` = its sum = the per-sample and per-channel
 live counts, bins summed the same three ways). A hand-edited or corrupt profile is refused in one
 line naming the file and the first problem, before ``check``, ``compare``, ``report``, ``plot`` or
@@ -18,22 +19,39 @@ import numpy as np
 
 from .errors import InputDataError
 
-__all__ = ["profile_schema", "validate_profile"]
+__all__ = ["profile_schema", "sweep_schema", "validate_profile", "validate_sweep"]
 
 _MAX_COUNT = 2**53 - 1
 
 
+def _schema(name: str) -> dict:
+    return json.loads(resources.files("srop_onnx").joinpath(f"schemas/{name}.schema.json").read_text("utf-8"))
+
+
 @functools.lru_cache(maxsize=1)
 def profile_schema() -> dict:
-    """The JSON Schema of a profile file (SPEC 10, format version 1)."""
-    return json.loads(resources.files("srop_onnx").joinpath("schemas/profile.schema.json").read_text("utf-8"))
+    """The JSON Schema of a profile file (format version 1, docs/format.md)."""
+    return _schema("profile")
 
 
 @functools.lru_cache(maxsize=1)
-def _validator():
+def sweep_schema() -> dict:
+    """The JSON Schema of a sweep file (format version 1, docs/format.md)."""
+    return _schema("sweep")
+
+
+@functools.lru_cache(maxsize=2)
+def _validator(name: str = "profile"):
     from jsonschema import Draft202012Validator
 
-    return Draft202012Validator(profile_schema())
+    return Draft202012Validator(profile_schema() if name == "profile" else sweep_schema())
+
+
+def _first_error(d, name: str, where: str, fix: str) -> None:
+    error = next(iter(sorted(_validator(name).iter_errors(d), key=lambda e: len(list(e.absolute_path)))), None)
+    if error is not None:
+        at = "/".join(str(p) for p in error.absolute_path) or "(top level)"
+        raise InputDataError(f"{where}: not a valid srop-onnx {name} at {at}: {_short(error.message)}; {fix}")
 
 
 def _short(text: str, limit: int = 160) -> str:
@@ -87,10 +105,7 @@ def validate_profile(d, where: str = "profile") -> None:
     if isinstance(version, int) and not isinstance(version, bool) and version > 1:
         raise InputDataError(f"{where}: profile format version {version} is newer than this srop-onnx reads (1); "
                              "upgrade srop-onnx")
-    error = next(iter(sorted(_validator().iter_errors(d), key=lambda e: len(list(e.absolute_path)))), None)
-    if error is not None:
-        at = "/".join(str(p) for p in error.absolute_path) or "(top level)"
-        raise InputDataError(f"{where}: not a valid srop-onnx profile at {at}: {_short(error.message)}; {fix}")
+    _first_error(d, "profile", where, fix)
     if not d["layers"] and not d.get("extra", {}).get("shard"):
         raise InputDataError(f"{where}: the profile has no layers; {fix}")
     for i, lay in enumerate(d["layers"]):
@@ -98,3 +113,23 @@ def validate_profile(d, where: str = "profile") -> None:
             _check_layer(lay, d["inputs"]["analyzed"])
         except ValueError as exc:
             raise InputDataError(f"{where}: layer {i} ('{_short(lay.get('name'), 60)}'): {exc}; {fix}") from None
+
+
+def validate_sweep(d, where: str = "sweep") -> None:
+    """Raise InputDataError (one line) unless ``d`` is a well-formed sweep document: its schema,
+    levels distinct, ascending, from 0 and those of its points, and every level's profile valid."""
+    fix = "regenerate it with 'srop-onnx sweep -o'"
+    if not isinstance(d, dict) or d.get("format") != "srop-onnx-sweep":
+        raise InputDataError(f"{where}: not a srop-onnx sweep (no \"format\": \"srop-onnx-sweep\"); {fix}")
+    version = d.get("version")
+    if isinstance(version, int) and not isinstance(version, bool) and version > 1:
+        raise InputDataError(f"{where}: sweep format version {version} is newer than this srop-onnx reads (1); "
+                             "upgrade srop-onnx")
+    _first_error(d, "sweep", where, fix)
+    levels = [p["level"] for p in d["points"]]
+    if levels != d["levels"]:
+        raise InputDataError(f"{where}: the points' levels {levels} are not the sweep's levels {d['levels']}; {fix}")
+    if any(b <= a for a, b in zip(levels, levels[1:])) or levels[0] != 0:
+        raise InputDataError(f"{where}: levels must be distinct, ascending and start at 0, got {levels}; {fix}")
+    for p in d["points"]:
+        validate_profile(p["profile"], f"{where} (level {p['level']:g})")

@@ -24,7 +24,7 @@ def _same(a, b):
 
 def test_iobinding_on_cpu_gives_the_same_profile(reference):
     bound = analyze(EXAMPLE, EXAMPLE_IMAGES, provider="cpu", iobinding=True)
-    assert bound.extra["run"]["iobinding"] is True
+    assert bound.run["iobinding"] is True
     assert _same(bound, reference)
 
 
@@ -33,7 +33,7 @@ def test_out_of_memory_halves_the_batch_and_counts_nothing_twice(reference):
     # one sample's tap outputs of the example are ~0.6 MB: a 1.5 MB budget forces 8 -> 4 -> 2
     prof = analyze(EXAMPLE, EXAMPLE_IMAGES, provider="cpu", batch_size=8, memory_budget=1_500_000, notify=notes.append)
     assert _same(prof, reference)
-    assert prof.extra["run"]["run_batch"] == 2
+    assert prof.run["run_batch"] == 2
     assert [n for n in notes if n.startswith("out of memory")] == [
         "out of memory at a batch of 8: retrying with 4", "out of memory at a batch of 4: retrying with 2"]
     assert [lay.stats.samples for lay in prof.layers] == [8] * len(prof.layers)
@@ -49,7 +49,7 @@ def test_auto_batch_size(reference):
     prof = analyze(EXAMPLE, EXAMPLE_IMAGES, provider="cpu", batch_size="auto", notify=notes.append)
     assert _same(prof, reference)
     assert any(n.startswith("--batch-size auto: ") for n in notes)
-    assert prof.extra["run"]["batch_size"] >= 8
+    assert prof.run["batch_size"] >= 8
 
 
 @pytest.mark.parametrize("exc, oom", [
@@ -143,7 +143,7 @@ def test_auto_falls_back_to_cpu_when_cuda_does_not_start(reference, monkeypatch)
     notes = []
     prof = analyze(EXAMPLE, EXAMPLE_IMAGES, provider="auto", batch_size=8, notify=notes.append)
     assert _same(prof, reference) and prof.settings["provider"] == "CPUExecutionProvider"
-    assert prof.extra["run"]["iobinding"] is False
+    assert prof.run["iobinding"] is False
     assert notes[:2] == ["provider: CUDA (pretended)", notes[1]] and notes[1].startswith(
         "provider: CPU; CUDA not used: onnxruntime's CUDA execution provider did not start")
 
@@ -176,7 +176,7 @@ def test_gpu_profile_agrees_with_cpu_per_spec8(reference):
     for g, c in zip(gpu.extra["baseline"]["chain"], cpu.extra["baseline"]["chain"]):
         assert (g["side"], g["count"]) == (c["side"], c["count"])
         assert abs(g["mean_band"] - c["mean_band"]) <= 1 / c["m"]
-    assert gpu.extra["run"]["device_peak_used_bytes"] > 0
+    assert gpu.run["device_peak_used_bytes"] > 0
 
 
 @pytest.mark.gpu
@@ -196,7 +196,7 @@ def test_cupy_views_are_zero_copy():
 @needs_gpu
 def test_gpu_out_of_memory_recovery(reference):
     prof = analyze(EXAMPLE, EXAMPLE_IMAGES, provider="cuda", batch_size=8, memory_budget=1_500_000)
-    assert prof.extra["run"]["run_batch"] == 2
+    assert prof.run["run_batch"] == 2
     for g, c in zip(prof.layers, reference.layers):
         assert abs(g.summary().mean - c.summary().mean) < 0.01
 

@@ -30,7 +30,7 @@ def test_measurement_validates_once_with_one_line_errors():
 
 
 def test_execution_validates_combinations():
-    with pytest.raises(UsageError, match="--batch-size must be >= 1"):
+    with pytest.raises(UsageError, match="--batch-size must be from 1 to"):
         Execution(batch_size=0)
     with pytest.raises(UsageError, match="--batch-size must be a number"):
         Execution(batch_size="big")

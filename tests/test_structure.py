@@ -59,7 +59,7 @@ def test_every_public_name_resolves():
 
 
 #: the public keyword facades (the API users call with keywords); click commands are exempt too
-FACADES = {("analysis.py", "analyze")}
+FACADES = {("analysis.py", "analyze"), ("sweeps.py", "sweep")}
 
 
 def _is_click_command(fn) -> bool:

@@ -60,13 +60,17 @@ def test_blend_weight_one_gives_the_profile_of_the_blended_image_alone(blend_swe
 
 def test_output_change_is_zero_at_level_zero(blend_sweep, fixtures):
     first = blend_sweep.points[0].change
-    assert (first.measure, first.value, first.count) == ("top1_agreement", 1.0, 8)  # agreement 1: no change
-    assert [p.change.count for p in blend_sweep.points] == [8, 8, 8]
-    # a non-classifier output (an NHWC feature map): mean absolute change, 0 at level 0
+    # the example's output is (8, 4) logits: both measures recorded, the relative change shown (not a
+    # probability vector); at level 0 nothing changed
+    assert (first.top1, first.rows, first.relative, first.cells) == (1.0, 8, 0.0, 32)
+    assert (first.shown, first.value) == ("relative_change", 0.0)
+    assert [p.change.rows for p in blend_sweep.points] == [8, 8, 8]
+    # a non-classifier output (an NHWC feature map): relative change only, 0 at level 0
     x = np.random.default_rng(0).standard_normal((4, 16, 16, 3)).astype(np.float32)
     sw = sweep(fixtures["nhwc"], x, levels=[0.5, 1.0], noise="uniform", output="r1_nhwc_relu")
     assert sw.levels == [0.0, 0.5, 1.0]  # level 0 added as the reference
-    assert sw.points[0].change.measure == "mean_abs_change" and sw.points[0].change.value == 0.0
+    assert sw.points[0].change.shown == "relative_change" and sw.points[0].change.value == 0.0
+    assert sw.points[0].change.top1 is None  # not rank 2: no top-1 agreement at all
     assert 0 < sw.points[1].change.value < sw.points[2].change.value
 
 
@@ -93,7 +97,8 @@ def test_noise_does_not_depend_on_batching_and_shards_merge_exactly():
     merged = merge_sweeps(parts)
     for a, b in zip(merged.points, whole.points):
         assert _stats(a.profile) == _stats(b.profile)
-        assert (a.change.agree, a.change.count) == (b.change.agree, b.change.count)
+        assert (a.change.agree, a.change.rows, a.change.cells) == (b.change.agree, b.change.rows, b.change.cells)
+        assert a.change.relative == pytest.approx(b.change.relative, rel=1e-12)
 
 
 def test_sweep_json_round_trips_and_levels_are_profiles(blend_sweep, tmp_path):
@@ -104,7 +109,8 @@ def test_sweep_json_round_trips_and_levels_are_profiles(blend_sweep, tmp_path):
     assert _stats(again.profile(0.5)) == _stats(blend_sweep.profile(0.5))
     verdict = json.loads(path.read_text())["verdict"]
     assert verdict["summary"].startswith("mean SROP from w=0 to w=1 (band units): shallow ")
-    assert len(verdict["thirds"]) == 3 and verdict["output_change"][0] == 1.0
+    assert len(verdict["thirds"]) == 3 and verdict["output_change"][0] == 0.0
+    assert verdict["measure"] == "relative_change"
     with pytest.raises(InputDataError, match="is a sweep of 3 levels, not one profile; .*--profiles DIR"):
         Profile.load(path)
 
@@ -118,7 +124,7 @@ def test_sweep_cli_writes_everything_and_the_files_work_with_the_other_commands(
     res = run("sweep", EXAMPLE, EXAMPLE_IMAGES, "--blend", BLEND, "--levels", "0,0.5,...,1", "-o", out,
               "--profiles", tmp_path / "levels", "--plot", tmp_path / "s.png", "--report", tmp_path / "s.html")
     assert res.exit_code == 0, res.output
-    assert "top-1 agree" in res.output and "mean SROP from w=0 to w=1" in res.output
+    assert "rel. change" in res.output and "mean SROP from w=0 to w=1" in res.output
     assert sorted(p.name for p in (tmp_path / "levels").iterdir()) == ["level-0.5.json", "level-0.json", "level-1.json"]
     plain = tmp_path / "plain.json"
     assert run("analyze", EXAMPLE, EXAMPLE_IMAGES, "-q", "--json", plain).exit_code == 0
