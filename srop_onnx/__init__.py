@@ -22,18 +22,33 @@ from .errors import (DeviceError, InputDataError, ModelError, OutputError, Resou
                      UsageError)
 
 if TYPE_CHECKING:  # what the lazy names are, for type checkers and IDEs
-    from . import plot
-    from .analysis import analyze, analyze_vs_random
-    from .comparison import CheckResult, Comparison, check, compare
-    from .graph import find_taps
-    from .merge import merge_profiles
-    from .profile import LayerProfile, Profile
-    from .settings import Execution, Measurement
-    from .spectral import (DEAD, NONFINITE, RolloffBins, num_bins, rolloff_bins, rolloff_bins_1d, rolloff_bins_many,
-                           srop, srop1d)
-    from .stats import LayerStats, Summary
-    from .sweeps import Sweep, sweep
-    from .twin import randomize
+    from . import plot as plot
+    from .analysis import analyze as analyze
+    from .analysis import analyze_vs_random as analyze_vs_random
+    from .comparison import CheckResult as CheckResult
+    from .comparison import Comparison as Comparison
+    from .comparison import check as check
+    from .comparison import compare as compare
+    from .graph import find_taps as find_taps
+    from .merge import merge_profiles as merge_profiles
+    from .profile import LayerProfile as LayerProfile
+    from .profile import Profile as Profile
+    from .settings import Execution as Execution
+    from .settings import Measurement as Measurement
+    from .spectral import DEAD as DEAD
+    from .spectral import NONFINITE as NONFINITE
+    from .spectral import RolloffBins as RolloffBins
+    from .spectral import num_bins as num_bins
+    from .spectral import rolloff_bins as rolloff_bins
+    from .spectral import rolloff_bins_1d as rolloff_bins_1d
+    from .spectral import rolloff_bins_many as rolloff_bins_many
+    from .spectral import srop as srop
+    from .spectral import srop1d as srop1d
+    from .stats import LayerStats as LayerStats
+    from .stats import Summary as Summary
+    from .sweeps import Sweep as Sweep
+    from .sweeps import sweep as sweep
+    from .twin import randomize as randomize
 
     __version__: str
 
@@ -72,8 +87,33 @@ __all__ = [
     "TooSmallError",
     "UsageError",
     "__version__",
-    *_LAZY,
-    *_MODULES,
+    "DEAD",
+    "NONFINITE",
+    "RolloffBins",
+    "num_bins",
+    "rolloff_bins",
+    "rolloff_bins_1d",
+    "rolloff_bins_many",
+    "srop",
+    "srop1d",
+    "LayerStats",
+    "Summary",
+    "analyze",
+    "analyze_vs_random",
+    "merge_profiles",
+    "Profile",
+    "LayerProfile",
+    "find_taps",
+    "randomize",
+    "compare",
+    "check",
+    "CheckResult",
+    "Comparison",
+    "sweep",
+    "Sweep",
+    "Measurement",
+    "Execution",
+    "plot",
 ]
 
 

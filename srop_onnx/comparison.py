@@ -82,6 +82,11 @@ class Comparison:
         return comparison_html(self)
 
 
+def label_of(p: Profile, default: str) -> str:
+    """How a profile is named in a comparison: the file it came from, else its model."""
+    return p.origin or f"{default} of {p.model.get('path', '?')}"
+
+
 def describe_pairs(pairs: list[LayerPair], limit: int = 8) -> str:
     """``"conv1 ~ conv2d, conv2 ~ conv2d_1 (and 3 more)"``: pairs for a one-line message."""
     text = ", ".join(f"{p.a.name} ~ {p.b.name}" for p in pairs[:limit])
@@ -230,7 +235,7 @@ def check(profile: Profile, golden: Profile, *, tol: float = 0.02, metric: str =
     if not (tol >= 0 and math.isfinite(tol)):
         raise UsageError(f"--tol must be a finite number >= 0, got {tol}")
     units = units or golden.units
-    names = names or (str(profile.model.get("path", "the profile")), str(golden.model.get("path", "the golden")))
+    names = names or (label_of(profile, "the profile"), label_of(golden, "the golden profile"))
     comp = compare(profile, golden, names=names, match="position")
     if comp.positional and match != "position":
         raise UsageError(f"{len(comp.positional)} layer(s) of {names[0]} pair with {names[1]} only by position "

@@ -128,6 +128,8 @@ class Profile:
     #: facts about the run that made this profile (batch, peak memory, time): shown by ``--debug``,
     #: written to the file only when asked (``record_run``), so two runs give identical files
     run: dict = field(default_factory=dict, repr=False, compare=False)
+    #: the file this profile was loaded from (None when made in memory); labels it in comparisons
+    origin: str | None = field(default=None, repr=False, compare=False)
 
     @property
     def units(self) -> str:
@@ -228,7 +230,9 @@ class Profile:
         d = read_json(path)
         if isinstance(d, dict) and d.get("format") != "srop-onnx-sweep":
             validate_profile(d, str(path))
-        return cls.from_dict(d, str(path))
+        profile = cls.from_dict(d, str(path))
+        profile.origin = str(path)
+        return profile
 
     # -- other files -------------------------------------------------------------
     CSV_FIELDS = ("index", "name", "op", "tensor", "channels", "height", "width", "m", "m_input", "count", "dead",

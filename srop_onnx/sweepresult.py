@@ -213,7 +213,9 @@ def load_result(path: str | Path) -> "Profile | Sweep":
         validate_sweep(d, str(path))
         return Sweep.from_dict(d, str(path))
     validate_profile(d, str(path))
-    return Profile.from_dict(d, str(path))
+    profile = Profile.from_dict(d, str(path))
+    profile.origin = str(path)
+    return profile
 
 
 def _thirds(profile: Profile) -> list[list]:
