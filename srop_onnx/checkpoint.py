@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 
 from .errors import UsageError
@@ -46,9 +47,21 @@ def save_checkpoint(path: str | Path, state: dict) -> None:
 def load_checkpoint(path: str | Path, expected: str) -> dict | None:
     """The saved state, None when there is no checkpoint yet; refuses a corrupt or edited
     checkpoint and another run's."""
+    import stat
+
+    from .writes import remove_stale_temporaries
+
     p = Path(path)
-    if not p.exists():
+    remove_stale_temporaries(p)  # what an interrupted save left beside the checkpoint
+    try:
+        mode = os.stat(p).st_mode
+    except FileNotFoundError:
         return None
+    except OSError as exc:
+        raise UsageError(f"--checkpoint {p}: cannot read it ({exc.strerror or exc}); choose another path") from exc
+    if not stat.S_ISREG(mode):
+        raise UsageError(f"--checkpoint {p}: not a regular file (a device, FIFO or folder); give the path of a "
+                         "checkpoint file (it is created when missing)")
     try:
         doc = json.loads(p.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:

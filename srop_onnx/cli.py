@@ -108,10 +108,15 @@ def _console(stderr: bool = False):
 
     from rich.console import Console
 
+    class _Console(Console):
+        def on_broken_pipe(self) -> None:  # rich's own exits 1, which means drift to CI
+            _pipe_closed()
+            raise SystemExit(EXIT_BROKEN_PIPE)
+
     stream = sys.stderr if stderr else sys.stdout
     # Not a terminal (pipes, CI logs): do not squeeze tables into 80 columns.
     wide = not stream.isatty() and "COLUMNS" not in os.environ
-    return Console(stderr=stderr, highlight=False, width=160 if wide else None)
+    return _Console(stderr=stderr, highlight=False, width=160 if wide else None)
 
 
 class _Finite(click.ParamType):

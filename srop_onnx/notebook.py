@@ -23,7 +23,7 @@ _BOX = "max-height:360px;overflow:auto;border:1px solid #ddd;padding:2px"
 _TABLE = "border-collapse:collapse;font-size:12px"
 _CELL = "padding:1px 6px;text-align:right;border-bottom:1px solid #eee"
 #: the inline figure: small and at screen resolution (a PNG of a few tens of kB)
-_FIGURE = {"width": 6.0, "height": 2.6, "dpi": 72}
+_FIGURE = {"width": 6.4, "height": 3.4, "dpi": 72}
 
 
 def _table(head: list[str], rows: list[list[str]], left: tuple[int, ...] = (1,)) -> str:

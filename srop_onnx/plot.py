@@ -72,13 +72,17 @@ def _note(fig, text: str) -> None:
 
 
 def _legend(fig, ax, handles=None, labels=None, fontsize: float = 8) -> None:
-    """The legend outside the axes (right of them), in columns when long: never over the data."""
+    """The legend outside the axes (right of them), in columns when long: never over the data. The
+    figure grows by the legend's width, so the axes keep theirs and nothing leaves the canvas."""
     if handles is None:
         handles, labels = ax.get_legend_handles_labels()
     if not handles:
         return
     rows = max(1, int(fig.get_figheight() * 72 / (fontsize * 1.9)) - 2)
-    fig.legend(handles, labels, loc="outside right upper", fontsize=fontsize, ncols=math.ceil(len(handles) / rows))
+    cols = math.ceil(len(handles) / rows)
+    longest = max(len(str(label)) for label in labels)
+    fig.set_figwidth(fig.get_figwidth() + cols * (0.75 + 0.6 * fontsize / 72 * longest) + 0.2)
+    fig.legend(handles, labels, loc="outside right upper", fontsize=fontsize, ncols=cols)
 
 
 def _layer_ticks(ax, names: list[str], axis: str = "x", max_labels: int = 40) -> None:
@@ -348,7 +352,7 @@ def plot_sweep(sweeps: list, units: str = "band", labels: list[str] | None = Non
             measure = sw.points[-1].change.shown
             right.plot(sw.levels, [np.nan if v is None else v for v in change], color="0.35", ls=(0, (5, 2)),
                        lw=1.6, label=f"{name}: " * (len(sweeps) > 1) + measure_label(measure))
-            right.set_ylabel("model output vs w = 0 (grey, dashed)")
+            right.set_ylabel("output vs w = 0 (grey)")
     kind = sweeps[0].perturbation.get("kind", "blend")
     ax.set_xlabel("w (blend weight of the image)" if kind == "blend" else "w (noise std / input std)")
     ax.set_ylabel("mean " + _units_label(units))

@@ -137,7 +137,7 @@ def render_sweep(sw, console, units: str = "band") -> None:
     """Per-level table of a sweep (``srop-onnx sweep``): output change, mean SROP per depth third, verdict."""
     from rich.table import Table
 
-    from .sweepresult import measure_label, sweep_verdict, third_means
+    from .sweepresult import measure_definition, measure_label, sweep_verdict, third_means
 
     table = Table(header_style="bold", title=f"{sw.perturbation.get('kind', '?')} sweep, {units} units")
     measure = sw.points[-1].change.shown
@@ -149,7 +149,8 @@ def render_sweep(sw, console, units: str = "band") -> None:
         thirds = [float("nan")] * (3 - len(thirds)) + thirds
         table.add_row(f"{p.level:g}", fmt(p.change.value), *(fmt(v) for v in thirds), str(p.profile.analyzed))
     console.print(table)
-    console.print(f"{label}: {measure_label(measure)} (of output {sw.output})", highlight=False, markup=False)
+    console.print(f"{label}: {measure_label(measure)}, {measure_definition(measure)} (model output {sw.output})",
+                  highlight=False, markup=False)
     console.print(sweep_verdict(sw)["summary"], highlight=False, markup=False)
 
 

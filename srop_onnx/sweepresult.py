@@ -17,7 +17,7 @@ from .errors import InputDataError, UsageError
 from .profile import Profile
 
 __all__ = ["FORMAT", "VERSION", "CHANGE_MEASURES", "OutputChange", "SweepPoint", "Sweep", "measure_label",
-           "level_name", "profile_paths", "load_result", "third_means", "sweep_verdict", "with_levels"]
+           "measure_definition", "level_name", "profile_paths", "load_result", "third_means", "sweep_verdict", "with_levels"]
 
 FORMAT = "srop-onnx-sweep"
 VERSION = 1
@@ -102,11 +102,18 @@ class OutputChange:
                             self.ref_abs_sum + other.ref_abs_sum, self.cells + other.cells, prob, self.prefer)
 
 
+def measure_definition(measure: str | None) -> str:
+    """What a measure of the output change is, in one phrase."""
+    if measure == "top1_agreement":
+        return "share of inputs whose top-1 class is the one at w=0"
+    return "sum |output - clean output| / sum |clean output|"
+
+
 def measure_label(measure: str | None, short: bool = False) -> str:
     """How a measure of the output change is named where it appears."""
     if measure == "top1_agreement":
         return "top-1 agree" if short else "top-1 agreement with w=0"
-    return "rel. change" if short else "relative output change vs w=0 (mean |out - clean| / mean |clean|)"
+    return "rel. change" if short else "relative output change vs w=0"
 
 
 @dataclass

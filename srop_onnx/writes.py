@@ -24,7 +24,8 @@ from typing import Iterator
 from .errors import OutputError
 from .filetypes import ARRAY_SUFFIXES, IMAGE_SUFFIXES
 
-__all__ = ["STDOUT", "atomic_path", "atomic_write", "atomic_write_text", "atomic_write_bytes", "guard_outputs", "to_stdout"]
+__all__ = ["STDOUT", "atomic_path", "atomic_write", "atomic_write_text", "atomic_write_bytes", "guard_outputs", "to_stdout",
+           "remove_stale_temporaries", "temporary_prefix"]
 
 #: the output path that means standard output (text formats only)
 STDOUT = "-"
@@ -58,13 +59,112 @@ def _write_through(path, target: Path, mode: str) -> Iterator:
         raise OutputError(f"{path}: cannot write ({_cause(exc)}); choose another output path") from exc
 
 
-def _temporary(path, target: Path) -> tuple[int, str]:
+#: what a temporary's name adds to its target's: ".", "." + 8 random characters + ".tmp"
+_TMP_EXTRA = 14
+
+
+def _name_max(folder: Path) -> int:
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        return tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        return int(os.pathconf(folder, "PC_NAME_MAX"))
+    except (AttributeError, OSError, ValueError):  # Windows has no pathconf: its limit is 255 characters
+        return 255
+
+
+def temporary_prefix(target: Path) -> str:
+    """The prefix of the temporaries written beside ``target``: ``.NAME.``, with NAME shortened (in
+    bytes) so that the temporary's name fits wherever the final name fits."""
+    room = max(1, _name_max(target.parent) - _TMP_EXTRA)
+    raw = os.fsencode(target.name)
+    if len(raw) > room:
+        raw = raw[:room]
+        while raw and not _decodes(raw):  # never cut a character in two
+            raw = raw[:-1]
+    return f".{os.fsdecode(raw)}."
+
+
+def _decodes(raw: bytes) -> bool:
+    try:
+        os.fsdecode(raw).encode("utf-8")
+        return True
+    except UnicodeError:
+        return False
+
+
+def _parent_folder(path, target: Path) -> None:
+    """Create the folders the path as given needs (never along a symbolic link's target), and
+    refuse a link whose target's folder does not exist."""
+    given = Path(path).parent
+    try:
+        given.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise OutputError(f"{path}: a folder on this path is a broken symbolic link or a file; fix it or choose "
+                          "another output path") from None
+    except OSError as exc:
+        raise OutputError(f"{path}: cannot create its folder {given} ({_cause(exc)}); choose a writable folder") \
+            from exc
+    if not target.parent.is_dir():
+        raise OutputError(f"{path}: is a symbolic link to {target}, whose folder does not exist; fix the link or "
+                          "choose another output path")
+
+
+def _temporary(path, target: Path) -> tuple[int, str]:
+    _parent_folder(path, target)
+    try:
+        return tempfile.mkstemp(prefix=temporary_prefix(target), suffix=".tmp", dir=target.parent)
     except OSError as exc:
         raise OutputError(f"{path}: cannot write in {target.parent} ({_cause(exc)}); choose a writable folder") \
             from exc
+
+
+def remove_stale_temporaries(path: str | os.PathLike) -> list[Path]:
+    """Remove the temporaries an interrupted write of ``path`` left beside it (``.NAME.XXXXXXXX.tmp``,
+    the pattern this module writes); returns what was removed."""
+    import re
+
+    target = Path(os.path.realpath(path))
+    pattern = re.compile(re.escape(temporary_prefix(target)) + r"[a-z0-9_]{8}\.tmp")
+    removed = []
+    try:
+        entries = list(os.scandir(target.parent))
+    except OSError:
+        return removed
+    for entry in entries:
+        if pattern.fullmatch(entry.name) and entry.is_file(follow_symlinks=False):
+            with contextlib.suppress(OSError):
+                os.unlink(entry.path)
+                removed.append(Path(entry.path))
+    return removed
+
+
+def _keep_owner_and_mode(tmp: str, target: Path) -> None:
+    """The temporary takes the mode (and, where the process may, the owner) of the file it replaces;
+    a new file gets the mode the user's umask gives (mkstemp makes 0600)."""
+    try:
+        st = os.stat(target)
+    except OSError:
+        os.chmod(tmp, 0o666 & ~_umask())
+        return
+    os.chmod(tmp, st.st_mode & 0o7777)
+    if hasattr(os, "chown"):
+        with contextlib.suppress(OSError):
+            mine = os.stat(tmp)
+            if (mine.st_uid, mine.st_gid) != (st.st_uid, st.st_gid):
+                os.chown(tmp, st.st_uid, st.st_gid)
+
+
+def _replace(tmp: str, target: Path, tries: int = 10) -> None:
+    """``os.replace``, retried for a moment on Windows, where a file open in another program (a CSV
+    in a spreadsheet, an indexer) cannot be replaced until it is closed."""
+    import time
+
+    for attempt in range(tries):
+        try:
+            os.replace(tmp, target)
+            return
+        except PermissionError:
+            if sys.platform != "win32" or attempt == tries - 1:
+                raise
+            time.sleep(0.1 * (attempt + 1))
 
 
 def _text_kwargs(mode: str) -> dict:
@@ -82,8 +182,8 @@ def atomic_path(path: str | os.PathLike) -> Iterator[str]:
     os.close(fd)
     try:
         yield tmp
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the usual mode
-        os.replace(tmp, target)
+        _keep_owner_and_mode(tmp, target)
+        _replace(tmp, target)
     except BaseException as exc:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
