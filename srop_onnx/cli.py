@@ -497,7 +497,13 @@ def _write_report(profiles, path, units) -> None:
     from .htmlreport import html_report
     from .writes import atomic_write_text
 
-    atomic_write_text(path, html_report(profiles, units=units))
+    comparison = None
+    if len(profiles) == 2:
+        from .comparison import compare
+
+        comparison = compare(profiles[0], profiles[1], check_settings=False,
+                             names=tuple(p.origin or str(p.model.get("path")) for p in profiles))
+    atomic_write_text(path, html_report(profiles, units=units, comparison=comparison))
 
 
 def _load_profile(path):

@@ -4,13 +4,17 @@ No scripts, no stylesheets or fonts from anywhere: it opens offline."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import base64
 import html
 import json
 import math
 from datetime import datetime, timezone
 
-from .profile import Profile
+
+if TYPE_CHECKING:
+    from .profile import Profile
 
 __all__ = ["html_report", "sweep_report", "e", "f", "figure_tag", "describe_settings"]
 
@@ -92,10 +96,7 @@ def _layer_table(p: Profile, units: str) -> str:
     return f"<table><tr>{head}</tr>{''.join(rows)}</table>{extra}"
 
 
-def _comparison(a: Profile, b: Profile, units: str) -> str:
-    from .comparison import compare
-
-    comp = compare(a, b, check_settings=False)
+def _comparison(comp, units: str) -> str:
     head = "".join(f"<th{' class=l' if c == 'layer' else ''}>{c}</th>" for c in
                    ("layer", "A mean", "B mean", "delta (B - A)", "A median", "B median", "W1 (band)"))
     rows = []
@@ -110,8 +111,10 @@ def _comparison(a: Profile, b: Profile, units: str) -> str:
     return f"<h2>Comparison (delta = B - A, {units} units)</h2><table><tr>{head}</tr>{''.join(rows)}</table>{notes}"
 
 
-def html_report(profiles: list[Profile], *, labels: list[str] | None = None, units: str | None = None) -> str:
-    """The HTML text of a report for one or two profiles."""
+def html_report(profiles: list[Profile], *, labels: list[str] | None = None, units: str | None = None,
+                comparison=None) -> str:
+    """The HTML text of a report for one or two profiles (with two, ``comparison`` is their
+    :class:`~srop_onnx.comparison.Comparison`, shown as a table)."""
     from .plot import plot
 
     units = units or profiles[0].units
@@ -131,8 +134,8 @@ def html_report(profiles: list[Profile], *, labels: list[str] | None = None, uni
     parts.append("<h2>Distribution per layer</h2>" + _img(plot(profiles, "box", units=units, labels=short)))
     parts.append("<h2>Per-sample layer means</h2>" + _img(plot(profiles, "kde", units=units, labels=short)))
     parts.append("<h2>Channel means</h2>" + _img(plot(profiles, "kernels", units=units, labels=short)))
-    if len(profiles) == 2:
-        parts.append(_comparison(profiles[0], profiles[1], units))
+    if comparison is not None:
+        parts.append(_comparison(comparison, units))
     for p, lab in zip(profiles, labels):
         parts.append(f"<h2>Layers of {_e(lab)}</h2>" + _layer_table(p, units))
         base = p.extra.get("baseline", {}).get("table")

@@ -14,6 +14,8 @@ axes, so they never cover data; lines are told apart by colour and dash (no pale
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import math
 import re
 import textwrap
@@ -22,7 +24,9 @@ from pathlib import Path
 import numpy as np
 
 from .errors import UsageError
-from .profile import Profile
+
+if TYPE_CHECKING:
+    from .profile import Profile
 
 __all__ = ["KINDS", "PALETTE", "plot", "plot_depth", "plot_box", "plot_kde", "plot_kernels", "plot_sweep",
            "plot_sweep_kde", "save_figure", "figure_bytes", "depth", "box", "kde", "kernels", "sweep", "sweep_kde"]

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import math
 import re
 
-from .profile import Profile
+
+if TYPE_CHECKING:
+    from .profile import Profile
 
 __all__ = ["render_profile", "render_taps", "render_comparison", "render_check", "render_verdict", "make_progress",
            "ProgressHook", "render_sweep", "fmt", "safe", "comparison_labels"]

@@ -76,7 +76,10 @@ class _Collect(HTMLParser):
 
 @pytest.mark.parametrize("count", [1, 2])
 def test_html_report_is_self_contained(two, tmp_path, count):
-    text = html_report(list(two[:2])[:count])
+    from srop_onnx.comparison import compare
+
+    profiles = list(two[:2])[:count]
+    text = html_report(profiles, comparison=compare(*profiles) if count == 2 else None)
     parser = _Collect()
     parser.feed(text)
     assert parser.imgs and all(src.startswith("data:image/png;base64,") for src in parser.imgs)

@@ -20,10 +20,26 @@ def test_import_loads_no_heavy_dependency():
     assert out == ""
 
 
-def _imports(path: Path) -> set[str]:
+#: IPython asks a result object for its HTML (``_repr_html_``) and the notebook layer answers: the
+#: one call from the results up to the presentation layer, made at display time, by protocol
+DISPLAY_HOOKS = ("_repr_html_",)
+
+
+def _imports(path: Path, runtime_only: bool = False) -> set[str]:
+    """Every module ``path`` imports, at any depth (function-level imports too); with
+    ``runtime_only``, not those under ``if TYPE_CHECKING:`` (annotations only) nor inside the
+    display hooks (:data:`DISPLAY_HOOKS`)."""
     tree = ast.parse(path.read_text())
+    skip: set[int] = set()
+    if runtime_only:
+        for n in ast.walk(tree):
+            hook = isinstance(n, ast.FunctionDef) and n.name in DISPLAY_HOOKS
+            if hook or (isinstance(n, ast.If) and "TYPE_CHECKING" in ast.unparse(n.test)):
+                skip.update(id(x) for b in n.body for x in ast.walk(b))
     names = set()
     for node in ast.walk(tree):
+        if id(node) in skip:
+            continue
         if isinstance(node, ast.Import):
             names.update(a.name for a in node.names)
         elif isinstance(node, ast.ImportFrom):
@@ -34,7 +50,7 @@ def _imports(path: Path) -> set[str]:
 
 def test_library_never_imports_the_cli():
     for f in PKG.glob("*.py"):
-        if f.name == "cli.py":
+        if f.name in ("cli.py", "__main__.py"):  # __main__ is `python -m srop_onnx`: the CLI itself
             continue
         assert not any(n.endswith("cli") for n in _imports(f)), f.name
 
@@ -92,3 +108,49 @@ def test_public_functions_are_not_shadowed_by_submodules():
     code = "import srop_onnx.sweeps, srop_onnx.settings, srop_onnx; print(callable(srop_onnx.sweep))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == "True"
+
+
+def _module_graph() -> dict[str, set[str]]:
+    """``module -> package modules it imports`` (relative and absolute, at any depth)."""
+    mods = {f.stem for f in PKG.glob("*.py")}
+    graph = {}
+    for f in PKG.glob("*.py"):
+        deps = set()
+        for name in _imports(f, runtime_only=True):
+            if name.startswith(".") and name.strip("."):
+                deps.add(name.strip(".").split(".")[0])
+            elif name.startswith("srop_onnx."):
+                deps.add(name.split(".")[1])
+        graph[f.stem] = (deps & mods) - {f.stem}
+    return graph
+
+
+def test_no_import_cycles():
+    """A lower layer never imports an upper one: the package's import graph (function-level imports
+    included, annotation-only ones not) has no cycle. What two modules share lives below both."""
+    graph = _module_graph()
+    state: dict[str, int] = {}
+    path: list[str] = []
+
+    def visit(m: str) -> None:
+        state[m] = 1
+        path.append(m)
+        for d in sorted(graph[m]):
+            if state.get(d) == 1:
+                raise AssertionError("import cycle: " + " -> ".join(path[path.index(d):] + [d]))
+            if d not in state:
+                visit(d)
+        path.pop()
+        state[m] = 2
+
+    for m in sorted(graph):
+        if m not in state:
+            visit(m)
+
+
+def test_the_lowest_layers_import_nothing_of_the_package_above_them():
+    graph = _module_graph()
+    assert graph["errors"] == set() and graph["filetypes"] == set()
+    assert graph["rings"] <= {"errors"} and graph["writes"] <= {"errors", "filetypes"}
+    for low in ("spectral", "stats", "rings", "fused", "modelio", "writes", "inputspec", "preprocess", "samples"):
+        assert not graph[low] & {"stages", "analysis", "sweeps", "cli", "report", "plot", "htmlreport", "notebook"}, low
