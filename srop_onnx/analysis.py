@@ -170,17 +170,20 @@ def vs_random(model, inputs, measure: Measurement, how: Execution, hooks: Hooks 
     from .comparison import random_verdict
     from .modelio import in_memory_model, load_model_with_weights
     from .options import check_seed
-    from .twin import randomize
+    from .twin import randomize, require_changed
 
     seed = check_seed(seed)
     loaded = load_model_with_weights(model)
-    trained = run_analysis(loaded, inputs, measure, how, hooks)
     twin_proto, report = randomize(loaded.proto, seed=seed)
+    require_changed(report, str(loaded.path))  # before any run: a twin equal to the model is no check
+    for left in report.left:
+        hooks.notify(f"randomized twin: left as it was: {left}")
+    trained = run_analysis(loaded, inputs, measure, how, hooks)
     twin_loaded = in_memory_model(twin_proto, f"{loaded.path} (randomized twin, seed {seed})")
     twin = run_analysis(twin_loaded, inputs, measure, how, Hooks(hooks.progress))  # notes were given once
     verdict = random_verdict(trained, twin)
     verdict["seed"] = seed
-    verdict["reinitialised"] = {"weights": len(report.weights), "biases": len(report.biases),
-                                "batchnorm": len(report.batchnorm), "not_found": report.not_found}
+    verdict["reinitialised"] = report.to_dict()
+    verdict["summary"] = verdict.get("summary", verdict.get("reason", "")) + f"; the twin: {report.describe()}"
     trained.extra["vs_random"] = {"verdict": verdict, "twin": twin.to_dict()}
     return trained, twin, verdict

@@ -52,7 +52,10 @@ def audio_to_input(rate: int, data: np.ndarray, spec, prep: AudioPrep, where: st
     if channels == 1:
         signal = signal.mean(axis=1, keepdims=True)
     elif signal.shape[1] != channels:
-        raise InputDataError(f"{where}: has {signal.shape[1]} channel(s); model input '{spec.name}' takes {channels}")
+        other = "NLC" if spec.layout == "NCL" else "NCL"
+        raise InputDataError(f"{where}: has {signal.shape[1]} channel(s); model input '{spec.name}' "
+                             f"{tuple(spec.shape)} read as {spec.layout} takes {channels}; if its channels are on the "
+                             f"other axis, pass --layout {other}")
     if prep.length is not None:
         if signal.shape[0] >= prep.length:
             signal = signal[: prep.length]

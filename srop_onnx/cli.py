@@ -699,20 +699,24 @@ def report(profiles, output, units):
 @main.command(short_help="Write the randomized twin of a model (SPEC 7).")
 @click.argument("model", type=click.Path(dir_okay=False))
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Where to write the twin (.onnx).")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=_SEED, default=0, show_default=True, help="Seed of the generator (>= 0).")
 def randomize(model, output, seed):
     """Write the randomized twin of MODEL (SPEC 7); MODEL itself is untouched."""
     from .modelio import load_model_with_weights, save_model
+    from .report import safe
     from .twin import randomize as make_twin
+    from .twin import require_changed
 
     loaded = load_model_with_weights(model)
     twin, report = make_twin(loaded.proto, seed=seed)
+    require_changed(report, str(model))
     save_model(twin, output, protect=[loaded.path, *loaded.external_files])
     console = _console(stderr=True)
-    console.print(f"wrote {output}: {len(report.weights)} weight(s) He-normal, {len(report.biases)} bias(es) zeroed, "
-                  f"{len(report.batchnorm)} BatchNorm tensor(s) set to identity (seed {seed})", highlight=False)
-    for name in report.not_found:
-        console.print(f"note: '{name}' is computed at run time and was left as it is", highlight=False)
+    console.print(f"wrote {safe(output)}: {report.describe()}; {len(report.weights)} weight(s) He-normal, "
+                  f"{len(report.biases)} bias(es) zeroed, {len(report.batchnorm)} BatchNorm tensor(s) set to "
+                  f"identity (seed {seed})", highlight=False)
+    for left in report.left:
+        console.print(f"note: left as it was: {safe(left)}", highlight=False)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -20,7 +20,7 @@ from typing import Iterator
 import numpy as np
 
 from .errors import ModelError, UsageError
-from .naming import NameChoice, name_choice, resolve_tf_suffixes
+from .naming import NameChoice, disambiguate, name_choice, resolve_tf_suffixes
 
 __all__ = [
     "DEFAULT_OPS",
@@ -65,6 +65,8 @@ class Tap:
     dequant: tuple[float, float] | None = None
     notes: list[str] = field(default_factory=list)
     tf_raw: str | None = field(default=None, repr=False)  # TensorFlow scope before `_N` stripping
+    parents: tuple[str, ...] = field(default=(), repr=False)  # scopes above the name (tell clashes apart)
+    kind: str | None = field(default=None, repr=False)  # conv kind: depthwise, pointwise or conv
 
 
 def iter_tensors(graph) -> Iterator:
@@ -314,12 +316,12 @@ def find_taps(
             else:
                 taps.append(tap)
     graph_outs = {o.name for o in model.graph.output}
-    names = resolve_tf_suffixes([NameChoice(t.name, t.tf_raw) for t in taps])
-    for i, t in enumerate(taps):
-        t.index, t.name = i, names[i]
+    for t, name in zip(taps, resolve_tf_suffixes([NameChoice(t.name, t.tf_raw) for t in taps])):
+        t.name = name
+    for i, (t, name) in enumerate(zip(taps, disambiguate(taps))):
+        t.index, t.name = i, name
         if t.tensor in graph_outs:
             t.notes.append("already a graph output")
-    _dedupe_names(taps)
     return taps, skipped
 
 
@@ -330,6 +332,8 @@ def _node_taps(node, types: dict, op_set: set, all_tensors: bool) -> list[Tap]:
     weight = node.input[1] if node.op_type in _WEIGHT_OPS and len(node.input) > 1 else None
     if node.op_type == "QLinearConv" and len(node.input) > 3:
         weight = node.input[3]
+    kind = conv_kind(node, types.get(weight, (0, None))[1] if weight else None)
+    choice = name_choice(node, weight, kind)
     out = []
     for tensor in outputs:
         if not tensor:
@@ -339,10 +343,24 @@ def _node_taps(node, types: dict, op_set: set, all_tensors: bool) -> list[Tap]:
         if all_tensors and node.op_type not in op_set:
             if (elem and elem not in _FLOAT_TYPES) or (rank is not None and rank not in (3, 4)):
                 continue  # --all: silently only rank-3/4 float tensors
-        choice = name_choice(node, weight)
         out.append(Tap(index=0, tensor=tensor, node=node.name, op=node.op_type, name=choice.name,
-                       elem_type=elem or None, shape_hint=shape, tf_raw=choice.tf_raw))
+                       elem_type=elem or None, shape_hint=shape, tf_raw=choice.tf_raw, parents=choice.parents,
+                       kind=kind))
     return out
+
+
+def conv_kind(node, weight_shape) -> str | None:
+    """``depthwise`` (one input channel per group), ``pointwise`` (a 1x1 kernel, one group) or
+    ``conv`` for convolutions; None for other ops. ``weight_shape`` (M, C/group, k...) may be unknown."""
+    if node.op_type not in _WEIGHT_OPS:
+        return None
+    group = next((a.i for a in node.attribute if a.name == "group"), 1)
+    dims = tuple(weight_shape) if weight_shape else None
+    if group > 1 and (dims is None or (len(dims) > 1 and dims[1] == 1)):
+        return "depthwise"
+    if group == 1 and dims is not None and len(dims) > 2 and all(d == 1 for d in dims[2:]):
+        return "pointwise"
+    return "conv"
 
 
 def _tap_problem(model, node, tap: Tap, shape) -> str | None:
@@ -360,22 +378,6 @@ def _tap_problem(model, node, tap: Tap, shape) -> str | None:
             return None if tap.dequant is not None else "quantized output whose scale/zero point are not constants"
         return f"non-float tensor (ONNX type {elem})"
     return None
-
-
-def _dedupe_names(taps: list[Tap]) -> None:
-    """Make module names unique by appending the op type, then a counter."""
-    counts: dict[str, int] = {}
-    for t in taps:
-        counts[t.name] = counts.get(t.name, 0) + 1
-    for t in taps:
-        if counts[t.name] > 1:
-            t.name = f"{t.name}:{t.op}"
-    seen: dict[str, int] = {}
-    for t in taps:
-        n = seen.get(t.name, 0)
-        seen[t.name] = n + 1
-        if n:
-            t.name = f"{t.name}#{n + 1}"
 
 
 # -- layouts ------------------------------------------------------------------

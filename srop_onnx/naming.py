@@ -28,7 +28,8 @@ import re
 from dataclasses import dataclass
 
 __all__ = ["module_name", "name_choice", "NameChoice", "resolve_tf_suffixes", "scope_from_metadata",
-           "scope_from_name", "scope_from_weight", "is_generic_name"]
+           "scope_from_name", "scope_from_weight", "is_generic_name", "tflite_segment", "tf_scope_parts",
+           "disambiguate"]
 
 _PADDLE_PARAM = re.compile(r"^(.+)\.(?:w|b)_\d+$")  # Paddle 2.x parameters: conv2d_0.w_0 -> conv2d_0
 _PADDLE_TMP = re.compile(r"^(.+)\.tmp_\d+$")  # paddle2onnx 1.x tensors: depthwise_conv2d_0.tmp_0
@@ -44,10 +45,12 @@ _CONV_OPS = ("Conv", "ConvTranspose", "QLinearConv", "ConvInteger")
 @dataclass(frozen=True)
 class NameChoice:
     """A layer's name; ``tf_raw`` is its TensorFlow scope before ``_N`` stripping (None when the
-    name did not come from a TensorFlow scope)."""
+    name did not come from a TensorFlow scope); ``parents`` are the scopes above it, outermost
+    first (they tell apart layers that would share a name)."""
 
     name: str
     tf_raw: str | None = None
+    parents: tuple[str, ...] = ()
 
 
 def _metadata(node, key: str) -> str | None:
@@ -106,31 +109,56 @@ def _legacy_path(parts: list[str]) -> str | None:
 
 
 _TF_OP_WORDS = frozenset({"convolution", "depthwise", "conv2d_transpose", "separable_conv2d", "add", "mul", "sub", "pad"})
+#: the last part of a TensorFlow name that is a convolution op (TFLite joins names with ';')
+_CONV_SEGMENT = re.compile(r"^(?:conv[123]d(?:_?\d+)?|convolution(?:_\d+)?|depthwise(?:conv2dnative)?(?:_\d+)?"
+                           r"|conv2d_transpose(?:_\d+)?)$", re.IGNORECASE)
 
 
 def _is_tf_op(part: str) -> bool:
-    return part[:1].isupper() or part.lower() in _TF_OP_WORDS
+    """A TensorFlow op's name: CamelCase (``Conv2D``, ``BiasAdd``), or a lowercase op word with an
+    optional counter (``depthwise``, ``depthwise1``, ``add_1``)."""
+    return part[:1].isupper() or re.sub(r"_?\d+$", "", part.lower()) in _TF_OP_WORDS
 
 
-def _tflite_segment(name: str) -> str:
-    """TFLite through tf2onnx joins TensorFlow names with ``;``: the one naming the convolution."""
+def tflite_segment(name: str, kind: str | None = None) -> str:
+    """TFLite through tf2onnx joins the names of every op fused into one tensor with ``;``: the
+    segment that names the convolution (its last part is a conv op); where several do, the one
+    whose kind matches the node (``depthwise`` for a depthwise conv, a plain conv otherwise), else
+    the last; a name without a conv segment gives its last segment."""
     if ";" not in name:
         return name
     segments = [s for s in name.split(";") if s]
-    for s in reversed(segments):
-        last = s.rsplit("/", 1)[-1].lower()
-        if "conv" in last or "depthwise" in last:
-            return s
-    return segments[-1] if segments else name
+    if not segments:
+        return name
+    convs = [s for s in segments if _CONV_SEGMENT.match(s.rsplit("/", 1)[-1])]
+    if not convs:
+        return segments[-1]
+    if kind in ("depthwise", "conv", "pointwise"):
+        wanted = kind == "depthwise"
+        same = [s for s in convs if s.rsplit("/", 1)[-1].lower().startswith("depthwise") == wanted]
+        if same:
+            return same[-1]
+    return convs[-1]
+
+
+def tf_scope_parts(name: str) -> list[str] | None:
+    """The scopes of a TensorFlow name, outermost first, down to the layer (the trailing op names
+    dropped): ``model_1/conv2d_1/convolution`` -> ``[model_1, conv2d_1]``. A layer named like
+    its op (Keras ``separable_conv2d``) stays; a root followed by ops only is the layer itself."""
+    parts = [p for p in tflite_segment(name).split(":")[0].split("/") if p]
+    if len(parts) < 2:
+        return None
+    end = len(parts) - 1  # the last part is the node's own (op) name
+    while end > 1 and _is_tf_op(parts[end - 1]):
+        end -= 1
+    if end == 1 and len(parts) > 2 and not parts[1][:1].isupper():
+        end = 2  # model/separable_conv2d/separable_conv2d/depthwise: the layer is named like its op
+    return parts[:end]
 
 
 def _tf_scope(name: str) -> str | None:
-    parts = [p for p in _tflite_segment(name).split(":")[0].split("/") if p]
-    if len(parts) < 2:
-        return None
-    first_op = next((i for i, p in enumerate(parts) if i > 0 and _is_tf_op(p)), len(parts) - 1)
-    scopes = parts[1:first_op] if first_op > 1 else parts[:first_op]
-    return ".".join(p for p in scopes if p) or None
+    parts = tf_scope_parts(name)
+    return parts[-1] if parts else None
 
 
 def _strip_tf(scope: str) -> str:
@@ -138,7 +166,8 @@ def _strip_tf(scope: str) -> str:
 
 
 def scope_from_name(name: str, *, strip_tf: bool = True) -> str | None:
-    """Module path encoded in a scoped node or tensor name, or None when unscoped.
+    """Module path encoded in a scoped node or tensor name, or None when unscoped. For a
+    TensorFlow name, the layer's own scope (``small_1/conv_b_1/convolution`` -> ``conv_b``).
 
     ``strip_tf=False`` keeps TensorFlow's ``_N`` suffixes (the model-level rule decides)."""
     if not name:
@@ -180,11 +209,23 @@ def is_generic_name(name: str, op_type: str) -> bool:
     return op_type in _CONV_OPS and bool(_BN_WORDS.search(name))
 
 
-def _from_weight_or_output(node, weight: str | None) -> NameChoice | None:
+def _tf_choice(name: str) -> NameChoice | None:
+    """The choice a TensorFlow-scoped name gives: the layer (``_N`` stripped for now), its raw
+    scope, and the scopes above it."""
+    parts = tf_scope_parts(name)
+    if not parts:
+        return None
+    return NameChoice(_strip_tf(parts[-1]), parts[-1], tuple(parts[:-1]))
+
+
+def _from_weight_or_output(node, weight: str | None, kind: str | None) -> NameChoice | None:
+    if weight and "/" in weight and not weight.startswith("/"):
+        found = _tf_choice(tflite_segment(weight, kind))
+        if found:
+            return found
     scope = scope_from_weight(weight)
     if scope:
-        tf = "/" in (weight or "")
-        return NameChoice(_strip_tf(scope) if tf else scope, scope if tf else None)
+        return NameChoice(scope)
     out = node.output[0] if node.output else ""
     tmp = _PADDLE_TMP.match(out)
     if tmp:
@@ -195,8 +236,9 @@ def _from_weight_or_output(node, weight: str | None) -> NameChoice | None:
     return None
 
 
-def name_choice(node, weight_name: str | None = None) -> NameChoice:
-    """The readable name of ``node`` following SPEC 5 (see the module docstring)."""
+def name_choice(node, weight_name: str | None = None, kind: str | None = None) -> NameChoice:
+    """The readable name of ``node`` following the naming rules of docs/taps-and-names.md (see the
+    module docstring); ``kind`` (``depthwise``, ``pointwise``, ``conv``) picks a TFLite segment."""
     meta = scope_from_metadata(node)
     if meta:
         if _fused_batchnorm(node, meta):
@@ -207,15 +249,13 @@ def name_choice(node, weight_name: str | None = None) -> NameChoice:
     name = node.name or ""
     if not name:  # unnamed nodes (older Paddle exports): the output tensor's name
         return NameChoice(node.output[0] if node.output else node.op_type)
+    name = tflite_segment(name, kind)
     if is_generic_name(name, node.op_type):
-        return _from_weight_or_output(node, weight_name) or NameChoice(name)
+        return _from_weight_or_output(node, weight_name, kind) or NameChoice(name)
     if name.startswith("/"):
         scoped = scope_from_name(name)
         return NameChoice(scoped) if scoped else NameChoice(name)
-    raw = scope_from_name(name, strip_tf=False)
-    if raw:
-        return NameChoice(_strip_tf(raw), raw)
-    return NameChoice(name)
+    return _tf_choice(name) or NameChoice(name)
 
 
 def module_name(node, weight_name: str | None = None) -> str:
@@ -224,17 +264,90 @@ def module_name(node, weight_name: str | None = None) -> str:
 
 
 def resolve_tf_suffixes(choices: list[NameChoice]) -> list[str]:
-    """Final names of a model's layers: a TensorFlow scope keeps its ``_N`` suffix unless stripping
-    it leaves the name distinct from every other layer's (Keras 3's ``conv_b_1`` -> ``conv_b``;
-    Keras 2's ``conv2d_1``, ``conv2d_2`` next to ``conv2d`` stay as they are)."""
+    """Final names of a model's layers: a TensorFlow scope loses one trailing ``_N`` (Keras 3's
+    ``conv_b_1`` -> ``conv_b``) unless that makes it the name of another layer (Keras 2's
+    ``conv2d_1``, ``conv2d_2`` next to ``conv2d`` stay as they are): names that would clash keep
+    their suffix, until no stripped name clashes with any other."""
+    final = [c.name for c in choices]
     raw = [c.tf_raw or c.name for c in choices]
-    stripped = [c.name for c in choices]
+    for _round in range(len(choices) + 1):
+        counts: dict[str, int] = {}
+        for n in final:
+            counts[n] = counts.get(n, 0) + 1
+        clash = [i for i, c in enumerate(choices) if final[i] != raw[i] and counts[final[i]] > 1]
+        if not clash:
+            break
+        for i in clash:
+            final[i] = raw[i]
+    return final
+
+
+def _separable_pair(group: list) -> bool:
+    """Two convolutions of one layer: a depthwise and a pointwise conv under the same scopes
+    (Keras ``SeparableConv2D``)."""
+    return (len(group) == 2 and sorted(e.kind or "" for e in group) == ["depthwise", "pointwise"]
+            and group[0].parents == group[1].parents)
+
+
+def _with_parents(group: list) -> tuple[list[str], int] | None:
+    """The shortest parent-scope prefixes (``k`` levels) that tell more of ``group`` apart than
+    their names do, or None when the parents cannot help."""
+    depth = max(len(e.parents) for e in group)
+    best, best_count = None, 1
+    for k in range(1, depth + 1):
+        names = [".".join((*e.parents[-k:], e.name)) for e in group]
+        count = len(set(names))
+        if count > best_count:
+            best, best_count = (names, k), count
+        if count == len(group):
+            break
+    return best
+
+
+def disambiguate(entries: list) -> list[str]:
+    """Unique names for a model's layers (``entries`` have ``name``, ``parents``, ``kind`` and
+    ``op``), in this order of preference: a Keras separable conv's two convolutions become
+    ``NAME.depthwise`` and ``NAME.pointwise``; other layers that share a name keep the parent scope
+    that tells them apart (``cq_t2010v2.conv1d_3``); then the op type (``NAME:MaxPool``); a counter
+    (``NAME#2``) is the last resort."""
+    from collections import defaultdict
+    from types import SimpleNamespace
+
+    items = [SimpleNamespace(name=e.name, parents=tuple(e.parents), kind=e.kind, op=e.op) for e in entries]
+    for _round in range(8):  # each round resolves one level; models are never this deep in clashes
+        groups: dict[str, list] = defaultdict(list)
+        for it in items:
+            groups[it.name].append(it)
+        changed = False
+        for name, group in groups.items():
+            if len(group) < 2:
+                continue
+            if _separable_pair(group):
+                for it in group:
+                    it.name = f"{name}.{it.kind}"
+                changed = True
+                continue
+            better = _with_parents(group)
+            if better is not None:
+                names, k = better
+                for it, new in zip(group, names):
+                    it.parents = it.parents[: max(0, len(it.parents) - k)]
+                    it.name = new
+                changed = True
+        if not changed:
+            break
+    return _last_resort([it.name for it in items], [it.op for it in items])
+
+
+def _last_resort(names: list[str], ops: list[str]) -> list[str]:
+    counts: dict[str, int] = {}
+    for n in names:
+        counts[n] = counts.get(n, 0) + 1
+    names = [f"{n}:{op}" if counts[n] > 1 else n for n, op in zip(names, ops)]
+    seen: dict[str, int] = {}
     out = []
-    for i, c in enumerate(choices):
-        if c.tf_raw is None or c.name == c.tf_raw:
-            out.append(c.name)
-            continue
-        others = {n for j, n in enumerate(raw) if j != i} | {n for j, n in enumerate(stripped)
-                                                              if j != i and raw[j] != raw[i]}
-        out.append(c.tf_raw if c.name in others else c.name)
+    for n in names:
+        k = seen.get(n, 0)
+        seen[n] = k + 1
+        out.append(f"{n}#{k + 1}" if k else n)
     return out

@@ -30,6 +30,7 @@ class _TapState:
     stats: LayerStats | None = None
     skip: str | None = None
     bins: list[np.ndarray] = field(default_factory=list)
+    unit_axis: int | None = None  # 2 for (N, C, 1, L), 3 for (N, C, L, 1): analysed as 1-D
 
 
 class LayerReducer:
@@ -38,6 +39,7 @@ class LayerReducer:
     def __init__(self, taps: list[Tap], input_spatial: tuple[int, ...], kappa: float, keep_bins: bool = False,
                  baseline=None):
         self.states = [_TapState(t) for t in taps]
+        self.input_spatial = tuple(int(d) for d in input_spatial)
         self.input_side = max(input_spatial)
         self.input_dims = len(input_spatial)
         self.kappa = kappa
@@ -68,6 +70,10 @@ class LayerReducer:
         if axis != 1:
             perm = (0, axis) + tuple(a for a in range(1, rank) if a != axis)
             arr = xp.permute_dims(arr, perm)
+        if rank == 4 and (arr.shape[2] == 1) != (arr.shape[3] == 1):
+            # a 1-D signal in a 2-D conv (TensorFlow's Conv1D, OCR's 1 x W maps): analysed as 1-D
+            st.unit_axis = 2 if arr.shape[2] == 1 else 3
+            arr = xp.reshape(arr, (arr.shape[0], arr.shape[1], arr.shape[5 - st.unit_axis]))
         return arr
 
     def _first(self, st: _TapState, shape: list[int]) -> bool:
@@ -82,10 +88,17 @@ class LayerReducer:
             m_in = num_bins(self.input_side) if self.input_dims == 2 else num_bins_1d(self.input_side)
             m = num_bins(max(shape[1:]))
         else:
-            m_in = num_bins_1d(self.input_side)
+            m_in = num_bins_1d(self._input_length(st.unit_axis))
             m = num_bins_1d(shape[1])
         st.stats = LayerStats(m=m, m_input=max(m_in, 1), channels=shape[0])
         return True
+
+    def _input_length(self, unit_axis: int | None) -> int:
+        """The model input's length along a 1-D signal's axis: a 1-D input's length; for a 1 x W map
+        of an image model ``W_in`` (``H_in`` for an H x 1 map); else the input's longer side."""
+        if self.input_dims == 2 and unit_axis in (2, 3):
+            return self.input_spatial[1 if unit_axis == 2 else 0]
+        return self.input_side
 
     def update(self, outputs: dict, n: int) -> None:
         """Reduce and commit one batch of tap outputs."""

@@ -75,7 +75,7 @@ def render_profile(profile: Profile, console, units: str | None = None, *, max_s
     console.print(f"preprocess: {safe(describe_preprocess(profile.settings.get('preprocess')))}", highlight=False)
     has_base = any(lay.baseline for lay in profile.layers)
     table = Table(show_lines=False, header_style="bold", title=None)
-    for col, just in (("#", "right"), ("layer", "left"), ("op", "left"), ("CxHxW", "right"), ("mean", "right"),
+    for col, just in (("#", "right"), ("layer", "left"), ("op", "left"), ("shape", "right"), ("mean", "right"),
                       ("median", "right"), ("IQR", "right"), ("std", "right"), ("dead", "right")):
         table.add_column(col, justify=just)
     if has_base:

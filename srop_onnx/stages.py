@@ -175,7 +175,7 @@ class RunState:
     def state(self, profile: Profile, complete: bool) -> dict:
         return {"position": list(self.position), "first_shape": list(self.first_shape or ()),
                 "inputs_read": self.digest.state() if self.digest is not None else None,
-                "input_spatial": [self.reducer.input_side, self.reducer.input_dims] if self.reducer else None,
+                "input_spatial": list(self.reducer.input_spatial) if self.reducer else None,
                 "partial": profile.to_dict(), "baseline": self.base_acc.state() if self.base_acc else None,
                 "complete": complete}
 
@@ -191,9 +191,8 @@ class RunState:
         if state.get("baseline") is not None:
             self.base_acc = BaselineAccumulator.from_states([state["baseline"]], self.plan.spec, self.measure.kappa)
         if state.get("input_spatial"):
-            side, dims = state["input_spatial"]
-            self.reducer = LayerReducer(self.plan.taps, (side,) * dims, self.measure.kappa, self.keep_bins,
-                                        baseline=self.base_acc)
+            self.reducer = LayerReducer(self.plan.taps, tuple(state["input_spatial"]), self.measure.kappa,
+                                        self.keep_bins, baseline=self.base_acc)
             self.reducer.restore(partial)
 
 
