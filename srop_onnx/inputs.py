@@ -44,7 +44,7 @@ class InputSet:
     direct: list[Sample] | None
     has_images: bool  # over the whole input list, so every shard records the same settings
     total: int = 0  # inputs (files or array rows) in the whole list, before sharding
-    list_digest: str = ""  # what the whole input list is: paths and sizes, or the array's bytes
+    list_digest: str = ""  # what the whole input list is: identity keys and sizes, or the array's bytes
     first_audio: Path | None = None  # the whole list's first WAV file (its rate is the run's by default)
 
     @property
@@ -109,7 +109,7 @@ def open_inputs(inputs, spec, shard: tuple[int, int] | None) -> InputSet:
     found = discover_keyed(list(inputs))
     files = [f for f, _ in found]
     has_images = any(f.suffix.lower() not in ARRAY_SUFFIXES for f in files)
-    listing = "\n".join(f"{f}\t{f.stat().st_size if f.is_file() else -1}" for f in files)
+    listing = "\n".join(f"{key}\t{f.stat().st_size if f.is_file() else -1}" for f, key in found)
     digest = hashlib.sha256(listing.encode("utf-8", "surrogateescape")).hexdigest()
     first_audio = next((f for f in files if f.suffix.lower() in AUDIO_SUFFIXES and f.is_file()), None)
     part = shard_slice(len(found), shard)

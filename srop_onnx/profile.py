@@ -123,7 +123,9 @@ class Profile:
     layers: list[LayerProfile]
     skipped_layers: list[dict]
     tool_version: str = ""
-    sources: list[str] = field(default_factory=list, repr=False)  # analysed inputs in order
+    #: analysed samples in order, by identity: a file's path inside the input argument it was found
+    #: under (its name when given directly), plus [row] in a multi-row array
+    sources: list[str] = field(default_factory=list, repr=False)
     extra: dict = field(default_factory=dict, repr=False)  # e.g. baseline summary, comparison, verdicts
     #: facts about the run that made this profile (batch, peak memory, time): shown by ``--debug``,
     #: written to the file only when asked (``record_run``), so two runs give identical files

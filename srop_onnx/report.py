@@ -175,6 +175,7 @@ class ProgressHook:
         self.what = "analysing"
         self.started = self.printed = None
         self.state = (0, None)
+        self.shown: tuple | None = None  # what the last plain line said
 
     def __call__(self, done: int, total: int | None) -> None:
         if self.console is None:
@@ -202,7 +203,9 @@ class ProgressHook:
             self.started = self.printed = now
         if not final and now - self.printed < self.interval:
             return
-        self.printed = now
+        if final and self.shown == (self.what, self.state):  # the last line already said it all
+            return
+        self.printed, self.shown = now, (self.what, self.state)
         done, total = self.state
         rate = done / (now - self.started) if now > self.started and done else 0.0
         of = f"/{total}" if total else ""

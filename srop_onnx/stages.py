@@ -167,7 +167,7 @@ class RunState:
 
     def advance(self, batch: list[Sample]) -> None:
         """Record a fully counted batch: its sources and the resume position after it."""
-        self.sources.extend(s.source for s in batch)
+        self.sources.extend(s.key for s in batch)  # identities, the same from any folder or spelling
         self.position = (0, self.position[1] + len(batch)) if self.direct else batch[-1].position_after
         if self.digest is not None:
             self.digest.cover(self.position[0] + (1 if self.position[1] else 0), self.log.digests)

@@ -173,20 +173,33 @@ class _Twin:
         axis = next((a.i for a in node.attribute if a.name == "axis"), 1)
         return node.input[0], _Quant(scale.reshape(-1), np.asarray(zp).reshape(-1), axis)
 
-    def convinteger_scale(self, node) -> np.ndarray | None:
-        """The weight scale of a dynamically quantized ``ConvInteger``: ONNX Runtime multiplies the
-        (cast) output by ``x_scale * w_scale``, so ``w_scale`` is the constant factor of that product."""
+    def convinteger_chain(self, node) -> tuple[np.ndarray | None, str | None]:
+        """``(weight scale, bias)`` of a dynamically quantized ``ConvInteger``: ONNX Runtime multiplies
+        the (cast) output by ``x_scale * w_scale`` (``w_scale`` is the constant factor of that product)
+        and then adds the float bias (a constant ``Add``)."""
         for cast in self.consumers.get(node.output[0], []):
             for mul in self.consumers.get(cast.output[0], []) if cast.op_type == "Cast" else [cast]:
-                if mul.op_type != "Mul":
-                    continue
                 other = next((i for i in mul.input if i != cast.output[0]), None)
-                maker = self.producers.get(other) if other else None
-                if maker is not None and maker.op_type == "Mul":
-                    for factor in maker.input:
-                        value = self._constant(factor)
-                        if value is not None:
-                            return value
+                maker = self.producers.get(other) if other and mul.op_type == "Mul" else None
+                if maker is None or maker.op_type != "Mul":
+                    continue
+                scale = next((v for v in map(self._constant, maker.input) if v is not None), None)
+                bias = next((self.reshaped(i) for add in self.consumers.get(mul.output[0], []) if add.op_type == "Add"
+                             for i in add.input if i != mul.output[0] and self.reshaped(i) is not None), None)
+                return scale, bias
+        return None, None
+
+    def reshaped(self, name: str) -> str | None:
+        """The stored tensor ``name`` is, through Identity, Reshape, Unsqueeze, Squeeze and Cast of it
+        (ONNX Runtime reshapes a quantized conv's float bias before adding it), else None."""
+        for _ in range(8):
+            found = _resolve(name, self.producers, self.slots)
+            if found is not None:
+                return found
+            node = self.producers.get(name)
+            if node is None or node.op_type not in ("Reshape", "Unsqueeze", "Squeeze", "Cast") or not node.input:
+                return None
+            name = node.input[0]
         return None
 
     def dense_weight(self, node) -> str | None:
@@ -240,7 +253,9 @@ def _quant_conv(t: _Twin, node) -> str | None:
         if len(node.input) > 8 and node.input[8]:
             t.fill(node.input[8], 0.0, t.report.biases)  # int32 bias: 0 is 0 at any scale
     else:
-        scale = t.convinteger_scale(node)
+        scale, bias = t.convinteger_chain(node)
+        if bias is not None:
+            t.fill(bias, 0.0, t.report.biases)
         zp = t._constant(node.input[3]) if len(node.input) > 3 and node.input[3] else np.zeros(1)
         weight = node.input[1]
     if scale is None or zp is None:
