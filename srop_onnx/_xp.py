@@ -14,7 +14,7 @@ from typing import Any, Callable
 import array_api_compat
 
 __all__ = [
-    "namespace", "is_numpy", "to_numpy", "rfftn_for", "rfft_for", "device_key", "cpu_workers", "cpu_kernel_threads",
+    "preload", "kernel_pool", "namespace", "is_numpy", "to_numpy", "rfftn_for", "rfft_for", "device_key", "cpu_workers", "cpu_kernel_threads",
     "chunk_elements", "map_chunks",
 ]
 
@@ -58,6 +58,21 @@ def cpu_workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def preload() -> None:
+    """Import the CPU kernels' modules (SciPy's FFT, the image plugins, the WAV reader) and reserve
+    OpenBLAS's buffer before a run starts threads or loads ONNX Runtime: under a tight memory limit (``ulimit -v``) a first import
+    that fails half-way inside a thread, or while ONNX Runtime's threads run, can leave the loader's
+    locks held and the run waiting for ever; here it fails at once, as one out-of-memory error."""
+    import scipy.fft  # noqa: F401
+    from PIL import Image
+    from scipy.io import wavfile  # noqa: F401
+
+    Image.init()
+    _reserve_blas_buffer()  # this thread's, and each kernel thread's (below), while memory is free
+    if cpu_workers() > 1:
+        kernel_pool(cpu_workers())
+
+
 def rfftn_for(xp, workers: int | None = None) -> Callable:
     """``rfftn(x, axes)`` for this namespace (scipy with ``workers`` threads, default all, for NumPy)."""
     if is_numpy(xp):
@@ -93,23 +108,45 @@ _pool = None
 _pool_key: tuple = ()
 
 
+def _reserve_blas_buffer() -> None:
+    """One small matrix product: OpenBLAS reserves the calling thread's work buffer at its first
+    product and ends the process (exit code 1) when it cannot, so each thread does it at birth."""
+    import numpy as np
+
+    np.ones((64, 64), np.float32) @ np.ones((64, 64), np.float32)
+
+
+def kernel_pool(threads: int):
+    """The process's pool of ``threads`` kernel threads, each started (and its BLAS buffer reserved)
+    at once, not at the first chunk of a run when memory may be short."""
+    global _pool, _pool_key
+    key = (os.getpid(), threads)  # a forked child (Ray, multiprocessing) must not reuse the parent's threads
+    if _pool is None or _pool_key != key:
+        import threading
+        from concurrent.futures import ThreadPoolExecutor
+
+        _pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="srop-kernel",
+                                   initializer=_reserve_blas_buffer)
+        _pool_key = key
+        gate = threading.Barrier(threads, timeout=30)
+        for f in [_pool.submit(gate.wait) for _ in range(threads)]:  # every thread starts now
+            f.result()
+    return _pool
+
+
 def map_chunks(fn: Callable, starts: list[int], threads: int) -> list:
     """``[fn(s) for s in starts]``, on ``threads`` CPU threads when more than one (NumPy and
     SciPy release the GIL), in order otherwise.
 
     Chunk-level threads keep every core busy through the whole kernel (magnitude, ring
     matmul, cumulative sum), not only through the FFT that SciPy parallelises itself.
+    Whatever ``fn`` imports must already be imported by the calling thread (:func:`preload`): a
+    first import in a worker thread that fails for lack of memory can leave the import lock held,
+    and the caller then waits for ever (seen under ``ulimit -v``).
     """
-    global _pool, _pool_key
     if threads < 2 or len(starts) < 2:
         return [fn(s) for s in starts]
-    key = (os.getpid(), threads)  # a forked child (Ray, multiprocessing) must not reuse the parent's threads
-    if _pool is None or _pool_key != key:
-        from concurrent.futures import ThreadPoolExecutor
-
-        _pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="srop-kernel")
-        _pool_key = key
-    return list(_pool.map(fn, starts))
+    return list(kernel_pool(threads).map(fn, starts))
 
 
 def device_key(xp, x) -> tuple:

@@ -20,6 +20,10 @@ from .filetypes import AUDIO_SUFFIXES
 __all__ = ["AUDIO_SUFFIXES", "AudioPrep", "make_audio_prep", "audio_to_input"]
 
 
+#: the longest waveform (in samples) one input may have
+MAX_LENGTH = 2**28
+
+
 @dataclass(frozen=True)
 class AudioPrep:
     """How WAV files become inputs: the run's sample rate (None until the first file sets it) and
@@ -36,6 +40,8 @@ def make_audio_prep(spec, sample_rate: int | None, size: tuple[int, int] | None)
     """The audio preprocessing of a rank-2/3 model input: its static length, else ``--size L``."""
     static = spec.spatial[0] if spec.spatial else None
     length = int(static) if static else (int(size[0]) if size else None)
+    if length is not None and length > MAX_LENGTH:
+        raise UsageError(f"--size {length}: waveforms longer than {MAX_LENGTH} samples are refused; cut them first")
     if static and size and int(size[0]) != int(static):
         raise UsageError(f"--size {size[0]} does not match the model's fixed input length {static}")
     return AudioPrep(sample_rate, length)

@@ -171,11 +171,19 @@ def main(ctx, debug):
     4 out of memory, 130 interrupted, 141 output pipe closed, 143 terminated.
     The method and every option: docs/ in the srop-onnx repository.
     """
+    import os
+
+    from .limits import check_address_space
     from .signals import raise_on_sigterm
 
+    # NumPy's BLAS runs single-threaded in the kernels anyway (the FFTs take the cores); one thread
+    # also keeps OpenBLAS from reserving a buffer per core, which under a memory limit ends the
+    # process with its own exit code 1 (set before NumPy is first imported)
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     raise_on_sigterm()
     ctx.ensure_object(dict)
     ctx.obj["debug"] = debug
+    check_address_space()
 
 
 def _tap_options(f):
@@ -290,7 +298,7 @@ def _hooks(o: dict, progress=None):
 @click.option("--checkpoint", "checkpoint_path", type=click.Path(dir_okay=False), help="Save running statistics here; rerunning resumes.")
 @click.option("--checkpoint-every", type=click.IntRange(min=1), default=10, show_default=True, metavar="K", help="Batches between checkpoints.")
 @click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True, help="ray: shards as Ray tasks, merged.")
-@click.option("--shards", type=click.IntRange(min=1), help="--engine ray: number of shards [default: the cluster's CPUs/GPUs].")
+@click.option("--shards", type=click.IntRange(min=1, max=4096), help="--engine ray: number of shards [default: the cluster's CPUs/GPUs].")
 @click.option("--ray-address", metavar="ADDR", help="--engine ray: an existing cluster (else RAY_ADDRESS, else a local Ray).")
 @click.pass_context
 def analyze(ctx, model, inputs, **o):

@@ -155,17 +155,12 @@ def release_cached_memory() -> None:
         cupy.fft.config.get_plan_cache().clear()
 
 
-_OOM_WORDS = ("out of memory", "failed to allocate", "cudaerrormemoryallocation", "bad_alloc", "outofmemory",
-              "alloc_failed")  # cuFFT's CUFFT_ALLOC_FAILED, cuBLAS's CUBLAS_STATUS_ALLOC_FAILED
-
-
 def is_out_of_memory(exc: BaseException) -> bool:
-    """True for allocation failures from ONNX Runtime (CPU or CUDA), CuPy, cuFFT, cuBLAS or NumPy."""
-    if isinstance(exc, (MemoryError, DeviceOutOfMemory)):
-        return True
-    name = type(exc).__name__.lower()
-    text = str(exc).lower()
-    return "outofmemory" in name or any(w in text for w in _OOM_WORDS)
+    """True for allocation failures from ONNX Runtime (CPU or CUDA), CuPy, cuFFT, cuBLAS or NumPy
+    (see :func:`srop_onnx.errors.memory_problem`)."""
+    from .errors import memory_problem
+
+    return isinstance(exc, DeviceOutOfMemory) or memory_problem(exc)
 
 
 #: The fused roll-off kernel (issue 13): one block per map, one thread per ring, then one scan.

@@ -43,10 +43,12 @@ class ResourceError(SropError):
     The CLI exits with code 4 (not 2: the input is not at fault)."""
 
 
-#: how runtimes and libraries word "could not get memory" (ONNX Runtime, NumPy, OpenBLAS, CuPy, protobuf)
-_MEMORY_WORDS = ("out of memory", "failed to allocate", "unable to allocate", "bad allocation", "bad_alloc",
-                 "cannot allocate memory", "failed to map segment", "memory allocation", "memoryerror",
-                 "not enough memory", "errno 12")
+#: how runtimes and libraries word "could not get memory" (ONNX Runtime, NumPy, OpenBLAS, CuPy, cuFFT's
+#: CUFFT_ALLOC_FAILED, cuBLAS's CUBLAS_STATUS_ALLOC_FAILED, protobuf, the loader, thread creation)
+_MEMORY_WORDS = ("out of memory", "outofmemory", "failed to allocate", "unable to allocate", "bad allocation",
+                 "bad_alloc", "alloc_failed", "cudaerrormemoryallocation", "cannot allocate memory",
+                 "failed to map segment", "memory allocation", "memoryerror", "not enough memory", "errno 12",
+                 "can't start new thread")
 
 
 def memory_problem(exc: BaseException) -> bool:

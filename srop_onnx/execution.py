@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from .errors import ModelError, UsageError
+from .errors import ResourceError, UsageError
 from .reducer import LayerReducer
 
 __all__ = ["feed", "probe", "tap_groups", "auto_batch", "peak_memory"]
+
+
 
 
 def feed(runner, reducer: LayerReducer, arr: np.ndarray, notify, groups: list[list[str]] | None = None,
@@ -42,8 +44,9 @@ def feed(runner, reducer: LayerReducer, arr: np.ndarray, notify, groups: list[li
                 raise
             release_cached_memory()
             if step == 1:
-                raise ModelError(f"out of memory even for a batch of 1 ({exc}); tap fewer layers (--layers/--ops) "
-                                 "or use a machine with more memory") from exc
+                raise ResourceError(f"out of memory even for a batch of 1 ({exc}); bound the tap outputs "
+                                    "(--max-memory), tap fewer layers (--layers/--ops) or give the process more "
+                                    "memory") from exc
             runner.max_batch = max(1, step // 2)
             notify(f"out of memory at a batch of {step}: retrying with {runner.max_batch}")
             continue
@@ -80,8 +83,8 @@ def tap_groups(per: dict[str, int], names: list[str], batch: int, budget: int, n
         groups[-1].append(name)
         used += need
     if len(groups) > 1:
-        notify(f"--max-memory: {len(groups)} passes per batch of {batch} (tap outputs {sum(per.values()) * batch / 2**20:.1f} MiB "
-               f"> {budget / 2**20:.1f} MiB)")
+        notify(f"--max-memory: {len(groups)} passes per batch of {batch} (tap outputs "
+               f"{sum(per.values()) * batch / 2**20:.1f} MiB > {budget / 2**20:.1f} MiB)")
         return groups, batch
     return None, batch
 

@@ -214,6 +214,9 @@ def graph_inputs(model) -> list:
 
 
 _FLOAT_TYPES = frozenset({1, 10, 11, 16})  # FLOAT, FLOAT16, DOUBLE, BFLOAT16
+#: floating types ONNX Runtime cannot hand to NumPy (bfloat16, the float8 and float4 kinds)
+_UNREADABLE_FLOATS = {16: "bfloat16", 17: "float8e4m3fn", 18: "float8e4m3fnuz", 19: "float8e5m2",
+                      20: "float8e5m2fnuz", 23: "float4e2m1"}
 _QUANT_TYPES = frozenset({2, 3, 6})  # UINT8, INT8, INT32 (ConvInteger)
 
 
@@ -368,6 +371,9 @@ def _tap_problem(model, node, tap: Tap, shape) -> str | None:
     for quantized outputs with constant scale and zero point."""
     rank = len(shape) if shape is not None else None
     elem = tap.elem_type
+    if elem in _UNREADABLE_FLOATS:
+        return (f"{_UNREADABLE_FLOATS[elem]} tensor: ONNX Runtime cannot return it to NumPy (cast it to float32 in "
+                "the model to analyse it)")
     if rank is not None and rank >= 5:
         return f"rank {rank} tensor (3-D convolution): not supported"
     if rank is not None and rank < 3:

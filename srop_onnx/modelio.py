@@ -58,6 +58,36 @@ class LoadedModel:
     external_files: list[Path]
 
 
+def _shown(location: str, limit: int = 80) -> str:
+    """An external-data location as one line of text: escaped, and shortened when long."""
+    text = repr(location)[1:-1]
+    return text if len(text) <= limit else f"{text[:limit - 20]}...({len(location)} characters)"
+
+
+def _external_target(base: Path, tensor_name: str, location: str) -> Path:
+    """Where an external-data ``location`` points, inside ``base``; a location that is empty,
+    absolute, outside the folder, holds a NUL byte, is too long for the file system or loops
+    through symbolic links is refused as a model error (nothing outside the folder is read)."""
+    where = f"{base}: tensor '{_shown(tensor_name, 60)}' points to external data '{_shown(location)}'"
+    if not location or "\x00" in location or Path(location).is_absolute():
+        raise ModelError(f"{where}, which is not a file name inside the model's folder; refusing to read it "
+                         "(move the data file next to the model and fix its location)")
+    try:
+        target = (base / location).resolve(strict=False)
+        inside = target.is_relative_to(base)
+        exists = inside and target.is_file()
+    except (OSError, RuntimeError, ValueError) as exc:  # name too long, a symbolic link loop
+        raise ModelError(f"{where}, which cannot be resolved ({type(exc).__name__}: {_shown(str(exc))}); fix the "
+                         "location in the model") from None
+    if not inside:
+        raise ModelError(f"{where}, outside the model's folder; refusing to read it (move the data file next to "
+                         "the model and fix its location)")
+    if not exists:
+        raise ModelError(f"{where}, which is missing; copy it next to the model (it must sit at that path relative "
+                         "to the .onnx file)")
+    return target
+
+
 def external_data_files(proto, base: Path) -> list[Path]:
     """Files referenced as external data by ``proto``, checked to exist inside ``base``."""
     from onnx.external_data_helper import uses_external_data
@@ -67,22 +97,9 @@ def external_data_files(proto, base: Path) -> list[Path]:
     base = base.resolve()
     files: dict[Path, None] = {}
     for tensor in iter_tensors(proto.graph):
-        if not uses_external_data(tensor):
-            continue
-        info = {e.key: e.value for e in tensor.external_data}
-        location = info.get("location", "")
-        target = (base / location).resolve()
-        if not location or Path(location).is_absolute() or not target.is_relative_to(base):
-            raise ModelError(
-                f"{base}: tensor '{tensor.name}' points to external data '{location}' outside the model's folder; "
-                "refusing to read it (move the data file next to the model and fix its location)"
-            )
-        if not target.is_file():
-            raise ModelError(
-                f"{base}: external data file '{location}' for tensor '{tensor.name}' is missing; "
-                "copy it next to the model (it must sit at that path relative to the .onnx file)"
-            )
-        files[target] = None
+        if uses_external_data(tensor):
+            info = {e.key: e.value for e in tensor.external_data}
+            files[_external_target(base, tensor.name, info.get("location", ""))] = None
     return list(files)
 
 

@@ -16,6 +16,9 @@ from .inputspec import InputSpec
 __all__ = ["PRESETS", "Preprocess", "make_preprocess", "image_to_input"]
 
 
+#: the longest image side ``--size`` takes
+MAX_IMAGE_SIDE = 16384
+
 PRESETS: dict[str, dict] = {
     # scale: multiply 0..255 pixels; mean/std after scaling; crop: centre-crop ratio
     "imagenet": {"scale": 1 / 255, "mean": (0.485, 0.456, 0.406), "std": (0.229, 0.224, 0.225), "crop": 0.875, "bgr": False},
@@ -74,6 +77,9 @@ def make_preprocess(
         raise UsageError(f"--preprocess must be one of {', '.join(PRESETS)}, got {preset!r}")
     p = PRESETS[preset]
     static = spec.spatial
+    if size is not None and max(size) > MAX_IMAGE_SIDE:
+        raise UsageError(f"--size {size[0]}x{size[1]}: sides above {MAX_IMAGE_SIDE} pixels are refused (one such "
+                         "input would take gigabytes); give the size the model was made for")
     if size is None:
         if any(d is None for d in static):
             size = None

@@ -106,6 +106,8 @@ class Runner:
         self.iobinding = (self.device == "cuda") if options.iobinding is None else bool(options.iobinding)
         self.memory_budget = options.memory_budget
         self.max_batch: int | None = None
+        #: after an out-of-memory error, every run hands ORT's unused arena memory back (it keeps its peak)
+        self.run_options = None
         opts, self._weights = _session_options(ort, options, self.device)
         self.session = _session(ort, model, opts, _ProviderRequest(provider, options.tf32), options.notify or _quiet)
         self.provider = provider
@@ -172,9 +174,11 @@ class Runner:
         try:
             out = self._run_bound(batch, names) if self.iobinding else self._run_plain(batch, names)
         except DeviceOutOfMemory:
+            self._shrink_arena()
             raise
         except Exception as exc:
             if is_out_of_memory(exc):
+                self._shrink_arena()
                 raise DeviceOutOfMemory(str(exc).splitlines()[0] if str(exc) else "out of memory") from exc
             raise ModelError(f"ONNX Runtime failed on a batch of shape {tuple(batch.shape)}: {_first_line(exc)}") from exc
         if self.memory_budget is not None:
@@ -183,9 +187,19 @@ class Runner:
                 raise DeviceOutOfMemory(f"outputs of {used} bytes exceed the memory budget of {self.memory_budget}")
         return out
 
+    def _shrink_arena(self) -> None:
+        """From now on, end every run by shrinking ORT's memory arena (it otherwise keeps the peak of
+        the batch that did not fit, and the smaller retries find no memory left)."""
+        if self.run_options is None:
+            import onnxruntime as ort
+
+            self.run_options = ort.RunOptions()
+            arenas = "cpu:0;gpu:0" if self.device == "cuda" else "cpu:0"
+            self.run_options.add_run_config_entry("memory.enable_memory_arena_shrinkage", arenas)
+
     def _run_plain(self, batch: np.ndarray, names: list[str]) -> dict:
         feeds = {self.spec.name: batch, **self._extras(batch.shape[0])}
-        return dict(zip(names, self.session.run(names, feeds)))
+        return dict(zip(names, self.session.run(names, feeds, self.run_options)))
 
     def _run_bound(self, batch: np.ndarray, names: list[str]) -> dict:
         """IOBinding: the batch is uploaded once; outputs are allocated by ORT on the run's device.
@@ -198,7 +212,7 @@ class Runner:
             binding.bind_cpu_input(name, value)
         for name in names:
             binding.bind_output(name, self.device)
-        self.session.run_with_iobinding(binding)
+        self.session.run_with_iobinding(binding, self.run_options)
         if self.device == "cuda":
             from .cuda import ortvalue_to_cupy
 

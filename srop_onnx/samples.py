@@ -15,6 +15,7 @@ from typing import Iterator
 
 import numpy as np
 
+from ._xp import preload
 from .errors import InputDataError, UsageError
 from .filetypes import ARRAY_SUFFIXES, AUDIO_SUFFIXES, IMAGE_SUFFIXES
 from .inputspec import InputSpec
@@ -214,6 +215,7 @@ def _decoded(todo: FileList, first: int, spec: InputSpec, pre, workers: int,
     from collections import deque
     from concurrent.futures import ThreadPoolExecutor
 
+    preload()  # what the threads import, imported here (see _xp.preload)
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="srop-onnx-decode")
     window: deque = deque()
     try:

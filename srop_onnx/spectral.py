@@ -197,6 +197,8 @@ def _run_jobs(jobs: list[_Job], kappa: float, threads: int) -> list:
     if not any(is_numpy(j.xp) for j in jobs):
         return _run_device_groups(jobs, kappa)
     tasks = [(i, s) for i, job in enumerate(jobs) for s in job.starts]
+    for job in jobs:  # import the FFT module here, not first in a worker thread (see _xp.map_chunks)
+        (rfft_for if job.kernel is _kernel_1d else rfftn_for)(job.xp)
     with cpu_kernel_threads(jobs[0].xp):
         if len(tasks) == 1 or threads < 2:
             parts = [_run_chunk(jobs, kappa, None, t) for t in tasks]

@@ -60,7 +60,11 @@ CPU_DEFAULT_BATCH = 8
 
 
 def load_stage(model: "str | os.PathLike | LoadedModel") -> LoadedModel:
-    """The model to analyse: a path is read (weights left where they are); a LoadedModel passes."""
+    """The model to analyse: a path is read (weights left where they are); a LoadedModel passes.
+    The CPU kernels' modules are imported first (see :func:`srop_onnx._xp.preload`)."""
+    from ._xp import preload
+
+    preload()
     return model if isinstance(model, LoadedModel) else load_model(model)
 
 
@@ -235,20 +239,30 @@ def default_batch(device: str) -> "int | str":
 
 def choose_batch(session: Session, first: Sample | None, how: Execution, hooks: Hooks) -> tuple[int, list | None]:
     """``(batch size, tap groups or None)``: the user's batch, the device default, ``auto``
-    sizing from one probe run, and ``--max-memory`` tap groups."""
+    sizing from one probe run, and ``--max-memory`` tap groups. Under an address-space limit
+    (``ulimit -v``) without ``--max-memory``, a share of what is left under the limit bounds the
+    tap outputs the same way, so the run fits the limit instead of running out of it."""
     from .execution import auto_batch, probe, tap_groups
+    from .limits import address_space_budget
 
     runner = session.runner
     batch = how.batch_size if how.batch_size is not None else default_batch(runner.device)
     if first is None:
         return (1 if batch == "auto" else int(batch)), None
-    per = probe(runner, first.array) if batch == "auto" or how.max_memory is not None else None
+    limited = address_space_budget() if how.max_memory is None and runner.device == "cpu" else None
+    per = probe(runner, first.array) if batch == "auto" or how.max_memory is not None or limited else None
     if batch == "auto":
-        batch, note = auto_batch(per, first.array, runner.device)
-        hooks.notify(note)
+        batch, text = auto_batch(per, first.array, runner.device)
+        hooks.notify(text)
     groups = None
     if how.max_memory is not None:
         groups, batch = tap_groups(per, runner.output_names, int(batch), int(how.max_memory), hooks.notify)
+    elif limited is not None:  # the whole network's activations grow with the batch: bound the batch
+        fits = max(1, limited // max(1, sum(per.values()) + int(first.array.nbytes)))
+        if fits < int(batch):
+            hooks.notify(f"the address-space limit (ulimit -v) leaves {limited / 2**20:.0f} MiB for tap outputs: "
+                         f"using a batch of {fits} instead of {batch}")
+            batch = fits
     return int(batch), groups
 
 

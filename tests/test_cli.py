@@ -90,7 +90,7 @@ def test_missing_external_data(fixtures, tmp_path):
     folder = tmp_path / "ext"
     shutil.copytree(fixtures["external"].parent, folder)
     (folder / "model.weights").unlink()
-    _bad(["analyze", folder / "model.onnx", EXAMPLE_IMAGES], "external data file 'model.weights'", folder / "model.onnx")
+    _bad(["analyze", folder / "model.onnx", EXAMPLE_IMAGES], "points to external data 'model.weights', which is missing", folder / "model.onnx")
 
 
 def test_no_tappable_layers(fixtures):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from conftest import EXAMPLE, EXAMPLE_IMAGES, gpu_available
-from srop_onnx import ModelError, analyze
+from srop_onnx import ModelError, ResourceError, analyze
 from srop_onnx.cuda import DeviceOutOfMemory, cuda_problem, is_out_of_memory
 
 needs_gpu = pytest.mark.skipif(cuda_problem() is not None or not gpu_available(),
@@ -40,7 +40,7 @@ def test_out_of_memory_halves_the_batch_and_counts_nothing_twice(reference):
 
 
 def test_out_of_memory_at_batch_one_is_a_clear_error():
-    with pytest.raises(ModelError, match="out of memory even for a batch of 1"):
+    with pytest.raises(ResourceError, match="out of memory even for a batch of 1"):
         analyze(EXAMPLE, EXAMPLE_IMAGES, provider="cpu", memory_budget=1000)
 
 
