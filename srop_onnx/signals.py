@@ -2,17 +2,22 @@
 
 SIGTERM is what ``timeout``, Slurm, ``docker stop`` and CI cancellation send. Outside a run's batch
 loop it raises :class:`Terminated` at once (the CLI exits 143; atomic writes remove their temporary
-file on the way out). Inside the loop (:class:`BatchBoundary`), SIGINT and SIGTERM only mark the run
-as asked to stop: the batch in flight is counted, a checkpoint is saved when the run keeps one, and
-the run stops there. A second signal stops at once.
+file on the way out). Inside the loop (:class:`BatchBoundary`), SIGINT and SIGTERM first mark the
+run as asked to stop: the batch in flight is counted, a checkpoint is saved when the run keeps one,
+and the run stops there. A batch that does not end within :data:`GRACE` seconds (or a second
+signal) stops the run at once: its last saved checkpoint stands, so nothing is counted twice.
 """
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 
-__all__ = ["Terminated", "raise_on_sigterm", "BatchBoundary"]
+__all__ = ["Terminated", "raise_on_sigterm", "BatchBoundary", "GRACE"]
+
+#: seconds a run may take to reach its next batch boundary after a signal (``docker stop`` waits 10)
+GRACE = 5.0
 
 
 class Terminated(KeyboardInterrupt):
@@ -41,14 +46,19 @@ class BatchBoundary:
     """While active, SIGINT/SIGTERM are remembered instead of raised; :meth:`check` raises at the
     next batch boundary. Outside the main thread (Ray tasks, tests' threads) it does nothing."""
 
-    def __init__(self):
+    def __init__(self, grace: float = GRACE):
         self.pending: int | None = None
+        self.grace = grace
         self._old: dict = {}
+        self._timer: threading.Timer | None = None
 
     def _mark(self, signum, _frame):
-        if self.pending is not None:  # asked twice: stop now
+        if self.pending is not None:  # asked twice, or the grace ran out: stop now
             raise _exception(signum)
         self.pending = signum
+        self._timer = threading.Timer(self.grace, os.kill, (os.getpid(), signum))
+        self._timer.daemon = True
+        self._timer.start()
 
     def __enter__(self) -> "BatchBoundary":
         if _main_thread():
@@ -59,6 +69,8 @@ class BatchBoundary:
         return self
 
     def __exit__(self, *exc) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
         for sig, handler in self._old.items():
             signal.signal(sig, handler)
         self._old.clear()
@@ -71,4 +83,6 @@ class BatchBoundary:
         """Raise the pending signal's exception (KeyboardInterrupt or Terminated), if any."""
         if self.pending is not None:
             signum, self.pending = self.pending, None
+            if self._timer is not None:
+                self._timer.cancel()
             raise _exception(signum)

@@ -73,6 +73,8 @@ def parse_levels(text: str) -> list[float]:
         raise UsageError(f"--levels: {len(parts)} levels, more than the {MAX_LEVELS} a sweep takes")
     try:
         values = _progression(parts) if "..." in parts else [float(p) for p in parts]
+    except UsageError:
+        raise
     except (ValueError, OverflowError):
         raise UsageError(f"--levels must be numbers like 0,0.5,1 or a progression like 0,0.1,...,1; got {text!r}") \
             from None

@@ -1,4 +1,6 @@
-"""Adversarial catalogue (issue 14): bad inputs and injected faults, each run through the CLI.
+"""Adversarial catalogue (issues 14 and 23): bad inputs and injected faults, each run through the CLI
+(issue 23's families - hostile models, numbers at the edges of every option, sweeps, what the user
+owns, signals, memory limits - are in ``adversarial_more.py``).
 
 Every case builds what it needs in a fresh folder, runs one ``srop-onnx`` command in-process and
 checks what a user is promised: the exit code (2 for a refusal, 0 when a folder run skips a bad file
@@ -48,6 +50,9 @@ class Case:
     check: Callable | None = None
     patch: Callable | None = None
     env: dict = field(default_factory=dict)
+    #: how the command runs: None in-process (click's runner); else ``runner(ws, args)`` returning an
+    #: object with ``exit_code``, ``output`` and ``exception`` (a subprocess: signals, memory limits)
+    runner: Callable | None = None
 
 
 class Workspace:
@@ -77,8 +82,11 @@ class Workspace:
     def owned(self) -> dict[str, str]:
         """Content digests of everything the user owns (model, inputs, profiles)."""
         out = {}
+        import re
+
+        ours = re.compile(r"\..+\.[a-z0-9_]{8}\.tmp")  # a temporary srop-onnx writes: never the user's
         for p in sorted(self.root.rglob("*")):
-            if p.is_file() and not p.is_symlink() and not p.name.startswith("out"):
+            if p.is_file() and not p.is_symlink() and not p.name.startswith("out") and not ours.fullmatch(p.name):
                 out[str(p.relative_to(self.root))] = hashlib.sha256(p.read_bytes()).hexdigest()
         return out
 
@@ -641,8 +649,10 @@ def _through_link(ws: Workspace) -> list:
 
 
 def cases() -> list[Case]:
+    from adversarial_more import more_cases  # issue 23's families (they use this module's helpers)
+
     return (_output_cases() + _hostile_input_cases() + _bad_profile_cases() + _names_cases() + _ci_cases()
-            + _fault_cases())
+            + _fault_cases() + more_cases())
 
 
 # -- running one case ---------------------------------------------------------------------------
@@ -653,7 +663,7 @@ def run_case(case: Case, root: Path) -> str | None:
     before = ws.owned()
     env = {k: v.replace("{root}", str(ws.root)) for k, v in case.env.items()}
     with (case.patch() if case.patch else contextlib.nullcontext()):
-        res = invoke(args, env=env)
+        res = case.runner(ws, args) if case.runner else invoke(args, env=env)
     if res.exception is not None and not isinstance(res.exception, SystemExit):
         return f"raised {type(res.exception).__name__}: {res.exception}"
     if res.exit_code != case.code:

@@ -31,3 +31,19 @@ def test_the_catalogue_covers_every_class_of_the_issue():
                    "exits 3", "errored JUnit", "job summary", "plain progress", "-q still warns", "classname"):
         assert needle in names, needle
     assert sum(c.kind == "fault" for c in CASES) >= 10
+
+
+def test_the_catalogue_covers_issue_23():
+    import os
+
+    names = " | ".join(c.name for c in CASES)
+    needles = ["NUL byte", "5,000 characters", "symbolic link loop", "bfloat16", "1e308", "0,1e39", "1e300",
+               "1e-300", "--seed -1", "--seed -5", "--max-memory nan", "--max-memory inf", "1e999GB",
+               "lands on a --profiles file", "0.1000001", "level of 1e6", "a duplicated level", "a level of -1",
+               "change 'x'", "format version 99", "escapes in a model's input name"]
+    if os.name == "posix":
+        needles += ["mode 0600", "255 bytes", "dangling symbolic link", "--checkpoint /dev/null", "SIGTERM",
+                    "stale checkpoint temporary", "size and time stamp kept"]
+        needles += ["ulimit -v"] if __import__("sys").platform != "darwin" else []
+    for needle in needles:
+        assert needle in names, needle
