@@ -68,7 +68,7 @@ def analyze(
     model : path of an .onnx file (never written).
     inputs : image files, .npy/.npz files, folders of them, or an array batch
         already shaped for the model input.
-    ops, all_tensors, layers : which tensors to tap (SPEC 5); ``layers`` is a regex.
+    ops, all_tensors, layers : which tensors to tap (docs/models.md); ``layers`` is a regex.
     provider : ``auto`` (CUDA when usable, else CPU), ``cpu`` or ``cuda``; default:
         ``SROP_ONNX_PROVIDER`` when set, else ``auto``.
     batch_size : samples per run, or ``"auto"`` (the largest that fits the free memory).
@@ -78,10 +78,10 @@ def analyze(
     preprocess, mean, std, size, layout : how images become inputs (see ``srop-onnx analyze --help``).
     limit : analyse at most this many samples.
     kappa : energy fraction of the roll-off (Eq. 2).
-    units : ``band`` or ``input`` for the summary numbers (SPEC 1.6).
+    units : ``band`` or ``input`` for the summary numbers (docs/method.md).
     strict : a bad input file is an error instead of being skipped.
     keep_bins : keep per-map roll-off bins (inputs x channels) per layer.
-    baseline : add the pooling baseline of SPEC 6 per layer resolution.
+    baseline : add the pooling baseline of docs/baseline-and-twin.md per layer resolution.
     shard : ``(I, N)``: analyse only the I-th of N contiguous slices of the inputs (a partial
         profile for :func:`srop_onnx.merge.merge_profiles`).
     checkpoint, checkpoint_every : save the running statistics every K batches; a rerun with
@@ -93,7 +93,7 @@ def analyze(
     iobinding : bind inputs/outputs with ONNX Runtime's IOBinding (default: on CUDA only).
     memory_budget : simulated limit in bytes on one run's tap outputs (tests OOM recovery).
     tf32 : let ONNX Runtime's CUDA provider compute in TF32 (recorded in the settings;
-        off by default, SPEC 8).
+        off by default, docs/method.md).
     sample_rate : the rate WAV inputs must have (default: the first WAV file's); ``size``
         gives raw-waveform models their length in samples.
     record_run : also write the facts of this run (peak memory, wall time, host, date) into the
@@ -155,7 +155,7 @@ def split_options(options: dict) -> tuple[Measurement, Execution, Hooks]:
 
 
 def analyze_vs_random(model, inputs, *, seed: int = 0, **options) -> tuple[Profile, Profile, dict]:
-    """Analyse ``model`` and its randomized twin (SPEC 7) on the same inputs.
+    """Analyse ``model`` and its randomized twin (docs/baseline-and-twin.md) on the same inputs.
 
     ``options`` are :func:`analyze`'s keywords. Returns ``(trained, twin, verdict)``; the
     trained profile's ``extra["vs_random"]`` holds the twin's profile and the verdict, so one

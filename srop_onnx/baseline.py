@@ -1,4 +1,4 @@
-"""The pooling baseline of SPEC 6 (the paper's benchmark structure, Sec. 4.2).
+"""The pooling baseline of docs/baseline-and-twin.md (the paper's benchmark structure, Sec. 4.2).
 
 The baseline of a resolution is the SROP of the preprocessed model input after
 repeated 2x2, stride-2 max-pooling only: input, pool^1, pool^2, ... A layer of
@@ -24,7 +24,7 @@ __all__ = ["chain_spatial", "nearest_side", "BaselineAccumulator"]
 def chain_spatial(spatial: tuple[int, ...]) -> list[tuple[int, ...]]:
     """Spatial shapes of the pooling chain of an input of spatial shape ``spatial``:
     the input's own, then floor-halved (2x2 or 2, stride 2) while the maps still have
-    a spectrum (SPEC 3). E.g. ``(55, 55)`` -> 55, 27, 13, 6."""
+    a spectrum (docs/method.md). E.g. ``(55, 55)`` -> 55, 27, 13, 6."""
     chain = []
     spatial = tuple(int(s) for s in spatial)
     while spectrum_ok(spatial) is None:

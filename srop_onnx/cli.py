@@ -206,7 +206,7 @@ _MEASURE_OPTIONS = [
                  help="Energy fraction of the roll-off."),
     click.option("--units", type=click.Choice(["band", "input"]), default="band", show_default=True,
                  help="band: k/m per layer; input: k/m of the model input."),
-    click.option("--no-baseline", is_flag=True, help="Skip the max-pooling baseline (SPEC 6)."),
+    click.option("--no-baseline", is_flag=True, help="Skip the max-pooling baseline (docs/baseline-and-twin.md)."),
     click.option("--tf32", is_flag=True, help="Let CUDA compute convolutions in TF32 (faster, not exact; recorded)."),
     click.option("--sample-rate", type=click.IntRange(min=1), metavar="HZ",
                  help="WAV inputs must have this rate [default: the first WAV file's]; --size L sets the length."),
@@ -283,7 +283,7 @@ def _hooks(o: dict, progress=None):
 @_tap_options
 @_options(_MEASURE_OPTIONS)
 @_options(_RUN_OPTIONS)
-@click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write the profile (JSON, SPEC 10).")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write the profile (JSON, docs/format.md).")
 @click.option("--csv", "csv_path", type=click.Path(dir_okay=False), help="Write one row per layer (CSV).")
 @click.option("--kernels", "kernels_path", type=click.Path(dir_okay=False), help="Write per-map roll-off bins (NPZ).")
 @click.option("--check", "golden", type=click.Path(dir_okay=False), help="Check the result against a golden profile (exit 1 on drift).")
@@ -292,7 +292,7 @@ def _hooks(o: dict, progress=None):
 @click.option("--match", type=click.Choice(["name", "position"]), default="name", show_default=True,
               help="For --check: pair layers by name only, or also by position (listed).")
 @click.option("--junit", "junit_path", type=click.Path(dir_okay=False), help="With --check: write a JUnit XML report.")
-@click.option("--vs-random", is_flag=True, help="Also analyse the randomized twin (SPEC 7) and compare.")
+@click.option("--vs-random", is_flag=True, help="Also analyse the randomized twin (docs/baseline-and-twin.md) and compare.")
 @click.option("--seed", type=_SEED, default=0, show_default=True, help="Seed of the randomized twin (>= 0).")
 @click.option("--report", "report_path", type=click.Path(dir_okay=False), help="Write a self-contained HTML report.")
 @click.option("--checkpoint", "checkpoint_path", type=click.Path(dir_okay=False), help="Save running statistics here; rerunning resumes.")
@@ -704,12 +704,12 @@ def report(profiles, output, units):
     _console(stderr=True).print(f"wrote report: {output}", highlight=False)
 
 
-@main.command(short_help="Write the randomized twin of a model (SPEC 7).")
+@main.command(short_help="Write the randomized twin of a model (docs/baseline-and-twin.md).")
 @click.argument("model", type=click.Path(dir_okay=False))
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Where to write the twin (.onnx).")
 @click.option("--seed", type=_SEED, default=0, show_default=True, help="Seed of the generator (>= 0).")
 def randomize(model, output, seed):
-    """Write the randomized twin of MODEL (SPEC 7); MODEL itself is untouched."""
+    """Write the randomized twin of MODEL (docs/baseline-and-twin.md); MODEL itself is untouched."""
     from .modelio import load_model_with_weights, save_model
     from .report import safe
     from .twin import randomize as make_twin

@@ -27,7 +27,7 @@ class InputDataError(SropError):
 
 
 class TooSmallError(SropError, ValueError):
-    """Maps are too small to have a meaningful spectrum (SPEC 3)."""
+    """Maps are too small to have a meaningful spectrum (docs/method.md)."""
 
 
 class DeviceError(SropError):

@@ -2,10 +2,10 @@
 
 - :func:`topological_order` - nodes in dependency order (exports are not always sorted);
 - :func:`infer_value_types` - tensor element types and shapes from shape inference (hints);
-- :func:`find_taps` - which tensors to analyse (SPEC 5), with readable names;
+- :func:`find_taps` - which tensors to analyse (docs/models.md), with readable names;
 - :func:`propagate_layouts` - where the channel axis of each tensor is (NCHW vs NHWC);
 - :func:`expose_outputs` - a copy of the model with extra graph outputs;
-- :func:`add_pooling_chain` - a copy with the input's max-pooling chain as outputs (SPEC 6 baseline);
+- :func:`add_pooling_chain` - a copy with the input's max-pooling chain as outputs (the baseline of docs/baseline-and-twin.md);
 - :func:`constant_values` - values of initializers and ``Constant`` nodes by name;
 - :func:`split_weights` - a copy without the data of large weights (they go to the runtime from memory).
 """
@@ -510,7 +510,7 @@ def add_pooling_chain(model, input_name: str, channel_axis: int | None, levels: 
     copied, e.g. the output of :func:`expose_outputs`, so its weights are not copied twice).
 
     Output ``i`` is the input after ``i`` rounds of 2x2 (2 for 1-D), stride-2, floor-mode
-    max-pooling, as float32 and channels-first (SPEC 6): level 0 is the input itself. A
+    max-pooling, as float32 and channels-first (docs/baseline-and-twin.md): level 0 is the input itself. A
     window with a NaN pools to NaN, so a map with NaN stays non-finite down the chain. The
     runtime computes the chain where it runs the model, so the baseline needs no second
     upload of the input and its statistics are reduced next to the taps'.

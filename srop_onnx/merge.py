@@ -1,6 +1,6 @@
 """Merging partial profiles of shards into the profile of one run over all inputs.
 
-Statistics merge by addition (SPEC 4), so the merged profile is exactly the
+Statistics merge by addition (docs/method.md), so the merged profile is exactly the
 one a single run would give: histograms, counts and kernel sums added,
 per-sample means concatenated in input order, the baseline recomputed from
 the merged baseline histograms.

@@ -1,4 +1,4 @@
-"""Readable module names for tapped nodes (SPEC 5), from any exporter's conventions.
+"""Readable module names for tapped nodes (docs/models.md), from any exporter's conventions.
 
 Order of preference (:func:`name_choice`):
 
@@ -237,7 +237,7 @@ def _from_weight_or_output(node, weight: str | None, kind: str | None) -> NameCh
 
 
 def name_choice(node, weight_name: str | None = None, kind: str | None = None) -> NameChoice:
-    """The readable name of ``node`` following the naming rules of docs/taps-and-names.md (see the
+    """The readable name of ``node`` following the naming rules of docs/models.md (see the
     module docstring); ``kind`` (``depthwise``, ``pointwise``, ``conv``) picks a TFLite segment."""
     meta = scope_from_metadata(node)
     if meta:

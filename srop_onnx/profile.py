@@ -1,4 +1,4 @@
-"""Profiles: the result of an analysis, and their files (SPEC 10 JSON, CSV, kernels NPZ).
+"""Profiles: the result of an analysis, and their files (JSON, CSV, kernels NPZ: docs/format.md).
 
 A :class:`Profile` holds exact :class:`~srop_onnx.stats.LayerStats` per layer;
 summary numbers are derived on demand in band or input units.
@@ -114,7 +114,7 @@ class LayerProfile:
 
 @dataclass
 class Profile:
-    """SROP profile of one model over a set of inputs (SPEC 10)."""
+    """SROP profile of one model over a set of inputs (docs/format.md)."""
 
     model: dict  # {"path", "sha256", "input": {"name", "shape", "layout"}}
     settings: dict  # kappa, units, taps, preprocess, provider, batch_size
@@ -187,7 +187,7 @@ class Profile:
         return d
 
     def to_json(self, path: str | Path | None = None, *, units: str | None = None, indent: int | None = 1) -> str:
-        """The SPEC 10 JSON text; also written atomically to ``path`` when given."""
+        """The profile as JSON text (docs/format.md); also written atomically to ``path`` when given."""
         text = json.dumps(self.to_dict(units), indent=indent, allow_nan=False) + "\n"
         if path is not None:
             from .writes import atomic_write_text

@@ -1,8 +1,8 @@
-"""Reducing tap outputs to exact per-layer statistics, batch by batch (SPEC 3-4).
+"""Reducing tap outputs to exact per-layer statistics, batch by batch (docs/method.md).
 
 The reducer takes arrays of any array-API namespace (NumPy on CPU, CuPy on a
 GPU), computes roll-off bins where the arrays live, and keeps only integer
-statistics on the host. The baseline's pooling chain (SPEC 6), when the graph
+statistics on the host. The baseline's pooling chain (docs/baseline-and-twin.md), when the graph
 carries it, is reduced in the same pass: one device-to-host copy per batch.
 """
 

@@ -14,9 +14,9 @@ from .errors import UsageError
 
 __all__ = ["DEAD", "NONFINITE", "num_bins", "num_bins_1d", "ring_index", "rfft_rings"]
 
-#: Roll-off bin marker of a dead map (``sum(S1D) == 0``, SPEC 3).
+#: Roll-off bin marker of a dead map (``sum(S1D) == 0``, docs/method.md).
 DEAD = -1
-#: Roll-off bin marker of a map with NaN/Inf (SPEC 3).
+#: Roll-off bin marker of a map with NaN/Inf (docs/method.md).
 NONFINITE = -2
 
 
@@ -32,12 +32,12 @@ def num_bins(n: int) -> int:
 
 
 def num_bins_1d(length: int) -> int:
-    """Upper band edge of a 1-D signal of ``length`` samples: ``L // 2`` (SPEC 2)."""
+    """Upper band edge of a 1-D signal of ``length`` samples: ``L // 2`` (docs/method.md)."""
     return length // 2
 
 
 def ring_index(h: int, w: int) -> np.ndarray:
-    """Ring index of every cell of the fftshift-ed ``h x w`` spectrum (SPEC 1.2).
+    """Ring index of every cell of the fftshift-ed ``h x w`` spectrum (docs/method.md).
 
     ``floor(n * sqrt(((y - h//2)/h)^2 + ((x - w//2)/w)^2) + 1e-9)`` with
     ``n = max(h, w)``; int64 array of shape ``(h, w)``.
@@ -51,7 +51,7 @@ def ring_index(h: int, w: int) -> np.ndarray:
 
 def rfft_rings(h: int, w: int) -> tuple[np.ndarray, np.ndarray, int]:
     """``(ring, weight, m)`` of every rfft-layout cell of ``h x w`` spectra, flattened row-major:
-    its ring index (SPEC 1.2) and its Hermitian column weight (2 for a column standing for its
+    its ring index (docs/method.md) and its Hermitian column weight (2 for a column standing for its
     mirror ``w - v``, else 1)."""
     m = num_bins(max(h, w))
     wr = w // 2 + 1

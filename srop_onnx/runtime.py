@@ -52,7 +52,7 @@ class RunnerOptions:
     ``external_folder``: where external weights live (the graph comes from memory);
     ``iobinding``: bind inputs/outputs (default: on CUDA only); ``memory_budget``: a
     simulated limit on one run's output bytes (tests OOM recovery anywhere); ``tf32``:
-    let the CUDA provider compute in TF32 (SPEC 8: off unless asked); ``notify``: one-line notes.
+    let the CUDA provider compute in TF32 (docs/method.md: off unless asked); ``notify``: one-line notes.
     """
 
     external_folder: str | None = None
@@ -254,7 +254,7 @@ class _BatchZeros:
 
 @dataclass(frozen=True)
 class _ProviderRequest:
-    """A provider and its options: on CUDA, TF32 off unless asked (SPEC 8)."""
+    """A provider and its options: on CUDA, TF32 off unless asked (docs/method.md)."""
 
     choice: ProviderChoice
     tf32: bool = False
@@ -272,7 +272,7 @@ def ir_refusal(exc: BaseException) -> tuple[int, int] | None:
 
 
 def lower_ir_version(model: bytes, version: int) -> bytes:
-    """The serialized ``model`` with its IR version set to ``version`` (SPEC 11: only the
+    """The serialized ``model`` with its IR version set to ``version`` (docs/models.md: only the
     in-memory copy; the user's file is never written)."""
     import onnx
 
@@ -292,7 +292,7 @@ def _create(ort, model: bytes, opts, request: _ProviderRequest):
 
 def _load_or_lower(ort, model: bytes, opts, request: _ProviderRequest, notify):
     """A session for ``model``; a refusal for the IR version alone lowers the in-memory copy's
-    IR version to the runtime's maximum, with one note, and tries again (SPEC 11). Other
+    IR version to the runtime's maximum, with one note, and tries again (docs/models.md). Other
     errors propagate as ONNX Runtime raised them."""
     try:
         return _create(ort, model, opts, request)

@@ -93,12 +93,12 @@ class Measurement:
     Parameters
     ----------
     kappa : energy fraction of the roll-off (Eq. 2), in (0, 1].
-    units : ``band`` or ``input`` for the summary numbers (SPEC 1.6).
-    ops, all_tensors, layers : which tensors are tapped (SPEC 5); ``layers`` is a regex.
+    units : ``band`` or ``input`` for the summary numbers (docs/method.md).
+    ops, all_tensors, layers : which tensors are tapped (docs/models.md); ``layers`` is a regex.
     input_name, layout : the model input fed and its layout (detected when None).
     preprocess, mean, std, size : how images become inputs.
-    baseline : add the max-pooling baseline of SPEC 6.
-    tf32 : let ONNX Runtime's CUDA provider use TF32 (SPEC 8: off by default).
+    baseline : add the max-pooling baseline of docs/baseline-and-twin.md.
+    tf32 : let ONNX Runtime's CUDA provider use TF32 (docs/method.md: off by default).
     sample_rate : the rate WAV inputs must have (None: the first audio file's).
     """
 
@@ -152,7 +152,7 @@ class Measurement:
         return "all" if self.all_tensors else list(self.ops or DEFAULT_OPS)
 
     def settings(self, preprocess: dict | None) -> dict:
-        """The profile's ``settings`` (SPEC 10) without run keys; ``preprocess`` is the resolved
+        """The profile's ``settings`` (docs/format.md) without run keys; ``preprocess`` is the resolved
         preprocessing (None when no image was fed)."""
         return {"kappa": self.kappa, "units": self.units, "taps": self.taps, "layers": self.layers,
                 "preprocess": preprocess, "tf32": self.tf32}

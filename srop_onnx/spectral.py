@@ -1,4 +1,4 @@
-"""Spectral roll-off points of 2-D feature maps and 1-D signals (SPEC 1-3, 8).
+"""Spectral roll-off points of 2-D feature maps and 1-D signals (docs/method.md).
 
 Two layers: public functions validate and document; kernels take an array
 namespace ``xp`` and use array-API calls only, so the same code runs on NumPy
@@ -70,7 +70,7 @@ class RolloffBins:
 
 def spectrum_ok(shape: tuple[int, ...]) -> str | None:
     """``None`` when maps of ``shape`` (``(H, W)`` or ``(L,)``) have a usable
-    spectrum, else the SPEC 3 reason ``"too small for a spectrum"``."""
+    spectrum, else the reason (docs/method.md) ``"too small for a spectrum"``."""
     if len(shape) == 2:
         h, w = shape
         if min(h, w) < 2 or num_bins(max(h, w)) < 2:
@@ -107,7 +107,7 @@ def _plan(xp, like, h: int, w: int, dtype) -> Any:
 
 
 def _as_working_float(xp, x):
-    """``x`` in its working dtype: float64 stays float64, everything else becomes float32 (SPEC 8)."""
+    """``x`` in its working dtype: float64 stays float64, everything else becomes float32 (docs/method.md)."""
     return xp.astype(x, xp.float64 if x.dtype == xp.float64 else xp.float32, copy=False)
 
 
@@ -179,7 +179,7 @@ def _run_chunk(jobs: list, kappa: float, workers: int | None, task: tuple[int, i
     job = jobs[task[0]]
     start = task[1]
     stop = min(start + job.step, job.flat.shape[0])  # array-api-strict refuses slices past the end
-    # NaN/Inf maps are expected and counted (SPEC 3): no NumPy warnings for them (errstate is per thread)
+    # NaN/Inf maps are expected and counted (docs/method.md): no NumPy warnings for them (errstate is per thread)
     with np.errstate(invalid="ignore", over="ignore"):
         return job.kernel(job.xp, job.flat[start:stop, ...], kappa, workers)
 
@@ -238,7 +238,7 @@ def _run_device_groups(jobs: list[_Job], kappa: float) -> list:
 
 
 def _check_shape(x, dims: int) -> None:
-    """Raise on arrays without a spectrum: too few axes, or maps/signals too small (SPEC 3)."""
+    """Raise on arrays without a spectrum: too few axes, or maps/signals too small (docs/method.md)."""
     if dims == 2:
         if x.ndim < 2:
             raise UsageError(f"rolloff_bins needs maps with two spatial axes, got shape {tuple(x.shape)}")
@@ -320,7 +320,7 @@ def rolloff_bins(x, *, kappa: float = 0.85) -> RolloffBins:
     """Integer roll-off bins of every 2-D map over the last two axes of ``x``.
 
     This is the exact, unit-free result that statistics and profiles are built
-    from (SPEC 4). See :func:`srop` for the definition.
+    from (docs/method.md). See :func:`srop` for the definition.
 
     Parameters
     ----------
@@ -343,7 +343,7 @@ def rolloff_bins(x, *, kappa: float = 0.85) -> RolloffBins:
 
 
 def rolloff_bins_1d(x, *, kappa: float = 0.85) -> RolloffBins:
-    """Integer roll-off bins of every 1-D signal over the last axis of ``x`` (SPEC 2).
+    """Integer roll-off bins of every 1-D signal over the last axis of ``x`` (docs/method.md).
 
     ``S1D = |rfft(x)|`` over bins ``0..L//2``; ``m = L // 2``. Returns
     ``bins`` of shape ``x.shape[:-1]`` (int32; -1 dead, -2 non-finite).
@@ -360,7 +360,7 @@ def _to_srop(xp, rb: RolloffBins, denom: int):
 def srop(x, *, kappa: float = 0.85, input_side: int | None = None):
     r"""Spectral roll-off point of every 2-D map over the last two axes of ``x``.
 
-    For one ``H x W`` map (paper Eq. 2-6, SPEC 1), with ``n = max(H, W)``:
+    For one ``H x W`` map (paper Eq. 2-6, docs/method.md), with ``n = max(H, W)``:
 
     .. math::
 
@@ -378,12 +378,12 @@ def srop(x, *, kappa: float = 0.85, input_side: int | None = None):
     x : array, shape ``(..., H, W)``
         Real maps, any leading shape. NumPy in, NumPy out; CuPy in, CuPy out
         (computed on the device). float64 input is computed in float64, other
-        dtypes in float32 (SPEC 8).
+        dtypes in float32 (docs/method.md).
     kappa : float in (0, 1], default 0.85
         Fraction of spectral energy below the roll-off point.
     input_side : int, optional
         Larger side of the model input. When given, the result is in input
-        units ``k / m_in`` with ``m_in = num_bins(input_side)`` (SPEC 1.6), which
+        units ``k / m_in`` with ``m_in = num_bins(input_side)`` (docs/method.md), which
         puts layers of different resolution on one frequency axis.
 
     Returns
@@ -415,7 +415,7 @@ def srop(x, *, kappa: float = 0.85, input_side: int | None = None):
 
 
 def srop1d(x, *, kappa: float = 0.85, input_length: int | None = None):
-    r"""Spectral roll-off point of every 1-D signal over the last axis of ``x`` (SPEC 2).
+    r"""Spectral roll-off point of every 1-D signal over the last axis of ``x`` (docs/method.md).
 
     ``S1D = |rfft(x)|`` (bins ``k = 0..L//2``), roll-off bin as in Eq. 2, and
     ``SROP = k / (L // 2)``; with ``input_length`` it is ``k / (L_in // 2)``.

@@ -70,7 +70,7 @@ def load_stage(model: "str | os.PathLike | LoadedModel") -> LoadedModel:
 
 def prepare_taps(proto, spec: InputSpec, *, ops=None, all_tensors=False, layers=None,
                  require: bool = True) -> tuple[list[Tap], list[dict]]:
-    """Taps of ``proto`` with channel axes set from the input's layout (SPEC 5); none is an error
+    """Taps of ``proto`` with channel axes set from the input's layout (docs/models.md); none is an error
     unless ``require`` is False (``srop-onnx layers`` lists what cannot be tapped, and why)."""
     from .subgraphs import subgraph_layers
 
@@ -154,7 +154,7 @@ class RunState:
 
     def add_baseline(self, proto, sample: np.ndarray):
         """``proto`` (a copy the caller owns: changed in place) with the input's pooling chain as
-        outputs (SPEC 6), for inputs shaped like ``sample`` (one sample, no batch axis). The
+        outputs (docs/baseline-and-twin.md), for inputs shaped like ``sample`` (one sample, no batch axis). The
         accumulator is created unless a checkpoint restored it (the restored reducer already
         holds that same object)."""
         from .baseline import BaselineAccumulator

@@ -1,4 +1,4 @@
-"""Exact, mergeable layer statistics of roll-off bins (SPEC 4).
+"""Exact, mergeable layer statistics of roll-off bins (docs/method.md).
 
 SROP values of one layer are discrete (``k / m``), so the integer histogram
 of roll-off bins is the exact distribution: every summary number follows from
@@ -105,7 +105,7 @@ def _counts(value, size: int) -> np.ndarray:
 
 
 class LayerStats:
-    """Running statistics of one layer's roll-off bins (SPEC 4).
+    """Running statistics of one layer's roll-off bins (docs/method.md).
 
     Built batch by batch with :meth:`update` (bins of shape ``(N, C)``),
     merged with ``+``. All counts are integers, so merging is exact.
@@ -119,7 +119,7 @@ class LayerStats:
     histogram : int64 array, shape ``(m + 1,)``
         Counts of roll-off bins over all live maps.
     dead, nonfinite : int
-        Excluded maps (SPEC 3).
+        Excluded maps (docs/method.md).
     sample_bin_sum, sample_count : int64 arrays, one entry per sample in input order
         Sum of live bins and number of live channels per sample.
     kernel_bin_sum, kernel_count : int64 arrays, shape ``(C,)``

@@ -29,7 +29,7 @@ _SHOWN = {"top1": "top1_agreement", "relative": "relative_change"}
 
 @dataclass
 class OutputChange:
-    """How far the model's output moved from the unperturbed one (SPEC: docs/sweeps.md), exactly
+    """How far the model's output moved from the unperturbed one (docs/sweeps.md), exactly
     mergeable. Both measures are recorded: the relative change ``sum|out - ref| / sum|ref|`` for
     every output, and the top-1 agreement ``agree / rows`` for a rank-2 output ``(N, K)``, K >= 2.
     The one shown is the top-1 agreement where the clean output is a probability vector (rows

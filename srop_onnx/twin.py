@@ -1,4 +1,4 @@
-"""The randomized twin (the paper's model-randomization sanity check; docs/twin.md).
+"""The randomized twin (the paper's model-randomization sanity check; docs/baseline-and-twin.md).
 
 Every Conv/ConvTranspose/Gemm weight and every constant 2-D weight of a MatMul (dense layers as
 tf2onnx and paddle2onnx export them) is re-drawn He-normal (``std = sqrt(2 / fan_in)``) from a
@@ -265,7 +265,7 @@ def _quant_conv(t: _Twin, node) -> str | None:
 
 def randomize(model, seed: int = 0):
     """A randomized copy of ``model`` (an ``onnx.ModelProto`` with weights loaded), per the rules of
-    docs/twin.md: Conv/ConvTranspose/Gemm weights and the constant 2-D weights of MatMul (dense
+    docs/baseline-and-twin.md: Conv/ConvTranspose/Gemm weights and the constant 2-D weights of MatMul (dense
     layers) He-normal, quantized weights (QDQ, ConvInteger, QLinearConv) drawn in float and quantized
     with their own scale and zero point, biases zero, BatchNorm identity.
 

@@ -72,7 +72,7 @@ def _ints(values, what: str) -> np.ndarray:
 
 
 def _check_layer(lay: dict, analyzed: int) -> None:
-    """The exact statistics of one layer add up (SPEC 4)."""
+    """The exact statistics of one layer add up (docs/method.md)."""
     hist = _ints(lay["histogram"], "histogram")
     if hist.size != lay["m"] + 1:
         raise ValueError(f"histogram has {hist.size} counts for m = {lay['m']} (needs m + 1)")

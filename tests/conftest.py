@@ -12,7 +12,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(Path(__file__).parent / "models"))
 
 # Tests that expect exact histograms run on the CPU, also on a GPU machine with onnxruntime-gpu
-# (where --provider auto would pick CUDA); GPU tests name provider="cuda" and use the SPEC 8 bound.
+# (where --provider auto would pick CUDA); GPU tests name provider="cuda" and use the docs/method.md bound.
 os.environ.setdefault("SROP_ONNX_PROVIDER", "cpu")
 
 

@@ -1,6 +1,6 @@
-"""Slow, literal float64 reference of SPEC 1-2, written from the spec text only.
+"""Slow, literal float64 reference of docs/method.md, written from that page's text only.
 
-One map at a time, one ring at a time: full fft2, fftshift, the SPEC's radius
+One map at a time, one ring at a time: full fft2, fftshift, the documented radius
 formula on shifted coordinates, ring SUMS, cumulative threshold.
 """
 
@@ -19,7 +19,7 @@ _RING_CACHE: dict = {}
 
 
 def _rings(H: int, W: int) -> np.ndarray:
-    """Ring index of every fftshift-ed cell, one cell at a time, from SPEC 1.2."""
+    """Ring index of every fftshift-ed cell, one cell at a time, from docs/method.md."""
     if (H, W) not in _RING_CACHE:
         n = max(H, W)
         ring = np.empty((H, W), dtype=np.int64)

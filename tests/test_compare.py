@@ -121,7 +121,7 @@ def test_profile_file_errors(tmp_path):
     assert res.exit_code == 2 and "not a srop-onnx profile" in res.output
 
 
-# -- baseline (SPEC 6) -------------------------------------------------------------
+# -- baseline (docs/baseline-and-twin.md) -------------------------------------------------------------
 @pytest.mark.parametrize("n, sides, expected", [
     (55, [224, 112, 56, 28, 14, 7], 56), (27, [224, 112, 56, 28, 14, 7], 28), (13, [224, 112, 56, 28, 14, 7], 14),
     (21, [28, 14], 28), (42, [56, 28], 56), (10, [14, 6], 14), (7, [7], 7),
@@ -158,7 +158,7 @@ def test_baseline_on_white_noise_matches_reference(rng):
     assert [row["side"] for row in table] == [64, 32, 16, 8]
 
 
-# -- randomized twin (SPEC 7) --------------------------------------------------------
+# -- randomized twin (docs/baseline-and-twin.md) --------------------------------------------------------
 def _twin_fixture():
     rng = np.random.default_rng(0)
     w_big = rng.standard_normal((64, 32, 3, 3)).astype(np.float32)
@@ -252,7 +252,7 @@ def test_vs_random_json_holds_both_and_a_verdict(tmp_path):
 
 
 def test_tf32_is_recorded_and_a_tf32_profile_is_refused_by_check_and_compare(profiles, tmp_path):
-    """SPEC 8: TF32 is an opt-in the settings record; check/compare treat it as any setting."""
+    """docs/method.md: TF32 is an opt-in the settings record; check/compare treat it as any setting."""
     tf32 = tmp_path / "tf32.json"
     res = run("analyze", EXAMPLE, EXAMPLE_IMAGES, "--provider", "cpu", "--tf32", "-q", "--json", tf32)
     assert res.exit_code == 0, res.output

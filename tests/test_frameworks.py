@@ -1,4 +1,4 @@
-"""Real exporter outputs (tests/models/make_framework_models.py): names and layouts per SPEC 5."""
+"""Real exporter outputs (tests/models/make_framework_models.py): names and layouts per docs/models.md."""
 
 from __future__ import annotations
 
@@ -73,7 +73,7 @@ def test_paddle_export_names_results_and_twin(rng):
     assert np.all(inits[bn.input[1]] == 1) and np.all(inits[bn.input[2]] == 0)
     assert np.all(inits[bn.input[3]] == 0) and np.all(inits[bn.input[4]] == 1)
     assert {"conv2d_0.w_0", "conv2d_1.w_0"} <= set(report.weights)
-    # SPEC 7 (extended): paddle2onnx exports Linear as MatMul + Add; its constant 2-D weight is
+    # docs/baseline-and-twin.md (extended): paddle2onnx exports Linear as MatMul + Add; its constant 2-D weight is
     # re-drawn He-normal (fan_in = K) and the Add's constant (the bias) zeroed
     original = {i.name: numpy_helper.to_array(i) for i in onnx.load(str(model)).graph.initializer}
     assert "linear_0.w_0" in report.weights and not np.array_equal(inits["linear_0.w_0"], original["linear_0.w_0"])

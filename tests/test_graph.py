@@ -1,4 +1,4 @@
-"""Graph passes on tiny hand-built graphs, and module naming (SPEC 5)."""
+"""Graph passes on tiny hand-built graphs, and module naming (docs/models.md)."""
 
 from __future__ import annotations
 
@@ -156,7 +156,7 @@ def test_a_tap_without_inferred_type_still_runs(fixtures):
     assert [a.shape for a in arrays] == [(2, 4, 16, 16), (2, 4, 8, 8), (2, 6, 8, 8)]
 
 
-# -- add_pooling_chain (SPEC 6 baseline computed by the runtime) ----------------------
+# -- add_pooling_chain (docs/baseline-and-twin.md baseline computed by the runtime) ----------------------
 def _relu_model(shape, elem=TensorProto.FLOAT, out_name="y"):
     x = helper.make_tensor_value_info("x", elem, shape)
     y = helper.make_tensor_value_info(out_name, elem, shape)

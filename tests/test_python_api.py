@@ -280,3 +280,34 @@ def test_docs_name_no_path_outside_the_repository():
         assert not re.search(r"\bSPEC \d", text), (path, re.search(r".{40}\bSPEC \d.{20}", text))
     for link in re.findall(r"\]\((docs/[^)#]+)", texts[REPO / "README.md"]):
         assert (REPO / link).exists(), link
+
+
+def test_every_docs_link_resolves():
+    for page in [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]:
+        for link in re.findall(r"\]\(([^)#:]+)(?:#[^)]*)?\)", page.read_text(encoding="utf-8")):
+            assert (page.parent / link).exists(), (page.name, link)
+
+
+@pytest.mark.slow
+def test_the_sdist_can_run_its_own_tests(tmp_path):
+    """The sdist carries what its tests need (conftest, the reference, fixtures, the example model,
+    the docs they read): unpacked, the suite collects without an error."""
+    pytest.importorskip("build")
+    import tarfile
+
+    res = subprocess.run([sys.executable, "-m", "build", "--sdist", "--no-isolation", "--outdir", str(tmp_path),
+                          str(REPO)], capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr[-2000:]
+    sdist = next(tmp_path.glob("srop_onnx-*.tar.gz"))
+    with tarfile.open(sdist) as tar:
+        names = {n.split("/", 1)[1] for n in tar.getnames() if "/" in n}
+        tar.extractall(tmp_path, **({"filter": "data"} if hasattr(tarfile, "data_filter") else {}))
+    for needed in ("tests/conftest.py", "tests/reference.py", "tests/adversarial.py", "tests/models/make_models.py",
+                   "tests/models/keras_conv1d.onnx", "models/example.onnx", "models/images/disk_0.png",
+                   "docs/method.md", "examples/notebook.py", "LICENSE", "CHANGELOG.md",
+                   "srop_onnx/schemas/sweep.schema.json", "srop_onnx/py.typed"):
+        assert needed in names, needed
+    root = next(p for p in tmp_path.iterdir() if p.is_dir())
+    res = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider"], cwd=root,
+                         capture_output=True, text=True)
+    assert res.returncode == 0 and "error" not in res.stdout.lower().split("collected")[-1], res.stdout[-2000:]

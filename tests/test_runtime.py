@@ -217,7 +217,7 @@ def test_reduction_is_namespace_agnostic(reference, monkeypatch):
     assert _same(prof, reference)
 
 
-# -- SPEC 11: models written by a newer onnx; a model error is never an install problem ----------
+# -- docs/models.md: models written by a newer onnx; a model error is never an install problem ----------
 def _rewritten(path, tmp_path, name, change):
     import onnx
 

@@ -33,7 +33,7 @@ def test_num_bins_matches_float_formula_everywhere():
         assert num_bins(n) == ref_m(n), n
 
 
-# -- agreement with the reference (SPEC 8) ------------------------------------
+# -- agreement with the reference (docs/method.md) ------------------------------------
 SHAPES = [(6, 6), (7, 7), (8, 8), (9, 12), (12, 9), (13, 13), (14, 14), (16, 10), (27, 27), (28, 28),
           (31, 17), (55, 55), (56, 56), (64, 48)]
 
