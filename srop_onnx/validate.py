@@ -96,16 +96,21 @@ def _check_layer(lay: dict, analyzed: int) -> None:
         raise ValueError(f"a sample has more live maps than the layer's {channels} channels")
 
 
+def _check_document(d, name: str, where: str, fix: str) -> None:
+    """The format tag, a version this srop-onnx reads (1), and the shipped schema of ``name``."""
+    if not isinstance(d, dict) or d.get("format") != f"srop-onnx-{name}":
+        raise InputDataError(f"{where}: not a srop-onnx {name} (no \"format\": \"srop-onnx-{name}\"); {fix}")
+    version = d.get("version")
+    if isinstance(version, int) and not isinstance(version, bool) and version > 1:
+        raise InputDataError(f"{where}: {name} format version {version} is newer than this srop-onnx reads (1); "
+                             "upgrade srop-onnx")
+    _first_error(d, name, where, fix)
+
+
 def validate_profile(d, where: str = "profile") -> None:
     """Raise InputDataError (one line) unless ``d`` is a well-formed profile document."""
     fix = "regenerate it with 'srop-onnx analyze --json'"
-    if not isinstance(d, dict) or d.get("format") != "srop-onnx-profile":
-        raise InputDataError(f"{where}: not a srop-onnx profile (no \"format\": \"srop-onnx-profile\"); {fix}")
-    version = d.get("version")
-    if isinstance(version, int) and not isinstance(version, bool) and version > 1:
-        raise InputDataError(f"{where}: profile format version {version} is newer than this srop-onnx reads (1); "
-                             "upgrade srop-onnx")
-    _first_error(d, "profile", where, fix)
+    _check_document(d, "profile", where, fix)
     if not d["layers"] and not d.get("extra", {}).get("shard"):
         raise InputDataError(f"{where}: the profile has no layers; {fix}")
     for i, lay in enumerate(d["layers"]):
@@ -119,13 +124,7 @@ def validate_sweep(d, where: str = "sweep") -> None:
     """Raise InputDataError (one line) unless ``d`` is a well-formed sweep document: its schema,
     levels distinct, ascending, from 0 and those of its points, and every level's profile valid."""
     fix = "regenerate it with 'srop-onnx sweep -o'"
-    if not isinstance(d, dict) or d.get("format") != "srop-onnx-sweep":
-        raise InputDataError(f"{where}: not a srop-onnx sweep (no \"format\": \"srop-onnx-sweep\"); {fix}")
-    version = d.get("version")
-    if isinstance(version, int) and not isinstance(version, bool) and version > 1:
-        raise InputDataError(f"{where}: sweep format version {version} is newer than this srop-onnx reads (1); "
-                             "upgrade srop-onnx")
-    _first_error(d, "sweep", where, fix)
+    _check_document(d, "sweep", where, fix)
     levels = [p["level"] for p in d["points"]]
     if levels != d["levels"]:
         raise InputDataError(f"{where}: the points' levels {levels} are not the sweep's levels {d['levels']}; {fix}")
