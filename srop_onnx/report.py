@@ -107,7 +107,8 @@ def render_profile(profile: Profile, console, units: str | None = None, *, max_s
     flat = [lay.name for lay in profile.layers if not lay.spatial_map]
     if flat:
         console.print(f"[dim]{len(flat)} layer(s) are not maps of the input's space (a side longer than the "
-                      "input's, or 1-D in an image model): no baseline, left out of the per-resolution summary[/]")
+                      "input's, or another number of axes than the input: a 1-D signal in an image model, a time x "
+                      "frequency map in a waveform model): no baseline, left out of the per-resolution summary[/]")
     if profile.skipped_layers:
         console.print(f"[yellow]{len(profile.skipped_layers)} tapped tensor(s) skipped:[/]")
         for s in profile.skipped_layers[:max_skipped]:

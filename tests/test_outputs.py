@@ -101,3 +101,19 @@ def test_the_cuda_note_only_where_it_helps(monkeypatch):
     assert "CUDA not used: onnxruntime-gpu is not installed" in verbose.output
     monkeypatch.setattr(cuda, "gpu_present", lambda: True)  # a GPU the run could have used: always said
     assert "CUDA not used" in run("analyze", EXAMPLE, EXAMPLE_IMAGES, "--provider", "auto").output
+
+
+def test_a_plain_progress_line_is_not_printed_twice():
+    """Off a terminal progress is a line every few seconds and one at the end - not the same line
+    twice when the last one already said it all (a sweep of one long batch)."""
+    from rich.console import Console
+
+    from srop_onnx.report import ProgressHook
+
+    buf = io.StringIO()
+    hook = ProgressHook(Console(file=buf, force_terminal=False, width=200), interval=0.0)
+    hook(0, 16)
+    hook(16, 16)
+    hook.stop()
+    lines = [ln for ln in buf.getvalue().splitlines() if ln.startswith("analysing: 16/16")]
+    assert len(lines) == 1, buf.getvalue()
