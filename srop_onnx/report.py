@@ -104,6 +104,11 @@ def render_profile(profile: Profile, console, units: str | None = None, *, max_s
             bt.add_row(safe(row["side"]), fmt(row["baseline"]), fmt(row["min_mean"]), safe(row["layer"]),
                        fmt(row["ratio"], 2))
         console.print(bt)
+    _render_left_out(profile, console, max_skipped)
+
+
+def _render_left_out(profile: Profile, console, max_skipped: int) -> None:
+    """What a profile's table leaves out or marks: non-spatial layers, skipped taps and inputs."""
     flat = [lay.name for lay in profile.layers if not lay.spatial_map]
     if flat:
         console.print(f"[dim]{len(flat)} layer(s) are not maps of the input's space (a side longer than the "
@@ -117,7 +122,7 @@ def render_profile(profile: Profile, console, units: str | None = None, *, max_s
         if len(profile.skipped_layers) > max_skipped:
             console.print(f"  ... and {len(profile.skipped_layers) - max_skipped} more (see --json)")
     if profile.skipped_inputs:
-        console.print(f"[yellow]{skipped} input file(s) skipped:[/]")
+        console.print(f"[yellow]{len(profile.skipped_inputs)} input file(s) skipped:[/]")
         for s in profile.skipped_inputs[:max_skipped]:
             console.print(f"  {safe(s['reason'])}", highlight=False)
 

@@ -81,10 +81,10 @@ def test_check_options_without_check_are_refused(extra, tmp_path):
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="a POSIX pipe and shell")
-def test_a_closed_pipe_exits_quietly_with_141():
+def test_a_closed_pipe_exits_quietly_with_141(tmp_path):
     cmd = (f'"{sys.executable}" -m srop_onnx analyze "{EXAMPLE}" "{EXAMPLE_IMAGES}" 2>err.txt | head -1 >/dev/null; '
            'echo "${PIPESTATUS[0]}"; cat err.txt')
-    res = subprocess.run(["bash", "-c", cmd], capture_output=True, text=True, timeout=120)
+    res = subprocess.run(["bash", "-c", cmd], capture_output=True, text=True, timeout=120, cwd=tmp_path)
     code, *err = res.stdout.splitlines()
     assert code == "141", res.stdout
     assert not [ln for ln in err if "error" in ln.lower() or "Traceback" in ln]
