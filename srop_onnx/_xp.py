@@ -58,11 +58,17 @@ def cpu_workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+_preloaded: int | None = None  # the process (pid) that preloaded: a forked child does it again
+
+
 def preload() -> None:
     """Import the CPU kernels' modules (SciPy's FFT, the image plugins, the WAV reader) and reserve
     OpenBLAS's buffer before a run starts threads or loads ONNX Runtime: under a tight memory limit (``ulimit -v``) a first import
     that fails half-way inside a thread, or while ONNX Runtime's threads run, can leave the loader's
     locks held and the run waiting for ever; here it fails at once, as one out-of-memory error."""
+    global _preloaded
+    if _preloaded == os.getpid():  # once per process: every run and every decode pool calls it
+        return
     import scipy.fft  # noqa: F401
     from PIL import Image
     from scipy.io import wavfile  # noqa: F401
@@ -71,6 +77,7 @@ def preload() -> None:
     _reserve_blas_buffer()  # this thread's, and each kernel thread's (below), while memory is free
     if cpu_workers() > 1:
         kernel_pool(cpu_workers())
+    _preloaded = os.getpid()
 
 
 def rfftn_for(xp, workers: int | None = None) -> Callable:

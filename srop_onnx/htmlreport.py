@@ -59,7 +59,6 @@ def describe_settings(p: Profile) -> str:
             + (f" matching {st['layers']!r}" if st.get("layers") else "") + f"; provider {st.get('provider', '?')}")
 
 
-_f, _e, _img = f, e, figure_tag
 
 
 def _summary(p: Profile, label: str) -> str:
@@ -72,9 +71,9 @@ def _summary(p: Profile, label: str) -> str:
             ("preprocessing", describe_preprocess(p.settings.get("preprocess"))),
             ("kappa", p.settings.get("kappa")), ("taps", p.settings.get("taps")),
             ("provider", p.settings.get("provider")), ("srop-onnx", p.tool_version)]
-    body = "".join(f'<tr><th class="l">{_e(str(k))}</th><td class="l">{_e(str(v))}</td></tr>'
+    body = "".join(f'<tr><th class="l">{e(str(k))}</th><td class="l">{e(str(v))}</td></tr>'
                    for k, v in rows)
-    return f"<h2>{_e(label)}</h2><table>{body}</table>"
+    return f"<h2>{e(label)}</h2><table>{body}</table>"
 
 
 def _layer_table(p: Profile, units: str) -> str:
@@ -85,12 +84,12 @@ def _layer_table(p: Profile, units: str) -> str:
         s = lay.summary(units)
         base = (lay.baseline or {}).get(f"mean_{units}")
         rows.append(
-            f"<tr><td>{lay.index}</td><td class=l>{_e(lay.name)}</td><td class=l>{_e(lay.op)}</td>"
-            f"<td>{'x'.join(map(str, lay.shape))}</td><td>{_f(s.mean)}</td><td>{_f(s.median)}</td><td>{_f(s.iqr)}</td>"
-            f"<td>{_f(s.std)}</td><td>{lay.stats.dead}</td><td>{_f(s.mean / base, 2) if base else '-'}</td></tr>")
-    skipped = "".join(f"<li>{_e(str(x.get('name') or x['tensor']))} ({_e(x['op'])}): "
-                      f"{_e(x['reason'])}</li>" for x in p.skipped_layers)
-    inputs = "".join(f"<li>{_e(x['reason'])}</li>" for x in p.skipped_inputs)
+            f"<tr><td>{lay.index}</td><td class=l>{e(lay.name)}</td><td class=l>{e(lay.op)}</td>"
+            f"<td>{'x'.join(map(str, lay.shape))}</td><td>{f(s.mean)}</td><td>{f(s.median)}</td><td>{f(s.iqr)}</td>"
+            f"<td>{f(s.std)}</td><td>{lay.stats.dead}</td><td>{f(s.mean / base, 2) if base else '-'}</td></tr>")
+    skipped = "".join(f"<li>{e(str(x.get('name') or x['tensor']))} ({e(x['op'])}): "
+                      f"{e(x['reason'])}</li>" for x in p.skipped_layers)
+    inputs = "".join(f"<li>{e(x['reason'])}</li>" for x in p.skipped_inputs)
     extra = (f"<p>Skipped layers:</p><ul>{skipped}</ul>" if skipped else "") + (
         f"<p>Skipped inputs:</p><ul>{inputs}</ul>" if inputs else "")
     return f"<table><tr>{head}</tr>{''.join(rows)}</table>{extra}"
@@ -104,10 +103,10 @@ def _comparison(comp, units: str) -> str:
         sa, sb = pr.a.summary(units), pr.b.summary(units)
         d = sb.mean - sa.mean
         cls = "pass" if d < 0 else "fail" if d > 0 else ""
-        rows.append(f"<tr><td class=l>{_e(pr.a.name)}</td><td>{_f(sa.mean)}</td><td>{_f(sb.mean)}</td>"
-                    f"<td class={cls}>{d:+.3f}</td><td>{_f(sa.median)}</td><td>{_f(sb.median)}</td><td>{_f(pr.w1, 4)}</td></tr>")
-    only = [f"only in A: {_e(x.name)}" for x in comp.only_a] + [f"only in B: {_e(x.name)}" for x in comp.only_b]
-    notes = "".join(f"<p class=muted>{_e(w)}</p>" for w in comp.warnings + only)
+        rows.append(f"<tr><td class=l>{e(pr.a.name)}</td><td>{f(sa.mean)}</td><td>{f(sb.mean)}</td>"
+                    f"<td class={cls}>{d:+.3f}</td><td>{f(sa.median)}</td><td>{f(sb.median)}</td><td>{f(pr.w1, 4)}</td></tr>")
+    only = [f"only in A: {e(x.name)}" for x in comp.only_a] + [f"only in B: {e(x.name)}" for x in comp.only_b]
+    notes = "".join(f"<p class=muted>{e(w)}</p>" for w in comp.warnings + only)
     return f"<h2>Comparison (delta = B - A, {units} units)</h2><table><tr>{head}</tr>{''.join(rows)}</table>{notes}"
 
 
@@ -122,32 +121,32 @@ def html_report(profiles: list[Profile], *, labels: list[str] | None = None, uni
     if len(profiles) > 1:
         labels = [f"{'AB'[i] if i < 2 else i}: {p.model.get('path')}" for i, p in enumerate(profiles)]
     title = "SROP report: " + " vs ".join(str(p.model.get("path")) for p in profiles)
-    parts = [f"<!DOCTYPE html><html lang=en><head><meta charset=utf-8><title>{_e(title)}</title>"
-             f"<style>{_CSS}</style></head><body><h1>{_e(title)}</h1>",
-             f"<p class=muted>Spectral roll-off points (kappa {_e(profiles[0].settings.get('kappa'))}); summary "
-             f"numbers in {_e(units)} units. Made by srop-onnx {_e(profiles[0].tool_version)} on "
+    parts = [f"<!DOCTYPE html><html lang=en><head><meta charset=utf-8><title>{e(title)}</title>"
+             f"<style>{_CSS}</style></head><body><h1>{e(title)}</h1>",
+             f"<p class=muted>Spectral roll-off points (kappa {e(profiles[0].settings.get('kappa'))}); summary "
+             f"numbers in {e(units)} units. Made by srop-onnx {e(profiles[0].tool_version)} on "
              f"{datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}.</p>"]
     for p, lab in zip(profiles, labels):
         parts.append(_summary(p, lab))
     short = [str(p.model.get("path", "")).rsplit("/", 1)[-1] for p in profiles]
-    parts.append("<h2>Mean SROP by depth</h2>" + _img(plot(profiles, "depth", labels=short)))
-    parts.append("<h2>Distribution per layer</h2>" + _img(plot(profiles, "box", units=units, labels=short)))
-    parts.append("<h2>Per-sample layer means</h2>" + _img(plot(profiles, "kde", units=units, labels=short)))
-    parts.append("<h2>Channel means</h2>" + _img(plot(profiles, "kernels", units=units, labels=short)))
+    parts.append("<h2>Mean SROP by depth</h2>" + figure_tag(plot(profiles, "depth", labels=short)))
+    parts.append("<h2>Distribution per layer</h2>" + figure_tag(plot(profiles, "box", units=units, labels=short)))
+    parts.append("<h2>Per-sample layer means</h2>" + figure_tag(plot(profiles, "kde", units=units, labels=short)))
+    parts.append("<h2>Channel means</h2>" + figure_tag(plot(profiles, "kernels", units=units, labels=short)))
     if comparison is not None:
         parts.append(_comparison(comparison, units))
     for p, lab in zip(profiles, labels):
-        parts.append(f"<h2>Layers of {_e(lab)}</h2>" + _layer_table(p, units))
+        parts.append(f"<h2>Layers of {e(lab)}</h2>" + _layer_table(p, units))
         base = p.extra.get("baseline", {}).get("table")
         if base:
-            rows = "".join(f"<tr><td>{_e(r['side'])}</td><td>{_f(r['baseline'])}</td><td>{_f(r['min_mean'])}</td>"
-                           f"<td class=l>{_e(r['layer'])}</td><td>{_f(r['ratio'], 2)}</td></tr>" for r in base)
+            rows = "".join(f"<tr><td>{e(r['side'])}</td><td>{f(r['baseline'])}</td><td>{f(r['min_mean'])}</td>"
+                           f"<td class=l>{e(r['layer'])}</td><td>{f(r['ratio'], 2)}</td></tr>" for r in base)
             parts.append("<p>Per resolution (paper Table 2):</p><table><tr><th>side</th><th>baseline</th>"
                          f"<th>min mean</th><th class=l>layer</th><th>ratio</th></tr>{rows}</table>")
         verdict = p.extra.get("vs_random", {}).get("verdict")
         if verdict:
-            parts.append(f"<p><b>Randomized twin:</b> {_e(verdict.get('verdict'))} - "
-                         f"{_e(verdict.get('summary', ''))}</p>")
+            parts.append(f"<p><b>Randomized twin:</b> {e(verdict.get('verdict'))} - "
+                         f"{e(verdict.get('summary', ''))}</p>")
     parts.append("</body></html>\n")
     return "".join(parts)
 
@@ -159,24 +158,24 @@ def sweep_report(sw, *, units: str = "band") -> str:
     from .sweepresult import measure_label, sweep_verdict, third_means
 
     first = sw.points[0].profile
-    what = _e(json.dumps(sw.perturbation))
+    what = e(json.dumps(sw.perturbation))
     title = f"SROP input sweep: {first.model.get('path')}"
-    rows = "".join(f"<tr><td>{p.level:g}</td><td>{_f(p.change.value)}</td>"
-                   + "".join(f"<td>{_f(v)}</td>" for v in third_means(p.profile, units))
+    rows = "".join(f"<tr><td>{p.level:g}</td><td>{f(p.change.value)}</td>"
+                   + "".join(f"<td>{f(v)}</td>" for v in third_means(p.profile, units))
                    + f"<td>{p.profile.analyzed}</td></tr>" for p in sw.points)
-    measure = _e(measure_label(sw.points[-1].change.shown))
+    measure = e(measure_label(sw.points[-1].change.shown))
     short = [f"w = {p.level:g}" for p in sw.points]
-    parts = [f"<!DOCTYPE html><html lang=en><head><meta charset=utf-8><title>{_e(title)}</title>"
-             f"<style>{_CSS}</style></head><body><h1>{_e(title)}</h1>",
-             f"<p class=muted>Perturbation {what}; model output {_e(str(sw.output))} compared with w = 0 "
-             f"({measure}); kappa {_e(first.settings.get('kappa'))}, {_e(units)} units; "
-             f"{_e(describe_settings(first))}. Made by srop-onnx {_e(first.tool_version)} on "
+    parts = [f"<!DOCTYPE html><html lang=en><head><meta charset=utf-8><title>{e(title)}</title>"
+             f"<style>{_CSS}</style></head><body><h1>{e(title)}</h1>",
+             f"<p class=muted>Perturbation {what}; model output {e(str(sw.output))} compared with w = 0 "
+             f"({measure}); kappa {e(first.settings.get('kappa'))}, {e(units)} units; "
+             f"{e(describe_settings(first))}. Made by srop-onnx {e(first.tool_version)} on "
              f"{datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}.</p>",
-             f"<p><b>What the data says:</b> {_e(sweep_verdict(sw)['summary'])}</p>",
-             "<h2>Mean SROP against the level</h2>" + _img(plot_sweep([sw], units)),
-             "<h2>Per-sample means at each level</h2>" + _img(plot_sweep_kde(sw, None, units)),
+             f"<p><b>What the data says:</b> {e(sweep_verdict(sw)['summary'])}</p>",
+             "<h2>Mean SROP against the level</h2>" + figure_tag(plot_sweep([sw], units)),
+             "<h2>Per-sample means at each level</h2>" + figure_tag(plot_sweep_kde(sw, None, units)),
              "<h2>Mean SROP by depth at each level</h2>"
-             + _img(plot_depth([p.profile for p in sw.points], "input", short, baselines="first")),
+             + figure_tag(plot_depth([p.profile for p in sw.points], "input", short, baselines="first")),
              f"<table><tr><th>w</th><th>{measure}</th><th>shallow</th><th>middle</th><th>deep</th>"
              f"<th>inputs</th></tr>{rows}</table>", "</body></html>\n"]
     return "".join(parts)
