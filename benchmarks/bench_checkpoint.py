@@ -24,8 +24,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 from _timing import median_time  # noqa: E402
 
 import srop_onnx  # noqa: E402
-from srop_onnx.checkpoint import InputDigest  # noqa: E402
-from srop_onnx.modelio import discover_inputs  # noqa: E402
+from srop_onnx.run.checkpoint import InputDigest  # noqa: E402
+from srop_onnx.model.modelio import discover_inputs  # noqa: E402
 
 MODEL = Path(__file__).resolve().parent.parent / "models" / "example.onnx"
 

@@ -27,14 +27,14 @@ import numpy as np
 import scipy
 import scipy.fft
 
-import srop_onnx.spectral as spectral
+import srop_onnx.core.spectral as spectral
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _timing import median_time as timed  # noqa: E402
 
 from srop_onnx import rolloff_bins, rolloff_bins_many
-from srop_onnx._xp import cpu_workers
-from srop_onnx.spectral import _plan_matrix, num_bins
+from srop_onnx.core._xp import cpu_workers
+from srop_onnx.core.spectral import _plan_matrix, num_bins
 
 LAYERS = [(64, 112, 1), (64, 56, 5), (128, 28, 5), (256, 14, 5), (512, 7, 5)]
 

@@ -1,7 +1,7 @@
 """Input decoding benchmark (issue 6, overlap): decode + preprocess throughput by decode threads.
 
 Writes N ImageNet-sized JPEGs (500x375, smooth random content) to a temporary folder and times
-`srop_onnx.inputs.iter_samples` (read, EXIF, resize shorter side to 256, centre crop 224, normalise)
+`srop_onnx.inputs.inputset.iter_samples` (read, EXIF, resize shorter side to 256, centre crop 224, normalise)
 with 1 thread and with `decode_workers()` threads (and any --workers given), side by side in one
 process. Prints images/s and the ratio to one thread.
 
@@ -22,10 +22,10 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).parent))
 from _timing import median_time  # noqa: E402
 
-from srop_onnx.inputspec import input_spec  # noqa: E402
-from srop_onnx.preprocess import make_preprocess  # noqa: E402
-from srop_onnx.samples import InputLog, decode_workers, iter_samples  # noqa: E402
-from srop_onnx.modelio import discover_inputs  # noqa: E402
+from srop_onnx.inputs.inputspec import input_spec  # noqa: E402
+from srop_onnx.inputs.preprocess import make_preprocess  # noqa: E402
+from srop_onnx.inputs.samples import InputLog, decode_workers, iter_samples  # noqa: E402
+from srop_onnx.model.modelio import discover_inputs  # noqa: E402
 
 
 def write_images(folder: Path, n: int) -> None:

@@ -30,15 +30,15 @@ from _timing import median_time  # noqa: E402
 from resnet_onnx import build  # noqa: E402
 
 from srop_onnx import __version__  # noqa: E402
-from srop_onnx.analysis import prepare_taps  # noqa: E402
-from srop_onnx.baseline import BaselineAccumulator  # noqa: E402
-from srop_onnx.baseline import chain_spatial  # noqa: E402
-from srop_onnx.execution import feed  # noqa: E402
-from srop_onnx.graph import add_pooling_chain, expose_outputs  # noqa: E402
-from srop_onnx.inputspec import input_spec  # noqa: E402
-from srop_onnx.reducer import LayerReducer  # noqa: E402
-from srop_onnx.runtime import Runner, choose_provider  # noqa: E402
-from srop_onnx.spectral import rolloff_bins  # noqa: E402
+from srop_onnx.run.analysis import prepare_taps  # noqa: E402
+from srop_onnx.model.baseline import BaselineAccumulator  # noqa: E402
+from srop_onnx.model.baseline import chain_spatial  # noqa: E402
+from srop_onnx.run.execution import feed  # noqa: E402
+from srop_onnx.model.graph import add_pooling_chain, expose_outputs  # noqa: E402
+from srop_onnx.inputs.inputspec import input_spec  # noqa: E402
+from srop_onnx.run.reducer import LayerReducer  # noqa: E402
+from srop_onnx.run.runtime import Runner, choose_provider  # noqa: E402
+from srop_onnx.core.spectral import rolloff_bins  # noqa: E402
 
 
 def host_baseline(acc: BaselineAccumulator, x: np.ndarray) -> None:
@@ -91,7 +91,7 @@ def bench(name: str, batch: int, repeat: int, provider: str) -> dict:
     if runner.device == "cpu":
         import scipy.fft
 
-        from srop_onnx._xp import cpu_workers
+        from srop_onnx.core._xp import cpu_workers
 
         def fft_only():
             for v in list(outs.values()):

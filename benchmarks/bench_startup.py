@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from resnet_onnx import build  # noqa: E402
 
 import srop_onnx  # noqa: E402
-from srop_onnx.runtime import choose_provider  # noqa: E402
+from srop_onnx.run.runtime import choose_provider  # noqa: E402
 
 
 def plain(model: Path, data: Path, batch: int, provider: str) -> float:

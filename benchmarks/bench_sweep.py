@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from _timing import median_time  # noqa: E402
 
 import srop_onnx  # noqa: E402
-from srop_onnx.sweeps import sweep  # noqa: E402
+from srop_onnx.run.sweeps import sweep  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 MODEL = ROOT / "models" / "example.onnx"

@@ -20,7 +20,7 @@ python3 - <<'PY' 2>&1 | tee "$OUT/versions.txt"
 import os, cupy, numpy, onnxruntime as ort
 print("onnxruntime", ort.__version__, ort.get_available_providers(), "cores", os.cpu_count())
 print("cupy", cupy.__version__, "devices", cupy.cuda.runtime.getDeviceCount(), "numpy", numpy.__version__)
-from srop_onnx.cuda import cuda_problem
+from srop_onnx.core.cuda import cuda_problem
 print("cuda_problem():", cuda_problem())
 PY
 
@@ -34,8 +34,8 @@ cases = [("models/example.onnx", "models/images", {}),
          ("tests/models/paddle_small.onnx", None, {})]
 for path, inputs, kw in cases:
     if inputs is None:
-        from srop_onnx.inputspec import input_spec
-        from srop_onnx.modelio import load_model
+        from srop_onnx.inputs.inputspec import input_spec
+        from srop_onnx.model.modelio import load_model
         spec = input_spec(load_model(path).proto)
         shape = [d or 32 for d in spec.shape[1:]]
         inputs = np.random.default_rng(0).standard_normal((8, *shape)).astype(np.float32)

@@ -116,7 +116,7 @@ def main() -> None:
     import onnx
     import torch
 
-    from srop_onnx.twin import randomize
+    from srop_onnx.model.twin import randomize
 
     torch.manual_seed(0)
     torch.set_num_threads(2)

@@ -23,56 +23,56 @@ from .errors import (DeviceError, InputDataError, ModelError, OutputError, Resou
 
 if TYPE_CHECKING:  # what the lazy names are, for type checkers and IDEs
     from . import plot as plot
-    from .analysis import analyze as analyze
-    from .analysis import analyze_vs_random as analyze_vs_random
-    from .comparison import CheckResult as CheckResult
-    from .comparison import Comparison as Comparison
-    from .comparison import check as check
-    from .comparison import compare as compare
-    from .graph import find_taps as find_taps
-    from .merge import merge_profiles as merge_profiles
-    from .profile import LayerProfile as LayerProfile
-    from .profile import Profile as Profile
-    from .settings import Execution as Execution
-    from .settings import Measurement as Measurement
-    from .spectral import DEAD as DEAD
-    from .spectral import NONFINITE as NONFINITE
-    from .spectral import RolloffBins as RolloffBins
-    from .spectral import num_bins as num_bins
-    from .spectral import rolloff_bins as rolloff_bins
-    from .spectral import rolloff_bins_1d as rolloff_bins_1d
-    from .spectral import rolloff_bins_many as rolloff_bins_many
-    from .spectral import srop as srop
-    from .spectral import srop1d as srop1d
-    from .stats import LayerStats as LayerStats
-    from .stats import Summary as Summary
-    from .sweeps import Sweep as Sweep
-    from .sweeps import sweep as sweep
-    from .twin import randomize as randomize
+    from .run.analysis import analyze as analyze
+    from .run.analysis import analyze_vs_random as analyze_vs_random
+    from .results.comparison import CheckResult as CheckResult
+    from .results.comparison import Comparison as Comparison
+    from .results.comparison import check as check
+    from .results.comparison import compare as compare
+    from .model.graph import find_taps as find_taps
+    from .results.merge import merge_profiles as merge_profiles
+    from .results.profile import LayerProfile as LayerProfile
+    from .results.profile import Profile as Profile
+    from .config.settings import Execution as Execution
+    from .config.settings import Measurement as Measurement
+    from .core.spectral import DEAD as DEAD
+    from .core.spectral import NONFINITE as NONFINITE
+    from .core.spectral import RolloffBins as RolloffBins
+    from .core.spectral import num_bins as num_bins
+    from .core.spectral import rolloff_bins as rolloff_bins
+    from .core.spectral import rolloff_bins_1d as rolloff_bins_1d
+    from .core.spectral import rolloff_bins_many as rolloff_bins_many
+    from .core.spectral import srop as srop
+    from .core.spectral import srop1d as srop1d
+    from .core.stats import LayerStats as LayerStats
+    from .core.stats import Summary as Summary
+    from .run.sweeps import Sweep as Sweep
+    from .run.sweeps import sweep as sweep
+    from .model.twin import randomize as randomize
 
     __version__: str
 
 # name -> module for attributes loaded on first access (keeps `import srop_onnx` light)
 _LAZY = {
     **dict.fromkeys(("DEAD", "NONFINITE", "RolloffBins", "num_bins", "rolloff_bins", "rolloff_bins_1d",
-                     "rolloff_bins_many", "srop", "srop1d"), "srop_onnx.spectral"),
-    "LayerStats": "srop_onnx.stats",
-    "Summary": "srop_onnx.stats",
-    "analyze": "srop_onnx.analysis",
-    "analyze_vs_random": "srop_onnx.analysis",
-    "merge_profiles": "srop_onnx.merge",
-    "Profile": "srop_onnx.profile",
-    "LayerProfile": "srop_onnx.profile",
-    "find_taps": "srop_onnx.graph",
-    "randomize": "srop_onnx.twin",
-    "compare": "srop_onnx.comparison",
-    "check": "srop_onnx.comparison",
-    "CheckResult": "srop_onnx.comparison",
-    "Comparison": "srop_onnx.comparison",
-    "sweep": "srop_onnx.sweeps",
-    "Sweep": "srop_onnx.sweeps",
-    "Measurement": "srop_onnx.settings",
-    "Execution": "srop_onnx.settings",
+                     "rolloff_bins_many", "srop", "srop1d"), "srop_onnx.core.spectral"),
+    "LayerStats": "srop_onnx.core.stats",
+    "Summary": "srop_onnx.core.stats",
+    "analyze": "srop_onnx.run.analysis",
+    "analyze_vs_random": "srop_onnx.run.analysis",
+    "merge_profiles": "srop_onnx.results.merge",
+    "Profile": "srop_onnx.results.profile",
+    "LayerProfile": "srop_onnx.results.profile",
+    "find_taps": "srop_onnx.model.graph",
+    "randomize": "srop_onnx.model.twin",
+    "compare": "srop_onnx.results.comparison",
+    "check": "srop_onnx.results.comparison",
+    "CheckResult": "srop_onnx.results.comparison",
+    "Comparison": "srop_onnx.results.comparison",
+    "sweep": "srop_onnx.run.sweeps",
+    "Sweep": "srop_onnx.run.sweeps",
+    "Measurement": "srop_onnx.config.settings",
+    "Execution": "srop_onnx.config.settings",
 }
 #: submodules reachable as attributes (``srop_onnx.plot.depth(...)``)
 _MODULES = ("plot",)
@@ -117,18 +117,11 @@ __all__ = [
 ]
 
 
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("srop-onnx")
-    except PackageNotFoundError:  # pragma: no cover - running from a source tree
-        return "0.0.0+unknown"
-
-
 def __getattr__(name: str) -> Any:
     if name == "__version__":
-        value: Any = _version()
+        from ._version import version
+
+        value: Any = version()
     elif name in _LAZY:
         value = getattr(import_module(_LAZY[name]), name)
     elif name in _MODULES:

@@ -57,14 +57,14 @@ class SropProfileFixture:
         """Analyse ``model`` over ``inputs`` (``analyze_options``: :func:`srop_onnx.analyze`'s keywords)
         and compare with the golden profile by ``metric`` within ``tol``.
 
-        Returns the :class:`~srop_onnx.comparison.CheckResult` when it passed; fails the test when
+        Returns the :class:`~srop_onnx.results.comparison.CheckResult` when it passed; fails the test when
         the profile drifted, when the golden was just written (first run, ``--srop-regen``), or when
         the golden was made with other settings (kappa, taps, preprocessing).
         """
-        from .analysis import analyze
-        from .comparison import check
+        from .run.analysis import analyze
+        from .results.comparison import check
         from .errors import SropError
-        from .profile import Profile
+        from .results.profile import Profile
 
         profile = analyze(model, inputs, **analyze_options)
         golden = self.golden_path(basename)

@@ -482,7 +482,7 @@ def _with_previous(ws: Workspace) -> list:
 
 @contextlib.contextmanager
 def _os_fails(name: str, errno_: int):
-    import srop_onnx.writes as writes
+    import srop_onnx.files.writes as writes
 
     real = getattr(writes.os, name)
 
@@ -498,7 +498,7 @@ def _os_fails(name: str, errno_: int):
 
 @contextlib.contextmanager
 def _bug_in_reducer():
-    import srop_onnx.reducer as reducer
+    import srop_onnx.run.reducer as reducer
 
     real = reducer.LayerReducer.reduce
 
@@ -514,7 +514,7 @@ def _bug_in_reducer():
 
 @contextlib.contextmanager
 def _interrupt_after(calls: int):
-    import srop_onnx.execution as execution
+    import srop_onnx.run.execution as execution
 
     real, seen = execution.feed, {"n": 0}
 

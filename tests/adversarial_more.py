@@ -238,7 +238,7 @@ def _profile_files(ws, res) -> str | None:
 
 
 def _valid_sweep(ws, res) -> str | None:
-    from srop_onnx.sweeps import Sweep, load_result
+    from srop_onnx.run.sweeps import Sweep, load_result
 
     sw = load_result(ws.path("out-big.json"))
     return None if isinstance(sw, Sweep) and sw.levels == [0.0, 1e6] else "the sweep file is not a valid sweep"

@@ -55,7 +55,7 @@ def xp(request):
 
 
 def to_np(a):
-    from srop_onnx._xp import to_numpy
+    from srop_onnx.core._xp import to_numpy
 
     return np.asarray(to_numpy(a))
 
@@ -86,7 +86,7 @@ def sha256(path) -> str:
 
 
 def ort_outputs(model_path, feeds: dict, tensors: list[str]) -> dict:
-    """Run ONNX Runtime directly with ``tensors`` added as outputs (independent of srop_onnx.graph)."""
+    """Run ONNX Runtime directly with ``tensors`` added as outputs (independent of srop_onnx.model.graph)."""
     import onnx
     import onnxruntime as ort
 

@@ -1,4 +1,7 @@
-"""Import hygiene: light `import srop_onnx`, CLI-over-library layering, no CuPy in math."""
+"""The architecture in folders: the layer table, one import direction, no cycles, small modules,
+light `import srop_onnx`, CLI over the library, no CuPy in math.
+
+The same layer table is in docs/development.md (a test below keeps the two equal)."""
 
 from __future__ import annotations
 
@@ -7,7 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-PKG = Path(__file__).resolve().parent.parent / "srop_onnx"
+REPO = Path(__file__).resolve().parent.parent
+PKG = REPO / "srop_onnx"
 
 
 def test_import_loads_no_heavy_dependency():
@@ -48,26 +52,142 @@ def _imports(path: Path, runtime_only: bool = False) -> set[str]:
     return names
 
 
-CLI = ("cli.py", "cli_common.py", "cli_files.py", "__main__.py")  # __main__: `python -m srop_onnx`
+#: the layers, lowest first, and what each may import at runtime (besides itself). The base modules
+#: (``errors``, ``_version``) serve everyone; the faces (the CLI, the pytest plugin, ``srop_onnx.plot``,
+#: the package's ``__init__`` and ``__main__``) may import any layer and nothing imports them.
+LAYERS = {
+    "base": set(),
+    "files": {"base"},
+    "core": {"base"},
+    "model": {"base", "files", "core"},
+    "config": {"base", "files", "core", "model"},
+    "inputs": {"base", "files", "core", "model", "config"},
+    "results": {"base", "files", "core", "model", "config", "inputs"},
+    "run": {"base", "files", "core", "model", "config", "inputs", "results"},
+    "show": {"base", "files", "core", "model", "config", "inputs", "results"},
+    "faces": {"base", "files", "core", "model", "config", "inputs", "results", "run", "show"},
+}
+BASE = {"srop_onnx.errors", "srop_onnx._version"}
+FACE_MODULES = {"srop_onnx", "srop_onnx.__main__", "srop_onnx.plot", "srop_onnx.pytest_plugin"}
+
+
+def _modname(f: Path) -> str:
+    parts = list(f.relative_to(PKG.parent).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+MODULES = {_modname(f): f for f in sorted(PKG.rglob("*.py"))}
+
+
+def layer_of(module: str) -> str:
+    if module in BASE:
+        return "base"
+    if module in FACE_MODULES or module.startswith("srop_onnx.cli"):
+        return "faces"
+    return module.split(".")[1]
+
+
+def _resolve(module: str, is_package: bool, level: int, name: str | None) -> str:
+    base = module.split(".") if is_package else module.split(".")[:-1]
+    base = base[: len(base) - (level - 1)]
+    return ".".join(base + ([name] if name else []))
+
+
+def _module_graph() -> dict[str, set[str]]:
+    """``module -> package modules it imports at runtime`` (relative and absolute, at any depth;
+    ``from . import x`` counts as importing the submodule ``x``)."""
+    graph = {}
+    for mod, f in MODULES.items():
+        tree = ast.parse(f.read_text())
+        skip = _skipped(tree)
+        deps = set()
+        for node in ast.walk(tree):
+            if id(node) in skip:
+                continue
+            if isinstance(node, ast.ImportFrom):
+                target = _resolve(mod, f.name == "__init__.py", node.level, node.module) if node.level else (node.module or "")
+                for a in node.names:
+                    if f"{target}.{a.name}" in MODULES:
+                        deps.add(f"{target}.{a.name}")
+                    elif target in MODULES:
+                        deps.add(target)
+            elif isinstance(node, ast.Import):
+                deps.update(a.name for a in node.names if a.name in MODULES)
+        graph[mod] = deps - {mod}
+    return graph
+
+
+def _skipped(tree) -> set[int]:
+    skip: set[int] = set()
+    for n in ast.walk(tree):
+        hook = isinstance(n, ast.FunctionDef) and n.name in DISPLAY_HOOKS
+        if hook or (isinstance(n, ast.If) and "TYPE_CHECKING" in ast.unparse(n.test)):
+            skip.update(id(x) for b in n.body for x in ast.walk(b))
+    return skip
+
+
+def test_every_module_belongs_to_a_layer_of_the_table():
+    assert {layer_of(m) for m in MODULES} == set(LAYERS)
+    top = sorted(f.name for f in PKG.glob("*.py"))
+    assert top == ["__init__.py", "__main__.py", "_version.py", "errors.py", "plot.py", "pytest_plugin.py"]
+
+
+def test_each_layer_imports_only_the_layers_below_it():
+    offenders = [f"{m} ({layer_of(m)}) imports {d} ({layer_of(d)})"
+                 for m, deps in sorted(_module_graph().items()) for d in sorted(deps)
+                 if layer_of(d) != layer_of(m) and layer_of(d) not in LAYERS[layer_of(m)]]
+    assert offenders == []
+
+
+def test_the_layer_table_has_no_cycle():
+    order: list[str] = []
+    remaining = dict(LAYERS)
+    while remaining:
+        ready = [k for k, v in remaining.items() if v <= set(order)]
+        assert ready, f"the layer table has a cycle among {sorted(remaining)}"
+        order.extend(sorted(ready))
+        for k in ready:
+            del remaining[k]
+
+
+def test_every_subpackage_says_what_it_holds_and_what_it_may_import():
+    for init in PKG.glob("*/__init__.py"):
+        doc = ast.get_docstring(ast.parse(init.read_text())) or ""
+        assert doc and "May import" in doc, init
+        said = {w.strip(" .,()") for w in doc.split("May import:")[1].split()}
+        layer = init.parent.name
+        if layer != "cli":
+            assert LAYERS[layer] - {"base"} <= said, (layer, said)
+
+
+def test_the_layer_table_is_the_one_in_the_development_docs():
+    text = (REPO / "docs" / "development.md").read_text()
+    rows = {}
+    for line in text.splitlines():
+        cells = [c.strip().strip("`").rstrip("/") for c in line.strip().strip("|").split("|")]
+        if len(cells) == 3 and cells[0] in LAYERS:
+            rows[cells[0]] = {w.strip("`, ") for w in cells[2].split(",") if w.strip("`, ") not in ("", "nothing")}
+    assert rows == LAYERS
 
 
 def test_library_never_imports_the_cli():
-    for f in PKG.glob("*.py"):
-        if f.name in CLI:
-            continue
-        assert not any(n.rsplit(".", 1)[-1].startswith("cli") for n in _imports(f)), f.name
+    for mod, deps in _module_graph().items():
+        if layer_of(mod) != "faces":
+            assert not any(d.startswith("srop_onnx.cli") for d in deps), mod
+    for mod, f in MODULES.items():  # not even for annotations
+        if layer_of(mod) != "faces":
+            assert not any(".cli" in n or n.startswith("cli") for n in _imports(f)), mod
 
 
 def test_only_the_cuda_adapter_imports_cupy():
-    for f in PKG.glob("*.py"):
-        if f.name == "cuda.py":
-            continue
-        assert not any(n.split(".")[0] == "cupy" for n in _imports(f)), f.name
+    for mod, f in MODULES.items():
+        if mod != "srop_onnx.core.cuda":
+            assert not any(n.split(".")[0] == "cupy" for n in _imports(f)), mod
 
 
 def test_modules_stay_small():
-    for f in PKG.glob("*.py"):
-        assert len(f.read_text().splitlines()) < 800, f.name
+    sizes = {mod: len(f.read_text().splitlines()) for mod, f in MODULES.items()}
+    assert {m: n for m, n in sizes.items() if n > 600} == {}
 
 
 def test_every_public_name_resolves():
@@ -78,7 +198,7 @@ def test_every_public_name_resolves():
 
 
 #: the public keyword facades (the API users call with keywords); click commands are exempt too
-FACADES = {("analysis.py", "analyze"), ("sweeps.py", "sweep")}
+FACADES = {("run/analysis.py", "analyze"), ("run/sweeps.py", "sweep")}
 
 
 def _is_click_command(fn) -> bool:
@@ -90,55 +210,39 @@ def test_functions_stay_short_and_take_few_parameters():
     """Issue 16: no function longer than 60 lines or with more than 8 parameters, except the
     public keyword facades and click commands (``self``/``cls`` not counted)."""
     offenders = []
-    for f in sorted(PKG.glob("*.py")):
+    for f in sorted(PKG.rglob("*.py")):
+        rel = f.relative_to(PKG).as_posix()
         for node in ast.walk(ast.parse(f.read_text())):
             if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 continue
-            if (f.name, node.name) in FACADES or _is_click_command(node):
+            if (rel, node.name) in FACADES or _is_click_command(node):
                 continue
             a = node.args
             names = [x.arg for x in a.posonlyargs + a.args + a.kwonlyargs]
             params = len(names) - (names[:1] in (["self"], ["cls"])) + bool(a.vararg) + bool(a.kwarg)
             lines = node.end_lineno - node.lineno + 1
             if lines > 60 or params > 8:
-                offenders.append(f"{f.name}:{node.lineno} {node.name} ({lines} lines, {params} parameters)")
+                offenders.append(f"{rel}:{node.lineno} {node.name} ({lines} lines, {params} parameters)")
     assert offenders == []
 
 
 def test_public_functions_are_not_shadowed_by_submodules():
-    """``srop_onnx.sweep`` must stay the function after ``import srop_onnx.sweeps`` (a submodule of
+    """``srop_onnx.sweep`` must stay the function after ``import srop_onnx.run.sweeps`` (a submodule of
     the same name would replace the attribute when first imported)."""
-    code = "import srop_onnx.sweeps, srop_onnx.settings, srop_onnx; print(callable(srop_onnx.sweep))"
+    code = ("import srop_onnx.run.sweeps, srop_onnx.config.settings, srop_onnx.cli, srop_onnx; "
+            "print(callable(srop_onnx.sweep), callable(srop_onnx.cli.main))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
-    assert out == "True"
+    assert out == "True True"
 
 
-def _module_graph() -> dict[str, set[str]]:
-    """``module -> package modules it imports`` (relative and absolute, at any depth)."""
-    mods = {f.stem for f in PKG.glob("*.py")}
-    graph = {}
-    for f in PKG.glob("*.py"):
-        deps = set()
-        for name in _imports(f, runtime_only=True):
-            if name.startswith(".") and name.strip("."):
-                deps.add(name.strip(".").split(".")[0])
-            elif name.startswith("srop_onnx."):
-                deps.add(name.split(".")[1])
-        graph[f.stem] = (deps & mods) - {f.stem}
-    return graph
-
-
-def test_no_import_cycles():
-    """A lower layer never imports an upper one: the package's import graph (function-level imports
-    included, annotation-only ones not) has no cycle. What two modules share lives below both."""
-    graph = _module_graph()
+def _assert_acyclic(graph: dict[str, set[str]]) -> None:
     state: dict[str, int] = {}
     path: list[str] = []
 
     def visit(m: str) -> None:
         state[m] = 1
         path.append(m)
-        for d in sorted(graph[m]):
+        for d in sorted(graph.get(m, ())):
             if state.get(d) == 1:
                 raise AssertionError("import cycle: " + " -> ".join(path[path.index(d):] + [d]))
             if d not in state:
@@ -151,9 +255,20 @@ def test_no_import_cycles():
             visit(m)
 
 
-def test_the_lowest_layers_import_nothing_of_the_package_above_them():
-    graph = _module_graph()
-    assert graph["errors"] == set() and graph["filetypes"] == set()
-    assert graph["rings"] <= {"errors"} and graph["writes"] <= {"errors", "filetypes"}
-    for low in ("spectral", "stats", "rings", "fused", "modelio", "writes", "inputspec", "preprocess", "samples"):
-        assert not graph[low] & {"stages", "analysis", "sweeps", "cli", "report", "plot", "htmlreport", "notebook"}, low
+def test_no_import_cycles_between_modules():
+    """The package's import graph (function-level imports included, annotation-only ones not) has
+    no cycle. What two modules share lives below both."""
+    _assert_acyclic(_module_graph())
+
+
+def test_no_import_cycles_between_subpackages():
+    layers: dict[str, set[str]] = {}
+    for m, deps in _module_graph().items():
+        layers.setdefault(layer_of(m), set()).update(layer_of(d) for d in deps if layer_of(d) != layer_of(m))
+    _assert_acyclic(layers)
+
+
+def test_the_run_layer_reports_progress_through_hooks_never_a_display():
+    for mod, f in MODULES.items():
+        if layer_of(mod) == "run":
+            assert not any("show" in n.split(".") or n.startswith("rich") for n in _imports(f)), mod

@@ -1,0 +1,264 @@
+"""The command line's shared parts: the ``srop-onnx`` group with its error handling and exit codes,
+and helpers the commands share (consoles, option types, the check and its CI reports).
+
+Errors raised on purpose (:class:`~srop_onnx.errors.SropError`) become one line on stderr and exit
+code 2 (4 for memory); ``--debug`` shows the traceback instead. The commands live in
+:mod:`srop_onnx.cli` and :mod:`srop_onnx.cli.files`; they parse options and call library
+functions, nothing more.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from typing import NamedTuple
+
+import click
+
+from .._version import version
+from ..errors import SropError, UsageError
+
+EXIT_DRIFT = 1  # check: a layer drifted
+EXIT_USAGE = 2  # a bad model, input, option or file: one line naming it
+EXIT_INTERNAL = 3  # a bug in srop-onnx: one line and a hint to --debug
+EXIT_RESOURCES = 4  # the machine ran out of memory: one line saying what to lower
+EXIT_INTERRUPTED = 130  # Ctrl-C (128 + SIGINT)
+EXIT_BROKEN_PIPE = 141  # the reader of standard output went away (128 + SIGPIPE), as other CLI tools exit
+EXIT_TERMINATED = 143  # SIGTERM: timeout, Slurm, docker stop, CI cancellation (128 + SIGTERM)
+
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+
+
+def _one_line(text) -> str:
+    """A message as one line of terminal text: whitespace collapsed, control characters (terminal
+    escapes in a model's names, say) shown as ``\\xNN`` instead of acting on the terminal."""
+    s = " ".join(str(text).encode("utf-8", "surrogateescape").decode("utf-8", "replace").split())
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", s) or "no message"
+
+
+def _pipe_closed() -> None:
+    """Standard output's reader is gone: point stdout at the null device so nothing fails on exit."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
+class _Group(click.Group):
+    def invoke(self, ctx):
+        from ..run.signals import Terminated
+
+        def debug() -> bool:  # main() sets ctx.obj inside super().invoke
+            return bool(ctx.obj and ctx.obj.get("debug"))
+
+        try:
+            result = super().invoke(ctx)
+            sys.stdout.flush()  # a closed pipe shows here, not at interpreter exit
+            return result
+        except click.exceptions.UsageError as exc:  # a bad option value of a command: one line too
+            if debug():
+                raise
+            where = f" (see 'srop-onnx {exc.ctx.info_name} --help')" if exc.ctx is not None else ""
+            click.echo(f"error: {_one_line(exc.format_message())}{where}", err=True)
+            ctx.exit(EXIT_USAGE)
+        except (click.exceptions.Exit, click.exceptions.ClickException, click.exceptions.Abort):
+            raise
+        except BrokenPipeError:
+            _pipe_closed()
+            ctx.exit(EXIT_BROKEN_PIPE)
+        except SropError as exc:
+            if debug():
+                raise
+            from ..errors import ResourceError
+
+            click.echo(f"error: {_one_line(exc)}", err=True)
+            ctx.exit(EXIT_RESOURCES if isinstance(exc, ResourceError) else EXIT_USAGE)
+        except Terminated:
+            click.echo("terminated", err=True)
+            ctx.exit(EXIT_TERMINATED)
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            ctx.exit(EXIT_INTERRUPTED)
+        except MemoryError as exc:
+            if debug():
+                raise
+            click.echo(f"error: {_one_line(_out_of_memory(exc))}", err=True)
+            ctx.exit(EXIT_RESOURCES)
+        except Exception as exc:  # a bug: never exit 1, which means drift to CI
+            if debug():
+                raise
+            from ..errors import memory_problem
+
+            if memory_problem(exc):
+                click.echo(f"error: {_one_line(_out_of_memory(exc))}", err=True)
+                ctx.exit(EXIT_RESOURCES)
+            click.echo(f"error: internal error ({type(exc).__name__}: {_one_line(exc)}); rerun with "
+                       "'srop-onnx --debug ...' to see the traceback, and please report it", err=True)
+            ctx.exit(EXIT_INTERNAL)
+
+
+def _out_of_memory(exc: BaseException) -> str:
+    detail = f" ({type(exc).__name__}: {exc})" if str(exc) else ""
+    return (f"out of memory{detail}; lower the batch (-b 1), bound the tap outputs (--max-memory 500MB), "
+            "tap fewer layers (--layers/--ops), or give the process more memory")
+
+
+def _console(stderr: bool = False):
+    import os
+
+    from rich.console import Console
+
+    class _Console(Console):
+        def on_broken_pipe(self) -> None:  # rich's own exits 1, which means drift to CI
+            _pipe_closed()
+            raise SystemExit(EXIT_BROKEN_PIPE)
+
+    stream = sys.stderr if stderr else sys.stdout
+    # Not a terminal (pipes, CI logs): do not squeeze tables into 80 columns.
+    wide = not stream.isatty() and "COLUMNS" not in os.environ
+    return _Console(stderr=stderr, highlight=False, width=160 if wide else None)
+
+
+class _Finite(click.ParamType):
+    """A finite number in a range (click's FloatRange lets nan and inf through)."""
+
+    name = "number"
+
+    def __init__(self, low: float | None = None, high: float | None = None, low_open: bool = False):
+        self.low, self.high, self.low_open = low, high, low_open
+
+    def convert(self, value, param, ctx):
+        import math
+
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            self.fail(f"{value!r} is not a number", param, ctx)
+        below = self.low is not None and (number <= self.low if self.low_open else number < self.low)
+        if not math.isfinite(number) or below or (self.high is not None and number > self.high):
+            lo = "" if self.low is None else f"{'>' if self.low_open else '>='} {self.low:g}"
+            hi = "" if self.high is None else f"<= {self.high:g}"
+            self.fail(f"{value!r} is not a finite number {' and '.join(x for x in (lo, hi) if x)}", param, ctx)
+        return number
+
+
+#: a seed: a whole number >= 0, used whole
+_SEED = click.IntRange(min=0)
+
+
+def _floats(text: str | None, option: str):
+    if text is None:
+        return None
+    try:
+        return [float(v) for v in text.replace(" ", "").split(",") if v]
+    except ValueError:
+        raise UsageError(f"{option} expects comma-separated numbers, got {text!r}") from None
+
+
+def _ops(text: str | None):
+    return [o.strip() for o in text.split(",") if o.strip()] if text else None
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(version(), "-V", "--version", prog_name="srop-onnx")
+@click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
+@click.pass_context
+def main(ctx, debug):
+    """Spectral roll-off points (SROPs) of the feature maps of any ONNX model.
+
+    \b
+    Exit codes: 0 ok, 1 drift (check), 2 bad input or option, 3 internal error,
+    4 out of memory, 130 interrupted, 141 output pipe closed, 143 terminated.
+    The method and every option: docs/ in the srop-onnx repository.
+    """
+    import os
+
+    from ..run.limits import check_address_space
+    from ..run.signals import raise_on_sigterm
+
+    # NumPy's BLAS runs single-threaded in the kernels anyway (the FFTs take the cores); one thread
+    # also keeps OpenBLAS from reserving a buffer per core, which under a memory limit ends the
+    # process with its own exit code 1 (set before NumPy is first imported)
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    raise_on_sigterm()
+    ctx.ensure_object(dict)
+    ctx.obj["debug"] = debug
+    check_address_space()
+
+
+
+
+def _write_report(profiles, path, units) -> None:
+    from ..show.htmlreport import html_report
+    from ..files.writes import atomic_write_text
+
+    comparison = None
+    if len(profiles) == 2:
+        from ..results.comparison import compare
+
+        comparison = compare(profiles[0], profiles[1], check_settings=False,
+                             names=tuple(p.origin or str(p.model.get("path")) for p in profiles))
+    atomic_write_text(path, html_report(profiles, units=units, comparison=comparison))
+
+
+def _load_profile(path):
+    from ..results.profile import Profile
+
+    return Profile.load(path)
+
+
+class _CheckOptions(NamedTuple):
+    tol: float
+    metric: str
+    units: str | None
+    junit_path: str | None
+    match: str = "name"
+    names: tuple[str, str] | None = None  # the profile and golden files
+
+
+def _run_check(ctx, profile, golden, opts: _CheckOptions, console) -> None:
+    """Check, print, write the JUnit file, annotate under GitHub Actions; exit 1 on drift. A refused
+    golden (other settings) is still reported to CI: an errored test case and an annotation."""
+    import os
+
+    from ..show.cireport import github_annotations, github_error, in_github_actions, junit_error, junit_xml, step_summary
+    from ..results.comparison import check as run_check
+    from ..show.report import render_check
+    from ..files.writes import atomic_write_text
+
+    try:
+        result = run_check(profile, golden, tol=opts.tol, metric=opts.metric, units=opts.units, match=opts.match,
+                           names=opts.names)
+    except UsageError as exc:
+        if opts.junit_path:
+            atomic_write_text(opts.junit_path, junit_error(_one_line(exc)))
+        if in_github_actions(os.environ):
+            click.echo(github_error(_one_line(exc)))
+        _append_summary(step_summary(None, _one_line(exc)))
+        raise
+    render_check(result, console)
+    if opts.junit_path:
+        atomic_write_text(opts.junit_path, junit_xml(result))
+    if in_github_actions(os.environ):
+        for line in github_annotations(result):
+            click.echo(line)
+    _append_summary(step_summary(result))
+    if not result.passed:
+        ctx.exit(EXIT_DRIFT)
+
+
+def _append_summary(markdown: str) -> None:
+    """Append to ``$GITHUB_STEP_SUMMARY`` when GitHub Actions sets it (a best-effort extra)."""
+    import os
+
+    path = os.environ.get("GITHUB_STEP_SUMMARY")
+    if not path:
+        return
+    try:
+        with open(path, "a", encoding="utf-8", errors="backslashreplace") as f:
+            f.write(markdown + "\n")
+    except OSError as exc:
+        click.echo(f"note: cannot append the job summary to {path} ({exc.strerror or exc})", err=True)

@@ -1,0 +1,163 @@
+"""Commands over files srop-onnx wrote: check, compare, merge, plot, report, and randomize.
+
+They parse options and call library functions, nothing more (see :mod:`srop_onnx.cli.common`).
+"""
+
+from __future__ import annotations
+
+import click
+
+from .common import _CheckOptions, _Finite, _SEED, _console, _load_profile, _run_check, _write_report, main
+from ..errors import UsageError
+
+@main.command(short_help="Compare two profiles side by side.")
+@click.argument("profile_a", type=click.Path(dir_okay=False))
+@click.argument("profile_b", type=click.Path(dir_okay=False))
+@click.option("--units", type=click.Choice(["band", "input"]), help="Units of mean/median/IQR [default: A's].")
+def compare(profile_a, profile_b, units):
+    """Compare two profiles layer by layer (matched by tensor, module name, then position, listed).
+    Differences are B - A (the second file minus the first: new minus golden)."""
+    from ..results.comparison import compare as run_compare
+    from ..show.report import render_comparison
+
+    a, b = _load_profile(profile_a), _load_profile(profile_b)
+    comp = run_compare(a, b, names=(profile_a, profile_b))
+    render_comparison(comp, _console(), units or a.units)
+
+
+@main.command(short_help="Merge the partial profiles (or sweeps) of all shards.")
+@click.argument("parts", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Merged profile or sweep (JSON).")
+def merge(parts, output):
+    """Merge the partial profiles (analyze --shard I/N) or sweeps (sweep --shard I/N) of all shards into one."""
+    from ..results.merge import merge_profiles
+    from ..run.sweeps import Sweep, load_result, merge_sweeps
+
+    from ..files.writes import guard_outputs
+
+    guard_outputs({"-o": output}, protected={f"the part {p}": p for p in parts})
+    loaded = [load_result(p) for p in parts]
+    if all(isinstance(x, Sweep) for x in loaded):
+        result = merge_sweeps(loaded, list(parts))
+        count = result.points[0].profile.analyzed
+    elif any(isinstance(x, Sweep) for x in loaded):
+        raise UsageError("merge takes only profiles or only sweeps, not both")
+    else:
+        result = merge_profiles(loaded, list(parts))
+        count = result.analyzed
+    result.to_json(output)
+    _console(stderr=True).print(f"wrote {output}: {count} input(s) from {len(parts)} shard(s)", highlight=False)
+
+
+@main.command(short_help="Check a profile against a golden one (exit 1 on drift).")
+@click.argument("profile", type=click.Path(dir_okay=False))
+@click.option("--against", "golden", required=True, type=click.Path(dir_okay=False), help="Golden profile.")
+@click.option("--tol", type=_Finite(0), default=0.02, show_default=True, help="Largest allowed difference.")
+@click.option("--metric", type=click.Choice(["mean", "median", "w1"]), default="mean", show_default=True,
+              help="What is compared per layer (w1: 1-Wasserstein distance, band units).")
+@click.option("--match", type=click.Choice(["name", "position"]), default="name", show_default=True,
+              help="name: layers pair by tensor or module name, and layers that would pair only by position are "
+                   "refused; position: accept pairing the rest by position (listed).")
+@click.option("--units", type=click.Choice(["band", "input"]), help="Units for mean/median [default: the golden's].")
+@click.option("--junit", "junit_path", type=click.Path(dir_okay=False), help="Write a JUnit XML report.")
+@click.pass_context
+def check(ctx, profile, golden, tol, metric, units, junit_path, match):
+    """Exit 0 when every layer of PROFILE is within --tol of the golden profile, 1 on drift, 2 when
+    a file or option is bad (or the golden was made with other settings), 3 on an internal error."""
+    from ..files.writes import guard_outputs, to_stdout
+
+    guard_outputs({"--junit": junit_path}, protected={f"the profile {profile}": profile, f"the golden {golden}": golden})
+    _run_check(ctx, _load_profile(profile), _load_profile(golden),
+               _CheckOptions(tol, metric, units, junit_path, match, (str(profile), str(golden))),
+               _console(stderr=to_stdout(junit_path)))
+
+
+@main.command(short_help="Plot profiles or sweeps: by depth, boxes, KDEs, channel heatmap, sweep curves.")
+@click.argument("profiles", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Image file: .png, .svg or .pdf.")
+@click.option("--kind", type=click.Choice(["depth", "box", "kde", "kernels", "sweep"]), default=None,
+              help="[default: depth for profiles, sweep for sweeps]")
+@click.option("--units", type=click.Choice(["band", "input"]), help="[default: input for depth, band otherwise]")
+@click.option("--layers", metavar="REGEX", help="kde: layers to draw (default: up to 12 spread over depth).")
+@click.option("--label", "labels", multiple=True, help="Legend label per profile, in order (repeatable).")
+@click.option("--level", "levels", metavar="W[,W...]", help="Sweeps: the level(s) to draw (kde: one curve each).")
+@click.option("--by", type=click.Choice(["third", "layer"]), default="third", show_default=True,
+              help="--kind sweep: one line per depth third or per layer.")
+def plot(profiles, output, kind, units, layers, labels, levels, by):
+    """Draw PROFILES (or sweeps): SROP by depth, per-layer boxes, per-sample KDEs, channel heatmap, or
+    the mean SROP against a sweep's level with the model's output change (--kind sweep)."""
+    from ..show.plots import plot as make_plot
+    from ..show.plots import plot_sweep, plot_sweep_kde, save_figure
+    from ..run.sweeps import Sweep, load_result, parse_levels
+
+    from ..files.writes import guard_outputs
+
+    guard_outputs({"-o": output}, protected={f"the input {p}": p for p in profiles})
+    loaded = [load_result(p) for p in profiles]
+    wanted = parse_levels(levels) if levels else None
+    sweeps = [x for x in loaded if isinstance(x, Sweep)]
+    kind = kind or ("sweep" if sweeps else "depth")
+    if sweeps and len(sweeps) != len(loaded):
+        raise UsageError("plot takes only profiles or only sweeps, not both")
+    if kind == "sweep" and not sweeps:
+        raise UsageError("--kind sweep draws sweep files (srop-onnx sweep -o FILE), not profiles")
+    if kind == "sweep":
+        fig = plot_sweep(sweeps, units or "band", list(labels) or None, by)
+    elif kind == "kde" and sweeps:
+        fig = plot_sweep_kde(sweeps[0], wanted, units or "band", layers)
+    else:
+        if sweeps:
+            if not wanted or len(wanted) != 1:
+                raise UsageError(f"--kind {kind} of a sweep draws one level: add --level W")
+            loaded = [sw.profile(wanted[0]) for sw in sweeps]
+        fig = make_plot(loaded, kind, units=units, labels=list(labels) or None, layers=layers)
+    save_figure(fig, output)
+    _console(stderr=True).print(f"wrote {kind} plot: {output}", highlight=False)
+
+
+@main.command(short_help="Write a self-contained HTML report.")
+@click.argument("profiles", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="HTML file to write.")
+@click.option("--units", type=click.Choice(["band", "input"]), help="[default: the first profile's]")
+def report(profiles, output, units):
+    """Write a self-contained HTML report of one profile, two side by side, or one sweep."""
+    from ..run.sweeps import Sweep, load_result
+    from ..files.writes import guard_outputs
+
+    guard_outputs({"-o": output}, protected={f"the input {p}": p for p in profiles})
+    loaded = [load_result(p) for p in profiles]
+    if any(isinstance(x, Sweep) for x in loaded):
+        if len(loaded) != 1:
+            raise UsageError("report takes one sweep")
+        from ..show.htmlreport import sweep_report
+        from ..files.writes import atomic_write_text
+
+        atomic_write_text(output, sweep_report(loaded[0], units=units or "band"))
+    elif len(profiles) > 2:
+        raise UsageError("report takes one profile, or two to compare")
+    else:
+        _write_report(loaded, output, units)
+    _console(stderr=True).print(f"wrote report: {output}", highlight=False)
+
+
+@main.command(short_help="Write the randomized twin of a model (docs/baseline-and-twin.md).")
+@click.argument("model", type=click.Path(dir_okay=False))
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Where to write the twin (.onnx).")
+@click.option("--seed", type=_SEED, default=0, show_default=True, help="Seed of the generator (>= 0).")
+def randomize(model, output, seed):
+    """Write the randomized twin of MODEL (docs/baseline-and-twin.md); MODEL itself is untouched."""
+    from ..model.modelio import load_model_with_weights, save_model
+    from ..show.report import safe
+    from ..model.twin import randomize as make_twin
+    from ..model.twin import require_changed
+
+    loaded = load_model_with_weights(model)
+    twin, report = make_twin(loaded.proto, seed=seed)
+    require_changed(report, str(model))
+    save_model(twin, output, protect=[loaded.path, *loaded.external_files])
+    console = _console(stderr=True)
+    console.print(f"wrote {safe(output)}: {report.describe()}; {len(report.weights)} weight(s) He-normal, "
+                  f"{len(report.biases)} bias(es) zeroed, {len(report.batchnorm)} BatchNorm tensor(s) set to "
+                  f"identity (seed {seed})", highlight=False)
+    for left in report.left:
+        console.print(f"note: left as it was: {safe(left)}", highlight=False)

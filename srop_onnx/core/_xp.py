@@ -1,0 +1,183 @@
+"""Array-namespace helpers shared by the math modules.
+
+Math code never imports CuPy: it asks :func:`namespace` for the namespace of
+the arrays it was given (array-api-compat) and uses only array-API calls.
+The one backend-specific choice made here is the FFT: for NumPy arrays the
+multi-threaded ``scipy.fft`` is several times faster than ``numpy.fft``.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Callable
+
+import array_api_compat
+
+__all__ = [
+    "preload", "kernel_pool", "namespace", "is_numpy", "to_numpy", "rfftn_for", "rfft_for", "device_key", "cpu_workers", "cpu_kernel_threads",
+    "chunk_elements", "map_chunks",
+]
+
+
+def namespace(*arrays: Any):
+    """Array-API namespace of ``arrays`` (NumPy, CuPy, array-api-strict, ...)."""
+    return array_api_compat.array_namespace(*arrays)
+
+
+def is_numpy(xp) -> bool:
+    return array_api_compat.is_numpy_namespace(xp)
+
+
+def to_numpy(a: Any):
+    """Host NumPy copy of any array (a no-op for NumPy arrays)."""
+    import numpy as np
+
+    if isinstance(a, np.ndarray):
+        return a
+    if array_api_compat.is_cupy_array(a):
+        return a.get()
+    try:
+        return np.from_dlpack(a)
+    except Exception:  # array-api-strict and others without host DLPack
+        return np.asarray(a)
+
+
+def cpu_workers() -> int:
+    """Threads for CPU FFTs: ``SROP_ONNX_THREADS`` or every core this process may use."""
+    env = os.environ.get("SROP_ONNX_THREADS")
+    if env:
+        try:
+            return max(1, int(env))
+        except ValueError:
+            from ..errors import UsageError
+
+            raise UsageError(f"SROP_ONNX_THREADS must be a whole number of threads, got {env!r}") from None
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+_preloaded: int | None = None  # the process (pid) that preloaded: a forked child does it again
+
+
+def preload() -> None:
+    """Import the CPU kernels' modules (SciPy's FFT, the image plugins, the WAV reader) and reserve
+    OpenBLAS's buffer before a run starts threads or loads ONNX Runtime: under a tight memory limit (``ulimit -v``) a first import
+    that fails half-way inside a thread, or while ONNX Runtime's threads run, can leave the loader's
+    locks held and the run waiting for ever; here it fails at once, as one out-of-memory error."""
+    global _preloaded
+    if _preloaded == os.getpid():  # once per process: every run and every decode pool calls it
+        return
+    import scipy.fft  # noqa: F401
+    from PIL import Image
+    from scipy.io import wavfile  # noqa: F401
+
+    Image.init()
+    _reserve_blas_buffer()  # this thread's, and each kernel thread's (below), while memory is free
+    if cpu_workers() > 1:
+        kernel_pool(cpu_workers())
+    _preloaded = os.getpid()
+
+
+def rfftn_for(xp, workers: int | None = None) -> Callable:
+    """``rfftn(x, axes)`` for this namespace (scipy with ``workers`` threads, default all, for NumPy)."""
+    if is_numpy(xp):
+        import scipy.fft
+
+        workers = workers or cpu_workers()
+        return lambda x, axes: scipy.fft.rfftn(x, axes=axes, workers=workers)
+    return lambda x, axes: xp.fft.rfftn(x, axes=axes)
+
+
+def rfft_for(xp, workers: int | None = None) -> Callable:
+    """``rfft(x)`` over the last axis for this namespace."""
+    if is_numpy(xp):
+        import scipy.fft
+
+        workers = workers or cpu_workers()
+        return lambda x: scipy.fft.rfft(x, axis=-1, workers=workers)
+    return lambda x: xp.fft.rfft(x, axis=-1)
+
+
+#: Input elements per kernel call. CPU: small chunks stay cache-friendly and give every core
+#: work; devices: large chunks, since each chunk costs a handful of kernel launches.
+CPU_CHUNK_ELEMENTS = 1 << 21
+DEVICE_CHUNK_ELEMENTS = 1 << 25
+
+
+def chunk_elements(xp) -> int:
+    """Input elements per kernel call for arrays of namespace ``xp``."""
+    return CPU_CHUNK_ELEMENTS if is_numpy(xp) else DEVICE_CHUNK_ELEMENTS
+
+
+_pool = None
+_pool_key: tuple = ()
+
+
+def _reserve_blas_buffer() -> None:
+    """One small matrix product: OpenBLAS reserves the calling thread's work buffer at its first
+    product and ends the process (exit code 1) when it cannot, so each thread does it at birth."""
+    import numpy as np
+
+    np.ones((64, 64), np.float32) @ np.ones((64, 64), np.float32)
+
+
+def kernel_pool(threads: int):
+    """The process's pool of ``threads`` kernel threads, each started (and its BLAS buffer reserved)
+    at once, not at the first chunk of a run when memory may be short."""
+    global _pool, _pool_key
+    key = (os.getpid(), threads)  # a forked child (Ray, multiprocessing) must not reuse the parent's threads
+    if _pool is None or _pool_key != key:
+        import threading
+        from concurrent.futures import ThreadPoolExecutor
+
+        _pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="srop-kernel",
+                                   initializer=_reserve_blas_buffer)
+        _pool_key = key
+        gate = threading.Barrier(threads, timeout=30)
+        for f in [_pool.submit(gate.wait) for _ in range(threads)]:  # every thread starts now
+            f.result()
+    return _pool
+
+
+def map_chunks(fn: Callable, starts: list[int], threads: int) -> list:
+    """``[fn(s) for s in starts]``, on ``threads`` CPU threads when more than one (NumPy and
+    SciPy release the GIL), in order otherwise.
+
+    Chunk-level threads keep every core busy through the whole kernel (magnitude, ring
+    matmul, cumulative sum), not only through the FFT that SciPy parallelises itself.
+    Whatever ``fn`` imports must already be imported by the calling thread (:func:`preload`): a
+    first import in a worker thread that fails for lack of memory can leave the import lock held,
+    and the caller then waits for ever (seen under ``ulimit -v``).
+    """
+    if threads < 2 or len(starts) < 2:
+        return [fn(s) for s in starts]
+    return list(kernel_pool(threads).map(fn, starts))
+
+
+def device_key(xp, x) -> tuple:
+    """Hashable key of (namespace, device) used to cache per-device plans."""
+    return (getattr(xp, "__name__", repr(xp)), str(array_api_compat.device(x)))
+
+
+_controller = None
+
+
+def cpu_kernel_threads(xp):
+    """Context for a NumPy kernel: BLAS single-threaded (a no-op for other namespaces).
+
+    The ring-sum matmul is small next to the FFT; multi-threaded OpenBLAS workers
+    busy-wait after each call and starve the FFT's workers on the next chunk
+    (measured on 2 cores: the core ran 28% faster with BLAS on one thread).
+    """
+    import contextlib
+
+    if not is_numpy(xp):
+        return contextlib.nullcontext()
+    global _controller
+    if _controller is None:
+        from threadpoolctl import ThreadpoolController
+
+        _controller = ThreadpoolController()
+    return _controller.limit(limits=1, user_api="blas")

@@ -1,0 +1,275 @@
+"""Every file srop-onnx writes goes through here: atomic, never over what the user owns.
+
+- :func:`atomic_write` writes a temporary file beside the target and renames it over the target
+  on success, so a failed write leaves the previous file intact and no temporary behind.
+  A symbolic link is written through (its target is replaced, the link stays); an existing
+  non-regular file (a device such as ``/dev/stdout``, a FIFO) is written into, never replaced;
+  ``-`` is standard output for text formats.
+- :func:`guard_outputs` refuses, before anything runs, an output path that is the model, an
+  input, a golden profile or another output of the same command.
+- Every failure is an :class:`~srop_onnx.errors.OutputError`: one line naming the path and the
+  cause (unwritable folder, a parent that is a file, a full disk).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Iterator
+
+from ..errors import OutputError
+from .filetypes import ARRAY_SUFFIXES, IMAGE_SUFFIXES
+
+__all__ = ["STDOUT", "atomic_path", "atomic_write", "atomic_write_text", "atomic_write_bytes", "guard_outputs", "to_stdout",
+           "remove_stale_temporaries", "temporary_prefix"]
+
+#: the output path that means standard output (text formats only)
+STDOUT = "-"
+
+
+def to_stdout(path) -> bool:
+    return path is not None and str(path) == STDOUT
+
+
+def _cause(exc: OSError) -> str:
+    return exc.strerror or str(exc) or type(exc).__name__
+
+
+@contextlib.contextmanager
+def _stdout(path, mode: str) -> Iterator:
+    if "b" in mode:
+        raise OutputError(f"{path}: this output is binary; give a file path instead of '-'")
+    buf = io.StringIO()
+    yield buf
+    sys.stdout.write(buf.getvalue())
+    sys.stdout.flush()
+
+
+@contextlib.contextmanager
+def _write_through(path, target: Path, mode: str) -> Iterator:
+    """An existing device or FIFO: written into, never replaced (a rename would swap the node)."""
+    try:
+        with open(target, mode, **_text_kwargs(mode)) as f:
+            yield f
+    except OSError as exc:
+        raise OutputError(f"{path}: cannot write ({_cause(exc)}); choose another output path") from exc
+
+
+#: what a temporary's name adds to its target's: ".", "." + 8 random characters + ".tmp"
+_TMP_EXTRA = 14
+
+
+def _name_max(folder: Path) -> int:
+    try:
+        return int(os.pathconf(folder, "PC_NAME_MAX"))
+    except (AttributeError, OSError, ValueError):  # Windows has no pathconf: its limit is 255 characters
+        return 255
+
+
+def temporary_prefix(target: Path) -> str:
+    """The prefix of the temporaries written beside ``target``: ``.NAME.``, with NAME shortened (in
+    bytes) so that the temporary's name fits wherever the final name fits."""
+    room = max(1, _name_max(target.parent) - _TMP_EXTRA)
+    raw = os.fsencode(target.name)
+    if len(raw) > room:
+        raw = raw[:room]
+        while raw and not _decodes(raw):  # never cut a character in two
+            raw = raw[:-1]
+    return f".{os.fsdecode(raw)}."
+
+
+def _decodes(raw: bytes) -> bool:
+    try:
+        os.fsdecode(raw).encode("utf-8")
+        return True
+    except UnicodeError:
+        return False
+
+
+def _parent_folder(path, target: Path) -> None:
+    """Create the folders the path as given needs (never along a symbolic link's target), and
+    refuse a link whose target's folder does not exist."""
+    given = Path(path).parent
+    try:
+        given.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise OutputError(f"{path}: a folder on this path is a broken symbolic link or a file; fix it or choose "
+                          "another output path") from None
+    except OSError as exc:
+        raise OutputError(f"{path}: cannot create its folder {given} ({_cause(exc)}); choose a writable folder") \
+            from exc
+    if not target.parent.is_dir():
+        raise OutputError(f"{path}: is a symbolic link to {target}, whose folder does not exist; fix the link or "
+                          "choose another output path")
+
+
+def _temporary(path, target: Path) -> tuple[int, str]:
+    _parent_folder(path, target)
+    try:
+        return tempfile.mkstemp(prefix=temporary_prefix(target), suffix=".tmp", dir=target.parent)
+    except OSError as exc:
+        raise OutputError(f"{path}: cannot write in {target.parent} ({_cause(exc)}); choose a writable folder") \
+            from exc
+
+
+def remove_stale_temporaries(path: str | os.PathLike) -> list[Path]:
+    """Remove the temporaries an interrupted write of ``path`` left beside it (``.NAME.XXXXXXXX.tmp``,
+    the pattern this module writes); returns what was removed."""
+    import re
+
+    target = Path(os.path.realpath(path))
+    pattern = re.compile(re.escape(temporary_prefix(target)) + r"[a-z0-9_]{8}\.tmp")
+    removed = []
+    try:
+        entries = list(os.scandir(target.parent))
+    except OSError:
+        return removed
+    for entry in entries:
+        if pattern.fullmatch(entry.name) and entry.is_file(follow_symlinks=False):
+            with contextlib.suppress(OSError):
+                os.unlink(entry.path)
+                removed.append(Path(entry.path))
+    return removed
+
+
+def _keep_owner_and_mode(tmp: str, target: Path) -> None:
+    """The temporary takes the mode (and, where the process may, the owner) of the file it replaces;
+    a new file gets the mode the user's umask gives (mkstemp makes 0600)."""
+    try:
+        st = os.stat(target)
+    except OSError:
+        os.chmod(tmp, 0o666 & ~_umask())
+        return
+    os.chmod(tmp, st.st_mode & 0o7777)
+    if hasattr(os, "chown"):
+        with contextlib.suppress(OSError):
+            mine = os.stat(tmp)
+            if (mine.st_uid, mine.st_gid) != (st.st_uid, st.st_gid):
+                os.chown(tmp, st.st_uid, st.st_gid)
+
+
+def _replace(tmp: str, target: Path, tries: int = 10) -> None:
+    """``os.replace``, retried for a moment on Windows, where a file open in another program (a CSV
+    in a spreadsheet, an indexer) cannot be replaced until it is closed."""
+    import time
+
+    for attempt in range(tries):
+        try:
+            os.replace(tmp, target)
+            return
+        except PermissionError:
+            if sys.platform != "win32" or attempt == tries - 1:
+                raise
+            time.sleep(0.1 * (attempt + 1))
+
+
+def _text_kwargs(mode: str) -> dict:
+    """Text files are UTF-8; an undecodable file name (surrogates) is written as ``\\udcff``, never a crash."""
+    return {} if "b" in mode else {"encoding": "utf-8", "errors": "backslashreplace", "newline": ""}
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[str]:
+    """A temporary path beside ``path``'s real target (through symbolic links) for the caller to
+    write; renamed over the target on success, removed on failure (an OSError becomes one
+    :class:`OutputError` line, the previous file unchanged)."""
+    target = Path(os.path.realpath(path))
+    fd, tmp = _temporary(path, target)
+    os.close(fd)
+    try:
+        yield tmp
+        _keep_owner_and_mode(tmp, target)
+        _replace(tmp, target)
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        if isinstance(exc, OSError):
+            raise OutputError(f"{path}: cannot write ({_cause(exc)}); the previous file, if any, is unchanged") from exc
+        raise
+
+
+@contextlib.contextmanager
+def atomic_write(path: str | os.PathLike, mode: str = "w") -> Iterator:
+    """A file object for ``path`` (``"w"`` text in UTF-8 or ``"wb"``), committed on success only."""
+    if to_stdout(path):
+        with _stdout(path, mode) as f:
+            yield f
+        return
+    target = Path(os.path.realpath(path))  # through symbolic links: the link stays, its target is replaced
+    if target.is_dir():
+        raise OutputError(f"{path}: is a folder; give a file path")
+    if target.exists() and not target.is_file():
+        with _write_through(path, target, mode) as f:
+            yield f
+        return
+    with atomic_path(path) as tmp, open(tmp, mode, **_text_kwargs(mode)) as f:
+        yield f
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> None:
+    with atomic_write(path, "w") as f:
+        f.write(text)
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    with atomic_write(path, "wb") as f:
+        f.write(data)
+
+
+def _same(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return os.path.realpath(a) == os.path.realpath(b)
+
+
+def _input_hit(out: Path, inputs: list) -> str | None:
+    """The input argument that ``out`` would overwrite: an input file, or a file inside an input
+    folder that would be read as an input."""
+    real = Path(os.path.realpath(out))
+    for raw in inputs:
+        p = Path(raw)
+        if p.is_dir():
+            inside = real.is_relative_to(os.path.realpath(p))
+            if inside and real.suffix.lower() in IMAGE_SUFFIXES | ARRAY_SUFFIXES:
+                return f"a file of the input folder {p}"
+        elif p.exists() and _same(out, p):
+            return f"the input {p}"
+    return None
+
+
+def guard_outputs(outputs: dict, *, model=None, inputs=(), protected: dict | None = None) -> None:
+    """Refuse output paths that would overwrite what the user owns, before anything runs.
+
+    ``outputs`` maps an option (``"--json"``) to its path (None: not given); ``model`` is the model
+    path (its external data files are protected too when it loads); ``inputs`` the input arguments;
+    ``protected`` more files by what they are (``{"the golden profile": path}``).
+    """
+    given = {opt: Path(p) for opt, p in outputs.items() if p is not None and not to_stdout(p)}
+    owned = {what: Path(p) for what, p in (protected or {}).items() if p is not None}
+    if model is not None:
+        owned[f"the model {model}"] = Path(model)
+    seen: dict[str, str] = {}
+    for opt, out in given.items():
+        key = os.path.realpath(out)
+        if key in seen:
+            raise OutputError(f"{opt} {out}: the same file as {seen[key]}; give each output its own path")
+        seen[key] = opt
+        for what, path in owned.items():
+            if path.exists() and _same(out, path):
+                raise OutputError(f"{opt} {out}: that is {what}; refusing to overwrite it, choose another path")
+        hit = _input_hit(out, list(inputs))
+        if hit:
+            raise OutputError(f"{opt} {out}: that is {hit}; refusing to overwrite it, choose another path")

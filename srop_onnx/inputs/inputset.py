@@ -1,0 +1,117 @@
+"""The inputs of one run: what an input set is and does.
+
+An :class:`InputSet` is the run's files (found under the input arguments, sorted, each with its
+identity key) or the rows of an in-memory array, sliced to a shard. It says what the whole list is
+(a digest, its size, whether images are in it, the first WAV file), proves a shard's slice for
+``merge``, resolves the settings that depend on the inputs, and streams the samples still to
+analyse. Decoding lives in :mod:`srop_onnx.inputs.samples`; files are found by :mod:`srop_onnx.model.modelio`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Iterator
+
+import numpy as np
+
+from ..files.filetypes import ARRAY_SUFFIXES, AUDIO_SUFFIXES
+from ..model.modelio import discover_keyed
+from .samples import FileList, Sample, check_array, iter_samples
+
+if TYPE_CHECKING:
+    from ..config.settings import Execution, Measurement
+    from ..run.stages import ModelPlan, RunState
+
+__all__ = ["InputSet", "open_inputs", "shard_slice"]
+
+
+def shard_slice(n: int, shard: tuple[int, int] | None) -> slice:
+    """Contiguous, deterministic slice ``I`` of ``N`` (1-based) over ``n`` items in input order."""
+    if shard is None:
+        return slice(0, n)
+    i, count = shard
+    return slice((i - 1) * n // count, i * n // count)
+
+
+@dataclass
+class InputSet:
+    """The inputs of one run (this shard's): files, or the rows of an in-memory batch."""
+
+    files: FileList | None
+    direct: list[Sample] | None
+    has_images: bool  # over the whole input list, so every shard records the same settings
+    total: int = 0  # inputs (files or array rows) in the whole list, before sharding
+    list_digest: str = ""  # what the whole input list is: identity keys and sizes, or the array's bytes
+    first_audio: Path | None = None  # the whole list's first WAV file (its rate is the run's by default)
+
+    @property
+    def paths(self) -> list[Path] | None:
+        """This shard's input files in order (None for an in-memory array)."""
+        return None if self.files is None else self.files.files
+
+    def adopt_audio_rate(self, plan: "ModelPlan") -> None:
+        """Without ``--sample-rate``, the first WAV file's rate is the run's (every shard agrees)."""
+        from dataclasses import replace
+
+        from .audio import AudioPrep
+        from ..model.modelio import read_wav
+
+        if isinstance(plan.pre, AudioPrep) and plan.pre.sample_rate is None and self.first_audio is not None:
+            plan.pre = replace(plan.pre, sample_rate=read_wav(self.first_audio)[0])
+
+    def shard_proof(self, shard: tuple[int, int]) -> dict:
+        """What a partial profile carries so that ``merge`` can prove it belongs to the run."""
+        part = shard_slice(self.total, shard)
+        return {"index": shard[0], "count": shard[1], "inputs": self.total, "slice": [part.start, part.stop],
+                "list_digest": self.list_digest}
+
+    def settings(self, plan: "ModelPlan", measure: "Measurement") -> dict:
+        """The profile's measured settings; preprocessing only when images were fed."""
+        pre = plan.pre.to_dict() if plan.pre is not None and self.has_images else None
+        return measure.settings(pre)
+
+    def samples(self, plan: "ModelPlan", run: "RunState", how: "Execution") -> tuple[Iterator[Sample], int | None]:
+        """Samples still to analyse (after what ``run`` restored) and the total when known; with a
+        checkpoint, every file read is hashed as it is read."""
+        limit = how.limit
+        if self.direct is not None:
+            rows = self.direct[:limit] if limit else self.direct
+            return iter(rows[run.position[1]:]), len(rows)
+        assert self.files is not None
+        left = None if limit is None else max(0, limit - len(run.sources))
+        run.log.shape = run.first_shape
+        run.log.hashing = run.digest is not None
+        samples = iter_samples(self.files, plan.spec, plan.pre, run.log, strict=how.strict, start=run.position,
+                               limit=left)
+        images_only = not any(f.suffix.lower() in ARRAY_SUFFIXES for f in self.files.files)
+        total = (min(len(self.files), limit) if limit else len(self.files)) if images_only else None
+        return samples, total
+
+
+def _array_set(batch: np.ndarray, spec, shard: tuple[int, int] | None) -> InputSet:
+    batch = check_array(batch, spec, "inputs array")
+    part = shard_slice(batch.shape[0], shard)
+    rows = [Sample(f"array[{i}]", batch[i], 0, i, batch.shape[0]) for i in range(part.start, part.stop)]
+    digest = hashlib.sha256(repr(batch.shape).encode() + np.ascontiguousarray(batch).tobytes()).hexdigest()
+    return InputSet(None, rows, False, batch.shape[0], digest)
+
+
+def open_inputs(inputs, spec, shard: tuple[int, int] | None) -> InputSet:
+    """Files from paths and folders (sorted, with their identity keys), or the rows of an array
+    batch, sliced to ``shard``."""
+    if isinstance(inputs, np.ndarray):
+        return _array_set(inputs, spec, shard)
+    if isinstance(inputs, (str, os.PathLike)):
+        inputs = [inputs]
+    found = discover_keyed(list(inputs))
+    files = [f for f, _ in found]
+    has_images = any(f.suffix.lower() not in ARRAY_SUFFIXES for f in files)
+    listing = "\n".join(f"{key}\t{f.stat().st_size if f.is_file() else -1}" for f, key in found)
+    digest = hashlib.sha256(listing.encode("utf-8", "surrogateescape")).hexdigest()
+    first_audio = next((f for f in files if f.suffix.lower() in AUDIO_SUFFIXES and f.is_file()), None)
+    part = shard_slice(len(found), shard)
+    mine = FileList(files[part], [k for _, k in found[part]])
+    return InputSet(mine, None, has_images, len(files), digest, first_audio)

@@ -1,0 +1,124 @@
+"""The model input srop-onnx feeds: which one, its shape, element type and layout.
+
+A rank-4 input is NCHW or NHWC, a rank-3 input NCL or NLC (a channels-last waveform or signal,
+``(N, L, C)`` with few channels), a rank-2 input a raw waveform ``(N, samples)`` (NL). The layout
+is detected from the static shape and ``--layout`` overrides it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import ModelError, UsageError
+
+__all__ = ["InputSpec", "LAYOUT_RANKS", "detect_layout", "input_spec"]
+
+_ONNX_TO_NUMPY = {1: np.float32, 10: np.float16, 11: np.float64, 2: np.uint8, 3: np.int8, 6: np.int32, 7: np.int64}
+#: the rank of an input in each layout
+LAYOUT_RANKS = {"NCHW": 4, "NHWC": 4, "NCL": 3, "NLC": 3, "NL": 2}
+#: channel counts that mark the channel axis of a static shape
+_FEW_CHANNELS = (1, 2, 3, 4)
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """The model input srop-onnx feeds.
+
+    ``shape`` has ints for static dims and None for dynamic ones (the batch
+    dim included); ``layout`` is NCHW, NHWC, NCL, NLC or NL.
+    """
+
+    name: str
+    shape: tuple
+    dtype: str
+    layout: str
+
+    @property
+    def rank(self) -> int:
+        return len(self.shape)
+
+    @property
+    def channel_axis(self) -> int | None:
+        """The channel axis; None for a raw waveform ``(N, samples)`` (layout NL)."""
+        if self.layout == "NL":
+            return None
+        return 1 if self.layout in ("NCHW", "NCL") else self.rank - 1
+
+    @property
+    def channels(self) -> int | None:
+        return 1 if self.channel_axis is None else self.shape[self.channel_axis]
+
+    @property
+    def spatial_axes(self) -> tuple[int, ...]:
+        return tuple(a for a in range(1, self.rank) if a != self.channel_axis)
+
+    @property
+    def spatial(self) -> tuple:
+        return tuple(self.shape[a] for a in self.spatial_axes)
+
+    @property
+    def batch(self) -> int | None:
+        return self.shape[0]
+
+
+def _dims(vi) -> tuple:
+    tt = vi.type.tensor_type
+    if not tt.HasField("shape"):
+        return ()
+    return tuple(d.dim_value if d.HasField("dim_value") and d.dim_value > 0 else None for d in tt.shape.dim)
+
+
+def detect_layout(shape: tuple) -> str:
+    """The layout of a static input shape: NCHW or NHWC (rank 4), NCL or NLC (rank 3), NL (rank 2,
+    a raw waveform). The channel axis is the one with few channels (1-4) where the other end is not:
+    ``(N, 224, 224, 3)`` is NHWC, ``(N, 43844, 1)`` a channels-last waveform (NLC)."""
+    if len(shape) == 2:
+        return "NL"
+    if len(shape) not in (3, 4):
+        raise ModelError(f"model input has rank {len(shape)}; srop-onnx feeds rank-2 waveforms (N, samples), "
+                         "rank-3 signals (N, C, L) or (N, L, C), or rank-4 images")
+    c_first, c_last = shape[1], shape[-1]
+    channels_last = c_last in _FEW_CHANNELS and c_first not in _FEW_CHANNELS
+    if len(shape) == 3:
+        return "NLC" if channels_last else "NCL"
+    return "NHWC" if channels_last else "NCHW"
+
+
+def _main_input(inputs: list):
+    """The input to feed among several: the only float tensor of rank 2-4 whose first axis is the
+    batch (dynamic or 1); a state (2, N, 128) or a sample rate (int64) is not it."""
+    candidates = [i for i in inputs if i.type.tensor_type.elem_type in (1, 10, 11) and 2 <= len(_dims(i)) <= 4
+                  and _dims(i)[0] in (None, 1)]
+    if len(candidates) == 1:
+        return candidates[0]
+    names = ", ".join(i.name for i in inputs)
+    raise UsageError(f"model has several inputs ({names}); choose the one to feed with --input NAME")
+
+
+def input_spec(model, name: str | None = None, layout: str | None = None) -> InputSpec:
+    """Pick and describe the model input to feed (``name`` when there are several)."""
+    from ..model.graph import graph_inputs
+
+    inputs = graph_inputs(model)
+    if not inputs:
+        raise ModelError("model has no inputs to feed")
+    if name is None:
+        vi = inputs[0] if len(inputs) == 1 else _main_input(inputs)
+    else:
+        match = [i for i in inputs if i.name == name]
+        if not match:
+            names = ", ".join(i.name for i in inputs)
+            raise UsageError(f"--input: model has no input '{name}'; its inputs are: {names}")
+        vi = match[0]
+    shape = _dims(vi)
+    elem = vi.type.tensor_type.elem_type
+    if elem not in (1, 10, 11):
+        raise ModelError(f"model input '{vi.name}' has ONNX type {elem}; srop-onnx feeds float inputs")
+    lay = (layout or detect_layout(shape)).upper()
+    if lay not in LAYOUT_RANKS:
+        raise UsageError(f"--layout must be NCHW, NHWC, NCL, NLC or NL, got {layout!r}")
+    if len(shape) != LAYOUT_RANKS[lay]:
+        raise UsageError(f"--layout {lay} does not fit input '{vi.name}' of rank {len(shape)}")
+    return InputSpec(name=vi.name, shape=shape, dtype=np.dtype(_ONNX_TO_NUMPY[elem]).name, layout=lay)

@@ -1,0 +1,338 @@
+"""Sample streams: input files decoded on worker threads into model-ready samples, in file order,
+grouped into batches and prefetched ahead of the model.
+
+Bad files are reported, not fatal (unless strict): each file yields its samples or the error that
+says why not, and :func:`iter_samples` logs and skips it.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from ..core._xp import preload
+from ..errors import InputDataError, UsageError
+from ..files.filetypes import ARRAY_SUFFIXES, AUDIO_SUFFIXES, IMAGE_SUFFIXES
+from .inputspec import InputSpec
+from ..model.modelio import check_readable, content_digest, read_arrays, read_hashed, read_image, read_named_arrays, read_wav
+from .preprocess import Preprocess, image_to_input
+
+__all__ = ["Sample", "InputLog", "FileList", "check_array", "iter_samples", "decode_workers", "batched", "prefetch"]
+
+
+@dataclass
+class Sample:
+    """One model-ready sample and where it came from: file ``file_index`` of the
+    input list, row ``row`` of ``rows`` in that file (for resuming a run).
+
+    ``source`` is the path as given (for people); ``key`` is the sample's identity, independent of
+    how the path was typed or where the command runs: the file's path inside the folder argument
+    it was found under, or its name when given directly, plus ``[row]`` in a multi-row array
+    (seeded noise of a sweep depends on it)."""
+
+    source: str
+    array: np.ndarray
+    file_index: int = 0
+    row: int = 0
+    rows: int = 1
+    #: other model inputs named in an .npz (fed as they are with every run, e.g. a sample rate, a state)
+    extras: dict = field(default_factory=dict, repr=False)
+    key: str = ""
+
+    def __post_init__(self):
+        if not self.key:
+            self.key = self.source
+
+    @property
+    def position_after(self) -> tuple[int, int]:
+        """(files fully consumed, rows consumed of the next file) once this sample is done."""
+        if self.row + 1 >= self.rows:
+            return (self.file_index + 1, 0)
+        return (self.file_index, self.row + 1)
+
+
+def _same_extras(log: "InputLog", s: Sample) -> None:
+    """Every input file of a run feeds the same other model inputs (the first one's)."""
+    if log.extras is None:
+        log.extras = s.extras
+        return
+    for name in set(log.extras) | set(s.extras):
+        a, b = log.extras.get(name), s.extras.get(name)
+        if a is None or b is None or a.shape != b.shape or not np.array_equal(a, b):
+            raise InputDataError(f"{s.source}: feeds model input '{name}' differently from the run's first input; "
+                                 "one run feeds one value of each other input")
+
+
+@dataclass
+class InputLog:
+    """What happened to the inputs: what was skipped (and at which file index), the sample shape
+    every input of the run must keep (set by the first sample, or by a resumed run), and the
+    content digest of every file read (by file index, when the run keeps a checkpoint)."""
+
+    skipped: list[dict] = field(default_factory=list)
+    skipped_at: list[int] = field(default_factory=list)
+    shape: tuple | None = None
+    extras: dict | None = None  # the other model inputs the run's first input file feeds
+    digests: dict[int, str] = field(default_factory=dict)
+    hashing: bool = False  # hash every file as it is read (into ``digests``)
+
+    def add(self, index: int, entry: dict) -> None:
+        self.skipped.append(entry)
+        self.skipped_at.append(index)
+
+    def before(self, files_done: int) -> list[dict]:
+        """Skipped entries of files before ``files_done`` (a checkpoint's view)."""
+        return [e for e, i in zip(self.skipped, self.skipped_at) if i < files_done]
+
+
+def check_array(arr: np.ndarray, spec: InputSpec, where: str) -> np.ndarray:
+    """A sample or a batch for ``spec``; returns a batch (leading axis)."""
+    given = tuple(arr.shape)
+    if arr.ndim == spec.rank - 1:
+        arr = arr[None]
+    expect = "x".join("N" if i == 0 else (str(d) if d else "?") for i, d in enumerate(spec.shape))
+    if arr.ndim != spec.rank or any(d is not None and i > 0 and d != arr.shape[i] for i, d in enumerate(spec.shape)):
+        raise InputDataError(
+            f"{where}: array of shape {given} does not fit input '{spec.name}' ({expect}, {spec.layout}); "
+            "save arrays already shaped for the model input"
+        )
+    if not np.issubdtype(arr.dtype, np.number):
+        raise InputDataError(f"{where}: array has dtype {arr.dtype}; save numeric arrays")
+    if np.iscomplexobj(arr):
+        raise InputDataError(f"{where}: array is complex ({arr.dtype}); models take real inputs - save the real "
+                             "part or the magnitude yourself")
+    return arr.astype(spec.dtype, copy=False)
+
+
+@dataclass(frozen=True)
+class _File:
+    """One input file of the list: its place, its path, its identity key."""
+
+    index: int
+    path: Path
+    key: str
+
+    def sample(self, array: np.ndarray, row: int = 0, rows: int = 1, extras: dict | None = None) -> Sample:
+        tag = f"[{row}]" if rows > 1 else ""
+        return Sample(f"{self.path}{tag}", array, self.index, row, rows, extras or {}, f"{self.key}{tag}")
+
+
+def _array_samples(f: _File, spec: InputSpec, data: bytes | None) -> list[Sample]:
+    named = read_named_arrays(f.path, data) if f.path.suffix.lower() == ".npz" else {}
+    if spec.name in named:  # arrays named after the model's inputs: the input's rows, the rest as they are
+        extras = {k: v for k, v in named.items() if k != spec.name}
+        rows = list(check_array(named[spec.name], spec, str(f.path)))
+        return [f.sample(r, i, len(rows), extras) for i, r in enumerate(rows)]
+    batches = [check_array(a, spec, str(f.path)) for a in (named.values() if named else read_arrays(f.path, data))]
+    rows = [r for b in batches for r in b]
+    return [f.sample(r, j, len(rows)) for j, r in enumerate(rows)]
+
+
+def _image_sample(f: _File, spec: InputSpec, pre, data: bytes | None) -> Sample:
+    if not isinstance(pre, Preprocess):
+        raise InputDataError(f"{f.path}: model input '{spec.name}' is {spec.layout}; images cannot feed it, "
+                             "use .npy arrays")
+    if pre.size == (0, 0):
+        raise UsageError(f"model input '{spec.name}' has dynamic spatial dims; pass --size HxW to feed images")
+    try:
+        arr = image_to_input(read_image(f.path, data), spec, pre)
+    except (MemoryError, ValueError) as exc:  # a resize the model does not need (see preprocess._resize_crop)
+        raise InputDataError(f"{f.path}: cannot preprocess ({type(exc).__name__}: {exc})") from exc
+    return f.sample(arr)
+
+
+def _load_file(f: _File, spec: InputSpec, pre, hashing: bool = False) -> "tuple[list[Sample] | Exception, str | None]":
+    """The samples of one input file, or the InputDataError/UsageError that says why not
+    (returned, not raised: this runs on a decode thread and the caller decides), and, when
+    ``hashing``, the digest of the bytes decoded (the file is read once, hashed and decoded from
+    memory; a memory-mapped ``.npy`` is hashed as mapped)."""
+    suffix = f.path.suffix.lower()
+    digest = None
+    try:
+        check_readable(f.path)
+        data = None
+        if hashing:
+            data, digest = read_hashed(f.path, keep=suffix != ".npy")
+        if suffix in AUDIO_SUFFIXES:
+            return [f.sample(_audio_sample(f.path, spec, pre, data))], digest
+        if suffix in ARRAY_SUFFIXES:
+            return _array_samples(f, spec, data), digest
+        if suffix in IMAGE_SUFFIXES:
+            return [_image_sample(f, spec, pre, data)], digest
+        raise InputDataError(f"{f.path}: not an image or array file ({suffix or 'no suffix'})")
+    except (InputDataError, UsageError) as exc:
+        return exc, digest or (content_digest(f.path) if hashing else None)
+
+
+def _audio_sample(path: Path, spec: InputSpec, prep, data: bytes | None) -> np.ndarray:
+    from .audio import AudioPrep, audio_to_input
+
+    if not isinstance(prep, AudioPrep):
+        raise InputDataError(f"{path}: model input '{spec.name}' is {spec.layout}; WAV files feed raw-waveform "
+                             "inputs (N, samples), (N, C, samples) or (N, samples, C) only")
+    rate, samples = read_wav(path, data)
+    return audio_to_input(rate, samples, spec, prep, str(path))
+
+
+def decode_workers() -> int:
+    """Threads that decode and preprocess input files ahead of the model: all cores but one
+    (the one that feeds the model and the reduction), at least 1. No fixed cap: a 16-core GPU
+    host decodes on 15 threads (``SROP_ONNX_THREADS`` caps the cores used)."""
+    from ..core._xp import cpu_workers
+
+    return max(1, cpu_workers() - 1)
+
+
+@dataclass(frozen=True)
+class FileList:
+    """The input files of a run in order, with their identity keys (see :class:`Sample`)."""
+
+    files: list[Path]
+    keys: list[str]
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def entry(self, i: int) -> _File:
+        return _File(i, self.files[i], self.keys[i])
+
+
+def _decoded(todo: FileList, first: int, spec: InputSpec, pre, workers: int,
+             hashing: bool) -> Iterator[tuple[_File, "list[Sample] | Exception", str | None]]:
+    """``(file, samples or error, digest)`` for the files from ``first`` on, in file order; with
+    several ``workers``, up to ``2 * workers`` files are decoded ahead in parallel (PIL and NumPy
+    release the GIL while decoding, resizing and normalising)."""
+    entries = (todo.entry(i) for i in range(first, len(todo)))
+    if workers <= 1:
+        for f in entries:
+            yield (f, *_load_file(f, spec, pre, hashing))
+        return
+    from collections import deque
+    from concurrent.futures import ThreadPoolExecutor
+
+    preload()  # what the threads import, imported here (see _xp.preload)
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="srop-onnx-decode")
+    window: deque = deque()
+    try:
+        for f in entries:
+            window.append((f, pool.submit(_load_file, f, spec, pre, hashing)))
+            if len(window) >= 2 * workers:
+                f, fut = window.popleft()
+                yield (f, *fut.result())
+        while window:
+            f, fut = window.popleft()
+            yield (f, *fut.result())
+    finally:  # the consumer may stop early (--limit, an error): drop what is queued
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _check_samples(log: InputLog, loaded: list[Sample]) -> None:
+    """Every sample of a run has the first one's shape and feeds the same other inputs."""
+    for s in loaded:
+        _same_extras(log, s)
+        if log.shape is None:
+            log.shape = s.array.shape
+        elif s.array.shape != log.shape:
+            raise InputDataError(f"{s.source}: sample shape {s.array.shape} differs from the first input's "
+                                 f"{log.shape}; all inputs of one run must share a shape")
+
+
+def iter_samples(
+    files: "FileList | list[Path]",
+    spec: InputSpec,
+    pre,
+    log: InputLog,
+    *,
+    strict: bool = False,
+    limit: int | None = None,
+    start: tuple[int, int] = (0, 0),
+    workers: int | None = None,
+) -> Iterator[Sample]:
+    """Samples from input files in order; bad files are logged and skipped (or raise when strict).
+
+    ``start = (f, k)`` resumes after ``f`` whole files and ``k`` rows of file ``f``
+    (files before it are not read); ``log.shape``, when set, is the sample shape a
+    resumed run must keep. Files are decoded on ``workers`` threads (default
+    :func:`decode_workers`); what is yielded, logged and raised is in file order
+    whatever the number of threads. With ``log.hashing``, the digest of every file read is
+    recorded in ``log.digests`` (checkpoints prove with it that a resumed run reads the same).
+    """
+    if not isinstance(files, FileList):
+        files = FileList(list(files), [Path(f).name for f in files])
+    count = 0
+    for f, loaded, digest in _decoded(files, start[0], spec, pre, workers or decode_workers(), log.hashing):
+        if limit is not None and count >= limit:
+            return
+        if digest is not None:
+            log.digests[f.index] = digest
+        try:
+            if isinstance(loaded, Exception):
+                raise loaded
+            _check_samples(log, loaded)
+        except UsageError:
+            raise
+        except InputDataError as exc:
+            if strict:
+                raise
+            log.add(f.index, {"path": str(f.path), "reason": str(exc)})
+            continue
+        for s in loaded[start[1]:] if f.index == start[0] else loaded:
+            if limit is not None and count >= limit:
+                return
+            count += 1
+            yield s
+
+
+def batched(samples: Iterator[Sample], size: int) -> Iterator[list[Sample]]:
+    batch: list[Sample] = []
+    for s in samples:
+        batch.append(s)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _put(q: queue.Queue, item, stop: threading.Event) -> bool:
+    while not stop.is_set():
+        try:
+            q.put(item, timeout=0.1)
+            return True
+        except queue.Full:
+            continue
+    return False
+
+
+def _prefetch_worker(it: Iterator, q: queue.Queue, stop: threading.Event) -> None:
+    try:
+        for item in it:
+            if not _put(q, ("item", item), stop):
+                return
+        _put(q, ("end", None), stop)
+    except BaseException as exc:  # handed to the consumer
+        _put(q, ("error", exc), stop)
+
+
+def prefetch(it: Iterator, depth: int = 2) -> Iterator:
+    """Run ``it`` in a background thread, ``depth`` items ahead (decoding overlaps inference)."""
+    q: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    t = threading.Thread(target=_prefetch_worker, args=(it, q, stop), name="srop-onnx-prefetch", daemon=True)
+    t.start()
+    try:
+        while True:
+            kind, item = q.get()
+            if kind == "end":
+                return
+            if kind == "error":
+                raise item
+            yield item
+    finally:
+        stop.set()

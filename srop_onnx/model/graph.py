@@ -1,0 +1,558 @@
+"""Graph passes over ONNX models: one concern per function, model in, data out.
+
+- :func:`topological_order` - nodes in dependency order (exports are not always sorted);
+- :func:`infer_value_types` - tensor element types and shapes from shape inference (hints);
+- :func:`find_taps` - which tensors to analyse (docs/models.md), with readable names;
+- :func:`propagate_layouts` - where the channel axis of each tensor is (NCHW vs NHWC);
+- :func:`expose_outputs` - a copy of the model with extra graph outputs;
+- :func:`add_pooling_chain` - a copy with the input's max-pooling chain as outputs (the baseline of docs/baseline-and-twin.md);
+- :func:`constant_values` - values of initializers and ``Constant`` nodes by name;
+- :func:`split_weights` - a copy without the data of large weights (they go to the runtime from memory).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Iterator
+
+import numpy as np
+
+from ..errors import ModelError, UsageError
+from .naming import NameChoice, disambiguate, name_choice, resolve_tf_suffixes
+
+__all__ = [
+    "DEFAULT_OPS",
+    "Tap",
+    "iter_tensors",
+    "topological_order",
+    "infer_value_types",
+    "graph_inputs",
+    "find_taps",
+    "propagate_layouts",
+    "expose_outputs",
+    "add_pooling_chain",
+    "constant_values",
+    "stored_tensors",
+    "resolve_stored",
+    "split_weights",
+    "weight_arrays",
+    "MEMORY_LOCATION",
+]
+
+DEFAULT_OPS = ("Conv", "ConvTranspose", "ConvInteger", "QLinearConv", "MaxPool", "AveragePool", "LpPool")
+_QUANT_OPS = frozenset({"QLinearConv", "ConvInteger"})
+_WEIGHT_OPS = frozenset({"Conv", "ConvTranspose", "ConvInteger", "QLinearConv"})
+
+
+@dataclass
+class Tap:
+    """One tensor to analyse.
+
+    ``channel_axis`` is 1 for NCHW / NCL tensors, 3 (or 2 for rank 3) for channels-last.
+    ``dequant`` is ``(scale, zero_point)`` for quantized outputs, else None.
+    """
+
+    index: int
+    tensor: str
+    node: str
+    op: str
+    name: str
+    elem_type: int | None = None
+    shape_hint: tuple | None = None
+    channel_axis: int = 1
+    dequant: tuple[float, float] | None = None
+    notes: list[str] = field(default_factory=list)
+    tf_raw: str | None = field(default=None, repr=False)  # TensorFlow scope before `_N` stripping
+    parents: tuple[str, ...] = field(default=(), repr=False)  # scopes above the name (tell clashes apart)
+    kind: str | None = field(default=None, repr=False)  # conv kind: depthwise, pointwise or conv
+
+
+def iter_tensors(graph) -> Iterator:
+    """Every TensorProto of ``graph``: initializers, Constant attributes, subgraphs."""
+    yield from graph.initializer
+    for node in graph.node:
+        for attr in node.attribute:
+            if attr.HasField("t"):
+                yield attr.t
+            yield from attr.tensors
+            if attr.HasField("g"):
+                yield from iter_tensors(attr.g)
+            for g in attr.graphs:
+                yield from iter_tensors(g)
+
+
+def topological_order(graph) -> list:
+    """Nodes of ``graph`` in a dependency order, stable with respect to file order."""
+    nodes = list(graph.node)
+    producer = {}
+    for i, n in enumerate(nodes):
+        for o in n.output:
+            if o:
+                producer[o] = i
+    deps = [set() for _ in nodes]
+    users: list[list[int]] = [[] for _ in nodes]
+    for i, n in enumerate(nodes):
+        for inp in n.input:
+            j = producer.get(inp)
+            if j is not None and j != i and j not in deps[i]:
+                deps[i].add(j)
+                users[j].append(i)
+    indeg = [len(d) for d in deps]
+    ready = deque(i for i, d in enumerate(indeg) if d == 0)
+    order: list[int] = []
+    import heapq
+
+    heap = list(ready)
+    heapq.heapify(heap)
+    while heap:
+        i = heapq.heappop(heap)
+        order.append(i)
+        for u in users[i]:
+            indeg[u] -= 1
+            if indeg[u] == 0:
+                heapq.heappush(heap, u)
+    if len(order) != len(nodes):
+        raise ModelError("the model graph has a cycle; it is not a valid ONNX model")
+    return [nodes[i] for i in order]
+
+
+#: embedded initializers above this many bytes travel beside the graph, not inside it
+_HEAVY_BYTES = 1024
+#: ONNX element types whose raw data NumPy (and so an OrtValue) reads directly
+_NUMPY_TYPES = {1: np.float32, 10: np.float16, 11: np.float64, 2: np.uint8, 3: np.int8, 5: np.int16, 6: np.int32,
+                7: np.int64, 9: np.bool_}
+#: the location of a weight that is handed to ONNX Runtime from memory (see :func:`split_weights`)
+MEMORY_LOCATION = "srop-onnx-memory"
+
+
+def split_weights(model) -> tuple[object, list]:
+    """A copy of ``model`` without the data of its large embedded initializers, and those
+    initializers (TensorProtos of the original, not copied).
+
+    In the copy each moved initializer is a stub with its name, type and dims and an external
+    data location :data:`MEMORY_LOCATION`: shape inference still sees every weight's type and
+    shape, and ONNX Runtime takes the data from memory
+    (:func:`weight_arrays`, ``SessionOptions.add_external_initializers``). Copying, inferring
+    and serializing the graph then cost what the graph costs, not what the weights weigh
+    (ResNet-50: 42 kB instead of 102 MB). Initializers inside subgraphs stay where they are.
+    """
+    import onnx
+
+    g = model.graph
+    heavy = [t for t in g.initializer if t.data_type in _NUMPY_TYPES and len(t.raw_data) > _HEAVY_BYTES]
+    moved = {t.name for t in heavy}
+    out = onnx.ModelProto()
+    for name in ("ir_version", "producer_name", "producer_version", "domain", "model_version", "doc_string"):
+        setattr(out, name, getattr(model, name))
+    out.opset_import.extend(model.opset_import)
+    out.metadata_props.extend(model.metadata_props)
+    out.functions.extend(model.functions)
+    graph = out.graph
+    graph.name, graph.doc_string = g.name, g.doc_string
+    for field_name in ("node", "input", "output", "value_info", "sparse_initializer", "quantization_annotation"):
+        getattr(graph, field_name).extend(getattr(g, field_name))
+    for t in g.initializer:
+        graph.initializer.append(_stub(t) if t.name in moved else t)
+    return out, heavy
+
+
+def _stub(tensor):
+    from onnx import TensorProto
+
+    stub = TensorProto(name=tensor.name, data_type=tensor.data_type, dims=list(tensor.dims))
+    stub.data_location = TensorProto.EXTERNAL
+    entry = stub.external_data.add()
+    entry.key, entry.value = "location", MEMORY_LOCATION
+    return stub
+
+
+def weight_arrays(tensors: list) -> tuple[list[str], list[np.ndarray]]:
+    """Names and NumPy arrays of initializers moved by :func:`split_weights` (one copy each)."""
+    names, arrays = [], []
+    for t in tensors:
+        dtype = np.dtype(_NUMPY_TYPES[t.data_type]).newbyteorder("<")
+        names.append(t.name)
+        arrays.append(np.frombuffer(t.raw_data, dtype=dtype).astype(dtype.newbyteorder("="), copy=False)
+                      .reshape(tuple(t.dims)))
+    return names, arrays
+
+
+def infer_value_types(model) -> dict[str, tuple[int, tuple | None]]:
+    """``{tensor: (elem_type, shape)}`` from ONNX shape inference; best effort.
+
+    Shapes are hints (dims are ints, symbol strings or None); element types
+    are 0 when unknown. Shape inference failures leave what is declared.
+    """
+    import onnx
+
+    light, _heavy = split_weights(model)  # the weights' data is not needed, only their types and shapes
+    try:
+        inferred = onnx.shape_inference.infer_shapes(light, check_type=False, strict_mode=False, data_prop=False)
+    except Exception:
+        inferred = light
+    out: dict[str, tuple[int, tuple | None]] = {}
+    g = inferred.graph
+    for vi in list(g.value_info) + list(g.input) + list(g.output):
+        tt = vi.type.tensor_type
+        shape = None
+        if tt.HasField("shape"):
+            shape = tuple(
+                d.dim_value if d.HasField("dim_value") else (d.dim_param or None) for d in tt.shape.dim
+            )
+        out[vi.name] = (tt.elem_type, shape)
+    for init in g.initializer:
+        out[init.name] = (init.data_type, tuple(init.dims))
+    return out
+
+
+def graph_inputs(model) -> list:
+    """Real inputs of the model (graph inputs that are not initializers)."""
+    inits = {i.name for i in model.graph.initializer}
+    return [i for i in model.graph.input if i.name not in inits]
+
+
+_FLOAT_TYPES = frozenset({1, 10, 11, 16})  # FLOAT, FLOAT16, DOUBLE, BFLOAT16
+#: floating types ONNX Runtime cannot hand to NumPy (bfloat16, the float8 and float4 kinds)
+_UNREADABLE_FLOATS = {16: "bfloat16", 17: "float8e4m3fn", 18: "float8e4m3fnuz", 19: "float8e5m2",
+                      20: "float8e5m2fnuz", 23: "float4e2m1"}
+_QUANT_TYPES = frozenset({2, 3, 6})  # UINT8, INT8, INT32 (ConvInteger)
+
+
+def stored_tensors(graph) -> dict[str, object]:
+    """``name -> TensorProto`` of every tensor stored in ``graph``: initializers and the
+    outputs of ``Constant(value=tensor)`` nodes (where Paddle exports keep weights)."""
+    slots: dict[str, object] = {i.name: i for i in graph.initializer}
+    for node in graph.node:
+        if node.op_type == "Constant" and node.output:
+            for attr in node.attribute:
+                if attr.name == "value" and attr.HasField("t"):
+                    slots[node.output[0]] = attr.t
+    return slots
+
+
+def resolve_stored(name: str, producers: dict[str, object], slots: dict[str, object]) -> str | None:
+    """The stored tensor (``slots``: see :func:`stored_tensors`) that ``name`` is, following Identity
+    chains back; None when ``name`` is computed at run time."""
+    seen = set()
+    while name not in slots:
+        node = producers.get(name)
+        if node is None or node.op_type != "Identity" or name in seen:
+            return None
+        seen.add(name)
+        name = node.input[0]
+    return name
+
+
+def constant_values(model, names: set[str]) -> dict[str, np.ndarray]:
+    """Values of the named stored tensors and scalar Constants (weights left external are skipped)."""
+    from onnx import numpy_helper
+
+    found = {name: numpy_helper.to_array(t) for name, t in stored_tensors(model.graph).items()
+             if name in names and t.data_location != 1}
+    for node in model.graph.node:
+        if node.op_type == "Constant" and node.output and node.output[0] in names:
+            for attr in node.attribute:
+                if attr.name in ("value_float", "value_int"):
+                    found[node.output[0]] = np.asarray(attr.f if attr.name == "value_float" else attr.i)
+    return found
+
+
+def _dequant_params(model, node) -> tuple[float, float] | None:
+    if node.op_type == "ConvInteger":
+        return (1.0, 0.0)
+    if node.op_type != "QLinearConv" or len(node.input) < 8:
+        return None
+    scale_name, zp_name = node.input[6], node.input[7]
+    vals = constant_values(model, {scale_name, zp_name})
+    if scale_name not in vals or zp_name not in vals:
+        return None
+    scale, zp = np.asarray(vals[scale_name]).reshape(-1), np.asarray(vals[zp_name]).reshape(-1)
+    return (float(scale[0]), float(zp[0]))
+
+
+def find_taps(
+    model,
+    *,
+    ops: tuple[str, ...] | list[str] | None = None,
+    all_tensors: bool = False,
+    layers: str | None = None,
+    types: dict | None = None,
+) -> tuple[list[Tap], list[dict]]:
+    """Tensors to analyse, in topological (depth) order, and the candidates skipped.
+
+    Parameters
+    ----------
+    model : onnx.ModelProto
+    ops : op types whose outputs are tapped (default :data:`DEFAULT_OPS`).
+    all_tensors : tap every node output that is (or may be) a rank-3/4 float tensor.
+    layers : regular expression matched (``re.search``) against tensor, node and module names.
+    types : result of :func:`infer_value_types` (computed when omitted).
+
+    Returns
+    -------
+    (taps, skipped) where skipped entries are ``{"tensor", "op", "reason"}``.
+    """
+    if types is None:
+        types = infer_value_types(model)
+    try:
+        pattern = re.compile(layers) if layers else None
+    except re.error as exc:
+        raise UsageError(f"--layers: invalid regular expression {layers!r} ({exc})") from exc
+    op_set = set(ops or DEFAULT_OPS)
+    taps: list[Tap] = []
+    skipped: list[dict] = []
+    seen: set[str] = set()
+    for node in topological_order(model.graph):
+        if not all_tensors and node.op_type not in op_set:
+            continue
+        for tap in _node_taps(node, types, op_set, all_tensors):
+            if tap.tensor in seen:
+                continue
+            if pattern and not any(pattern.search(s or "") for s in (tap.tensor, tap.node, tap.name)):
+                continue
+            seen.add(tap.tensor)
+            reason = _tap_problem(model, node, tap, types.get(tap.tensor, (0, None))[1])
+            if reason:
+                skipped.append({"tensor": tap.tensor, "op": node.op_type, "reason": reason})
+            else:
+                taps.append(tap)
+    graph_outs = {o.name for o in model.graph.output}
+    for t, name in zip(taps, resolve_tf_suffixes([NameChoice(t.name, t.tf_raw) for t in taps])):
+        t.name = name
+    for i, (t, name) in enumerate(zip(taps, disambiguate(taps))):
+        t.index, t.name = i, name
+        if t.tensor in graph_outs:
+            t.notes.append("already a graph output")
+    return taps, skipped
+
+
+def _node_taps(node, types: dict, op_set: set, all_tensors: bool) -> list[Tap]:
+    """Candidate taps of one node: its first output (``--ops``), or every output that may be a
+    rank-3/4 float tensor (``--all``)."""
+    outputs = node.output[:1] if not all_tensors else [o for o in node.output if o]
+    weight = node.input[1] if node.op_type in _WEIGHT_OPS and len(node.input) > 1 else None
+    if node.op_type == "QLinearConv" and len(node.input) > 3:
+        weight = node.input[3]
+    kind = conv_kind(node, types.get(weight, (0, None))[1] if weight else None)
+    choice = name_choice(node, weight, kind)
+    out = []
+    for tensor in outputs:
+        if not tensor:
+            continue
+        elem, shape = types.get(tensor, (0, None))
+        rank = len(shape) if shape is not None else None
+        if all_tensors and node.op_type not in op_set:
+            if (elem and elem not in _FLOAT_TYPES) or (rank is not None and rank not in (3, 4)):
+                continue  # --all: silently only rank-3/4 float tensors
+        out.append(Tap(index=0, tensor=tensor, node=node.name, op=node.op_type, name=choice.name,
+                       elem_type=elem or None, shape_hint=shape, tf_raw=choice.tf_raw, parents=choice.parents,
+                       kind=kind))
+    return out
+
+
+def conv_kind(node, weight_shape) -> str | None:
+    """``depthwise`` (one input channel per group), ``pointwise`` (a 1x1 kernel, one group) or
+    ``conv`` for convolutions; None for other ops. ``weight_shape`` (M, C/group, k...) may be unknown."""
+    if node.op_type not in _WEIGHT_OPS:
+        return None
+    group = next((a.i for a in node.attribute if a.name == "group"), 1)
+    dims = tuple(weight_shape) if weight_shape else None
+    if group > 1 and (dims is None or (len(dims) > 1 and dims[1] == 1)):
+        return "depthwise"
+    if group == 1 and dims is not None and len(dims) > 2 and all(d == 1 for d in dims[2:]):
+        return "pointwise"
+    return "conv"
+
+
+def _tap_problem(model, node, tap: Tap, shape) -> str | None:
+    """Why ``tap`` cannot be analysed (rank, element type), else None; sets ``tap.dequant``
+    for quantized outputs with constant scale and zero point."""
+    rank = len(shape) if shape is not None else None
+    elem = tap.elem_type
+    if elem in _UNREADABLE_FLOATS:
+        return (f"{_UNREADABLE_FLOATS[elem]} tensor: ONNX Runtime cannot return it to NumPy (cast it to float32 in "
+                "the model to analyse it)")
+    if rank is not None and rank >= 5:
+        return f"rank {rank} tensor (3-D convolution): not supported"
+    if rank is not None and rank < 3:
+        return f"rank {rank} tensor: not a feature map"
+    if elem and elem not in _FLOAT_TYPES:
+        if node.op_type in _QUANT_OPS and elem in _QUANT_TYPES:
+            tap.dequant = _dequant_params(model, node)
+            return None if tap.dequant is not None else "quantized output whose scale/zero point are not constants"
+        return f"non-float tensor (ONNX type {elem})"
+    return None
+
+
+# -- layouts ------------------------------------------------------------------
+_CHANNELS_FIRST_OPS = frozenset(DEFAULT_OPS) | {
+    "BatchNormalization", "InstanceNormalization", "GlobalAveragePool", "GlobalMaxPool", "Resize",
+    "Upsample", "LRN", "DepthToSpace", "SpaceToDepth", "MaxUnpool", "MaxRoiPool", "DeformConv",
+}
+_LAYOUT_KEEPING = frozenset({
+    "Relu", "LeakyRelu", "PRelu", "Sigmoid", "Tanh", "Elu", "Selu", "Celu", "Gelu", "HardSigmoid",
+    "HardSwish", "Mish", "Softplus", "Softsign", "Clip", "Add", "Sub", "Mul", "Div", "Max", "Min",
+    "Sum", "Mean", "Pow", "Sqrt", "Abs", "Neg", "Exp", "Log", "Erf", "Identity", "Dropout", "Cast",
+    "QuantizeLinear", "DequantizeLinear", "Where", "Pad", "Concat", "Slice", "Split", "Sin", "Cos",
+    "Reciprocal", "Floor", "Ceil", "Round", "Sign", "ThresholdedRelu", "Shrink", "Swish",
+})
+
+
+def propagate_layouts(model, input_channel_axis: dict[str, int]) -> dict[str, int]:
+    """Channel axis of every tensor whose layout can be followed from the inputs.
+
+    Rank-4 and rank-3 tensors start from the graph inputs' layouts; ONNX
+    conv/pool/norm outputs are channels-first by the operator spec;
+    Transpose permutes the channel axis; element-wise ops keep it. Tensors not
+    in the result are assumed channels-first (the ONNX convention).
+    """
+    axis: dict[str, int] = dict(input_channel_axis)
+    for node in topological_order(model.graph):
+        op = node.op_type
+        if op in _CHANNELS_FIRST_OPS:
+            for o in node.output:
+                axis[o] = 1
+        elif op == "Transpose":
+            src = axis.get(node.input[0]) if node.input else None
+            perm = next((list(a.ints) for a in node.attribute if a.name == "perm"), None)
+            if src is not None and perm and src < len(perm):
+                axis[node.output[0]] = perm.index(src)
+        elif op in _LAYOUT_KEEPING:
+            src = next((axis[i] for i in node.input if i in axis), None)
+            if src is not None:
+                for o in node.output:
+                    axis[o] = src
+    return axis
+
+
+def expose_outputs(model, taps: list[Tap]):
+    """Copy of ``model`` with every tap tensor as a graph output (existing outputs kept).
+
+    Outputs carry the inferred element type when known and no shape (shapes
+    are hints; the runtime's arrays are the truth).
+    """
+    import onnx
+    from onnx import helper
+
+    out = onnx.ModelProto()
+    out.CopyFrom(model)
+    existing = {o.name for o in out.graph.output}
+    for t in taps:
+        if t.tensor in existing:
+            continue
+        if t.elem_type:
+            vi = helper.make_tensor_value_info(t.tensor, t.elem_type, None)
+        else:
+            vi = onnx.ValueInfoProto()
+            vi.name = t.tensor
+        out.graph.output.append(vi)
+        existing.add(t.tensor)
+    return out
+
+
+def _fresh(used: set[str], base: str) -> str:
+    """``base``, or ``base`` with underscores appended, not in ``used`` (which it joins)."""
+    name = base
+    while name in used:
+        name += "_"
+    used.add(name)
+    return name
+
+
+def _used_names(graph) -> set[str]:
+    names = {i.name for i in graph.input} | {i.name for i in graph.initializer} | {o.name for o in graph.output}
+    for node in graph.node:
+        names.update(node.output)
+        names.add(node.name)
+    return names
+
+
+def _nan_propagating_max_pool(used: set[str], src: str, dst: str, dims: int, nan: str) -> list:
+    """Nodes for ``dst = maxpool2(src)`` where a window holding a NaN gives NaN (as NumPy's
+    ``maximum`` does). ONNX leaves NaN in MaxPool unspecified and runtimes keep or drop it
+    by its place in the window; the explicit mask makes every device agree."""
+    from onnx import TensorProto, helper
+
+    window = [2] * dims
+    pooled, isnan, mask, hit, any_nan = (_fresh(used, f"{dst}/{part}") for part in ("max", "isnan", "mask", "hit", "any"))
+    return [
+        helper.make_node("MaxPool", [src], [pooled], name=pooled, kernel_shape=window, strides=window),
+        helper.make_node("IsNaN", [src], [isnan], name=isnan),
+        helper.make_node("Cast", [isnan], [mask], name=mask, to=TensorProto.FLOAT),
+        helper.make_node("MaxPool", [mask], [hit], name=hit, kernel_shape=window, strides=window),
+        helper.make_node("Cast", [hit], [any_nan], name=any_nan, to=TensorProto.BOOL),
+        helper.make_node("Where", [any_nan, nan, pooled], [dst], name=dst),
+    ]
+
+
+def _unsqueeze_channel(model, used: set[str], nodes: list, current: str) -> str:
+    """Append an Unsqueeze of axis 1 to ``nodes`` (axes as an input from opset 13, else an attribute)."""
+    from onnx import TensorProto, helper
+
+    opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 13)
+    out = _fresh(used, "srop_onnx/baseline/unsqueeze")
+    if opset >= 13:
+        axes = _fresh(used, "srop_onnx/baseline/axes")
+        nodes.append(helper.make_node("Constant", [], [axes], name=axes,
+                                      value=helper.make_tensor(axes, TensorProto.INT64, [1], [1])))
+        nodes.append(helper.make_node("Unsqueeze", [current, axes], [out], name=out))
+    else:
+        nodes.append(helper.make_node("Unsqueeze", [current], [out], name=out, axes=[1]))
+    return out
+
+
+def add_pooling_chain(model, input_name: str, channel_axis: int | None, levels: int, *,
+                      copy: bool = True) -> tuple[object, list[str]]:
+    """Copy of ``model`` whose extra outputs are the max-pooling chain of input ``input_name``
+    (with ``copy=False``, ``model`` itself, changed in place: for a model the caller already
+    copied, e.g. the output of :func:`expose_outputs`, so its weights are not copied twice).
+
+    Output ``i`` is the input after ``i`` rounds of 2x2 (2 for 1-D), stride-2, floor-mode
+    max-pooling, as float32 and channels-first (docs/baseline-and-twin.md): level 0 is the input itself. A
+    window with a NaN pools to NaN, so a map with NaN stays non-finite down the chain. The
+    runtime computes the chain where it runs the model, so the baseline needs no second
+    upload of the input and its statistics are reduced next to the taps'.
+
+    Returns the new model and the ``levels`` output names, level 0 first.
+    """
+    import onnx
+    from onnx import TensorProto, helper
+
+    if levels < 1:
+        raise UsageError(f"a pooling chain needs at least one level, got {levels}")
+    source = next((i for i in model.graph.input if i.name == input_name), None)
+    if source is None:
+        raise ModelError(f"model has no input '{input_name}'")
+    rank = len(source.type.tensor_type.shape.dim)
+    if rank not in (2, 3, 4):
+        raise ModelError(f"input '{input_name}' has rank {rank}; a pooling chain needs rank 2, 3 or 4")
+    out = model
+    if copy:
+        out = onnx.ModelProto()
+        out.CopyFrom(model)
+    used = _used_names(out.graph)
+    nodes, current = [], input_name
+    if source.type.tensor_type.elem_type != TensorProto.FLOAT:
+        cast = _fresh(used, "srop_onnx/baseline/cast")
+        nodes.append(helper.make_node("Cast", [current], [cast], name=cast, to=TensorProto.FLOAT))
+        current = cast
+    if rank == 2:  # a raw waveform (N, samples): one channel, (N, 1, samples)
+        current, channel_axis, rank = _unsqueeze_channel(out, used, nodes, current), 1, 3
+    if channel_axis != 1:
+        perm = [0, channel_axis] + [a for a in range(1, rank) if a != channel_axis]
+        moved = _fresh(used, "srop_onnx/baseline/channels_first")
+        nodes.append(helper.make_node("Transpose", [current], [moved], name=moved, perm=perm))
+        current = moved
+    names = [_fresh(used, "srop_onnx/baseline/0")]
+    nodes.append(helper.make_node("Identity", [current], [names[0]], name=names[0]))
+    nan = _fresh(used, "srop_onnx/baseline/nan")
+    nodes.append(helper.make_node("Constant", [], [nan], name=nan,
+                                  value=helper.make_tensor(nan, TensorProto.FLOAT, [], [float("nan")])))
+    for level in range(1, levels):
+        names.append(_fresh(used, f"srop_onnx/baseline/{level}"))
+        nodes.extend(_nan_propagating_max_pool(used, names[-2], names[-1], rank - 2, nan))
+    out.graph.node.extend(nodes)
+    out.graph.output.extend(helper.make_tensor_value_info(n, TensorProto.FLOAT, [None] * rank) for n in names)
+    return out, names

@@ -1,0 +1,422 @@
+"""File reading of srop-onnx: models, external data, input discovery, arrays, images, WAV files.
+
+Math, statistics and graph rewrites take objects in memory; this module and
+:mod:`srop_onnx.files.writes` (every file written, atomically) are the places that touch the file system.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import InputDataError, ModelError
+from ..files.filetypes import ARRAY_SUFFIXES, IMAGE_SUFFIXES, INPUT_SUFFIXES
+from ..files.writes import atomic_path
+
+__all__ = [
+    "IMAGE_SUFFIXES",
+    "ARRAY_SUFFIXES",
+    "LoadedModel",
+    "load_model",
+    "external_data_files",
+    "runnable_model",
+    "discover_inputs",
+    "discover_keyed",
+    "check_readable",
+    "read_named_arrays",
+    "read_wav",
+    "content_digest",
+    "read_hashed",
+    "in_memory_model",
+    "read_image",
+    "read_arrays",
+    "load_model_with_weights",
+    "save_model",
+]
+
+
+# ONNX Runtime and protobuf cannot take serialized models of 2 GiB and more.
+_PROTO_LIMIT = 2**31 - 1
+
+
+@dataclass
+class LoadedModel:
+    """An ONNX model read from disk, weights left where they are.
+
+    ``proto`` holds the graph; tensors stored as external data are *not*
+    loaded (their files are listed in ``external_files``), so models over
+    2 GB stay cheap to rewrite.
+    """
+
+    proto: object  # onnx.ModelProto
+    path: Path
+    sha256: str
+    external_files: list[Path]
+
+
+def _shown(location: str, limit: int = 80) -> str:
+    """An external-data location as one line of text: escaped, and shortened when long."""
+    text = repr(location)[1:-1]
+    return text if len(text) <= limit else f"{text[:limit - 20]}...({len(location)} characters)"
+
+
+def _external_target(base: Path, tensor_name: str, location: str) -> Path:
+    """Where an external-data ``location`` points, inside ``base``; a location that is empty,
+    absolute, outside the folder, holds a NUL byte, is too long for the file system or loops
+    through symbolic links is refused as a model error (nothing outside the folder is read)."""
+    where = f"{base}: tensor '{_shown(tensor_name, 60)}' points to external data '{_shown(location)}'"
+    if not location or "\x00" in location or Path(location).is_absolute():
+        raise ModelError(f"{where}, which is not a file name inside the model's folder; refusing to read it "
+                         "(move the data file next to the model and fix its location)")
+    try:
+        target = (base / location).resolve(strict=False)
+        inside = target.is_relative_to(base)
+        exists = inside and target.is_file()
+    except (OSError, RuntimeError, ValueError) as exc:  # name too long, a symbolic link loop
+        raise ModelError(f"{where}, which cannot be resolved ({type(exc).__name__}: {_shown(str(exc))}); fix the "
+                         "location in the model") from None
+    if not inside:
+        raise ModelError(f"{where}, outside the model's folder; refusing to read it (move the data file next to "
+                         "the model and fix its location)")
+    if not exists:
+        raise ModelError(f"{where}, which is missing; copy it next to the model (it must sit at that path relative "
+                         "to the .onnx file)")
+    return target
+
+
+def external_data_files(proto, base: Path) -> list[Path]:
+    """Files referenced as external data by ``proto``, checked to exist inside ``base``."""
+    from onnx.external_data_helper import uses_external_data
+
+    from .graph import iter_tensors
+
+    base = base.resolve()
+    files: dict[Path, None] = {}
+    for tensor in iter_tensors(proto.graph):
+        if uses_external_data(tensor):
+            info = {e.key: e.value for e in tensor.external_data}
+            files[_external_target(base, tensor.name, info.get("location", ""))] = None
+    return list(files)
+
+
+def load_model(path: str | os.PathLike) -> LoadedModel:
+    """Read an ONNX model without loading external weights; one-line errors for bad files."""
+    import onnx
+    from google.protobuf.message import DecodeError
+
+    p = Path(path)
+    if not p.exists():
+        raise ModelError(f"{p}: no such file; give the path of an .onnx model")
+    if p.is_dir():
+        raise ModelError(f"{p}: is a folder; give the path of an .onnx model file")
+    try:
+        data = p.read_bytes()  # read once: parsed and hashed from memory
+    except OSError as exc:
+        raise ModelError(f"{p}: cannot read the model ({exc.strerror or exc}); check the path and its permissions") from exc
+    try:
+        proto = onnx.load_model_from_string(data)
+    except (DecodeError, RuntimeWarning, ValueError, OSError) as exc:
+        raise ModelError(f"{p}: not an ONNX model or a truncated one ({type(exc).__name__}); re-export or re-download it") from exc
+    except Exception as exc:  # protobuf raises assorted errors on garbage
+        raise ModelError(f"{p}: not an ONNX model or a truncated one ({type(exc).__name__}); re-export or re-download it") from exc
+    if proto.ir_version <= 0 or not proto.HasField("graph") or len(proto.graph.node) == 0:
+        raise ModelError(f"{p}: not an ONNX model (no graph or no nodes); re-export or re-download it")
+    ext = external_data_files(proto, p.parent)
+    return LoadedModel(proto=proto, path=p, sha256=hashlib.sha256(data).hexdigest(), external_files=ext)
+
+
+def runnable_model(loaded: LoadedModel, proto) -> tuple[bytes, str | None]:
+    """What ONNX Runtime should load for a rewritten ``proto`` of ``loaded``.
+
+    Returns the serialized graph (weights stored as external data stay where
+    they are, so even models over 2 GB serialize small) and the folder ONNX
+    Runtime must read external data from (None without external data).
+    Nothing is written to disk.
+    """
+    if proto.ByteSize() > _PROTO_LIMIT:
+        raise ModelError(f"{loaded.path}: model is over 2 GB without external data, which ONNX cannot represent")
+    folder = str(loaded.path.parent.resolve()) if loaded.external_files else None
+    return proto.SerializeToString(), folder
+
+
+def load_model_with_weights(path: str | os.PathLike) -> LoadedModel:
+    """Like :func:`load_model`, with external weights read into memory."""
+    from onnx.external_data_helper import load_external_data_for_model
+
+    loaded = load_model(path)
+    if loaded.external_files:
+        try:
+            load_external_data_for_model(loaded.proto, str(loaded.path.parent))
+        except (OSError, ValueError) as exc:
+            raise ModelError(f"{loaded.path}: cannot read external data ({exc})") from exc
+    return loaded
+
+
+def save_model(proto, path: str | os.PathLike, *, protect: list[Path] = ()) -> Path:
+    """Write ``proto`` atomically; weights go to ``<name>.data`` beside it when over 2 GB.
+
+    Refuses to overwrite any file in ``protect`` (the user's model and its data).
+    """
+    import onnx
+
+    target = Path(path)
+    if target.suffix.lower() != ".onnx":
+        raise ModelError(f"{target}: output model path must end in .onnx")
+    guarded = {p.resolve() for p in protect}
+    if target.resolve() in guarded or target.with_name(target.name + ".data").resolve() in guarded:
+        raise ModelError(f"{target}: refusing to overwrite the input model; choose another -o path")
+    with atomic_path(target) as tmp:  # a symbolic link is written through, not replaced
+        if proto.ByteSize() > _PROTO_LIMIT:
+            data = target.name + ".data"
+            onnx.save_model(proto, tmp, save_as_external_data=True, all_tensors_to_one_file=True, location=data)
+        else:
+            onnx.save_model(proto, tmp)
+    return target
+
+
+def in_memory_model(proto, label: str) -> LoadedModel:
+    """A LoadedModel for a proto made in memory (e.g. a randomized twin)."""
+    h = hashlib.sha256(proto.SerializeToString()).hexdigest()
+    return LoadedModel(proto=proto, path=Path(label), sha256=h, external_files=[])
+
+
+# -- inputs -------------------------------------------------------------------
+def _walk(folder: Path) -> list[Path]:
+    """Input candidates below ``folder``: files with an input suffix, and also what cannot be read
+    (a broken link or a FIFO named like an input, a subfolder that cannot be listed), so that a run
+    skips and lists them instead of losing them silently."""
+    found: list[Path] = []
+    suffixes = INPUT_SUFFIXES
+
+    def unreadable(err: OSError) -> None:
+        if err.filename and Path(err.filename) != folder:
+            found.append(Path(err.filename))
+
+    for root, dirs, names in os.walk(folder, onerror=unreadable):
+        dirs.sort()
+        for name in names:
+            if Path(name).suffix.lower() in suffixes:
+                found.append(Path(root) / name)
+    return sorted(found, key=lambda f: f.relative_to(folder).as_posix())
+
+
+def discover_inputs(paths: list[str | os.PathLike]) -> list[Path]:
+    """Input files from files and folders (folders recursively), sorted per argument
+    (see :func:`discover_keyed`)."""
+    return [f for f, _key in discover_keyed(paths)]
+
+
+def discover_keyed(paths: list[str | os.PathLike]) -> list[tuple[Path, str]]:
+    """``(file, key)`` of every input file under ``paths``, sorted per argument. The key is the
+    file's identity independent of how the path was typed: its path inside the folder argument it
+    was found under (``cats/1.png``), or the name of a file given directly (``x.npy``).
+
+    Entries that cannot be read (broken links, FIFOs, unreadable subfolders) are kept in the list:
+    reading them fails with a reason, so a run lists them as skipped. Raises InputDataError for a
+    missing path or a folder without usable files.
+    """
+    found: list[tuple[Path, str]] = []
+    for raw in paths:
+        p = Path(raw)
+        if not p.exists():
+            raise InputDataError(f"{p}: no such file or folder; give image files, .npy/.npz arrays or folders of them")
+        if p.is_dir():
+            files = _walk(p)
+            if not files:
+                exts = ", ".join(sorted(INPUT_SUFFIXES))
+                raise InputDataError(f"{p}: folder has no images or arrays ({exts}); point to a folder with inputs")
+            found.extend((f, f.relative_to(p).as_posix()) for f in files)
+        else:
+            found.append((p, p.name))
+    return found
+
+
+def check_readable(path: Path) -> None:
+    """Raise InputDataError unless ``path`` is a regular file that can be opened (never blocks on
+    a FIFO or a device: they are refused before opening)."""
+    import stat
+
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        raise InputDataError(f"{path}: broken symbolic link or vanished file; skipping it") from None
+    except OSError as exc:
+        raise InputDataError(f"{path}: cannot read ({exc.strerror or exc})") from exc
+    if stat.S_ISDIR(mode):
+        try:
+            with os.scandir(path):
+                pass
+        except OSError as exc:
+            raise InputDataError(f"{path}: cannot list this folder ({exc.strerror or exc}); its files were not read") \
+                from exc
+        raise InputDataError(f"{path}: is a folder")
+    if not stat.S_ISREG(mode):
+        raise InputDataError(f"{path}: not a regular file (a FIFO, socket or device); give image or array files")
+    if not os.access(path, os.R_OK):
+        raise InputDataError(f"{path}: cannot read (permission denied)")
+
+
+def _pixel_limit() -> int:
+    from PIL import Image
+
+    return int(Image.MAX_IMAGE_PIXELS or 89_478_485)
+
+
+def read_image(path: Path, data: bytes | None = None):
+    """Open an image as a PIL image with EXIF orientation applied (loaded fully); ``data``: the
+    file's bytes when the caller already read them (decoded from memory).
+
+    The header's size is checked before anything is decoded: an image over Pillow's pixel limit
+    (89 MP by default) is a bad input, whatever its file size (a 69-byte PNG can claim 30000 x 30000).
+    """
+    import warnings
+
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    import io
+
+    if data is None:
+        check_readable(path)
+    source = path if data is None else io.BytesIO(data)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # bounded below, one line
+            with Image.open(source) as im:
+                w, h = im.size
+                if w * h > _pixel_limit():
+                    raise InputDataError(f"{path}: image claims {w}x{h} pixels, over the {_pixel_limit() / 1e6:.0f} MP "
+                                         "that srop-onnx decodes; downscale it first")
+                im.load()
+                return ImageOps.exif_transpose(im)
+    except Image.DecompressionBombError as exc:  # Pillow refuses before we see the size (over 2x its limit)
+        import re
+
+        pixels = re.search(r"\((\d+) pixels\)", str(exc))
+        claim = f"{pixels.group(1)} pixels" if pixels else "more pixels than Pillow allows"
+        raise InputDataError(f"{path}: image claims {claim}, over the {_pixel_limit() / 1e6:.0f} MP that srop-onnx "
+                             "decodes; downscale it first") from exc
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, MemoryError) as exc:
+        why = str(exc).replace(repr(source), repr(str(path)))  # the same words whether read from disk or memory
+        raise InputDataError(f"{path}: cannot read image ({exc.__class__.__name__}: {why})") from exc
+
+
+def read_arrays(path: Path, data: bytes | None = None) -> list[np.ndarray]:
+    """Arrays of a .npy file (one, memory-mapped: rows are read when a batch needs them, so a
+    large file starts at once and is never held whole) or a .npz file (each member, sorted by name);
+    ``data``: the file's bytes when the caller already read them."""
+    import io
+
+    if data is None:
+        check_readable(path)
+    try:
+        if path.suffix.lower() == ".npz":
+            return list(read_named_arrays(path, data).values())
+        if data is not None:
+            return [np.load(io.BytesIO(data), allow_pickle=False)]
+        return [np.load(path, mmap_mode="r", allow_pickle=False)]
+    except InputDataError:
+        raise
+    except (ValueError, OSError, EOFError, MemoryError) as exc:
+        raise InputDataError(f"{path}: cannot read array file ({exc.__class__.__name__}: {exc})") from exc
+
+
+def _check_npz_headers(path: Path, data: bytes | None = None) -> None:
+    """Refuse .npz members whose header claims more data than the member holds (a hostile header
+    would make NumPy allocate it) or holds Python objects, before anything is allocated."""
+    import zipfile
+
+    import io
+
+    with zipfile.ZipFile(path if data is None else io.BytesIO(data)) as zf:
+        for info in zf.infolist():
+            if not info.filename.endswith(".npy"):
+                continue
+            with zf.open(info) as f:
+                version = np.lib.format.read_magic(f)
+                reader = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+                if version not in reader:
+                    continue
+                shape, _fortran, dtype = reader[version](f)
+            if dtype.hasobject:
+                raise InputDataError(f"{path}: member {info.filename} holds Python objects; save numeric arrays")
+            claimed = int(np.prod(shape, dtype=object)) * dtype.itemsize
+            if claimed > info.file_size:
+                raise InputDataError(f"{path}: member {info.filename} claims shape {tuple(shape)} ({claimed} bytes) "
+                                     f"but holds {info.file_size} bytes; the file is corrupt or hostile")
+
+
+def content_digest(path: Path) -> str:
+    """SHA-256 of a file's bytes, read in 1 MiB blocks (an unreadable file has an identity too)."""
+    h = hashlib.sha256()
+    try:
+        with open(path, "rb") as f:
+            while block := f.read(1 << 20):
+                h.update(block)
+    except OSError as exc:
+        return f"unreadable:{exc.errno}"
+    return h.hexdigest()
+
+
+def read_hashed(path: Path, keep: bool = True) -> tuple[bytes | None, str]:
+    """``(the file's bytes, their SHA-256)``; with ``keep=False`` the bytes are hashed in blocks
+    and not kept (a large ``.npy`` is then memory-mapped by the reader)."""
+    if not keep:
+        return None, content_digest(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InputDataError(f"{path}: cannot read ({exc.strerror or exc})") from exc
+    except MemoryError as exc:
+        raise InputDataError(f"{path}: too large to read into memory") from exc
+    return data, hashlib.sha256(data).hexdigest()
+
+
+def read_wav(path: Path, raw: bytes | None = None) -> tuple[int, np.ndarray]:
+    """``(sample rate, samples)`` of a WAV file, float64 in [-1, 1] (integer PCM scaled by its
+    range), shape ``(samples,)`` or ``(samples, channels)``; ``raw``: the file's bytes when the
+    caller already read them."""
+    import io
+    import warnings
+
+    from scipy.io import wavfile
+
+    if raw is None:
+        check_readable(path)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", wavfile.WavFileWarning)
+            rate, data = wavfile.read(path if raw is None else io.BytesIO(raw), mmap=False)
+    except (ValueError, OSError, EOFError, MemoryError) as exc:
+        raise InputDataError(f"{path}: cannot read WAV ({type(exc).__name__}: {exc})") from exc
+    if data.dtype.kind == "u":  # 8-bit PCM is unsigned around 128
+        info = np.iinfo(data.dtype)
+        data = (data.astype(np.float64) - (info.max + 1) / 2) / ((info.max + 1) / 2)
+    elif data.dtype.kind == "i":
+        data = data.astype(np.float64) / float(-np.iinfo(data.dtype).min)
+    else:
+        data = data.astype(np.float64)
+    if data.size == 0:
+        raise InputDataError(f"{path}: the WAV file holds no samples")
+    return int(rate), data
+
+
+def read_named_arrays(path: Path, data: bytes | None = None) -> dict[str, np.ndarray]:
+    """The members of an .npz file by name (headers checked first, no pickles)."""
+    import io
+    import zipfile
+
+    if data is None:
+        check_readable(path)
+    try:
+        _check_npz_headers(path, data)
+        with np.load(path if data is None else io.BytesIO(data), allow_pickle=False) as z:
+            return {k: np.asarray(z[k]) for k in sorted(z.files)}
+    except InputDataError:
+        raise
+    except (ValueError, OSError, EOFError, MemoryError, zipfile.BadZipFile) as exc:
+        raise InputDataError(f"{path}: cannot read array file ({exc.__class__.__name__}: {exc})") from exc
+

@@ -1,0 +1,305 @@
+"""Comparing profiles: layer matching, side-by-side numbers, drift checks, twin verdicts.
+
+Everything here takes :class:`~srop_onnx.results.profile.Profile` objects and returns
+plain result objects; printing and files are the CLI's and report module's job.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..errors import UsageError
+from .profile import LayerProfile, Profile
+from ..config.settings import describe_differences, settings_differences
+from ..core.stats import wasserstein1
+
+__all__ = [
+    "METRICS",
+    "MATCHES",
+    "LayerPair",
+    "Comparison",
+    "CheckResult",
+    "ensure_comparable",
+    "compare",
+    "check",
+    "random_verdict",
+]
+
+METRICS = ("mean", "median", "w1")
+#: how layers of two profiles may be paired: by name only, or by name and then by position
+MATCHES = ("name", "position")
+
+
+@dataclass
+class LayerPair:
+    a: LayerProfile
+    b: LayerProfile
+    matched_by: str  # "tensor", "name" or "position"
+
+    def delta(self, metric: str, units: str) -> float:
+        """|difference| of ``metric`` (mean/median in ``units``; w1 in band units, exact)."""
+        if metric == "w1":
+            return self.w1
+        va, vb = getattr(self.a.summary(units), metric), getattr(self.b.summary(units), metric)
+        return abs(va - vb)
+
+    @property
+    def w1(self) -> float:
+        return wasserstein1(self.a.stats.histogram, self.a.stats.m, self.b.stats.histogram, self.b.stats.m)
+
+
+@dataclass
+class Comparison:
+    """Two profiles' layers side by side: ``pairs`` (by tensor, module name, then position when
+    allowed), the layers only one side has, and warnings. ``names`` label A and B (the profile
+    files, or the models)."""
+
+    a: Profile
+    b: Profile
+    pairs: list[LayerPair]
+    only_a: list[LayerProfile]
+    only_b: list[LayerProfile]
+    warnings: list[str] = field(default_factory=list)
+    names: tuple[str, str] = ("A", "B")
+
+    @property
+    def positional(self) -> list[LayerPair]:
+        """The pairs made by position only (their names differ)."""
+        return [p for p in self.pairs if p.matched_by == "position"]
+
+    def to_dataframe(self, units: str = "band"):
+        """One row per pair (``delta = B - A``) and per unpaired layer (pandas)."""
+        from .frames import comparison_frame
+
+        return comparison_frame(self, units)
+
+    def _repr_html_(self) -> str:
+        from ..show.notebook import comparison_html
+
+        return comparison_html(self)
+
+
+def label_of(p: Profile, default: str) -> str:
+    """How a profile is named in a comparison: the file it came from, else its model."""
+    return p.origin or f"{default} of {p.model.get('path', '?')}"
+
+
+def describe_pairs(pairs: list[LayerPair], limit: int = 8) -> str:
+    """``"conv1 ~ conv2d, conv2 ~ conv2d_1 (and 3 more)"``: pairs for a one-line message."""
+    text = ", ".join(f"{p.a.name} ~ {p.b.name}" for p in pairs[:limit])
+    return text + (f" (and {len(pairs) - limit} more)" if len(pairs) > limit else "")
+
+
+def ensure_comparable(a: Profile, b: Profile, names: tuple[str, str] = ("A", "B")) -> None:
+    """Refuse profiles whose SROPs mean different things (kappa, taps, preprocessing, TF32).
+
+    Units are not refused: summaries are recomputed exactly from the histograms
+    in whichever unit the comparison uses.
+    """
+    diffs = settings_differences(a.settings, b.settings, ignore=("units",))
+    if diffs:
+        raise UsageError(
+            f"{names[0]} and {names[1]} were analysed with different settings ({describe_differences(diffs)}); "
+            "re-run analyze with the same --kappa/--ops/--all/--layers/--preprocess/--tf32 to compare them"
+        )
+
+
+def _pair_by(key: str, left: list, right: list, pairs: list[LayerPair]) -> list:
+    """Pair ``left`` layers with ``right`` ones of the same ``key``; returns the unpaired left."""
+    index: dict = {}
+    for lay in right:
+        index.setdefault(getattr(lay, key), lay)
+    rest = []
+    for lay in left:
+        match = index.get(getattr(lay, key))
+        if match is not None and match in right:
+            pairs.append(LayerPair(lay, match, key))
+            right.remove(match)
+        else:
+            rest.append(lay)
+    return rest
+
+
+def compare(a: Profile, b: Profile, *, check_settings: bool = True, names: tuple[str, str] = ("A", "B"),
+            match: str = "position") -> Comparison:
+    """Match the layers of ``a`` and ``b``: by tensor name, then module name, then (``match="position"``)
+    by position among the rest, where shapes agree; pairs made by position are warned about."""
+    if match not in MATCHES:
+        raise UsageError(f"--match must be one of {', '.join(MATCHES)}, got {match!r}")
+    if check_settings:
+        ensure_comparable(a, b, names)
+    left, right = list(a.layers), list(b.layers)
+    pairs: list[LayerPair] = []
+    warnings: list[str] = []
+    for key in ("tensor", "name"):
+        left = _pair_by(key, left, right, pairs)
+    if match == "position" and left and right:
+        for la, lb in zip(left, right):
+            if la.shape == lb.shape:
+                pairs.append(LayerPair(la, lb, "position"))
+        paired = {id(p.a) for p in pairs} | {id(p.b) for p in pairs}
+        positional = [p for p in pairs if p.matched_by == "position"]
+        if positional:
+            warnings.append(f"{len(positional)} layer(s) paired by position only (names differ): "
+                            f"{describe_pairs(positional)}; check the pairing")
+        left = [lay for lay in left if id(lay) not in paired]
+        right = [lay for lay in right if id(lay) not in paired]
+    pairs.sort(key=lambda p: p.a.index)
+    return Comparison(a=a, b=b, pairs=pairs, only_a=left, only_b=right, warnings=warnings, names=names)
+
+
+@dataclass
+class LayerCheck:
+    pair: LayerPair | None
+    name: str
+    value: float | None
+    ok: bool
+    message: str
+
+
+@dataclass
+class CheckResult:
+    """The outcome of :func:`check`: truthy exactly when every layer passed, so
+    ``assert check(profile, golden)`` fails a test on drift. ``str()`` is a short summary (which
+    layers drifted, by how much, against which tolerance); :meth:`table` is every layer."""
+
+    metric: str
+    tol: float
+    units: str
+    layers: list[LayerCheck]
+    comparison: Comparison
+
+    @property
+    def passed(self) -> bool:
+        return all(lc.ok for lc in self.layers)
+
+    @property
+    def failures(self) -> list[LayerCheck]:
+        return [lc for lc in self.layers if not lc.ok]
+
+    @property
+    def names(self) -> tuple[str, str]:
+        """What was checked against what: the profile and golden files (or models)."""
+        return self.comparison.names
+
+    def __bool__(self) -> bool:
+        return self.passed
+
+    def summary(self, limit: int = 5) -> str:
+        """A few lines: the verdict, then up to ``limit`` drifting layers."""
+        n, bad = len(self.layers), self.failures
+        rule = f"{self.metric}, tol {self.tol:g}, {self.units} units"
+        if not bad:
+            return f"PASS: {n} layer(s) within tolerance ({rule}) of {self.names[1]}"
+        lines = [f"FAILED: {len(bad)} of {n} layer(s) drifted ({rule}) from {self.names[1]}:"]
+        lines += [f"  {lc.name}: {lc.message}" for lc in bad[:limit]]
+        if len(bad) > limit:
+            lines.append(f"  ... and {len(bad) - limit} more (result.table() lists every layer)")
+        return "\n".join(lines)
+
+    __str__ = summary
+
+    def __repr__(self) -> str:
+        state = "passed" if self.passed else f"{len(self.failures)} of {len(self.layers)} failed"
+        return f"<CheckResult {state}: {self.metric}, tol {self.tol:g}, {self.units} units>"
+
+    def table(self) -> str:
+        """Every checked layer, one line each: PASS/FAIL, the layer and the numbers."""
+        return "\n".join(f"{'PASS' if lc.ok else 'FAIL'} {lc.name}: {lc.message}" for lc in self.layers)
+
+    def to_dataframe(self):
+        """One row per checked layer (pandas)."""
+        from .frames import check_frame
+
+        return check_frame(self)
+
+    def _repr_html_(self) -> str:
+        from ..show.notebook import check_html
+
+        return check_html(self)
+
+
+def check(profile: Profile, golden: Profile, *, tol: float = 0.02, metric: str = "mean",
+          units: str | None = None, match: str = "name", names: tuple[str, str] | None = None) -> CheckResult:
+    """Every layer of ``profile`` within ``tol`` of ``golden`` by ``metric``, and the same layer set.
+
+    Layers pair by tensor, then module name. Layers that would pair only by position (their names
+    differ, e.g. the same network from two exporters) are refused with one line listing them,
+    unless ``match="position"`` accepts that pairing. ``names`` label the two sides (files).
+    """
+    if metric not in METRICS:
+        raise UsageError(f"--metric must be one of {', '.join(METRICS)}, got {metric!r}")
+    if not (tol >= 0 and math.isfinite(tol)):
+        raise UsageError(f"--tol must be a finite number >= 0, got {tol}")
+    units = units or golden.units
+    names = names or (label_of(profile, "the profile"), label_of(golden, "the golden profile"))
+    comp = compare(profile, golden, names=names, match="position")
+    if comp.positional and match != "position":
+        raise UsageError(f"{len(comp.positional)} layer(s) of {names[0]} pair with {names[1]} only by position "
+                         f"(their names differ): {describe_pairs(comp.positional)}; check that the pairing is right "
+                         "and rerun with --match position (API: match='position')")
+    out = [_layer_check(pair, metric, units, tol) for pair in comp.pairs]
+    for lay in comp.only_a:
+        out.append(LayerCheck(None, lay.name, None, False, "layer is not in the golden profile"))
+    for lay in comp.only_b:
+        out.append(LayerCheck(None, lay.name, None, False, "golden layer is missing from the profile"))
+    return CheckResult(metric=metric, tol=float(tol), units=units, layers=out, comparison=comp)
+
+
+def _layer_check(pair: LayerPair, metric: str, units: str, tol: float) -> LayerCheck:
+    value = pair.delta(metric, units)
+    if math.isnan(value):
+        ok = pair.a.stats.count == 0 and pair.b.stats.count == 0
+        msg = "no live maps on either side" if ok else "no live maps on one side"
+    else:
+        ok = value <= tol
+        if metric == "w1":
+            msg = f"W1 {value:.4f} {'<=' if ok else '>'} tol {tol:g} (band units)"
+        else:
+            va, vb = getattr(pair.a.summary(units), metric), getattr(pair.b.summary(units), metric)
+            msg = (f"{metric} {va:.4f} vs golden {vb:.4f}: |delta| {value:.4f} {'<=' if ok else '>'} tol {tol:g} "
+                   f"({units} units)")
+    if pair.matched_by == "position":
+        msg += f" [paired by position with golden layer '{pair.b.name}']"
+    return LayerCheck(pair, pair.a.name, value, ok, msg)
+
+
+def random_verdict(trained: Profile, twin: Profile, *, deep_fraction: float = 1 / 3) -> dict:
+    """The paper's finding, tested on this data: do deep layers of the trained model
+    sit lower than its randomized twin (Sec. 4.2, Fig. 5)?
+
+    Deep layers are the last ``deep_fraction`` of the analysed layers by depth
+    (at least one). Per deep layer: both means (band units), their difference,
+    and the fraction of inputs whose per-sample mean is lower in the trained model.
+    """
+    comp = compare(trained, twin, check_settings=False)
+    pairs = [p for p in comp.pairs if p.a.stats.count and p.b.stats.count]
+    if not pairs:
+        return {"verdict": "undetermined", "reason": "no layer has live maps in both models", "layers": []}
+    n_deep = max(1, math.ceil(len(pairs) * deep_fraction))
+    rows = []
+    for i, p in enumerate(pairs):
+        ma, mb = p.a.summary("band").mean, p.b.summary("band").mean
+        sa, sb = p.a.stats.per_sample_mean(), p.b.stats.per_sample_mean()
+        both = np.isfinite(sa) & np.isfinite(sb) if sa.shape == sb.shape else np.zeros(0, bool)
+        lower = float(np.mean(sa[both] < sb[both])) if both.any() else None
+        rows.append({"layer": p.a.name, "deep": i >= len(pairs) - n_deep, "trained_mean": ma, "random_mean": mb,
+                     "difference": ma - mb, "inputs_lower": lower})
+    deep = [r for r in rows if r["deep"]]
+    diffs = np.array([r["difference"] for r in deep])
+    n_lower = int(np.sum(diffs < 0))
+    mean_diff = float(diffs.mean())
+    if n_lower == len(deep) and mean_diff < 0:
+        verdict = "consistent"
+        text = f"all {len(deep)} deep layer(s) of the trained model have a lower mean SROP than its randomized twin"
+    elif n_lower == 0 and mean_diff > 0:
+        verdict = "inconsistent"
+        text = "no deep layer of the trained model sits lower than its randomized twin"
+    else:
+        verdict = "mixed"
+        text = f"{n_lower} of {len(deep)} deep layer(s) of the trained model sit lower than its randomized twin"
+    return {"verdict": verdict, "summary": text + f" (mean difference {mean_diff:+.4f}, band units)",
+            "deep_layers": len(deep), "deep_lower": n_lower, "mean_difference": mean_diff, "layers": rows}

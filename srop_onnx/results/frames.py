@@ -1,0 +1,145 @@
+"""Results as pandas DataFrames, for notebooks and scripts (``pip install 'srop-onnx[pandas]'``).
+
+Every function takes a result object (profile, sweep, check, comparison) and returns a flat frame
+whose numbers are exactly the ones the JSON files hold: one row per layer, long forms for
+per-sample and per-channel means, level x layer for sweeps. pandas is imported on first use; without
+it each function raises one line naming the extra to install.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+from ..errors import UsageError
+
+if TYPE_CHECKING:
+    from .comparison import CheckResult, Comparison
+    from .profile import Profile
+    from .sweepresult import Sweep
+
+__all__ = ["pandas", "profile_frame", "layer_rows", "sweep_frame", "check_frame", "comparison_frame"]
+
+PER = ("layer", "sample", "channel")
+_SUMMARY = ("mean", "std", "median", "q1", "q3", "min", "max")
+
+
+def pandas() -> Any:
+    """The pandas module, or one line saying how to install it."""
+    try:
+        import pandas as pd
+    except ImportError:
+        raise UsageError("DataFrames need pandas, which is not installed; pip install 'srop-onnx[pandas]'") from None
+    return pd
+
+
+def _num(x: Any) -> float:
+    """A summary number as a float (NaN where there is none)."""
+    return math.nan if x is None else float(x)
+
+
+def layer_rows(profile: "Profile", units: str) -> list[dict]:
+    """One flat dict per layer: what :func:`profile_frame` tabulates (no pandas needed)."""
+    rows = []
+    for lay in profile.layers:
+        s = lay.summary(units)
+        base = (lay.baseline or {}).get(f"mean_{units}")
+        c, *sp = lay.shape
+        one_d = len(sp) == 1
+        rows.append({
+            "index": lay.index, "name": lay.name, "op": lay.op, "tensor": lay.tensor, "channels": c,
+            "height": None if one_d else sp[0], "width": None if one_d else sp[1], "length": sp[0] if one_d else None,
+            "m": lay.stats.m, "m_input": lay.stats.m_input, "count": lay.stats.count, "dead": lay.stats.dead,
+            "nonfinite": lay.stats.nonfinite, **{k: _num(getattr(s, k)) for k in _SUMMARY},
+            "baseline_mean": _num(base), "ratio": s.mean / base if base else math.nan,
+            "spatial_map": lay.spatial_map, "units": units,
+        })
+    return rows
+
+
+def _check_units(units: str) -> None:
+    if units not in ("band", "input"):
+        raise UsageError(f"units must be 'band' or 'input', got {units!r}")
+
+
+def _sample_rows(profile: "Profile", units: str) -> list[dict]:
+    rows = []
+    for lay in profile.layers:
+        for i, value in enumerate(lay.stats.per_sample_mean(units)):
+            source = profile.sources[i] if i < len(profile.sources) else None
+            rows.append({"index": lay.index, "layer": lay.name, "sample": i, "source": source, "value": float(value),
+                         "units": units})
+    return rows
+
+
+def _channel_rows(profile: "Profile", units: str) -> list[dict]:
+    rows = []
+    for lay in profile.layers:
+        means = lay.stats.kernel_mean(units)
+        for c, (value, count) in enumerate(zip(means, lay.stats.kernel_count)):
+            rows.append({"index": lay.index, "layer": lay.name, "channel": c, "value": float(value),
+                         "count": int(count), "units": units})
+    return rows
+
+
+_INT_COLUMNS = ("height", "width", "length")
+
+
+def profile_frame(profile: "Profile", units: str, per: str = "layer") -> Any:
+    """A profile's table: ``per`` is ``layer`` (one row each), ``sample`` or ``channel`` (long forms)."""
+    _check_units(units)
+    if per not in PER:
+        raise UsageError(f"per must be one of {', '.join(PER)}, got {per!r}")
+    pd = pandas()
+    rows = {"layer": layer_rows, "sample": _sample_rows, "channel": _channel_rows}[per](profile, units)
+    frame = pd.DataFrame(rows)
+    if per == "layer" and len(frame):
+        for col in _INT_COLUMNS:
+            frame[col] = frame[col].astype("Int64")
+    return frame
+
+
+def sweep_frame(sw: "Sweep", units: str = "band") -> Any:
+    """One row per level and layer: the layer's summary at that level, and the model's output
+    change at that level (the measure shown, and both recorded measures)."""
+    _check_units(units)
+    pd = pandas()
+    rows = []
+    for point in sw.points:
+        change = point.change
+        for row in layer_rows(point.profile, units):
+            rows.append({"level": point.level, **row, "change_measure": change.shown,
+                         "change": _num(change.value), "top1_agreement": _num(change.top1),
+                         "relative_change": _num(change.relative)})
+    return pd.DataFrame(rows)
+
+
+def check_frame(result: "CheckResult") -> Any:
+    """One row per checked layer: the golden layer it was paired with and how, the metric's value,
+    the tolerance and whether it passed."""
+    pd = pandas()
+    rows = []
+    for lc in result.layers:
+        pair = lc.pair
+        rows.append({"layer": lc.name, "golden_layer": pair.b.name if pair else None,
+                     "matched_by": pair.matched_by if pair else None, "metric": result.metric,
+                     "value": _num(lc.value), "tol": result.tol, "units": result.units, "ok": lc.ok,
+                     "message": lc.message})
+    return pd.DataFrame(rows)
+
+
+def comparison_frame(comp: "Comparison", units: str = "band") -> Any:
+    """One row per layer pair: both means, medians and IQRs, ``delta = B - A`` of the means, W1."""
+    _check_units(units)
+    pd = pandas()
+    rows = []
+    for p in comp.pairs:
+        sa, sb = p.a.summary(units), p.b.summary(units)
+        rows.append({"layer_a": p.a.name, "layer_b": p.b.name, "matched_by": p.matched_by,
+                     "a_mean": sa.mean, "b_mean": sb.mean, "delta": sb.mean - sa.mean, "a_median": sa.median,
+                     "b_median": sb.median, "a_iqr": sa.iqr, "b_iqr": sb.iqr, "w1": p.w1, "units": units})
+    for side, layers in (("a", comp.only_a), ("b", comp.only_b)):
+        for lay in layers:
+            rows.append({f"layer_{side}": lay.name, "matched_by": f"only in {side.upper()}", "units": units})
+    return pd.DataFrame(rows)
+

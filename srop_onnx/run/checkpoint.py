@@ -1,0 +1,117 @@
+"""Checkpoints of long runs: running statistics saved atomically every K batches.
+
+A checkpoint records how far the run got (files fully consumed, rows of the
+next file) and the exact statistics up to there, as a partial profile. A rerun
+with the same arguments loads it, skips what was done without reading it, and
+goes on; nothing is counted twice because a checkpoint is only written after a
+batch is fully reduced.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+from ..errors import UsageError
+
+__all__ = ["FORMAT", "fingerprint", "save_checkpoint", "load_checkpoint", "InputDigest"]
+
+FORMAT = "srop-onnx-checkpoint"
+
+
+def fingerprint(model_sha: str, settings: dict, files: list[Path] | None, extra: dict) -> str:
+    """Identity of a run: model, number-changing settings, the input list, shard and limits."""
+    listing = None
+    if files is not None:
+        listing = [(str(f), f.stat().st_size if f.exists() else -1) for f in files]
+    doc = {"model": model_sha, "settings": settings, "files": listing, **extra}
+    return hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _canonical(state: dict) -> str:
+    return json.dumps(state, sort_keys=True, separators=(",", ":"), allow_nan=False)
+
+
+def save_checkpoint(path: str | Path, state: dict) -> None:
+    """Write ``state`` atomically with a digest of its content (an edit or a flipped digit is
+    refused on resume instead of resuming into wrong histograms)."""
+    from ..files.writes import atomic_write_text
+
+    doc = {"format": FORMAT, "version": 3, **state}
+    doc["digest"] = hashlib.sha256(_canonical(doc).encode()).hexdigest()
+    atomic_write_text(path, json.dumps(doc, allow_nan=False) + "\n")
+
+
+def load_checkpoint(path: str | Path, expected: str) -> dict | None:
+    """The saved state, None when there is no checkpoint yet; refuses a corrupt or edited
+    checkpoint and another run's."""
+    import stat
+
+    from ..files.writes import remove_stale_temporaries
+
+    p = Path(path)
+    remove_stale_temporaries(p)  # what an interrupted save left beside the checkpoint
+    try:
+        mode = os.stat(p).st_mode
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise UsageError(f"--checkpoint {p}: cannot read it ({exc.strerror or exc}); choose another path") from exc
+    if not stat.S_ISREG(mode):
+        raise UsageError(f"--checkpoint {p}: not a regular file (a device, FIFO or folder); give the path of a "
+                         "checkpoint file (it is created when missing)")
+    try:
+        doc = json.loads(p.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise UsageError(f"--checkpoint {p}: unreadable checkpoint ({type(exc).__name__}); delete it to start over") \
+            from exc
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+        raise UsageError(f"--checkpoint {p}: not a srop-onnx checkpoint; choose another path")
+    if doc.get("version") != 3:
+        raise UsageError(f"--checkpoint {p}: written by another srop-onnx version; delete it to start over")
+    state = {k: v for k, v in doc.items() if k != "digest"}
+    if hashlib.sha256(_canonical(state).encode()).hexdigest() != doc.get("digest"):
+        raise UsageError(f"--checkpoint {p}: corrupt or edited (its content does not match its digest); "
+                         "delete it to start over")
+    if state.get("fingerprint") != expected:
+        raise UsageError(f"--checkpoint {p}: saved by a run with other arguments (model, settings or inputs); "
+                         "delete it or choose another path")
+    return state
+
+
+class InputDigest:
+    """A running digest of every byte of the input files a run has read, in file order: the
+    decoders hash each file as they read it (:func:`srop_onnx.inputs.samples.iter_samples`), and the
+    digests of the files fully counted are chained here. On resume the saved prefix is read
+    and hashed again, so an input changed in any way before the resume is refused."""
+
+    def __init__(self, files: list[Path] | None):
+        self.files = files
+        self.count = 0
+        self._hash = hashlib.sha256()
+
+    def cover(self, upto: int, digests: dict[int, str]) -> None:
+        """Chain the digests of ``files[:upto]`` (``digests``: by file index, consumed)."""
+        if self.files is None:
+            return
+        while self.count < min(upto, len(self.files)):
+            self._hash.update(digests.pop(self.count).encode())
+            self.count += 1
+
+    def state(self) -> dict:
+        return {"files": self.count, "digest": self._hash.hexdigest()}
+
+    def verify(self, saved: dict | None) -> str | None:
+        """Re-read and hash the saved prefix of the inputs; None when it matches, else why not."""
+        from ..model.modelio import content_digest
+
+        if saved is None or self.files is None:
+            return None
+        upto = min(int(saved["files"]), len(self.files))
+        self.cover(upto, {i: content_digest(self.files[i]) for i in range(self.count, upto)})
+        if self._hash.hexdigest() != saved["digest"]:
+            return (f"an input read before the checkpoint (one of the first {saved['files']} files) changed since "
+                    "(its content differs)")
+        return None

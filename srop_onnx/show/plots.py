@@ -1,0 +1,435 @@
+"""Pictures of SROP profiles and sweeps, as the paper draws them (Figs. 2-5).
+
+Every function takes result objects (:class:`~srop_onnx.results.profile.Profile`, sweeps) and returns a
+matplotlib ``Figure`` built without pyplot (no display or global backend is touched);
+:func:`save_figure` writes png/svg/pdf atomically. In a notebook::
+
+    import srop_onnx
+    fig = srop_onnx.plot.depth([profile, twin], labels=["trained", "random"])
+
+Rules every figure keeps: it shows everything it was asked for, or says in the figure what it
+left out (``showing 12 of 21 layers``); titles are wrapped to the canvas; legends sit outside the
+axes, so they never cover data; lines are told apart by colour and dash (no pale colours).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import math
+import re
+import textwrap
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import UsageError
+
+if TYPE_CHECKING:
+    from ..results.profile import Profile
+
+__all__ = ["KINDS", "PALETTE", "plot", "plot_depth", "plot_box", "plot_kde", "plot_kernels", "plot_sweep",
+           "plot_sweep_kde", "save_figure", "figure_bytes", "depth", "box", "kde", "kernels", "sweep", "sweep_kde"]
+
+KINDS = ("depth", "box", "kde", "kernels")  # of profiles; sweeps: plot_sweep, plot_sweep_kde
+# Okabe-Ito without its yellow (too pale on white): distinguishable with the common colour-vision deficiencies
+PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000")
+DASHES = ("-", "--", ":", "-.")
+MARKERS = ("o", "s", "^", "D", "v", "P", "X")
+
+
+def style(i: int) -> dict:
+    """Colour and dash of series ``i``: 7 colours, then the next dash (28 distinct series)."""
+    return {"color": PALETTE[i % len(PALETTE)], "linestyle": DASHES[(i // len(PALETTE)) % len(DASHES)]}
+
+
+def _label(p: Profile, i: int, labels: list[str] | None) -> str:
+    if labels and i < len(labels):
+        return labels[i]
+    return Path(str(p.model.get("path", f"profile {i + 1}"))).name
+
+
+def _title(profiles: list[Profile], what: str, labels) -> str:
+    names = " vs ".join(_label(p, i, labels) for i, p in enumerate(profiles))
+    return f"{what}: {names}"
+
+
+def _figure(width: float, height: float, size: dict | None = None):
+    from matplotlib.figure import Figure
+
+    size = size or {}
+    return Figure(figsize=(size.get("width", width), size.get("height", height)), dpi=size.get("dpi", 110),
+                  layout="constrained")
+
+
+def _set_title(target, fig, text: str, fontsize: float = 11, suptitle: bool = False) -> None:
+    """A title wrapped to the figure's width, so it never leaves the canvas."""
+    chars = max(20, int(fig.get_figwidth() * 72 / (0.6 * fontsize)))
+    wrapped = textwrap.fill(text, chars, break_long_words=True)
+    (fig.suptitle if suptitle else target.set_title)(wrapped, fontsize=fontsize)
+
+
+def _note(fig, text: str) -> None:
+    """A line at the bottom of the figure saying what it left out."""
+    chars = max(30, int(fig.get_figwidth() * 72 / (0.6 * 8)))
+    fig.supxlabel(textwrap.fill(text, chars), fontsize=8, color="0.35")
+
+
+def _legend(fig, ax, handles=None, labels=None, fontsize: float = 8) -> None:
+    """The legend outside the axes (right of them), in columns when long: never over the data. The
+    figure grows by the legend's width, so the axes keep theirs and nothing leaves the canvas."""
+    if handles is None:
+        handles, labels = ax.get_legend_handles_labels()
+    if not handles:
+        return
+    rows = max(1, int(fig.get_figheight() * 72 / (fontsize * 1.9)) - 2)
+    cols = math.ceil(len(handles) / rows)
+    longest = max(len(str(label)) for label in labels)
+    fig.set_figwidth(fig.get_figwidth() + cols * (0.75 + 0.6 * fontsize / 72 * longest) + 0.2)
+    fig.legend(handles, labels, loc="outside right upper", fontsize=fontsize, ncols=cols)
+
+
+def _layer_ticks(ax, names: list[str], axis: str = "x", max_labels: int = 40) -> None:
+    """Layer names as tick labels: rotated, and thinned to at most ``max_labels``."""
+    n = len(names)
+    step = max(1, math.ceil(n / max_labels))
+    pos = list(range(0, n, step))
+    short = [names[i] if len(names[i]) <= 28 else "…" + names[i][-27:] for i in pos]
+    if axis == "x":
+        ax.set_xticks(pos, short, rotation=60 if n > 6 else 30, ha="right", fontsize=8 if n > 20 else 9)
+    else:
+        ax.set_yticks(pos, short, fontsize=8 if n > 20 else 9)
+
+
+def _units_label(units: str) -> str:
+    return "SROP (input units, k / m_input)" if units == "input" else "SROP (band units, k / m)"
+
+
+def plot_depth(profiles: list[Profile], units: str = "input", labels: list[str] | None = None,
+               size: dict | None = None, baselines: str = "each"):
+    """Mean SROP per layer against depth, one line per profile (Fig. 5).
+
+    Baseline dashed (``baselines``: ``each`` profile's that differs, only the ``first``, or
+    ``none``), downscaling steps marked with vertical lines, log y in input units (band units:
+    linear y). ``size``: ``{"width", "height", "dpi"}`` of the figure (a notebook's is small).
+    """
+    fig = _figure(max(7.0, 0.28 * max(len(p.layers) for p in profiles) + 5), 4.8, size)
+    ax = fig.add_subplot()
+    ref = profiles[0]
+    drawn: list[list] = []
+    for i, p in enumerate(profiles):
+        look = style(i)
+        x = [lay.index for lay in p.layers]
+        means = np.array([lay.summary(units).mean for lay in p.layers])
+        ax.plot(x, means, marker=MARKERS[i % len(MARKERS)], ms=4, lw=1.8, label=_label(p, i, labels), **look)
+        base = [(lay.baseline or {}).get(f"mean_{units}") for lay in p.layers]
+        wanted = baselines == "each" or (baselines == "first" and i == 0)
+        if wanted and any(b is not None for b in base) and base not in drawn:  # same inputs: one baseline
+            label = "baseline (max-pool)" if len(profiles) == 1 else f"{_label(p, i, labels)} baseline (max-pool)"
+            ax.plot(x, [np.nan if b is None else b for b in base], color=look["color"], ls=(0, (4, 2)), lw=1.2,
+                    alpha=0.8, label=label)
+            drawn.append(base)
+    sides = [lay.side for lay in ref.layers]
+    for j in range(1, len(sides)):
+        if sides[j] < sides[j - 1]:
+            ax.axvline(ref.layers[j].index - 0.5, color="0.6", lw=0.8, ls=":")
+            ax.text(ref.layers[j].index - 0.45, 1.0, f"{sides[j]}", transform=ax.get_xaxis_transform(), fontsize=7,
+                    color="0.4", va="top", clip_on=True)
+    if units == "input":
+        from matplotlib.ticker import FormatStrFormatter, FuncFormatter
+
+        ax.set_yscale("log")
+        ax.yaxis.set_major_formatter(FormatStrFormatter("%.3g"))
+        ax.yaxis.set_minor_formatter(FuncFormatter(_minor_label))
+        ax.tick_params(axis="y", which="minor", labelsize=7)
+    ax.set_xlabel("layer (depth order); dotted lines: downscaling, labelled with the new side")
+    ax.set_ylabel("mean " + _units_label(units))
+    _layer_ticks(ax, [lay.name for lay in ref.layers])
+    _set_title(ax, fig, _title(profiles, "Mean SROP by depth", labels))
+    ax.grid(True, which="both", alpha=0.25)
+    _legend(fig, ax)
+    return fig
+
+
+def _minor_label(value: float, _pos) -> str:
+    """Label minor log ticks at 2, 3 and 5 x 10^k only (keeps the axis readable)."""
+    lead = f"{value:.1e}"[0]
+    return f"{value:.2g}" if lead in "235" else ""
+
+
+def _box_stats(lay, units: str) -> dict:
+    s = lay.summary(units)
+    return {"med": s.median, "q1": s.q1, "q3": s.q3, "whislo": s.min, "whishi": s.max, "mean": s.mean,
+            "fliers": [], "label": lay.name}
+
+
+def plot_box(profiles: list[Profile], units: str = "band", labels: list[str] | None = None):
+    """Per-layer box plots of the SROP distribution (Fig. 4): median, quartiles, min/max whiskers, mean dot."""
+    from matplotlib.patches import Patch
+
+    n = max(len(p.layers) for p in profiles)
+    k = len(profiles)
+    fig = _figure(max(7.0, 0.32 * n * max(1, k * 0.7) + 5), 4.8)
+    ax = fig.add_subplot()
+    width = 0.8 / k
+    handles = []
+    dead = []
+    for i, p in enumerate(profiles):
+        colour = PALETTE[i % len(PALETTE)]
+        live = [lay for lay in p.layers if lay.stats.count]
+        dead += [lay.name for lay in p.layers if not lay.stats.count]
+        pos = [lay.index + (i - (k - 1) / 2) * width for lay in live]
+        if live:
+            ax.bxp([_box_stats(lay, units) for lay in live], positions=pos, widths=width * 0.85, showmeans=True,
+                   patch_artist=True, manage_ticks=False,
+                   boxprops={"facecolor": colour, "alpha": 0.45, "edgecolor": colour},
+                   medianprops={"color": "black"}, whiskerprops={"color": colour}, capprops={"color": colour},
+                   meanprops={"marker": "o", "markerfacecolor": "white", "markeredgecolor": colour, "markersize": 4})
+        handles.append(Patch(facecolor=colour, alpha=0.45, edgecolor=colour, label=_label(p, i, labels)))
+    _layer_ticks(ax, [lay.name for lay in profiles[0].layers])
+    ax.set_xlim(-0.7, n - 0.3)
+    ax.set_ylabel(_units_label(units))
+    ax.set_xlabel("layer (depth order); box: quartiles, line: median, dot: mean, whiskers: min-max")
+    _set_title(ax, fig, _title(profiles, "SROP distribution per layer", labels))
+    ax.grid(True, axis="y", alpha=0.25)
+    _legend(fig, ax, handles, [h.get_label() for h in handles])
+    if dead:
+        _note(fig, f"no box for {len(dead)} layer(s) without live maps: {', '.join(sorted(set(dead))[:6])}"
+                   + (" ..." if len(set(dead)) > 6 else ""))
+    return fig
+
+
+def _kde_curve(values: np.ndarray, grid: np.ndarray):
+    from scipy.stats import gaussian_kde
+
+    values = values[np.isfinite(values)]
+    if values.size < 2 or np.ptp(values) == 0:
+        return None
+    return gaussian_kde(values)(grid)
+
+
+def _chosen_layers(ref: Profile, layers: str | None, max_panels: int) -> tuple[list, str | None]:
+    """The layers a KDE figure draws, and a note when it leaves some out."""
+    chosen = ref.layers
+    if layers:
+        try:
+            pat = re.compile(layers)
+        except re.error as exc:
+            raise UsageError(f"--layers: invalid regular expression {layers!r} ({exc})") from exc
+        chosen = [lay for lay in ref.layers if pat.search(lay.name) or pat.search(lay.tensor)]
+        if not chosen:
+            raise UsageError(f"--layers {layers!r} matches no layer of {ref.model.get('path')}")
+    if len(chosen) <= max_panels:
+        return chosen, None
+    idx = np.unique(np.linspace(0, len(chosen) - 1, max_panels).round().astype(int))
+    what = "matching layers" if layers else "layers"
+    note = (f"showing {len(idx)} of {len(chosen)} {what}, spread over depth; pick others with --layers REGEX "
+            "(API: layers=...)")
+    return [chosen[i] for i in idx], note
+
+
+def _upper(lay, units: str) -> float:
+    """The largest SROP a layer can have in ``units`` (1 in band units, m / m_input in input units)."""
+    return 1.0 if units == "band" else lay.stats.m / max(1, lay.stats.m_input)
+
+
+def _kde_panel(ax, lay, profiles: list[Profile], units: str, labels) -> None:
+    top = _upper(lay, units)
+    for i, p in enumerate(profiles):
+        try:
+            other = p.layer(lay.tensor) if i else lay
+        except KeyError:
+            try:
+                other = p.layer(lay.name)
+            except KeyError:
+                continue
+        vals = other.stats.per_sample_mean(units)
+        vals = vals[np.isfinite(vals)]
+        look = style(i)
+        lo, hi = (vals.min(), vals.max()) if vals.size else (0, 1)
+        pad = max(0.05 * (hi - lo), 0.01)
+        grid = np.linspace(max(0.0, lo - 3 * pad), min(top, hi + 3 * pad), 200)
+        dens = _kde_curve(vals, grid)
+        label = _label(p, i, labels)
+        if dens is None:
+            for v in np.unique(vals):
+                ax.axvline(v, lw=1.5, label=label, **look)
+                label = None
+        else:
+            ax.plot(grid, dens, lw=1.6, label=label, **look)
+            ax.fill_between(grid, dens, color=look["color"], alpha=0.15)
+        ax.plot(vals, np.zeros_like(vals), "|", color=look["color"], ms=8, alpha=0.7)
+    ax.set_title(textwrap.shorten(f"{lay.name} ({'x'.join(map(str, lay.shape))})", 40, placeholder="…"), fontsize=9)
+    ax.set_xlabel(_units_label(units), fontsize=8)
+    ax.set_ylabel("density", fontsize=8)
+    left, right = ax.get_xlim()
+    ax.set_xlim(max(0.0, left), min(top, right))
+    ax.tick_params(labelsize=7)
+
+
+def plot_kde(profiles: list[Profile], units: str = "band", labels: list[str] | None = None,
+             layers: str | None = None, max_panels: int = 12, leaving: str | None = None):
+    """Kernel density of the per-sample layer means across inputs (Fig. 2), one panel per layer.
+    The x-axis stays within the SROP's range; a figure of fewer panels than layers says so."""
+    ref = profiles[0]
+    chosen, note = _chosen_layers(ref, layers, max_panels)
+    cols = min(4, len(chosen))
+    rows = math.ceil(len(chosen) / cols)
+    fig = _figure(3.2 * cols + 2.0, 2.6 * rows + 1.0)
+    axes = fig.subplots(rows, cols, squeeze=False)
+    for ax, lay in zip(axes.flat, chosen):
+        _kde_panel(ax, lay, profiles, units, labels)
+    for ax in list(axes.flat)[len(chosen):]:
+        ax.set_visible(False)
+    for ax in axes.flat:  # legend from the first panel that drew something (a layer may be all dead)
+        if ax.get_legend_handles_labels()[0]:
+            _legend(fig, ax, fontsize=7)
+            break
+    _set_title(None, fig, _title(profiles, "Per-sample layer mean SROP across inputs", labels), suptitle=True)
+    notes = [n for n in (note, leaving) if n]
+    if notes:
+        _note(fig, "; ".join(notes))
+    return fig
+
+
+def plot_kernels(profiles: list[Profile], units: str = "band", labels: list[str] | None = None):
+    """Heatmap of channel (kernel) mean SROPs per layer, one panel per profile."""
+    k = len(profiles)
+    n = max(len(p.layers) for p in profiles)
+    cmax = max(lay.shape[0] for p in profiles for lay in p.layers)
+    fig = _figure(min(16.0, 5 + 0.04 * cmax) * (1 if k == 1 else 0.9), max(3.0, 0.28 * n + 1.5) * k)
+    axes = fig.subplots(k, 1, squeeze=False)[:, 0]
+    allvals = np.concatenate([lay.stats.kernel_mean(units) for p in profiles for lay in p.layers])
+    allvals = allvals[np.isfinite(allvals)]
+    vmin, vmax = (float(allvals.min()), float(allvals.max())) if allvals.size else (0.0, 1.0)
+    if vmax <= vmin:
+        vmin, vmax = vmin - 0.01, vmax + 0.01
+    image = None
+    for ax, (i, p) in zip(axes, enumerate(profiles)):
+        grid = np.full((len(p.layers), cmax), np.nan)
+        for r, lay in enumerate(p.layers):
+            km = lay.stats.kernel_mean(units)
+            grid[r, : km.size] = km
+        image = ax.imshow(grid, aspect="auto", interpolation="nearest", cmap="viridis", vmin=vmin, vmax=vmax)
+        _layer_ticks(ax, [lay.name for lay in p.layers], axis="y")
+        ax.set_xlabel("channel (kernel) index; blank: no such channel, or never live")
+        _set_title(ax, fig, _title([p], "Channel mean SROP", [labels[i]] if labels and i < len(labels) else None),
+                   fontsize=10)
+    fig.colorbar(image, ax=list(axes), label="channel mean " + _units_label(units), shrink=0.9)
+    return fig
+
+
+def _sweep_series(sw, units: str, by: str) -> tuple[np.ndarray, list[str]]:
+    from ..results.sweepresult import third_means
+
+    if by == "third":
+        series = np.array([third_means(p.profile, units) for p in sw.points]).T
+        return series, (["shallow third", "middle third", "deep third"] if len(series) == 3 else ["all layers"])
+    series = np.array([[lay.summary(units).mean for lay in p.profile.layers] for p in sw.points]).T
+    return series, [lay.name for lay in sw.points[0].profile.layers]
+
+
+def plot_sweep(sweeps: list, units: str = "band", labels: list[str] | None = None, by: str = "third",
+               size: dict | None = None):
+    """Mean SROP against the sweep level (Fig. 3): one line per depth third (or per layer, ``by="layer"``)
+    and sweep, the model's output change against level 0 on a second axis (grey, dashed), named
+    by the measure it shows."""
+    from ..results.sweepresult import measure_label
+
+    if by not in ("third", "layer"):
+        raise UsageError(f"--by must be third or layer, got {by!r}")
+    fig = _figure(8.5 if by == "third" else 10.0, 4.8, size)
+    ax = fig.add_subplot()
+    right = ax.twinx()
+    count = 0
+    for i, sw in enumerate(sweeps):
+        name = (labels[i] if labels and i < len(labels) else
+                Path(str(sw.points[0].profile.model.get("path", f"sweep {i + 1}"))).name)
+        series, names = _sweep_series(sw, units, by)
+        for j, (values, what) in enumerate(zip(series, names)):
+            ax.plot(sw.levels, values, marker=MARKERS[count % len(MARKERS)] if by == "third" else None, ms=4,
+                    lw=1.6 if by == "third" else 1.1, label=what if len(sweeps) == 1 else f"{name}: {what}",
+                    **style(count))
+            count += 1
+        change = [p.change.value for p in sw.points]
+        if any(v is not None for v in change):
+            measure = sw.points[-1].change.shown
+            right.plot(sw.levels, [np.nan if v is None else v for v in change], color="0.35", ls=(0, (5, 2)),
+                       lw=1.6, label=f"{name}: " * (len(sweeps) > 1) + measure_label(measure))
+            right.set_ylabel("output vs w = 0 (grey)")
+    kind = sweeps[0].perturbation.get("kind", "blend")
+    ax.set_xlabel("w (blend weight of the image)" if kind == "blend" else "w (noise std / input std)")
+    ax.set_ylabel("mean " + _units_label(units))
+    ax.grid(True, alpha=0.25)
+    lines, more = ax.get_legend_handles_labels(), right.get_legend_handles_labels()
+    _legend(fig, ax, lines[0] + more[0], lines[1] + more[1])
+    _set_title(ax, fig, f"SROP against the {kind} level" + (" (one line per layer)" if by == "layer" else ""))
+    return fig
+
+
+def plot_sweep_kde(sw, levels: list[float] | None = None, units: str = "band", layers: str | None = None,
+                   max_levels: int = 6):
+    """Per-level kernel density of the per-sample layer means (Fig. 2): one panel per layer
+    (default: the deepest analysed layer), one curve per level (at most ``max_levels`` spread over
+    the sweep unless ``levels`` names them; the figure says which it left out)."""
+    from ..results.sweepresult import with_levels
+
+    leaving = None
+    if levels:
+        sw = with_levels(sw, levels)
+        if not sw.points:
+            raise UsageError(f"--level {levels}: the sweep has no such level")
+    elif len(sw.points) > max_levels:
+        idx = np.unique(np.linspace(0, len(sw.points) - 1, max_levels).round().astype(int))
+        left_out = [f"{p.level:g}" for i, p in enumerate(sw.points) if i not in set(idx)]
+        leaving = (f"showing {len(idx)} of {len(sw.points)} levels; left out w = {', '.join(left_out)} "
+                   "(pick levels with --level W,W)")
+        sw = type(sw)(sw.perturbation, sw.output, [sw.points[i] for i in idx])
+    profiles = [p.profile for p in sw.points]
+    if layers is None:
+        live = [lay for lay in profiles[0].layers if lay.stats.count]
+        layers = "^" + re.escape((live or profiles[0].layers)[-1].name) + "$"
+    fig = plot_kde(profiles, units, [f"w = {p.level:g}" for p in sw.points], layers, max_panels=4, leaving=leaving)
+    _set_title(None, fig, f"Per-sample layer mean SROP at each {sw.perturbation.get('kind', 'blend')} level",
+               suptitle=True)
+    return fig
+
+
+def plot(profiles: list[Profile], kind: str = "depth", *, units: str | None = None,
+         labels: list[str] | None = None, layers: str | None = None):
+    """One of :data:`KINDS` for one or more profiles. ``units`` default: input for depth, band otherwise."""
+    if not profiles:
+        raise UsageError("plot needs at least one profile")
+    if kind not in KINDS:
+        raise UsageError(f"--kind must be one of {', '.join(KINDS)}, got {kind!r}")
+    if units is not None and units not in ("band", "input"):
+        raise UsageError(f"--units must be band or input, got {units!r}")
+    if kind == "depth":
+        return plot_depth(profiles, units or "input", labels)
+    if kind == "box":
+        return plot_box(profiles, units or "band", labels)
+    if kind == "kde":
+        return plot_kde(profiles, units or "band", labels, layers)
+    return plot_kernels(profiles, units or "band", labels)
+
+
+def figure_bytes(fig, fmt: str = "png") -> bytes:
+    import io
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format=fmt)
+    return buf.getvalue()
+
+
+def save_figure(fig, path: str | Path) -> None:
+    """Write ``fig`` to ``path`` (png, svg or pdf by extension), atomically."""
+    from ..files.writes import atomic_write_bytes
+
+    fmt = Path(path).suffix.lower().lstrip(".")
+    if fmt not in ("png", "svg", "pdf"):
+        raise UsageError(f"{path}: plot file must end in .png, .svg or .pdf")
+    atomic_write_bytes(path, figure_bytes(fig, fmt))
+
+
+# short names for notebooks: srop_onnx.plot.depth([profile]), srop_onnx.plot.sweep([sw])
+depth, box, kde, kernels, sweep, sweep_kde = plot_depth, plot_box, plot_kde, plot_kernels, plot_sweep, plot_sweep_kde

@@ -1,0 +1,140 @@
+"""Issue 21: every figure shows all it was asked for or says in the figure what it left out; titles,
+labels and legends stay inside the canvas, legends never cover data, and no line is too pale to see.
+Each kind is rendered at the size the CLI and README use (and the notebook's small size)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from matplotlib.colors import to_rgb
+from matplotlib.lines import Line2D
+from matplotlib.text import Text
+
+from conftest import EXAMPLE, EXAMPLE_IMAGES, EXAMPLE_RANDOM
+from srop_onnx import analyze, sweep
+from srop_onnx.show import plots as P
+
+
+@pytest.fixture(scope="module")
+def deep():
+    """A profile of more layers than a KDE figure has panels (--all taps: 21 tensors)."""
+    return analyze(EXAMPLE, EXAMPLE_IMAGES, all_tensors=True)
+
+
+@pytest.fixture(scope="module")
+def pair():
+    return analyze(EXAMPLE, EXAMPLE_IMAGES), analyze(EXAMPLE_RANDOM, EXAMPLE_IMAGES)
+
+
+@pytest.fixture(scope="module")
+def long_sweep():
+    """The README's noise sweep: --levels 0,0.25,...,2 (9 levels)."""
+    return sweep(EXAMPLE, EXAMPLE_IMAGES, levels="0,0.25,...,2", noise="gaussian", seed=0, batch_size=8)
+
+
+def _texts(fig) -> list[Text]:
+    return [t for t in fig.findobj(Text) if t.get_visible() and t.get_text().strip()]
+
+
+def _legends(fig) -> list:
+    return list(fig.legends) + [ax.get_legend() for ax in fig.axes if ax.get_legend() is not None]
+
+
+def assert_figure_is_clean(fig) -> None:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    canvas_agg = FigureCanvasAgg(fig)
+    canvas_agg.draw()
+    renderer = canvas_agg.get_renderer()
+    canvas = fig.bbox
+    tight = fig.get_tightbbox(renderer)  # inches; what is drawn, tick labels that show included
+    w, h = fig.get_size_inches()
+    assert tight.x0 >= -0.02 and tight.y0 >= -0.02 and tight.x1 <= w + 0.02 and tight.y1 <= h + 0.02, \
+        f"something drawn leaves the canvas: {tight} outside {w} x {h} in"
+    titles = [fig._suptitle, fig._supxlabel] + [ax.title for ax in fig.axes] + \
+        [t for legend in _legends(fig) for t in legend.get_texts()]
+    for t in titles:
+        if t is None or not t.get_visible() or not t.get_text():
+            continue
+        box = t.get_window_extent(renderer)
+        inside = (box.x0 >= canvas.x0 - 2 and box.y0 >= canvas.y0 - 2 and box.x1 <= canvas.x1 + 2
+                  and box.y1 <= canvas.y1 + 2)
+        assert inside, f"text {t.get_text()[:40]!r} leaves the canvas: {box} outside {canvas}"
+    for legend in _legends(fig):
+        lbox = legend.get_window_extent(renderer)
+        for ax in fig.axes:
+            if not ax.get_visible():
+                continue
+            abox = ax.get_window_extent(renderer)
+            overlap = max(0, min(lbox.x1, abox.x1) - max(lbox.x0, abox.x0)) * \
+                max(0, min(lbox.y1, abox.y1) - max(lbox.y0, abox.y0))
+            assert overlap < 1, f"a legend covers the axes {ax.get_title()[:30]!r}"
+    for line in fig.findobj(Line2D):
+        if line.get_visible() and len(line.get_xdata()) and line.get_label() and not line.get_label().startswith("_"):
+            r, g, b = to_rgb(line.get_color())
+            assert 0.2126 * r + 0.7152 * g + 0.0722 * b < 0.75, f"line {line.get_label()!r} is too pale"
+
+
+def _all_text(fig) -> str:
+    return " ".join(t.get_text() for t in _texts(fig)).replace("\n", " ")
+
+
+@pytest.mark.parametrize("kind", P.KINDS)
+@pytest.mark.parametrize("count", [1, 2])
+def test_profile_kinds_are_clean(pair, kind, count):
+    assert_figure_is_clean(P.plot(list(pair)[:count], kind))
+
+
+def test_kde_says_which_layers_it_left_out_and_stays_in_range(deep):
+    assert len(deep.layers) > 12
+    fig = P.plot([deep], "kde")
+    assert_figure_is_clean(fig)
+    assert f"showing 12 of {len(deep.layers)} layers" in _all_text(fig)
+    for ax in fig.axes:
+        if ax.get_visible() and ax.get_xlabel():
+            left, right = ax.get_xlim()
+            assert 0.0 <= left and right <= 1.0  # band units: an SROP is in [0, 1]
+    fig = P.plot([deep], "kde", layers="conv")
+    assert "showing" not in _all_text(fig) or "matching layers" in _all_text(fig)
+
+
+def test_depth_of_many_profiles_keeps_its_legend_off_the_data(deep, pair):
+    many = [pair[0]] * 9 + [pair[1]] * 7  # 16 entries, as a sweep report's depth figure
+    fig = P.plot_depth(many, labels=[f"profile number {i}" for i in range(16)])
+    assert_figure_is_clean(fig)
+    assert len(fig.legends[0].get_texts()) >= 16
+
+
+def test_sweep_figures_show_every_level_or_say_what_they_left_out(long_sweep):
+    assert len(long_sweep.levels) == 9 and long_sweep.levels[-1] == 2.0
+    for by in ("third", "layer"):
+        fig = P.plot_sweep([long_sweep], by=by)
+        assert_figure_is_clean(fig)
+        for line in fig.axes[0].get_lines():
+            assert list(line.get_xdata()) == long_sweep.levels  # w = 2 included
+    fig = P.plot_sweep_kde(long_sweep)
+    assert_figure_is_clean(fig)
+    assert "showing 6 of 9 levels; left out w =" in _all_text(fig)
+    fig = P.plot_sweep_kde(long_sweep, [0, 1, 2])
+    assert "showing" not in _all_text(fig)
+
+
+def test_sweep_report_draws_every_level(long_sweep):
+    from srop_onnx.show.htmlreport import sweep_report
+
+    html = sweep_report(long_sweep)
+    assert html.count("<tr><td>") >= 9 and "<td>2</td>" in html
+    assert "preprocessing: imagenet" in html
+
+
+def test_notebook_sizes_are_clean(pair, long_sweep):
+    from srop_onnx.show.notebook import _FIGURE as small
+
+    assert_figure_is_clean(P.plot_depth([pair[0]], size=small))
+    assert_figure_is_clean(P.plot_sweep([long_sweep], size=small))
+
+
+def test_many_series_stay_distinct():
+    looks = {(s["color"], s["linestyle"]) for s in map(P.style, range(28))}
+    assert len(looks) == 28 and "#F0E442" not in {c for c, _ in looks}
+    assert np.all([to_rgb(c) != (1, 1, 1) for c in P.PALETTE])
