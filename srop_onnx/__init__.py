@@ -46,6 +46,7 @@ if TYPE_CHECKING:  # what the lazy names are, for type checkers and IDEs
     from .core.spectral import srop1d as srop1d
     from .core.stats import LayerStats as LayerStats
     from .core.stats import Summary as Summary
+    from .results.frames import spreadsheet_safe as spreadsheet_safe
     from .run.sweeps import Sweep as Sweep
     from .run.sweeps import sweep as sweep
     from .model.twin import randomize as randomize
@@ -71,6 +72,7 @@ _LAZY = {
     "Comparison": "srop_onnx.results.comparison",
     "sweep": "srop_onnx.run.sweeps",
     "Sweep": "srop_onnx.run.sweeps",
+    "spreadsheet_safe": "srop_onnx.results.frames",
     "Measurement": "srop_onnx.config.settings",
     "Execution": "srop_onnx.config.settings",
 }
@@ -111,6 +113,7 @@ __all__ = [
     "Comparison",
     "sweep",
     "Sweep",
+    "spreadsheet_safe",
     "Measurement",
     "Execution",
     "plot",

@@ -9,7 +9,6 @@ functions, nothing more.
 
 from __future__ import annotations
 
-import re
 import sys
 from typing import NamedTuple
 
@@ -26,28 +25,96 @@ EXIT_INTERRUPTED = 130  # Ctrl-C (128 + SIGINT)
 EXIT_BROKEN_PIPE = 141  # the reader of standard output went away (128 + SIGPIPE), as other CLI tools exit
 EXIT_TERMINATED = 143  # SIGTERM: timeout, Slurm, docker stop, CI cancellation (128 + SIGTERM)
 
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
-
-
 def _one_line(text) -> str:
     """A message as one line of terminal text: whitespace collapsed, control characters (terminal
-    escapes in a model's names, say) shown as ``\\xNN`` instead of acting on the terminal."""
-    s = " ".join(str(text).encode("utf-8", "surrogateescape").decode("utf-8", "replace").split())
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", s) or "no message"
+    escapes in a model's names, say) and bidirectional controls shown as ``\\xNN``/``\\uNNNN``."""
+    from ..show.text import one_line
+
+    return one_line(text) or "no message"
 
 
-def _pipe_closed() -> None:
-    """Standard output's reader is gone: point stdout at the null device so nothing fails on exit."""
+def _pipe_closed(stream=None) -> None:
+    """Standard output's reader is gone (or its device is full): point the stream's file descriptor
+    at the null device so nothing fails on exit."""
     import os
 
     try:
+        fd = (stream if stream is not None else sys.stdout).fileno()
         devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-    except (OSError, ValueError):
+        os.dup2(devnull, fd)
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):
         pass
 
 
+class _Stream:
+    """Standard output (or error) as the commands see it: a write that fails for want of room
+    (``> /dev/full``) or a stream that is closed (``>&-``, where Python's ``sys.stdout`` is None) is
+    recorded, later writes are dropped, and the command goes on, so the files it names are still
+    written. A closed pipe (EPIPE) still raises ``BrokenPipeError`` (exit 141)."""
+
+    encoding = "utf-8"
+    errors = "replace"
+
+    def __init__(self, raw, name: str):
+        self.raw, self.name = raw, name
+        self.failed: str | None = None if raw is not None else "closed"
+
+    def _guard(self, call, *args):
+        if self.failed:
+            return None
+        try:
+            return call(*args)
+        except BrokenPipeError:
+            raise
+        except (OSError, ValueError) as exc:  # ENOSPC, EIO, a stream closed under us
+            self.failed = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+            _pipe_closed(self.raw)  # later flushes (at exit too) go to the null device
+            return None
+
+    def write(self, text: str) -> int:
+        self._guard(self.raw.write, text) if self.raw is not None else None
+        return len(text)
+
+    def flush(self) -> None:
+        self._guard(self.raw.flush) if self.raw is not None else None
+
+    def isatty(self) -> bool:
+        try:
+            return bool(self.raw is not None and not self.failed and self.raw.isatty())
+        except (OSError, ValueError):
+            return False
+
+    def fileno(self) -> int:
+        if self.raw is None:
+            raise OSError("standard stream is closed")
+        return self.raw.fileno()
+
+    def writable(self) -> bool:
+        return True
+
+
 class _Group(click.Group):
+    def main(self, *args, **kwargs):
+        """Run with guarded standard streams: a full or closed standard output is an output error
+        (exit 2, one line on standard error when it is open) once the command has done its work;
+        a command that exits otherwise keeps its own code (1 for drift, say)."""
+        out, err = _Stream(sys.stdout, "standard output"), _Stream(sys.stderr, "standard error")
+        saved = sys.stdout, sys.stderr
+        sys.stdout, sys.stderr = out, err
+        try:
+            super().main(*args, **kwargs)
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else EXIT_USAGE)
+            if out.failed and code == 0:
+                err.write(f"error: standard output could not be written ({_one_line(out.failed)}); the command ran "
+                          "and wrote the files it names; send standard output to a file or a pipe with room\n")
+                err.flush()
+                code = EXIT_USAGE
+            raise SystemExit(code) from None
+        finally:
+            sys.stdout, sys.stderr = saved
+
     def invoke(self, ctx):
         from ..run.signals import Terminated
 

@@ -118,7 +118,8 @@ def _temporary(path, target: Path) -> tuple[int, str]:
 
 def remove_stale_temporaries(path: str | os.PathLike) -> list[Path]:
     """Remove the temporaries an interrupted write of ``path`` left beside it (``.NAME.XXXXXXXX.tmp``,
-    the pattern this module writes); returns what was removed."""
+    the pattern this module writes) when they are provably stale: not locked by a live writer (or,
+    without locks, older than :data:`STALE_AFTER_S`); returns what was removed."""
     import re
 
     target = Path(os.path.realpath(path))
@@ -129,11 +130,55 @@ def remove_stale_temporaries(path: str | os.PathLike) -> list[Path]:
     except OSError:
         return removed
     for entry in entries:
-        if pattern.fullmatch(entry.name) and entry.is_file(follow_symlinks=False):
+        if pattern.fullmatch(entry.name) and entry.is_file(follow_symlinks=False) and not _in_use(entry.path):
             with contextlib.suppress(OSError):
                 os.unlink(entry.path)
                 removed.append(Path(entry.path))
     return removed
+
+
+#: without advisory locks (Windows), a temporary younger than this may belong to a live writer
+STALE_AFTER_S = 15 * 60
+
+
+def _lock(fd: int) -> int | None:
+    """Hold an advisory lock on a temporary while it is written, so another run that finds it knows
+    it is not stale (POSIX ``flock``); returns the descriptor to close after the rename, or None
+    where there are no such locks (Windows: the descriptor is closed at once, since an open file
+    cannot be renamed there, and the temporary's age says whether it is stale, see :func:`_in_use`)."""
+    try:
+        import fcntl
+
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return fd
+    except (ImportError, OSError):
+        os.close(fd)
+        return None
+
+
+def _in_use(path: str) -> bool:
+    """Whether a live writer holds the temporary at ``path`` (its lock), or, without locks, whether
+    it is younger than :data:`STALE_AFTER_S`; only what is provably stale is removed."""
+    import time
+
+    try:
+        import fcntl
+    except ImportError:
+        try:
+            return time.time() - os.stat(path).st_mtime < STALE_AFTER_S
+        except OSError:
+            return True
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return True
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return False
+    except OSError:
+        return True
+    finally:
+        os.close(fd)
 
 
 def _keep_owner_and_mode(tmp: str, target: Path) -> None:
@@ -179,7 +224,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[str]:
     :class:`OutputError` line, the previous file unchanged)."""
     target = Path(os.path.realpath(path))
     fd, tmp = _temporary(path, target)
-    os.close(fd)
+    held = _lock(fd)  # until the temporary is renamed or removed: never taken for a stale one
     try:
         yield tmp
         _keep_owner_and_mode(tmp, target)
@@ -190,6 +235,9 @@ def atomic_path(path: str | os.PathLike) -> Iterator[str]:
         if isinstance(exc, OSError):
             raise OutputError(f"{path}: cannot write ({_cause(exc)}); the previous file, if any, is unchanged") from exc
         raise
+    finally:
+        if held is not None:
+            os.close(held)
 
 
 @contextlib.contextmanager

@@ -108,15 +108,16 @@ def load_model(path: str | os.PathLike) -> LoadedModel:
     import onnx
     from google.protobuf.message import DecodeError
 
+    from ..files.reading import MAX_MODEL_BYTES, read_checked
+
     p = Path(path)
     if not p.exists():
         raise ModelError(f"{p}: no such file; give the path of an .onnx model")
     if p.is_dir():
         raise ModelError(f"{p}: is a folder; give the path of an .onnx model file")
-    try:
-        data = p.read_bytes()  # read once: parsed and hashed from memory
-    except OSError as exc:
-        raise ModelError(f"{p}: cannot read the model ({exc.strerror or exc}); check the path and its permissions") from exc
+    # read once: parsed and hashed from memory; a device or a file over protobuf's 2 GiB is refused unread
+    data = read_checked(p, "model", MAX_MODEL_BYTES, ModelError,
+                        "give the path of an .onnx model file (a model over 2 GiB keeps its weights in external data)")
     try:
         proto = onnx.load_model_from_string(data)
     except (DecodeError, RuntimeWarning, ValueError, OSError) as exc:

@@ -27,7 +27,7 @@ import ast
 import re
 from dataclasses import dataclass
 
-__all__ = ["module_name", "name_choice", "NameChoice", "resolve_tf_suffixes", "scope_from_metadata",
+__all__ = ["module_name", "name_choice", "NameChoice", "resolve_tf_suffixes", "scope_from_metadata", "unreadable_metadata",
            "scope_from_name", "scope_from_weight", "is_generic_name", "tflite_segment", "tf_scope_parts",
            "disambiguate"]
 
@@ -53,20 +53,54 @@ class NameChoice:
     parents: tuple[str, ...] = ()
 
 
+#: metadata values longer than this are not read (a real module path list is a few hundred
+#: characters; an exporter's or an attacker's 200 kB value would cost memory and recursion)
+MAX_METADATA_CHARS = 16_384
+#: deepest bracket nesting parsed in a name-scope list (a real one is flat: ['', 'layer1', ...])
+MAX_METADATA_NESTING = 4
+
+
 def _metadata(node, key: str) -> str | None:
-    return next((p.value for p in node.metadata_props if p.key == key), None)
+    value = next((p.value for p in node.metadata_props if p.key == key), None)
+    return None if value is None or len(value) > MAX_METADATA_CHARS else value
+
+
+def _nesting(text: str) -> int:
+    depth = deepest = 0
+    for c in text:
+        if c in "([{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif c in ")]}":
+            depth -= 1
+    return deepest
+
+
+def _scopes(node) -> list | None:
+    """``pkg.torch.onnx.name_scopes`` parsed as a list of strings, or None when absent, too large,
+    too deeply nested or unreadable (any failure of the parser: the node's other names serve)."""
+    value = _metadata(node, "pkg.torch.onnx.name_scopes")
+    if value is None or _nesting(value) > MAX_METADATA_NESTING:
+        return None
+    try:
+        scopes = ast.literal_eval(value)
+    except Exception:  # noqa: BLE001 - ValueError, SyntaxError, RecursionError, MemoryError...: not a name
+        return None
+    return list(scopes) if isinstance(scopes, (list, tuple)) else None
+
+
+def unreadable_metadata(nodes) -> int:
+    """How many of ``nodes`` carry a name-scope value that is not read (over
+    :data:`MAX_METADATA_CHARS`, nested deeper than :data:`MAX_METADATA_NESTING`, or not a list): they
+    are named from their node names, and the plan says so."""
+    key = "pkg.torch.onnx.name_scopes"
+    return sum(1 for n in nodes for p in n.metadata_props if p.key == key and _scopes(n) is None)
 
 
 def scope_from_metadata(node) -> str | None:
     """Deepest module path in ``pkg.torch.onnx.name_scopes``, or None."""
-    value = _metadata(node, "pkg.torch.onnx.name_scopes")
-    if value is None:
-        return None
-    try:
-        scopes = ast.literal_eval(value)
-    except (ValueError, SyntaxError):
-        return None
-    if not isinstance(scopes, (list, tuple)):
+    scopes = _scopes(node)
+    if scopes is None:
         return None
     modules: list[str] = []
     for entry in scopes[:-1] if len(scopes) > 1 else scopes:  # last entry is the op itself

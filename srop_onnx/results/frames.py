@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from .profile import Profile
     from .sweepresult import Sweep
 
-__all__ = ["pandas", "profile_frame", "layer_rows", "sweep_frame", "check_frame", "comparison_frame"]
+__all__ = ["pandas", "spreadsheet_safe", "profile_frame", "layer_rows", "sweep_frame", "check_frame", "comparison_frame"]
 
 PER = ("layer", "sample", "channel")
 _SUMMARY = ("mean", "std", "median", "q1", "q3", "min", "max")
@@ -143,3 +143,23 @@ def comparison_frame(comp: "Comparison", units: str = "band") -> Any:
             rows.append({f"layer_{side}": lay.name, "matched_by": f"only in {side.upper()}", "units": units})
     return pd.DataFrame(rows)
 
+
+
+def spreadsheet_safe(frame):
+    """A copy of ``frame`` safe to open in a spreadsheet after ``to_csv``: every text cell that a
+    spreadsheet would run as a formula (starting with ``= + - @``, a tab or a carriage return: a
+    layer named ``=HYPERLINK(...)``) gets a leading ``'``, the rule of ``Profile.to_csv``. The
+    frames themselves keep names exactly as the model has them (they are data, and ``--layers`` or
+    ``frame[frame.layer == name]`` must find them), so neutralise only what goes to a spreadsheet::
+
+        srop_onnx.spreadsheet_safe(profile.to_dataframe()).to_csv("layers.csv")
+    """
+    from .profile import spreadsheet_cell
+
+    out = frame.copy()
+    for col in out.columns:
+        if out[col].dtype == object or str(out[col].dtype) in ("string", "str"):
+            out[col] = out[col].map(lambda v: spreadsheet_cell(v) if isinstance(v, str) else v)
+    if out.index.dtype == object:
+        out.index = out.index.map(lambda v: spreadsheet_cell(v) if isinstance(v, str) else v)
+    return out

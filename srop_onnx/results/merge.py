@@ -56,6 +56,10 @@ def _check_proofs(parts: list[Profile], infos: list[dict], names: list[str]) -> 
 def _check_same(parts: list[Profile], names: list[str]) -> None:
     ref, ref_name = parts[0], names[0]
     for p, name in zip(parts[1:], names[1:]):
+        if p.tool_version != ref.tool_version:  # names, taps or numbers may differ between versions
+            raise UsageError(f"{name} was written by srop-onnx {p.tool_version or '(unknown)'} and {ref_name} by "
+                             f"{ref.tool_version or '(unknown)'}; the shards of one run come from one version: re-run "
+                             "the shards with the same srop-onnx")
         if p.model.get("sha256") != ref.model.get("sha256"):
             raise UsageError(f"{name} was made from a different model than {ref_name} (sha256 differs); "
                              "merge only shards of one run")

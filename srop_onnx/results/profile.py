@@ -253,7 +253,7 @@ class Profile:
             c, *sp = lay.shape
             h, wd = (sp + [None])[:2]  # [H, W], or [L, None] for 1-D layers
             base = (lay.baseline or {}).get(f"mean_{units}")
-            w.writerow([lay.index, _cell(lay.name), _cell(lay.op), _cell(lay.tensor), c, h, "" if wd is None else wd, lay.stats.m,
+            w.writerow([lay.index, spreadsheet_cell(lay.name), spreadsheet_cell(lay.op), spreadsheet_cell(lay.tensor), c, h, "" if wd is None else wd, lay.stats.m,
                         lay.stats.m_input, lay.stats.count, lay.stats.dead, lay.stats.nonfinite,
                         *(_fmt(getattr(s, k)) for k in _SUMMARY_FIELDS), _fmt(s.iqr),
                         _fmt(base), _fmt(s.mean / base if base else None), units, kappa])
@@ -285,11 +285,12 @@ class Profile:
 
 def read_json(path: str | Path):
     """The JSON document of a profile (or sweep) file; one-line errors for unreadable or non-JSON files."""
+    from ..files.reading import MAX_JSON_BYTES, read_checked
+
     p = Path(path)
+    data = read_checked(p, "profile", MAX_JSON_BYTES, InputDataError, "give the path of a profile written by --json")
     try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InputDataError(f"{p}: cannot read profile ({exc.strerror or exc}); give the path of a --json profile") from exc
+        text = data.decode("utf-8")
     except UnicodeDecodeError:
         raise InputDataError(f"{p}: not UTF-8 text; give a profile written by --json") from None
     try:
@@ -300,7 +301,7 @@ def read_json(path: str | Path):
         raise InputDataError(f"{p}: JSON nested too deeply to be a profile; give a profile written by --json") from None
 
 
-def _cell(text: str) -> str:
+def spreadsheet_cell(text: str) -> str:
     """A text cell spreadsheets will not run as a formula (OWASP: prefix ``= + - @`` TAB CR with ``'``)."""
     text = str(text)
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text

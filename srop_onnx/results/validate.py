@@ -71,7 +71,7 @@ def _ints(values, what: str) -> np.ndarray:
     return a.astype(np.int64)
 
 
-def _check_layer(lay: dict, analyzed: int) -> None:
+def _check_layer(lay: dict, analyzed: int, units: str = "band") -> None:
     """The exact statistics of one layer add up (docs/method.md)."""
     hist = _ints(lay["histogram"], "histogram")
     if hist.size != lay["m"] + 1:
@@ -94,6 +94,32 @@ def _check_layer(lay: dict, analyzed: int) -> None:
         raise ValueError("per-sample and per-channel bin sums do not add up to the histogram")
     if sample_count.size and int(sample_count.max()) > channels:
         raise ValueError(f"a sample has more live maps than the layer's {channels} channels")
+    _check_summary(lay, hist, units)
+
+
+def _check_summary(lay: dict, hist: np.ndarray, units: str) -> None:
+    """The summary numbers written beside the histogram (mean, std, quartiles, min, max) are the
+    histogram's own: a NaN, an infinity or an edited number is refused, never read past."""
+    import math
+
+    from ..core.stats import summarize_histogram
+
+    denom = lay.get("m_input") if units == "input" else lay["m"]
+    if not isinstance(denom, int) or isinstance(denom, bool) or denom <= 0:
+        return  # the schema speaks for m; m_input may be absent in older files
+    expected = summarize_histogram(hist, denom)
+    for name in ("mean", "std", "median", "q1", "q3", "min", "max"):
+        if name not in lay:
+            continue
+        got, want = lay[name], getattr(expected, name)
+        if got is None:
+            if not math.isnan(want):
+                raise ValueError(f"{name} is null but the histogram gives {want:.6g}")
+            continue
+        if isinstance(got, bool) or not isinstance(got, (int, float)) or not math.isfinite(got):
+            raise ValueError(f"{name} is {got!r}, not a finite number")
+        if math.isnan(want) or abs(got - want) > 1e-6 * max(1.0, abs(want)):
+            raise ValueError(f"{name} {got!r} is not the histogram's {want:.6g}")
 
 
 def _check_document(d, name: str, where: str, fix: str) -> None:
@@ -113,9 +139,10 @@ def validate_profile(d, where: str = "profile") -> None:
     _check_document(d, "profile", where, fix)
     if not d["layers"] and not d.get("extra", {}).get("shard"):
         raise InputDataError(f"{where}: the profile has no layers; {fix}")
+    units = d["settings"].get("units", "band") if isinstance(d.get("settings"), dict) else "band"
     for i, lay in enumerate(d["layers"]):
         try:
-            _check_layer(lay, d["inputs"]["analyzed"])
+            _check_layer(lay, d["inputs"]["analyzed"], units)
         except ValueError as exc:
             raise InputDataError(f"{where}: layer {i} ('{_short(lay.get('name'), 60)}'): {exc}; {fix}") from None
 

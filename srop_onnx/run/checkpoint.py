@@ -62,8 +62,12 @@ def load_checkpoint(path: str | Path, expected: str) -> dict | None:
     if not stat.S_ISREG(mode):
         raise UsageError(f"--checkpoint {p}: not a regular file (a device, FIFO or folder); give the path of a "
                          "checkpoint file (it is created when missing)")
+    from ..files.reading import MAX_JSON_BYTES, read_checked
+
+    data = read_checked(p, "checkpoint", MAX_JSON_BYTES, UsageError,
+                        "give --checkpoint the path of a checkpoint file (it is created when missing)")
     try:
-        doc = json.loads(p.read_text(encoding="utf-8"))
+        doc = json.loads(data.decode("utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise UsageError(f"--checkpoint {p}: unreadable checkpoint ({type(exc).__name__}); delete it to start over") \
             from exc

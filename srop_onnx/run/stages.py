@@ -124,6 +124,12 @@ def plan_model(loaded: LoadedModel, measure: Measurement, require_taps: bool = T
         pre = make_audio_prep(spec, measure.sample_rate, measure.size)
     taps, skipped = prepare_taps(loaded.proto, spec, ops=measure.ops, all_tensors=measure.all_tensors,
                                  layers=measure.layers, require=require_taps)
+    from ..model.naming import MAX_METADATA_CHARS, unreadable_metadata
+
+    odd = unreadable_metadata(loaded.proto.graph.node)
+    if odd:
+        notes.append(f"{odd} node(s) carry name-scope metadata (pkg.torch.onnx.name_scopes) that is not read "
+                     f"(over {MAX_METADATA_CHARS} characters, deeply nested or not a list): named from their node names")
     return ModelPlan(loaded, spec, pre, taps, skipped, notes)
 
 

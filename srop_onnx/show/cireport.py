@@ -12,6 +12,7 @@ import re
 import xml.etree.ElementTree as ET
 
 from ..results.comparison import CheckResult
+from .text import md_code
 
 __all__ = ["CLASSNAME", "junit_xml", "junit_error", "github_annotations", "github_error", "step_summary",
            "xml_text", "in_github_actions"]
@@ -91,7 +92,8 @@ def github_error(message: str) -> str:
 
 
 def _md(text) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ").replace("<", "&lt;")
+    """Data in the job summary: a code span, so no link, image, HTML or emphasis in it can act."""
+    return md_code(text)
 
 
 def step_summary(result: CheckResult | None, refusal: str | None = None) -> str:

@@ -7,11 +7,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import base64
-import html
 import json
 import math
 from datetime import datetime, timezone
 
+from .text import html_text
 
 if TYPE_CHECKING:
     from ..results.profile import Profile
@@ -36,7 +36,7 @@ def f(x, d=3) -> str:
 
 def e(x) -> str:
     """Any value as HTML text (names, paths and settings are data, never markup)."""
-    return html.escape(str(x).encode("utf-8", "surrogateescape").decode("utf-8", "replace"))
+    return html_text(x)
 
 
 def figure_tag(fig, alt: str = "figure") -> str:

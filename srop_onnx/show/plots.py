@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 import math
 import re
 import textwrap
+from functools import lru_cache, wraps
 from pathlib import Path
 
 import numpy as np
@@ -70,9 +71,77 @@ def _set_title(target, fig, text: str, fontsize: float = 11, suptitle: bool = Fa
 
 
 def _note(fig, text: str) -> None:
-    """A line at the bottom of the figure saying what it left out."""
+    """A line at the bottom of the figure saying what it left out (added to any note already there)."""
     chars = max(30, int(fig.get_figwidth() * 72 / (0.6 * 8)))
+    before = fig._supxlabel.get_text() if getattr(fig, "_supxlabel", None) is not None else ""
+    text = f"{before}; {text}" if before else text
     fig.supxlabel(textwrap.fill(text, chars), fontsize=8, color="0.35")
+
+
+@lru_cache(maxsize=4)
+def _font_codepoints(family: str) -> frozenset:
+    """The code points the plot font can draw (empty when the font cannot be read: keep all)."""
+    from matplotlib import font_manager, ft2font
+
+    try:
+        path = font_manager.findfont(font_manager.FontProperties(family=[family]), fallback_to_default=True)
+        return frozenset(ft2font.FT2Font(path).get_charmap())
+    except Exception:  # noqa: BLE001 - a font that cannot be read: draw as matplotlib would
+        return frozenset()
+
+
+def _drawable(text: str) -> tuple[str, bool]:
+    """``text`` with each character the plot font lacks (CJK, emoji, ...) shown as ``<U+XXXX>``
+    (matplotlib would draw an empty box and warn once per glyph); whether any was replaced."""
+    import matplotlib
+
+    from .text import visible
+
+    lines = [visible(line) for line in str(text).split("\n")]  # controls and bidi overrides shown, not obeyed
+    text = "\n".join(lines)
+    have = _font_codepoints(str(matplotlib.rcParams["font.family"][0]))
+    if not have or all(ord(c) in have or c in "\n\t " for c in text):
+        return text, False
+    return "".join(c if ord(c) in have or c in "\n\t " else f"<U+{ord(c):04X}>" for c in text), True
+
+
+def _tick_text(fig, text: str) -> str:
+    """A data string for a tick label: drawable, and never mathtext (``$`` escaped: matplotlib
+    reads a label with two ``$`` as a formula, and a bad one fails the whole figure)."""
+    text, replaced = _drawable(text)
+    fig._srop_replaced = getattr(fig, "_srop_replaced", False) or replaced
+    return text.replace("$", "\\$")
+
+
+def _literal(fig):
+    """Every text of ``fig`` that srop-onnx set (titles, labels, legends, notes) drawn literally:
+    no mathtext (``$\\frac{}$`` in a layer, file or label name is text, not a formula), characters
+    the font lacks replaced and the replacement said once at the bottom. Tick labels of numbers keep
+    matplotlib's own formatting; tick labels of names were made literal by :func:`_tick_text`."""
+    from matplotlib.text import Text
+
+    ticks = {id(t) for ax in fig.axes for axis in (ax.xaxis, ax.yaxis)
+             for tick in axis.get_major_ticks() + axis.get_minor_ticks() for t in (tick.label1, tick.label2)}
+    replaced = getattr(fig, "_srop_replaced", False)
+    for t in fig.findobj(Text):
+        if id(t) in ticks:
+            continue
+        t.set_parse_math(False)
+        text, changed = _drawable(t.get_text())
+        if changed:
+            t.set_text(text)
+            replaced = True
+    if replaced:
+        _note(fig, "characters missing from the plot font are shown as <U+XXXX>")
+    return fig
+
+
+def _literal_figure(make):
+    """Decorator: the figure ``make`` returns, made literal by :func:`_literal`."""
+    @wraps(make)
+    def wrapper(*args, **kwargs):
+        return _literal(make(*args, **kwargs))
+    return wrapper
 
 
 def _legend(fig, ax, handles=None, labels=None, fontsize: float = 8) -> None:
@@ -94,7 +163,9 @@ def _layer_ticks(ax, names: list[str], axis: str = "x", max_labels: int = 40) ->
     n = len(names)
     step = max(1, math.ceil(n / max_labels))
     pos = list(range(0, n, step))
-    short = [names[i] if len(names[i]) <= 28 else "…" + names[i][-27:] for i in pos]
+    fig = ax.figure
+    short = [_tick_text(fig, names[i]) for i in pos]
+    short = [t if len(t) <= 28 else "…" + t[-27:] for t in short]
     if axis == "x":
         ax.set_xticks(pos, short, rotation=60 if n > 6 else 30, ha="right", fontsize=8 if n > 20 else 9)
     else:
@@ -105,6 +176,7 @@ def _units_label(units: str) -> str:
     return "SROP (input units, k / m_input)" if units == "input" else "SROP (band units, k / m)"
 
 
+@_literal_figure
 def plot_depth(profiles: list[Profile], units: str = "input", labels: list[str] | None = None,
                size: dict | None = None, baselines: str = "each"):
     """Mean SROP per layer against depth, one line per profile (Fig. 5).
@@ -163,6 +235,7 @@ def _box_stats(lay, units: str) -> dict:
             "fliers": [], "label": lay.name}
 
 
+@_literal_figure
 def plot_box(profiles: list[Profile], units: str = "band", labels: list[str] | None = None):
     """Per-layer box plots of the SROP distribution (Fig. 4): median, quartiles, min/max whiskers, mean dot."""
     from matplotlib.patches import Patch
@@ -267,6 +340,7 @@ def _kde_panel(ax, lay, profiles: list[Profile], units: str, labels) -> None:
     ax.tick_params(labelsize=7)
 
 
+@_literal_figure
 def plot_kde(profiles: list[Profile], units: str = "band", labels: list[str] | None = None,
              layers: str | None = None, max_panels: int = 12, leaving: str | None = None):
     """Kernel density of the per-sample layer means across inputs (Fig. 2), one panel per layer.
@@ -292,6 +366,7 @@ def plot_kde(profiles: list[Profile], units: str = "band", labels: list[str] | N
     return fig
 
 
+@_literal_figure
 def plot_kernels(profiles: list[Profile], units: str = "band", labels: list[str] | None = None):
     """Heatmap of channel (kernel) mean SROPs per layer, one panel per profile."""
     k = len(profiles)
@@ -329,6 +404,7 @@ def _sweep_series(sw, units: str, by: str) -> tuple[np.ndarray, list[str]]:
     return series, [lay.name for lay in sw.points[0].profile.layers]
 
 
+@_literal_figure
 def plot_sweep(sweeps: list, units: str = "band", labels: list[str] | None = None, by: str = "third",
                size: dict | None = None):
     """Mean SROP against the sweep level (Fig. 3): one line per depth third (or per layer, ``by="layer"``)
@@ -367,6 +443,7 @@ def plot_sweep(sweeps: list, units: str = "band", labels: list[str] | None = Non
     return fig
 
 
+@_literal_figure
 def plot_sweep_kde(sw, levels: list[float] | None = None, units: str = "band", layers: str | None = None,
                    max_levels: int = 6):
     """Per-level kernel density of the per-sample layer means (Fig. 2): one panel per layer

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import math
-import re
 
+from .text import visible
 
 if TYPE_CHECKING:
     from ..results.profile import Profile
@@ -21,19 +21,16 @@ def fmt(x, digits: int = 3) -> str:
     return f"{x:.{digits}f}"
 
 
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
-
-
 def safe(text) -> str:
     """Data (layer names, paths, reasons) as terminal text: undecodable bytes replaced, control
-    characters (ANSI escapes, line breaks) shown as ``\\xNN``, and rich markup escaped. Text is
-    otherwise kept as it is, so a name copied from a table works in ``--layers``
-    (``onnx::Unsqueeze_6``); only a leading ``::`` - the one place it could start a line that GitHub
-    Actions reads as a workflow command - is shown as ``\\x3a:``."""
+    characters (ANSI escapes, line breaks) and bidirectional controls shown as ``\\xNN``/``\\uNNNN``
+    (:func:`srop_onnx.show.text.visible`), and rich markup escaped. Text is otherwise kept as it is,
+    so a name copied from a table works in ``--layers`` (``onnx::Unsqueeze_6``); only a leading
+    ``::`` - the one place it could start a line that GitHub Actions reads as a workflow command -
+    is shown as ``\\x3a:``."""
     from rich.markup import escape
 
-    s = str(text).encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-    s = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", s)
+    s = visible(text)
     if s.startswith("::"):
         s = "\\x3a" + s[1:]
     return escape(s)

@@ -79,7 +79,11 @@ def test_a_golden_of_other_settings_is_refused_in_one_line(suite, monkeypatch):
     monkeypatch.setenv("SROP_TEST_KAPPA", "0.9")
     res = suite.runpytest_subprocess()
     res.assert_outcomes(failed=1)
-    res.stdout.fnmatch_lines(["*were analysed with different settings (kappa: 0.9 vs 0.85)*"])
+    res.stdout.fnmatch_lines(["*srop_profile: the golden *test_model_keeps_its_profile.srop.json was made with other "
+                              "settings (kappa: 0.9 vs 0.85); pass the same keyword arguments to srop_profile.check*"])
+    text = res.stdout.str()
+    assert text.count("were analysed with") + text.count("made with other settings") == 1  # said once
+    assert "During handling" not in text and "Traceback" not in text
 
 
 def test_the_plugin_costs_nothing_in_other_projects(pytester):
@@ -97,3 +101,142 @@ def test_nothing_heavy_was_imported():
     code = "import sys, srop_onnx.pytest_plugin; print(sorted(m for m in sys.modules if m.startswith('srop_onnx')))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "['srop_onnx', 'srop_onnx.errors', 'srop_onnx.pytest_plugin']"
+
+
+# -- issue 30/31: goldens that never collide, never leave the test's folder, fail in one line --------
+MANY = f'''
+import pytest
+
+MODEL, IMAGES = {str(EXAMPLE)!r}, {str(EXAMPLE_IMAGES)!r}
+
+
+class TestA:
+    def test_same(self, srop_profile):
+        srop_profile.check(MODEL, IMAGES, limit=2)
+
+
+class TestB:
+    def test_same(self, srop_profile):
+        srop_profile.check(MODEL, IMAGES, limit=2)
+
+
+@pytest.mark.parametrize("p", ["a/b", "a:b", "Big", "big", pytest.param("x", id="x" * 300)])
+def test_param(srop_profile, p):
+    srop_profile.check(MODEL, IMAGES, limit=2)
+'''
+
+
+def test_goldens_are_keyed_by_the_full_id_and_never_collide(pytester):
+    """Two classes' same-named methods, ids that differ only in ``/`` and ``:`` or in case (one file
+    on macOS and Windows), and a 300-character id: seven tests, seven goldens, portable names."""
+    from srop_onnx.pytest_plugin import golden_name
+
+    pytester.makepyfile(test_many=MANY)
+    res = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    res.assert_outcomes(failed=7)
+    assert "File name too long" not in res.stdout.str()
+    names = sorted(p.name for p in (pytester.path / "test_many").iterdir())
+    assert len(names) == 7 and len({n.lower() for n in names}) == 7, names
+    assert all(re.fullmatch(r"[A-Za-z0-9._-]+\.srop\.json", n) and len(n) <= 110 for n in names), names
+    assert any(n.startswith("test_param_xxxx") for n in names), names  # the long id, cut and hashed
+    assert golden_name("test_same") == "test_same"  # a plain name keeps its plain golden
+    assert golden_name("TestA::test_same") != golden_name("TestB::test_same")
+    assert golden_name("test_param[a/b]") != golden_name("test_param[a:b]")
+    assert golden_name("test_param[Big]").lower() != golden_name("test_param[big]").lower()
+    assert golden_name("CON").lower() != "con"
+    pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=7)
+
+
+def test_two_tests_on_one_golden_fail_in_one_line(pytester):
+    pytester.makepyfile(test_clash=f'''
+def test_one(srop_profile):
+    srop_profile.check({str(EXAMPLE)!r}, {str(EXAMPLE_IMAGES)!r}, limit=2, basename="shared")
+
+
+def test_two(srop_profile):
+    srop_profile.check({str(EXAMPLE)!r}, {str(EXAMPLE_IMAGES)!r}, limit=2, basename="shared")
+''')
+    res = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    res.assert_outcomes(failed=2)
+    res.stdout.fnmatch_lines(["*shared.srop.json is already the golden of test_clash.py::test_one; give this test its "
+                              "own srop_profile.check(..., basename=...)*"])
+
+
+import os  # noqa: E402
+import re  # noqa: E402
+
+
+def _one_line_failure(res, needle: str) -> None:
+    text = res.stdout.str()
+    assert needle in text, text[-2000:]
+    assert "Traceback" not in text and "During handling" not in text, text[-2000:]
+    line = next(ln for ln in text.splitlines() if needle in ln and not ln.startswith("FAILED"))
+    assert text.count(needle) <= 2, text  # the failure and the short summary line, nothing more
+    assert line.strip()
+
+
+def test_goldens_through_links_devices_and_outside_the_folder_are_refused(suite, tmp_path):
+    folder = suite.path / "test_models"
+    folder.mkdir()
+    golden = folder / "test_model_keeps_its_profile.srop.json"
+    outside = tmp_path / "outside.json"
+    golden.symlink_to(outside)  # dangling: a plain run must not write outside the repository
+    res = suite.runpytest_subprocess()
+    res.assert_outcomes(failed=1)
+    _one_line_failure(res, "is a symbolic link; goldens are regular files beside the test")
+    assert not outside.exists()
+    outside.write_text("the user's file")
+    res = suite.runpytest_subprocess("--srop-regen")  # regeneration through the link: refused too
+    _one_line_failure(res, "is a symbolic link")
+    assert outside.read_text() == "the user's file"
+    golden.unlink()
+    golden.symlink_to("/dev/zero")  # read until memory runs out, before
+    res = suite.runpytest_subprocess()
+    _one_line_failure(res, "is a symbolic link")
+    golden.unlink()
+    folder.rmdir()
+    folder.symlink_to(tmp_path, target_is_directory=True)  # the folder itself leads elsewhere
+    res = suite.runpytest_subprocess()
+    _one_line_failure(res, "is a symbolic link or not a folder")
+    assert list(tmp_path.iterdir()) == [outside]
+
+
+def test_a_golden_with_nan_summary_numbers_is_refused_in_one_line(suite):
+    suite.runpytest_subprocess()
+    doc = json.loads(_golden(suite).read_text())
+    doc["layers"][0]["mean"] = float("nan")
+    _golden(suite).write_text(json.dumps(doc))
+    res = suite.runpytest_subprocess()
+    res.assert_outcomes(failed=1)
+    _one_line_failure(res, "mean is nan, not a finite number")
+
+
+def test_a_missing_model_and_an_unwritable_golden_fail_in_one_line(suite, monkeypatch):
+    monkeypatch.setenv("SROP_TEST_MODEL", str(suite.path / "missing.onnx"))
+    res = suite.runpytest_subprocess()
+    res.assert_outcomes(failed=1)
+    _one_line_failure(res, "missing.onnx: no such file")
+    monkeypatch.delenv("SROP_TEST_MODEL")
+    (suite.path / "test_models").write_text("a file where the golden folder goes")
+    res = suite.runpytest_subprocess()
+    _one_line_failure(res, "is a symbolic link or not a folder")
+    (suite.path / "test_models").unlink()
+    if os.name == "posix" and os.geteuid() != 0:  # root writes anywhere: only a user sees read-only
+        (suite.path / "test_models").mkdir(mode=0o500)
+        res = suite.runpytest_subprocess()
+        _one_line_failure(res, "srop_profile:")
+
+
+def test_drift_leaves_the_obtained_profile_and_regen_removes_it(suite, monkeypatch):
+    suite.runpytest_subprocess()
+    golden = json.loads(_golden(suite).read_text())
+    assert golden["model"]["path"] == os.path.relpath(EXAMPLE, suite.path).replace(os.sep, "/") \
+        or golden["model"]["path"] == EXAMPLE.name  # relative to the rootdir, never absolute
+    assert not os.path.isabs(golden["model"]["path"])
+    monkeypatch.setenv("SROP_TEST_MODEL", str(EXAMPLE_RANDOM))
+    res = suite.runpytest_subprocess()
+    obtained = _golden(suite).with_name("test_model_keeps_its_profile.obtained.srop.json")
+    assert obtained.exists() and json.loads(obtained.read_text())["format"] == "srop-onnx-profile"
+    res.stdout.fnmatch_lines(["*the obtained profile is *test_model_keeps_its_profile.obtained.srop.json*"])
+    suite.runpytest_subprocess("--srop-regen")
+    assert not obtained.exists()

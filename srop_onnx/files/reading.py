@@ -1,0 +1,57 @@
+"""What a file is before it is read: every file the package reads whole (models, profiles, sweeps,
+goldens, checkpoints) is checked here first, so a device (``/dev/zero``), a FIFO, a folder or a file
+larger than its kind can be is refused at once in one line, never read until memory runs out."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+from ..errors import SropError
+
+__all__ = ["MAX_JSON_BYTES", "MAX_MODEL_BYTES", "checked_size", "read_checked"]
+
+#: the largest profile, sweep, golden or checkpoint read (a profile of a million samples and a
+#: hundred layers is a few hundred MB)
+MAX_JSON_BYTES = 1 << 30
+#: an ONNX protobuf cannot exceed 2 GiB: larger models keep their weights in external data files
+MAX_MODEL_BYTES = (1 << 31) - 1
+
+
+def _size(n: int) -> str:
+    return f"{n / (1 << 30):.1f} GiB" if n >= 1 << 30 else f"{n / (1 << 20):.1f} MiB"
+
+
+def checked_size(path: str | os.PathLike, what: str, limit: int, error: type[SropError], fix: str) -> int:
+    """The size of ``path`` when it is a regular file of at most ``limit`` bytes (a link is
+    followed); else ``error`` in one line naming ``what`` and the ``fix``."""
+    p = Path(path)
+    try:
+        st = os.stat(p)
+    except FileNotFoundError:
+        raise error(f"{p}: no such file; {fix}") from None
+    except OSError as exc:
+        raise error(f"{p}: cannot read the {what} ({exc.strerror or exc}); {fix}") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise error(f"{p}: is a folder, not a {what} file; {fix}")
+    if not stat.S_ISREG(st.st_mode):
+        raise error(f"{p}: not a regular file (a device, FIFO or socket), so not a {what}; {fix}")
+    if st.st_size > limit:
+        raise error(f"{p}: {_size(st.st_size)}, larger than a {what} can be ({_size(limit)}); {fix}")
+    return st.st_size
+
+
+def read_checked(path: str | os.PathLike, what: str, limit: int, error: type[SropError], fix: str) -> bytes:
+    """The bytes of ``path`` after :func:`checked_size`; a read that fails is ``error`` too."""
+    size = checked_size(path, what, limit, error, fix)
+    try:
+        with open(path, "rb") as f:
+            data = f.read(size + 1)  # what stat said, and one byte to see it did not grow
+            if len(data) > size:
+                data += f.read(limit + 1 - len(data))
+    except OSError as exc:
+        raise error(f"{Path(path)}: cannot read the {what} ({exc.strerror or exc}); {fix}") from None
+    if len(data) > limit:  # it grew while we looked
+        raise error(f"{Path(path)}: larger than a {what} can be ({_size(limit)}); {fix}")
+    return data
