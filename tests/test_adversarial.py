@@ -47,3 +47,20 @@ def test_the_catalogue_covers_issue_23():
         needles += ["ulimit -v"] if __import__("sys").platform != "darwin" else []
     for needle in needles:
         assert needle in names, needle
+
+
+def test_the_catalogue_covers_issue_31():
+    import os
+
+    names = " | ".join(c.name for c in CASES)
+    needles = ["mathtext: plot of a layer named", "mathtext: --label", "m$\\foo$.onnx", "analyze --report",
+               "glyphs: plot of CJK and emoji", "bidi: layers table", "bidi: HTML report", "job summary: a layer named '![x]",
+               "javascript:", "metadata: layers with a 200 kB", "100,000 nested brackets", "40,000 scopes",
+               "a 3 GiB sparse model", "a 1.5 GiB sparse profile", "a folder as the golden",
+               "scale: report of a 3,000-layer profile", "merge: a shard written by srop-onnx"]
+    if os.name == "posix":
+        needles += ["layers > /dev/full", "check >&- (closed)", "both closed", "check --against /dev/zero",
+                    "the model is /dev/zero", "a link to /dev/zero", "plot of a FIFO",
+                    "the temporary of a live run beside it is kept"]
+    for needle in needles:
+        assert needle in names, needle

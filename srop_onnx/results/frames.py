@@ -154,7 +154,7 @@ def spreadsheet_safe(frame):
 
         srop_onnx.spreadsheet_safe(profile.to_dataframe()).to_csv("layers.csv")
     """
-    from .profile import spreadsheet_cell
+    from .cells import spreadsheet_cell
 
     out = frame.copy()
     for col in out.columns:

@@ -18,6 +18,7 @@ import numpy as np
 
 from ..errors import InputDataError, UsageError
 from ..core.stats import LayerStats, Summary
+from .cells import spreadsheet_cell
 
 __all__ = ["FORMAT", "VERSION", "LayerProfile", "Profile", "read_json"]
 
@@ -299,12 +300,6 @@ def read_json(path: str | Path):
         raise InputDataError(f"{p}: not JSON ({exc.msg} at line {exc.lineno}); give a profile written by --json") from exc
     except RecursionError:
         raise InputDataError(f"{p}: JSON nested too deeply to be a profile; give a profile written by --json") from None
-
-
-def spreadsheet_cell(text: str) -> str:
-    """A text cell spreadsheets will not run as a formula (OWASP: prefix ``= + - @`` TAB CR with ``'``)."""
-    text = str(text)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 def _fmt(x: Any) -> str:

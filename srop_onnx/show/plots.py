@@ -32,7 +32,13 @@ if TYPE_CHECKING:
 __all__ = ["KINDS", "PALETTE", "plot", "plot_depth", "plot_box", "plot_kde", "plot_kernels", "plot_sweep",
            "plot_sweep_kde", "save_figure", "figure_bytes", "depth", "box", "kde", "kernels", "sweep", "sweep_kde"]
 
-KINDS = ("depth", "box", "kde", "kernels")  # of profiles; sweeps: plot_sweep, plot_sweep_kde
+KINDS = ("depth", "box", "kde", "kernels")
+#: the widest and tallest a figure gets (inches): a 3,000-layer model's figures stay viewable
+MAX_INCHES = 16.0
+#: the most boxes a box plot draws (spread over depth; the note says which) and the most layers
+#: drawn with markers in a depth plot
+MAX_BOXES = 80
+MAX_MARKED = 120  # of profiles; sweeps: plot_sweep, plot_sweep_kde
 # Okabe-Ito without its yellow (too pale on white): distinguishable with the common colour-vision deficiencies
 PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000")
 DASHES = ("-", "--", ":", "-.")
@@ -185,7 +191,8 @@ def plot_depth(profiles: list[Profile], units: str = "input", labels: list[str] 
     ``none``), downscaling steps marked with vertical lines, log y in input units (band units:
     linear y). ``size``: ``{"width", "height", "dpi"}`` of the figure (a notebook's is small).
     """
-    fig = _figure(max(7.0, 0.28 * max(len(p.layers) for p in profiles) + 5), 4.8, size)
+    n = max(len(p.layers) for p in profiles)
+    fig = _figure(min(MAX_INCHES, max(7.0, 0.28 * n + 5)), 4.8, size)
     ax = fig.add_subplot()
     ref = profiles[0]
     drawn: list[list] = []
@@ -193,7 +200,8 @@ def plot_depth(profiles: list[Profile], units: str = "input", labels: list[str] 
         look = style(i)
         x = [lay.index for lay in p.layers]
         means = np.array([lay.summary(units).mean for lay in p.layers])
-        ax.plot(x, means, marker=MARKERS[i % len(MARKERS)], ms=4, lw=1.8, label=_label(p, i, labels), **look)
+        marker = MARKERS[i % len(MARKERS)] if n <= MAX_MARKED else None
+        ax.plot(x, means, marker=marker, ms=4, lw=1.8 if n <= MAX_MARKED else 1.0, label=_label(p, i, labels), **look)
         base = [(lay.baseline or {}).get(f"mean_{units}") for lay in p.layers]
         wanted = baselines == "each" or (baselines == "first" and i == 0)
         if wanted and any(b is not None for b in base) and base not in drawn:  # same inputs: one baseline
@@ -202,9 +210,10 @@ def plot_depth(profiles: list[Profile], units: str = "input", labels: list[str] 
                     alpha=0.8, label=label)
             drawn.append(base)
     sides = [lay.side for lay in ref.layers]
-    for j in range(1, len(sides)):
-        if sides[j] < sides[j - 1]:
-            ax.axvline(ref.layers[j].index - 0.5, color="0.6", lw=0.8, ls=":")
+    steps = [j for j in range(1, len(sides)) if sides[j] < sides[j - 1]]
+    for j in steps:
+        ax.axvline(ref.layers[j].index - 0.5, color="0.6", lw=0.8, ls=":")
+        if len(steps) <= 40:  # more labels than that would overlap
             ax.text(ref.layers[j].index - 0.45, 1.0, f"{sides[j]}", transform=ax.get_xaxis_transform(), fontsize=7,
                     color="0.4", va="top", clip_on=True)
     if units == "input":
@@ -242,14 +251,15 @@ def plot_box(profiles: list[Profile], units: str = "band", labels: list[str] | N
 
     n = max(len(p.layers) for p in profiles)
     k = len(profiles)
-    fig = _figure(max(7.0, 0.32 * n * max(1, k * 0.7) + 5), 4.8)
+    shown = set(np.unique(np.linspace(0, n - 1, MAX_BOXES).round().astype(int)).tolist()) if n > MAX_BOXES else None
+    fig = _figure(min(MAX_INCHES, max(7.0, 0.32 * min(n, MAX_BOXES) * max(1, k * 0.7) + 5)), 4.8)
     ax = fig.add_subplot()
-    width = 0.8 / k
+    width = 0.8 / k if shown is None else 0.8 * (n / MAX_BOXES) / k
     handles = []
     dead = []
     for i, p in enumerate(profiles):
         colour = PALETTE[i % len(PALETTE)]
-        live = [lay for lay in p.layers if lay.stats.count]
+        live = [lay for j, lay in enumerate(p.layers) if lay.stats.count and (shown is None or j in shown)]
         dead += [lay.name for lay in p.layers if not lay.stats.count]
         pos = [lay.index + (i - (k - 1) / 2) * width for lay in live]
         if live:
@@ -266,6 +276,8 @@ def plot_box(profiles: list[Profile], units: str = "band", labels: list[str] | N
     _set_title(ax, fig, _title(profiles, "SROP distribution per layer", labels))
     ax.grid(True, axis="y", alpha=0.25)
     _legend(fig, ax, handles, [h.get_label() for h in handles])
+    if shown is not None:
+        _note(fig, f"boxes for {len(shown)} of {n} layers, spread over depth (the depth plot shows every layer)")
     if dead:
         _note(fig, f"no box for {len(dead)} layer(s) without live maps: {', '.join(sorted(set(dead))[:6])}"
                    + (" ..." if len(set(dead)) > 6 else ""))
@@ -372,7 +384,8 @@ def plot_kernels(profiles: list[Profile], units: str = "band", labels: list[str]
     k = len(profiles)
     n = max(len(p.layers) for p in profiles)
     cmax = max(lay.shape[0] for p in profiles for lay in p.layers)
-    fig = _figure(min(16.0, 5 + 0.04 * cmax) * (1 if k == 1 else 0.9), max(3.0, 0.28 * n + 1.5) * k)
+    fig = _figure(min(MAX_INCHES, 5 + 0.04 * cmax) * (1 if k == 1 else 0.9),
+                  min(MAX_INCHES, max(3.0, 0.28 * n + 1.5) * k))
     axes = fig.subplots(k, 1, squeeze=False)[:, 0]
     allvals = np.concatenate([lay.stats.kernel_mean(units) for p in profiles for lay in p.layers])
     allvals = allvals[np.isfinite(allvals)]
