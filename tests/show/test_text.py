@@ -79,3 +79,11 @@ def test_csv_of_a_frame_can_be_made_as_safe_as_profile_to_csv():
     csv_names = [row.split(",")[1] for row in p.to_csv().splitlines()[1:6]]
     assert all(n.strip('"').startswith("'") for n in csv_names[:4])
     assert np.array_equal(safe["mean"].to_numpy(), frame["mean"].to_numpy())
+
+
+def test_the_notebook_display_of_hostile_names_is_literal_and_inert():
+    p = _profile(["$\\frac{}$", "a\u202eb", "<script>alert(1)</script>", "层"])
+    html = p._repr_html_()
+    assert "<script>" not in html and "&lt;script&gt;" in html
+    assert "\u202e" not in html and "a\\u202eb" in html
+    assert "data:image/png;base64," in html  # the figure was drawn, not lost to a mathtext error
