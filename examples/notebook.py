@@ -23,9 +23,9 @@ profile  # in a notebook: the header, the layer table and the depth plot
 
 # %% Tabulate: one row per layer, flat columns, ready for .query() and plots
 df = profile.to_dataframe()
-print(df[["index", "name", "op", "channels", "height", "width", "mean", "median", "ratio"]].to_string(index=False))
-low = df.query("mean < 0.7")[["name", "mean"]]
-print(f"\n{len(low)} layer(s) keep 85% of their energy below 0.7 of the band:", ", ".join(low["name"]))
+print(df[["index", "layer", "op", "channels", "height", "width", "mean", "median", "ratio"]].to_string(index=False))
+low = df.query("mean < 0.7")[["layer", "mean"]]
+print(f"\n{len(low)} layer(s) keep 85% of their energy below 0.7 of the band:", ", ".join(low["layer"]))
 per_sample = profile.to_dataframe(per="sample")  # long form: layer, sample, source, value
 print(per_sample.groupby("layer", sort=False)["value"].agg(["mean", "std"]).round(3).head())
 

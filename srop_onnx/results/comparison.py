@@ -7,6 +7,7 @@ plain result objects; printing and files are the CLI's and report module's job.
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -81,6 +82,23 @@ class Comparison:
 
         return comparison_html(self)
 
+    def __repr__(self) -> str:
+        deltas = [p.b.summary("band").mean - p.a.summary("band").mean for p in self.pairs]
+        finite = [d for d in deltas if math.isfinite(d)]
+        mean = f", mean delta (B - A) {sum(finite) / len(finite):+.4f} band" if finite else ""
+        return (f"<Comparison A={self.names[0]} B={self.names[1]}: {len(self.pairs)} pairs, "
+                f"{len(self.only_a)} only in A, {len(self.only_b)} only in B{mean}>")
+
+
+def short_labels(a: Profile, b: Profile) -> tuple[str, str]:
+    """A and B named as a person would: the file each profile was loaded from (its name), else its
+    model's file name; two equal names are told apart as ``name (A)`` and ``name (B)``."""
+    def one(p: Profile) -> str:
+        return Path(p.origin).name if p.origin else Path(str(p.model.get("path", "?"))).name
+
+    la, lb = one(a), one(b)
+    return (f"{la} (A)", f"{lb} (B)") if la == lb else (la, lb)
+
 
 def label_of(p: Profile, default: str) -> str:
     """How a profile is named in a comparison: the file it came from, else its model."""
@@ -123,10 +141,12 @@ def _pair_by(key: str, left: list, right: list, pairs: list[LayerPair]) -> list:
     return rest
 
 
-def compare(a: Profile, b: Profile, *, check_settings: bool = True, names: tuple[str, str] = ("A", "B"),
+def compare(a: Profile, b: Profile, *, check_settings: bool = True, names: tuple[str, str] | None = None,
             match: str = "position") -> Comparison:
     """Match the layers of ``a`` and ``b``: by tensor name, then module name, then (``match="position"``)
-    by position among the rest, where shapes agree; pairs made by position are warned about."""
+    by position among the rest, where shapes agree; pairs made by position are warned about.
+    ``names`` label A and B (default: the files they were loaded from, else their models)."""
+    names = names or short_labels(a, b)
     if match not in MATCHES:
         raise UsageError(f"--match must be one of {', '.join(MATCHES)}, got {match!r}")
     if check_settings:
@@ -188,13 +208,22 @@ class CheckResult:
     def __bool__(self) -> bool:
         return self.passed
 
-    def summary(self, limit: int = 5) -> str:
-        """A few lines: the verdict, then up to ``limit`` drifting layers."""
+    def verdict(self) -> str:
+        """The one-line verdict, worded the same in Python, the CLI, the notebook and CI:
+        ``PASS: 8 layer(s) within tolerance (mean, tol 0.02, band units) of golden.json`` or
+        ``FAILED: 2 of 8 layer(s) drifted (mean, tol 0.02, band units) from golden.json``."""
         n, bad = len(self.layers), self.failures
         rule = f"{self.metric}, tol {self.tol:g}, {self.units} units"
         if not bad:
             return f"PASS: {n} layer(s) within tolerance ({rule}) of {self.names[1]}"
-        lines = [f"FAILED: {len(bad)} of {n} layer(s) drifted ({rule}) from {self.names[1]}:"]
+        return f"FAILED: {len(bad)} of {n} layer(s) drifted ({rule}) from {self.names[1]}"
+
+    def summary(self, limit: int = 5) -> str:
+        """A few lines: the verdict, then up to ``limit`` drifting layers."""
+        bad = self.failures
+        if not bad:
+            return self.verdict()
+        lines = [self.verdict() + ":"]
         lines += [f"  {lc.name}: {lc.message}" for lc in bad[:limit]]
         if len(bad) > limit:
             lines.append(f"  ... and {len(bad) - limit} more (result.table() lists every layer)")

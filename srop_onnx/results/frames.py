@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from .profile import Profile
     from .sweepresult import Sweep
 
-__all__ = ["pandas", "spreadsheet_safe", "profile_frame", "layer_rows", "sweep_frame", "check_frame", "comparison_frame"]
+__all__ = ["pandas", "SCHEMA", "typed", "spreadsheet_safe", "profile_frame", "layer_rows", "sweep_frame", "check_frame", "comparison_frame"]
 
 PER = ("layer", "sample", "channel")
 _SUMMARY = ("mean", "std", "median", "q1", "q3", "min", "max")
@@ -47,7 +47,7 @@ def layer_rows(profile: "Profile", units: str) -> list[dict]:
         c, *sp = lay.shape
         one_d = len(sp) == 1
         rows.append({
-            "index": lay.index, "name": lay.name, "op": lay.op, "tensor": lay.tensor, "channels": c,
+            "index": lay.index, "layer": lay.name, "op": lay.op, "tensor": lay.tensor, "channels": c,
             "height": None if one_d else sp[0], "width": None if one_d else sp[1], "length": sp[0] if one_d else None,
             "m": lay.stats.m, "m_input": lay.stats.m_input, "count": lay.stats.count, "dead": lay.stats.dead,
             "nonfinite": lay.stats.nonfinite, **{k: _num(getattr(s, k)) for k in _SUMMARY},
@@ -82,7 +82,27 @@ def _channel_rows(profile: "Profile", units: str) -> list[dict]:
     return rows
 
 
-_INT_COLUMNS = ("height", "width", "length")
+#: one schema for every frame: a column of a given name has the same meaning and dtype wherever it
+#: appears (docs/python.md lists them). Whole numbers are pandas' nullable ``Int64`` (a 1-D layer
+#: has no height); names and labels are ``object`` strings, kept exactly as the model has them.
+SCHEMA = {
+    **dict.fromkeys(("index", "channels", "height", "width", "length", "m", "m_input", "count", "dead",
+                     "nonfinite", "sample", "channel"), "Int64"),
+    **dict.fromkeys(("level", "value", "tol", "baseline_mean", "ratio", "change", "top1_agreement",
+                     "relative_change", "delta", "w1", *_SUMMARY, "a_mean", "b_mean", "a_median", "b_median",
+                     "a_iqr", "b_iqr"), "float64"),
+    **dict.fromkeys(("spatial_map", "ok"), "boolean"),
+    **dict.fromkeys(("layer", "golden_layer", "layer_a", "layer_b", "op", "tensor", "source", "units", "metric",
+                     "matched_by", "change_measure", "message"), "object"),
+}
+
+
+def typed(frame: Any) -> Any:
+    """``frame`` with every column of :data:`SCHEMA` in its dtype."""
+    for col in frame.columns:
+        if col in SCHEMA and len(frame):
+            frame[col] = frame[col].astype(SCHEMA[col])
+    return frame
 
 
 def profile_frame(profile: "Profile", units: str, per: str = "layer") -> Any:
@@ -92,11 +112,7 @@ def profile_frame(profile: "Profile", units: str, per: str = "layer") -> Any:
         raise UsageError(f"per must be one of {', '.join(PER)}, got {per!r}")
     pd = pandas()
     rows = {"layer": layer_rows, "sample": _sample_rows, "channel": _channel_rows}[per](profile, units)
-    frame = pd.DataFrame(rows)
-    if per == "layer" and len(frame):
-        for col in _INT_COLUMNS:
-            frame[col] = frame[col].astype("Int64")
-    return frame
+    return typed(pd.DataFrame(rows))
 
 
 def sweep_frame(sw: "Sweep", units: str = "band") -> Any:
@@ -111,7 +127,7 @@ def sweep_frame(sw: "Sweep", units: str = "band") -> Any:
             rows.append({"level": point.level, **row, "change_measure": change.shown,
                          "change": _num(change.value), "top1_agreement": _num(change.top1),
                          "relative_change": _num(change.relative)})
-    return pd.DataFrame(rows)
+    return typed(pd.DataFrame(rows))
 
 
 def check_frame(result: "CheckResult") -> Any:
@@ -125,7 +141,7 @@ def check_frame(result: "CheckResult") -> Any:
                      "matched_by": pair.matched_by if pair else None, "metric": result.metric,
                      "value": _num(lc.value), "tol": result.tol, "units": result.units, "ok": lc.ok,
                      "message": lc.message})
-    return pd.DataFrame(rows)
+    return typed(pd.DataFrame(rows))
 
 
 def comparison_frame(comp: "Comparison", units: str = "band") -> Any:
@@ -141,7 +157,7 @@ def comparison_frame(comp: "Comparison", units: str = "band") -> Any:
     for side, layers in (("a", comp.only_a), ("b", comp.only_b)):
         for lay in layers:
             rows.append({f"layer_{side}": lay.name, "matched_by": f"only in {side.upper()}", "units": units})
-    return pd.DataFrame(rows)
+    return typed(pd.DataFrame(rows))
 
 
 

@@ -88,7 +88,8 @@ def analyze(
         the same arguments resumes from there.
     max_memory : bytes the tap outputs of one run may take; taps are split into groups run
         in several passes (and the batch reduced) to stay under it.
-    progress : called as ``progress(samples_done, samples_total_or_None)``.
+    progress : called as ``progress(samples_done, samples_total_or_None)``; by default nothing in
+        a script and a text bar on standard error in a Jupyter notebook.
     notify : called with one-line notes (provider choice, skipped inputs).
     iobinding : bind inputs/outputs with ONNX Runtime's IOBinding (default: on CUDA only).
     memory_budget : simulated limit in bytes on one run's tap outputs (tests OOM recovery).
@@ -110,7 +111,9 @@ def analyze(
     how = Execution(provider=provider, batch_size=batch_size, limit=limit, strict=strict, keep_bins=keep_bins,
                     shard=shard, checkpoint=checkpoint, checkpoint_every=checkpoint_every, max_memory=max_memory,
                     iobinding=iobinding, memory_budget=memory_budget, record_run=record_run)
-    return run_analysis(model, inputs, measure, how, Hooks(progress, notify))
+    from .progress import default_progress
+
+    return run_analysis(model, inputs, measure, how, Hooks(default_progress(progress), notify))
 
 
 def run_analysis(model, inputs, measure: Measurement, how: Execution, hooks: Hooks = Hooks()) -> Profile:
@@ -150,7 +153,10 @@ def split_options(options: dict) -> tuple[Measurement, Execution, Hooks]:
     unknown = set(options) - set().union(*groups)
     if unknown:
         raise TypeError(f"unexpected keyword argument(s): {', '.join(sorted(unknown))}")
+    from .progress import default_progress
+
     measure, how, hooks = ({k: v for k, v in options.items() if k in g} for g in groups)
+    hooks["progress"] = default_progress(hooks.get("progress"))  # a text bar in a notebook
     return Measurement(**measure), Execution(**how), Hooks(**hooks)
 
 

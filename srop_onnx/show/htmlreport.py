@@ -7,10 +7,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import base64
-import json
 import math
 from datetime import datetime, timezone
 
+from .report import dead_text
 from .text import html_text
 
 if TYPE_CHECKING:
@@ -62,14 +62,14 @@ def describe_settings(p: Profile) -> str:
 
 
 def _summary(p: Profile, label: str) -> str:
-    from .report import describe_preprocess
+    from .report import describe_preprocess, describe_taps
 
     m = p.model
     rows = [("model", m.get("path")), ("sha256", (m.get("sha256") or "")[:16] + "…"),
             ("input", f"{m['input']['name']} {m['input']['shape']} {m['input']['layout']}"),
             ("inputs analysed", p.analyzed), ("inputs skipped", len(p.skipped_inputs)),
             ("preprocessing", describe_preprocess(p.settings.get("preprocess"))),
-            ("kappa", p.settings.get("kappa")), ("taps", p.settings.get("taps")),
+            ("kappa", p.settings.get("kappa")), ("taps", describe_taps(p.settings.get("taps"))),
             ("provider", p.settings.get("provider")), ("srop-onnx", p.tool_version)]
     body = "".join(f'<tr><th class="l">{e(str(k))}</th><td class="l">{e(str(v))}</td></tr>'
                    for k, v in rows)
@@ -86,7 +86,7 @@ def _layer_table(p: Profile, units: str) -> str:
         rows.append(
             f"<tr><td>{lay.index}</td><td class=l>{e(lay.name)}</td><td class=l>{e(lay.op)}</td>"
             f"<td>{'x'.join(map(str, lay.shape))}</td><td>{f(s.mean)}</td><td>{f(s.median)}</td><td>{f(s.iqr)}</td>"
-            f"<td>{f(s.std)}</td><td>{lay.stats.dead}</td><td>{f(s.mean / base, 2) if base else '-'}</td></tr>")
+            f"<td>{f(s.std)}</td><td>{dead_text(lay.stats)}</td><td>{f(s.mean / base, 2) if base else '-'}</td></tr>")
     skipped = "".join(f"<li>{e(str(x.get('name') or x['tensor']))} ({e(x['op'])}): "
                       f"{e(x['reason'])}</li>" for x in p.skipped_layers)
     inputs = "".join(f"<li>{e(x['reason'])}</li>" for x in p.skipped_inputs)
@@ -158,7 +158,9 @@ def sweep_report(sw, *, units: str = "band") -> str:
     from ..results.sweepresult import measure_label, sweep_verdict, third_means
 
     first = sw.points[0].profile
-    what = e(json.dumps(sw.perturbation))
+    from .report import describe_perturbation
+
+    what = e(describe_perturbation(sw.perturbation))
     title = f"SROP input sweep: {first.model.get('path')}"
     rows = "".join(f"<tr><td>{p.level:g}</td><td>{f(p.change.value)}</td>"
                    + "".join(f"<td>{f(v)}</td>" for v in third_means(p.profile, units))

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .htmlreport import describe_settings, e, f, figure_tag
+from .report import dead_text, describe_perturbation
 
 if TYPE_CHECKING:
     from ..results.comparison import CheckResult, Comparison
@@ -18,22 +19,27 @@ if TYPE_CHECKING:
 
 __all__ = ["profile_html", "sweep_html", "check_html", "comparison_html"]
 
-#: the box a notebook output scrolls in (tables of deep models stay this tall)
-_BOX = "max-height:360px;overflow:auto;border:1px solid #ddd;padding:2px"
-_TABLE = "border-collapse:collapse;font-size:12px"
-_CELL = "padding:1px 6px;text-align:right;border-bottom:1px solid #eee"
 #: the inline figure: small and at screen resolution (a PNG of a few tens of kB)
 _FIGURE = {"width": 6.4, "height": 3.4, "dpi": 72}
+#: one style block per output, scoped to it by a class named after the output's content (the same
+#: result gives the same HTML): the box a table scrolls in (deep models stay this tall), the table,
+#: its cells (right-aligned numbers, left-aligned names)
+_STYLE = ("<style>.{c}{{max-height:360px;overflow:auto;border:1px solid #ddd;padding:2px}}"
+          ".{c} table{{border-collapse:collapse;font-size:12px}}"
+          ".{c} td,.{c} th{{padding:1px 6px;text-align:right;border-bottom:1px solid #eee}}"
+          ".{c} .l{{text-align:left}}</style>")
 
 
 def _table(head: list[str], rows: list[list[str]], left: tuple[int, ...] = (1,)) -> str:
+    import hashlib
+
     def cell(tag: str, i: int, text: str) -> str:
-        align = "left" if i in left else "right"
-        return f'<{tag} style="{_CELL};text-align:{align}">{text}</{tag}>'
+        return f'<{tag} class="l">{text}</{tag}>' if i in left else f"<{tag}>{text}</{tag}>"
 
     body = "".join("<tr>" + "".join(cell("td", i, c) for i, c in enumerate(r)) + "</tr>" for r in rows)
-    return (f'<div style="{_BOX}"><table style="{_TABLE}"><tr>'
-            + "".join(cell("th", i, e(h)) for i, h in enumerate(head)) + f"</tr>{body}</table></div>")
+    top = "".join(cell("th", i, e(h)) for i, h in enumerate(head))
+    scope = "srop-" + hashlib.sha256((top + body).encode("utf-8", "replace")).hexdigest()[:10]
+    return f'{_STYLE.format(c=scope)}<div class="{scope}"><table><tr>{top}</tr>{body}</table></div>'
 
 
 def _layer_rows(p: "Profile", units: str) -> list[list[str]]:
@@ -43,7 +49,7 @@ def _layer_rows(p: "Profile", units: str) -> list[list[str]]:
         base = (lay.baseline or {}).get(f"mean_{units}")
         st = lay.stats
         rows.append([str(lay.index), e(lay.name), e(lay.op), "x".join(map(str, lay.shape)), f(s.mean), f(s.median),
-                     f(s.iqr), f(s.std), f"{st.dead}/{st.count + st.dead + st.nonfinite}",
+                     f(s.iqr), f(s.std), dead_text(st),
                      f(s.mean / base, 2) if base else "-"])
     return rows
 
@@ -76,7 +82,7 @@ def sweep_html(sw: "Sweep") -> str:
     first = sw.points[0].profile
     measure = sw.points[-1].change.shown
     head = (f"<b>SROP input sweep</b> of <code>{e(first.model.get('path'))}</code>: "
-            f"{e(sw.perturbation)}, output <code>{e(sw.output)}</code><br>"
+            f"{e(describe_perturbation(sw.perturbation))}, output <code>{e(sw.output)}</code><br>"
             f"<small>{e(describe_settings(first))}</small><br>{e(sweep_verdict(sw)['summary'])}")
     rows = [[f"{pt.level:g}", f(pt.change.value), *(f(v) for v in third_means(pt.profile)), str(pt.profile.analyzed)]
             for pt in sw.points]
@@ -87,9 +93,7 @@ def sweep_html(sw: "Sweep") -> str:
 def check_html(result: "CheckResult") -> str:
     """A check: the verdict, then every layer (failures first)."""
     colour = "#007a3d" if result.passed else "#b00020"
-    verdict = "PASS" if result.passed else f"FAILED: {len(result.failures)} of {len(result.layers)} layers drifted"
-    head = (f'<b style="color:{colour}">{e(verdict)}</b> ({e(result.metric)}, tol {result.tol:g}, '
-            f"{e(result.units)} units) against <code>{e(result.names[1])}</code>")
+    head = f'<b style="color:{colour}">{e(result.verdict())}</b>'
     order = sorted(result.layers, key=lambda lc: lc.ok)
     rows = [["PASS" if lc.ok else "FAIL", e(lc.name), e(lc.message)] for lc in order]
     return f"<div>{head}{_table(['', 'layer', 'why'], rows, left=(1, 2))}</div>"

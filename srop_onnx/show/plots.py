@@ -19,12 +19,13 @@ from typing import TYPE_CHECKING
 import math
 import re
 import textwrap
-from functools import lru_cache, wraps
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import UsageError
+from .figtext import literal_figure, new_figure, tick_text
+from .figtext import note as _note
 
 if TYPE_CHECKING:
     from ..results.profile import Profile
@@ -62,10 +63,8 @@ def _title(profiles: list[Profile], what: str, labels) -> str:
 
 
 def _figure(width: float, height: float, size: dict | None = None):
-    from matplotlib.figure import Figure
-
     size = size or {}
-    return Figure(figsize=(size.get("width", width), size.get("height", height)), dpi=size.get("dpi", 110),
+    return new_figure(figsize=(size.get("width", width), size.get("height", height)), dpi=size.get("dpi", 110),
                   layout="constrained")
 
 
@@ -74,80 +73,6 @@ def _set_title(target, fig, text: str, fontsize: float = 11, suptitle: bool = Fa
     chars = max(20, int(fig.get_figwidth() * 72 / (0.6 * fontsize)))
     wrapped = textwrap.fill(text, chars, break_long_words=True)
     (fig.suptitle if suptitle else target.set_title)(wrapped, fontsize=fontsize)
-
-
-def _note(fig, text: str) -> None:
-    """A line at the bottom of the figure saying what it left out (added to any note already there)."""
-    chars = max(30, int(fig.get_figwidth() * 72 / (0.6 * 8)))
-    before = fig._supxlabel.get_text() if getattr(fig, "_supxlabel", None) is not None else ""
-    text = f"{before}; {text}" if before else text
-    fig.supxlabel(textwrap.fill(text, chars), fontsize=8, color="0.35")
-
-
-@lru_cache(maxsize=4)
-def _font_codepoints(family: str) -> frozenset:
-    """The code points the plot font can draw (empty when the font cannot be read: keep all)."""
-    from matplotlib import font_manager, ft2font
-
-    try:
-        path = font_manager.findfont(font_manager.FontProperties(family=[family]), fallback_to_default=True)
-        return frozenset(ft2font.FT2Font(path).get_charmap())
-    except Exception:  # noqa: BLE001 - a font that cannot be read: draw as matplotlib would
-        return frozenset()
-
-
-def _drawable(text: str) -> tuple[str, bool]:
-    """``text`` with each character the plot font lacks (CJK, emoji, ...) shown as ``<U+XXXX>``
-    (matplotlib would draw an empty box and warn once per glyph); whether any was replaced."""
-    import matplotlib
-
-    from .text import visible
-
-    lines = [visible(line) for line in str(text).split("\n")]  # controls and bidi overrides shown, not obeyed
-    text = "\n".join(lines)
-    have = _font_codepoints(str(matplotlib.rcParams["font.family"][0]))
-    if not have or all(ord(c) in have or c in "\n\t " for c in text):
-        return text, False
-    return "".join(c if ord(c) in have or c in "\n\t " else f"<U+{ord(c):04X}>" for c in text), True
-
-
-def _tick_text(fig, text: str) -> str:
-    """A data string for a tick label: drawable, and never mathtext (``$`` escaped: matplotlib
-    reads a label with two ``$`` as a formula, and a bad one fails the whole figure)."""
-    text, replaced = _drawable(text)
-    fig._srop_replaced = getattr(fig, "_srop_replaced", False) or replaced
-    return text.replace("$", "\\$")
-
-
-def _literal(fig):
-    """Every text of ``fig`` that srop-onnx set (titles, labels, legends, notes) drawn literally:
-    no mathtext (``$\\frac{}$`` in a layer, file or label name is text, not a formula), characters
-    the font lacks replaced and the replacement said once at the bottom. Tick labels of numbers keep
-    matplotlib's own formatting; tick labels of names were made literal by :func:`_tick_text`."""
-    from matplotlib.text import Text
-
-    ticks = {id(t) for ax in fig.axes for axis in (ax.xaxis, ax.yaxis)
-             for tick in axis.get_major_ticks() + axis.get_minor_ticks() for t in (tick.label1, tick.label2)}
-    replaced = getattr(fig, "_srop_replaced", False)
-    for t in fig.findobj(Text):
-        if id(t) in ticks:
-            continue
-        t.set_parse_math(False)
-        text, changed = _drawable(t.get_text())
-        if changed:
-            t.set_text(text)
-            replaced = True
-    if replaced:
-        _note(fig, "characters missing from the plot font are shown as <U+XXXX>")
-    return fig
-
-
-def _literal_figure(make):
-    """Decorator: the figure ``make`` returns, made literal by :func:`_literal`."""
-    @wraps(make)
-    def wrapper(*args, **kwargs):
-        return _literal(make(*args, **kwargs))
-    return wrapper
 
 
 def _legend(fig, ax, handles=None, labels=None, fontsize: float = 8) -> None:
@@ -170,7 +95,7 @@ def _layer_ticks(ax, names: list[str], axis: str = "x", max_labels: int = 40) ->
     step = max(1, math.ceil(n / max_labels))
     pos = list(range(0, n, step))
     fig = ax.figure
-    short = [_tick_text(fig, names[i]) for i in pos]
+    short = [tick_text(fig, names[i]) for i in pos]
     short = [t if len(t) <= 28 else "…" + t[-27:] for t in short]
     if axis == "x":
         ax.set_xticks(pos, short, rotation=60 if n > 6 else 30, ha="right", fontsize=8 if n > 20 else 9)
@@ -182,7 +107,7 @@ def _units_label(units: str) -> str:
     return "SROP (input units, k / m_input)" if units == "input" else "SROP (band units, k / m)"
 
 
-@_literal_figure
+@literal_figure
 def plot_depth(profiles: list[Profile], units: str = "input", labels: list[str] | None = None,
                size: dict | None = None, baselines: str = "each"):
     """Mean SROP per layer against depth, one line per profile (Fig. 5).
@@ -217,19 +142,32 @@ def plot_depth(profiles: list[Profile], units: str = "input", labels: list[str] 
             ax.text(ref.layers[j].index - 0.45, 1.0, f"{sides[j]}", transform=ax.get_xaxis_transform(), fontsize=7,
                     color="0.4", va="top", clip_on=True)
     if units == "input":
-        from matplotlib.ticker import FormatStrFormatter, FuncFormatter
-
-        ax.set_yscale("log")
-        ax.yaxis.set_major_formatter(FormatStrFormatter("%.3g"))
-        ax.yaxis.set_minor_formatter(FuncFormatter(_minor_label))
-        ax.tick_params(axis="y", which="minor", labelsize=7)
+        _log_axis(ax)
     ax.set_xlabel("layer (depth order); dotted lines: downscaling, labelled with the new side")
-    ax.set_ylabel("mean " + _units_label(units))
+    ax.set_ylabel("mean " + _units_label(units).replace(" (", "\n("))  # two lines: fits a short figure
     _layer_ticks(ax, [lay.name for lay in ref.layers])
     _set_title(ax, fig, _title(profiles, "Mean SROP by depth", labels))
     ax.grid(True, which="both", alpha=0.25)
     _legend(fig, ax)
     return fig
+
+
+def _log_axis(ax) -> None:
+    """A log y axis whose numbers can be read: over a decade or more, labels at 1, 2, 3 and 5 x 10^k;
+    over a narrower range (a deep model whose layers all sit between 0.77 and 0.84), where no such
+    tick may fall, about five evenly spaced labelled ticks."""
+    from matplotlib.ticker import FormatStrFormatter, FuncFormatter, MaxNLocator, NullFormatter, NullLocator
+
+    ax.set_yscale("log")
+    lo, hi = ax.get_ylim()
+    ax.yaxis.set_major_formatter(FormatStrFormatter("%.3g"))
+    if lo > 0 and hi / lo < 4:
+        ax.yaxis.set_major_locator(MaxNLocator(nbins=5, steps=[1, 2, 2.5, 5, 10]))
+        ax.yaxis.set_minor_locator(NullLocator())
+        ax.yaxis.set_minor_formatter(NullFormatter())
+        return
+    ax.yaxis.set_minor_formatter(FuncFormatter(_minor_label))
+    ax.tick_params(axis="y", which="minor", labelsize=7)
 
 
 def _minor_label(value: float, _pos) -> str:
@@ -244,7 +182,7 @@ def _box_stats(lay, units: str) -> dict:
             "fliers": [], "label": lay.name}
 
 
-@_literal_figure
+@literal_figure
 def plot_box(profiles: list[Profile], units: str = "band", labels: list[str] | None = None):
     """Per-layer box plots of the SROP distribution (Fig. 4): median, quartiles, min/max whiskers, mean dot."""
     from matplotlib.patches import Patch
@@ -352,7 +290,7 @@ def _kde_panel(ax, lay, profiles: list[Profile], units: str, labels) -> None:
     ax.tick_params(labelsize=7)
 
 
-@_literal_figure
+@literal_figure
 def plot_kde(profiles: list[Profile], units: str = "band", labels: list[str] | None = None,
              layers: str | None = None, max_panels: int = 12, leaving: str | None = None):
     """Kernel density of the per-sample layer means across inputs (Fig. 2), one panel per layer.
@@ -378,7 +316,7 @@ def plot_kde(profiles: list[Profile], units: str = "band", labels: list[str] | N
     return fig
 
 
-@_literal_figure
+@literal_figure
 def plot_kernels(profiles: list[Profile], units: str = "band", labels: list[str] | None = None):
     """Heatmap of channel (kernel) mean SROPs per layer, one panel per profile."""
     k = len(profiles)
@@ -417,7 +355,7 @@ def _sweep_series(sw, units: str, by: str) -> tuple[np.ndarray, list[str]]:
     return series, [lay.name for lay in sw.points[0].profile.layers]
 
 
-@_literal_figure
+@literal_figure
 def plot_sweep(sweeps: list, units: str = "band", labels: list[str] | None = None, by: str = "third",
                size: dict | None = None):
     """Mean SROP against the sweep level (Fig. 3): one line per depth third (or per layer, ``by="layer"``)
@@ -456,7 +394,7 @@ def plot_sweep(sweeps: list, units: str = "band", labels: list[str] | None = Non
     return fig
 
 
-@_literal_figure
+@literal_figure
 def plot_sweep_kde(sw, levels: list[float] | None = None, units: str = "band", layers: str | None = None,
                    max_levels: int = 6):
     """Per-level kernel density of the per-sample layer means (Fig. 2): one panel per layer

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import math
+from pathlib import Path
 
 from .text import visible
 
@@ -12,7 +13,8 @@ if TYPE_CHECKING:
     from ..results.profile import Profile
 
 __all__ = ["render_profile", "render_taps", "render_comparison", "render_check", "render_verdict", "make_progress",
-           "ProgressHook", "render_sweep", "fmt", "safe", "comparison_labels"]
+           "ProgressHook", "render_sweep", "fmt", "safe", "comparison_labels", "dead_text", "describe_perturbation",
+           "describe_taps"]
 
 
 def fmt(x, digits: int = 3) -> str:
@@ -34,6 +36,30 @@ def safe(text) -> str:
     if s.startswith("::"):
         s = "\\x3a" + s[1:]
     return escape(s)
+
+
+def dead_text(stats) -> str:
+    """Dead maps of a layer, worded one way everywhere: ``dead/all`` (``4/128``, ``0/128``)."""
+    return f"{stats.dead}/{stats.count + stats.dead + stats.nonfinite}"
+
+
+def describe_perturbation(pert: dict) -> str:
+    """A sweep's perturbation in words: ``gaussian noise (seed 0)``, ``blend with cat.png``."""
+    pert = dict(pert or {})
+    kind = pert.pop("kind", "?")
+    if kind == "noise":
+        head = f"{pert.pop('noise', '')} noise".strip()
+    elif kind == "blend":
+        head = f"blend with {Path(str(pert.pop('image', '?'))).name}" if "image" in pert else "blend"
+    else:
+        head = str(kind)
+    rest = ", ".join(f"{k} {', '.join(map(str, v)) if isinstance(v, (list, tuple)) else v}" for k, v in pert.items())
+    return f"{head} ({rest})" if rest else head
+
+
+def describe_taps(taps) -> str:
+    """The taps setting in words: ``Conv, MaxPool`` or ``all rank-3/4 tensors``."""
+    return "all rank-3/4 tensors" if taps == "all" else ", ".join(map(str, taps or [])) or "-"
 
 
 def describe_preprocess(pre) -> str:
@@ -80,8 +106,7 @@ def render_profile(profile: Profile, console, units: str | None = None, *, max_s
     for lay in profile.layers:
         s = lay.summary(units)
         st = lay.stats
-        total = st.count + st.dead + st.nonfinite
-        dead = f"{st.dead}/{total}" if st.dead else "0"
+        dead = dead_text(st)
         if st.nonfinite:
             dead += f" [red]+{st.nonfinite} NaN/Inf[/]"
         row = [str(lay.index), safe(lay.name) + ("" if lay.spatial_map else " [dim](not spatial)[/]"), safe(lay.op),
@@ -280,11 +305,8 @@ def render_check(result, console) -> None:
         console.print(f"paired by position: {safe(p.a.name)} ~ golden {safe(p.b.name)}", highlight=False)
     for lc in result.failures:
         console.print(f"[red]FAIL[/] {safe(lc.name)}: {safe(lc.message)}", highlight=False)
-    n = len(result.layers)
-    if result.passed:
-        console.print(f"[green]PASS[/] {n} layer(s) within {result.metric} tolerance {result.tol:g}")
-    else:
-        console.print(f"[red]FAILED[/] {len(result.failures)} of {n} layer(s) outside {result.metric} tolerance {result.tol:g}")
+    head, _, rest = result.verdict().partition(":")
+    console.print(f"[{'green' if result.passed else 'red'}]{head}[/]:{safe(rest)}", highlight=False)
 
 
 def render_verdict(verdict: dict, console) -> None:

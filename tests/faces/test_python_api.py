@@ -80,7 +80,7 @@ def test_layer_frame_round_trips_the_json_numbers_exactly(profiles, units):
     p = profiles[0]
     df = p.to_dataframe(units)
     doc = json.loads(p.to_json(units=units))["layers"]
-    assert list(df["name"]) == [lay["name"] for lay in doc] and set(df["units"]) == {units}
+    assert list(df["layer"]) == [lay["name"] for lay in doc] and set(df["units"]) == {units}
     for row, lay in zip(df.to_dict("records"), doc):
         for key in ("index", "op", "tensor", "m", "m_input", "count", "dead", "nonfinite", "mean", "std", "median",
                     "q1", "q3", "min", "max", "spatial_map"):

@@ -39,7 +39,7 @@ def profiles(tmp_path_factory):
 def test_check_against_itself_passes(profiles, tmp_path):
     res = run("check", profiles["golden"], "--against", profiles["golden"], "--junit", tmp_path / "j.xml")
     assert res.exit_code == 0, res.output
-    assert "PASS 8 layer(s)" in res.output
+    assert "PASS: 8 layer(s) within tolerance (mean, tol 0.02, band units) of" in res.output
     cases = ET.parse(tmp_path / "j.xml").getroot().findall(".//testcase")
     assert len(cases) == 8 and not ET.parse(tmp_path / "j.xml").getroot().findall(".//failure")
 

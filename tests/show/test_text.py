@@ -72,10 +72,10 @@ def test_csv_of_a_frame_can_be_made_as_safe_as_profile_to_csv():
 
     p = _profile(['=HYPERLINK("http://x")', "+1", "@SUM(A1)", "-2", "plain"])
     frame = p.to_dataframe()
-    assert frame["name"].iloc[0] == '=HYPERLINK("http://x")'  # the frame keeps the data
+    assert frame["layer"].iloc[0] == '=HYPERLINK("http://x")'  # the frame keeps the data
     safe = srop_onnx.spreadsheet_safe(frame)
-    assert list(safe["name"].iloc[:5]) == ["'=HYPERLINK(\"http://x\")", "'+1", "'@SUM(A1)", "'-2", "plain"]
-    assert frame["name"].iloc[0] == '=HYPERLINK("http://x")'  # a copy
+    assert list(safe["layer"].iloc[:5]) == ["'=HYPERLINK(\"http://x\")", "'+1", "'@SUM(A1)", "'-2", "plain"]
+    assert frame["layer"].iloc[0] == '=HYPERLINK("http://x")'  # a copy
     csv_names = [row.split(",")[1] for row in p.to_csv().splitlines()[1:6]]
     assert all(n.strip('"').startswith("'") for n in csv_names[:4])
     assert np.array_equal(safe["mean"].to_numpy(), frame["mean"].to_numpy())
