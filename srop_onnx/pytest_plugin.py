@@ -147,7 +147,7 @@ class SropProfileFixture:
         if problem:
             _fail(f"srop_profile: {problem}")
 
-    def check(self, model: Any, inputs: Any, *, tol: float = 0.02, metric: str = "mean", units: str | None = None,
+    def check(self, model: Any, inputs: Any, *, tol: "float | dict[str, float]" = 0.02, metric: str = "mean", units: str | None = None,
               basename: str | None = None, match: str = "name", **analyze_options: Any) -> Any:
         """Analyse ``model`` over ``inputs`` (``analyze_options``: :func:`srop_onnx.analyze`'s keywords)
         and compare with the golden profile by ``metric`` within ``tol``.

@@ -212,6 +212,27 @@ class _Finite(click.ParamType):
         return number
 
 
+def _tolerances(ctx, param, values):
+    """``--tol X`` (every layer) and ``--tol LAYER=X`` (repeatable) as what ``check`` takes: a number
+    when only one plain value is given, else ``{"LAYER": X, ..., "*": X}``."""
+    import math
+
+    rule: dict[str, float] = {}
+    for text in values or ():
+        key, sep, number = text.rpartition("=") if "=" in text else ("*", "", text)
+        key = key.strip() or "*"
+        try:
+            value = float(number)
+        except ValueError:
+            raise click.BadParameter(f"{text!r} is not X or LAYER=X with X a number", ctx, param) from None
+        if not math.isfinite(value) or value < 0:
+            raise click.BadParameter(f"{text!r}: the tolerance must be a finite number >= 0", ctx, param)
+        rule[key] = value
+    if not rule:
+        return 0.02
+    return rule["*"] if list(rule) == ["*"] else rule
+
+
 #: a seed: a whole number >= 0, used whole
 _SEED = click.IntRange(min=0)
 
@@ -278,7 +299,7 @@ def _load_profile(path):
 
 
 class _CheckOptions(NamedTuple):
-    tol: float
+    tol: "float | dict[str, float]"
     metric: str
     units: str | None
     junit_path: str | None

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import click
 
-from .common import _CheckOptions, _Finite, _SEED, _console, _load_profile, _run_check, _write_report, main
+from .common import _tolerances, _CheckOptions, _SEED, _console, _load_profile, _run_check, _write_report, main
 from ..errors import UsageError
 
 @main.command(short_help="Compare two profiles side by side.")
@@ -52,7 +52,8 @@ def merge(parts, output):
 @main.command(short_help="Check a profile against a golden one (exit 1 on drift).")
 @click.argument("profile", type=click.Path(dir_okay=False))
 @click.option("--against", "golden", required=True, type=click.Path(dir_okay=False), help="Golden profile.")
-@click.option("--tol", type=_Finite(0), default=0.02, show_default=True, help="Largest allowed difference.")
+@click.option("--tol", "tol", multiple=True, metavar="X|LAYER=X", callback=_tolerances,
+              help="Largest allowed difference. Repeat for per-layer ones: --tol 0.02 --tol layer4=0.05 (a name or shell pattern).  [default: 0.02]")
 @click.option("--metric", type=click.Choice(["mean", "median", "w1"]), default="mean", show_default=True,
               help="What is compared per layer (w1: 1-Wasserstein distance, band units).")
 @click.option("--match", type=click.Choice(["name", "position"]), default="name", show_default=True,

@@ -11,7 +11,7 @@ from typing import NamedTuple
 
 import click
 
-from .common import (_CheckOptions, _Finite, _SEED, _console, _floats,
+from .common import (_tolerances, _CheckOptions, _Finite, _SEED, _console, _floats,
                      _load_profile, _ops, _run_check, _write_report, main)
 from ..errors import UsageError
 
@@ -116,7 +116,8 @@ def _hooks(o: dict, progress=None):
 @click.option("--csv", "csv_path", type=click.Path(dir_okay=False), help="Write one row per layer (CSV).")
 @click.option("--kernels", "kernels_path", type=click.Path(dir_okay=False), help="Write per-map roll-off bins (NPZ).")
 @click.option("--check", "golden", type=click.Path(dir_okay=False), help="Check the result against a golden profile (exit 1 on drift).")
-@click.option("--tol", type=_Finite(0), default=0.02, show_default=True, help="Tolerance for --check.")
+@click.option("--tol", "tol", multiple=True, metavar="X|LAYER=X", callback=_tolerances,
+              help="Tolerance for --check. Repeat for per-layer ones: --tol 0.02 --tol layer4=0.05 (a name or shell pattern).  [default: 0.02]")
 @click.option("--metric", type=click.Choice(["mean", "median", "w1"]), default="mean", show_default=True, help="Metric for --check.")
 @click.option("--match", type=click.Choice(["name", "position"]), default="name", show_default=True,
               help="For --check: pair layers by name only, or also by position (listed).")

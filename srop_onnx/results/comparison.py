@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 from dataclasses import dataclass, field
+from typing import Mapping
 
 import numpy as np
 
@@ -178,6 +179,8 @@ class LayerCheck:
     value: float | None
     ok: bool
     message: str
+    #: the tolerance this layer was held to
+    tol: float | None = None
 
 
 @dataclass
@@ -191,6 +194,8 @@ class CheckResult:
     units: str
     layers: list[LayerCheck]
     comparison: Comparison
+    #: per-layer tolerances as given (``{"layer4": 0.05}``); ``tol`` is the one for every other layer
+    tols: dict[str, float] = field(default_factory=dict)
 
     @property
     def passed(self) -> bool:
@@ -214,6 +219,8 @@ class CheckResult:
         ``FAILED: 2 of 8 layer(s) drifted (mean, tol 0.02, band units) from golden.json``."""
         n, bad = len(self.layers), self.failures
         rule = f"{self.metric}, tol {self.tol:g}, {self.units} units"
+        if self.tols:
+            rule += "; " + ", ".join(f"{k}: {v:g}" for k, v in self.tols.items())
         if not bad:
             return f"PASS: {n} layer(s) within tolerance ({rule}) of {self.names[1]}"
         return f"FAILED: {len(bad)} of {n} layer(s) drifted ({rule}) from {self.names[1]}"
@@ -251,18 +258,41 @@ class CheckResult:
         return check_html(self)
 
 
-def check(profile: Profile, golden: Profile, *, tol: float = 0.02, metric: str = "mean",
+def _tolerance_rule(tol: "float | Mapping[str, float]") -> tuple[float, dict[str, float]]:
+    """``tol`` as (the default, the per-layer ones): a number is every layer's; a mapping holds layer
+    names or shell patterns (``layer4``, ``block3.*``) and ``"*"`` for every other layer (0.02
+    when absent)."""
+    items = dict(tol) if isinstance(tol, Mapping) else {"*": tol}
+    for key, value in items.items():
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value >= 0
+        if not ok:
+            where = "--tol" if key == "*" else f"--tol {key}="
+            raise UsageError(f"{where} must be a finite number >= 0, got {value!r}")
+    default = float(items.pop("*", 0.02))
+    return default, {str(k): float(v) for k, v in items.items()}
+
+
+def _tolerance_of(name: str, default: float, per: dict[str, float]) -> float:
+    from fnmatch import fnmatchcase
+
+    if name in per:
+        return per[name]
+    return next((v for k, v in per.items() if fnmatchcase(name, k)), default)
+
+
+def check(profile: Profile, golden: Profile, *, tol: "float | Mapping[str, float]" = 0.02, metric: str = "mean",
           units: str | None = None, match: str = "name", names: tuple[str, str] | None = None) -> CheckResult:
     """Every layer of ``profile`` within ``tol`` of ``golden`` by ``metric``, and the same layer set.
 
+    ``tol`` is a number for every layer, or per layer: ``{"layer4": 0.05, "block3.*": 0.03, "*": 0.02}``
+    (a layer name or shell pattern each; ``"*"`` for the rest); a key that names no layer is refused.
     Layers pair by tensor, then module name. Layers that would pair only by position (their names
     differ, e.g. the same network from two exporters) are refused with one line listing them,
     unless ``match="position"`` accepts that pairing. ``names`` label the two sides (files).
     """
     if metric not in METRICS:
         raise UsageError(f"--metric must be one of {', '.join(METRICS)}, got {metric!r}")
-    if not (tol >= 0 and math.isfinite(tol)):
-        raise UsageError(f"--tol must be a finite number >= 0, got {tol}")
+    default, per = _tolerance_rule(tol)
     units = units or golden.units
     names = names or (label_of(profile, "the profile"), label_of(golden, "the golden profile"))
     comp = compare(profile, golden, names=names, match="position")
@@ -270,12 +300,24 @@ def check(profile: Profile, golden: Profile, *, tol: float = 0.02, metric: str =
         raise UsageError(f"{len(comp.positional)} layer(s) of {names[0]} pair with {names[1]} only by position "
                          f"(their names differ): {describe_pairs(comp.positional)}; check that the pairing is right "
                          "and rerun with --match position (API: match='position')")
-    out = [_layer_check(pair, metric, units, tol) for pair in comp.pairs]
+    from fnmatch import fnmatchcase
+
+    known = [lay.name for lay in golden.layers] + [lay.name for lay in profile.layers]
+    unknown = [k for k in per if not any(k == n or fnmatchcase(n, k) for n in known)]
+    if unknown:
+        raise UsageError(f"--tol {unknown[0]}=...: no layer of {names[1]} is called that (or matches it); "
+                         f"the layers are {describe_names(golden)}")
+    out = [_layer_check(pair, metric, units, _tolerance_of(pair.a.name, default, per)) for pair in comp.pairs]
     for lay in comp.only_a:
         out.append(LayerCheck(None, lay.name, None, False, "layer is not in the golden profile"))
     for lay in comp.only_b:
         out.append(LayerCheck(None, lay.name, None, False, "golden layer is missing from the profile"))
-    return CheckResult(metric=metric, tol=float(tol), units=units, layers=out, comparison=comp)
+    return CheckResult(metric=metric, tol=default, units=units, layers=out, comparison=comp, tols=per)
+
+
+def describe_names(p: Profile, limit: int = 6) -> str:
+    names = [lay.name for lay in p.layers]
+    return ", ".join(names[:limit]) + (f" (and {len(names) - limit} more)" if len(names) > limit else "")
 
 
 def _layer_check(pair: LayerPair, metric: str, units: str, tol: float) -> LayerCheck:
@@ -293,7 +335,7 @@ def _layer_check(pair: LayerPair, metric: str, units: str, tol: float) -> LayerC
                    f"({units} units)")
     if pair.matched_by == "position":
         msg += f" [paired by position with golden layer '{pair.b.name}']"
-    return LayerCheck(pair, pair.a.name, value, ok, msg)
+    return LayerCheck(pair, pair.a.name, value, ok, msg, tol)
 
 
 def random_verdict(trained: Profile, twin: Profile, *, deep_fraction: float = 1 / 3) -> dict:

@@ -139,7 +139,7 @@ def check_frame(result: "CheckResult") -> Any:
         pair = lc.pair
         rows.append({"layer": lc.name, "golden_layer": pair.b.name if pair else None,
                      "matched_by": pair.matched_by if pair else None, "metric": result.metric,
-                     "value": _num(lc.value), "tol": result.tol, "units": result.units, "ok": lc.ok,
+                     "value": _num(lc.value), "tol": result.tol if lc.tol is None else lc.tol, "units": result.units, "ok": lc.ok,
                      "message": lc.message})
     return typed(pd.DataFrame(rows))
 

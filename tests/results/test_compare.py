@@ -269,3 +269,36 @@ def test_tf32_is_recorded_and_a_tf32_profile_is_refused_by_check_and_compare(pro
     old = json.loads(profiles["golden"].read_text())
     del old["settings"]["tf32"]
     assert check(Profile.from_dict(old), Profile.load(profiles["golden"])).passed
+
+
+def test_per_layer_tolerances_in_python_and_on_the_command_line(profiles, tmp_path):
+    """Issue 30: ``tol={"layer": x, "pattern*": y, "*": z}`` and ``--tol LAYER=X`` (repeatable)."""
+    from srop_onnx.errors import UsageError
+    from srop_onnx.results.profile import Profile
+
+    random, golden = Profile.load(profiles["random"]), Profile.load(profiles["golden"])
+    deltas = {lc.name: lc.value for lc in check(random, golden, tol=0.0).layers}
+    worst = max(deltas, key=deltas.get)
+    loose = {worst: deltas[worst] + 1e-9, "*": 1.0}
+    result = check(random, golden, tol=loose)
+    assert result.passed and {lc.name: lc.tol for lc in result.layers}[worst] == loose[worst]
+    tight = check(random, golden, tol={worst: deltas[worst] / 2, "*": 1.0})
+    assert [lc.name for lc in tight.failures] == [worst] and f"{worst}: " in tight.verdict()
+    pattern = check(random, golden, tol={"block*": 0.0, "*": 1.0})
+    assert {lc.name for lc in pattern.failures} == {n for n, d in deltas.items() if n.startswith("block") and d > 0}
+    with pytest.raises(UsageError, match=r"--tol layer99=\.\.\.: no layer of .* is called that"):
+        check(random, golden, tol={"layer99": 0.1})
+    with pytest.raises(UsageError, match=r"--tol stem.0= must be a finite number >= 0"):
+        check(random, golden, tol={"stem.0": float("nan")})
+    res = run("check", profiles["random"], "--against", profiles["golden"], "--tol", "1", "--tol",
+              f"{worst}={deltas[worst] / 2}")
+    assert res.exit_code == 1 and f"FAIL {worst}:" in res.output and "FAILED: 1 of 8" in res.output
+    res = run("check", profiles["random"], "--against", profiles["golden"], "--tol", "1", "--tol", "nolayer=0.1")
+    assert res.exit_code == 2 and res.output.count("error:") == 1
+    frame_tols = None
+    try:
+        frame_tols = dict(zip(*[tight.to_dataframe()[c] for c in ("layer", "tol")]))
+    except Exception:  # pandas missing: the frame is tested elsewhere
+        pass
+    if frame_tols is not None:
+        assert frame_tols[worst] == deltas[worst] / 2
