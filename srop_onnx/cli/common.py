@@ -260,7 +260,7 @@ def main(ctx, debug):
     \b
     Exit codes: 0 ok, 1 drift (check), 2 bad input or option, 3 internal error,
     4 out of memory, 130 interrupted, 141 output pipe closed, 143 terminated.
-    The method and every option: docs/ in the srop-onnx repository.
+    The method and every option: DOCS_URL
     """
     import os
 
@@ -350,3 +350,21 @@ def _append_summary(markdown: str) -> None:
             f.write(markdown + "\n")
     except OSError as exc:
         click.echo(f"note: cannot append the job summary to {path} ({exc.strerror or exc})", err=True)
+
+
+def _docs_url() -> str:
+    """Where the docs are: the ``Documentation`` address of the installed package's metadata."""
+    from importlib.metadata import PackageNotFoundError, metadata
+
+    try:
+        urls = metadata("srop-onnx").get_all("Project-URL") or []
+    except PackageNotFoundError:  # pragma: no cover - a bare source tree
+        urls = []
+    for entry in urls:
+        label, _, url = entry.partition(",")
+        if label.strip().lower() == "documentation":
+            return url.strip()
+    return "the docs/ folder of the srop-onnx repository"
+
+
+main.help = (main.help or "").replace("DOCS_URL", _docs_url())

@@ -308,6 +308,43 @@ def _write_sweep(result, o: dict) -> None:
             err.print(f"wrote {what.split('_')[0]}: {o[what]}", highlight=False)
 
 
+@main.command(short_help="Analyse the shipped example model (or copy it with --copy DIR).")
+@click.option("--copy", "copy_to", type=click.Path(file_okay=False), default=None,
+              help="Copy the example model and its images into this folder instead, to try the other commands.")
+@click.pass_context
+def example(ctx, copy_to):
+    """Analyse the example shipped with srop-onnx: a small CNN trained on synthetic shapes, over its
+    eight images (the same as 'srop-onnx analyze example.onnx images/').
+
+    \b
+    Examples:
+      srop-onnx example
+      srop-onnx example --copy try/ && srop-onnx analyze try/example.onnx try/images --vs-random
+    """
+    import shutil
+    from pathlib import Path
+
+    from ..files.example import example_files
+
+    model, images = example_files()
+    if copy_to is None:
+        with analyze.make_context("analyze", [str(model), str(images)], parent=ctx) as sub:
+            analyze.invoke(sub)
+        return
+    dest = Path(copy_to)
+    if dest.exists() and any(dest.iterdir()):
+        raise UsageError(f"--copy {dest}: the folder is not empty; give a new or empty folder")
+    try:
+        (dest / "images").mkdir(parents=True, exist_ok=True)
+        shutil.copy2(model, dest / "example.onnx")
+        for png in sorted(images.glob("*.png")):
+            shutil.copy2(png, dest / "images" / png.name)
+    except OSError as exc:
+        raise UsageError(f"--copy {dest}: cannot write there ({exc.strerror or exc}); choose another folder") from None
+    click.echo(f"wrote {dest / 'example.onnx'} and {len(list(images.glob('*.png')))} images in {dest / 'images'}; "
+               f"try: srop-onnx analyze {dest / 'example.onnx'} {dest / 'images'}")
+
+
 @main.command(short_help="List the layers that would be tapped, without running.")
 @click.argument("model", type=click.Path(dir_okay=False, path_type=str))
 @_tap_options
@@ -331,4 +368,4 @@ def layers(model, ops, all_tensors, layers, input_name):
         plan_model(load_stage(model), measure)
 
 
-__all__ = ["analyze", "sweep", "layers"]
+__all__ = ["analyze", "sweep", "layers", "example"]
