@@ -22,7 +22,7 @@ import functools
 import math
 import threading
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import array_api_compat
 import numpy as np
@@ -30,6 +30,9 @@ import numpy as np
 from ._xp import chunk_elements, cpu_kernel_threads, cpu_workers, device_key, is_numpy, map_chunks, namespace, rfft_for, rfftn_for
 from ..errors import TooSmallError, UsageError
 from .rings import DEAD, NONFINITE, num_bins, num_bins_1d, rfft_rings, ring_index
+
+if TYPE_CHECKING:
+    from numpy.typing import NDArray
 
 __all__ = [
     "DEAD",
@@ -357,7 +360,7 @@ def _to_srop(xp, rb: RolloffBins, denom: int):
     return xp.where(k >= 0, val, xp.asarray(float("nan"), dtype=xp.float64))
 
 
-def srop(x, *, kappa: float = 0.85, input_side: int | None = None):
+def srop(x: Any, *, kappa: float = 0.85, input_side: int | None = None) -> "NDArray[np.float64]":
     r"""Spectral roll-off point of every 2-D map over the last two axes of ``x``.
 
     For one ``H x W`` map (paper Eq. 2-6, docs/method.md), with ``n = max(H, W)``:
@@ -414,7 +417,7 @@ def srop(x, *, kappa: float = 0.85, input_side: int | None = None):
     return _to_srop(namespace(rb.bins), rb, denom)
 
 
-def srop1d(x, *, kappa: float = 0.85, input_length: int | None = None):
+def srop1d(x: Any, *, kappa: float = 0.85, input_length: int | None = None) -> "NDArray[np.float64]":
     r"""Spectral roll-off point of every 1-D signal over the last axis of ``x`` (docs/method.md).
 
     ``S1D = |rfft(x)|`` (bins ``k = 0..L//2``), roll-off bin as in Eq. 2, and

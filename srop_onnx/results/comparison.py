@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 from dataclasses import dataclass, field
-from typing import Mapping
+from typing import TYPE_CHECKING, Mapping
 
 import numpy as np
 
@@ -17,6 +17,9 @@ from ..errors import UsageError
 from .profile import LayerProfile, Profile
 from ..config.settings import describe_differences, settings_differences
 from ..core.stats import wasserstein1
+
+if TYPE_CHECKING:
+    import pandas
 
 __all__ = [
     "METRICS",
@@ -72,7 +75,7 @@ class Comparison:
         """The pairs made by position only (their names differ)."""
         return [p for p in self.pairs if p.matched_by == "position"]
 
-    def to_dataframe(self, units: str = "band"):
+    def to_dataframe(self, units: str = "band") -> "pandas.DataFrame":
         """One row per pair (``delta = B - A``) and per unpaired layer (pandas)."""
         from .frames import comparison_frame
 
@@ -246,7 +249,7 @@ class CheckResult:
         """Every checked layer, one line each: PASS/FAIL, the layer and the numbers."""
         return "\n".join(f"{'PASS' if lc.ok else 'FAIL'} {lc.name}: {lc.message}" for lc in self.layers)
 
-    def to_dataframe(self):
+    def to_dataframe(self) -> "pandas.DataFrame":
         """One row per checked layer (pandas)."""
         from .frames import check_frame
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import UsageError
 
 if TYPE_CHECKING:
+    import pandas
     from .comparison import CheckResult, Comparison
     from .profile import Profile
     from .sweepresult import Sweep
@@ -161,7 +162,7 @@ def comparison_frame(comp: "Comparison", units: str = "band") -> Any:
 
 
 
-def spreadsheet_safe(frame):
+def spreadsheet_safe(frame: "pandas.DataFrame") -> "pandas.DataFrame":
     """A copy of ``frame`` safe to open in a spreadsheet after ``to_csv``: every text cell that a
     spreadsheet would run as a formula (starting with ``= + - @``, a tab or a carriage return: a
     layer named ``=HYPERLINK(...)``) gets a leading ``'``, the rule of ``Profile.to_csv``. The

@@ -12,13 +12,16 @@ import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..errors import InputDataError, UsageError
 from ..core.stats import LayerStats, Summary
 from .cells import spreadsheet_cell
+
+if TYPE_CHECKING:
+    import pandas
 
 __all__ = ["FORMAT", "VERSION", "LayerProfile", "Profile", "read_json"]
 
@@ -118,7 +121,7 @@ class Profile:
     """SROP profile of one model over a set of inputs (docs/format.md)."""
 
     model: dict  # {"path", "sha256", "input": {"name", "shape", "layout"}}
-    settings: dict  # kappa, units, taps, preprocess, provider, batch_size
+    settings: dict[str, Any]  # kappa, units, taps, preprocess, provider, batch_size
     analyzed: int
     skipped_inputs: list[dict]
     layers: list[LayerProfile]
@@ -143,7 +146,7 @@ class Profile:
         return (f"<Profile {name}: {len(self.layers)} layers, {self.analyzed} inputs, "
                 f"kappa {self.settings.get('kappa')}, {self.units} units>")
 
-    def to_dataframe(self, units: str | None = None, *, per: str = "layer"):
+    def to_dataframe(self, units: str | None = None, *, per: str = "layer") -> "pandas.DataFrame":
         """The profile as a pandas DataFrame (needs pandas: ``pip install 'srop-onnx[pandas]'``).
 
         ``per="layer"``: one row per layer, flat columns (identity, shape, counts, summary, baseline

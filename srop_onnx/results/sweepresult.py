@@ -10,11 +10,15 @@ import json
 import math
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..errors import InputDataError, UsageError
 from .profile import Profile
+
+if TYPE_CHECKING:
+    import pandas
 
 __all__ = ["FORMAT", "VERSION", "CHANGE_MEASURES", "OutputChange", "SweepPoint", "Sweep", "measure_label",
            "measure_definition", "level_name", "profile_paths", "load_result", "third_means", "sweep_verdict", "with_levels"]
@@ -148,7 +152,7 @@ class Sweep:
         return (f"<Sweep {name}: {what}, {len(self.points)} levels "
                 f"{', '.join(f'{v:g}' for v in self.levels[:6])}{', ...' if len(self.points) > 6 else ''}>")
 
-    def to_dataframe(self, units: str = "band"):
+    def to_dataframe(self, units: str = "band") -> "pandas.DataFrame":
         """Level x layer as a pandas DataFrame, with the output change per level (see
         :func:`srop_onnx.results.frames.sweep_frame`)."""
         from .frames import sweep_frame

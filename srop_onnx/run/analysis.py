@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import itertools
 import os
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -160,7 +160,7 @@ def split_options(options: dict) -> tuple[Measurement, Execution, Hooks]:
     return Measurement(**measure), Execution(**how), Hooks(**hooks)
 
 
-def analyze_vs_random(model, inputs, *, seed: int = 0, **options) -> tuple[Profile, Profile, dict]:
+def analyze_vs_random(model: Any, inputs: Any, *, seed: int = 0, **options: Any) -> tuple[Profile, Profile, dict[str, Any]]:
     """Analyse ``model`` and its randomized twin (docs/baseline-and-twin.md) on the same inputs.
 
     ``options`` are :func:`analyze`'s keywords. Returns ``(trained, twin, verdict)``; the

@@ -11,7 +11,10 @@
 from __future__ import annotations
 
 from functools import lru_cache, wraps
-from typing import Any
+from typing import Any, Callable, ParamSpec, TypeVar
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 __all__ = ["figure_class", "new_figure", "drawable", "tick_text", "literal", "literal_figure", "note"]
 
@@ -109,9 +112,9 @@ def literal(fig):
     return fig
 
 
-def literal_figure(make):
-    """Decorator: the figure ``make`` returns, made literal by :func:`literal`."""
+def literal_figure(make: Callable[P, R]) -> Callable[P, R]:
+    """Decorator: the figure ``make`` returns, made literal by :func:`literal` (types kept)."""
     @wraps(make)
-    def wrapper(*args, **kwargs):
-        return literal(make(*args, **kwargs))
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        return literal(make(*args, **kwargs))  # type: ignore[no-any-return]
     return wrapper

@@ -28,7 +28,10 @@ from .figtext import literal_figure, new_figure, tick_text
 from .figtext import note as _note
 
 if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
     from ..results.profile import Profile
+    from ..results.sweepresult import Sweep
 
 __all__ = ["KINDS", "PALETTE", "plot", "plot_depth", "plot_box", "plot_kde", "plot_kernels", "plot_sweep",
            "plot_sweep_kde", "save_figure", "figure_bytes", "depth", "box", "kde", "kernels", "sweep", "sweep_kde"]
@@ -109,7 +112,7 @@ def _units_label(units: str) -> str:
 
 @literal_figure
 def plot_depth(profiles: list[Profile], units: str = "input", labels: list[str] | None = None,
-               size: dict | None = None, baselines: str = "each"):
+               size: dict | None = None, baselines: str = "each") -> "Figure":
     """Mean SROP per layer against depth, one line per profile (Fig. 5).
 
     Baseline dashed (``baselines``: ``each`` profile's that differs, only the ``first``, or
@@ -183,7 +186,7 @@ def _box_stats(lay, units: str) -> dict:
 
 
 @literal_figure
-def plot_box(profiles: list[Profile], units: str = "band", labels: list[str] | None = None):
+def plot_box(profiles: list[Profile], units: str = "band", labels: list[str] | None = None) -> "Figure":
     """Per-layer box plots of the SROP distribution (Fig. 4): median, quartiles, min/max whiskers, mean dot."""
     from matplotlib.patches import Patch
 
@@ -292,7 +295,7 @@ def _kde_panel(ax, lay, profiles: list[Profile], units: str, labels) -> None:
 
 @literal_figure
 def plot_kde(profiles: list[Profile], units: str = "band", labels: list[str] | None = None,
-             layers: str | None = None, max_panels: int = 12, leaving: str | None = None):
+             layers: str | None = None, max_panels: int = 12, leaving: str | None = None) -> "Figure":
     """Kernel density of the per-sample layer means across inputs (Fig. 2), one panel per layer.
     The x-axis stays within the SROP's range; a figure of fewer panels than layers says so."""
     ref = profiles[0]
@@ -317,7 +320,7 @@ def plot_kde(profiles: list[Profile], units: str = "band", labels: list[str] | N
 
 
 @literal_figure
-def plot_kernels(profiles: list[Profile], units: str = "band", labels: list[str] | None = None):
+def plot_kernels(profiles: list[Profile], units: str = "band", labels: list[str] | None = None) -> "Figure":
     """Heatmap of channel (kernel) mean SROPs per layer, one panel per profile."""
     k = len(profiles)
     n = max(len(p.layers) for p in profiles)
@@ -356,8 +359,8 @@ def _sweep_series(sw, units: str, by: str) -> tuple[np.ndarray, list[str]]:
 
 
 @literal_figure
-def plot_sweep(sweeps: list, units: str = "band", labels: list[str] | None = None, by: str = "third",
-               size: dict | None = None):
+def plot_sweep(sweeps: "list[Sweep]", units: str = "band", labels: list[str] | None = None, by: str = "third",
+               size: dict | None = None) -> "Figure":
     """Mean SROP against the sweep level (Fig. 3): one line per depth third (or per layer, ``by="layer"``)
     and sweep, the model's output change against level 0 on a second axis (grey, dashed), named
     by the measure it shows."""
@@ -395,8 +398,8 @@ def plot_sweep(sweeps: list, units: str = "band", labels: list[str] | None = Non
 
 
 @literal_figure
-def plot_sweep_kde(sw, levels: list[float] | None = None, units: str = "band", layers: str | None = None,
-                   max_levels: int = 6):
+def plot_sweep_kde(sw: "Sweep", levels: list[float] | None = None, units: str = "band", layers: str | None = None,
+                   max_levels: int = 6) -> "Figure":
     """Per-level kernel density of the per-sample layer means (Fig. 2): one panel per layer
     (default: the deepest analysed layer), one curve per level (at most ``max_levels`` spread over
     the sweep unless ``levels`` names them; the figure says which it left out)."""
@@ -424,7 +427,7 @@ def plot_sweep_kde(sw, levels: list[float] | None = None, units: str = "band", l
 
 
 def plot(profiles: list[Profile], kind: str = "depth", *, units: str | None = None,
-         labels: list[str] | None = None, layers: str | None = None):
+         labels: list[str] | None = None, layers: str | None = None) -> "Figure":
     """One of :data:`KINDS` for one or more profiles. ``units`` default: input for depth, band otherwise."""
     if not profiles:
         raise UsageError("plot needs at least one profile")
@@ -441,7 +444,7 @@ def plot(profiles: list[Profile], kind: str = "depth", *, units: str | None = No
     return plot_kernels(profiles, units or "band", labels)
 
 
-def figure_bytes(fig, fmt: str = "png") -> bytes:
+def figure_bytes(fig: "Figure", fmt: str = "png") -> bytes:
     import io
 
     buf = io.BytesIO()
@@ -449,7 +452,7 @@ def figure_bytes(fig, fmt: str = "png") -> bytes:
     return buf.getvalue()
 
 
-def save_figure(fig, path: str | Path) -> None:
+def save_figure(fig: "Figure", path: str | Path) -> None:
     """Write ``fig`` to ``path`` (png, svg or pdf by extension), atomically."""
     from ..files.writes import atomic_write_bytes
 

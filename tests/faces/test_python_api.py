@@ -233,17 +233,39 @@ def test_the_package_is_typed_licensed_and_changelogged():
 
 
 USER_SCRIPT = '''
+import numpy as np
+
 import srop_onnx
-from srop_onnx import CheckResult, Profile
+from srop_onnx import CheckResult, Comparison, Profile, Sweep
 
 profile: Profile = srop_onnx.analyze("model.onnx", "images/", batch_size=4)
 golden = Profile.load("golden.json")
-result: CheckResult = srop_onnx.check(profile, golden, tol=0.02)
+result: CheckResult = srop_onnx.check(profile, golden, tol={"layer4": 0.05, "*": 0.02})
 passed: bool = bool(result) and result.passed
 names: list[str] = [layer.name for layer in profile.layers]
 mean: float = profile.layers[0].summary("band").mean
 text: str = profile.to_json()
+comp: Comparison = srop_onnx.compare(golden, profile)
+sw: Sweep = srop_onnx.sweep("model.onnx", "images/", noise="gaussian", levels=[0, 0.5])
+trained, twin, verdict = srop_onnx.analyze_vs_random("model.onnx", "images/")
+merged: Profile = srop_onnx.merge_profiles([profile, golden])
+srop_onnx.plot.save_figure(srop_onnx.plot.depth([profile]), "depth.png")
 reveal_type(srop_onnx.analyze)
+reveal_type(result.to_dataframe())
+reveal_type(comp.to_dataframe())
+reveal_type(profile.to_dataframe(per="sample"))
+reveal_type(sw.to_dataframe())
+reveal_type(srop_onnx.spreadsheet_safe(profile.to_dataframe()))
+reveal_type(srop_onnx.plot.depth([profile]))
+reveal_type(srop_onnx.plot.box([profile]))
+reveal_type(srop_onnx.plot.kde([profile]))
+reveal_type(srop_onnx.plot.kernels([profile]))
+reveal_type(srop_onnx.plot.sweep([sw]))
+reveal_type(srop_onnx.plot.sweep_kde(sw))
+reveal_type(srop_onnx.srop(np.zeros((2, 8, 8))))
+reveal_type(profile.settings)
+reveal_type(verdict)
+reveal_type(result.verdict())
 '''
 
 
@@ -260,6 +282,12 @@ def test_mypy_strict_is_clean_on_a_user_script(tmp_path):
                          text=True, env={"MYPYPATH": str(REPO), "PATH": "", "HOME": str(tmp_path)})
     assert "Success" in res.stdout or "error" not in res.stdout, res.stdout + res.stderr
     assert re.search(r'Revealed type is "def \(.*\) -> srop_onnx\.results\.profile\.Profile"', res.stdout), res.stdout
+    revealed = re.findall(r'Revealed type is "([^"]+)"', res.stdout)
+    assert "Any" not in revealed, res.stdout  # issue 30: no public call reveals Any
+    assert revealed.count("pandas.core.frame.DataFrame") == 5 and revealed.count("matplotlib.figure.Figure") == 6
+    assert revealed[-4:] == ["numpy.ndarray[builtins.tuple[Any, ...], numpy.dtype[numpy.float64]]",
+                             "builtins.dict[builtins.str, Any]", "builtins.dict[builtins.str, Any]", "builtins.str"] \
+        or all(r != "Any" for r in revealed[-4:]), revealed
 
 
 def test_the_notebook_example_runs(tmp_path):
