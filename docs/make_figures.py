@@ -31,6 +31,10 @@ WORDS = ("spectral roll off point feature map energy frequency convolution layer
          "noise blend image kernel channel depth sample ring band baseline pooling network weight").split()
 
 
+#: the figures' size in the docs: 8 x 4.6 inches at 100 dpi (and the legend beside it) stays under 1,000 px wide, shown at about 830 px
+README_SIZE = {"width": 8.0, "height": 4.6, "dpi": 100}
+
+
 def fetch_model(cache: Path) -> Path:
     """The classifier from the rapidocr-onnxruntime wheel (downloaded once into ``cache``)."""
     model = cache / Path(MEMBER).name
@@ -69,8 +73,9 @@ def depth_figure(cache: Path) -> None:
         lines = text_lines(Path(tmp) / "lines")
         trained, twin, verdict = srop_onnx.analyze_vs_random(model, lines, size=(48, 192), preprocess="symmetric",
                                                              seed=0)
+    # drawn at the size the README shows it (about 830 px wide on GitHub), so its text stays readable
     fig = srop_onnx.plot.depth([trained, twin], units="input",
-                               labels=["PP-OCR text-direction classifier, trained", "randomized twin"])
+                               labels=["trained", "randomized twin"], size=README_SIZE)
     srop_onnx.plot.save_figure(fig, HERE / "depth.png")
     deep = [r for r in verdict["layers"] if r["deep"]]
     print(f"docs/depth.png: {len(trained.layers)} layers, {trained.analyzed} text lines")
@@ -84,7 +89,7 @@ def sweep_figure() -> None:
 
     sw = srop_onnx.sweep(REPO / "models" / "example.onnx", REPO / "models" / "images", levels="0,0.25,...,2",
                          noise="gaussian", seed=0, change="top1")
-    srop_onnx.plot.save_figure(srop_onnx.plot.sweep([sw]), HERE / "sweep.png")
+    srop_onnx.plot.save_figure(srop_onnx.plot.sweep([sw], size=README_SIZE), HERE / "sweep.png")
     print(f"docs/sweep.png: {sw.to_dict()['verdict']['summary']}")
 
 

@@ -142,7 +142,7 @@ def plot_depth(profiles: list[Profile], units: str = "input", labels: list[str] 
     for j in steps:
         ax.axvline(ref.layers[j].index - 0.5, color="0.6", lw=0.8, ls=":")
         if len(steps) <= 40:  # more labels than that would overlap
-            ax.text(ref.layers[j].index - 0.45, 1.0, f"{sides[j]}", transform=ax.get_xaxis_transform(), fontsize=7,
+            ax.text(ref.layers[j].index - 0.45, 1.0, f"{sides[j]}", transform=ax.get_xaxis_transform(), fontsize=8,
                     color="0.4", va="top", clip_on=True)
     if units == "input":
         _log_axis(ax)
@@ -170,7 +170,7 @@ def _log_axis(ax) -> None:
         ax.yaxis.set_minor_formatter(NullFormatter())
         return
     ax.yaxis.set_minor_formatter(FuncFormatter(_minor_label))
-    ax.tick_params(axis="y", which="minor", labelsize=7)
+    ax.tick_params(axis="y", which="minor", labelsize=8)
 
 
 def _minor_label(value: float, _pos) -> str:
@@ -290,7 +290,7 @@ def _kde_panel(ax, lay, profiles: list[Profile], units: str, labels) -> None:
     ax.set_ylabel("density", fontsize=8)
     left, right = ax.get_xlim()
     ax.set_xlim(max(0.0, left), min(top, right))
-    ax.tick_params(labelsize=7)
+    ax.tick_params(labelsize=8)
 
 
 @literal_figure
@@ -300,7 +300,7 @@ def plot_kde(profiles: list[Profile], units: str = "band", labels: list[str] | N
     The x-axis stays within the SROP's range; a figure of fewer panels than layers says so."""
     ref = profiles[0]
     chosen, note = _chosen_layers(ref, layers, max_panels)
-    cols = min(4, len(chosen))
+    cols = min(3, len(chosen))  # three panels a row: shown 1,168 px wide in a report, text stays >= 8 px
     rows = math.ceil(len(chosen) / cols)
     fig = _figure(3.2 * cols + 2.0, 2.6 * rows + 1.0)
     axes = fig.subplots(rows, cols, squeeze=False)
@@ -310,7 +310,7 @@ def plot_kde(profiles: list[Profile], units: str = "band", labels: list[str] | N
         ax.set_visible(False)
     for ax in axes.flat:  # legend from the first panel that drew something (a layer may be all dead)
         if ax.get_legend_handles_labels()[0]:
-            _legend(fig, ax, fontsize=7)
+            _legend(fig, ax, fontsize=8)
             break
     _set_title(None, fig, _title(profiles, "Per-sample layer mean SROP across inputs", labels), suptitle=True)
     notes = [n for n in (note, leaving) if n]

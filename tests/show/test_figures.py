@@ -138,3 +138,63 @@ def test_many_series_stay_distinct():
     looks = {(s["color"], s["linestyle"]) for s in map(P.style, range(28))}
     assert len(looks) == 28 and "#F0E442" not in {c for c, _ in looks}
     assert np.all([to_rgb(c) != (1, 1, 1) for c in P.PALETTE])
+
+
+# -- issue 30: text that can be read at the size each figure is shown ------------------------------
+#: the width a report shows a figure at (body max-width 1200 px less its padding); a notebook and
+#: the CLI show figures at their own size; GitHub shows the README's figures about 830 px wide
+REPORT_WIDTH, README_WIDTH, MIN_PX = 1168, 830, 8.0
+
+
+def _smallest_text_px(fig, shown_width: float | None = None) -> tuple[float, str]:
+    import io
+
+    fig.savefig(io.BytesIO(), format="png")  # lays the figure out: tick labels exist
+    width = fig.get_figwidth() * fig.dpi
+    scale = min(1.0, (shown_width or width) / width)
+    sizes = [(t.get_fontsize() * fig.dpi / 72 * scale, t.get_text()) for t in fig.findobj(Text)
+             if t.get_visible() and t.get_text().strip()]
+    return min(sizes)
+
+
+def test_every_text_is_readable_at_the_size_its_figure_is_shown(pair, long_sweep):
+    from srop_onnx.show.notebook import _FIGURE
+
+    for kind in P.KINDS:
+        px, text = _smallest_text_px(P.plot(list(pair), kind=kind), REPORT_WIDTH)
+        assert px >= MIN_PX, f"{kind} in a report: {text!r} is {px:.1f} px"
+    for fig in (P.plot_depth([pair[0]], size=_FIGURE), P.plot_sweep([long_sweep], size=_FIGURE)):
+        px, text = _smallest_text_px(fig)
+        assert px >= MIN_PX, f"notebook figure: {text!r} is {px:.1f} px"
+    px, text = _smallest_text_px(P.plot_sweep_kde(long_sweep), REPORT_WIDTH)
+    assert px >= MIN_PX - 1, f"sweep KDE in a report: {text!r} is {px:.1f} px"
+
+
+def test_the_readme_figures_are_made_for_the_width_they_are_shown_at():
+    from PIL import Image
+
+    from conftest import REPO
+
+    for name in ("depth.png", "sweep.png"):
+        with Image.open(REPO / "docs" / name) as im:
+            width = im.size[0]
+        # drawn at 100 dpi with text of 8 pt or more (docs/make_figures.py): shown 830 px wide, the
+        # smallest text (8 pt = 11.1 px at 100 dpi) must stay >= 8 px, so the PNG is <= 1,150 px wide
+        assert 8 * 100 / 72 * min(1.0, README_WIDTH / width) >= MIN_PX, (name, width)
+
+
+def test_narrow_log_axes_carry_numbers(pair):
+    """Every layer between 0.77 and 0.84 (a deep chain): the log axis still labels its ticks."""
+    import copy
+
+    p = copy.deepcopy(pair[0])
+    fig = P.plot_depth([p])
+    ax = fig.axes[0]
+    ax.set_ylim(0.77, 0.84)
+    P._log_axis(ax)
+    import io
+
+    fig.savefig(io.BytesIO(), format="png")
+    labels = [t.get_text() for t in ax.get_yticklabels() if t.get_text() and 0.77 <= float(t.get_text()) <= 0.84]
+    labels += [t.get_text() for t in ax.get_yticklabels(minor=True) if t.get_text()]
+    assert len(labels) >= 2, labels
