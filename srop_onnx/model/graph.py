@@ -12,6 +12,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import re
 from collections import deque
 from dataclasses import dataclass, field
@@ -21,6 +23,9 @@ import numpy as np
 
 from ..errors import ModelError, UsageError
 from .naming import NameChoice, disambiguate, name_choice, resolve_tf_suffixes
+
+if TYPE_CHECKING:
+    import onnx
 
 __all__ = [
     "DEFAULT_OPS",
@@ -273,7 +278,7 @@ def _dequant_params(model, node) -> tuple[float, float] | None:
 
 
 def find_taps(
-    model,
+    model: "onnx.ModelProto",
     *,
     ops: tuple[str, ...] | list[str] | None = None,
     all_tensors: bool = False,

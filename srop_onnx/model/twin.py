@@ -16,6 +16,8 @@ why any was left as it was; a twin that changed none is refused by :func:`requir
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -23,6 +25,9 @@ import numpy as np
 from ..errors import ModelError
 from .graph import resolve_stored as _resolve
 from .graph import stored_tensors, topological_order
+
+if TYPE_CHECKING:
+    import onnx
 
 __all__ = ["randomize", "RandomizeReport", "fan_in", "require_changed"]
 
@@ -263,7 +268,7 @@ def _quant_conv(t: _Twin, node) -> str | None:
     return t.weight(weight, "Conv", 0, _Quant(np.asarray(scale).reshape(-1), np.asarray(zp).reshape(-1), 0))
 
 
-def randomize(model, seed: int = 0):
+def randomize(model: "onnx.ModelProto", seed: int = 0) -> "onnx.ModelProto":
     """A randomized copy of ``model`` (an ``onnx.ModelProto`` with weights loaded), per the rules of
     docs/baseline-and-twin.md: Conv/ConvTranspose/Gemm weights and the constant 2-D weights of MatMul (dense
     layers) He-normal, quantized weights (QDQ, ConvInteger, QLinearConv) drawn in float and quantized

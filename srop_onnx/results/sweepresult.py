@@ -190,6 +190,15 @@ class Sweep:
             raise InputDataError(f"{where}: malformed srop-onnx sweep ({type(exc).__name__}: {exc}); "
                                  "regenerate it with 'srop-onnx sweep'") from exc
 
+    @classmethod
+    def load(cls, path: str | Path) -> "Sweep":
+        """A sweep file (``srop-onnx sweep -o``), validated as :meth:`Profile.load` validates profiles."""
+        result = load_result(path)
+        if not isinstance(result, Sweep):
+            raise InputDataError(f"{path}: a profile, not a sweep; give a file written by 'srop-onnx sweep -o' "
+                                 "(Profile.load reads profiles)")
+        return result
+
     def profile_paths(self, folder: str | Path) -> list[Path]:
         """Where :meth:`write_profiles` writes: ``level-<w>.json`` per level (see :func:`level_name`)."""
         return profile_paths(folder, self.levels)
