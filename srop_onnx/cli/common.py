@@ -128,7 +128,8 @@ class _Group(click.Group):
         except click.exceptions.UsageError as exc:  # a bad option value of a command: one line too
             if debug():
                 raise
-            where = f" (see 'srop-onnx {exc.ctx.info_name} --help')" if exc.ctx is not None else ""
+            sub = exc.ctx is not None and exc.ctx.parent is not None  # a command's option, or the group itself
+            where = f" (see 'srop-onnx {exc.ctx.info_name} --help')" if sub else " (see 'srop-onnx --help')"
             click.echo(f"error: {_one_line(exc.format_message())}{where}", err=True)
             ctx.exit(EXIT_USAGE)
         except (click.exceptions.Exit, click.exceptions.ClickException, click.exceptions.Abort):

@@ -43,6 +43,8 @@ class RandomizeReport:
     not_found: list[str] = field(default_factory=list)  # tensors computed at run time: left alone
     layers: int = 0  # weight-bearing layers of the model (convolutions, Gemm, dense MatMul)
     left: list[str] = field(default_factory=list)  # "layer: why" for each one left as it was
+    #: recurrent layers (GRU, LSTM, RNN): not re-drawn, so they keep their trained weights
+    recurrent: list[str] = field(default_factory=list)
 
     @property
     def changed(self) -> int:
@@ -54,10 +56,15 @@ class RandomizeReport:
         if self.left:
             shown = "; ".join(self.left[:3]) + (f"; and {len(self.left) - 3} more" if len(self.left) > 3 else "")
             text += f" ({len(self.left)} left as they were: {shown})"
+        if self.recurrent:
+            names = ", ".join(self.recurrent[:3]) + (f" and {len(self.recurrent) - 3} more" if len(self.recurrent) > 3 else "")
+            text += (f"; {len(self.recurrent)} recurrent layer(s) ({names}) keep their trained weights: the twin "
+                     "randomizes convolutions and dense layers only")
         return text
 
     def to_dict(self) -> dict:
-        return {"layers": self.layers, "changed": self.changed, "left": list(self.left), "weights": len(self.weights),
+        return {"layers": self.layers, "changed": self.changed, "left": list(self.left), "recurrent": list(self.recurrent),
+                "weights": len(self.weights),
                 "biases": len(self.biases), "batchnorm": len(self.batchnorm), "not_found": list(self.not_found)}
 
 
@@ -296,6 +303,8 @@ def randomize(model: "onnx.ModelProto", seed: int = 0) -> "onnx.ModelProto":
                 t.fill(bias, 0.0, t.report.biases)
         else:
             layer = False
+            if op in ("GRU", "LSTM", "RNN"):
+                t.report.recurrent.append(node.name or node.output[0] or op)
             if op == "BatchNormalization":
                 for idx, value in ((1, 1.0), (2, 0.0), (3, 0.0), (4, 1.0)):
                     if len(node.input) > idx and node.input[idx]:

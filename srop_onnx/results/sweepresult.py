@@ -275,8 +275,17 @@ def sweep_verdict(sw: Sweep) -> dict:
     moves = []
     for name, series in zip(names, thirds):
         a, b = series[0], series[-1]
-        verb = ("rose" if b > a else "fell" if b < a else "stayed") if np.isfinite([a, b]).all() else "moved"
-        moves.append(f"{name} {verb} {_text(a)} -> {_text(b)}")
+        digits = 3  # as many decimals as the change needs to show (0.8565 -> 0.8574, never 0.857 -> 0.857)
+        while np.isfinite([a, b]).all() and digits < 6 and _text(a, f".{digits}f") == _text(b, f".{digits}f"):
+            digits += 1
+        same = _text(a, f".{digits}f") == _text(b, f".{digits}f")
+        if not np.isfinite([a, b]).all():
+            verb = "moved"
+        else:
+            verb = "stayed at" if same else "rose" if b > a else "fell"
+        shown = _text(a, f".{digits}f") if same and np.isfinite([a, b]).all() else \
+            f"{_text(a, f'.{digits}f')} -> {_text(b, f'.{digits}f')}"
+        moves.append(f"{name} {verb} {shown}")
     text = f"mean SROP from w={lo:g} to w={hi:g} (band units): " + ", ".join(moves)
     change = [p.change.value for p in sw.points]
     measure = sw.points[-1].change.shown

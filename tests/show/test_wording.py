@@ -91,3 +91,51 @@ def test_every_frame_speaks_one_schema(files):
     doc = (s.__file__ and __import__("pathlib").Path(s.__file__).resolve().parents[1] / "docs" / "python.md").read_text()
     for col in SCHEMA:
         assert f"`{col}`" in doc, f"{col} is not documented in docs/python.md"
+
+
+def test_a_sweep_verdict_shows_as_many_decimals_as_the_change_needs(monkeypatch):
+    """Issue 32: "middle rose 0.857 -> 0.857" for 0.8565 -> 0.8574 said nothing; an equal pair stays."""
+    from types import SimpleNamespace
+
+    import srop_onnx.results.sweepresult as sr
+
+    series = {0: [0.6751, 0.8565, 0.8930], 1: [0.7812, 0.8574, 0.8930]}
+    points = [SimpleNamespace(profile=i, level=float(i), change=SimpleNamespace(value=None, shown=None))
+              for i in (0, 1)]
+    monkeypatch.setattr(sr, "third_means", lambda profile, units="band": series[profile])
+    text = sr.sweep_verdict(SimpleNamespace(points=points, levels=[0.0, 1.0]))["summary"]
+    assert "shallow rose 0.675 -> 0.781" in text
+    assert "middle rose 0.8565 -> 0.8574" in text and "0.857 -> 0.857" not in text
+    assert "deep stayed at 0.893" in text
+
+
+def test_the_twin_says_that_recurrent_layers_keep_their_weights():
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(0)
+    init = [numpy_helper.from_array(rng.standard_normal(s).astype(np.float32), n)
+            for n, s in (("w", (4, 1, 3, 3)), ("gw", (1, 12, 4)), ("gr", (1, 12, 4)))]
+    nodes = [helper.make_node("Conv", ["x", "w"], ["c"], name="conv", pads=[1, 1, 1, 1]),
+             helper.make_node("GRU", ["seq", "gw", "gr"], ["y", "h"], name="gru", hidden_size=4)]
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, 8, 8]),
+                                           helper.make_tensor_value_info("seq", TensorProto.FLOAT, [5, 1, 4])],
+                              [helper.make_tensor_value_info("c", TensorProto.FLOAT, None),
+                               helper.make_tensor_value_info("h", TensorProto.FLOAT, None)], init)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    twin, report = srop_onnx.randomize(model)
+    text = report.describe()
+    assert text.startswith("1 of 1 weight-bearing layer(s) re-initialised")
+    assert "1 recurrent layer(s) (gru) keep their trained weights" in text
+    assert report.to_dict()["recurrent"] == ["gru"]
+    gru_w = {t.name: t for t in twin.graph.initializer}["gw"]
+    assert np.array_equal(numpy_helper.to_array(gru_w), numpy_helper.to_array(init[1]))
+
+
+def test_a_mistyped_command_points_at_the_group_help():
+    res = CliRunner().invoke(main, ["analyse", "x"])
+    assert res.exit_code == 2 and "(see 'srop-onnx --help')" in res.output
+    assert "srop-onnx srop-onnx" not in res.output
+    res = CliRunner().invoke(main, ["check", "--tol", "x"])
+    assert "(see 'srop-onnx check --help')" in res.output
