@@ -29,7 +29,7 @@ _MEASURE_OPTIONS = [
     click.option("--mean", metavar="M[,M,M]", help="Per-channel mean on the [0,1] pixel scale (overrides the preset's)."),
     click.option("--std", metavar="S[,S,S]", help="Per-channel std on the [0,1] pixel scale (overrides the preset's)."),
     click.option("--size", metavar="HxW|L", help="Image size (or waveform length) for models with dynamic dims."),
-    click.option("--layout", type=click.Choice(["NCHW", "NHWC", "NCL", "NLC"], case_sensitive=False),
+    click.option("--layout", type=click.Choice(["NCHW", "NHWC", "NCL", "NLC", "NCDHW"], case_sensitive=False),
                  help="Override the detected input layout."),
     click.option("--kappa", type=_Finite(0, 1, low_open=True), default=0.85, show_default=True,
                  help="Energy fraction of the roll-off."),

@@ -17,7 +17,7 @@ __all__ = ["InputSpec", "LAYOUT_RANKS", "detect_layout", "input_spec"]
 
 _ONNX_TO_NUMPY = {1: np.float32, 10: np.float16, 11: np.float64, 2: np.uint8, 3: np.int8, 6: np.int32, 7: np.int64}
 #: the rank of an input in each layout
-LAYOUT_RANKS = {"NCHW": 4, "NHWC": 4, "NCL": 3, "NLC": 3, "NL": 2}
+LAYOUT_RANKS = {"NCHW": 4, "NHWC": 4, "NCL": 3, "NLC": 3, "NL": 2, "NCDHW": 5}
 #: channel counts that mark the channel axis of a static shape
 _FEW_CHANNELS = (1, 2, 3, 4)
 
@@ -44,7 +44,7 @@ class InputSpec:
         """The channel axis; None for a raw waveform ``(N, samples)`` (layout NL)."""
         if self.layout == "NL":
             return None
-        return 1 if self.layout in ("NCHW", "NCL") else self.rank - 1
+        return 1 if self.layout in ("NCHW", "NCL", "NCDHW") else self.rank - 1
 
     @property
     def channels(self) -> int | None:
@@ -76,6 +76,8 @@ def detect_layout(shape: tuple) -> str:
     ``(N, 224, 224, 3)`` is NHWC, ``(N, 43844, 1)`` a channels-last waveform (NLC)."""
     if len(shape) == 2:
         return "NL"
+    if len(shape) == 5:  # a volume or a clip (N, C, D, H, W): its layers are listed, as 3-D maps they are skipped
+        return "NCDHW"
     if len(shape) not in (3, 4):
         raise ModelError(f"model input has rank {len(shape)}; srop-onnx feeds rank-2 waveforms (N, samples), "
                          "rank-3 signals (N, C, L) or (N, L, C), or rank-4 images")
@@ -118,7 +120,7 @@ def input_spec(model, name: str | None = None, layout: str | None = None) -> Inp
         raise ModelError(f"model input '{vi.name}' has ONNX type {elem}; srop-onnx feeds float inputs")
     lay = (layout or detect_layout(shape)).upper()
     if lay not in LAYOUT_RANKS:
-        raise UsageError(f"--layout must be NCHW, NHWC, NCL, NLC or NL, got {layout!r}")
+        raise UsageError(f"--layout must be NCHW, NHWC, NCL, NLC, NL or NCDHW, got {layout!r}")
     if len(shape) != LAYOUT_RANKS[lay]:
         raise UsageError(f"--layout {lay} does not fit input '{vi.name}' of rank {len(shape)}")
     return InputSpec(name=vi.name, shape=shape, dtype=np.dtype(_ONNX_TO_NUMPY[elem]).name, layout=lay)

@@ -380,7 +380,8 @@ def _tap_problem(model, node, tap: Tap, shape) -> str | None:
         return (f"{_UNREADABLE_FLOATS[elem]} tensor: ONNX Runtime cannot return it to NumPy (cast it to float32 in "
                 "the model to analyse it)")
     if rank is not None and rank >= 5:
-        return f"rank {rank} tensor (3-D convolution): not supported"
+        return (f"rank {rank} tensor: a 3-D feature map (volume or clip); srop-onnx measures 1-D and 2-D maps "
+                "(docs/method.md)")
     if rank is not None and rank < 3:
         return f"rank {rank} tensor: not a feature map"
     if elem and elem not in _FLOAT_TYPES:

@@ -85,6 +85,11 @@ def prepare_taps(proto, spec: InputSpec, *, ops=None, all_tensors=False, layers=
         if inside:
             hint = (f"; {len(inside)} such layer(s) live inside If/Loop/Scan subgraphs, whose tensors ONNX Runtime "
                     "cannot return (an If with a constant condition is tapped; 'srop-onnx layers MODEL' lists them)")
+        volumes = [s for s in skipped if "3-D feature map" in str(s.get("reason", ""))]
+        if volumes and len(volumes) == len(skipped):
+            raise ModelError(f"model has no layer srop-onnx can measure: its {len(volumes)} tapped layer(s) are 3-D "
+                             "feature maps (rank 5: volumes or clips), and SROPs are defined here for 1-D and 2-D "
+                             "maps ('srop-onnx layers MODEL' lists them)")
         raise ModelError(f"model has no tappable layers ({what}){hint}")
     axes = propagate_layouts(proto, {} if spec.channel_axis is None else {spec.name: spec.channel_axis})
     for t in taps:
@@ -116,7 +121,9 @@ def plan_model(loaded: LoadedModel, measure: Measurement, require_taps: bool = T
     if proto is not loaded.proto:
         loaded = replace(loaded, proto=proto)
     spec = input_spec(loaded.proto, measure.input_name, measure.layout)
-    if spec.rank == 4:
+    if spec.rank == 5:  # volumes: arrays fed as they are (their 3-D maps are listed and skipped)
+        pre = None
+    elif spec.rank == 4:
         pre = make_preprocess(spec, measure.preprocess, measure.mean, measure.std, measure.size)
     else:  # raw waveforms and 1-D signals: WAV files become inputs this way
         from ..inputs.audio import make_audio_prep
