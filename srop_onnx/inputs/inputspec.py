@@ -13,7 +13,7 @@ import numpy as np
 
 from ..errors import ModelError, UsageError
 
-__all__ = ["InputSpec", "LAYOUT_RANKS", "detect_layout", "input_spec"]
+__all__ = ["InputSpec", "LAYOUT_RANKS", "detect_layout", "dtype_name", "input_spec"]
 
 _ONNX_TO_NUMPY = {1: np.float32, 10: np.float16, 11: np.float64, 2: np.uint8, 3: np.int8, 6: np.int32, 7: np.int64}
 #: the rank of an input in each layout
@@ -34,6 +34,11 @@ class InputSpec:
     shape: tuple
     dtype: str
     layout: str
+
+    @property
+    def integer(self) -> bool:
+        """An integer input (token ids, bytes, a quantized image): fed from arrays of integers only."""
+        return np.issubdtype(np.dtype(self.dtype), np.integer)
 
     @property
     def rank(self) -> int:
@@ -61,6 +66,17 @@ class InputSpec:
     @property
     def batch(self) -> int | None:
         return self.shape[0]
+
+
+#: ONNX element types in words (TensorProto.DataType)
+_ONNX_NAMES = {1: "float32", 2: "uint8", 3: "int8", 4: "uint16", 5: "int16", 6: "int32", 7: "int64", 8: "string",
+               9: "bool", 10: "float16", 11: "float64", 12: "uint32", 13: "uint64", 14: "complex64",
+               15: "complex128", 16: "bfloat16"}
+
+
+def dtype_name(elem: int) -> str:
+    """An ONNX element type in words: ``int32``, ``float16`` (never "type 6")."""
+    return _ONNX_NAMES.get(elem, f"ONNX element type {elem}")
 
 
 def _dims(vi) -> tuple:
@@ -116,8 +132,8 @@ def input_spec(model, name: str | None = None, layout: str | None = None) -> Inp
         vi = match[0]
     shape = _dims(vi)
     elem = vi.type.tensor_type.elem_type
-    if elem not in (1, 10, 11):
-        raise ModelError(f"model input '{vi.name}' has ONNX type {elem}; srop-onnx feeds float inputs")
+    if elem not in _ONNX_TO_NUMPY:
+        raise ModelError(f"model input '{vi.name}' is {dtype_name(elem)}; srop-onnx feeds float and integer inputs")
     lay = (layout or detect_layout(shape)).upper()
     if lay not in LAYOUT_RANKS:
         raise UsageError(f"--layout must be NCHW, NHWC, NCL, NLC, NL or NCDHW, got {layout!r}")

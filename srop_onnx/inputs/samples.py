@@ -106,7 +106,25 @@ def check_array(arr: np.ndarray, spec: InputSpec, where: str) -> np.ndarray:
     if np.iscomplexobj(arr):
         raise InputDataError(f"{where}: array is complex ({arr.dtype}); models take real inputs - save the real "
                              "part or the magnitude yourself")
+    if spec.integer:
+        return _integer_array(arr, spec, where)
     return arr.astype(spec.dtype, copy=False)
+
+
+def _integer_array(arr: np.ndarray, spec: InputSpec, where: str) -> np.ndarray:
+    """Integers for an integer input, as they are: a float array is refused (casting would truncate
+    silently), an integer array is cast only when every value fits the input's type."""
+    want = np.dtype(spec.dtype)
+    if not np.issubdtype(arr.dtype, np.integer) and arr.dtype != np.bool_:
+        raise InputDataError(f"{where}: a {arr.dtype} array for model input '{spec.name}', which is {want}; save "
+                             f"the array as {want} (srop-onnx does not round floats into integers)")
+    if arr.size and arr.dtype != want:
+        info = np.iinfo(want)
+        lo, hi = int(arr.min()), int(arr.max())
+        if lo < info.min or hi > info.max:
+            raise InputDataError(f"{where}: {arr.dtype} values {lo}..{hi} do not fit model input '{spec.name}' "
+                                 f"({want}: {info.min}..{info.max}); save the array as {want}")
+    return arr.astype(want, copy=False)
 
 
 @dataclass(frozen=True)
@@ -135,8 +153,9 @@ def _array_samples(f: _File, spec: InputSpec, data: bytes | None) -> list[Sample
 
 def _image_sample(f: _File, spec: InputSpec, pre, data: bytes | None) -> Sample:
     if not isinstance(pre, Preprocess):
-        raise InputDataError(f"{f.path}: model input '{spec.name}' is {spec.layout}; images cannot feed it, "
-                             "use .npy arrays")
+        what = f"{spec.dtype} (integers)" if spec.integer else spec.layout
+        raise InputDataError(f"{f.path}: model input '{spec.name}' is {what}; images cannot feed it, "
+                             f"use .npy arrays{' of ' + spec.dtype if spec.integer else ''}")
     if pre.size == (0, 0):
         raise UsageError(f"model input '{spec.name}' has dynamic spatial dims; pass --size HxW to feed images")
     try:

@@ -121,7 +121,7 @@ def plan_model(loaded: LoadedModel, measure: Measurement, require_taps: bool = T
     if proto is not loaded.proto:
         loaded = replace(loaded, proto=proto)
     spec = input_spec(loaded.proto, measure.input_name, measure.layout)
-    if spec.rank == 5:  # volumes: arrays fed as they are (their 3-D maps are listed and skipped)
+    if spec.rank == 5 or spec.integer:  # volumes, and integer inputs (ids, bytes, int8): arrays as they are
         pre = None
     elif spec.rank == 4:
         pre = make_preprocess(spec, measure.preprocess, measure.mean, measure.std, measure.size)
