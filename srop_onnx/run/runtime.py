@@ -117,6 +117,8 @@ class Runner:
         batch_dim = next(i.shape[0] for i in self.session.get_inputs() if i.name == spec.name)
         #: the model's fixed batch size, or None when the batch dim is dynamic
         self.fixed_batch: int | None = batch_dim if isinstance(batch_dim, int) and batch_dim > 0 else None
+        if self.fixed_batch is None:
+            self.fixed_batch = _state_batch(model, self._extra_feeds, options.notify or _quiet)
 
     def _other_inputs(self, given: dict, notify) -> dict[str, np.ndarray]:
         """Feeds of the model's other inputs: what an .npz named (``given``); else zeros for a float
@@ -237,6 +239,39 @@ def _first_line(exc: BaseException) -> str:
 
 
 def _quiet(_msg: str) -> None:
+    return None
+
+
+#: recurrent ops and the inputs that hold their state: (num_directions, batch, hidden)
+_RNN_STATES = {"GRU": (5,), "RNN": (5,), "LSTM": (5, 6)}
+
+
+def _state_batch(model: bytes, feeds: dict, notify) -> int | None:
+    """The batch that a recurrent state fixes: a model input of static shape fed (zeros or data) as a
+    GRU/LSTM/RNN ``initial_h``/``initial_c`` (through Identity/Cast) has its batch on axis 1, so
+    ``(2, 1, 64)`` means one sample a run. None when no state fixes it."""
+    static = {k: tuple(v.shape) for k, v in feeds.items()
+              if all(isinstance(d, int) for d in getattr(v, "shape", ())) and len(getattr(v, "shape", ())) == 3}
+    if not static:
+        return None
+    import onnx
+
+    try:
+        graph = onnx.load_model_from_string(model).graph
+    except Exception:  # noqa: BLE001 - no graph to read: the runtime's own error will say
+        return None
+    alias = {name: name for name in static}
+    for node in graph.node:  # Identity/Cast chains keep the state's name
+        if node.op_type in ("Identity", "Cast") and node.input and node.input[0] in alias:
+            alias[node.output[0]] = alias[node.input[0]]
+    for node in graph.node:
+        for idx in _RNN_STATES.get(node.op_type, ()):
+            if len(node.input) > idx and node.input[idx] in alias:
+                name = alias[node.input[idx]]
+                batch = static[name][1]
+                notify(f"note: model input '{name}' {static[name]} is the {node.op_type} state of '{node.name}', "
+                       f"whose batch axis fixes the batch at {batch}: running {batch} sample(s) at a time")
+                return batch
     return None
 
 
