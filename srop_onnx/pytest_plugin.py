@@ -187,8 +187,7 @@ class SropProfileFixture:
             self._relative(profile, model)
             if self.regen or not golden.exists():
                 self._write(profile, golden)
-                with _quiet():
-                    obtained.unlink()
+                obtained.unlink(missing_ok=True)
                 why = "--srop-regen" if self.regen else "no golden profile yet"
                 return (f"{why}: wrote the golden profile {golden} ({len(profile.layers)} layers, "
                         f"{profile.analyzed} inputs); commit it and rerun")
@@ -202,21 +201,10 @@ class SropProfileFixture:
         except SropError as exc:
             return exc
         if result:
-            with _quiet():
-                obtained.unlink()
+            obtained.unlink(missing_ok=True)
             return result
         self._write(profile, obtained)
         return (f"{result.summary()}\n(the obtained profile is {obtained}; {_REGEN})",)
-
-
-class _quiet:
-    """``with _quiet(): path.unlink()``: a file that is already gone is fine."""
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, kind: Any, exc: Any, tb: Any) -> bool:
-        return kind is not None and issubclass(kind, FileNotFoundError)
 
 
 _CLAIMS = pytest.StashKey[dict]()

@@ -587,13 +587,19 @@ def _resumed_equals_fresh(ws: Workspace, res) -> str | None:
     return None if fresh.exit_code == 0 and a == b else "the resumed profile differs from an uninterrupted run"
 
 
-def _merge_case(ws: Workspace, kind: str) -> list:
+def shard_parts(ws: Workspace) -> list[Path]:
+    """The two shard profiles (``--shard 1/2``, ``2/2``) of the model over the images."""
     parts = []
     for i in (1, 2):
         p = ws.path(f"part{i}.json")
         res = invoke(["analyze", ws.model, ws.images, "-q", "--shard", f"{i}/2", "--json", p])
         assert res.exit_code == 0, res.output
         parts.append(p)
+    return parts
+
+
+def _merge_case(ws: Workspace, kind: str) -> list:
+    parts = shard_parts(ws)
     if kind == "another input set":
         other = folder_with(ws, "in-other", lambda d: (d / "disk_0.png").unlink())
         res = invoke(["analyze", ws.model, other, "-q", "--shard", "2/2", "--json", parts[1]])

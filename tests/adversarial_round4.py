@@ -18,7 +18,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from adversarial import Case, Workspace, all_of, invoke, output_has, renamed_model
+from adversarial import Case, Workspace, all_of, invoke, output_has, renamed_model, shard_parts
 
 POSIX = os.name == "posix"
 MATH = ["$\\frac{}$", "$x^$", "$$", "a$b$c", "$\\sqrt{$", "$\\foo{bar}$ and $\\baz$"]
@@ -320,18 +320,8 @@ def _scale_cases() -> list[Case]:
 
 
 # -- 7. merges across versions, temporaries of a live run ---------------------------------------------
-def _shards(ws: Workspace) -> list[Path]:
-    parts = []
-    for i in (1, 2):
-        out = ws.path(f"part{i}.json")
-        res = invoke(["analyze", ws.model, ws.images, "-q", "--shard", f"{i}/2", "--json", out])
-        assert res.exit_code == 0, res.output
-        parts.append(out)
-    return parts
-
-
 def _other_version(ws: Workspace, version: str) -> list:
-    parts = _shards(ws)
+    parts = shard_parts(ws)
     d = json.loads(parts[1].read_text())
     d["tool"]["version"] = version
     parts[1].write_text(json.dumps(d))

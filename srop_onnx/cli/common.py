@@ -56,8 +56,8 @@ class _Stream:
     encoding = "utf-8"
     errors = "replace"
 
-    def __init__(self, raw, name: str):
-        self.raw, self.name = raw, name
+    def __init__(self, raw):
+        self.raw = raw
         self.failed: str | None = None if raw is not None else "closed"
 
     def _guard(self, call, *args):
@@ -99,7 +99,7 @@ class _Group(click.Group):
         """Run with guarded standard streams: a full or closed standard output is an output error
         (exit 2, one line on standard error when it is open) once the command has done its work;
         a command that exits otherwise keeps its own code (1 for drift, say)."""
-        out, err = _Stream(sys.stdout, "standard output"), _Stream(sys.stderr, "standard error")
+        out, err = _Stream(sys.stdout), _Stream(sys.stderr)
         saved = sys.stdout, sys.stderr
         sys.stdout, sys.stderr = out, err
         try:

@@ -104,16 +104,6 @@ def detect_layout(shape: tuple) -> str:
     return "NHWC" if channels_last else "NCHW"
 
 
-def _states(model) -> set[str]:
-    """Inputs that feed a recurrent op's state (GRU/RNN ``initial_h``, LSTM ``initial_h``/``initial_c``)."""
-    slots = {"GRU": (5,), "RNN": (5,), "LSTM": (5, 6)}
-    states = {n.input[i] for n in model.graph.node for i in slots.get(n.op_type, ()) if len(n.input) > i}
-    for node in reversed(model.graph.node):  # back through Identity/Cast to the graph input
-        if node.op_type in ("Identity", "Cast") and node.output and node.output[0] in states and node.input:
-            states.add(node.input[0])
-    return states
-
-
 def _main_input(inputs: list, states: set[str] = frozenset()):
     """The input to feed among several: the only float tensor of rank 2-4 whose first axis is the
     batch (dynamic or 1); a state (2, N, 128), a recurrent op's initial state or a sample rate
@@ -128,13 +118,13 @@ def _main_input(inputs: list, states: set[str] = frozenset()):
 
 def input_spec(model, name: str | None = None, layout: str | None = None) -> InputSpec:
     """Pick and describe the model input to feed (``name`` when there are several)."""
-    from ..model.graph import graph_inputs
+    from ..model.graph import graph_inputs, recurrent_states
 
     inputs = graph_inputs(model)
     if not inputs:
         raise ModelError("model has no inputs to feed")
     if name is None:
-        vi = inputs[0] if len(inputs) == 1 else _main_input(inputs, _states(model))
+        vi = inputs[0] if len(inputs) == 1 else _main_input(inputs, set(recurrent_states(model.graph)))
     else:
         match = [i for i in inputs if i.name == name]
         if not match:

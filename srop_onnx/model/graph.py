@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_OPS",
+    "recurrent_states",
     "Tap",
     "iter_tensors",
     "topological_order",
@@ -562,3 +563,22 @@ def add_pooling_chain(model, input_name: str, channel_axis: int | None, levels: 
     out.graph.node.extend(nodes)
     out.graph.output.extend(helper.make_tensor_value_info(n, TensorProto.FLOAT, [None] * rank) for n in names)
     return out, names
+
+
+#: recurrent ops and the input slots that hold their state: (num_directions, batch, hidden)
+_RNN_STATE_SLOTS = {"GRU": (5,), "RNN": (5,), "LSTM": (5, 6)}
+
+
+def recurrent_states(graph) -> dict[str, str]:
+    """``{graph input: "GRU 'name'"}`` for each input that feeds a recurrent op's state
+    (``initial_h``, LSTM's ``initial_c``), directly or through Identity/Cast."""
+    alias = {vi.name: vi.name for vi in graph.input}
+    for node in graph.node:  # Identity/Cast keep the input's name (nodes come in topological order)
+        if node.op_type in ("Identity", "Cast") and node.input and node.input[0] in alias:
+            alias[node.output[0]] = alias[node.input[0]]
+    found: dict[str, str] = {}
+    for node in graph.node:
+        for idx in _RNN_STATE_SLOTS.get(node.op_type, ()):
+            if len(node.input) > idx and node.input[idx] in alias:
+                found.setdefault(alias[node.input[idx]], f"{node.op_type} state of '{node.name}'")
+    return found

@@ -242,13 +242,9 @@ def _quiet(_msg: str) -> None:
     return None
 
 
-#: recurrent ops and the inputs that hold their state: (num_directions, batch, hidden)
-_RNN_STATES = {"GRU": (5,), "RNN": (5,), "LSTM": (5, 6)}
-
-
 def _state_batch(model: bytes, feeds: dict, notify) -> int | None:
     """The batch that a recurrent state fixes: a model input of static shape fed (zeros or data) as a
-    GRU/LSTM/RNN ``initial_h``/``initial_c`` (through Identity/Cast) has its batch on axis 1, so
+    GRU/LSTM/RNN state (:func:`srop_onnx.model.graph.recurrent_states`) has its batch on axis 1, so
     ``(2, 1, 64)`` means one sample a run. None when no state fixes it."""
     static = {k: tuple(v.shape) for k, v in feeds.items()
               if all(isinstance(d, int) for d in getattr(v, "shape", ())) and len(getattr(v, "shape", ())) == 3}
@@ -256,22 +252,18 @@ def _state_batch(model: bytes, feeds: dict, notify) -> int | None:
         return None
     import onnx
 
+    from ..model.graph import recurrent_states
+
     try:
-        graph = onnx.load_model_from_string(model).graph
+        states = recurrent_states(onnx.load_model_from_string(model).graph)
     except Exception:  # noqa: BLE001 - no graph to read: the runtime's own error will say
         return None
-    alias = {name: name for name in static}
-    for node in graph.node:  # Identity/Cast chains keep the state's name
-        if node.op_type in ("Identity", "Cast") and node.input and node.input[0] in alias:
-            alias[node.output[0]] = alias[node.input[0]]
-    for node in graph.node:
-        for idx in _RNN_STATES.get(node.op_type, ()):
-            if len(node.input) > idx and node.input[idx] in alias:
-                name = alias[node.input[idx]]
-                batch = static[name][1]
-                notify(f"note: model input '{name}' {static[name]} is the {node.op_type} state of '{node.name}', "
-                       f"whose batch axis fixes the batch at {batch}: running {batch} sample(s) at a time")
-                return batch
+    for name, what in states.items():
+        if name in static:
+            batch = static[name][1]
+            notify(f"note: model input '{name}' {static[name]} is the {what}, whose batch axis fixes the batch at "
+                   f"{batch}: running {batch} sample(s) at a time")
+            return batch
     return None
 
 

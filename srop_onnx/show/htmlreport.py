@@ -49,11 +49,10 @@ def figure_tag(fig, alt: str = "figure") -> str:
 
 def describe_settings(p: Profile) -> str:
     """One line: input, preprocessing, kappa, taps and provider of a profile."""
-    from .report import describe_preprocess
+    from .report import describe_preprocess, describe_taps
 
     m, st = p.model, p.settings
-    taps = st.get("taps")
-    taps = "all rank-3/4 tensors" if taps == "all" else ", ".join(taps or [])
+    taps = describe_taps(st.get("taps"))
     return (f"input {m['input']['name']} {m['input']['shape']} {m['input']['layout']}; "
             f"preprocessing: {describe_preprocess(st.get('preprocess'))}; kappa {st.get('kappa')}; taps: {taps}"
             + (f" matching {st['layers']!r}" if st.get("layers") else "") + f"; provider {st.get('provider', '?')}")

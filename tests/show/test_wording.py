@@ -111,7 +111,6 @@ def test_a_sweep_verdict_shows_as_many_decimals_as_the_change_needs(monkeypatch)
 
 def test_the_twin_says_that_recurrent_layers_keep_their_weights():
     import numpy as np
-    import onnx
     from onnx import TensorProto, helper, numpy_helper
 
     rng = np.random.default_rng(0)
