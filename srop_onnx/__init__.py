@@ -50,6 +50,9 @@ if TYPE_CHECKING:  # what the lazy names are, for type checkers and IDEs
     from .run.sweeps import Sweep as Sweep
     from .run.sweeps import sweep as sweep
     from .model.twin import randomize as randomize
+    from .results.track import Track as Track
+    from .run.tracking import Tracker as Tracker
+    from .run.tracking import track as track
 
     __version__: str
 
@@ -75,6 +78,9 @@ _LAZY = {
     "spreadsheet_safe": "srop_onnx.results.frames",
     "Measurement": "srop_onnx.config.settings",
     "Execution": "srop_onnx.config.settings",
+    "Track": "srop_onnx.results.track",
+    "Tracker": "srop_onnx.run.tracking",
+    "track": "srop_onnx.run.tracking",
 }
 #: submodules reachable as attributes (``srop_onnx.plot.depth(...)``)
 _MODULES = ("plot",)
@@ -116,6 +122,9 @@ __all__ = [
     "spreadsheet_safe",
     "Measurement",
     "Execution",
+    "Track",
+    "Tracker",
+    "track",
     "plot",
 ]
 

@@ -101,11 +101,12 @@ def ort_outputs(model_path, feeds: dict, tensors: list[str]) -> dict:
     return dict(zip(tensors, sess.run(tensors, feeds)))
 
 
-def assert_matches_reference(profile, model_path, batch, input_name, dims=2):
-    """Every layer histogram equals the literal reference on ORT activations."""
+def assert_matches_reference(profile, model_path, batch, input_name, dims=2, others=None):
+    """Every layer histogram equals the literal reference on ORT activations (``others``: the
+    model's other inputs, fed with the whole batch at once)."""
     from reference import ref_bins, ref_m
 
-    acts = ort_outputs(model_path, {input_name: batch}, [lay.tensor for lay in profile.layers])
+    acts = ort_outputs(model_path, {input_name: batch, **(others or {})}, [lay.tensor for lay in profile.layers])
     for lay in profile.layers:
         ref = ref_bins(acts[lay.tensor].astype(np.float64), 0.85, dims=dims)
         hist = np.bincount(ref[ref >= 0], minlength=lay.stats.m + 1)

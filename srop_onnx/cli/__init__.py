@@ -11,7 +11,7 @@ May import: every layer below (``srop_onnx.errors``, ``files``, ``core``, ``mode
 
 from __future__ import annotations
 
-from . import files, models  # noqa: F401 - registers the commands on the group
+from . import files, models, track  # noqa: F401 - registers the commands on the group
 from .common import (EXIT_BROKEN_PIPE, EXIT_DRIFT, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_RESOURCES, EXIT_TERMINATED,
                      EXIT_USAGE, main)
 

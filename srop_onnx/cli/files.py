@@ -73,20 +73,25 @@ def check(ctx, profile, golden, tol, metric, units, junit_path, match):
                _console(stderr=to_stdout(junit_path)))
 
 
-@main.command(short_help="Plot profiles or sweeps: by depth, boxes, KDEs, channel heatmap, sweep curves.")
-@click.argument("profiles", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@main.command(short_help="Plot profiles, sweeps or tracks: by depth, boxes, KDEs, heatmaps, curves.")
+@click.argument("profiles", nargs=-1, required=True, type=click.Path())
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Image file: .png, .svg or .pdf.")
-@click.option("--kind", type=click.Choice(["depth", "box", "kde", "kernels", "sweep"]), default=None,
-              help="[default: depth for profiles, sweep for sweeps]")
+@click.option("--kind", type=click.Choice(["depth", "box", "kde", "kernels", "sweep", "heatmap", "thirds", "channels",
+                                           "std"]), default=None,
+              help="[default: depth for profiles, sweep for sweeps, heatmap for a track (track.json)]")
+@click.option("--change", is_flag=True, help="Tracks, --kind heatmap: the change from the first step.")
+@click.option("--layer", metavar="NAME", help="Tracks, --kind channels: the layer to draw.")
 @click.option("--units", type=click.Choice(["band", "input"]), help="[default: input for depth, band otherwise]")
 @click.option("--layers", metavar="REGEX", help="kde: layers to draw (default: up to 12 spread over depth).")
 @click.option("--label", "labels", multiple=True, help="Legend label per profile, in order (repeatable).")
 @click.option("--level", "levels", metavar="W[,W...]", help="Sweeps: the level(s) to draw (kde: one curve each).")
 @click.option("--by", type=click.Choice(["third", "layer"]), default="third", show_default=True,
               help="--kind sweep: one line per depth third or per layer.")
-def plot(profiles, output, kind, units, layers, labels, levels, by):
-    """Draw PROFILES (or sweeps): SROP by depth, per-layer boxes, per-sample KDEs, channel heatmap, or
-    the mean SROP against a sweep's level with the model's output change (--kind sweep)."""
+def plot(profiles, output, kind, units, layers, labels, levels, by, change, layer):
+    """Draw PROFILES (or sweeps, or a track): SROP by depth, per-layer boxes, per-sample KDEs, channel
+    heatmap, the mean SROP against a sweep's level with the model's output change (--kind sweep), or a
+    track's layers x steps heatmap, depth thirds, one layer's channels or each layer's std over
+    training (--kind heatmap|thirds|channels|std)."""
     from ..show.plots import plot as make_plot
     from ..show.plots import plot_sweep, plot_sweep_kde, save_figure
     from ..run.sweeps import Sweep, load_result, parse_levels
@@ -94,6 +99,10 @@ def plot(profiles, output, kind, units, layers, labels, levels, by):
     from ..files.writes import guard_outputs
 
     guard_outputs({"-o": output}, protected={f"the input {p}": p for p in profiles})
+    if _plot_track(profiles, output, kind, units, change, layer):
+        return
+    if kind in _TRACK_KINDS:
+        raise UsageError(f"--kind {kind} draws a track (srop-onnx track -o DIR: give DIR/track.json)")
     loaded = [load_result(p) for p in profiles]
     wanted = parse_levels(levels) if levels else None
     sweeps = [x for x in loaded if isinstance(x, Sweep)]
@@ -116,16 +125,46 @@ def plot(profiles, output, kind, units, layers, labels, levels, by):
     _console(stderr=True).print(f"wrote {kind} plot: {output}", highlight=False)
 
 
+_TRACK_KINDS = ("heatmap", "thirds", "channels", "std")
+
+
+def _plot_track(paths, output, kind, units, change, layer) -> bool:
+    """Draw a track when PATHS is one track (folder or track.json); False when it is not a track."""
+    from ..results.track import Track, is_track
+
+    if not any(is_track(p) for p in paths):
+        return False
+    if len(paths) != 1:
+        raise UsageError("plot takes one track (its track.json), not several files")
+    kind = kind or "heatmap"
+    if kind not in _TRACK_KINDS:
+        raise UsageError(f"--kind {kind} does not draw a track; use heatmap, thirds, channels or std")
+    from ..show.plots import save_figure
+    from ..show.trackview import plot_track
+
+    save_figure(plot_track(Track.load(paths[0]), kind, units=units, layer=layer, change=change), output)
+    _console(stderr=True).print(f"wrote {kind} plot: {output}", highlight=False)
+    return True
+
+
 @main.command(short_help="Write a self-contained HTML report.")
-@click.argument("profiles", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.argument("profiles", nargs=-1, required=True, type=click.Path())
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="HTML file to write.")
 @click.option("--units", type=click.Choice(["band", "input"]), help="[default: the first profile's]")
 def report(profiles, output, units):
-    """Write a self-contained HTML report of one profile, two side by side, or one sweep."""
+    """Write a self-contained HTML report of one profile, two side by side, one sweep or one track."""
     from ..run.sweeps import Sweep, load_result
     from ..files.writes import guard_outputs
+    from ..results.track import Track, is_track
 
     guard_outputs({"-o": output}, protected={f"the input {p}": p for p in profiles})
+    if len(profiles) == 1 and is_track(profiles[0]):
+        from ..files.writes import atomic_write_text
+        from ..show.trackview import track_report
+
+        atomic_write_text(output, track_report(Track.load(profiles[0]), units=units))
+        _console(stderr=True).print(f"wrote report: {output}", highlight=False)
+        return
     loaded = [load_result(p) for p in profiles]
     if any(isinstance(x, Sweep) for x in loaded):
         if len(loaded) != 1:

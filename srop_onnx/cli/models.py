@@ -29,8 +29,9 @@ _MEASURE_OPTIONS = [
     click.option("--mean", metavar="M[,M,M]", help="Per-channel mean on the [0,1] pixel scale (overrides the preset's)."),
     click.option("--std", metavar="S[,S,S]", help="Per-channel std on the [0,1] pixel scale (overrides the preset's)."),
     click.option("--size", metavar="HxW|L", help="Image size (or waveform length) for models with dynamic dims."),
-    click.option("--layout", type=click.Choice(["NCHW", "NHWC", "NCL", "NLC", "NCDHW"], case_sensitive=False),
-                 help="Override the detected input layout."),
+    click.option("--layout", type=click.Choice(["NCHW", "NHWC", "NCL", "NLC", "NHW", "NL", "NCDHW"],
+                                           case_sensitive=False),
+                 help="Override the input layout read from the graph and the shape (NHW: a one-channel image)."),
     click.option("--kappa", type=_Finite(0, 1, low_open=True), default=0.85, show_default=True,
                  help="Energy fraction of the roll-off."),
     click.option("--units", type=click.Choice(["band", "input"]), default="band", show_default=True,
@@ -349,15 +350,21 @@ def example(ctx, copy_to):
 @click.argument("model", type=click.Path(dir_okay=False, path_type=str))
 @_tap_options
 @click.option("--input", "input_name", metavar="NAME", help="Model input, when it has several (for layouts).")
-def layers(model, ops, all_tensors, layers, input_name):
+@click.option("--layout", type=click.Choice(["NCHW", "NHWC", "NCL", "NLC", "NHW", "NL", "NCDHW"], case_sensitive=False),
+              help="Override the input layout read from the graph and the shape (NHW: a one-channel image).")
+def layers(model, ops, all_tensors, layers, input_name, layout):
     """List the layers MODEL would be analysed at (without running it), and what cannot be tapped."""
     from ..show.report import render_taps, safe
     from ..config.settings import Measurement
     from ..run.stages import load_stage, plan_model
 
-    measure = Measurement(ops=_ops(ops), all_tensors=all_tensors, layers=layers, input_name=input_name)
+    measure = Measurement(ops=_ops(ops), all_tensors=all_tensors, layers=layers, input_name=input_name, layout=layout)
     plan = plan_model(load_stage(model), measure, require_taps=False)
     console = _console()
+    spec = plan.spec
+    shape = "x".join("N" if i == 0 else (str(d) if d else "?") for i, d in enumerate(spec.shape))
+    console.print(f"input {safe(spec.name)} ({shape}, {spec.dtype}) read as {spec.layout}"
+                  + (" (a one-channel image)" if spec.layout == "NHW" else ""))
     for note in plan.notes:
         console.print(safe(note))
     if plan.taps:

@@ -41,7 +41,7 @@ __all__ = [
 ]
 
 UNITS = ("band", "input")
-LAYOUTS = ("NCHW", "NHWC", "NCL", "NLC", "NL")
+LAYOUTS = ("NCHW", "NHWC", "NCL", "NLC", "NHW", "NL", "NCDHW")
 PRESET_NAMES = ("imagenet", "unit", "symmetric", "raw", "caffe")
 PROVIDERS = ("auto", "cpu", "cuda")
 
@@ -126,7 +126,7 @@ class Measurement:
         put(self, "layers", _check_regex(self.layers))
         if self.layout is not None:
             if str(self.layout).upper() not in LAYOUTS:
-                raise UsageError(f"--layout must be NCHW, NHWC, NCL, NLC or NL, got {self.layout!r}")
+                raise UsageError(f"--layout must be one of {', '.join(LAYOUTS)}, got {self.layout!r}")
             put(self, "layout", str(self.layout).upper())
         if self.preprocess is not None and self.preprocess not in PRESET_NAMES:
             raise UsageError(f"--preprocess must be one of {', '.join(PRESET_NAMES)}, got {self.preprocess!r}")

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from ..config.settings import Execution, Measurement
     from ..run.stages import ModelPlan, RunState
 
-__all__ = ["InputSet", "open_inputs", "shard_slice"]
+__all__ = ["InputSet", "open_inputs", "shard_slice", "npz_names"]
 
 
 def shard_slice(n: int, shard: tuple[int, int] | None) -> slice:
@@ -97,6 +97,26 @@ def _array_set(batch: np.ndarray, spec, shard: tuple[int, int] | None) -> InputS
     rows = [Sample(f"array[{i}]", batch[i], 0, i, batch.shape[0]) for i in range(part.start, part.stop)]
     digest = hashlib.sha256(repr(batch.shape).encode() + np.ascontiguousarray(batch).tobytes()).hexdigest()
     return InputSet(None, rows, False, batch.shape[0], digest)
+
+
+def npz_names(inputs) -> set[str]:
+    """The array names of the first .npz among the input arguments (empty when there is none or it
+    cannot be read: reading it later says why); which of a model's inputs it names picks the one
+    to feed."""
+    import zipfile
+
+    if isinstance(inputs, np.ndarray):
+        return set()
+    if isinstance(inputs, (str, os.PathLike)):
+        inputs = [inputs]
+    try:
+        first = next((f for f, _ in discover_keyed(list(inputs)) if f.suffix.lower() == ".npz"), None)
+        if first is None:
+            return set()
+        with zipfile.ZipFile(first) as z:
+            return {n[:-4] if n.endswith(".npy") else n for n in z.namelist()}
+    except Exception:  # noqa: BLE001 - only a hint: the run reads the inputs properly and says what is wrong
+        return set()
 
 
 def open_inputs(inputs, spec, shard: tuple[int, int] | None) -> InputSet:

@@ -1,8 +1,10 @@
 """The model input srop-onnx feeds: which one, its shape, element type and layout.
 
 A rank-4 input is NCHW or NHWC, a rank-3 input NCL or NLC (a channels-last waveform or signal,
-``(N, L, C)`` with few channels), a rank-2 input a raw waveform ``(N, samples)`` (NL). The layout
-is detected from the static shape and ``--layout`` overrides it.
+``(N, L, C)``) or NHW (a one-channel image or spectrogram, ``(N, H, W)``), a rank-2 input a raw
+waveform ``(N, samples)`` (NL). The layout is read from what the graph does with the input before
+its first convolution (:func:`srop_onnx.model.layouts.graph_layout`), else from the static shape;
+``--layout`` overrides both.
 """
 
 from __future__ import annotations
@@ -17,7 +19,9 @@ __all__ = ["InputSpec", "LAYOUT_RANKS", "detect_layout", "dtype_name", "input_sp
 
 _ONNX_TO_NUMPY = {1: np.float32, 10: np.float16, 11: np.float64, 2: np.uint8, 3: np.int8, 6: np.int32, 7: np.int64}
 #: the rank of an input in each layout
-LAYOUT_RANKS = {"NCHW": 4, "NHWC": 4, "NCL": 3, "NLC": 3, "NL": 2, "NCDHW": 5}
+LAYOUT_RANKS = {"NCHW": 4, "NHWC": 4, "NCL": 3, "NLC": 3, "NHW": 3, "NL": 2, "NCDHW": 5}
+#: layouts without a channel axis (one channel): a raw waveform, a one-channel image
+_NO_CHANNEL_AXIS = ("NL", "NHW")
 #: channel counts that mark the channel axis of a static shape
 _FEW_CHANNELS = (1, 2, 3, 4)
 
@@ -27,13 +31,17 @@ class InputSpec:
     """The model input srop-onnx feeds.
 
     ``shape`` has ints for static dims and None for dynamic ones (the batch
-    dim included); ``layout`` is NCHW, NHWC, NCL, NLC or NL.
+    dim included); ``layout`` is NCHW, NHWC, NCL, NLC, NHW, NL or NCDHW.
     """
 
     name: str
     shape: tuple
     dtype: str
     layout: str
+    #: ``(name, rank, same)`` of the model's other inputs whose first axis can be this input's batch
+    #: axis (dynamic, or the same fixed batch; ``same``: the same symbol): an .npz splits their arrays
+    #: with the samples when they have a row per sample
+    batched: tuple = ()
 
     @property
     def integer(self) -> bool:
@@ -46,8 +54,9 @@ class InputSpec:
 
     @property
     def channel_axis(self) -> int | None:
-        """The channel axis; None for a raw waveform ``(N, samples)`` (layout NL)."""
-        if self.layout == "NL":
+        """The channel axis; None for a raw waveform ``(N, samples)`` (NL) or a one-channel image
+        ``(N, H, W)`` (NHW)."""
+        if self.layout in _NO_CHANNEL_AXIS:
             return None
         return 1 if self.layout in ("NCHW", "NCL", "NCDHW") else self.rank - 1
 
@@ -104,27 +113,58 @@ def detect_layout(shape: tuple) -> str:
     return "NHWC" if channels_last else "NCHW"
 
 
-def _main_input(inputs: list, states: set[str] = frozenset()):
+def _main_input(inputs: list, states: set[str] = frozenset(), named=None):
     """The input to feed among several: the only float tensor of rank 2-4 whose first axis is the
     batch (dynamic or 1); a state (2, N, 128), a recurrent op's initial state or a sample rate
-    (int64) is not it."""
+    (int64) is not it. When several qualify and ``named()`` (the arrays an .npz input names) names
+    some of them, the first of those in the graph's order: every named input is fed anyway."""
     candidates = [i for i in inputs if i.type.tensor_type.elem_type in (1, 10, 11) and 2 <= len(_dims(i)) <= 4
                   and _dims(i)[0] in (None, 1) and i.name not in states]
     if len(candidates) == 1:
         return candidates[0]
+    given = set(named() or ()) if named is not None and len(candidates) > 1 else set()
+    chosen = [i for i in candidates if i.name in given]
+    if chosen:
+        return chosen[0]
     names = ", ".join(i.name for i in inputs)
     raise UsageError(f"model has several inputs ({names}); choose the one to feed with --input NAME")
 
 
-def input_spec(model, name: str | None = None, layout: str | None = None) -> InputSpec:
-    """Pick and describe the model input to feed (``name`` when there are several)."""
+def _first_axis(vi) -> "str | int | None":
+    """The first axis of an input: its static size, its symbol, or None (unnamed dynamic, or no shape)."""
+    tt = vi.type.tensor_type
+    if not tt.HasField("shape") or not tt.shape.dim:
+        return None
+    d = tt.shape.dim[0]
+    if d.HasField("dim_value") and d.dim_value > 0:
+        return int(d.dim_value)
+    return d.dim_param or None
+
+
+def _batched_inputs(inputs: list, main) -> tuple:
+    """``(name, rank, same)`` of the other inputs whose first axis can be ``main``'s batch axis: a
+    dynamic one (``same`` when it carries the same symbol, or neither has one), or the same fixed
+    batch; a state (2, N, 64) or a table (1000, 64) cannot."""
+    axis = _first_axis(main)
+    out = []
+    for i in inputs:
+        first = _first_axis(i)
+        if i.name == main.name or not _dims(i) or (isinstance(first, int) and first != axis):
+            continue
+        out.append((i.name, len(_dims(i)), first == axis))
+    return tuple(out)
+
+
+def input_spec(model, name: str | None = None, layout: str | None = None, named=None) -> InputSpec:
+    """Pick and describe the model input to feed (``name`` when there are several; else, among
+    several, the first that ``named()`` - the arrays an .npz input names - names)."""
     from ..model.graph import graph_inputs, recurrent_states
 
     inputs = graph_inputs(model)
     if not inputs:
         raise ModelError("model has no inputs to feed")
     if name is None:
-        vi = inputs[0] if len(inputs) == 1 else _main_input(inputs, set(recurrent_states(model.graph)))
+        vi = inputs[0] if len(inputs) == 1 else _main_input(inputs, set(recurrent_states(model.graph)), named)
     else:
         match = [i for i in inputs if i.name == name]
         if not match:
@@ -135,9 +175,12 @@ def input_spec(model, name: str | None = None, layout: str | None = None) -> Inp
     elem = vi.type.tensor_type.elem_type
     if elem not in _ONNX_TO_NUMPY:
         raise ModelError(f"model input '{vi.name}' is {dtype_name(elem)}; srop-onnx feeds float and integer inputs")
-    lay = (layout or detect_layout(shape)).upper()
+    from ..model.layouts import graph_layout
+
+    lay = (layout or graph_layout(model, vi.name, len(shape), shape) or detect_layout(shape)).upper()
     if lay not in LAYOUT_RANKS:
-        raise UsageError(f"--layout must be NCHW, NHWC, NCL, NLC, NL or NCDHW, got {layout!r}")
+        raise UsageError(f"--layout must be NCHW, NHWC, NCL, NLC, NHW, NL or NCDHW, got {layout!r}")
     if len(shape) != LAYOUT_RANKS[lay]:
         raise UsageError(f"--layout {lay} does not fit input '{vi.name}' of rank {len(shape)}")
-    return InputSpec(name=vi.name, shape=shape, dtype=np.dtype(_ONNX_TO_NUMPY[elem]).name, layout=lay)
+    return InputSpec(name=vi.name, shape=shape, dtype=np.dtype(_ONNX_TO_NUMPY[elem]).name, layout=lay,
+                     batched=_batched_inputs(inputs, vi))

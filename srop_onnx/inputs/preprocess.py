@@ -68,7 +68,7 @@ def make_preprocess(
     size: tuple[int, int] | None = None,
 ) -> Preprocess | None:
     """Preprocessing for image inputs, or None for models images cannot feed (1-D)."""
-    if spec.rank != 4:
+    if spec.rank != 4 and spec.layout != "NHW":
         return None
     channels = spec.channels or 3
     if preset is None:
@@ -161,4 +161,6 @@ def image_to_input(img, spec: InputSpec, pre: Preprocess) -> np.ndarray:
     x /= np.asarray(pre.std, np.float32)
     if spec.layout == "NCHW":
         x = np.transpose(x, (2, 0, 1))
+    elif spec.layout == "NHW":  # one channel, no channel axis
+        x = x[..., 0]
     return np.ascontiguousarray(x, dtype=spec.dtype)

@@ -22,7 +22,7 @@ from .inputspec import InputSpec
 from ..model.modelio import check_readable, content_digest, read_arrays, read_hashed, read_image, read_named_arrays, read_wav
 from .preprocess import Preprocess, image_to_input
 
-__all__ = ["Sample", "InputLog", "FileList", "check_array", "iter_samples", "decode_workers", "batched", "prefetch"]
+__all__ = ["Sample", "InputLog", "FileList", "check_array", "split_named", "stack_rows", "iter_samples", "decode_workers", "batched", "prefetch"]
 
 
 @dataclass
@@ -43,6 +43,8 @@ class Sample:
     #: other model inputs named in an .npz (fed as they are with every run, e.g. a sample rate, a state)
     extras: dict = field(default_factory=dict, repr=False)
     key: str = ""
+    #: this sample's row of each other model input that shares the batch axis (split with the samples)
+    rows_of: dict = field(default_factory=dict, repr=False)
 
     def __post_init__(self):
         if not self.key:
@@ -59,8 +61,12 @@ class Sample:
 def _same_extras(log: "InputLog", s: Sample) -> None:
     """Every input file of a run feeds the same other model inputs (the first one's)."""
     if log.extras is None:
-        log.extras = s.extras
+        log.extras, log.row_inputs = s.extras, sorted(s.rows_of)
         return
+    if sorted(s.rows_of) != log.row_inputs:
+        given = ", ".join(sorted(s.rows_of)) or "none"
+        raise InputDataError(f"{s.source}: gives per-sample rows of {given}, the run's first input of "
+                             f"{', '.join(log.row_inputs) or 'none'}; every input file must name the same arrays")
     for name in set(log.extras) | set(s.extras):
         a, b = log.extras.get(name), s.extras.get(name)
         if a is None or b is None or a.shape != b.shape or not np.array_equal(a, b):
@@ -78,6 +84,7 @@ class InputLog:
     skipped_at: list[int] = field(default_factory=list)
     shape: tuple | None = None
     extras: dict | None = None  # the other model inputs the run's first input file feeds
+    row_inputs: list = field(default_factory=list)  # the other inputs it splits with its samples
     digests: dict[int, str] = field(default_factory=dict)
     hashing: bool = False  # hash every file as it is read (into ``digests``)
 
@@ -135,17 +142,46 @@ class _File:
     path: Path
     key: str
 
-    def sample(self, array: np.ndarray, row: int = 0, rows: int = 1, extras: dict | None = None) -> Sample:
+    def sample(self, array: np.ndarray, row: int = 0, rows: int = 1, extras: dict | None = None,
+               rows_of: dict | None = None) -> Sample:
         tag = f"[{row}]" if rows > 1 else ""
-        return Sample(f"{self.path}{tag}", array, self.index, row, rows, extras or {}, f"{self.key}{tag}")
+        return Sample(f"{self.path}{tag}", array, self.index, row, rows, extras or {}, f"{self.key}{tag}",
+                      rows_of or {})
+
+
+def split_named(named: dict, spec: InputSpec, where: str) -> tuple[np.ndarray, dict, dict]:
+    """An .npz's arrays named after the model's inputs as ``(batch of the fed input, per-sample
+    arrays, whole arrays)``: another input that shares the fed input's batch axis
+    (:attr:`InputSpec.batched`) is split with the samples when it has a row per sample (or is one
+    sample, next to a one-sample fed input); anything else (a state, a table, a sample rate) goes
+    whole with every run."""
+    given = named[spec.name]
+    batch = check_array(given, spec, where)
+    n, one = batch.shape[0], given.ndim == spec.rank - 1
+    ranks = {name: (rank, same) for name, rank, same in spec.batched}
+    per, whole = {}, {}
+    for k, v in named.items():
+        if k == spec.name:
+            continue
+        rank, same = ranks.get(k, (-1, False))
+        if one and v.ndim == rank - 1:
+            per[k] = v[None]
+        elif v.ndim == rank and v.shape[0] == n:
+            per[k] = v
+        elif v.ndim == rank and same and spec.batch is None:
+            raise InputDataError(f"{where}: array '{k}' has {v.shape[0]} rows and '{spec.name}' has {n}; the model "
+                                 f"feeds both along one batch axis, so save a row of '{k}' per sample")
+        else:
+            whole[k] = v
+    return batch, per, whole
 
 
 def _array_samples(f: _File, spec: InputSpec, data: bytes | None) -> list[Sample]:
     named = read_named_arrays(f.path, data) if f.path.suffix.lower() == ".npz" else {}
-    if spec.name in named:  # arrays named after the model's inputs: the input's rows, the rest as they are
-        extras = {k: v for k, v in named.items() if k != spec.name}
-        rows = list(check_array(named[spec.name], spec, str(f.path)))
-        return [f.sample(r, i, len(rows), extras) for i, r in enumerate(rows)]
+    if spec.name in named:  # arrays named after the model's inputs: rows split with the samples, the rest whole
+        batch, per, whole = split_named(named, spec, str(f.path))
+        n = batch.shape[0]
+        return [f.sample(batch[i], i, n, whole, {k: v[i] for k, v in per.items()}) for i in range(n)]
     batches = [check_array(a, spec, str(f.path)) for a in (named.values() if named else read_arrays(f.path, data))]
     rows = [r for b in batches for r in b]
     return [f.sample(r, j, len(rows)) for j, r in enumerate(rows)]
@@ -305,6 +341,13 @@ def iter_samples(
                 return
             count += 1
             yield s
+
+
+def stack_rows(batch: list[Sample]) -> dict[str, np.ndarray]:
+    """The per-sample rows of the other model inputs for a batch (empty when there are none)."""
+    if not batch or not batch[0].rows_of:
+        return {}
+    return {k: np.stack([s.rows_of[k] for s in batch]) for k in batch[0].rows_of}
 
 
 def batched(samples: Iterator[Sample], size: int) -> Iterator[list[Sample]]:

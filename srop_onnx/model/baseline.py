@@ -48,7 +48,7 @@ class BaselineAccumulator:
     def __init__(self, spec, kappa: float):
         self.spec = spec
         self.kappa = kappa
-        self.dims = 2 if spec.rank == 4 else 1
+        self.dims = len(spec.spatial_axes)
         self.levels: dict[int, LayerStats] = {}
         self.m_input: int | None = None
         self.outputs: list[str] = []
@@ -88,7 +88,7 @@ class BaselineAccumulator:
                 side = int(lv["side"])
                 acc.levels[side] = acc.levels[side] + st if side in acc.levels else st
         if spec is not None:
-            acc.dims = 2 if spec.rank == 4 else 1
+            acc.dims = len(spec.spatial_axes)
         return acc
 
     def chain(self) -> list[dict]:

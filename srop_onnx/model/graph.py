@@ -3,7 +3,6 @@
 - :func:`topological_order` - nodes in dependency order (exports are not always sorted);
 - :func:`infer_value_types` - tensor element types and shapes from shape inference (hints);
 - :func:`find_taps` - which tensors to analyse (docs/models.md), with readable names;
-- :func:`propagate_layouts` - where the channel axis of each tensor is (NCHW vs NHWC);
 - :func:`expose_outputs` - a copy of the model with extra graph outputs;
 - :func:`add_pooling_chain` - a copy with the input's max-pooling chain as outputs (the baseline of docs/baseline-and-twin.md);
 - :func:`constant_values` - values of initializers and ``Constant`` nodes by name;
@@ -23,6 +22,7 @@ import numpy as np
 
 from ..errors import ModelError, UsageError
 from .naming import NameChoice, disambiguate, name_choice, resolve_tf_suffixes
+from .poolnames import POOL_OPS, follow_pooled, name_pool
 
 if TYPE_CHECKING:
     import onnx
@@ -36,7 +36,6 @@ __all__ = [
     "infer_value_types",
     "graph_inputs",
     "find_taps",
-    "propagate_layouts",
     "expose_outputs",
     "add_pooling_chain",
     "constant_values",
@@ -73,6 +72,7 @@ class Tap:
     tf_raw: str | None = field(default=None, repr=False)  # TensorFlow scope before `_N` stripping
     parents: tuple[str, ...] = field(default=(), repr=False)  # scopes above the name (tell clashes apart)
     kind: str | None = field(default=None, repr=False)  # conv kind: depthwise, pointwise or conv
+    pool_of: "Tap | None" = field(default=None, repr=False)  # the layer a nameless pool pools (its name follows)
 
 
 def iter_tensors(graph) -> Iterator:
@@ -310,10 +310,15 @@ def find_taps(
     taps: list[Tap] = []
     skipped: list[dict] = []
     seen: set[str] = set()
+    producers = {o: n for n in model.graph.node for o in n.output}
     for node in topological_order(model.graph):
         if not all_tensors and node.op_type not in op_set:
             continue
-        for tap in _node_taps(node, types, op_set, all_tensors):
+        taps_here = _node_taps(node, types, op_set, all_tensors)
+        if node.op_type in POOL_OPS:
+            name_pool(taps_here, node, producers, lambda n: n.op_type in _WEIGHT_OPS,
+                      lambda n: _node_taps(n, types, {n.op_type}, False)[0])
+        for tap in taps_here:
             if tap.tensor in seen:
                 continue
             if pattern and not any(pattern.search(s or "") for s in (tap.tensor, tap.node, tap.name)):
@@ -327,6 +332,7 @@ def find_taps(
     graph_outs = {o.name for o in model.graph.output}
     for t, name in zip(taps, resolve_tf_suffixes([NameChoice(t.name, t.tf_raw) for t in taps])):
         t.name = name
+    follow_pooled(taps)
     for i, (t, name) in enumerate(zip(taps, disambiguate(taps))):
         t.index, t.name = i, name
         if t.tensor in graph_outs:
@@ -391,47 +397,6 @@ def _tap_problem(model, node, tap: Tap, shape) -> str | None:
             return None if tap.dequant is not None else "quantized output whose scale/zero point are not constants"
         return f"non-float tensor (ONNX type {elem})"
     return None
-
-
-# -- layouts ------------------------------------------------------------------
-_CHANNELS_FIRST_OPS = frozenset(DEFAULT_OPS) | {
-    "BatchNormalization", "InstanceNormalization", "GlobalAveragePool", "GlobalMaxPool", "Resize",
-    "Upsample", "LRN", "DepthToSpace", "SpaceToDepth", "MaxUnpool", "MaxRoiPool", "DeformConv",
-}
-_LAYOUT_KEEPING = frozenset({
-    "Relu", "LeakyRelu", "PRelu", "Sigmoid", "Tanh", "Elu", "Selu", "Celu", "Gelu", "HardSigmoid",
-    "HardSwish", "Mish", "Softplus", "Softsign", "Clip", "Add", "Sub", "Mul", "Div", "Max", "Min",
-    "Sum", "Mean", "Pow", "Sqrt", "Abs", "Neg", "Exp", "Log", "Erf", "Identity", "Dropout", "Cast",
-    "QuantizeLinear", "DequantizeLinear", "Where", "Pad", "Concat", "Slice", "Split", "Sin", "Cos",
-    "Reciprocal", "Floor", "Ceil", "Round", "Sign", "ThresholdedRelu", "Shrink", "Swish",
-})
-
-
-def propagate_layouts(model, input_channel_axis: dict[str, int]) -> dict[str, int]:
-    """Channel axis of every tensor whose layout can be followed from the inputs.
-
-    Rank-4 and rank-3 tensors start from the graph inputs' layouts; ONNX
-    conv/pool/norm outputs are channels-first by the operator spec;
-    Transpose permutes the channel axis; element-wise ops keep it. Tensors not
-    in the result are assumed channels-first (the ONNX convention).
-    """
-    axis: dict[str, int] = dict(input_channel_axis)
-    for node in topological_order(model.graph):
-        op = node.op_type
-        if op in _CHANNELS_FIRST_OPS:
-            for o in node.output:
-                axis[o] = 1
-        elif op == "Transpose":
-            src = axis.get(node.input[0]) if node.input else None
-            perm = next((list(a.ints) for a in node.attribute if a.name == "perm"), None)
-            if src is not None and perm and src < len(perm):
-                axis[node.output[0]] = perm.index(src)
-        elif op in _LAYOUT_KEEPING:
-            src = next((axis[i] for i in node.input if i in axis), None)
-            if src is not None:
-                for o in node.output:
-                    axis[o] = src
-    return axis
 
 
 def expose_outputs(model, taps: list[Tap]):
@@ -545,8 +510,8 @@ def add_pooling_chain(model, input_name: str, channel_axis: int | None, levels: 
         cast = _fresh(used, "srop_onnx/baseline/cast")
         nodes.append(helper.make_node("Cast", [current], [cast], name=cast, to=TensorProto.FLOAT))
         current = cast
-    if rank == 2:  # a raw waveform (N, samples): one channel, (N, 1, samples)
-        current, channel_axis, rank = _unsqueeze_channel(out, used, nodes, current), 1, 3
+    if channel_axis is None:  # one channel: a waveform (N, samples), an image (N, H, W): (N, 1, ...)
+        current, channel_axis, rank = _unsqueeze_channel(out, used, nodes, current), 1, rank + 1
     if channel_axis != 1:
         perm = [0, channel_axis] + [a for a in range(1, rank) if a != channel_axis]
         moved = _fresh(used, "srop_onnx/baseline/channels_first")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import InputDataError, ModelError
+from ..errors import InputDataError, ModelError, UsageError
 from ..files.filetypes import ARRAY_SUFFIXES, IMAGE_SUFFIXES, INPUT_SUFFIXES
 from ..files.writes import atomic_path
 
@@ -22,6 +22,8 @@ __all__ = [
     "ARRAY_SUFFIXES",
     "LoadedModel",
     "load_model",
+    "load_model_bytes",
+    "as_loaded",
     "external_data_files",
     "runnable_model",
     "discover_inputs",
@@ -128,6 +130,36 @@ def load_model(path: str | os.PathLike) -> LoadedModel:
         raise ModelError(f"{p}: not an ONNX model (no graph or no nodes); re-export or re-download it")
     ext = external_data_files(proto, p.parent)
     return LoadedModel(proto=proto, path=p, sha256=hashlib.sha256(data).hexdigest(), external_files=ext)
+
+
+def load_model_bytes(data: bytes, label: str = "<memory>") -> LoadedModel:
+    """An ONNX model from serialized bytes (an in-memory export); ``label`` names it in profiles
+    and errors. Weights must be inside (there is no folder for external data)."""
+    import onnx
+
+    try:
+        proto = onnx.load_model_from_string(bytes(data))
+    except Exception as exc:  # noqa: BLE001 - protobuf raises assorted errors on garbage
+        raise ModelError(f"{label}: not an ONNX model ({type(exc).__name__}); pass ONNX bytes, a ModelProto or a path") from exc
+    if proto.ir_version <= 0 or not proto.HasField("graph") or len(proto.graph.node) == 0:
+        raise ModelError(f"{label}: not an ONNX model (no graph or no nodes)")
+    if any(t.data_location == 1 for t in proto.graph.initializer):
+        raise ModelError(f"{label}: an in-memory model with external data; save it with its weights inside, or pass "
+                         "its path")
+    return LoadedModel(proto=proto, path=Path(label), sha256=hashlib.sha256(data).hexdigest(), external_files=[])
+
+
+def as_loaded(model, label: str = "<memory>") -> LoadedModel:
+    """A path, ONNX bytes or an ``onnx.ModelProto`` as a :class:`LoadedModel`."""
+    if isinstance(model, LoadedModel):
+        return model
+    if isinstance(model, (bytes, bytearray, memoryview)):
+        return load_model_bytes(bytes(model), label)
+    if type(model).__name__ == "ModelProto" and hasattr(model, "SerializeToString"):
+        return load_model_bytes(model.SerializeToString(), label)
+    if isinstance(model, (str, os.PathLike)):
+        return load_model(model)
+    raise UsageError(f"model: a path, ONNX bytes or an onnx.ModelProto, got {type(model).__name__}")
 
 
 def runnable_model(loaded: LoadedModel, proto) -> tuple[bytes, str | None]:

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 __all__ = ["module_name", "name_choice", "NameChoice", "resolve_tf_suffixes", "scope_from_metadata", "unreadable_metadata",
            "scope_from_name", "scope_from_weight", "is_generic_name", "tflite_segment", "tf_scope_parts",
-           "disambiguate"]
+           "disambiguate", "strip_quant"]
 
 _PADDLE_PARAM = re.compile(r"^(.+)\.(?:w|b)_\d+$")  # Paddle 2.x parameters: conv2d_0.w_0 -> conv2d_0
 _PADDLE_TMP = re.compile(r"^(.+)\.tmp_\d+$")  # paddle2onnx 1.x tensors: depthwise_conv2d_0.tmp_0
@@ -40,6 +40,21 @@ _BN_WORDS = re.compile(r"batch_?norm|batchnormalization|fusedbatchnorm|/bn\d*[_/
 _BN_MODULE = re.compile(r"(?:^|[._])(?:bn|batch_?norm|norm)\d*$", re.IGNORECASE)
 _TF_UNIQ = re.compile(r"_\d+$")
 _CONV_OPS = ("Conv", "ConvTranspose", "QLinearConv", "ConvInteger")
+#: what quantization tools append to a node's name (TFLite int8 ``..._prequant``, onnxruntime
+#: QOperator ``Conv__175_quant``, tensors ``..._quantized``)
+_QUANT_SUFFIX = re.compile(r"_(?:pre|de)?quant(?:ized)?$")
+#: jax2tf wraps a Flax model in ``pjit_<function>_`` / ``jit_<function>`` scopes; below it the path
+#: is the Flax modules' own (``MagikaV2/Conv_0``)
+_JAX_WRAPPER = re.compile(r"^p?jit_")
+#: a Keras layer's default name as the last part of a node name (tf2onnx 1.15 names nodes after it)
+_KERAS_CONV_LAYER = re.compile(r"^conv[123]d(?:_\d+)?$")
+#: the bias input of each conv op (its name carries the layer when the weight was constant-folded)
+_BIAS_SLOT = {"Conv": 2, "ConvTranspose": 2, "QLinearConv": 8}
+
+
+def strip_quant(name: str) -> str:
+    """``name`` without a quantization tool's suffix (``conv2d/Conv2D1_prequant`` -> ``conv2d/Conv2D1``)."""
+    return _QUANT_SUFFIX.sub("", name)
 
 
 @dataclass(frozen=True)
@@ -161,10 +176,10 @@ def tflite_segment(name: str, kind: str | None = None) -> str:
     the last; a name without a conv segment gives its last segment."""
     if ";" not in name:
         return name
-    segments = [s for s in name.split(";") if s]
+    segments = [s for s in name.split(";") if strip_quant(s)]  # a bare '_prequant' segment names nothing
     if not segments:
         return name
-    convs = [s for s in segments if _CONV_SEGMENT.match(s.rsplit("/", 1)[-1])]
+    convs = [s for s in segments if _CONV_SEGMENT.match(strip_quant(s.rsplit("/", 1)[-1]))]
     if not convs:
         return segments[-1]
     if kind in ("depthwise", "conv", "pointwise"):
@@ -182,6 +197,8 @@ def tf_scope_parts(name: str) -> list[str] | None:
     parts = [p for p in tflite_segment(name).split(":")[0].split("/") if p]
     if len(parts) < 2:
         return None
+    if _KERAS_CONV_LAYER.match(strip_quant(parts[-1])):
+        return parts  # a node named after its Keras layer (tf2onnx 1.15: cq_t2010v2_1/conv1d_3)
     end = len(parts) - 1  # the last part is the node's own (op) name
     while end > 1 and _is_tf_op(parts[end - 1]):
         end -= 1
@@ -236,10 +253,10 @@ def is_generic_name(name: str, op_type: str) -> bool:
     and for a conv named after a BatchNorm that was folded into it."""
     if not name:
         return False
-    base = name.rsplit("/", 1)[-1]
-    generic = re.compile(rf"^(?:node_|p2o\.)?{re.escape(op_type)}(?:[_.@#:-]+\d+)+$", re.IGNORECASE)
-    if generic.match(base):
-        return True
+    base = strip_quant(name.rsplit("/", 1)[-1])
+    for op in (op_type, "Conv") if op_type in ("QLinearConv", "ConvInteger") else (op_type,):
+        if re.match(rf"^(?:node_|p2o\.)?{re.escape(op)}(?:[_.@#:-]+\d+)+$", base, re.IGNORECASE):
+            return True
     return op_type in _CONV_OPS and bool(_BN_WORDS.search(name))
 
 
@@ -252,14 +269,36 @@ def _tf_choice(name: str) -> NameChoice | None:
     return NameChoice(_strip_tf(parts[-1]), parts[-1], tuple(parts[:-1]))
 
 
-def _from_weight_or_output(node, weight: str | None, kind: str | None) -> NameChoice | None:
-    if weight and "/" in weight and not weight.startswith("/"):
-        found = _tf_choice(tflite_segment(weight, kind))
+def _jax_path(name: str) -> str | None:
+    """The Flax module path below a jax2tf wrapper: ``.../pjit_get_logits_/MagikaV2/Conv_0/Conv2D``
+    -> ``MagikaV2.Conv_0`` (the last part is the op)."""
+    parts = [p for p in name.split(":")[0].split("/") if p]
+    wrappers = [i for i, p in enumerate(parts) if _JAX_WRAPPER.match(p)]
+    if not wrappers or wrappers[-1] >= len(parts) - 2:
+        return None
+    return ".".join(parts[wrappers[-1] + 1 : -1])
+
+
+def _from_stored(name: str | None, kind: str | None) -> NameChoice | None:
+    """The layer a stored input's name (a weight, a bias) names, if any."""
+    if name and "/" in name and not name.startswith("/"):
+        found = _tf_choice(tflite_segment(name, kind))
         if found:
             return found
-    scope = scope_from_weight(weight)
-    if scope:
-        return NameChoice(scope)
+    scope = scope_from_weight(name)
+    return NameChoice(scope) if scope else None
+
+
+def _from_weight_or_output(node, weight: str | None, kind: str | None) -> NameChoice | None:
+    found = _from_stored(weight, kind)
+    if found:
+        return found
+    slot = _BIAS_SLOT.get(node.op_type)
+    bias = node.input[slot] if slot is not None and len(node.input) > slot else None
+    if bias and not _BN_WORDS.search(bias):  # a constant-folded weight (Keras 3): the bias keeps the layer
+        found = _from_stored(bias, kind)
+        if found:
+            return found
     out = node.output[0] if node.output else ""
     tmp = _PADDLE_TMP.match(out)
     if tmp:
@@ -285,7 +324,10 @@ def name_choice(node, weight_name: str | None = None, kind: str | None = None) -
         return NameChoice(node.output[0] if node.output else node.op_type)
     name = tflite_segment(name, kind)
     if is_generic_name(name, node.op_type):
-        return _from_weight_or_output(node, weight_name, kind) or NameChoice(name)
+        return _from_weight_or_output(node, weight_name, kind) or NameChoice(strip_quant(name))
+    jax = _jax_path(name)
+    if jax:
+        return NameChoice(jax)
     if name.startswith("/"):
         scoped = scope_from_name(name)
         return NameChoice(scoped) if scoped else NameChoice(name)

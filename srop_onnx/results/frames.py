@@ -18,8 +18,10 @@ if TYPE_CHECKING:
     from .comparison import CheckResult, Comparison
     from .profile import Profile
     from .sweepresult import Sweep
+    from .track import Track
 
-__all__ = ["pandas", "SCHEMA", "typed", "spreadsheet_safe", "profile_frame", "layer_rows", "sweep_frame", "check_frame", "comparison_frame"]
+__all__ = ["pandas", "SCHEMA", "typed", "spreadsheet_safe", "profile_frame", "layer_rows", "sweep_frame", "check_frame", "comparison_frame",
+           "track_frame"]
 
 PER = ("layer", "sample", "channel")
 _SUMMARY = ("mean", "std", "median", "q1", "q3", "min", "max")
@@ -88,9 +90,9 @@ def _channel_rows(profile: "Profile", units: str) -> list[dict]:
 #: has no height); names and labels are ``object`` strings, kept exactly as the model has them.
 SCHEMA = {
     **dict.fromkeys(("index", "channels", "height", "width", "length", "m", "m_input", "count", "dead",
-                     "nonfinite", "sample", "channel"), "Int64"),
+                     "nonfinite", "sample", "channel", "step", "depth"), "Int64"),
     **dict.fromkeys(("level", "value", "tol", "baseline_mean", "ratio", "change", "top1_agreement",
-                     "relative_change", "delta", "w1", *_SUMMARY, "a_mean", "b_mean", "a_median", "b_median",
+                     "relative_change", "delta", "w1", "w1_prev", *_SUMMARY, "a_mean", "b_mean", "a_median", "b_median",
                      "a_iqr", "b_iqr"), "float64"),
     **dict.fromkeys(("spatial_map", "ok"), "boolean"),
     **dict.fromkeys(("layer", "golden_layer", "layer_a", "layer_b", "op", "tensor", "source", "units", "metric",
@@ -129,6 +131,23 @@ def sweep_frame(sw: "Sweep", units: str = "band") -> Any:
                          "change": _num(change.value), "top1_agreement": _num(change.top1),
                          "relative_change": _num(change.relative)})
     return typed(pd.DataFrame(rows))
+
+
+def track_frame(track: "Track", units: str) -> Any:
+    """One row per step and layer of a track: step, layer, depth (its index), mean, std, median,
+    q1, q3, count, w1_prev (the 1-Wasserstein distance to the previous step; NaN at the first),
+    units."""
+    _check_units(units)
+    pd = pandas()
+    rows = []
+    for step, prof, entry in zip(track.steps, track.profiles, track.entries(units)):
+        depth = {lay.name: lay.index for lay in prof.layers}
+        for row in entry["layers"]:
+            rows.append({"step": step, "layer": row["name"], "depth": depth[row["name"]],
+                         **{k: _num(row[k]) for k in ("mean", "std", "median", "q1", "q3")},
+                         "count": row["count"], "w1_prev": _num(row["w1_prev"]), "units": units})
+    return typed(pd.DataFrame(rows, columns=["step", "layer", "depth", "mean", "std", "median", "q1", "q3",
+                                             "count", "w1_prev", "units"]))
 
 
 def check_frame(result: "CheckResult") -> Any:

@@ -19,7 +19,7 @@ import numpy as np
 
 from ..errors import InputDataError
 
-__all__ = ["profile_schema", "sweep_schema", "validate_profile", "validate_sweep"]
+__all__ = ["profile_schema", "sweep_schema", "track_schema", "validate_profile", "validate_sweep", "validate_track"]
 
 _MAX_COUNT = 2**53 - 1
 
@@ -40,11 +40,26 @@ def sweep_schema() -> dict:
     return _schema("sweep")
 
 
-@functools.lru_cache(maxsize=2)
+@functools.lru_cache(maxsize=1)
+def track_schema() -> dict:
+    """The JSON Schema of a track index, ``track.json`` (format version 1, docs/training.md)."""
+    return _schema("track")
+
+
+@functools.lru_cache(maxsize=3)
 def _validator(name: str = "profile"):
     from jsonschema import Draft202012Validator
 
-    return Draft202012Validator(profile_schema() if name == "profile" else sweep_schema())
+    return Draft202012Validator({"profile": profile_schema, "sweep": sweep_schema, "track": track_schema}[name]())
+
+
+def validate_track(d: dict, where: str) -> None:
+    """A track index as the schema says, with distinct ascending steps."""
+    _first_error(d, "track", where, "rebuild it with 'srop-onnx track'")
+    steps = [e["step"] for e in d["steps"]]
+    if steps != sorted(set(steps)):
+        raise InputDataError(f"{where}: not a valid srop-onnx track: steps {steps} are not distinct and ascending; "
+                             "rebuild it with 'srop-onnx track'")
 
 
 def _first_error(d, name: str, where: str, fix: str) -> None:

@@ -29,7 +29,7 @@ ProgressFn = Callable[[int, "int | None"], None]
 
 
 def analyze(
-    model: "str | os.PathLike | LoadedModel",
+    model: "str | os.PathLike | bytes | LoadedModel",
     inputs: str | os.PathLike | Sequence[str | os.PathLike] | np.ndarray,
     *,
     ops: Sequence[str] | None = None,
@@ -65,7 +65,8 @@ def analyze(
 
     Parameters
     ----------
-    model : path of an .onnx file (never written).
+    model : path of an .onnx file (never written), or an in-memory model: ONNX bytes or an
+        ``onnx.ModelProto`` (weights inside).
     inputs : image files, .npy/.npz files, folders of them, or an array batch
         already shaped for the model input.
     ops, all_tensors, layers : which tensors to tap (docs/models.md); ``layers`` is a regex.
@@ -119,7 +120,7 @@ def analyze(
 def run_analysis(model, inputs, measure: Measurement, how: Execution, hooks: Hooks = Hooks()) -> Profile:
     """The analysis as its stages (:mod:`srop_onnx.run.stages`): load, plan, open the inputs,
     restore a checkpoint, start the session, size the batch, loop, build the profile."""
-    plan = plan_model(load_stage(model), measure)
+    plan = plan_model(load_stage(model), measure, inputs=inputs)
     for note in plan.notes:
         hooks.notify(note)
     inputs = open_inputs(inputs, plan.spec, how.shard)

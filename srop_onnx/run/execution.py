@@ -14,13 +14,14 @@ __all__ = ["feed", "probe", "tap_groups", "auto_batch", "peak_memory"]
 
 
 def feed(runner, reducer: LayerReducer, arr: np.ndarray, notify, groups: list[list[str]] | None = None,
-         observe=None) -> None:
+         observe=None, rows: dict | None = None) -> None:
     """Run and reduce ``arr`` in runs the runner accepts; halve the run on out-of-memory.
 
     With tap ``groups`` each run is repeated once per group, fetching only that
     group's outputs; the chunk is counted only when every group has been reduced.
     ``observe(outputs, start, step)``, when given, sees every run's outputs (rows
-    ``start:start + step`` of ``arr``; a retried run is observed again).
+    ``start:start + step`` of ``arr``; a retried run is observed again). ``rows``: the rows of the
+    other inputs that share the batch axis, split with ``arr``.
     """
     from ..core.cuda import is_out_of_memory, record_device_memory, release_cached_memory
 
@@ -28,10 +29,11 @@ def feed(runner, reducer: LayerReducer, arr: np.ndarray, notify, groups: list[li
     while i < n:
         step = runner.step(n - i)
         chunk = arr[i : i + step]
+        part = {k: v[i : i + step] for k, v in rows.items()} if rows else None
         try:
             pending = []
             for names in groups or [None]:
-                outputs = runner.run(chunk, names)
+                outputs = runner.run(chunk, names, part) if part else runner.run(chunk, names)
                 if observe is not None:
                     observe(outputs, i, step)
                 pending.extend(reducer.reduce(outputs, step))
@@ -53,9 +55,10 @@ def feed(runner, reducer: LayerReducer, arr: np.ndarray, notify, groups: list[li
         i += step
 
 
-def probe(runner, first: np.ndarray) -> dict[str, int]:
-    """Bytes of each tap output for one sample, from one run of ``first``."""
-    outputs = runner.run(first[None])
+def probe(runner, first: np.ndarray, rows: dict | None = None) -> dict[str, int]:
+    """Bytes of each tap output for one sample, from one run of ``first`` (``rows``: its rows of
+    the other inputs that share the batch axis)."""
+    outputs = runner.run(first[None], None, {k: v[None] for k, v in rows.items()}) if rows else runner.run(first[None])
     per = {name: int(v.nbytes) for name, v in outputs.items()}
     del outputs
     return per

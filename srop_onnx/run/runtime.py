@@ -64,6 +64,8 @@ class RunnerOptions:
     weights: tuple[list[str], list] | None = None
     #: other model inputs to feed with every run (named arrays of an .npz)
     feeds: dict | None = None
+    #: other model inputs whose rows come with each batch (``Runner.run(rows=...)``)
+    row_inputs: tuple = ()
 
 
 def _session_options(ort, options: RunnerOptions, device: str) -> tuple[object, list]:
@@ -113,6 +115,7 @@ class Runner:
         self.provider = provider
         self.spec = spec
         self.output_names = list(output_names)
+        self.row_inputs = tuple(options.row_inputs)
         self._extra_feeds = self._other_inputs(options.feeds or {}, options.notify or _quiet)
         batch_dim = next(i.shape[0] for i in self.session.get_inputs() if i.name == spec.name)
         #: the model's fixed batch size, or None when the batch dim is dynamic
@@ -127,10 +130,14 @@ class Runner:
         feeds = {}
         main = next(i for i in self.session.get_inputs() if i.name == self.spec.name)
         batch_symbol = main.shape[0] if main.shape and not isinstance(main.shape[0], int) else None
+        self._row_types = {}
         for inp in self.session.get_inputs():
             if inp.name == self.spec.name:
                 continue
             dtype = _ORT_NUMPY.get(inp.type)
+            if inp.name in self.row_inputs:
+                self._row_types[inp.name] = dtype or np.float32
+                continue
             if inp.name in given:
                 feeds[inp.name] = np.asarray(given[inp.name]).astype(dtype or np.float32, copy=False)
                 continue
@@ -144,18 +151,23 @@ class Runner:
                              f".npz with an array named '{inp.name}' next to '{self.spec.name}'")
         return feeds
 
-    def _extras(self, n: int) -> dict:
-        """The other inputs' feeds for a run of ``n`` samples."""
-        return {k: (v.make(n) if isinstance(v, _BatchZeros) else v) for k, v in self._extra_feeds.items()}
+    def _extras(self, n: int, rows: dict | None = None) -> dict:
+        """The other inputs' feeds for a run of ``n`` samples (``rows``: their per-sample rows)."""
+        feeds = {k: (v.make(n) if isinstance(v, _BatchZeros) else v) for k, v in self._extra_feeds.items()}
+        for k, v in (rows or {}).items():
+            if k in self._row_types:
+                feeds[k] = np.ascontiguousarray(v, dtype=self._row_types[k])
+        return feeds
 
     def step(self, remaining: int) -> int:
         """How many samples the next run takes: bounded by a fixed batch and by OOM halving."""
         limits = [remaining] + [v for v in (self.fixed_batch, self.max_batch) if v]
         return max(1, min(limits))
 
-    def run(self, batch: np.ndarray, names: list[str] | None = None) -> dict:
+    def run(self, batch: np.ndarray, names: list[str] | None = None, rows: dict | None = None) -> dict:
         """Outputs ``names`` (default: all) for a batch of at most :meth:`step` samples
-        (NumPy on CPU, CuPy on CUDA).
+        (NumPy on CPU, CuPy on CUDA); ``rows``: the batch's rows of the other inputs that share
+        its batch axis.
 
         A batch shorter than a fixed batch dim is padded with copies of its last
         sample and the padding sliced off the outputs.
@@ -166,15 +178,18 @@ class Runner:
         if fixed is not None and real != fixed:
             if real > fixed:
                 raise ModelError(f"batch of {real} is larger than the model's fixed batch of {fixed}")
-            batch = np.concatenate([batch, np.repeat(batch[-1:], fixed - real, axis=0)])
-            return {k: v[:real] for k, v in self._run(batch, names).items()}
-        return self._run(batch, names)
+            pad = fixed - real
+            batch = np.concatenate([batch, np.repeat(batch[-1:], pad, axis=0)])
+            rows = {k: np.concatenate([v, np.repeat(v[-1:], pad, axis=0)]) for k, v in (rows or {}).items()}
+            return {k: v[:real] for k, v in self._run(batch, names, rows).items()}
+        return self._run(batch, names, rows)
 
-    def _run(self, batch: np.ndarray, names: list[str]) -> dict:
+    def _run(self, batch: np.ndarray, names: list[str], rows: dict | None = None) -> dict:
         from ..core.cuda import DeviceOutOfMemory, is_out_of_memory
 
+        feeds = self._extras(batch.shape[0], rows)
         try:
-            out = self._run_bound(batch, names) if self.iobinding else self._run_plain(batch, names)
+            out = self._run_bound(batch, names, feeds) if self.iobinding else self._run_plain(batch, names, feeds)
         except DeviceOutOfMemory:
             self._shrink_arena()
             raise
@@ -199,18 +214,18 @@ class Runner:
             arenas = "cpu:0;gpu:0" if self.device == "cuda" else "cpu:0"
             self.run_options.add_run_config_entry("memory.enable_memory_arena_shrinkage", arenas)
 
-    def _run_plain(self, batch: np.ndarray, names: list[str]) -> dict:
-        feeds = {self.spec.name: batch, **self._extras(batch.shape[0])}
+    def _run_plain(self, batch: np.ndarray, names: list[str], extras: dict) -> dict:
+        feeds = {self.spec.name: batch, **extras}
         return dict(zip(names, self.session.run(names, feeds, self.run_options)))
 
-    def _run_bound(self, batch: np.ndarray, names: list[str]) -> dict:
+    def _run_bound(self, batch: np.ndarray, names: list[str], extras: dict) -> dict:
         """IOBinding: the batch is uploaded once; outputs are allocated by ORT on the run's device.
 
         CPU: outputs come back as NumPy arrays. CUDA: as zero-copy CuPy views of ORT's buffers.
         """
         binding = self.session.io_binding()
         binding.bind_cpu_input(self.spec.name, np.ascontiguousarray(batch))
-        for name, value in self._extras(batch.shape[0]).items():
+        for name, value in extras.items():
             binding.bind_cpu_input(name, value)
         for name in names:
             binding.bind_output(name, self.device)

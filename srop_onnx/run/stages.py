@@ -26,11 +26,12 @@ import numpy as np
 
 from .._version import version
 from ..errors import InputDataError, ModelError, UsageError
-from ..model.graph import (DEFAULT_OPS, Tap, expose_outputs, find_taps, infer_value_types, propagate_layouts, split_weights,
+from ..model.graph import (DEFAULT_OPS, Tap, expose_outputs, find_taps, infer_value_types, split_weights,
                            weight_arrays)
-from ..inputs.inputset import InputSet, open_inputs
+from ..model.layouts import propagate_layouts
+from ..inputs.inputset import InputSet, npz_names, open_inputs
 from ..inputs.inputspec import InputSpec, input_spec
-from ..model.modelio import LoadedModel, load_model, runnable_model
+from ..model.modelio import LoadedModel, as_loaded, runnable_model
 from ..inputs.preprocess import Preprocess, make_preprocess
 from ..inputs.samples import InputLog, Sample
 from ..results.profile import Profile
@@ -58,13 +59,14 @@ __all__ = [
 CPU_DEFAULT_BATCH = 8
 
 
-def load_stage(model: "str | os.PathLike | LoadedModel") -> LoadedModel:
-    """The model to analyse: a path is read (weights left where they are); a LoadedModel passes.
-    The CPU kernels' modules are imported first (see :func:`srop_onnx.core._xp.preload`)."""
+def load_stage(model: "str | os.PathLike | bytes | LoadedModel") -> LoadedModel:
+    """The model to analyse: a path is read (weights left where they are); ONNX bytes or an
+    ``onnx.ModelProto`` are parsed from memory; a LoadedModel passes. The CPU kernels' modules are
+    imported first (see :func:`srop_onnx.core._xp.preload`)."""
     from ..core._xp import preload
 
     preload()
-    return model if isinstance(model, LoadedModel) else load_model(model)
+    return as_loaded(model)
 
 
 def prepare_taps(proto, spec: InputSpec, *, ops=None, all_tensors=False, layers=None,
@@ -110,9 +112,10 @@ class ModelPlan:
     notes: list[str] = field(default_factory=list)  # one line each, for the user (e.g. an inlined If)
 
 
-def plan_model(loaded: LoadedModel, measure: Measurement, require_taps: bool = True) -> ModelPlan:
+def plan_model(loaded: LoadedModel, measure: Measurement, require_taps: bool = True, inputs=None) -> ModelPlan:
     """Pick the input, resolve preprocessing and find the taps (no run). An If with a constant
-    condition is first replaced by the branch that runs, so its layers can be tapped."""
+    condition is first replaced by the branch that runs, so its layers can be tapped. Among several
+    model inputs, the arrays an .npz in ``inputs`` names pick the one to feed."""
     from dataclasses import replace
 
     from ..model.subgraphs import inline_constant_ifs
@@ -120,10 +123,11 @@ def plan_model(loaded: LoadedModel, measure: Measurement, require_taps: bool = T
     proto, notes = inline_constant_ifs(loaded.proto)
     if proto is not loaded.proto:
         loaded = replace(loaded, proto=proto)
-    spec = input_spec(loaded.proto, measure.input_name, measure.layout)
+    spec = input_spec(loaded.proto, measure.input_name, measure.layout,
+                      named=(lambda: npz_names(inputs)) if inputs is not None else None)
     if spec.rank == 5 or spec.integer:  # volumes, and integer inputs (ids, bytes, int8): arrays as they are
         pre = None
-    elif spec.rank == 4:
+    elif spec.rank == 4 or spec.layout == "NHW":  # images (a one-channel image has no channel axis)
         pre = make_preprocess(spec, measure.preprocess, measure.mean, measure.std, measure.size)
     else:  # raw waveforms and 1-D signals: WAV files become inputs this way
         from ..inputs.audio import make_audio_prep
@@ -238,9 +242,19 @@ def start_session(plan: ModelPlan, run: RunState, first: Sample | None, how: Exe
     outputs += [name for name in extra_outputs if name not in outputs]
     options = RunnerOptions(external_folder=folder, iobinding=how.iobinding, memory_budget=how.memory_budget,
                             tf32=measure.tf32, notify=hooks.notify, weights=weight_arrays(heavy),
-                            feeds=first.extras if first is not None else None)
+                            feeds=first.extras if first is not None else None,
+                            row_inputs=tuple(first.rows_of) if first is not None else ())
+    if first is not None and (first.rows_of or first.extras):
+        _say_feeds(first, plan.spec.name, hooks.notify)
     runner, choice = start_runner(graph_bytes, choice, how.provider, plan.spec, outputs, options)
     return Session(runner, choice)
+
+
+def _say_feeds(first: Sample, name: str, notify) -> None:
+    """One line on how an .npz feeds the model's inputs: split with the samples, or whole."""
+    split = ", ".join([name] + sorted(first.rows_of))
+    whole = ", ".join(sorted(first.extras))
+    notify(f"note: inputs {split} are split with the samples" + (f"; {whole} go whole with every run" if whole else ""))
 
 
 def default_batch(device: str) -> "int | str":
@@ -262,7 +276,7 @@ def choose_batch(session: Session, first: Sample | None, how: Execution, hooks: 
     if first is None:
         return (1 if batch == "auto" else int(batch)), None
     limited = address_space_budget() if how.max_memory is None and runner.device == "cpu" else None
-    per = probe(runner, first.array) if batch == "auto" or how.max_memory is not None or limited else None
+    per = probe(runner, first.array, first.rows_of) if batch == "auto" or how.max_memory is not None or limited else None
     if batch == "auto":
         batch, text = auto_batch(per, first.array, runner.device)
         hooks.notify(text)
@@ -362,7 +376,7 @@ def batch_loop(samples: Iterator[Sample], run: RunState, make: ProfileMaker, gro
     """Run every batch through the session and count it; save checkpoints; report progress.
     Ctrl-C or SIGTERM stops the loop at the next batch boundary, after a checkpoint is saved."""
     from .execution import feed
-    from ..inputs.samples import batched, prefetch
+    from ..inputs.samples import batched, prefetch, stack_rows
     from .signals import BatchBoundary
 
     done, batches = len(run.sources), 0
@@ -372,7 +386,7 @@ def batch_loop(samples: Iterator[Sample], run: RunState, make: ProfileMaker, gro
         for batch in prefetch(batched(samples, make.batch_size)):
             arr = np.stack([s.array for s in batch])
             run.start(arr)
-            feed(make.session.runner, run.reducer, arr, hooks.notify, groups)
+            feed(make.session.runner, run.reducer, arr, hooks.notify, groups, rows=stack_rows(batch))
             run.advance(batch)
             done += len(batch)
             batches += 1

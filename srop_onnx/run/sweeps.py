@@ -211,19 +211,19 @@ class _Observer:
 def _sweep_batches(samples, levels: _LevelRuns, perturb, make, groups, hooks: Hooks, total) -> None:
     """Every batch once through the session per level (level 0 first), each level counted apart."""
     from .execution import feed
-    from ..inputs.samples import batched, prefetch
+    from ..inputs.samples import batched, prefetch, stack_rows
 
     done = 0
     if hooks.progress:
         hooks.progress(done, total)
     for batch in prefetch(batched(samples, make.batch_size)):
         arr = np.stack([s.array for s in batch])
-        keys = [s.key for s in batch]
+        keys, rows = [s.key for s in batch], stack_rows(batch)
         for k, (level, run) in enumerate(zip(levels.levels, levels.runs)):
             x = perturb.apply(arr, keys, level)
             run.start(x)
             watch = _Observer(levels, k)
-            feed(make.session.runner, run.reducer, x, hooks.notify, groups, observe=watch)
+            feed(make.session.runner, run.reducer, x, hooks.notify, groups, observe=watch, rows=rows)
             watch.finish()
             run.advance(batch)
         done += len(batch)
@@ -277,7 +277,7 @@ def run_sweep(model, inputs, measure: Measurement, how: Execution, plan: SweepPl
 
     if how.checkpoint is not None or how.keep_bins:
         raise UsageError("sweep keeps statistics per level in one run: drop --checkpoint/--kernels")
-    model_plan = plan_model(load_stage(model), measure)
+    model_plan = plan_model(load_stage(model), measure, inputs=inputs)
     perturb = load_blend(plan.perturb, model_plan) if isinstance(plan.perturb, (str, Path)) else plan.perturb
     source = open_inputs(inputs, model_plan.spec, how.shard)
     source.adopt_audio_rate(model_plan)

@@ -205,10 +205,20 @@ class ProgressHook:
         self.state = (0, None)
         self.shown: tuple | None = None  # what the last plain line said
 
+    def next_pass(self, what: str) -> None:
+        """A new pass over the inputs named ``what`` (a track's next step): a count and a bar of its own."""
+        if self.console is None:
+            return
+        if self.plain and self.started is not None:
+            self._line(True)
+        self.what, self.last, self.started, self.state = what, -1, None, (0, None)
+        if self.bar is not None and self.task is not None:
+            self.task = self.bar.add_task(what, total=None)
+
     def __call__(self, done: int, total: int | None) -> None:
         if self.console is None:
             return
-        if self.last >= 0 and done < self.last:
+        if self.last >= 0 and done < self.last and self.what == "analysing":
             self.what = "randomized twin"
             self.started = None
         self.last = done
@@ -219,7 +229,7 @@ class ProgressHook:
         if self.task is None:
             self.bar.start()
             self.task = self.bar.add_task(self.what, total=total)
-        elif self.what == "randomized twin" and self.bar.tasks[-1].description != self.what:
+        elif self.bar.tasks[-1].description != self.what:
             self.task = self.bar.add_task(self.what, total=total)
         self.bar.update(self.task, completed=done, total=total)
 

@@ -15,7 +15,7 @@ def test_measurement_validates_once_with_one_line_errors():
         Measurement(units="hz")
     with pytest.raises(UsageError, match="--layers: invalid regular expression"):
         Measurement(layers="(")
-    with pytest.raises(UsageError, match="--layout must be NCHW"):
+    with pytest.raises(UsageError, match="--layout must be one of NCHW, NHWC, NCL, NLC, NHW, NL, NCDHW"):
         Measurement(layout="CHW")
     with pytest.raises(UsageError, match="--preprocess must be one of"):
         Measurement(preprocess="torch")

@@ -12,7 +12,8 @@ from reference import ref_max_pool2
 
 from make_models import make_model
 from srop_onnx.errors import ModelError, UsageError
-from srop_onnx.model.graph import add_pooling_chain, expose_outputs, find_taps, propagate_layouts, topological_order
+from srop_onnx.model.graph import add_pooling_chain, expose_outputs, find_taps, topological_order
+from srop_onnx.model.layouts import propagate_layouts
 from srop_onnx.model.naming import is_generic_name, module_name, scope_from_metadata, scope_from_name
 
 
@@ -137,7 +138,7 @@ def test_names_in_fixture_models(fixtures):
         return [t.name for t in find_taps(_load(fixtures, key))[0]]
 
     assert names("nhwc") == ["conv_a", "pool_a", "conv_b"]
-    assert names("torch_dynamo") == ["features.0", "node_MaxPool_152", "layer1.0.bn2"]
+    assert names("torch_dynamo") == ["features.0", "features.0.pool", "layer1.0.bn2"]
     assert names("unnamed") == ["conv2d_450.tmp_0", "pool2d_3.tmp_0", "conv2d_451.tmp_0"]
 
 

@@ -209,8 +209,8 @@ def test_reduction_is_namespace_agnostic(reference, monkeypatch):
 
     real = Runner._run_plain
 
-    def as_strict(self, batch, names):
-        return {k: xps.asarray(v) for k, v in real(self, batch, names).items()}
+    def as_strict(self, batch, names, extras):
+        return {k: xps.asarray(v) for k, v in real(self, batch, names, extras).items()}
 
     monkeypatch.setattr(Runner, "_run_plain", as_strict)
     prof = analyze(EXAMPLE, EXAMPLE_IMAGES, provider="cpu", batch_size=8)

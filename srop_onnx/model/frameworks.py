@@ -1,0 +1,87 @@
+"""Models from training frameworks as ONNX, for tracking SROPs during training.
+
+A model handed to :class:`srop_onnx.Tracker` may be a path, ONNX bytes or an ``onnx.ModelProto``
+(used as they are), a ``torch.nn.Module`` or a Keras 3 model (exported here, in memory). A
+framework is imported only when the object comes from it: the class's own module says so.
+
+PyTorch: the TorchScript exporter (``dynamo=False``, opset 17, the batch axis dynamic), run under
+``eval()`` and ``torch.no_grad()``; the module's training mode is restored afterwards, whatever
+happens. Keras 3: ``model.export(path, format="onnx")`` into a temporary folder that is removed.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from ..errors import ModelError, UsageError
+
+__all__ = ["framework_of", "to_onnx"]
+
+#: the exporter each kind of model goes through (recorded in a track; a track never mixes two)
+EXPORTERS = {"onnx": "ONNX file or bytes, as given", "torch": "torch.onnx.export (TorchScript, dynamo=False)",
+             "keras": "keras Model.export(format='onnx')"}
+
+
+def framework_of(model) -> str:
+    """``torch``, ``keras`` or ``onnx`` (a path, bytes, a ModelProto): read from the object's classes,
+    without importing any framework."""
+    if isinstance(model, (str, os.PathLike, bytes, bytearray, memoryview)):
+        return "onnx"
+    for cls in type(model).__mro__:
+        root = (cls.__module__ or "").split(".")[0]
+        if root == "torch" and cls.__name__ == "Module":
+            return "torch"
+        if root == "keras" and cls.__name__ in ("Model", "Layer"):
+            return "keras"
+        if root == "onnx" and cls.__name__ == "ModelProto":
+            return "onnx"
+    raise UsageError(f"model: a path, ONNX bytes, an onnx.ModelProto, a torch.nn.Module or a Keras 3 model, got "
+                     f"{type(model).__module__}.{type(model).__name__}")
+
+
+def to_onnx(model, example=None, input_name: str = "input") -> "tuple[object, str]":
+    """``(model as a path/bytes/ModelProto, framework)``; a torch module or a Keras model is
+    exported to ONNX bytes (``example``: an input batch for the PyTorch exporter)."""
+    kind = framework_of(model)
+    if kind == "torch":
+        return _torch_bytes(model, example, input_name), kind
+    if kind == "keras":
+        return _keras_bytes(model), kind
+    return model, kind
+
+
+def _torch_bytes(module, example, input_name: str) -> bytes:
+    import io
+
+    import torch
+
+    if example is None:
+        raise UsageError("a torch.nn.Module needs an example input to export: Tracker.add(step, model, example=batch)")
+    args = tuple(example) if isinstance(example, (tuple, list)) else (example,)
+    names = [input_name] if len(args) == 1 else [f"{input_name}_{i}" for i in range(len(args))]
+    was_training = module.training
+    buf = io.BytesIO()
+    try:
+        module.eval()
+        with torch.no_grad():
+            torch.onnx.export(module, args, buf, dynamo=False, opset_version=17, input_names=names,
+                              dynamic_axes={n: {0: "batch"} for n in names})
+    except Exception as exc:  # noqa: BLE001 - the exporter's many errors, as one line
+        raise ModelError(f"torch.onnx.export failed: {str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__}") from exc
+    finally:
+        module.train(was_training)
+    return buf.getvalue()
+
+
+def _keras_bytes(model) -> bytes:
+    with tempfile.TemporaryDirectory(prefix="srop-onnx-keras-") as tmp:
+        path = Path(tmp) / "model.onnx"
+        try:
+            model.export(str(path), format="onnx", verbose=False)
+        except TypeError:  # Keras versions without the verbose argument
+            model.export(str(path), format="onnx")
+        except Exception as exc:  # noqa: BLE001
+            raise ModelError(f"Keras model.export(format='onnx') failed: {str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__}") from exc
+        return path.read_bytes()

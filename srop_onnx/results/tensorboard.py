@@ -1,0 +1,73 @@
+"""SROPs in TensorBoard: per training step, a scalar per layer (its mean SROP) and per depth third,
+and each layer's exact SROP histogram (``pip install 'srop-onnx[tensorboard]'``: tensorboardX, no
+TensorFlow or PyTorch needed).
+
+Tags: ``srop/mean/<layer>``, ``srop/third/<shallow|middle|deep>``, ``srop/std/<layer>`` and the
+histograms ``srop/hist/<layer>``, whose buckets are the profile's own: bucket ``k`` ends at
+``k / m`` (band units) or ``k / m_input`` (input units) and holds the maps whose roll-off bin is
+``k``, so TensorBoard shows the distribution exactly, not a re-binning of it.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import UsageError
+from .profile import Profile
+
+__all__ = ["TensorBoardWriter", "scalars"]
+
+
+def scalars(profile: Profile, units: str | None = None, thirds: list | None = None) -> dict[str, float]:
+    """``{"srop/mean/<layer>": value, ...}`` (and ``srop/third/<third>`` when ``thirds`` is given as
+    ``[(label, value)]``): finite numbers only, for ``mlflow.log_metrics``, ``wandb.log`` or a
+    Lightning logger."""
+    units = units or profile.units
+    out = {}
+    for lay in profile.layers:
+        if lay.stats.count:
+            out[f"srop/mean/{lay.name}"] = float(lay.summary(units).mean)
+    for label, value in thirds or []:
+        if value is not None and math.isfinite(value):
+            out[f"srop/third/{label}"] = float(value)
+    return out
+
+
+class TensorBoardWriter:
+    """Writes a track's steps as TensorBoard events under ``logdir`` (one writer, flushed per step)."""
+
+    def __init__(self, logdir: "str | Path"):
+        try:
+            from tensorboardX import SummaryWriter
+        except ImportError:
+            raise UsageError("--tensorboard needs tensorboardX, which is not installed; "
+                             "pip install 'srop-onnx[tensorboard]'") from None
+        try:
+            self._writer = SummaryWriter(str(logdir))
+        except OSError as exc:
+            raise UsageError(f"--tensorboard {logdir}: cannot write there ({exc.strerror or exc}); choose another "
+                             "folder") from None
+
+    def add(self, step: int, profile: Profile, units: str, thirds: list) -> None:
+        """One step: scalars and the exact histograms."""
+        w = self._writer
+        for tag, value in scalars(profile, units, thirds).items():
+            w.add_scalar(tag, value, global_step=int(step))
+        for lay in profile.layers:
+            st = lay.stats
+            if not st.count:
+                continue
+            w.add_scalar(f"srop/std/{lay.name}", float(lay.summary(units).std), global_step=int(step))
+            hist = np.asarray(st.histogram, dtype=np.int64)
+            values = np.arange(hist.size, dtype=np.float64) / float(st.denom(units))
+            w.add_histogram_raw(f"srop/hist/{lay.name}", min=float(values[np.nonzero(hist)[0][0]]),
+                                max=float(values[np.nonzero(hist)[0][-1]]), num=int(hist.sum()),
+                                sum=float(np.dot(hist, values)), sum_squares=float(np.dot(hist, values ** 2)),
+                                bucket_limits=values.tolist(), bucket_counts=hist.tolist(), global_step=int(step))
+        w.flush()
+
+    def close(self) -> None:
+        self._writer.close()

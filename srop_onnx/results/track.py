@@ -1,0 +1,269 @@
+"""Tracks: one model's SROP profile at many training steps (docs/training.md).
+
+A track is a folder: ``profiles/step-00000005.json`` (one ordinary profile per step, so ``compare``,
+``check``, ``plot`` and ``report`` work on each) and ``track.json``, an index (format
+``srop-onnx-track``, version 1, schema ``srop_onnx/schemas/track.schema.json``): the steps in
+ascending order with each model's sha256, the settings every step shares, the input list's digest,
+the architecture, and per step and layer the summary statistics and the 1-Wasserstein distance to
+the previous step's histogram (in the track's units).
+
+The index is a pure function of the profiles and the order of steps: a track built in two calls is
+byte-identical to one built in one call.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from .._version import version
+from ..core.stats import wasserstein1
+from ..errors import InputDataError
+from .profile import Profile
+
+if TYPE_CHECKING:
+    import pandas
+
+__all__ = ["Track", "TRACK_FORMAT", "TRACK_VERSION", "INDEX_NAME", "profile_file", "step_entry", "build_index",
+           "architecture_digest", "third_groups", "is_track"]
+
+TRACK_FORMAT = "srop-onnx-track"
+TRACK_VERSION = 1
+INDEX_NAME = "track.json"
+_STATS = ("mean", "std", "median", "q1", "q3")
+
+
+def profile_file(step: int) -> str:
+    """The profile's path inside the track folder (sorts in step order for steps below 10**8)."""
+    return f"profiles/step-{step:08d}.json"
+
+
+def _num(x) -> float | None:
+    return None if x is None or not math.isfinite(float(x)) else float(x)
+
+
+def shared_settings(of: "Profile | dict") -> dict:
+    """What every step of a track must have measured alike (:data:`MEASURED_KEYS`, the defaults
+    filled in), as JSON holds it (so a setting read back equals the one in memory)."""
+    from ..config.settings import MEASURED_KEYS
+
+    settings = of.settings if isinstance(of, Profile) else of
+    return json.loads(json.dumps({k: settings.get(k, MEASURED_KEYS[k]) for k in MEASURED_KEYS}))
+
+
+def architecture_digest(arch: dict) -> str:
+    return hashlib.sha256(json.dumps(arch, sort_keys=True).encode()).hexdigest()
+
+
+def step_entry(step: int, profile: Profile, previous: Profile | None, units: str) -> dict:
+    """The index entry of one step: its model, its profile file and per layer the statistics and
+    the W1 distance to ``previous`` (the step before it; None for the first step, or a layer the
+    previous step could not measure)."""
+    before = {lay.name: lay for lay in previous.layers} if previous is not None else {}
+    rows = []
+    for lay in profile.layers:
+        s, st = lay.summary(units), lay.stats
+        prev = before.get(lay.name)
+        w1 = None
+        if prev is not None and prev.stats.count and st.count:
+            w1 = _num(wasserstein1(prev.stats.histogram, prev.stats.denom(units), st.histogram, st.denom(units)))
+        rows.append({"name": lay.name, **{k: _num(getattr(s, k)) for k in _STATS}, "count": int(st.count),
+                     "w1_prev": w1})
+    return {"step": int(step), "model": {"path": str(profile.model.get("path")), "sha256": profile.model.get("sha256")},
+            "profile": profile_file(step), "provider": profile.settings.get("provider"), "layers": rows}
+
+
+def build_index(steps: list[int], profiles: list[Profile], architecture: dict, list_digest: str,
+                exporter: str | None) -> dict:
+    """The whole ``track.json`` from the steps' profiles (ascending steps)."""
+    first = profiles[0]
+    units = first.units
+    entries = [step_entry(s, p, profiles[i - 1] if i else None, units) for i, (s, p) in enumerate(zip(steps, profiles))]
+    return {"format": TRACK_FORMAT, "version": TRACK_VERSION, "tool": {"name": "srop-onnx", "version": version()},
+            "settings": shared_settings(first), "units": units,
+            "inputs": {"list_digest": list_digest, "analyzed": first.analyzed,
+                       "skipped": len(first.skipped_inputs)},
+            "architecture": {**architecture, "digest": architecture_digest(architecture)},
+            "exporter": exporter, "steps": entries}
+
+
+def third_groups(names: list[str]) -> list[tuple[str, list[str]]]:
+    """The layers in depth thirds (shallow, middle, deep) by position, or one group ("all layers")
+    when there are fewer than three (as sweeps group them)."""
+    n = len(names)
+    if n < 3:
+        return [("all layers", list(names))]
+    return [(label, names[i * n // 3:(i + 1) * n // 3]) for i, label in enumerate(("shallow", "middle", "deep"))]
+
+
+@dataclass
+class Track:
+    """A track read back: ``steps`` (ints, ascending), ``profiles`` (one per step, same order) and
+    the index (``track.json``) they were listed in."""
+
+    index: dict
+    profiles: list[Profile] = field(repr=False)
+    folder: Path | None = None
+
+    @property
+    def steps(self) -> list[int]:
+        return [int(e["step"]) for e in self.index["steps"]]
+
+    @property
+    def units(self) -> str:
+        return self.index.get("units", "band")
+
+    @property
+    def layer_names(self) -> list[str]:
+        return [lay["name"] for lay in self.index["architecture"]["layers"]]
+
+    def __repr__(self) -> str:
+        steps = self.steps
+        span = f"steps {steps[0]}..{steps[-1]}" if steps else "no steps"
+        return f"<Track {self.folder or ''}: {len(steps)} steps ({span}), {len(self.layer_names)} layers>"
+
+    @classmethod
+    def load(cls, where: "str | Path") -> "Track":
+        """Read a track folder (or its ``track.json``) and every step's profile."""
+        from ..files.reading import MAX_JSON_BYTES, read_checked
+
+        path = Path(where)
+        index_path = path / INDEX_NAME if path.is_dir() else path
+        if not index_path.is_file():
+            raise InputDataError(f"{path}: no {INDEX_NAME} there; give a folder written by 'srop-onnx track -o DIR'")
+        try:
+            index = json.loads(read_checked(index_path, "track", MAX_JSON_BYTES, InputDataError, "give a track.json"))
+        except json.JSONDecodeError as exc:
+            raise InputDataError(f"{index_path}: not JSON ({exc.msg} at line {exc.lineno}); rebuild the track") from exc
+        if not isinstance(index, dict) or index.get("format") != TRACK_FORMAT:
+            raise InputDataError(f"{index_path}: not a srop-onnx track (no \"format\": \"{TRACK_FORMAT}\")")
+        if int(index.get("version", 0)) > TRACK_VERSION:
+            raise InputDataError(f"{index_path}: track format version {index['version']} is newer than this srop-onnx "
+                                 f"reads ({TRACK_VERSION}); upgrade srop-onnx")
+        from .validate import validate_track
+
+        validate_track(index, str(index_path))
+        folder = index_path.parent
+        profiles = []
+        for entry in index.get("steps", []):
+            p = folder / entry["profile"]
+            try:
+                text = read_checked(p, "profile", MAX_JSON_BYTES, InputDataError, "rebuild the track").decode("utf-8")
+            except InputDataError as exc:
+                raise InputDataError(f"{p}: step {entry['step']} of the track is missing or unreadable ({exc}); run "
+                                     "'srop-onnx track' again into the same folder to rebuild it") from None
+            prof = Profile.from_json(text, str(p))
+            prof.origin = str(p)
+            profiles.append(prof)
+        return cls(index, profiles, folder)
+
+    # -- views --------------------------------------------------------------------------------
+    def entries(self, units: str | None = None) -> list[dict]:
+        """The index entry of every step (:func:`step_entry`) in ``units`` (the index holds the
+        track's own units)."""
+        units = units or self.units
+        return [step_entry(s, p, self.profiles[i - 1] if i else None, units)
+                for i, (s, p) in enumerate(zip(self.steps, self.profiles))]
+
+    def means(self, units: str | None = None) -> np.ndarray:
+        """Mean SROP, shape (layers, steps), NaN where a step has no live map of a layer."""
+        units = units or self.units
+        names = self.layer_names
+        out = np.full((len(names), len(self.profiles)), np.nan)
+        for j, prof in enumerate(self.profiles):
+            by = {lay.name: lay for lay in prof.layers}
+            for i, name in enumerate(names):
+                lay = by.get(name)
+                if lay is not None and lay.stats.count:
+                    out[i, j] = lay.summary(units).mean
+        return out
+
+    def stds(self, units: str | None = None) -> np.ndarray:
+        """Standard deviation of each layer's SROP, shape (layers, steps)."""
+        units = units or self.units
+        names = self.layer_names
+        out = np.full((len(names), len(self.profiles)), np.nan)
+        for j, prof in enumerate(self.profiles):
+            by = {lay.name: lay for lay in prof.layers}
+            for i, name in enumerate(names):
+                lay = by.get(name)
+                if lay is not None and lay.stats.count:
+                    out[i, j] = lay.summary(units).std
+        return out
+
+    def thirds(self, units: str | None = None) -> list[tuple[str, np.ndarray]]:
+        """Per depth third, the mean of its layers' means at each step."""
+        means = self.means(units)
+        names = self.layer_names
+        rows = []
+        for label, group in third_groups(names):
+            idx = [names.index(n) for n in group]
+            with np.errstate(all="ignore"):
+                block = means[idx]
+                counts = np.sum(np.isfinite(block), axis=0)
+                sums = np.nansum(block, axis=0)
+                rows.append((label, np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)))
+        return rows
+
+    def verdicts(self, units: str | None = None) -> list[str]:
+        """One line per depth third: first and last step's mean, and at how many steps it was
+        lower than at the first step (``deep third: 0.812 -> 0.745 (step 0 -> 20), lower at 17 of 20
+        steps``)."""
+        steps = self.steps
+        if len(steps) < 2:
+            return [f"one step ({steps[0] if steps else '-'}): nothing to compare yet"]
+        lines = []
+        for label, series in self.thirds(units):
+            a, b = series[0], series[-1]
+            if not (math.isfinite(a) and math.isfinite(b)):
+                lines.append(f"{label}: no live maps at step {steps[0] if not math.isfinite(a) else steps[-1]}")
+                continue
+            digits = 3
+            while digits < 6 and f"{a:.{digits}f}" == f"{b:.{digits}f}" and a != b:
+                digits += 1
+            lower = int(np.sum(series[1:] < a))
+            name = f"{label} third" if label != "all layers" else label
+            lines.append(f"{name}: {a:.{digits}f} -> {b:.{digits}f} (step {steps[0]} -> {steps[-1]}), "
+                         f"lower at {lower} of {len(steps) - 1} steps")
+        return lines
+
+    def to_dataframe(self, units: str | None = None) -> "pandas.DataFrame":
+        """One row per step and layer: step, layer, depth, mean, std, median, q1, q3, count, w1_prev,
+        units (needs pandas: ``pip install 'srop-onnx[pandas]'``)."""
+        from .frames import track_frame
+
+        return track_frame(self, units or self.units)
+
+    def _repr_html_(self) -> str:
+        from ..show.trackview import track_html
+
+        return track_html(self)
+
+
+def is_track(path: "str | Path") -> bool:
+    """A track folder, or a JSON file whose format is a track's (read only as far as needed)."""
+    p = Path(path)
+    if p.is_dir():
+        return (p / INDEX_NAME).is_file()
+    if not p.is_file() or p.suffix.lower() != ".json":
+        return False
+    try:
+        with open(p, "rb") as fh:
+            head = fh.read(4096)
+    except OSError:
+        return False
+    return f'"format": "{TRACK_FORMAT}"'.encode() in head
+
+
+def load_index(folder: Path) -> dict | None:
+    """The ``track.json`` of ``folder``, or None when it has none yet."""
+    path = Path(folder) / INDEX_NAME
+    if not path.exists():
+        return None
+    return Track.load(path).index

@@ -1,0 +1,333 @@
+"""SROPs across training: :func:`track` over checkpoint files and :class:`Tracker` for training loops.
+
+The inputs are decoded once for every checkpoint; each checkpoint gets its own session and an
+ordinary profile. A track folder (:mod:`srop_onnx.results.track`) holds one architecture, one set
+of measured settings and one input list: a checkpoint that differs in any is refused, in one line,
+before anything is written. Steps already there with the same model sha256 are skipped, so a
+track resumes after Ctrl-C, SIGTERM or a kill with nothing counted twice (a step is written, profile
+then index, each atomically, only when it is complete).
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+from ..config.settings import Execution, Hooks, Measurement
+from ..errors import UsageError
+from ..inputs.samples import Sample
+from ..results.profile import Profile
+from ..results.track import (INDEX_NAME, Track, build_index, profile_file, shared_settings, third_groups)
+from .stages import (ModelPlan, ProfileMaker, RunState, batch_loop, build_profile, load_stage, no_inputs_error,
+                     open_inputs, plan_model, start_session, Checkpointer)
+
+__all__ = ["track", "Tracker", "checkpoint_steps", "architecture_of"]
+
+_DIGITS = re.compile(r"\d+")
+
+
+def _natural(path: Path) -> list:
+    return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", path.name)]
+
+
+def checkpoint_steps(models: Sequence["str | os.PathLike"], steps: Sequence[int] | None = None) -> list[tuple[int, Path]]:
+    """``(step, path)`` of each checkpoint, ascending: ONNX files, or folders of them (natural order:
+    ``e2`` before ``e10``). A step is the last integer in the file's name, or the matching entry of
+    ``steps``. Duplicate or unreadable steps are refused in one line."""
+    files: list[Path] = []
+    for m in models:
+        p = Path(m)
+        if p.is_dir():
+            found = sorted((f for f in p.iterdir() if f.suffix.lower() == ".onnx" and f.is_file()), key=_natural)
+            if not found:
+                raise UsageError(f"{p}: no .onnx checkpoints in this folder")
+            files.extend(found)
+        elif not p.exists():
+            raise UsageError(f"{p}: no such checkpoint; give ONNX files or folders of them")
+        else:
+            files.append(p)
+    if steps is not None:
+        if len(steps) != len(files):
+            raise UsageError(f"--steps gives {len(steps)} step(s) for {len(files)} checkpoint(s); give one per checkpoint")
+        numbered = [(int(s), f) for s, f in zip(steps, files)]
+    else:
+        numbered = []
+        for f in files:
+            found = _DIGITS.findall(f.stem)
+            if not found:
+                raise UsageError(f"{f}: no step number in the file name; name checkpoints like epoch_5.onnx or pass "
+                                 "--steps 0,1,5,...")
+            numbered.append((int(found[-1]), f))
+    seen: dict[int, Path] = {}
+    for s, f in numbered:
+        if s < 0:
+            raise UsageError(f"{f}: step {s} is negative; steps are 0, 1, 2, ...")
+        if s in seen:
+            raise UsageError(f"step {s} is given twice ({seen[s]} and {f}); give each checkpoint its own step "
+                             "(--steps)")
+        seen[s] = f
+    return sorted(numbered)
+
+
+def architecture_of(plan: ModelPlan) -> dict:
+    """What must be the same at every step: the input, the op types and the tapped layers with
+    their tensors, ops and inferred shapes."""
+    from collections import Counter
+
+    spec = plan.spec
+    ops = Counter(n.op_type for n in plan.loaded.proto.graph.node)
+    return {"input": {"name": spec.name, "shape": [d for d in spec.shape], "layout": spec.layout, "dtype": spec.dtype},
+            "ops": dict(sorted(ops.items())),
+            "layers": [{"name": t.name, "tensor": t.tensor, "op": t.op,
+                        "shape": None if t.shape_hint is None else [d if isinstance(d, int) else None
+                                                                   for d in t.shape_hint]}
+                       for t in plan.taps]}
+
+
+def _difference(old: dict, new: dict) -> str:
+    """What differs between two architectures, in a few words."""
+    if old["input"] != new["input"]:
+        return f"input {new['input']} instead of {old['input']}"
+    if old["ops"] != new["ops"]:
+        changed = sorted(k for k in set(old["ops"]) | set(new["ops"]) if old["ops"].get(k) != new["ops"].get(k))
+        return f"other op types ({', '.join(changed)})"
+    a, b = [x["name"] for x in old["layers"]], [x["name"] for x in new["layers"]]
+    if a != b:
+        extra, missing = sorted(set(b) - set(a)), sorted(set(a) - set(b))
+        return f"other tapped layers ({'+' + ', +'.join(extra) if extra else ''}{' ' if extra and missing else ''}" \
+               f"{'-' + ', -'.join(missing) if missing else ''})".replace("( ", "(")
+    return "other layer shapes or tensors"
+
+
+@dataclass
+class _Decoded:
+    """The inputs decoded once for every checkpoint of a track."""
+
+    samples: list[Sample]
+    skipped: list[dict]
+    skipped_at: list[int]
+    inputset: Any  # srop_onnx.inputs.inputset.InputSet
+    plan: ModelPlan
+
+
+def _decode(plan: ModelPlan, inputs, how: Execution) -> _Decoded:
+    inputset = open_inputs(inputs, plan.spec, None)
+    inputset.adopt_audio_rate(plan)
+    run = RunState(plan, Measurement())
+    samples, _total = inputset.samples(plan, run, how)
+    kept = list(samples)
+    return _Decoded(kept, list(run.log.skipped), list(run.log.skipped_at), inputset, plan)
+
+
+def _run_decoded(plan: ModelPlan, decoded: _Decoded, measure: Measurement, how: Execution, hooks: Hooks) -> Profile:
+    """One checkpoint's profile over inputs decoded before (the stages of ``run_analysis``)."""
+    plan.pre = decoded.plan.pre  # the same preprocessing (and audio rate) for every step
+    settings = decoded.inputset.settings(plan, measure)
+    run = RunState(plan, measure, keep_bins=how.keep_bins)
+    run.log.skipped, run.log.skipped_at = list(decoded.skipped), list(decoded.skipped_at)
+    samples = iter(decoded.samples)
+    first = next(samples, None)
+    make = ProfileMaker(plan, settings, None, start_session(plan, run, first, how, measure, hooks))
+    groups = make.size(first, how, hooks)
+    if first is not None:
+        samples = itertools.chain([first], samples)
+    batch_loop(samples, run, make, groups, Checkpointer(None, None), hooks, len(decoded.samples))
+    if run.reducer is None:
+        raise no_inputs_error(run)
+    return build_profile(run, make)
+
+
+class Tracker:
+    """SROP profiles of one model as it trains, into a track folder.
+
+    ``tk = Tracker(DIR, inputs, **options)`` (``options``: :func:`srop_onnx.analyze`'s keywords;
+    ``tensorboard=LOGDIR`` also writes TensorBoard events); then ``tk.add(step, model)`` after each
+    epoch returns the step's :class:`Profile`. ``model`` is a path, ONNX bytes, an
+    ``onnx.ModelProto``, a ``torch.nn.Module`` (exported with ``example``, an input batch) or a Keras
+    3 model. ``out=None`` keeps the track in memory only.
+    """
+
+    def __init__(self, out: "str | os.PathLike | None", inputs, *, tensorboard: "str | os.PathLike | None" = None,
+                 **options: Any):
+        from .analysis import split_options
+
+        self.out = None if out is None else Path(out)
+        self.inputs = inputs
+        self.measure, self.how, hooks = split_options(options)
+        said: set[str] = set()
+
+        def once(note: str, say=hooks.notify) -> None:  # a note is said once per track, not once per step
+            if note not in said:
+                said.add(note)
+                say(note)
+
+        from dataclasses import replace
+
+        self.hooks = replace(hooks, notify=once)
+        if self.how.shard is not None or self.how.checkpoint is not None:
+            raise UsageError("a track resumes by itself: --shard and --checkpoint do not apply to it")
+        self._decoded: _Decoded | None = None
+        self._steps: list[int] = []
+        self._profiles: list[Profile] = []
+        self._index: dict | None = None
+        self._tb = None
+        self._tb_dir = tensorboard
+        if self.out is not None and (self.out / INDEX_NAME).exists():
+            old = Track.load(self.out)
+            self._index, self._steps, self._profiles = old.index, old.steps, list(old.profiles)
+
+    # -- what a step must agree with ------------------------------------------------------------
+    def _plan(self, step: int, model, example) -> tuple[ModelPlan, str]:
+        from ..model.frameworks import EXPORTERS, to_onnx
+
+        from ..model.modelio import as_loaded
+
+        onnx_model, kind = to_onnx(model, example)
+        if not isinstance(onnx_model, (str, os.PathLike)):  # in memory: named after its step
+            onnx_model = as_loaded(onnx_model, f"step-{step}.onnx")
+        plan = plan_model(load_stage(onnx_model), self.measure, inputs=self.inputs)
+        if self._index is not None and self._index.get("exporter") not in (None, EXPORTERS[kind]):
+            raise UsageError(f"step {step}: exported by {EXPORTERS[kind]}, but the track holds models exported by "
+                             f"{self._index['exporter']}; one track never mixes exporters")
+        return plan, EXPORTERS[kind]
+
+    def _check(self, step: int, plan: ModelPlan, settings: dict, digest: str) -> None:
+        """Refuse a step that does not belong to the track (nothing written yet)."""
+        where = f" in {self.out}" if self.out is not None else ""
+        if self._index is None:
+            return
+        arch = architecture_of(plan)
+        old = {k: v for k, v in self._index["architecture"].items() if k != "digest"}
+        if old != arch:
+            raise UsageError(f"step {step} ({plan.loaded.path}): another architecture than the track{where} "
+                             f"({_difference(old, arch)}); write it to another folder (-o)")
+        if shared_settings(settings) != self._index["settings"]:
+            changed = sorted(k for k in set(self._index["settings"]) | set(shared_settings(settings))
+                             if self._index["settings"].get(k) != shared_settings(settings).get(k))
+            raise UsageError(f"step {step}: other settings than the track{where} ({', '.join(changed)}); use the "
+                             "track's settings or another folder (-o)")
+        if digest != self._index["inputs"]["list_digest"]:
+            raise UsageError(f"step {step}: another input set than the track{where} (the files or their sizes "
+                             "differ); use the same inputs or another folder (-o)")
+
+    def prepare(self, step: int, model, example=None) -> "tuple[ModelPlan, str] | None":
+        """Plan ``step`` and check that it belongs to the track; None when the track already holds
+        this very model at this step (nothing to do)."""
+        plan, exporter = self._plan(step, model, example)
+        if step in self._steps:
+            held = self._profiles[self._steps.index(step)]
+            if held.model.get("sha256") == plan.loaded.sha256:
+                return None
+            raise UsageError(f"step {step}: the track{' in ' + str(self.out) if self.out else ''} holds another model "
+                             f"at this step (sha256 {str(held.model.get('sha256'))[:12]}...); give it another step")
+        decoded = self._inputs(plan)
+        self._check(step, plan, decoded.inputset.settings(plan, self.measure), decoded.inputset.list_digest)
+        return plan, exporter
+
+    def _inputs(self, plan: ModelPlan) -> _Decoded:
+        if self._decoded is None:
+            self._decoded = _decode(plan, self.inputs, self.how)
+        elif plan.spec != self._decoded.plan.spec:
+            raise UsageError(f"{plan.loaded.path}: input {plan.spec.name} {plan.spec.shape} differs from the first "
+                             f"checkpoint's {self._decoded.plan.spec.name} {self._decoded.plan.spec.shape}")
+        return self._decoded
+
+    # -- steps ---------------------------------------------------------------------------------
+    def add(self, step: int, model, example=None) -> Profile:
+        """Analyse ``model`` as training step ``step`` and add it to the track; returns its profile
+        (the one already there when the track holds this very model at this step)."""
+        step = int(step)
+        planned = self.prepare(step, model, example)
+        if planned is None:
+            self.hooks.notify(f"step {step}: already in the track (same model), skipped")
+            return self._profiles[self._steps.index(step)]
+        plan, exporter = planned
+        next_pass = getattr(self.hooks.progress, "next_pass", None)
+        if next_pass is not None:  # a bar per step
+            next_pass(f"step {step}")
+        profile = _run_decoded(plan, self._decoded, self.measure, self.how, self.hooks)
+        self._store(step, profile, architecture_of(plan), exporter)
+        return profile
+
+    def _store(self, step: int, profile: Profile, arch: dict, exporter: str) -> None:
+        at = sorted(self._steps + [step]).index(step)
+        self._steps.insert(at, step)
+        self._profiles.insert(at, profile)
+        self._index = build_index(self._steps, self._profiles, arch, self._decoded.inputset.list_digest, exporter)
+        if self.out is not None:
+            from ..files.writes import atomic_write_text
+
+            (self.out / "profiles").mkdir(parents=True, exist_ok=True)
+            profile.to_json(self.out / profile_file(step))  # the profile first: the index never lists a missing file
+            import json
+
+            atomic_write_text(self.out / INDEX_NAME, json.dumps(self._index, indent=1, allow_nan=False) + "\n")
+        if self._tb_dir is not None:
+            self._tensorboard(step, profile)
+
+    def _tensorboard(self, step: int, profile: Profile) -> None:
+        from ..results.tensorboard import TensorBoardWriter
+
+        if self._tb is None:
+            self._tb = TensorBoardWriter(self._tb_dir)
+        units = profile.units
+        thirds = [(label, float(series[self._steps.index(step)])) for label, series in self.track().thirds(units)]
+        self._tb.add(step, profile, units, thirds)
+
+    def scalars(self, profile: Profile) -> dict[str, float]:
+        """``{"srop/mean/<layer>": value, ...}`` of one step's profile, for any metrics logger."""
+        from ..results.tensorboard import scalars
+
+        return scalars(profile)
+
+    def track(self) -> Track:
+        """The track so far."""
+        if self._index is None:
+            raise UsageError("the track has no steps yet; add one with Tracker.add(step, model)")
+        return Track(self._index, list(self._profiles), self.out)
+
+    def close(self) -> None:
+        if self._tb is not None:
+            self._tb.close()
+            self._tb = None
+
+    def __enter__(self) -> "Tracker":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def track(models, inputs, out: "str | os.PathLike | None" = None, *, steps: Sequence[int] | None = None,
+          tensorboard: "str | os.PathLike | None" = None, **options: Any) -> Track:
+    """Profiles of checkpoints of one model (ONNX files, or folders of them) over the same inputs,
+    decoded once, as a :class:`Track` (written to ``out`` when given; see :class:`Tracker`).
+    ``steps``: the step of each checkpoint (default: the last integer in its file name). Every
+    checkpoint is checked against the track before any is analysed."""
+    if isinstance(models, (str, os.PathLike)):
+        models = [models]
+    entries = checkpoint_steps(list(models), steps)
+    tk = Tracker(out, inputs, tensorboard=tensorboard, **options)
+    try:
+        todo, first = [], None
+        for step, path in entries:  # every checkpoint is checked before the first one runs
+            planned = tk.prepare(step, path)
+            if planned is None:
+                tk.hooks.notify(f"step {step}: already in the track (same model), skipped")
+                continue
+            arch = architecture_of(planned[0])
+            if first is None:
+                first = (path, arch)
+            elif arch != first[1]:
+                raise UsageError(f"{path}: another architecture than {first[0]} ({_difference(first[1], arch)}); "
+                                 "one track holds one model")
+            todo.append((step, path))
+        for step, path in todo:
+            tk.add(step, path)
+        return tk.track()
+    finally:
+        tk.close()
