@@ -8,6 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+# Keras 3 runs on its PyTorch backend in the tests (no TensorFlow is installed for them)
+os.environ.setdefault("KERAS_BACKEND", "torch")
+
 sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(Path(__file__).parent / "models"))
 

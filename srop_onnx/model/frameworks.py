@@ -84,4 +84,35 @@ def _keras_bytes(model) -> bytes:
             model.export(str(path), format="onnx")
         except Exception as exc:  # noqa: BLE001
             raise ModelError(f"Keras model.export(format='onnx') failed: {str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__}") from exc
-        return path.read_bytes()
+        return _keras_names(model, path.read_bytes())
+
+
+def _keras_names(model, data: bytes) -> bytes:
+    """Keras 3 on the PyTorch backend exports weights as ``onnx::Conv_51``: name each weight after
+    the Keras layer it holds (``conv_a.weight``, found by its values), so layers get their Keras
+    names (docs/models.md, rule 4). Exports whose weights have names already are left as they are."""
+    import numpy as np
+    import onnx
+    from onnx import numpy_helper
+
+    proto = onnx.load_model_from_string(data)
+    generic = [t for t in proto.graph.initializer if t.name.startswith("onnx::")]
+    if not generic:
+        return data
+    kernels = []
+    for layer in getattr(model, "layers", []):
+        for attr in ("kernel", "depthwise_kernel"):
+            var = getattr(layer, attr, None)
+            if var is not None and hasattr(var, "numpy"):
+                kernels.append((layer.name, np.sort(np.asarray(var.numpy(), dtype=np.float64).ravel())))
+    renamed = {}
+    for t in generic:
+        values = np.sort(numpy_helper.to_array(t).astype(np.float64).ravel())
+        match = [name for name, k in kernels if k.size == values.size and np.array_equal(k, values)]
+        if len(match) == 1 and f"{match[0]}.weight" not in renamed.values():
+            renamed[t.name] = f"{match[0]}.weight"
+    for t in proto.graph.initializer:
+        t.name = renamed.get(t.name, t.name)
+    for node in proto.graph.node:
+        node.input[:] = [renamed.get(i, i) for i in node.input]
+    return proto.SerializeToString() if renamed else data

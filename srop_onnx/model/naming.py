@@ -248,14 +248,16 @@ def scope_from_weight(weight: str | None) -> str | None:
 
 
 def is_generic_name(name: str, op_type: str) -> bool:
-    """True for exporter-generated names: the op type plus separators and a number, whatever the
-    separators (``Conv__26``, ``Conv.0``, ``Conv@0``, ``p2o.Conv.3``, ``node_Conv_153``, ``Conv_2``),
+    """True for exporter-generated names: the op type alone or plus separators and a number, whatever
+    the separators (``Conv``, ``Conv__26``, ``Conv.0``, ``Conv@0``, ``p2o.Conv.3``, ``node_Conv_153``, ``Conv_2``),
     and for a conv named after a BatchNorm that was folded into it."""
     if not name:
         return False
     base = strip_quant(name.rsplit("/", 1)[-1])
     for op in (op_type, "Conv") if op_type in ("QLinearConv", "ConvInteger") else (op_type,):
         if re.match(rf"^(?:node_|p2o\.)?{re.escape(op)}(?:[_.@#:-]+\d+)+$", base, re.IGNORECASE):
+            return True
+        if base.lower() == op.lower() and "/" not in name.lstrip("/"):  # the op alone, unscoped: "/Conv"
             return True
     return op_type in _CONV_OPS and bool(_BN_WORDS.search(name))
 

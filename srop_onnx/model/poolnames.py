@@ -22,6 +22,7 @@ _THROUGH = frozenset({
     "Relu", "LeakyRelu", "PRelu", "Sigmoid", "Tanh", "Elu", "Selu", "Celu", "Gelu", "HardSigmoid", "HardSwish",
     "Mish", "Softplus", "Clip", "Identity", "Dropout", "Cast", "BatchNormalization", "InstanceNormalization",
     "QuantizeLinear", "DequantizeLinear", "Transpose", "Reshape", "Squeeze", "Unsqueeze", "Pad", "Swish",
+    "Add", "Sub", "Mul", "Div",  # a bias or a scale after the conv (the first input is followed)
 })
 _POOL_WORDS = frozenset({"maxpool", "maxpool1d", "maxpool2d", "averagepool", "avgpool", "avgpool1d", "avgpool2d",
                          "lppool"})
@@ -36,7 +37,7 @@ def is_counter_pool(name: str) -> bool:
     return "/" not in base and base.replace("_", "").lower() in _POOL_WORDS
 
 
-def pooled_layer(node, producers: dict, is_layer: Callable[[object], bool], limit: int = 8):
+def pooled_layer(node, producers: dict, is_layer: Callable[[object], bool], limit: int = 16):
     """The node whose output ``node`` pools: the nearest ``is_layer`` node upstream of its first
     input, through :data:`_THROUGH` ops (at most ``limit`` of them); None when there is none."""
     current = producers.get(node.input[0]) if node.input else None

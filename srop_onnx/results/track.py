@@ -80,11 +80,14 @@ def step_entry(step: int, profile: Profile, previous: Profile | None, units: str
 
 
 def build_index(steps: list[int], profiles: list[Profile], architecture: dict, list_digest: str,
-                exporter: str | None) -> dict:
-    """The whole ``track.json`` from the steps' profiles (ascending steps)."""
+                exporter: str | None, entries: list[dict] | None = None) -> dict:
+    """The whole ``track.json`` from the steps' profiles (ascending steps); ``entries``: the steps'
+    entries when the caller already has them (:func:`step_entry`, in the first profile's units)."""
     first = profiles[0]
     units = first.units
-    entries = [step_entry(s, p, profiles[i - 1] if i else None, units) for i, (s, p) in enumerate(zip(steps, profiles))]
+    if entries is None:
+        entries = [step_entry(s, p, profiles[i - 1] if i else None, units)
+                   for i, (s, p) in enumerate(zip(steps, profiles))]
     return {"format": TRACK_FORMAT, "version": TRACK_VERSION, "tool": {"name": "srop-onnx", "version": version()},
             "settings": shared_settings(first), "units": units,
             "inputs": {"list_digest": list_digest, "analyzed": first.analyzed,

@@ -13,7 +13,7 @@ from __future__ import annotations
 import itertools
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -21,7 +21,7 @@ from ..config.settings import Execution, Hooks, Measurement
 from ..errors import UsageError
 from ..inputs.samples import Sample
 from ..results.profile import Profile
-from ..results.track import (INDEX_NAME, Track, build_index, profile_file, shared_settings, third_groups)
+from ..results.track import INDEX_NAME, Track, build_index, profile_file, shared_settings, step_entry
 from .stages import (ModelPlan, ProfileMaker, RunState, batch_loop, build_profile, load_stage, no_inputs_error,
                      open_inputs, plan_model, start_session, Checkpointer)
 
@@ -73,16 +73,20 @@ def checkpoint_steps(models: Sequence["str | os.PathLike"], steps: Sequence[int]
     return sorted(numbered)
 
 
+#: bookkeeping ops an exporter adds or drops between two exports of one model (not architecture)
+_BOOKKEEPING = frozenset({"Identity", "Constant"})
+
+
 def architecture_of(plan: ModelPlan) -> dict:
-    """What must be the same at every step: the input, the op types and the tapped layers with
-    their tensors, ops and inferred shapes."""
+    """What must be the same at every step: the input, the op types (bookkeeping ops aside) and the
+    tapped layers with their ops and inferred shapes."""
     from collections import Counter
 
     spec = plan.spec
-    ops = Counter(n.op_type for n in plan.loaded.proto.graph.node)
+    ops = Counter(n.op_type for n in plan.loaded.proto.graph.node if n.op_type not in _BOOKKEEPING)
     return {"input": {"name": spec.name, "shape": [d for d in spec.shape], "layout": spec.layout, "dtype": spec.dtype},
             "ops": dict(sorted(ops.items())),
-            "layers": [{"name": t.name, "tensor": t.tensor, "op": t.op,
+            "layers": [{"name": t.name, "op": t.op,
                         "shape": None if t.shape_hint is None else [d if isinstance(d, int) else None
                                                                    for d in t.shape_hint]}
                        for t in plan.taps]}
@@ -100,7 +104,7 @@ def _difference(old: dict, new: dict) -> str:
         extra, missing = sorted(set(b) - set(a)), sorted(set(a) - set(b))
         return f"other tapped layers ({'+' + ', +'.join(extra) if extra else ''}{' ' if extra and missing else ''}" \
                f"{'-' + ', -'.join(missing) if missing else ''})".replace("( ", "(")
-    return "other layer shapes or tensors"
+    return "other layer shapes"
 
 
 @dataclass
@@ -257,7 +261,12 @@ class Tracker:
         at = sorted(self._steps + [step]).index(step)
         self._steps.insert(at, step)
         self._profiles.insert(at, profile)
-        self._index = build_index(self._steps, self._profiles, arch, self._decoded.inputset.list_digest, exporter)
+        entries = None
+        if self._index is not None and at == len(self._steps) - 1:  # appended: one new entry, the rest stay
+            entries = self._index["steps"] + [step_entry(step, profile, self._profiles[at - 1] if at else None,
+                                                         self._profiles[0].units)]
+        self._index = build_index(self._steps, self._profiles, arch, self._decoded.inputset.list_digest, exporter,
+                                  entries)
         if self.out is not None:
             from ..files.writes import atomic_write_text
 

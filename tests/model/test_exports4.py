@@ -185,3 +185,16 @@ def test_a_full_int8_tflite_model_takes_int8_arrays_and_matches_the_reference(tm
     for lay in prof.layers:
         ref = ref_bins(np.concatenate([acts[lay.tensor]] * 3).astype(np.float64), 0.85)
         np.testing.assert_array_equal(lay.stats.histogram, np.bincount(ref[ref >= 0], minlength=lay.stats.m + 1))
+
+
+@pytest.mark.parametrize("model, shape", [
+    ("torch_pools_legacy", (3, 3, 16, 16)), ("torch_pools_dynamo", (3, 3, 16, 16)),
+    ("keras3_export", (3, 16, 16, 3)),
+])
+def test_pools_and_keras3_exports_match_the_reference(model, shape, rng):
+    path = MODELS / f"{model}.onnx"
+    x = rng.standard_normal(shape).astype(np.float32)
+    prof = analyze(path, x, batch_size=2)
+    assert len(prof.layers) + len(prof.skipped_layers) == len(_plan(model).taps)
+    assert all("too small" in s["reason"] for s in prof.skipped_layers)  # 4 x 4 maps have no spectrum to speak of
+    assert_matches_reference(prof, path, x, _plan(model).spec.name)

@@ -1,0 +1,151 @@
+"""Issue 28, point 4: a Tracker inside training loops - a PyTorch module, a Lightning Trainer and a
+Keras 3 model (on its PyTorch backend: no TensorFlow needed). The frameworks are test dependencies
+(.ci/run installs them); srop-onnx never imports one unless the model comes from it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import srop_onnx
+
+os.environ.setdefault("KERAS_BACKEND", "torch")
+torch = pytest.importorskip("torch")
+
+
+def _net():
+    torch.manual_seed(0)
+    return torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3, padding=1), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
+                               torch.nn.Conv2d(4, 4, 3, padding=1), torch.nn.ReLU(), torch.nn.Flatten(),
+                               torch.nn.Linear(4 * 8 * 8, 3))
+
+
+@pytest.fixture
+def images(rng):
+    return rng.standard_normal((6, 1, 16, 16)).astype(np.float32)
+
+
+def test_a_torch_module_is_exported_in_eval_mode_and_its_training_mode_restored(images, tmp_path):
+    import io
+
+    net = _net().train()
+    example = torch.zeros(2, 1, 16, 16)
+    with srop_onnx.Tracker(tmp_path / "out", images) as tk:
+        prof = tk.add(0, net, example=example)
+    assert net.training  # restored
+    buf = io.BytesIO()  # the same export, made here: the profile equals analyze's on it
+    net.eval()
+    with torch.no_grad():
+        torch.onnx.export(net, (example,), buf, dynamo=False, opset_version=17, input_names=["input"],
+                          dynamic_axes={"input": {0: "batch"}})
+    alone = srop_onnx.analyze(buf.getvalue(), images)
+    assert [lay.name for lay in prof.layers] == ["0", "2", "3"]
+    assert prof.to_dict()["layers"] == alone.to_dict()["layers"]
+    assert srop_onnx.Track.load(tmp_path / "out").index["exporter"].startswith("torch.onnx.export")
+    with pytest.raises(srop_onnx.UsageError, match="needs an example input"):
+        srop_onnx.Tracker(None, images).add(0, net)
+
+
+def test_a_track_never_mixes_exporters(images, tmp_path):
+    net = _net()
+    tk = srop_onnx.Tracker(tmp_path / "out", images)
+    tk.add(0, net, example=torch.zeros(1, 1, 16, 16))
+    import io
+
+    buf = io.BytesIO()
+    torch.onnx.export(net.eval(), (torch.zeros(1, 1, 16, 16),), buf, dynamo=False, input_names=["input"],
+                      dynamic_axes={"input": {0: "batch"}})
+    with pytest.raises(srop_onnx.UsageError, match="one track never mixes exporters"):
+        tk.add(1, buf.getvalue())
+
+
+def test_a_torch_training_loop_tracks_every_epoch(images, tmp_path):
+    net, opt = _net(), None
+    opt = torch.optim.Adam(net.parameters(), lr=1e-2)
+    x, y = torch.randn(32, 1, 16, 16), torch.randint(0, 3, (32,))
+    with srop_onnx.Tracker(tmp_path / "out", images, tensorboard=tmp_path / "tb") as tk:
+        tk.add(0, net, example=x[:1])
+        for epoch in range(1, 3):
+            loss = torch.nn.functional.cross_entropy(net(x), y)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            tk.add(epoch, net, example=x[:1])
+    tr = srop_onnx.Track.load(tmp_path / "out")
+    assert tr.steps == [0, 1, 2] and len({p.model["sha256"] for p in tr.profiles}) == 3
+    assert any((tmp_path / "tb").iterdir())
+
+
+def test_lightning_callback_tracks_on_rank_zero_and_logs_through_the_logger(images, tmp_path):
+    L = pytest.importorskip("lightning.pytorch")
+    from lightning.pytorch.loggers import CSVLogger
+
+    from srop_onnx.integrations.lightning import SropCallback
+
+    class Model(L.LightningModule):
+        def __init__(self):
+            super().__init__()
+            self.net = _net()
+            self.example_input_array = torch.zeros(1, 1, 16, 16)
+
+        def forward(self, x):
+            return self.net(x)
+
+        def training_step(self, batch, _i):
+            x, y = batch
+            return torch.nn.functional.cross_entropy(self(x), y)
+
+        def configure_optimizers(self):
+            return torch.optim.Adam(self.parameters(), lr=1e-2)
+
+    data = torch.utils.data.TensorDataset(torch.randn(16, 1, 16, 16), torch.randint(0, 3, (16,)))
+    loader = torch.utils.data.DataLoader(data, batch_size=8)
+    logger = CSVLogger(str(tmp_path / "logs"))
+    cb = SropCallback(tmp_path / "out", images, every=1)
+    trainer = L.Trainer(max_epochs=2, callbacks=[cb], logger=logger, enable_progress_bar=False,
+                        enable_model_summary=False, enable_checkpointing=False, accelerator="cpu", devices=1)
+    trainer.fit(Model(), loader)
+    assert srop_onnx.Track.load(tmp_path / "out").steps == [0, 1, 2]
+    metrics = (tmp_path / "logs" / "lightning_logs" / "version_0" / "metrics.csv").read_text()
+    assert "srop/mean/net.0" in metrics.splitlines()[0]
+
+
+def test_keras_callback_tracks_fit_and_adds_the_means_to_the_logs(tmp_path, rng):
+    keras = pytest.importorskip("keras")
+    if keras.backend.backend() != "torch":
+        pytest.skip("this test runs Keras 3 on its PyTorch backend")
+    from srop_onnx.integrations.keras import SropCallback
+
+    keras.utils.set_random_seed(0)
+    inp = keras.Input((16, 16, 1), name="image")
+    x = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="conv_a")(inp)
+    x = keras.layers.MaxPooling2D(2, name="pool")(x)
+    x = keras.layers.Conv2D(4, 3, padding="same", name="conv_b")(x)
+    model = keras.Model(inp, keras.layers.Dense(3)(keras.layers.GlobalAveragePooling2D()(x)))
+    model.compile("adam", "sparse_categorical_crossentropy")
+    images = rng.standard_normal((6, 16, 16, 1)).astype(np.float32)
+    cb = SropCallback(tmp_path / "out", images, every=1)
+    history = model.fit(rng.random((16, 16, 16, 1)).astype("float32"), rng.integers(0, 3, 16), epochs=2, verbose=0,
+                        callbacks=[cb])
+    tr = srop_onnx.Track.load(tmp_path / "out")
+    assert tr.steps == [0, 1, 2] and tr.layer_names == ["conv_a", "conv_a.pool", "conv_b"]
+    assert tr.index["exporter"].startswith("keras")
+    assert history.history["srop/mean/conv_b"] == [cb.profiles[e].layer("conv_b").summary("band").mean for e in (1, 2)]
+
+
+def test_no_framework_is_imported_unless_the_model_comes_from_it(tmp_path):
+    code = ("import sys, numpy as np, onnx, srop_onnx\n"
+            "from onnx import helper, TensorProto, numpy_helper\n"
+            "w = numpy_helper.from_array(np.ones((2, 1, 3, 3), np.float32), 'w')\n"
+            "g = helper.make_graph([helper.make_node('Conv', ['x', 'w'], ['y'], name='c', pads=[1, 1, 1, 1])], 'g',\n"
+            "    [helper.make_tensor_value_info('x', TensorProto.FLOAT, ['N', 1, 16, 16])],\n"
+            "    [helper.make_tensor_value_info('y', TensorProto.FLOAT, None)], [w])\n"
+            "m = helper.make_model(g, opset_imports=[helper.make_opsetid('', 17)], ir_version=10)\n"
+            "srop_onnx.Tracker(None, np.ones((2, 1, 16, 16), np.float32)).add(0, m)\n"
+            "print(','.join(k for k in ('torch', 'keras', 'tensorflow', 'lightning') if k in sys.modules))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == ""
