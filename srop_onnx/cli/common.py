@@ -254,8 +254,11 @@ def _ops(text: str | None):
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(version(), "-V", "--version", prog_name="srop-onnx")
 @click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
+@click.option("--storage-option", "storage", multiple=True, metavar="KEY=VALUE",
+              help="Settings for s3:// and gs:// URLs, e.g. endpoint_url=http://127.0.0.1:9000 or region_name=eu-west-1 "
+                   "(never credentials: they come from the environment or your AWS profile). Repeatable.")
 @click.pass_context
-def main(ctx, debug):
+def main(ctx, debug, storage):
     """Spectral roll-off points (SROPs) of the feature maps of any ONNX model.
 
     \b
@@ -275,6 +278,10 @@ def main(ctx, debug):
     raise_on_sigterm()
     ctx.ensure_object(dict)
     ctx.obj["debug"] = debug
+    if storage:
+        from ..files.remote import set_storage_options
+
+        set_storage_options(list(storage))
     check_address_space()
 
 

@@ -43,7 +43,15 @@ def checked_size(path: str | os.PathLike, what: str, limit: int, error: type[Sro
 
 
 def read_checked(path: str | os.PathLike, what: str, limit: int, error: type[SropError], fix: str) -> bytes:
-    """The bytes of ``path`` after :func:`checked_size`; a read that fails is ``error`` too."""
+    """The bytes of ``path`` after :func:`checked_size`; a read that fails is ``error`` too. A URL
+    (``s3://...``) is read from its bucket, its size checked from the listing first."""
+    from .remote import is_url, object_size, read_bytes
+
+    if is_url(path):
+        size = object_size(path)
+        if size > limit:
+            raise error(f"{path}: {_size(size)}, larger than a {what} can be ({_size(limit)}); {fix}")
+        return read_bytes(path, error)
     size = checked_size(path, what, limit, error, fix)
     try:
         with open(path, "rb") as f:

@@ -218,10 +218,31 @@ def _text_kwargs(mode: str) -> dict:
 
 
 @contextlib.contextmanager
+def _remote_path(url: str) -> Iterator[str]:
+    """A local temporary file for a writer that needs a path (NumPy, ONNX), uploaded to ``url`` in
+    one PUT when complete, then removed."""
+    import tempfile
+
+    from .remote import write_bytes
+
+    with tempfile.TemporaryDirectory(prefix="srop-onnx-upload-") as tmp:
+        local = os.path.join(tmp, url.rstrip("/").rsplit("/", 1)[-1] or "object")
+        yield local
+        with open(local, "rb") as f:
+            write_bytes(url, f.read())
+
+
+@contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[str]:
     """A temporary path beside ``path``'s real target (through symbolic links) for the caller to
     write; renamed over the target on success, removed on failure (an OSError becomes one
     :class:`OutputError` line, the previous file unchanged)."""
+    from .remote import is_url
+
+    if is_url(path):  # an object is written in one PUT of the whole file, after it is complete
+        with _remote_path(str(path)) as tmp:
+            yield tmp
+        return
     target = Path(os.path.realpath(path))
     fd, tmp = _temporary(path, target)
     held = _lock(fd)  # until the temporary is renamed or removed: never taken for a stale one
@@ -246,6 +267,16 @@ def atomic_write(path: str | os.PathLike, mode: str = "w") -> Iterator:
     if to_stdout(path):
         with _stdout(path, mode) as f:
             yield f
+        return
+    from .remote import is_url, write_bytes
+
+    if is_url(path):  # built in memory, then one PUT of the complete object
+        import io
+
+        buf = io.StringIO() if "b" not in mode else io.BytesIO()
+        yield buf
+        data = buf.getvalue()
+        write_bytes(str(path), data.encode("utf-8") if isinstance(data, str) else data)
         return
     target = Path(os.path.realpath(path))  # through symbolic links: the link stays, its target is replaced
     if target.is_dir():
@@ -305,9 +336,18 @@ def guard_outputs(outputs: dict, *, model=None, inputs=(), protected: dict | Non
     path (its external data files are protected too when it loads); ``inputs`` the input arguments;
     ``protected`` more files by what they are (``{"the golden profile": path}``).
     """
-    given = {opt: Path(p) for opt, p in outputs.items() if p is not None and not to_stdout(p)}
-    owned = {what: Path(p) for what, p in (protected or {}).items() if p is not None}
-    if model is not None:
+    from .remote import is_url
+
+    urls = [p for p in outputs.values() if p is not None and is_url(p)]
+    if len(urls) != len(set(urls)):
+        raise OutputError(f"{urls[0]}: two outputs name the same object; give each output its own URL")
+    for opt, p in outputs.items():
+        for i in (str(i) for i in inputs if is_url(str(i))):
+            if p is not None and is_url(p) and (p == i or p.startswith(i.rstrip("/") + "/")):
+                raise OutputError(f"{opt} {p}: that is an input ({i}); refusing to overwrite it, choose another URL")
+    given = {opt: Path(p) for opt, p in outputs.items() if p is not None and not to_stdout(p) and not is_url(p)}
+    owned = {what: Path(p) for what, p in (protected or {}).items() if p is not None and not is_url(p)}
+    if model is not None and not is_url(model):
         owned[f"the model {model}"] = Path(model)
     seen: dict[str, str] = {}
     for opt, out in given.items():

@@ -60,7 +60,8 @@ class InputSet:
         from ..model.modelio import read_wav
 
         if isinstance(plan.pre, AudioPrep) and plan.pre.sample_rate is None and self.first_audio is not None:
-            plan.pre = replace(plan.pre, sample_rate=read_wav(self.first_audio)[0])
+            f = self.first_audio
+            plan.pre = replace(plan.pre, sample_rate=read_wav(f, f.read() if _remote(f) else None)[0])
 
     def shard_proof(self, shard: tuple[int, int]) -> dict:
         """What a partial profile carries so that ``merge`` can prove it belongs to the run."""
@@ -119,6 +120,19 @@ def npz_names(inputs) -> set[str]:
         return set()
 
 
+def _remote(f) -> bool:
+    from ..files.remote import RemoteFile
+
+    return isinstance(f, RemoteFile)
+
+
+def _size(f) -> int:
+    """A listed file's size (an object's from the listing), -1 for what is not a regular file."""
+    if _remote(f):
+        return f.size
+    return f.stat().st_size if f.is_file() else -1
+
+
 def open_inputs(inputs, spec, shard: tuple[int, int] | None) -> InputSet:
     """Files from paths and folders (sorted, with their identity keys), or the rows of an array
     batch, sliced to ``shard``."""
@@ -129,9 +143,9 @@ def open_inputs(inputs, spec, shard: tuple[int, int] | None) -> InputSet:
     found = discover_keyed(list(inputs))
     files = [f for f, _ in found]
     has_images = any(f.suffix.lower() not in ARRAY_SUFFIXES for f in files)
-    listing = "\n".join(f"{key}\t{f.stat().st_size if f.is_file() else -1}" for f, key in found)
+    listing = "\n".join(f"{key}\t{_size(f)}" for f, key in found)
     digest = hashlib.sha256(listing.encode("utf-8", "surrogateescape")).hexdigest()
-    first_audio = next((f for f in files if f.suffix.lower() in AUDIO_SUFFIXES and f.is_file()), None)
+    first_audio = next((f for f in files if f.suffix.lower() in AUDIO_SUFFIXES and (_remote(f) or f.is_file())), None)
     part = shard_slice(len(found), shard)
     mine = FileList(files[part], [k for _, k in found[part]])
     return InputSet(mine, None, has_images, len(files), digest, first_audio)

@@ -7,6 +7,7 @@ says why not, and :func:`iter_samples` logs and skips it.
 
 from __future__ import annotations
 
+import hashlib
 import queue
 import threading
 from dataclasses import dataclass, field
@@ -209,9 +210,13 @@ def _load_file(f: _File, spec: InputSpec, pre, hashing: bool = False) -> "tuple[
     suffix = f.path.suffix.lower()
     digest = None
     try:
-        check_readable(f.path)
         data = None
-        if hashing:
+        if hasattr(f.path, "url"):  # an object in a bucket: read into memory, decoded from bytes
+            data = f.path.read()
+            digest = hashlib.sha256(data).hexdigest() if hashing else None
+        else:
+            check_readable(f.path)
+        if hashing and data is None:
             data, digest = read_hashed(f.path, keep=suffix != ".npy")
         if suffix in AUDIO_SUFFIXES:
             return [f.sample(_audio_sample(f.path, spec, pre, data))], digest
@@ -221,7 +226,7 @@ def _load_file(f: _File, spec: InputSpec, pre, hashing: bool = False) -> "tuple[
             return [_image_sample(f, spec, pre, data)], digest
         raise InputDataError(f"{f.path}: not an image or array file ({suffix or 'no suffix'})")
     except (InputDataError, UsageError) as exc:
-        return exc, digest or (content_digest(f.path) if hashing else None)
+        return exc, digest or (content_digest(f.path) if hashing and not hasattr(f.path, "url") else None)
 
 
 def _audio_sample(path: Path, spec: InputSpec, prep, data: bytes | None) -> np.ndarray:
@@ -232,6 +237,10 @@ def _audio_sample(path: Path, spec: InputSpec, prep, data: bytes | None) -> np.n
                              "inputs (N, samples), (N, C, samples) or (N, samples, C) only")
     rate, samples = read_wav(path, data)
     return audio_to_input(rate, samples, spec, prep, str(path))
+
+
+#: threads that read (and decode) objects from a bucket: a GET waits on the network, not a core
+REMOTE_READERS = 16
 
 
 def decode_workers() -> int:
@@ -320,7 +329,10 @@ def iter_samples(
     if not isinstance(files, FileList):
         files = FileList(list(files), [Path(f).name for f in files])
     count = 0
-    for f, loaded, digest in _decoded(files, start[0], spec, pre, workers or decode_workers(), log.hashing):
+    workers = workers or decode_workers()
+    if any(hasattr(f, "url") for f in files.files[:1]):  # objects in a bucket: reads wait on the network
+        workers = max(workers, REMOTE_READERS)
+    for f, loaded, digest in _decoded(files, start[0], spec, pre, workers, log.hashing):
         if limit is not None and count >= limit:
             return
         if digest is not None:

@@ -58,6 +58,13 @@ class LoadedModel:
     path: Path
     sha256: str
     external_files: list[Path]
+    #: where the model came from when that is not a local path (a URL), as given
+    source: str | None = None
+
+    @property
+    def shown(self) -> str:
+        """The model's path or URL as the user gave it."""
+        return self.source or str(self.path)
 
 
 def _shown(location: str, limit: int = 80) -> str:
@@ -112,6 +119,10 @@ def load_model(path: str | os.PathLike) -> LoadedModel:
 
     from ..files.reading import MAX_MODEL_BYTES, read_checked
 
+    from ..files.remote import is_url
+
+    if is_url(str(path)):
+        return _load_remote_model(str(path))
     p = Path(path)
     if not p.exists():
         raise ModelError(f"{p}: no such file; give the path of an .onnx model")
@@ -132,6 +143,15 @@ def load_model(path: str | os.PathLike) -> LoadedModel:
     return LoadedModel(proto=proto, path=p, sha256=hashlib.sha256(data).hexdigest(), external_files=ext)
 
 
+def _load_remote_model(url: str) -> LoadedModel:
+    """A model in a bucket, read into memory (its size checked from the listing first)."""
+    from ..files.reading import MAX_MODEL_BYTES, read_checked
+
+    data = read_checked(url, "model", MAX_MODEL_BYTES, ModelError, "give the URL of an .onnx model")
+    loaded = load_model_bytes(data, url)
+    return LoadedModel(loaded.proto, loaded.path, loaded.sha256, [], source=url)
+
+
 def load_model_bytes(data: bytes, label: str = "<memory>") -> LoadedModel:
     """An ONNX model from serialized bytes (an in-memory export); ``label`` names it in profiles
     and errors. Weights must be inside (there is no folder for external data)."""
@@ -144,8 +164,8 @@ def load_model_bytes(data: bytes, label: str = "<memory>") -> LoadedModel:
     if proto.ir_version <= 0 or not proto.HasField("graph") or len(proto.graph.node) == 0:
         raise ModelError(f"{label}: not an ONNX model (no graph or no nodes)")
     if any(t.data_location == 1 for t in proto.graph.initializer):
-        raise ModelError(f"{label}: an in-memory model with external data; save it with its weights inside, or pass "
-                         "its path")
+        raise ModelError(f"{label}: a model with external data read from memory or a bucket; save it with its "
+                         "weights inside (under 2 GiB), or give a local path")
     return LoadedModel(proto=proto, path=Path(label), sha256=hashlib.sha256(data).hexdigest(), external_files=[])
 
 
@@ -158,7 +178,7 @@ def as_loaded(model, label: str = "<memory>") -> LoadedModel:
     if type(model).__name__ == "ModelProto" and hasattr(model, "SerializeToString"):
         return load_model_bytes(model.SerializeToString(), label)
     if isinstance(model, (str, os.PathLike)):
-        return load_model(model)
+        return load_model(model)  # a path or a URL
     raise UsageError(f"model: a path, ONNX bytes or an onnx.ModelProto, got {type(model).__name__}")
 
 
@@ -252,8 +272,17 @@ def discover_keyed(paths: list[str | os.PathLike]) -> list[tuple[Path, str]]:
     reading them fails with a reason, so a run lists them as skipped. Raises InputDataError for a
     missing path or a folder without usable files.
     """
+    from ..files.remote import is_url, list_objects
+
     found: list[tuple[Path, str]] = []
     for raw in paths:
+        if is_url(str(raw)):  # a bucket prefix or one object: listed once (docs/scale.md)
+            objects = list_objects(str(raw), INPUT_SUFFIXES)
+            if not objects:
+                exts = ", ".join(sorted(INPUT_SUFFIXES))
+                raise InputDataError(f"{raw}: no images or arrays there ({exts}); point to a prefix with inputs")
+            found.extend(objects)
+            continue
         p = Path(raw)
         if not p.exists():
             raise InputDataError(f"{p}: no such file or folder; give image files, .npy/.npz arrays or folders of them")

@@ -290,8 +290,9 @@ class Profile:
 def read_json(path: str | Path):
     """The JSON document of a profile (or sweep) file; one-line errors for unreadable or non-JSON files."""
     from ..files.reading import MAX_JSON_BYTES, read_checked
+    from ..files.remote import is_url
 
-    p = Path(path)
+    p = path if is_url(path) else Path(path)
     data = read_checked(p, "profile", MAX_JSON_BYTES, InputDataError, "give the path of a profile written by --json")
     try:
         text = data.decode("utf-8")

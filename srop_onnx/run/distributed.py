@@ -7,7 +7,9 @@ run over all inputs. Ray does the scheduling; nothing here schedules.
 
 The model and input paths must be readable from every worker (one machine,
 or a shared file system on a cluster); they are sent as absolute paths, since a
-worker of a running cluster works in a folder of its own. ``RAY_ADDRESS`` or
+worker of a running cluster works in a folder of its own. URLs (``s3://``) are sent as
+they are: every task reads its slice from the bucket with its own credentials (the
+standard chains of its machine; no credential is ever part of a task's arguments). ``RAY_ADDRESS`` or
 ``address=`` picks an existing cluster, as Ray's own ``ray.init`` does; without
 them a local Ray instance is started. A cluster started with ``ray start --head``
 (Ray 2.5x and later) wants a token: ``RAY_AUTH_MODE=token`` and the token in
@@ -117,9 +119,14 @@ def ray_analysis(model, inputs, measure, how, *, shards: int | None = None, addr
     gpu = how.provider == "cuda" or (how.provider == "auto" and resources.get("GPU", 0) >= 1)
     n = shards or int(resources.get("GPU" if gpu else "CPU", 1)) or 1
     task = ray.remote(num_cpus=1, num_gpus=1 if gpu else 0)(_shard_task)
-    model = os.path.abspath(model)  # a worker of a running cluster works in a folder of its own
+    from ..files.remote import is_url
+
+    def where(p):  # a worker of a running cluster works in a folder of its own; a URL is a URL everywhere
+        return str(p) if is_url(str(p)) else os.path.abspath(p)
+
+    model = where(model)
     if not hasattr(inputs, "shape"):
-        inputs = [os.path.abspath(p) for p in ([inputs] if isinstance(inputs, (str, os.PathLike)) else inputs)]
+        inputs = [where(p) for p in ([inputs] if isinstance(inputs, (str, os.PathLike)) else inputs)]
     refs = [task.remote(model, inputs, (i, n), measure, how) for i in range(1, n + 1)]
     try:
         _wait(ray, refs, progress)

@@ -421,7 +421,7 @@ def build_profile(run: RunState, make: ProfileMaker, partial: bool = False) -> P
         extra["shard"] = make.shard_proof
     spec, loaded = make.plan.spec, make.plan.loaded
     return Profile(
-        model={"path": str(loaded.path), "sha256": loaded.sha256,
+        model={"path": loaded.shown, "sha256": loaded.sha256,
                "input": {"name": spec.name, "shape": list(spec.shape), "layout": spec.layout}},
         settings={**make.settings, "provider": make.session.choice.name,
                   "batch_size": "auto" if make.auto else make.batch_size},

@@ -1,0 +1,203 @@
+"""Object storage: ``s3://``, ``gs://`` (and ``memory://``, ``file://``) URLs wherever a path is
+accepted, through fsspec (docs/scale.md, "Data in a bucket").
+
+The one place URLs are read and written:
+
+- :func:`is_url` tells a URL from a local path (``C:\\data`` is a path);
+- :func:`list_objects` lists a prefix once (sizes and ETags from the listing, no request per
+  object), skips folder markers, and keys each object by its path below the prefix, so a bucket
+  and a local copy of it give the same keys;
+- :func:`read_bytes` reads one object into memory (nothing is copied to local disk);
+- :func:`write_bytes` writes one object in a single PUT of the complete file (S3 has no rename:
+  an object is never seen half-written);
+- :func:`set_storage_options` takes the non-secret settings of ``--storage-option KEY=VALUE``
+  (an endpoint, a region); a key, secret or token given there is refused: credentials come from
+  the standard chains only (environment, AWS profile and config incl. ``AWS_ENDPOINT_URL``,
+  instance roles; Google's default credentials), and never appear in a message of ours.
+
+Errors are one line: access denied, no such bucket, no such key, an endpoint that does not answer
+(within a timeout, no hang), a missing extra (``pip install 'srop-onnx[s3]'``).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from ..errors import InputDataError, OutputError, UsageError
+
+__all__ = ["is_url", "RemoteFile", "list_objects", "read_bytes", "write_bytes", "set_storage_options",
+           "storage_options", "object_size"]
+
+_URL = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]+)://")
+#: the extra that brings each protocol's filesystem
+_EXTRAS = {"s3": "s3", "s3a": "s3", "gs": "gcs", "gcs": "gcs"}
+#: option names that carry a credential: never accepted on the command line
+_SECRET = re.compile(r"key|secret|token|password|credential|session", re.IGNORECASE)
+#: bounded waits for S3: a stopped endpoint is an error in seconds, not a hang
+_S3_DEFAULTS = {"config_kwargs": {"connect_timeout": 5, "read_timeout": 60, "retries": {"max_attempts": 2}}}
+_options: dict[str, str] = {}
+
+
+def is_url(path) -> bool:
+    """A URL with a scheme of two or more letters (``s3://``, ``gs://``, ``memory://``)."""
+    return isinstance(path, str) and bool(_URL.match(path))
+
+
+def set_storage_options(pairs: "list[str] | tuple[str, ...]") -> None:
+    """Non-secret filesystem settings from ``KEY=VALUE`` pairs (``endpoint_url=http://...``,
+    ``region_name=eu-west-1``, ``anon=true``); a credential is refused."""
+    parsed: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = str(pair).partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise UsageError(f"--storage-option {pair!r}: give KEY=VALUE (e.g. endpoint_url=http://127.0.0.1:9000)")
+        if _SECRET.search(key):
+            raise UsageError(f"--storage-option {key}: credentials are never given on the command line (they would "
+                             "show in the shell's history and process list); set them in the environment or your "
+                             "AWS profile")
+        parsed[key] = value
+    _options.clear()
+    _options.update(parsed)
+
+
+def storage_options() -> dict[str, str]:
+    return dict(_options)
+
+
+def _filesystem(url: str):
+    """``(fs, path inside it)`` for ``url``; a missing extra is one line naming it."""
+    protocol = _URL.match(url).group(1).lower()
+    try:
+        import fsspec
+    except ImportError:
+        extra = _EXTRAS.get(protocol, "s3")
+        raise UsageError(f"{url}: URLs need fsspec, which is not installed; pip install 'srop-onnx[{extra}]'") from None
+    opts: dict = dict(_options)
+    if protocol in ("s3", "s3a"):
+        if "endpoint_url" in opts:
+            opts.setdefault("client_kwargs", {})["endpoint_url"] = opts.pop("endpoint_url")
+        if "region_name" in opts:
+            opts.setdefault("client_kwargs", {})["region_name"] = opts.pop("region_name")
+        if "anon" in opts:
+            opts["anon"] = str(opts["anon"]).lower() in ("1", "true", "yes")
+        for k, v in _S3_DEFAULTS.items():
+            opts.setdefault(k, v)
+    try:
+        return fsspec.core.url_to_fs(url, **opts)
+    except ImportError:
+        extra = _EXTRAS.get(protocol)
+        fix = f"pip install 'srop-onnx[{extra}]'" if extra else f"install the fsspec filesystem for {protocol}://"
+        raise UsageError(f"{url}: {protocol}:// needs a package that is not installed; {fix}") from None
+    except ValueError as exc:
+        raise UsageError(f"{url}: not a URL srop-onnx can read ({_clean(exc)})") from None
+
+
+def _clean(exc: BaseException) -> str:
+    """An error's first line, without anything that looks like a credential."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    text = re.sub(r"(?i)(signature|credential|secret|token|key)[^ ,;]*=[^ ,;]+", r"\1=...", text)
+    return text[:200]
+
+
+def _why(exc: BaseException, url: str) -> str:
+    """What went wrong with ``url``, in words."""
+    name = type(exc).__name__
+    text = _clean(exc)
+    if isinstance(exc, PermissionError) or "AccessDenied" in text or "Forbidden" in text or "403" in text \
+            or "SignatureDoesNotMatch" in text or "InvalidAccessKeyId" in text:
+        return "access denied (check the credentials in your environment or AWS profile)"
+    if "NoSuchBucket" in text or "bucket does not exist" in text.lower():
+        return "no such bucket"
+    if isinstance(exc, FileNotFoundError) or "NoSuchKey" in text or "Not Found" in text or "404" in text:
+        return "no such object or bucket"
+    if "Could not connect" in text or "EndpointConnectionError" in name or "ConnectTimeout" in name \
+            or "Connection refused" in text or "timed out" in text.lower() or isinstance(exc, (ConnectionError, TimeoutError)):
+        return "the storage endpoint does not answer (check --storage-option endpoint_url or AWS_ENDPOINT_URL)"
+    return f"{name}: {text}"
+
+
+@dataclass(frozen=True)
+class RemoteFile:
+    """An object in a bucket, as an input file: its URL, its size and ETag from the listing."""
+
+    url: str
+    size: int
+    etag: str = ""
+
+    @property
+    def name(self) -> str:
+        return self.url.rstrip("/").rsplit("/", 1)[-1]
+
+    @property
+    def suffix(self) -> str:
+        name = self.name
+        return "." + name.rsplit(".", 1)[-1] if "." in name else ""
+
+    def __str__(self) -> str:
+        return self.url
+
+    def read(self) -> bytes:
+        return read_bytes(self.url)
+
+
+def list_objects(url: str, suffixes) -> list[tuple[RemoteFile, str]]:
+    """``(object, key)`` of every object under ``url`` whose suffix is in ``suffixes``, sorted by
+    key (as local folders are): the key is the path below the prefix; one object given directly
+    is keyed by its name. One listing, no request per object; folder markers are skipped."""
+    fs, path = _filesystem(url)
+    protocol = _URL.match(url).group(1)
+    try:
+        if not url.endswith("/") and fs.isfile(path):
+            info = fs.info(path)
+            f = RemoteFile(url, int(info.get("size") or 0), str(info.get("ETag", "")).strip('"'))
+            return [(f, f.name)]
+        found = fs.find(path, detail=True)
+    except Exception as exc:  # noqa: BLE001 - the filesystems raise many kinds; one line each
+        raise InputDataError(f"{url}: cannot list it: {_why(exc, url)}") from None
+    prefix = path.rstrip("/") + "/"
+    out = []
+    for full, info in found.items():
+        if info.get("type") == "directory" or full.endswith("/"):
+            continue
+        key = full[len(prefix):] if full.startswith(prefix) else full.rsplit("/", 1)[-1]
+        if not key or "." + key.rsplit(".", 1)[-1].lower() not in suffixes:
+            continue
+        out.append((RemoteFile(f"{protocol}://{full}", int(info.get("size") or 0),
+                               str(info.get("ETag", "")).strip('"')), key))
+    if not out and not found:
+        try:
+            if not fs.exists(path):
+                raise InputDataError(f"{url}: no such object or prefix")
+        except InputDataError:
+            raise
+        except Exception as exc:  # noqa: BLE001
+            raise InputDataError(f"{url}: cannot list it: {_why(exc, url)}") from None
+    return sorted(out, key=lambda fk: fk[1])
+
+
+def object_size(url: str) -> int:
+    fs, path = _filesystem(url)
+    try:
+        return int(fs.size(path))
+    except Exception as exc:  # noqa: BLE001
+        raise InputDataError(f"{url}: cannot read it: {_why(exc, url)}") from None
+
+
+def read_bytes(url: str, error: type = InputDataError) -> bytes:
+    """The whole object, in memory."""
+    fs, path = _filesystem(url)
+    try:
+        return fs.cat_file(path)
+    except Exception as exc:  # noqa: BLE001
+        raise error(f"{url}: cannot read it: {_why(exc, url)}") from None
+
+
+def write_bytes(url: str, data: bytes) -> None:
+    """One object, written in a single PUT of the complete bytes (never a partial object)."""
+    fs, path = _filesystem(url)
+    try:
+        fs.pipe_file(path, bytes(data))
+    except Exception as exc:  # noqa: BLE001
+        raise OutputError(f"{url}: cannot write it: {_why(exc, url)}") from None
