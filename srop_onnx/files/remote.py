@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from ..errors import InputDataError, OutputError, UsageError
 
 __all__ = ["is_url", "RemoteFile", "list_objects", "read_bytes", "write_bytes", "set_storage_options",
-           "storage_options", "object_size"]
+           "storage_options", "object_size", "exists"]
 
 _URL = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]+)://")
 #: the extra that brings each protocol's filesystem
@@ -175,6 +175,15 @@ def list_objects(url: str, suffixes) -> list[tuple[RemoteFile, str]]:
         except Exception as exc:  # noqa: BLE001
             raise InputDataError(f"{url}: cannot list it: {_why(exc, url)}") from None
     return sorted(out, key=lambda fk: fk[1])
+
+
+def exists(url: str) -> bool:
+    """Whether the object exists (a missing bucket or key is False; other failures are one line)."""
+    fs, path = _filesystem(url)
+    try:
+        return bool(fs.exists(path))
+    except Exception as exc:  # noqa: BLE001
+        raise InputDataError(f"{url}: cannot look it up: {_why(exc, url)}") from None
 
 
 def object_size(url: str) -> int:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Iterator
 
 import numpy as np
 
+from ..errors import UsageError
 from ..files.filetypes import ARRAY_SUFFIXES, AUDIO_SUFFIXES
 from ..model.modelio import discover_keyed
 from .samples import FileList, Sample, check_array, iter_samples
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
     from ..config.settings import Execution, Measurement
     from ..run.stages import ModelPlan, RunState
 
-__all__ = ["InputSet", "open_inputs", "shard_slice", "npz_names"]
+__all__ = ["InputSet", "Listing", "open_inputs", "shard_slice", "npz_names", "list_inputs", "shard_listings"]
 
 
 def shard_slice(n: int, shard: tuple[int, int] | None) -> slice:
@@ -133,11 +134,22 @@ def _size(f) -> int:
     return f.stat().st_size if f.is_file() else -1
 
 
-def open_inputs(inputs, spec, shard: tuple[int, int] | None) -> InputSet:
-    """Files from paths and folders (sorted, with their identity keys), or the rows of an array
-    batch, sliced to ``shard``."""
-    if isinstance(inputs, np.ndarray):
-        return _array_set(inputs, spec, shard)
+@dataclass(frozen=True)
+class Listing:
+    """One shard's slice of an input list made elsewhere (the driver of a Ray job lists a bucket
+    once): its ``(file, key)`` entries, where they start, and what the whole list is."""
+
+    entries: list
+    start: int
+    total: int
+    list_digest: str
+    has_images: bool
+    first_audio: object = None
+
+
+def list_inputs(inputs) -> tuple[list, str, bool, object]:
+    """``(entries, list digest, has images, first WAV)`` of input arguments: files and folders, or
+    objects under URLs (listed once)."""
     if isinstance(inputs, (str, os.PathLike)):
         inputs = [inputs]
     found = discover_keyed(list(inputs))
@@ -146,6 +158,33 @@ def open_inputs(inputs, spec, shard: tuple[int, int] | None) -> InputSet:
     listing = "\n".join(f"{key}\t{_size(f)}" for f, key in found)
     digest = hashlib.sha256(listing.encode("utf-8", "surrogateescape")).hexdigest()
     first_audio = next((f for f in files if f.suffix.lower() in AUDIO_SUFFIXES and (_remote(f) or f.is_file())), None)
+    return found, digest, has_images, first_audio
+
+
+def shard_listings(inputs, count: int) -> list[Listing]:
+    """The input list, listed once, cut into the ``count`` slices that ``--shard i/count`` takes."""
+    found, digest, has_images, first_audio = list_inputs(inputs)
+    out = []
+    for i in range(1, count + 1):
+        part = shard_slice(len(found), (i, count))
+        out.append(Listing(found[part], part.start, len(found), digest, has_images, first_audio))
+    return out
+
+
+def open_inputs(inputs, spec, shard: tuple[int, int] | None) -> InputSet:
+    """Files from paths and folders (sorted, with their identity keys), objects under URLs, one
+    shard's :class:`Listing`, or the rows of an array batch, sliced to ``shard``."""
+    if isinstance(inputs, np.ndarray):
+        return _array_set(inputs, spec, shard)
+    if isinstance(inputs, Listing):
+        part = shard_slice(inputs.total, shard) if shard else slice(0, inputs.total)
+        if (part.start, part.stop) != (inputs.start, inputs.start + len(inputs.entries)):
+            raise UsageError(f"a listing of inputs {inputs.start}..{inputs.start + len(inputs.entries)} given for shard "
+                             f"{shard}, which takes {part.start}..{part.stop}")
+        mine = FileList([f for f, _ in inputs.entries], [k for _, k in inputs.entries])
+        return InputSet(mine, None, inputs.has_images, inputs.total, inputs.list_digest, inputs.first_audio)
+    found, digest, has_images, first_audio = list_inputs(inputs)
+    files = [f for f, _ in found]
     part = shard_slice(len(found), shard)
     mine = FileList(files[part], [k for _, k in found[part]])
     return InputSet(mine, None, has_images, len(files), digest, first_audio)

@@ -24,8 +24,8 @@ FORMAT = "srop-onnx-checkpoint"
 def fingerprint(model_sha: str, settings: dict, files: list[Path] | None, extra: dict) -> str:
     """Identity of a run: model, number-changing settings, the input list, shard and limits."""
     listing = None
-    if files is not None:
-        listing = [(str(f), f.stat().st_size if f.exists() else -1) for f in files]
+    if files is not None:  # an object in a bucket: its size from the listing
+        listing = [(str(f), f.size if hasattr(f, "url") else (f.stat().st_size if f.exists() else -1)) for f in files]
     doc = {"model": model_sha, "settings": settings, "files": listing, **extra}
     return hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()
 
@@ -49,8 +49,13 @@ def load_checkpoint(path: str | Path, expected: str) -> dict | None:
     checkpoint and another run's."""
     import stat
 
+    from ..files.remote import exists, is_url
     from ..files.writes import remove_stale_temporaries
 
+    if is_url(str(path)):  # a checkpoint in a bucket: one object, written whole by each save
+        if not exists(str(path)):
+            return None
+        return _checked_state(str(path), expected)
     p = Path(path)
     remove_stale_temporaries(p)  # what an interrupted save left beside the checkpoint
     try:
@@ -62,6 +67,12 @@ def load_checkpoint(path: str | Path, expected: str) -> dict | None:
     if not stat.S_ISREG(mode):
         raise UsageError(f"--checkpoint {p}: not a regular file (a device, FIFO or folder); give the path of a "
                          "checkpoint file (it is created when missing)")
+    return _checked_state(p, expected)
+
+
+def _checked_state(p, expected: str) -> dict:
+    """The state of the checkpoint at ``p`` (a path or a URL), checked: format, version, digest,
+    fingerprint."""
     from ..files.reading import MAX_JSON_BYTES, read_checked
 
     data = read_checked(p, "checkpoint", MAX_JSON_BYTES, UsageError,
@@ -108,14 +119,22 @@ class InputDigest:
         return {"files": self.count, "digest": self._hash.hexdigest()}
 
     def verify(self, saved: dict | None) -> str | None:
-        """Re-read and hash the saved prefix of the inputs; None when it matches, else why not."""
-        from ..model.modelio import content_digest
-
+        """Re-read and hash the saved prefix of the inputs (objects in a bucket are read again, not
+        trusted by their listing); None when it matches, else why not."""
         if saved is None or self.files is None:
             return None
         upto = min(int(saved["files"]), len(self.files))
-        self.cover(upto, {i: content_digest(self.files[i]) for i in range(self.count, upto)})
+        self.cover(upto, {i: _digest(self.files[i]) for i in range(self.count, upto)})
         if self._hash.hexdigest() != saved["digest"]:
             return (f"an input read before the checkpoint (one of the first {saved['files']} files) changed since "
                     "(its content differs)")
         return None
+
+
+def _digest(f) -> str:
+    """SHA-256 of an input's bytes: a local file's, or an object's read again from its bucket."""
+    if hasattr(f, "url"):
+        return hashlib.sha256(f.read()).hexdigest()
+    from ..model.modelio import content_digest
+
+    return content_digest(f)

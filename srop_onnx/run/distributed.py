@@ -7,9 +7,10 @@ run over all inputs. Ray does the scheduling; nothing here schedules.
 
 The model and input paths must be readable from every worker (one machine,
 or a shared file system on a cluster); they are sent as absolute paths, since a
-worker of a running cluster works in a folder of its own. URLs (``s3://``) are sent as
-they are: every task reads its slice from the bucket with its own credentials (the
-standard chains of its machine; no credential is ever part of a task's arguments). ``RAY_ADDRESS`` or
+worker of a running cluster works in a folder of its own. Inputs in a bucket (``s3://``)
+are listed once by the driver, and each task gets its slice of the listing (URLs, keys,
+sizes, ETags) and reads those objects with its own credentials (the standard chains of its
+machine; no credential is ever part of a task's arguments). ``RAY_ADDRESS`` or
 ``address=`` picks an existing cluster, as Ray's own ``ray.init`` does; without
 them a local Ray instance is started. A cluster started with ``ray start --head``
 (Ray 2.5x and later) wants a token: ``RAY_AUTH_MODE=token`` and the token in
@@ -125,9 +126,14 @@ def ray_analysis(model, inputs, measure, how, *, shards: int | None = None, addr
         return str(p) if is_url(str(p)) else os.path.abspath(p)
 
     model = where(model)
+    slices = None
     if not hasattr(inputs, "shape"):
         inputs = [where(p) for p in ([inputs] if isinstance(inputs, (str, os.PathLike)) else inputs)]
-    refs = [task.remote(model, inputs, (i, n), measure, how) for i in range(1, n + 1)]
+        if all(is_url(p) for p in inputs):  # a bucket is listed once, here; each task gets its slice
+            from ..inputs.inputset import shard_listings
+
+            slices = shard_listings(inputs, n)
+    refs = [task.remote(model, slices[i - 1] if slices else inputs, (i, n), measure, how) for i in range(1, n + 1)]
     try:
         _wait(ray, refs, progress)
         done = ray.get(refs)

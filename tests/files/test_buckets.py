@@ -174,3 +174,45 @@ def test_ray_tasks_read_their_shards_from_the_bucket(server, tmp_path):
         ray.shutdown()
     local = srop_onnx.analyze(EXAMPLE, EXAMPLE_IMAGES)
     assert merged.to_dict()["layers"] == local.to_dict()["layers"] and merged.sources == local.sources
+
+
+def _many(server, n=48):
+    """``n`` inputs under ``s3://data/many/`` (the example images again under other names)."""
+    images = sorted(EXAMPLE_IMAGES.iterdir())
+    server["fs"].pipe({f"data/many/{i:03d}_{images[i % len(images)].name}": images[i % len(images)].read_bytes()
+                       for i in range(n)})
+
+
+def test_a_run_stopped_by_sigterm_resumes_from_a_checkpoint_in_the_bucket(server, tmp_path):
+    import signal
+
+    _many(server)
+    args = ["analyze", EXAMPLE, "s3://data/many/", "-q", "-b", "1", "--checkpoint", "s3://data/ck/run.json",
+            "--checkpoint-every", "1"]
+    proc = subprocess.Popen([sys.executable, "-m", "srop_onnx", *map(str, args)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True, env=os.environ.copy())
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None and not server["fs"].exists("data/ck/run.json"):
+        time.sleep(0.05)
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=60)
+    res = _cli(*args, "--json", tmp_path / "resumed.json")
+    assert res.returncode == 0, res.stderr
+    assert _cli("analyze", EXAMPLE, "s3://data/many/", "-q", "--json", tmp_path / "whole.json").returncode == 0
+    import json
+
+    resumed, whole = (json.loads((tmp_path / n).read_text()) for n in ("resumed.json", "whole.json"))
+    assert resumed["layers"] == whole["layers"] and resumed["inputs"] == whole["inputs"]
+
+
+def test_an_object_overwritten_before_the_resume_is_refused(server, tmp_path):
+    args = ["analyze", EXAMPLE, "s3://data/val/", "-q", "--checkpoint", "s3://data/ck/done.json"]
+    assert _cli(*args).returncode == 0
+    fs = server["fs"]
+    first = sorted(fs.ls("data/val/"))[0]
+    data = bytearray(fs.cat_file(first))
+    data[-5] ^= 0xFF  # the same size: the listing cannot tell, the hash can
+    fs.pipe_file(first, bytes(data))
+    res = _cli(*args)
+    assert res.returncode == 2 and "changed since" in res.stderr and SECRET not in res.stderr, res.stderr
