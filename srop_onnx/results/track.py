@@ -174,8 +174,9 @@ class Track:
         return [step_entry(s, p, self.profiles[i - 1] if i else None, units)
                 for i, (s, p) in enumerate(zip(self.steps, self.profiles))]
 
-    def means(self, units: str | None = None) -> np.ndarray:
-        """Mean SROP, shape (layers, steps), NaN where a step has no live map of a layer."""
+    def _per_layer(self, field: str, units: str | None) -> np.ndarray:
+        """One summary number (``mean``, ``std``) of every layer at every step, shape (layers,
+        steps); NaN where a step has no live map of a layer."""
         units = units or self.units
         names = self.layer_names
         out = np.full((len(names), len(self.profiles)), np.nan)
@@ -184,21 +185,16 @@ class Track:
             for i, name in enumerate(names):
                 lay = by.get(name)
                 if lay is not None and lay.stats.count:
-                    out[i, j] = lay.summary(units).mean
+                    out[i, j] = getattr(lay.summary(units), field)
         return out
+
+    def means(self, units: str | None = None) -> np.ndarray:
+        """Mean SROP, shape (layers, steps), NaN where a step has no live map of a layer."""
+        return self._per_layer("mean", units)
 
     def stds(self, units: str | None = None) -> np.ndarray:
         """Standard deviation of each layer's SROP, shape (layers, steps)."""
-        units = units or self.units
-        names = self.layer_names
-        out = np.full((len(names), len(self.profiles)), np.nan)
-        for j, prof in enumerate(self.profiles):
-            by = {lay.name: lay for lay in prof.layers}
-            for i, name in enumerate(names):
-                lay = by.get(name)
-                if lay is not None and lay.stats.count:
-                    out[i, j] = lay.summary(units).std
-        return out
+        return self._per_layer("std", units)
 
     def thirds(self, units: str | None = None) -> list[tuple[str, np.ndarray]]:
         """Per depth third, the mean of its layers' means at each step."""

@@ -180,6 +180,8 @@ class Tracker:
         self._index: dict | None = None
         self._tb = None
         self._tb_dir = tensorboard
+        if self.out is not None:
+            _remove_stale(self.out)
         if self.out is not None and (self.out / INDEX_NAME).exists():
             old = Track.load(self.out)
             self._index, self._steps, self._profiles = old.index, old.steps, list(old.profiles)
@@ -309,6 +311,20 @@ class Tracker:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _remove_stale(out: Path) -> None:
+    """What a killed run left half-written in the track folder (temporaries of the index and of
+    step profiles, never the files themselves): removed when provably stale."""
+    from ..files.writes import remove_stale_temporaries
+
+    remove_stale_temporaries(out / INDEX_NAME)
+    folder = out / "profiles"
+    if folder.is_dir():
+        targets = {re.sub(r"^\.(.*)\.[a-z0-9_]{8}\.tmp$", r"\1", p.name) for p in folder.iterdir()
+                   if p.name.startswith(".") and p.name.endswith(".tmp")}
+        for name in targets:
+            remove_stale_temporaries(folder / name)
 
 
 def track(models, inputs, out: "str | os.PathLike | None" = None, *, steps: Sequence[int] | None = None,

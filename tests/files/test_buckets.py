@@ -88,6 +88,7 @@ def _cli(*args, env=None, timeout=120):
 
 
 def test_a_profile_from_a_bucket_is_byte_identical_to_the_local_one(server, tmp_path):
+    server["fs"].call_s3("put_object", Bucket="data", Key="val/folder/", Body=b"")  # a folder marker: skipped
     res = _cli("analyze", EXAMPLE, "s3://data/val/", "-q", "--json", tmp_path / "remote.json")
     assert res.returncode == 0, res.stderr
     res = _cli("analyze", EXAMPLE, EXAMPLE_IMAGES, "-q", "--json", tmp_path / "local.json")
