@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from ..errors import InputDataError, OutputError, UsageError
 
 __all__ = ["is_url", "RemoteFile", "list_objects", "read_bytes", "write_bytes", "set_storage_options",
-           "storage_options", "object_size", "exists"]
+           "storage_options", "object_size", "exists", "is_remote"]
 
 _URL = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]+)://")
 #: the extra that brings each protocol's filesystem
@@ -177,36 +177,34 @@ def list_objects(url: str, suffixes) -> list[tuple[RemoteFile, str]]:
     return sorted(out, key=lambda fk: fk[1])
 
 
-def exists(url: str) -> bool:
-    """Whether the object exists (a missing bucket or key is False; other failures are one line)."""
+def _call(url: str, verb: str, op, error: type = InputDataError):
+    """``op(fs, path)`` for ``url``; any failure of the filesystem is one ``error`` line saying why."""
     fs, path = _filesystem(url)
     try:
-        return bool(fs.exists(path))
-    except Exception as exc:  # noqa: BLE001
-        raise InputDataError(f"{url}: cannot look it up: {_why(exc, url)}") from None
+        return op(fs, path)
+    except Exception as exc:  # noqa: BLE001 - the filesystems raise many kinds; one line each
+        raise error(f"{url}: cannot {verb} it: {_why(exc, url)}") from None
+
+
+def exists(url: str) -> bool:
+    """Whether the object exists (a missing bucket or key is False; other failures are one line)."""
+    return bool(_call(url, "look up", lambda fs, path: fs.exists(path)))
 
 
 def object_size(url: str) -> int:
-    fs, path = _filesystem(url)
-    try:
-        return int(fs.size(path))
-    except Exception as exc:  # noqa: BLE001
-        raise InputDataError(f"{url}: cannot read it: {_why(exc, url)}") from None
+    return int(_call(url, "read", lambda fs, path: fs.size(path)))
 
 
 def read_bytes(url: str, error: type = InputDataError) -> bytes:
     """The whole object, in memory."""
-    fs, path = _filesystem(url)
-    try:
-        return fs.cat_file(path)
-    except Exception as exc:  # noqa: BLE001
-        raise error(f"{url}: cannot read it: {_why(exc, url)}") from None
+    return _call(url, "read", lambda fs, path: fs.cat_file(path), error)
 
 
 def write_bytes(url: str, data: bytes) -> None:
     """One object, written in a single PUT of the complete bytes (never a partial object)."""
-    fs, path = _filesystem(url)
-    try:
-        fs.pipe_file(path, bytes(data))
-    except Exception as exc:  # noqa: BLE001
-        raise OutputError(f"{url}: cannot write it: {_why(exc, url)}") from None
+    _call(url, "write", lambda fs, path: fs.pipe_file(path, bytes(data)), OutputError)
+
+
+def is_remote(f) -> bool:
+    """An input file that is an object in a bucket (:class:`RemoteFile`), not a local path."""
+    return isinstance(f, RemoteFile)

@@ -19,6 +19,7 @@ import numpy as np
 
 from ..errors import UsageError
 from ..files.filetypes import ARRAY_SUFFIXES, AUDIO_SUFFIXES
+from ..files.remote import is_remote
 from ..model.modelio import discover_keyed
 from .samples import FileList, Sample, check_array, iter_samples
 
@@ -62,7 +63,7 @@ class InputSet:
 
         if isinstance(plan.pre, AudioPrep) and plan.pre.sample_rate is None and self.first_audio is not None:
             f = self.first_audio
-            plan.pre = replace(plan.pre, sample_rate=read_wav(f, f.read() if _remote(f) else None)[0])
+            plan.pre = replace(plan.pre, sample_rate=read_wav(f, f.read() if is_remote(f) else None)[0])
 
     def shard_proof(self, shard: tuple[int, int]) -> dict:
         """What a partial profile carries so that ``merge`` can prove it belongs to the run."""
@@ -121,15 +122,9 @@ def npz_names(inputs) -> set[str]:
         return set()
 
 
-def _remote(f) -> bool:
-    from ..files.remote import RemoteFile
-
-    return isinstance(f, RemoteFile)
-
-
 def _size(f) -> int:
     """A listed file's size (an object's from the listing), -1 for what is not a regular file."""
-    if _remote(f):
+    if is_remote(f):
         return f.size
     return f.stat().st_size if f.is_file() else -1
 
@@ -157,7 +152,7 @@ def list_inputs(inputs) -> tuple[list, str, bool, object]:
     has_images = any(f.suffix.lower() not in ARRAY_SUFFIXES for f in files)
     listing = "\n".join(f"{key}\t{_size(f)}" for f, key in found)
     digest = hashlib.sha256(listing.encode("utf-8", "surrogateescape")).hexdigest()
-    first_audio = next((f for f in files if f.suffix.lower() in AUDIO_SUFFIXES and (_remote(f) or f.is_file())), None)
+    first_audio = next((f for f in files if f.suffix.lower() in AUDIO_SUFFIXES and (is_remote(f) or f.is_file())), None)
     return found, digest, has_images, first_audio
 
 

@@ -19,6 +19,7 @@ import numpy as np
 from ..core._xp import preload
 from ..errors import InputDataError, UsageError
 from ..files.filetypes import ARRAY_SUFFIXES, AUDIO_SUFFIXES, IMAGE_SUFFIXES
+from ..files.remote import is_remote
 from .inputspec import InputSpec
 from ..model.modelio import check_readable, content_digest, read_arrays, read_hashed, read_image, read_named_arrays, read_wav
 from .preprocess import Preprocess, image_to_input
@@ -211,7 +212,7 @@ def _load_file(f: _File, spec: InputSpec, pre, hashing: bool = False) -> "tuple[
     digest = None
     try:
         data = None
-        if hasattr(f.path, "url"):  # an object in a bucket: read into memory, decoded from bytes
+        if is_remote(f.path):  # an object in a bucket: read into memory, decoded from bytes
             data = f.path.read()
             digest = hashlib.sha256(data).hexdigest() if hashing else None
         else:
@@ -226,7 +227,7 @@ def _load_file(f: _File, spec: InputSpec, pre, hashing: bool = False) -> "tuple[
             return [_image_sample(f, spec, pre, data)], digest
         raise InputDataError(f"{f.path}: not an image or array file ({suffix or 'no suffix'})")
     except (InputDataError, UsageError) as exc:
-        return exc, digest or (content_digest(f.path) if hashing and not hasattr(f.path, "url") else None)
+        return exc, digest or (content_digest(f.path) if hashing and not is_remote(f.path) else None)
 
 
 def _audio_sample(path: Path, spec: InputSpec, prep, data: bytes | None) -> np.ndarray:
@@ -330,7 +331,7 @@ def iter_samples(
         files = FileList(list(files), [Path(f).name for f in files])
     count = 0
     workers = workers or decode_workers()
-    if any(hasattr(f, "url") for f in files.files[:1]):  # objects in a bucket: reads wait on the network
+    if any(is_remote(f) for f in files.files):  # objects in a bucket: reads wait on the network
         workers = max(workers, REMOTE_READERS)
     for f, loaded, digest in _decoded(files, start[0], spec, pre, workers, log.hashing):
         if limit is not None and count >= limit:

@@ -54,11 +54,6 @@ def propagate_layouts(model, input_channel_axis: dict[str, int]) -> dict[str, in
     return axis
 
 
-#: ops whose output keeps the input's axes in place (for :func:`graph_layout`): element-wise
-#: arithmetic (a normalisation), casts, activations, pads, slices
-_AXES_KEEPING = _LAYOUT_KEEPING
-
-
 def _ints(model, node, slot: int, attr: str) -> list[int] | None:
     """An int list given as attribute ``attr`` (older opsets) or as constant input ``slot``."""
     for a in node.attribute:
@@ -80,7 +75,7 @@ def _moved(model, node, axes: list) -> list | None:
     :data:`_AMBIGUOUS` when that cannot be told) and its static size (None when unknown). None when
     ``node`` does something this does not follow."""
     op, rank = node.op_type, len(axes)
-    if op in _AXES_KEEPING:
+    if op in _LAYOUT_KEEPING:
         return axes
     if op == "Transpose":
         perm = _ints(model, node, 99, "perm") or list(range(rank))[::-1]
@@ -125,7 +120,7 @@ def graph_layout(model, name: str, rank: int, shape: tuple = ()) -> str | None:
     if rank not in (3, 4):
         return None
     consumers: dict[str, list] = {}
-    for node in topological_order(model.graph):
+    for node in model.graph.node:  # file order: who reads a tensor, not when
         for i in node.input:
             consumers.setdefault(i, []).append(node)
     sizes = list(shape) if len(shape) == rank else [None] * rank
@@ -133,7 +128,7 @@ def graph_layout(model, name: str, rank: int, shape: tuple = ()) -> str | None:
     while todo:
         tensor, axes = todo.pop(0)
         for node in consumers.get(tensor, []):
-            if id(node) in seen or not node.input or node.input[0] != tensor and node.op_type not in _AXES_KEEPING:
+            if id(node) in seen or not node.input or node.input[0] != tensor and node.op_type not in _LAYOUT_KEEPING:
                 continue
             seen.add(id(node))
             if node.op_type in _CHANNELS_FIRST_OPS and node.input[0] == tensor and len(axes) >= 3:

@@ -148,8 +148,9 @@ def _load_remote_model(url: str) -> LoadedModel:
     from ..files.reading import MAX_MODEL_BYTES, read_checked
 
     data = read_checked(url, "model", MAX_MODEL_BYTES, ModelError, "give the URL of an .onnx model")
-    loaded = load_model_bytes(data, url)
-    return LoadedModel(loaded.proto, loaded.path, loaded.sha256, [], source=url)
+    from dataclasses import replace
+
+    return replace(load_model_bytes(data, url), source=url)
 
 
 def load_model_bytes(data: bytes, label: str = "<memory>") -> LoadedModel:

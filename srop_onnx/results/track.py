@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     import pandas
 
 __all__ = ["Track", "TRACK_FORMAT", "TRACK_VERSION", "INDEX_NAME", "profile_file", "step_entry", "build_index",
-           "architecture_digest", "third_groups", "is_track"]
+           "architecture_digest", "third_groups", "profile_thirds", "is_track"]
 
 TRACK_FORMAT = "srop-onnx-track"
 TRACK_VERSION = 1
@@ -105,6 +105,17 @@ def third_groups(names: list[str]) -> list[tuple[str, list[str]]]:
     return [(label, names[i * n // 3:(i + 1) * n // 3]) for i, label in enumerate(("shallow", "middle", "deep"))]
 
 
+def profile_thirds(profile: Profile, names: list[str], units: str) -> list[tuple[str, float]]:
+    """One step's depth thirds (of the track's ``names``): the mean of the layer means of each
+    third over its layers with live maps; NaN for a third without any."""
+    means = {lay.name: lay.summary(units).mean for lay in profile.layers if lay.stats.count}
+    out = []
+    for label, group in third_groups(names):
+        values = [means[n] for n in group if n in means]
+        out.append((label, float(np.mean(values)) if values else math.nan))
+    return out
+
+
 @dataclass
 class Track:
     """A track read back: ``steps`` (ints, ascending), ``profiles`` (one per step, same order) and
@@ -157,13 +168,10 @@ class Track:
         for entry in index.get("steps", []):
             p = folder / entry["profile"]
             try:
-                text = read_checked(p, "profile", MAX_JSON_BYTES, InputDataError, "rebuild the track").decode("utf-8")
+                profiles.append(Profile.load(p))  # read and validated as every profile file is
             except InputDataError as exc:
-                raise InputDataError(f"{p}: step {entry['step']} of the track is missing or unreadable ({exc}); run "
+                raise InputDataError(f"step {entry['step']} of the track is missing or unreadable ({exc}); run "
                                      "'srop-onnx track' again into the same folder to rebuild it") from None
-            prof = Profile.from_json(text, str(p))
-            prof.origin = str(p)
-            profiles.append(prof)
         return cls(index, profiles, folder)
 
     # -- views --------------------------------------------------------------------------------
@@ -198,17 +206,10 @@ class Track:
 
     def thirds(self, units: str | None = None) -> list[tuple[str, np.ndarray]]:
         """Per depth third, the mean of its layers' means at each step."""
-        means = self.means(units)
-        names = self.layer_names
-        rows = []
-        for label, group in third_groups(names):
-            idx = [names.index(n) for n in group]
-            with np.errstate(all="ignore"):
-                block = means[idx]
-                counts = np.sum(np.isfinite(block), axis=0)
-                sums = np.nansum(block, axis=0)
-                rows.append((label, np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)))
-        return rows
+        units = units or self.units
+        per_step = [profile_thirds(p, self.layer_names, units) for p in self.profiles]
+        return [(label, np.array([row[k][1] for row in per_step], dtype=np.float64))
+                for k, (label, _) in enumerate(third_groups(self.layer_names))]
 
     def verdicts(self, units: str | None = None) -> list[str]:
         """One line per depth third: first and last step's mean, and at how many steps it was

@@ -15,6 +15,7 @@ import os
 from pathlib import Path
 
 from ..errors import UsageError
+from ..files.remote import is_remote
 
 __all__ = ["FORMAT", "fingerprint", "save_checkpoint", "load_checkpoint", "InputDigest"]
 
@@ -25,7 +26,7 @@ def fingerprint(model_sha: str, settings: dict, files: list[Path] | None, extra:
     """Identity of a run: model, number-changing settings, the input list, shard and limits."""
     listing = None
     if files is not None:  # an object in a bucket: its size from the listing
-        listing = [(str(f), f.size if hasattr(f, "url") else (f.stat().st_size if f.exists() else -1)) for f in files]
+        listing = [(str(f), f.size if is_remote(f) else (f.stat().st_size if f.exists() else -1)) for f in files]
     doc = {"model": model_sha, "settings": settings, "files": listing, **extra}
     return hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()
 
@@ -133,7 +134,7 @@ class InputDigest:
 
 def _digest(f) -> str:
     """SHA-256 of an input's bytes: a local file's, or an object's read again from its bucket."""
-    if hasattr(f, "url"):
+    if is_remote(f):
         return hashlib.sha256(f.read()).hexdigest()
     from ..model.modelio import content_digest
 

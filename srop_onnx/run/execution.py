@@ -33,7 +33,7 @@ def feed(runner, reducer: LayerReducer, arr: np.ndarray, notify, groups: list[li
         try:
             pending = []
             for names in groups or [None]:
-                outputs = runner.run(chunk, names, part) if part else runner.run(chunk, names)
+                outputs = runner.run(chunk, names, part)
                 if observe is not None:
                     observe(outputs, i, step)
                 pending.extend(reducer.reduce(outputs, step))
@@ -58,7 +58,7 @@ def feed(runner, reducer: LayerReducer, arr: np.ndarray, notify, groups: list[li
 def probe(runner, first: np.ndarray, rows: dict | None = None) -> dict[str, int]:
     """Bytes of each tap output for one sample, from one run of ``first`` (``rows``: its rows of
     the other inputs that share the batch axis)."""
-    outputs = runner.run(first[None], None, {k: v[None] for k, v in rows.items()}) if rows else runner.run(first[None])
+    outputs = runner.run(first[None], None, {k: v[None] for k, v in (rows or {}).items()})
     per = {name: int(v.nbytes) for name, v in outputs.items()}
     del outputs
     return per

@@ -115,7 +115,9 @@ class Runner:
         self.provider = provider
         self.spec = spec
         self.output_names = list(output_names)
-        self.row_inputs = tuple(options.row_inputs)
+        #: the other inputs fed per batch (``run(rows=...)``), with the element type ONNX Runtime wants
+        self._row_types = {i.name: _ORT_NUMPY.get(i.type) or np.float32 for i in self.session.get_inputs()
+                           if i.name in options.row_inputs}
         self._extra_feeds = self._other_inputs(options.feeds or {}, options.notify or _quiet)
         batch_dim = next(i.shape[0] for i in self.session.get_inputs() if i.name == spec.name)
         #: the model's fixed batch size, or None when the batch dim is dynamic
@@ -130,14 +132,10 @@ class Runner:
         feeds = {}
         main = next(i for i in self.session.get_inputs() if i.name == self.spec.name)
         batch_symbol = main.shape[0] if main.shape and not isinstance(main.shape[0], int) else None
-        self._row_types = {}
         for inp in self.session.get_inputs():
-            if inp.name == self.spec.name:
+            if inp.name == self.spec.name or inp.name in self._row_types:
                 continue
             dtype = _ORT_NUMPY.get(inp.type)
-            if inp.name in self.row_inputs:
-                self._row_types[inp.name] = dtype or np.float32
-                continue
             if inp.name in given:
                 feeds[inp.name] = np.asarray(given[inp.name]).astype(dtype or np.float32, copy=False)
                 continue

@@ -21,7 +21,8 @@ from ..config.settings import Execution, Hooks, Measurement
 from ..errors import UsageError
 from ..inputs.samples import Sample
 from ..results.profile import Profile
-from ..results.track import INDEX_NAME, Track, build_index, profile_file, shared_settings, step_entry
+from ..results.track import (INDEX_NAME, Track, build_index, profile_file, profile_thirds, shared_settings,
+                              step_entry)
 from .stages import (ModelPlan, ProfileMaker, RunState, batch_loop, build_profile, load_stage, no_inputs_error,
                      open_inputs, plan_model, start_session, Checkpointer)
 
@@ -189,7 +190,6 @@ class Tracker:
     # -- what a step must agree with ------------------------------------------------------------
     def _plan(self, step: int, model, example) -> tuple[ModelPlan, str]:
         from ..model.frameworks import EXPORTERS, to_onnx
-
         from ..model.modelio import as_loaded
 
         onnx_model, kind = to_onnx(model, example)
@@ -211,9 +211,9 @@ class Tracker:
         if old != arch:
             raise UsageError(f"step {step} ({plan.loaded.path}): another architecture than the track{where} "
                              f"({_difference(old, arch)}); write it to another folder (-o)")
-        if shared_settings(settings) != self._index["settings"]:
-            changed = sorted(k for k in set(self._index["settings"]) | set(shared_settings(settings))
-                             if self._index["settings"].get(k) != shared_settings(settings).get(k))
+        mine, held = shared_settings(settings), self._index["settings"]
+        if mine != held:
+            changed = sorted(k for k in set(held) | set(mine) if held.get(k) != mine.get(k))
             raise UsageError(f"step {step}: other settings than the track{where} ({', '.join(changed)}); use the "
                              "track's settings or another folder (-o)")
         if digest != self._index["inputs"]["list_digest"]:
@@ -285,9 +285,8 @@ class Tracker:
 
         if self._tb is None:
             self._tb = TensorBoardWriter(self._tb_dir)
-        units = profile.units
-        thirds = [(label, float(series[self._steps.index(step)])) for label, series in self.track().thirds(units)]
-        self._tb.add(step, profile, units, thirds)
+        names = [lay["name"] for lay in self._index["architecture"]["layers"]]
+        self._tb.add(step, profile, profile.units, profile_thirds(profile, names, profile.units))
 
     def scalars(self, profile: Profile) -> dict[str, float]:
         """``{"srop/mean/<layer>": value, ...}`` of one step's profile, for any metrics logger."""
