@@ -26,15 +26,20 @@ def compare(profile_a, profile_b, units):
 
 
 @main.command(short_help="Merge the partial profiles (or sweeps) of all shards.")
-@click.argument("parts", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.argument("parts", nargs=-1, required=True, type=click.Path())
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Merged profile or sweep (JSON).")
 def merge(parts, output):
-    """Merge the partial profiles (analyze --shard I/N) or sweeps (sweep --shard I/N) of all shards into one."""
+    """Merge the partial profiles (analyze --shard I/N) or sweeps (sweep --shard I/N) of all shards into one.
+
+    PARTS are files, or folders (bucket prefixes ending in /) whose .json files are all parts, such
+    as the --parts folder of an --engine ray run."""
     from ..results.merge import merge_profiles
     from ..run.sweeps import Sweep, load_result, merge_sweeps
 
+    from ..files.reading import json_files
     from ..files.writes import guard_outputs
 
+    parts = json_files(parts)
     guard_outputs({"-o": output}, protected={f"the part {p}": p for p in parts})
     loaded = [load_result(p) for p in parts]
     if all(isinstance(x, Sweep) for x in loaded):

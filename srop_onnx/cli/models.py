@@ -131,6 +131,9 @@ def _hooks(o: dict, progress=None):
 @click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True, help="ray: shards as Ray tasks, merged.")
 @click.option("--shards", type=click.IntRange(min=1, max=4096), help="--engine ray: number of shards [default: the cluster's CPUs/GPUs].")
 @click.option("--ray-address", metavar="ADDR", help="--engine ray: an existing cluster (else RAY_ADDRESS, else a local Ray).")
+@click.option("--parts", "parts", metavar="DIR|URL/",
+              help="--engine ray: keep each shard's partial profile here (a folder every node sees, or a bucket "
+                   "prefix); rerunning runs only the shards not done.")
 @click.pass_context
 def analyze(ctx, model, inputs, **o):
     """Analyse MODEL over INPUTS (images, .npy/.npz arrays, folders) and print a layer report.
@@ -149,6 +152,9 @@ def analyze(ctx, model, inputs, **o):
     if given and not o["golden"]:
         raise UsageError(f"{'/'.join(given)} needs --check GOLDEN.json (it only applies to a check); add --check "
                          "or drop it")
+    if o["parts"] and o["engine"] != "ray":
+        raise UsageError("--parts keeps the shards of --engine ray; add --engine ray (one machine resumes with "
+                         "--checkpoint instead)")
     if o["vs_random"] and (o["shard"] or o["checkpoint_path"] or o["engine"] == "ray"):
         raise UsageError("--vs-random runs both models locally in one go; drop --shard/--checkpoint/--engine ray")
     if o["kernels_path"] and (o["shard"] or o["engine"] == "ray"):
@@ -168,7 +174,7 @@ def analyze(ctx, model, inputs, **o):
                      checkpoint_every=o["checkpoint_every"])
     golden_profile = _load_profile(o["golden"]) if o["golden"] else None
     mode = _Mode(engine=o["engine"], vs_random=o["vs_random"], seed=o["seed"], shards=o["shards"],
-                 ray_address=o["ray_address"], quiet=o["quiet"])
+                 ray_address=o["ray_address"], quiet=o["quiet"], parts=o["parts"])
     profile, verdict = _run_analysis(model, list(inputs), measure, how, mode, _hooks(o))
     _after_analysis(ctx, profile, verdict, units=o["units"], quiet=quiet_table,
                     outputs={"profile": o["json_path"], "CSV": o["csv_path"], "kernels": o["kernels_path"],
@@ -189,6 +195,7 @@ class _Mode(NamedTuple):
     shards: int | None
     ray_address: str | None
     quiet: bool
+    parts: str | None = None
 
 
 def _run_analysis(model, inputs, measure, how, mode: _Mode, hooks):
@@ -198,14 +205,14 @@ def _run_analysis(model, inputs, measure, how, mode: _Mode, hooks):
     from ..run.analysis import run_analysis, vs_random as run_vs_random
     from ..show.report import ProgressHook
 
-    bar = ProgressHook(None if mode.quiet else _console(stderr=True))
+    bar = ProgressHook(None if mode.quiet else _console(stderr=True), "shards" if mode.engine == "ray" else "inputs")
     hooks = replace(hooks, progress=bar)
     try:
         if mode.engine == "ray":
             from ..run.distributed import ray_analysis
 
-            profile = ray_analysis(model, inputs, measure, how, shards=mode.shards, address=mode.ray_address,
-                                   progress=bar)
+            profile = ray_analysis(model, inputs, measure, how, hooks, shards=mode.shards, address=mode.ray_address,
+                                   parts=mode.parts)
             return profile, None
         if mode.vs_random:
             profile, _twin, verdict = run_vs_random(model, inputs, measure, how, hooks, seed=mode.seed)

@@ -25,8 +25,16 @@ def _guard_folder(out: str, given: list[str]) -> None:
     """The track folder is never one of the user's input or checkpoint folders, nor inside one."""
     from pathlib import Path
 
+    from ..files.remote import is_url
+
+    if is_url(out):  # a prefix in a bucket: never at or under an input prefix
+        for g in (g for g in given if is_url(g)):
+            if (out.rstrip("/") + "/").startswith(g.rstrip("/") + "/") and not g.lower().endswith(".onnx"):
+                raise UsageError(f"-o {out}: is inside {g}, which holds your inputs or checkpoints; write the track "
+                                 "to another prefix")
+        return
     target = Path(out).resolve()
-    for g in given:
+    for g in (g for g in given if not is_url(g)):
         p = Path(g).resolve()
         if p.is_dir() and (target == p or p in target.parents):
             raise UsageError(f"-o {out}: is inside {g}, which holds your inputs or checkpoints; write the track "

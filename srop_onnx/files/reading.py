@@ -10,7 +10,7 @@ from pathlib import Path
 
 from ..errors import SropError
 
-__all__ = ["MAX_JSON_BYTES", "MAX_MODEL_BYTES", "checked_size", "read_checked"]
+__all__ = ["MAX_JSON_BYTES", "MAX_MODEL_BYTES", "checked_size", "read_checked", "json_files"]
 
 #: the largest profile, sweep, golden or checkpoint read (a profile of a million samples and a
 #: hundred layers is a few hundred MB)
@@ -63,3 +63,27 @@ def read_checked(path: str | os.PathLike, what: str, limit: int, error: type[Sro
     if len(data) > limit:  # it grew while we looked
         raise error(f"{Path(path)}: larger than a {what} can be ({_size(limit)}); {fix}")
     return data
+
+
+def json_files(paths) -> list[str]:
+    """``paths`` with each folder (or bucket prefix ending in ``/``) replaced by the ``.json`` files
+    directly in it, sorted by name (``merge parts/`` takes every part there); an empty folder is
+    one line."""
+    from .remote import is_url, list_objects
+
+    out: list[str] = []
+    for p in map(str, paths):
+        if is_url(p) and p.endswith("/"):
+            found = [f.url for f, key in list_objects(p, {".json"}) if "/" not in key]
+        elif not is_url(p) and os.path.isdir(p):
+            found = sorted(os.path.join(p, n) for n in os.listdir(p)
+                           if n.lower().endswith(".json") and os.path.isfile(os.path.join(p, n)))
+        else:
+            out.append(p)
+            continue
+        if not found:
+            from ..errors import UsageError
+
+            raise UsageError(f"{p}: holds no .json files; give the folder or prefix the parts were written to")
+        out.extend(found)
+    return out

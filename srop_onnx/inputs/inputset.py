@@ -103,20 +103,23 @@ def _array_set(batch: np.ndarray, spec, shard: tuple[int, int] | None) -> InputS
 
 
 def npz_names(inputs) -> set[str]:
-    """The array names of the first .npz among the input arguments (empty when there is none or it
-    cannot be read: reading it later says why); which of a model's inputs it names picks the one
-    to feed."""
+    """The array names of the first .npz among the input arguments or a :class:`Listing` (empty
+    when there is none or it cannot be read: reading it later says why); which of a model's inputs
+    it names picks the one to feed."""
+    import io
     import zipfile
 
     if isinstance(inputs, np.ndarray):
         return set()
-    if isinstance(inputs, (str, os.PathLike)):
-        inputs = [inputs]
     try:
-        first = next((f for f, _ in discover_keyed(list(inputs)) if f.suffix.lower() == ".npz"), None)
+        if isinstance(inputs, Listing):
+            files = [f for f, _ in inputs.entries]
+        else:
+            files = [f for f, _ in discover_keyed([inputs] if isinstance(inputs, (str, os.PathLike)) else list(inputs))]
+        first = next((f for f in files if f.suffix.lower() == ".npz"), None)
         if first is None:
             return set()
-        with zipfile.ZipFile(first) as z:
+        with zipfile.ZipFile(io.BytesIO(first.read()) if is_remote(first) else first) as z:
             return {n[:-4] if n.endswith(".npy") else n for n in z.namelist()}
     except Exception:  # noqa: BLE001 - only a hint: the run reads the inputs properly and says what is wrong
         return set()

@@ -144,29 +144,93 @@ def load_model(path: str | os.PathLike) -> LoadedModel:
 
 
 def _load_remote_model(url: str) -> LoadedModel:
-    """A model in a bucket, read into memory (its size checked from the listing first)."""
+    """A model in a bucket, read into memory (its size checked from the listing first); weights kept
+    as external data are read from the objects they name beside it, into the tensors."""
     from ..files.reading import MAX_MODEL_BYTES, read_checked
 
     data = read_checked(url, "model", MAX_MODEL_BYTES, ModelError, "give the URL of an .onnx model")
-    from dataclasses import replace
+    proto = _parse(data, url, "give the URL of an .onnx model")
+    _read_remote_external_data(proto, url)
+    return LoadedModel(proto=proto, path=Path(url), sha256=hashlib.sha256(data).hexdigest(), external_files=[],
+                       source=url)
 
-    return replace(load_model_bytes(data, url), source=url)
+
+def _remote_location(prefix: str, url: str, tensor_name: str, location: str) -> str:
+    """The URL of an external-data ``location`` below the model's ``prefix``; a location that is
+    empty, absolute or leaves the model's folder is refused (as for a local model)."""
+    import posixpath
+
+    where = f"{url}: tensor '{_shown(tensor_name, 60)}' points to external data '{_shown(location)}'"
+    clean = posixpath.normpath(location.replace("\\", "/")) if location else ""
+    if not location or "\x00" in location or location.startswith(("/", "\\")) or "://" in location \
+            or (len(location) > 1 and location[1] == ":"):
+        raise ModelError(f"{where}, which is not a file name inside the model's folder; refusing to read it "
+                         "(move the data file next to the model and fix its location)")
+    if clean == "." or clean == ".." or clean.startswith("../"):
+        raise ModelError(f"{where}, outside the model's folder; refusing to read it (move the data file next to "
+                         "the model and fix its location)")
+    return f"{prefix}/{clean}"
 
 
-def load_model_bytes(data: bytes, label: str = "<memory>") -> LoadedModel:
-    """An ONNX model from serialized bytes (an in-memory export); ``label`` names it in profiles
-    and errors. Weights must be inside (there is no folder for external data)."""
+def _read_remote_external_data(proto, url: str) -> None:
+    """Weights stored as external data, read from the bucket (one GET per data object) into the
+    tensors; the model must then fit ONNX's 2 GiB in memory."""
+    from onnx import TensorProto
+    from onnx.external_data_helper import uses_external_data
+
+    from ..files.remote import exists, read_bytes
+    from .graph import iter_tensors
+
+    prefix = url.rsplit("/", 1)[0]
+    objects: dict[str, bytes] = {}
+    for tensor in iter_tensors(proto.graph):
+        if not uses_external_data(tensor):
+            continue
+        info = {e.key: e.value for e in tensor.external_data}
+        target = _remote_location(prefix, url, tensor.name, info.get("location", ""))
+        if target not in objects:
+            if not exists(target):
+                raise ModelError(f"{url}: tensor '{_shown(tensor.name, 60)}' points to external data "
+                                 f"'{_shown(info.get('location', ''))}', which is missing; put {target} beside the model")
+            objects[target] = read_bytes(target, ModelError)
+        blob = objects[target]
+        try:
+            offset = int(info.get("offset", 0) or 0)
+            length = int(info["length"]) if info.get("length") else len(blob) - offset
+        except ValueError:
+            raise ModelError(f"{url}: tensor '{_shown(tensor.name, 60)}' has an external-data offset or length that "
+                             "is not a number; re-export the model") from None
+        if offset < 0 or length < 0 or offset + length > len(blob):
+            raise ModelError(f"{url}: tensor '{_shown(tensor.name, 60)}' reads bytes {offset}..{offset + length} of "
+                             f"{target}, which holds {len(blob)}; the data file does not belong to this model")
+        tensor.raw_data = blob[offset:offset + length]
+        del tensor.external_data[:]
+        tensor.data_location = TensorProto.DEFAULT
+    if objects and proto.ByteSize() > _PROTO_LIMIT:
+        raise ModelError(f"{url}: its weights are over 2 GiB, more than a model read from a bucket can hold in "
+                         "memory; copy the model and its data files to a local folder and give that path")
+
+
+def _parse(data: bytes, label: str, fix: str = "pass ONNX bytes, a ModelProto or a path"):
+    """The ModelProto in ``data``; one line when it is not an ONNX model."""
     import onnx
 
     try:
         proto = onnx.load_model_from_string(bytes(data))
     except Exception as exc:  # noqa: BLE001 - protobuf raises assorted errors on garbage
-        raise ModelError(f"{label}: not an ONNX model ({type(exc).__name__}); pass ONNX bytes, a ModelProto or a path") from exc
+        raise ModelError(f"{label}: not an ONNX model ({type(exc).__name__}); {fix}") from exc
     if proto.ir_version <= 0 or not proto.HasField("graph") or len(proto.graph.node) == 0:
         raise ModelError(f"{label}: not an ONNX model (no graph or no nodes)")
+    return proto
+
+
+def load_model_bytes(data: bytes, label: str = "<memory>") -> LoadedModel:
+    """An ONNX model from serialized bytes (an in-memory export); ``label`` names it in profiles
+    and errors. Weights must be inside (there is no folder for external data)."""
+    proto = _parse(data, label)
     if any(t.data_location == 1 for t in proto.graph.initializer):
-        raise ModelError(f"{label}: a model with external data read from memory or a bucket; save it with its "
-                         "weights inside (under 2 GiB), or give a local path")
+        raise ModelError(f"{label}: a model with external data read from memory; save it with its weights inside "
+                         "(under 2 GiB), or give its path")
     return LoadedModel(proto=proto, path=Path(label), sha256=hashlib.sha256(data).hexdigest(), external_files=[])
 
 

@@ -123,7 +123,7 @@ class Track:
 
     index: dict
     profiles: list[Profile] = field(repr=False)
-    folder: Path | None = None
+    folder: "Path | str | None" = None  # a local folder, or a prefix in a bucket
 
     @property
     def steps(self) -> list[int]:
@@ -147,10 +147,7 @@ class Track:
         """Read a track folder (or its ``track.json``) and every step's profile."""
         from ..files.reading import MAX_JSON_BYTES, read_checked
 
-        path = Path(where)
-        index_path = path / INDEX_NAME if path.is_dir() else path
-        if not index_path.is_file():
-            raise InputDataError(f"{path}: no {INDEX_NAME} there; give a folder written by 'srop-onnx track -o DIR'")
+        index_path, folder = _index_location(where)
         try:
             index = json.loads(read_checked(index_path, "track", MAX_JSON_BYTES, InputDataError, "give a track.json"))
         except json.JSONDecodeError as exc:
@@ -163,10 +160,9 @@ class Track:
         from .validate import validate_track
 
         validate_track(index, str(index_path))
-        folder = index_path.parent
         profiles = []
         for entry in index.get("steps", []):
-            p = folder / entry["profile"]
+            p = folder / entry["profile"] if isinstance(folder, Path) else f"{folder}/{entry['profile']}"
             try:
                 profiles.append(Profile.load(p))  # read and validated as every profile file is
             except InputDataError as exc:
@@ -246,8 +242,37 @@ class Track:
         return track_html(self)
 
 
+def _index_location(where: "str | Path") -> "tuple[Path | str, Path | str]":
+    """``(track.json, its folder)`` of a track folder or index file, local or in a bucket."""
+    from ..files.remote import exists, is_url
+
+    if is_url(str(where)):
+        url = str(where).rstrip("/")
+        index = url if url.lower().endswith(".json") else f"{url}/{INDEX_NAME}"
+        if not exists(index):
+            raise InputDataError(f"{url}: no {INDEX_NAME} there; give a prefix written by 'srop-onnx track -o URL'")
+        return index, index.rsplit("/", 1)[0]
+    path = Path(where)
+    index_path = path / INDEX_NAME if path.is_dir() else path
+    if not index_path.is_file():
+        raise InputDataError(f"{path}: no {INDEX_NAME} there; give a folder written by 'srop-onnx track -o DIR'")
+    return index_path, index_path.parent
+
+
 def is_track(path: "str | Path") -> bool:
-    """A track folder, or a JSON file whose format is a track's (read only as far as needed)."""
+    """A track folder, or a JSON file whose format is a track's (read only as far as needed); in a
+    bucket, a prefix holding a track.json or that object itself."""
+    from ..files.remote import exists, is_url, read_bytes
+
+    if is_url(str(path)):
+        url = str(path).rstrip("/")
+        try:
+            if not url.lower().endswith(".json"):
+                return exists(f"{url}/{INDEX_NAME}")
+            return url.endswith("/" + INDEX_NAME) and exists(url) and \
+                f'"format": "{TRACK_FORMAT}"'.encode() in read_bytes(url)[:4096]
+        except InputDataError:
+            return False
     p = Path(path)
     if p.is_dir():
         return (p / INDEX_NAME).is_file()

@@ -23,6 +23,7 @@ from __future__ import annotations
 import os
 from typing import Callable
 
+from ..config.settings import Hooks
 from ..errors import UsageError
 from ..results.merge import merge_profiles
 from ..results.profile import Profile
@@ -30,12 +31,23 @@ from ..results.profile import Profile
 __all__ = ["analyze_ray", "ray_analysis"]
 
 
-def _shard_task(model: str, inputs, shard: tuple[int, int], measure, how) -> dict:
+def _shard_task(model: str, inputs, shard: tuple[int, int], measure, how, storage: dict | None = None,
+                parts: str | None = None) -> dict:
+    """One shard, on a worker: the driver's non-secret storage settings (an endpoint, a region; never a
+    credential, which the worker takes from its own machine's chains), then the analysis; with
+    ``parts``, the partial profile is kept there as soon as it is done."""
     from dataclasses import replace
 
+    from ..files.remote import set_storage_options
     from .analysis import run_analysis
 
-    return run_analysis(model, inputs, measure, replace(how, shard=shard)).to_dict()
+    set_storage_options([f"{k}={v}" for k, v in (storage or {}).items()])
+    part = run_analysis(model, inputs, measure, replace(how, shard=shard))
+    if parts:
+        from .parts import save_part
+
+        save_part(parts, part)
+    return part.to_dict()
 
 
 def _captured_stderr():
@@ -88,9 +100,12 @@ def connect(ray, address: str | None) -> None:
 
 
 def analyze_ray(model, inputs, *, shards: int | None = None, address: str | None = None,
-                progress: Callable[[int, int], None] | None = None, **options) -> Profile:
+                progress: Callable[[int, int], None] | None = None, parts: str | os.PathLike | None = None,
+                **options) -> Profile:
     """:func:`srop_onnx.analyze` over Ray: ``shards`` tasks (default: the cluster's CPUs, or GPUs
-    for CUDA), merged into one profile identical to a single run. ``options`` are
+    for CUDA), merged into one profile identical to a single run. ``parts`` (a folder or a bucket
+    prefix) keeps each shard's partial profile as it finishes; a rerun runs only the shards whose
+    part is missing or stale (:mod:`srop_onnx.run.parts`). ``options`` are
     :func:`srop_onnx.analyze`'s keywords."""
     from .analysis import split_options
 
@@ -98,13 +113,15 @@ def analyze_ray(model, inputs, *, shards: int | None = None, address: str | None
         if options.get(key) is not None:
             raise UsageError(f"--engine ray cannot be combined with --{key.replace('_', '-')}")
     measure, how, _hooks = split_options({k: v for k, v in options.items() if k != "progress"})
-    return ray_analysis(model, inputs, measure, how, shards=shards, address=address, progress=progress)
+    return ray_analysis(model, inputs, measure, how, Hooks(progress), shards=shards,
+                        address=address, parts=None if parts is None else str(parts))
 
 
-def ray_analysis(model, inputs, measure, how, *, shards: int | None = None, address: str | None = None,
-                 progress: Callable[[int, int], None] | None = None) -> Profile:
+def ray_analysis(model, inputs, measure, how, hooks: Hooks = Hooks(), *, shards: int | None = None,
+                 address: str | None = None, parts: str | None = None) -> Profile:
     """:func:`analyze_ray` over the values of :mod:`srop_onnx.config.settings` (``how`` must not shard,
-    checkpoint or limit: the tasks shard)."""
+    checkpoint or limit: the tasks shard); ``hooks.progress`` counts shards, ``hooks.notify`` hears
+    which parts are reused or stale."""
     try:
         import ray
     except ImportError:
@@ -114,42 +131,112 @@ def ray_analysis(model, inputs, measure, how, *, shards: int | None = None, addr
             raise UsageError(f"--engine ray cannot be combined with --{key}")
     if shards is not None and shards < 1:
         raise UsageError(f"--shards must be >= 1, got {shards}")
+    if parts is not None and hasattr(inputs, "shape"):
+        raise UsageError("--parts keeps the parts of a run over files; an array in memory has nothing to resume")
     if not ray.is_initialized():
         connect(ray, address)
     resources = ray.cluster_resources()
     gpu = how.provider == "cuda" or (how.provider == "auto" and resources.get("GPU", 0) >= 1)
     n = shards or int(resources.get("GPU" if gpu else "CPU", 1)) or 1
+    model, work = _where(model), _task_inputs(inputs, n)
+    say = hooks.notify
+    kept: dict[int, Profile] = {}
+    if parts is not None:
+        from .parts import load_parts, prepare_parts
+
+        parts = prepare_parts(parts)
+        kept, notes = load_parts(parts, n, _expected(model, work, measure))
+        for note in notes:
+            say(note)
+        if kept:
+            say(f"{len(kept)} of {n} shards are already done in {parts}; running the other {n - len(kept)}")
+    from ..files.remote import storage_options
+
     task = ray.remote(num_cpus=1, num_gpus=1 if gpu else 0)(_shard_task)
-    from ..files.remote import is_url
-
-    def where(p):  # a worker of a running cluster works in a folder of its own; a URL is a URL everywhere
-        return str(p) if is_url(str(p)) else os.path.abspath(p)
-
-    model = where(model)
-    slices = None
-    if not hasattr(inputs, "shape"):
-        inputs = [where(p) for p in ([inputs] if isinstance(inputs, (str, os.PathLike)) else inputs)]
-        if all(is_url(p) for p in inputs):  # a bucket is listed once, here; each task gets its slice
-            from ..inputs.inputset import shard_listings
-
-            slices = shard_listings(inputs, n)
-    refs = [task.remote(model, slices[i - 1] if slices else inputs, (i, n), measure, how) for i in range(1, n + 1)]
-    try:
-        _wait(ray, refs, progress)
-        done = ray.get(refs)
-    except ray.exceptions.RayTaskError as exc:  # the task's own error, not Ray's wrapping of it
-        cause = getattr(exc, "cause", None)
-        raise (cause if isinstance(cause, Exception) else exc) from None
-    parts = [Profile.from_dict(d, f"shard {i + 1}/{n}") for i, d in enumerate(done)]
-    merged = merge_profiles(parts, [f"shard {i}/{n}" for i in range(1, n + 1)])
+    refs = {i: task.remote(model, work[i - 1], (i, n), measure, how, storage_options(), parts)
+            for i in range(1, n + 1) if i not in kept}
+    done, failed = _gather(ray, refs, hooks.progress, len(kept), n, keep_going=parts is not None)
+    if failed is not None:
+        index, error = failed
+        if parts is not None:
+            say(f"shard {index}/{n} failed; the {len(kept) + len(done)} finished shard(s) are kept in {parts}: "
+                "the same command runs only the rest")
+        raise error from None
+    found = dict(kept)
+    found.update({i: Profile.from_dict(d, f"shard {i}/{n}") for i, d in done.items()})
+    merged = merge_profiles([found[i] for i in range(1, n + 1)], [f"shard {i}/{n}" for i in range(1, n + 1)])
     merged.extra["engine"] = {"name": "ray", "shards": n, "gpu": bool(gpu)}
     return merged
 
 
-def _wait(ray, refs: list, progress) -> None:
-    done, pending = 0, list(refs)
+def _where(p):
+    """A worker of a running cluster works in a folder of its own: local paths are sent absolute; a
+    URL is a URL everywhere."""
+    from ..files.remote import is_url
+
+    return str(p) if is_url(str(p)) else os.path.abspath(p)
+
+
+def _task_inputs(inputs, n: int) -> list:
+    """Each task's inputs: an array goes whole (each task takes its rows); files and objects are
+    listed once, here, and each task gets its slice of the listing."""
+    if hasattr(inputs, "shape"):
+        return [inputs] * n
+    from ..inputs.inputset import shard_listings
+
+    paths = [_where(p) for p in ([inputs] if isinstance(inputs, (str, os.PathLike)) else inputs)]
+    return shard_listings(paths, n)
+
+
+def _expected(model: str, slices: list, measure):
+    """What every part of this run must say of itself: the model planned here, once, over the whole
+    listing (settings that depend on the inputs, such as the preprocessing, resolve as in a task)."""
+    from .._version import version
+    from ..inputs.inputset import Listing, open_inputs
+    from .parts import Expected
+    from .stages import load_stage, plan_model
+
+    first = slices[0]
+    whole = Listing([e for s in slices for e in s.entries], 0, first.total, first.list_digest, first.has_images,
+                    first.first_audio)
+    plan = plan_model(load_stage(model), measure, inputs=whole)
+    inputs = open_inputs(whole, plan.spec, None)
+    inputs.adopt_audio_rate(plan)
+    return Expected(version(), plan.loaded.sha256, whole.list_digest, whole.total, inputs.settings(plan, measure))
+
+
+def _gather(ray, refs: dict, progress, start: int, total: int, *, keep_going: bool):
+    """``({shard: result}, (shard, error) or None)``: the tasks' results as they finish. The first
+    failure stops the rest, unless ``keep_going`` (with ``--parts``, every shard that can finish
+    keeps its part)."""
+    index_of = {ref: i for i, ref in refs.items()}
+    pending, results, failed, done = list(refs.values()), {}, None, start
     while pending:
         ready, pending = ray.wait(pending, num_returns=1)
-        done += len(ready)
-        if progress:
-            progress(done, len(refs))
+        for ref in ready:
+            try:
+                results[index_of[ref]] = ray.get(ref)
+            except ray.exceptions.RayError as exc:
+                failed = failed or (index_of[ref], _task_error(exc, index_of[ref], total))
+                if not keep_going:
+                    for other in pending:
+                        ray.cancel(other)
+                    return results, failed
+            done += 1
+            if progress:
+                progress(done, total)
+    return results, failed
+
+
+def _task_error(exc, index: int, total: int) -> Exception:
+    """The task's own error (a missing model, a bad input), not Ray's wrapping of it; a worker or
+    node that died is one line."""
+    cause = getattr(exc, "cause", None)
+    if isinstance(cause, Exception) and not type(exc).__name__.endswith(("WorkerCrashedError", "NodeDiedError")):
+        return cause
+    from ..errors import ResourceError
+
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return ResourceError(f"shard {index}/{total}: the Ray task did not finish, its worker or node was lost "
+                         f"({type(exc).__name__}{': ' + first[:160] if first else ''}); workers killed for memory "
+                         "are the usual cause: give them more memory or use more shards")

@@ -31,26 +31,45 @@ __all__ = ["track", "Tracker", "checkpoint_steps", "architecture_of"]
 _DIGITS = re.compile(r"\d+")
 
 
-def _natural(path: Path) -> list:
-    return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", path.name)]
+def _name(f) -> str:
+    """A checkpoint's file name: a path's, or an object URL's last part."""
+    return f.name if isinstance(f, Path) else str(f).rstrip("/").rsplit("/", 1)[-1]
+
+
+def _natural(f) -> list:
+    return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", _name(f))]
+
+
+def _checkpoint_files(m) -> list:
+    """The checkpoints one argument names: an ONNX file, a folder of them, or their URLs (an object,
+    or the ``.onnx`` objects directly under a prefix, listed once)."""
+    from ..files.remote import is_url, list_objects
+
+    if is_url(str(m)):
+        url = str(m)
+        if url.lower().endswith(".onnx"):
+            return [url]
+        found = sorted((f.url for f, key in list_objects(url.rstrip("/") + "/", {".onnx"}) if "/" not in key),
+                       key=_natural)
+        if not found:
+            raise UsageError(f"{url}: no .onnx checkpoints under this prefix")
+        return found
+    p = Path(m)
+    if p.is_dir():
+        found = sorted((f for f in p.iterdir() if f.suffix.lower() == ".onnx" and f.is_file()), key=_natural)
+        if not found:
+            raise UsageError(f"{p}: no .onnx checkpoints in this folder")
+        return found
+    if not p.exists():
+        raise UsageError(f"{p}: no such checkpoint; give ONNX files or folders of them")
+    return [p]
 
 
 def checkpoint_steps(models: Sequence["str | os.PathLike"], steps: Sequence[int] | None = None) -> list[tuple[int, Path]]:
     """``(step, path)`` of each checkpoint, ascending: ONNX files, or folders of them (natural order:
-    ``e2`` before ``e10``). A step is the last integer in the file's name, or the matching entry of
-    ``steps``. Duplicate or unreadable steps are refused in one line."""
-    files: list[Path] = []
-    for m in models:
-        p = Path(m)
-        if p.is_dir():
-            found = sorted((f for f in p.iterdir() if f.suffix.lower() == ".onnx" and f.is_file()), key=_natural)
-            if not found:
-                raise UsageError(f"{p}: no .onnx checkpoints in this folder")
-            files.extend(found)
-        elif not p.exists():
-            raise UsageError(f"{p}: no such checkpoint; give ONNX files or folders of them")
-        else:
-            files.append(p)
+    ``e2`` before ``e10``), or their URLs. A step is the last integer in the file's name, or the
+    matching entry of ``steps``. Duplicate or unreadable steps are refused in one line."""
+    files: list = [f for m in models for f in _checkpoint_files(m)]
     if steps is not None:
         if len(steps) != len(files):
             raise UsageError(f"--steps gives {len(steps)} step(s) for {len(files)} checkpoint(s); give one per checkpoint")
@@ -58,7 +77,7 @@ def checkpoint_steps(models: Sequence["str | os.PathLike"], steps: Sequence[int]
     else:
         numbered = []
         for f in files:
-            found = _DIGITS.findall(f.stem)
+            found = _DIGITS.findall(_name(f).rsplit(".", 1)[0])
             if not found:
                 raise UsageError(f"{f}: no step number in the file name; name checkpoints like epoch_5.onnx or pass "
                                  "--steps 0,1,5,...")
@@ -160,7 +179,12 @@ class Tracker:
                  **options: Any):
         from .analysis import split_options
 
-        self.out = None if out is None else Path(out)
+        from ..files.remote import is_url
+
+        self.out = None if out is None else (str(out).rstrip("/") if is_url(str(out)) else Path(out))
+        if tensorboard is not None and is_url(str(tensorboard)):
+            raise UsageError(f"--tensorboard {tensorboard}: TensorBoard events are written to a local folder; give "
+                             "one (the track itself can go to a bucket)")
         self.inputs = inputs
         self.measure, self.how, hooks = split_options(options)
         said: set[str] = set()
@@ -181,9 +205,9 @@ class Tracker:
         self._index: dict | None = None
         self._tb = None
         self._tb_dir = tensorboard
-        if self.out is not None:
+        if isinstance(self.out, Path):  # a bucket has no temporaries: objects are written in one PUT
             _remove_stale(self.out)
-        if self.out is not None and (self.out / INDEX_NAME).exists():
+        if self.out is not None and _exists(_under(self.out, INDEX_NAME)):
             old = Track.load(self.out)
             self._index, self._steps, self._profiles = old.index, old.steps, list(old.profiles)
 
@@ -272,11 +296,12 @@ class Tracker:
         if self.out is not None:
             from ..files.writes import atomic_write_text
 
-            (self.out / "profiles").mkdir(parents=True, exist_ok=True)
-            profile.to_json(self.out / profile_file(step))  # the profile first: the index never lists a missing file
+            if isinstance(self.out, Path):
+                (self.out / "profiles").mkdir(parents=True, exist_ok=True)
+            profile.to_json(_under(self.out, profile_file(step)))  # the profile first: the index never lists a missing file
             import json
 
-            atomic_write_text(self.out / INDEX_NAME, json.dumps(self._index, indent=1, allow_nan=False) + "\n")
+            atomic_write_text(_under(self.out, INDEX_NAME), json.dumps(self._index, indent=1, allow_nan=False) + "\n")
         if self._tb_dir is not None:
             self._tensorboard(step, profile)
 
@@ -310,6 +335,17 @@ class Tracker:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _under(out: "Path | str", name: str) -> "Path | str":
+    """``name`` (``profiles/step-5.json``) in a track folder or under a track prefix in a bucket."""
+    return out / name if isinstance(out, Path) else f"{out}/{name}"
+
+
+def _exists(where: "Path | str") -> bool:
+    from ..files.remote import exists
+
+    return where.exists() if isinstance(where, Path) else exists(where)
 
 
 def _remove_stale(out: Path) -> None:

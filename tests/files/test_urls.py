@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from conftest import EXAMPLE, EXAMPLE_IMAGES
+from conftest import EXAMPLE, EXAMPLE_IMAGES, EXAMPLE_RANDOM
 from srop_onnx import UsageError, analyze
 from srop_onnx.cli import main
 
@@ -81,3 +81,96 @@ def test_a_missing_object_is_one_line(bucket):
     res = CliRunner().invoke(main, ["analyze", str(EXAMPLE), f"{url}/empty/", "-q"])
     assert res.exit_code == 2 and len(res.output.strip().splitlines()) == 1, res.output
     assert Path(str(EXAMPLE)).exists()
+
+
+def _with_external_data(tmp_path, location="example.onnx.data"):
+    """The example model saved with every weight in one external data file (``location``)."""
+    import onnx
+
+    proto = onnx.load(str(EXAMPLE))
+    out = tmp_path / "ext"
+    out.mkdir(exist_ok=True)
+    onnx.save_model(proto, str(out / "example.onnx"), save_as_external_data=True, all_tensors_to_one_file=True,
+                    location=location, size_threshold=256)
+    return out
+
+
+def test_a_model_with_external_data_in_a_bucket_is_read_with_its_data(bucket, tmp_path):
+    fs, url = bucket
+    folder = _with_external_data(tmp_path)
+    root = url[len("memory:/"):]
+    for p in folder.iterdir():
+        fs.pipe_file(f"{root}/ext/{p.name}", p.read_bytes())
+    assert (folder / "example.onnx").stat().st_size < EXAMPLE.stat().st_size // 2  # the weights are outside
+    remote, local = analyze(f"{url}/ext/example.onnx", EXAMPLE_IMAGES), analyze(folder / "example.onnx", EXAMPLE_IMAGES)
+    assert remote.to_dict()["layers"] == local.to_dict()["layers"] == analyze(EXAMPLE, EXAMPLE_IMAGES).to_dict()["layers"]
+    assert remote.model["sha256"] == local.model["sha256"]  # the .onnx file's bytes, as for a local model
+
+
+@pytest.mark.parametrize("location, said", [("../outside.data", "outside the model's folder"),
+                                            ("/etc/passwd", "not a file name inside the model's folder"),
+                                            ("s3://other/w.data", "not a file name inside the model's folder"),
+                                            ("missing.data", "which is missing; put memory://")])
+def test_external_data_in_a_bucket_never_leaves_the_models_folder(bucket, tmp_path, location, said):
+    import onnx
+
+    fs, url = bucket
+    folder = _with_external_data(tmp_path)
+    proto = onnx.load(str(folder / "example.onnx"), load_external_data=False)
+    for t in proto.graph.initializer:
+        for e in t.external_data:
+            if e.key == "location":
+                e.value = location
+    root = url[len("memory:/"):]
+    fs.pipe_file(f"{root}/ext/example.onnx", proto.SerializeToString())
+    fs.pipe_file(f"{root}/outside.data", (folder / "example.onnx.data").read_bytes())  # there, but out of bounds
+    res = CliRunner().invoke(main, ["analyze", f"{url}/ext/example.onnx", str(EXAMPLE_IMAGES), "-q"])
+    assert res.exit_code == 2 and said in res.output and len(res.output.strip().splitlines()) == 1, res.output
+
+
+def test_a_track_from_checkpoints_in_a_bucket_into_a_bucket(bucket, tmp_path):
+    """``track`` reads checkpoints and inputs from a bucket and writes its folder under a prefix;
+    a rerun skips the steps there; ``plot`` and ``report`` read it back. The same as a local track."""
+    from srop_onnx import Track
+
+    fs, url = bucket
+    root = url[len("memory:/"):]
+    local_ck = tmp_path / "ck"
+    local_ck.mkdir()
+    for step, src in ((0, EXAMPLE_RANDOM), (10, EXAMPLE)):
+        fs.pipe_file(f"{root}/ck/epoch_{step}.onnx", src.read_bytes())
+        (local_ck / f"epoch_{step}.onnx").write_bytes(src.read_bytes())
+    run = CliRunner().invoke
+    res = run(main, ["track", f"{url}/ck/", "--inputs", f"{url}/val/", "-o", f"{url}/track/", "-q"])
+    assert res.exit_code == 0, res.output
+    assert sorted(fs.ls(f"{root}/track/profiles", detail=False)) == [f"{root}/track/profiles/step-00000000.json",
+                                                                    f"{root}/track/profiles/step-00000010.json"]
+    res = run(main, ["track", f"{url}/ck/", "--inputs", f"{url}/val/", "-o", f"{url}/track/"])
+    assert res.exit_code == 0 and res.output.count("already in the track") == 2, res.output
+    local = tmp_path / "track"
+    local_val = tmp_path / "val"
+    fs.get(f"{root}/val/", str(local_val) + "/", recursive=True)
+    assert run(main, ["track", str(local_ck), "--inputs", str(local_val), "-o", str(local), "-q"]).exit_code == 0
+    remote_track, local_track = Track.load(f"{url}/track/"), Track.load(local)
+    assert remote_track.steps == local_track.steps == [0, 10]
+    assert [p.to_dict()["layers"] for p in remote_track.profiles] == [p.to_dict()["layers"] for p in local_track.profiles]
+    for args in (["plot", f"{url}/track/", "--kind", "heatmap", "-o", f"{url}/out/h.png"],
+                 ["report", f"{url}/track/track.json", "-o", f"{url}/out/t.html"]):
+        res = run(main, args)
+        assert res.exit_code == 0, (args[0], res.output)
+    assert fs.cat_file(f"{root}/out/h.png")[:4] == b"\x89PNG" and b"<html" in fs.cat_file(f"{root}/out/t.html")[:500]
+    res = run(main, ["track", f"{url}/ck/", "--inputs", f"{url}/val/", "-o", f"{url}/val/track"])
+    assert res.exit_code == 2 and "holds your inputs or checkpoints" in res.output
+    res = run(main, ["track", f"{url}/ck/", "--inputs", f"{url}/val/", "-o", f"{url}/t2", "--tensorboard", f"{url}/tb"])
+    assert res.exit_code == 2 and "TensorBoard events are written to a local folder" in res.output
+
+
+def test_gs_urls_without_gcsfs_name_the_extra_in_one_line():
+    try:
+        import gcsfs  # noqa: F401
+        pytest.skip("gcsfs is installed here")
+    except ImportError:
+        pass
+    res = CliRunner().invoke(main, ["analyze", str(EXAMPLE), "gs://bucket/val/", "-q"])
+    assert res.exit_code == 2 and "pip install 'srop-onnx[gcs]'" in res.output, res.output
+    assert len(res.output.strip().splitlines()) == 1

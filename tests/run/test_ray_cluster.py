@@ -11,6 +11,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -32,10 +33,31 @@ def _ray_cli() -> str:
 
 
 @pytest.fixture(scope="module")
-def cluster():
+def bucket(tmp_path_factory):
+    """An S3 server (moto) for the bucket test, started before the cluster: its nodes take their
+    credentials from their own environment, as nodes of a real cluster take theirs. None when
+    moto or s3fs is missing (the other tests still run)."""
+    try:
+        import s3fs  # noqa: F401
+    except ImportError:
+        yield None
+        return
+    from s3server import installed, s3_server
+
+    root = tmp_path_factory.mktemp("s3")
+    if not installed("moto", root):
+        yield None
+        return
+    with s3_server("moto", root / "served") as srv:
+        yield srv
+
+
+@pytest.fixture(scope="module")
+def cluster(bucket):
     pytest.importorskip("ray")
     port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RAY_", "AWS_"))}
+    env.update(bucket["env"] if bucket else {})
     start = [_ray_cli(), "start", "--head", f"--port={port}", "--node-ip-address=127.0.0.1", "--num-cpus=2",
              "--include-dashboard=false", "--disable-usage-stats"]
     try:
@@ -103,3 +125,29 @@ def test_a_task_error_reaches_the_user_as_its_own_one_line(cluster, tmp_path):
     res = subprocess.run(cmd, capture_output=True, text=True, timeout=150, env=env)
     assert res.returncode == 2 and res.stderr.strip().splitlines()[-1].startswith("error: ")
     assert "missing.onnx: no such file" in res.stderr and "ray::" not in res.stderr
+
+
+def test_tasks_on_the_cluster_read_the_bucket_and_keep_their_parts_there(cluster, bucket, single, tmp_path):
+    """No shared file system: model and inputs in a bucket, each task reads its slice from there and
+    keeps its part under ``--parts s3://...``; the profile equals a single local run, and no
+    credential shows in the output, the profile or Ray's logs of the session."""
+    if bucket is None:
+        pytest.skip("needs moto_server and s3fs (pip install 'moto[server]' s3fs)")
+    _address, env = cluster
+    out = tmp_path / "p.json"
+    cmd = [sys.executable, "-m", "srop_onnx", "analyze", "s3://data/models/example.onnx", "s3://data/val/", "-q",
+           "--engine", "ray", "--ray-address", "auto", "--shards", "2", "--parts", "s3://data/parts/", "--json",
+           str(out)]
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=150, env=env, cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    prof = json.loads(out.read_text())
+    assert prof["layers"] == single["layers"] and prof["inputs"]["sources"] == single["inputs"]["sources"]
+    assert sorted(bucket["fs"].ls("data/parts/")) == ["data/parts/part-0001-of-0002.json",
+                                                      "data/parts/part-0002-of-0002.json"]
+    from s3server import KEY, SECRET
+
+    for text in (res.stdout, res.stderr, out.read_text()):
+        assert SECRET not in text and KEY not in text
+    logs = Path(tempfile.gettempdir()) / "ray" / "session_latest" / "logs"
+    leaked = [p.name for p in logs.rglob("*") if p.is_file() and SECRET.encode() in p.read_bytes()]
+    assert logs.is_dir() and leaked == []

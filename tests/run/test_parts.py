@@ -1,0 +1,184 @@
+"""Issue 29: ``--engine ray --parts DIR``: each shard keeps its partial profile as it finishes, and
+a rerun runs only the shards whose part is missing or stale, so a job that lost a node finishes
+with the work that was left. A part is reused only when it proves it is that shard of this run."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import replace
+
+import pytest
+from click.testing import CliRunner
+
+import srop_onnx
+from conftest import EXAMPLE, EXAMPLE_IMAGES
+from srop_onnx.cli import main
+from srop_onnx.errors import InputDataError, UsageError
+from srop_onnx.results.profile import Profile
+from srop_onnx.run.parts import Expected, load_parts, part_path, prepare_parts
+
+
+@pytest.fixture(scope="module")
+def images(tmp_path_factory):
+    """Nine images (the example's, under other names), so three shards of three."""
+    d = tmp_path_factory.mktemp("images")
+    src = sorted(EXAMPLE_IMAGES.iterdir())
+    for i in range(9):
+        shutil.copyfile(src[i % len(src)], d / f"{i:02d}_{src[i % len(src)].name}")
+    return d
+
+
+@pytest.fixture(scope="module")
+def single(images):
+    return srop_onnx.analyze(EXAMPLE, images)
+
+
+@pytest.fixture(scope="module")
+def shard2(images):
+    return srop_onnx.analyze(EXAMPLE, images, shard=(2, 3))
+
+
+def _expected(part: Profile) -> Expected:
+    info = part.extra["shard"]
+    return Expected(part.tool_version, part.model["sha256"], info["list_digest"], info["inputs"], part.settings)
+
+
+# -- what makes a part valid (no Ray) --------------------------------------------------------------
+
+def test_a_part_of_this_run_is_valid(shard2):
+    assert _expected(shard2).problem(shard2, 2, 3) is None
+
+
+@pytest.mark.parametrize("change, why", [
+    (lambda e: replace(e, sha256="0" * 64), "another model"),
+    (lambda e: replace(e, list_digest="f" * 64), "another input list"),
+    (lambda e: replace(e, inputs=10), "another input list"),
+    (lambda e: replace(e, tool_version="0.0.1"), "written by srop-onnx"),
+    (lambda e: replace(e, settings=dict(e.settings, kappa=0.9)), "other settings (kappa: 0.85 vs 0.9)"),
+])
+def test_a_part_of_another_run_is_stale_and_says_why(shard2, change, why):
+    problem = change(_expected(shard2)).problem(shard2, 2, 3)
+    assert problem is not None and why in problem
+
+
+def test_a_part_of_another_shard_or_an_edited_slice_is_stale(shard2):
+    e = _expected(shard2)
+    assert "not shard 1/3" in e.problem(shard2, 1, 3)
+    assert "not shard 2/4" in e.problem(shard2, 2, 4)
+    edited = Profile.from_dict(json.loads(shard2.to_json()))
+    edited.extra["shard"]["slice"] = [0, 9]
+    assert "slice" in e.problem(edited, 2, 3)
+
+
+def test_part_paths_in_a_folder_and_under_a_prefix(tmp_path):
+    assert part_path("s3://b/run/parts/", 3, 12) == "s3://b/run/parts/part-0003-of-0012.json"
+    assert part_path("s3://b/run/parts", 3, 12) == "s3://b/run/parts/part-0003-of-0012.json"
+    assert part_path(str(tmp_path), 1, 2) == os.path.join(str(tmp_path), "part-0001-of-0002.json")
+
+
+def test_prepare_parts_makes_the_folder_and_refuses_a_file(tmp_path):
+    made = prepare_parts(str(tmp_path / "a" / "b"))
+    assert os.path.isdir(made) and os.path.isabs(made)
+    (tmp_path / "f").write_text("x")
+    with pytest.raises(UsageError, match=r"--parts .*f: is a file; give a folder"):
+        prepare_parts(str(tmp_path / "f"))
+
+
+def test_load_parts_keeps_valid_ones_and_notes_stale_or_unreadable_ones(tmp_path, shard2):
+    folder = str(tmp_path)
+    shard2.to_json(part_path(folder, 2, 3))
+    with open(part_path(folder, 3, 3), "w") as f:
+        f.write("{not json")
+    kept, notes = load_parts(folder, 3, _expected(shard2))
+    assert list(kept) == [2] and kept[2].sources == shard2.sources
+    assert len(notes) == 1 and "part-0003-of-0003.json: cannot be used (not JSON" in notes[0]
+    assert notes[0].endswith("shard 3/3 runs again")
+    # a part made with another kappa is stale
+    kept, notes = load_parts(folder, 3, replace(_expected(shard2), settings=dict(shard2.settings, kappa=0.5)))
+    assert kept == {} and any("other settings" in n and "shard 2/3 runs again" in n for n in notes)
+
+
+def test_parts_needs_the_ray_engine(tmp_path):
+    res = CliRunner().invoke(main, ["analyze", str(EXAMPLE), str(EXAMPLE_IMAGES), "--parts", str(tmp_path / "p")])
+    assert res.exit_code == 2 and "--parts keeps the shards of --engine ray" in res.output
+
+
+def test_merge_takes_the_parts_folder(tmp_path, images, single):
+    (tmp_path / "parts").mkdir()
+    for i in (1, 2, 3):
+        srop_onnx.analyze(EXAMPLE, images, shard=(i, 3)).to_json(part_path(str(tmp_path / "parts"), i, 3))
+    res = CliRunner().invoke(main, ["merge", str(tmp_path / "parts"), "-o", str(tmp_path / "m.json")])
+    assert res.exit_code == 0, res.output
+    merged = Profile.load(tmp_path / "m.json")
+    assert merged.to_dict()["layers"] == single.to_dict()["layers"] and merged.sources == single.sources
+    (tmp_path / "empty").mkdir()
+    res = CliRunner().invoke(main, ["merge", str(tmp_path / "empty"), "-o", str(tmp_path / "m2.json")])
+    assert res.exit_code == 2 and "holds no .json files" in res.output
+
+
+# -- on a local Ray ---------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def ray():
+    ray = pytest.importorskip("ray")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    yield ray
+    ray.shutdown()
+
+
+def _run(images, parts, notes, **options):
+    from srop_onnx.config.settings import Hooks
+    from srop_onnx.run.analysis import split_options
+    from srop_onnx.run.distributed import ray_analysis
+
+    measure, how, _ = split_options(options)
+    return ray_analysis(EXAMPLE, images, measure, how, Hooks(notify=notes.append), shards=3, parts=str(parts))
+
+
+@pytest.mark.slow
+def test_a_rerun_runs_only_the_missing_and_stale_shards(ray, images, single, tmp_path):
+    parts, notes = tmp_path / "parts", []
+    first = _run(images, parts, notes)
+    assert first.to_dict()["layers"] == single.to_dict()["layers"] and first.sources == single.sources
+    names = sorted(p.name for p in parts.iterdir())
+    assert names == ["part-0001-of-0003.json", "part-0002-of-0003.json", "part-0003-of-0003.json"] and notes == []
+    kept = os.stat(parts / names[0]).st_mtime_ns, (parts / names[0]).read_bytes()
+    (parts / names[1]).unlink()  # lost with its node
+    (parts / names[2]).write_text("{half a fi")  # cut short
+    again = _run(images, parts, notes)
+    assert again.to_dict() == first.to_dict()
+    assert any("part-0003-of-0003.json: cannot be used" in n for n in notes)
+    assert "1 of 3 shards are already done" in notes[-1] and "running the other 2" in notes[-1]
+    assert (os.stat(parts / names[0]).st_mtime_ns, (parts / names[0]).read_bytes()) == kept  # not run again
+    assert sorted(p.name for p in parts.iterdir()) == names
+    # another kappa: every part is stale and every shard runs again
+    notes.clear()
+    other = _run(images, parts, notes, kappa=0.9)
+    assert sum("other settings (kappa: 0.85 vs 0.9)" in n for n in notes) == 3
+    from srop_onnx.run.distributed import analyze_ray
+
+    assert other.settings["kappa"] == 0.9
+    assert other.to_dict() == analyze_ray(EXAMPLE, images, shards=3, kappa=0.9).to_dict()
+
+
+@pytest.mark.slow
+def test_a_failed_shard_keeps_the_others_and_the_rerun_finishes(ray, images, single, tmp_path):
+    """One shard fails (a damaged image, --strict); the other two keep their parts; with the image
+    mended (same size, same name: the same input list) the rerun runs only that shard."""
+    folder = tmp_path / "images"
+    shutil.copytree(images, folder)
+    victim = sorted(folder.iterdir())[4]  # in shard 2 of 3
+    good = victim.read_bytes()
+    victim.write_bytes(good[:8] + bytes(len(good) - 8))
+    parts, notes = tmp_path / "parts", []
+    with pytest.raises(InputDataError, match=victim.name):
+        _run(folder, parts, notes, strict=True)
+    assert sorted(p.name for p in parts.iterdir()) == ["part-0001-of-0003.json", "part-0003-of-0003.json"]
+    assert "shard 2/3 failed; the 2 finished shard(s) are kept in" in notes[-1]
+    victim.write_bytes(good)
+    notes.clear()
+    done = _run(folder, parts, notes, strict=True)
+    assert "2 of 3 shards are already done" in notes[-1]
+    assert done.to_dict()["layers"] == single.to_dict()["layers"]
