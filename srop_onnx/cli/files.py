@@ -196,6 +196,9 @@ def randomize(model, output, seed):
     from ..model.twin import randomize as make_twin
     from ..model.twin import require_changed
 
+    from ..files.writes import guard_outputs
+
+    guard_outputs({"-o": output}, model=model)
     loaded = load_model_with_weights(model)
     twin, report = make_twin(loaded.proto, seed=seed)
     require_changed(report, str(model))

@@ -232,6 +232,15 @@ def _remote_path(url: str) -> Iterator[str]:
             write_bytes(url, f.read())
 
 
+def _not_a_lost_url(path) -> None:
+    """A local path that reads like a URL whose ``//`` was lost (``s3:/bucket/key``, what
+    ``Path("s3://bucket/key")`` gives) is refused: it would land in a local folder named ``s3:``."""
+    import re
+
+    if re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]+:[/\\](?![/\\])", os.fspath(path) if not isinstance(path, str) else path):
+        raise OutputError(f"{path}: looks like a URL with one '/' after the scheme; write it as scheme://bucket/key")
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[str]:
     """A temporary path beside ``path``'s real target (through symbolic links) for the caller to
@@ -239,6 +248,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[str]:
     :class:`OutputError` line, the previous file unchanged)."""
     from .remote import is_url
 
+    _not_a_lost_url(path)
     if is_url(path):  # an object is written in one PUT of the whole file, after it is complete
         with _remote_path(str(path)) as tmp:
             yield tmp
@@ -278,6 +288,7 @@ def atomic_write(path: str | os.PathLike, mode: str = "w") -> Iterator:
         data = buf.getvalue()
         write_bytes(str(path), data.encode("utf-8") if isinstance(data, str) else data)
         return
+    _not_a_lost_url(path)
     target = Path(os.path.realpath(path))  # through symbolic links: the link stays, its target is replaced
     if target.is_dir():
         raise OutputError(f"{path}: is a folder; give a file path")
@@ -341,7 +352,12 @@ def guard_outputs(outputs: dict, *, model=None, inputs=(), protected: dict | Non
     urls = [p for p in outputs.values() if p is not None and is_url(p)]
     if len(urls) != len(set(urls)):
         raise OutputError(f"{urls[0]}: two outputs name the same object; give each output its own URL")
+    owned_urls = {str(p): what for what, p in (protected or {}).items() if p is not None and is_url(str(p))}
+    if model is not None and is_url(str(model)):
+        owned_urls[str(model)] = f"the model {model}"
     for opt, p in outputs.items():
+        if p is not None and is_url(p) and p in owned_urls:
+            raise OutputError(f"{opt} {p}: that is {owned_urls[p]}; refusing to overwrite it, choose another URL")
         for i in (str(i) for i in inputs if is_url(str(i))):
             if p is not None and is_url(p) and (p == i or p.startswith(i.rstrip("/") + "/")):
                 raise OutputError(f"{opt} {p}: that is an input ({i}); refusing to overwrite it, choose another URL")

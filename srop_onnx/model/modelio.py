@@ -281,6 +281,16 @@ def save_model(proto, path: str | os.PathLike, *, protect: list[Path] = ()) -> P
     """
     import onnx
 
+    from ..files.remote import is_url, write_bytes
+
+    if is_url(str(path)):  # one PUT of the whole model; a twin over 2 GiB goes to a local folder
+        if not str(path).lower().endswith(".onnx"):
+            raise ModelError(f"{path}: output model path must end in .onnx")
+        if proto.ByteSize() > _PROTO_LIMIT:
+            raise ModelError(f"{path}: the model is over 2 GiB and needs an external data file beside it; write it "
+                             "to a local folder")
+        write_bytes(str(path), proto.SerializeToString())
+        return path
     target = Path(path)
     if target.suffix.lower() != ".onnx":
         raise ModelError(f"{target}: output model path must end in .onnx")

@@ -211,8 +211,13 @@ class Sweep:
         return paths
 
 
-def profile_paths(folder: str | Path, levels: list[float]) -> list[Path]:
-    """``folder/level-<w>.json`` for each level; distinct levels never share a name."""
+def profile_paths(folder: str | Path, levels: list[float]) -> "list[Path | str]":
+    """``folder/level-<w>.json`` for each level (URLs under a bucket prefix); distinct levels never
+    share a name."""
+    from ..files.remote import is_url
+
+    if is_url(str(folder)):
+        return [f"{str(folder).rstrip('/')}/level-{level_name(v)}.json" for v in levels]
     return [Path(folder) / f"level-{level_name(v)}.json" for v in levels]
 
 

@@ -151,17 +151,25 @@ def load_blend(path: str | Path, plan) -> Blend:
     from ..files.filetypes import ARRAY_SUFFIXES
     from ..model.modelio import read_arrays, read_image
 
-    p = Path(path)
-    if not p.is_file():
-        raise UsageError(f"--blend {p}: no such file; give an image or a .npy sample")
+    from ..files.remote import exists, is_url, read_bytes
+
+    data = None
+    if is_url(str(path)):  # an object in a bucket, read into memory
+        if not exists(str(path)):
+            raise UsageError(f"--blend {path}: no such object; give an image or a .npy sample")
+        p, data = Path(str(path).rsplit("/", 1)[-1]), read_bytes(str(path))
+    else:
+        p = Path(path)
+        if not p.is_file():
+            raise UsageError(f"--blend {p}: no such file; give an image or a .npy sample")
     if p.suffix.lower() in ARRAY_SUFFIXES:
-        rows = [r for a in read_arrays(p) for r in check_array(np.asarray(a), plan.spec, f"--blend {p}")]
+        rows = [r for a in read_arrays(p, data) for r in check_array(np.asarray(a), plan.spec, f"--blend {path}")]
         if len(rows) != 1:
             raise UsageError(f"--blend {p}: holds {len(rows)} samples; give exactly one")
-        return Blend(np.ascontiguousarray(rows[0]), str(p))
+        return Blend(np.ascontiguousarray(rows[0]), str(path))
     if plan.pre is None or plan.pre.size == (0, 0):
-        raise UsageError(f"--blend {p}: images need a rank-4 model input of fixed size (or --size HxW)")
-    return Blend(image_to_input(read_image(p), plan.spec, plan.pre), str(p))
+        raise UsageError(f"--blend {path}: images need a rank-4 model input of fixed size (or --size HxW)")
+    return Blend(image_to_input(read_image(p, data), plan.spec, plan.pre), str(path))
 
 
 def _default_output(proto, name: str | None) -> str:

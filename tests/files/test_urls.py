@@ -174,3 +174,41 @@ def test_gs_urls_without_gcsfs_name_the_extra_in_one_line():
     res = CliRunner().invoke(main, ["analyze", str(EXAMPLE), "gs://bucket/val/", "-q"])
     assert res.exit_code == 2 and "pip install 'srop-onnx[gcs]'" in res.output, res.output
     assert len(res.output.strip().splitlines()) == 1
+
+
+def test_sweep_profiles_blend_and_twin_go_to_and_come_from_urls(bucket, tmp_path, monkeypatch):
+    """``sweep --profiles URL/ --blend URL`` and ``randomize -o URL``: objects under the prefix,
+    never a local folder named after the scheme (``memory:/...``)."""
+    from srop_onnx import Profile
+
+    fs, url = bucket
+    root = url[len("memory:/"):]
+    blend = sorted(EXAMPLE_IMAGES.iterdir())[0]
+    fs.pipe_file(f"{root}/blend/{blend.name}", blend.read_bytes())
+    monkeypatch.chdir(tmp_path)  # anything written locally by mistake would land here
+    run = CliRunner().invoke
+    res = run(main, ["sweep", f"{url}/model.onnx", f"{url}/val/", "--levels", "0,1", "--blend",
+                     f"{url}/blend/{blend.name}", "-q", "--profiles", f"{url}/levels/"])
+    assert res.exit_code == 0, res.output
+    assert sorted(p.rsplit("/", 1)[-1] for p in fs.ls(f"{root}/levels", detail=False)) == ["level-0.json",
+                                                                                        "level-1.json"]
+    local = run(main, ["sweep", str(EXAMPLE), str(EXAMPLE_IMAGES), "--levels", "0,1", "--blend", str(blend), "-q",
+                       "--profiles", str(tmp_path / "levels")])
+    assert local.exit_code == 0, local.output
+    assert Profile.load(f"{url}/levels/level-1.json").to_dict()["layers"] == \
+        Profile.load(tmp_path / "levels" / "level-1.json").to_dict()["layers"]
+    res = run(main, ["randomize", f"{url}/model.onnx", "-o", f"{url}/twin.onnx", "--seed", "3"])
+    assert res.exit_code == 0, res.output
+    assert fs.cat_file(f"{root}/twin.onnx") != fs.cat_file(f"{root}/model.onnx")
+    res = run(main, ["randomize", f"{url}/model.onnx", "-o", f"{url}/model.onnx"])
+    assert res.exit_code == 2 and fs.cat_file(f"{root}/model.onnx") == EXAMPLE.read_bytes()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["levels"]  # nothing named memory: here
+
+
+def test_a_url_that_lost_a_slash_is_refused_not_written_locally(tmp_path):
+    from srop_onnx.errors import OutputError
+    from srop_onnx.files.writes import atomic_write_text
+
+    with pytest.raises(OutputError, match=r"s3:/bucket/p.json: looks like a URL with one '/'"):
+        atomic_write_text("s3:/bucket/p.json", "{}")
+    atomic_write_text(tmp_path / "ok.json", "{}")  # a plain path is fine
