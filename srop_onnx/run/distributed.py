@@ -137,14 +137,19 @@ def ray_analysis(model, inputs, measure, how, hooks: Hooks = Hooks(), *, shards:
         connect(ray, address)
     resources = ray.cluster_resources()
     gpu = how.provider == "cuda" or (how.provider == "auto" and resources.get("GPU", 0) >= 1)
+    say = hooks.notify
+    if parts is not None:
+        from .parts import prepare_parts
+
+        parts = prepare_parts(parts, [] if hasattr(inputs, "shape") else
+                              [inputs] if isinstance(inputs, (str, os.PathLike)) else list(inputs))
+        shards = _shard_count(parts, shards, say)
     n = shards or int(resources.get("GPU" if gpu else "CPU", 1)) or 1
     model, work = _where(model), _task_inputs(inputs, n)
-    say = hooks.notify
     kept: dict[int, Profile] = {}
     if parts is not None:
-        from .parts import load_parts, prepare_parts
+        from .parts import load_parts
 
-        parts = prepare_parts(parts)
         kept, notes = load_parts(parts, n, _expected(model, work, measure))
         for note in notes:
             say(note)
@@ -167,6 +172,25 @@ def ray_analysis(model, inputs, measure, how, hooks: Hooks = Hooks(), *, shards:
     merged = merge_profiles([found[i] for i in range(1, n + 1)], [f"shard {i}/{n}" for i in range(1, n + 1)])
     merged.extra["engine"] = {"name": "ray", "shards": n, "gpu": bool(gpu)}
     return merged
+
+
+def _shard_count(parts: str, shards: int | None, say) -> int | None:
+    """Without ``--shards``, a rerun takes the shard count of the parts already there (the
+    cluster's CPUs may have changed since: a lost node); with it, parts of another count are said
+    to be left unused."""
+    from .parts import part_counts
+
+    counts = part_counts(parts)
+    if shards is None and len(counts) == 1:
+        (count, found), = counts.items()
+        say(f"{parts} holds {found} part(s) of a run in {count} shards: running in {count} shards (--shards)")
+        return count
+    others = sorted(c for c in counts if c != shards)
+    if others:
+        say(f"{parts} holds parts of a run in {', '.join(map(str, others))} shards, which "
+            f"{'--shards ' + str(shards) if shards else 'this run'} does not use; give --shards "
+            f"{others[0]} to resume that run")
+    return shards
 
 
 def _where(p):

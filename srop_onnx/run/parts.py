@@ -13,13 +13,16 @@ parts are ordinary partial profiles: ``srop-onnx merge DIR -o profile.json`` mer
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 
 from ..errors import SropError
 from ..files.remote import is_url
 from ..results.profile import Profile
 
-__all__ = ["Expected", "part_path", "prepare_parts", "load_parts", "save_part"]
+__all__ = ["Expected", "part_path", "prepare_parts", "load_parts", "save_part", "part_counts"]
+
+_PART = re.compile(r"^part-(\d{4,})-of-(\d{4,})\.json$")
 
 
 def part_path(where: str, index: int, count: int) -> str:
@@ -30,11 +33,30 @@ def part_path(where: str, index: int, count: int) -> str:
     return os.path.join(os.path.abspath(where), name)
 
 
-def prepare_parts(where: str) -> str:
+def _inside(where: str, inputs) -> str | None:
+    """The input argument ``where`` is at or under (parts never go among the user's inputs)."""
+    for given in map(str, inputs):
+        if is_url(where) != is_url(given):
+            continue
+        if is_url(where):
+            inside = (where.rstrip("/") + "/").startswith(given.rstrip("/") + "/")
+        else:
+            base, target = os.path.realpath(given), os.path.realpath(where)
+            inside = os.path.isdir(base) and (target == base or target.startswith(base.rstrip(os.sep) + os.sep))
+        if inside:
+            return given
+    return None
+
+
+def prepare_parts(where: str, inputs=()) -> str:
     """``where`` ready to hold parts: a bucket prefix as it is; a local folder made now (absolute,
-    so every worker writes the same place; a file there is refused)."""
+    so every worker writes the same place; a file there is refused). A place at or under one of
+    ``inputs`` is refused."""
     from ..errors import UsageError
 
+    hit = _inside(where, inputs)
+    if hit is not None:
+        raise UsageError(f"--parts {where}: is inside {hit}, which holds your inputs; keep the parts elsewhere")
     if is_url(where):
         return where
     if os.path.exists(where) and not os.path.isdir(where):
@@ -44,6 +66,29 @@ def prepare_parts(where: str) -> str:
     except OSError as exc:
         raise UsageError(f"--parts {where}: cannot make the folder ({exc.strerror or exc}); give another") from None
     return os.path.abspath(where)
+
+
+def part_counts(where: str) -> dict[int, int]:
+    """``{shard count: parts found}`` of the parts already under ``where`` (one listing; a new
+    folder or prefix has none)."""
+    from ..errors import InputDataError
+    from ..files.remote import list_objects
+
+    names: list[str] = []
+    if is_url(where):
+        try:
+            names = [key for _, key in list_objects(where.rstrip("/") + "/", {".json"}) if "/" not in key]
+        except InputDataError as exc:
+            if "no such object or prefix" not in str(exc):
+                raise
+    elif os.path.isdir(where):
+        names = os.listdir(where)
+    counts: dict[int, int] = {}
+    for name in names:
+        m = _PART.match(name)
+        if m:
+            counts[int(m.group(2))] = counts.get(int(m.group(2)), 0) + 1
+    return counts
 
 
 @dataclass(frozen=True)

@@ -182,3 +182,62 @@ def test_a_failed_shard_keeps_the_others_and_the_rerun_finishes(ray, images, sin
     done = _run(folder, parts, notes, strict=True)
     assert "2 of 3 shards are already done" in notes[-1]
     assert done.to_dict()["layers"] == single.to_dict()["layers"]
+
+
+def test_a_lost_worker_is_one_line_that_says_what_to_do():
+    """Ray's own errors for a worker or node that died carry no cause of ours: one line (exit 4,
+    the input is not at fault) naming the shard; a task's own error passes through as it is."""
+    from srop_onnx.errors import ResourceError
+    from srop_onnx.run.distributed import _task_error
+
+    class WorkerCrashedError(Exception):
+        pass
+
+    err = _task_error(WorkerCrashedError("The worker died unexpectedly while executing this task.\nmore"), 3, 8)
+    assert isinstance(err, ResourceError)
+    assert str(err).startswith("shard 3/8: the Ray task did not finish, its worker or node was lost (WorkerCrashedError: "
+                               "The worker died unexpectedly") and "\n" not in str(err)
+
+    class RayTaskError(Exception):
+        cause = InputDataError("val/x.png: not an image")
+
+    assert _task_error(RayTaskError("wrapped"), 1, 2) is RayTaskError.cause
+
+
+def test_parts_never_go_among_the_inputs(tmp_path, images):
+    with pytest.raises(UsageError, match=r"--parts .*: is inside .*, which holds your inputs"):
+        prepare_parts(str(images / "parts"), [str(images)])
+    with pytest.raises(UsageError, match=r"--parts s3://b/val/parts/: is inside s3://b/val/"):
+        prepare_parts("s3://b/val/parts/", ["s3://b/val/"])
+    assert prepare_parts("s3://b/parts/", ["s3://b/val/"]) == "s3://b/parts/"
+    assert prepare_parts(str(tmp_path / "p"), [str(images)]) == str(tmp_path / "p")
+
+
+def test_part_counts_reads_the_names_there(tmp_path):
+    from srop_onnx.run.parts import part_counts
+
+    assert part_counts(str(tmp_path / "new")) == {}
+    for name in ("part-0001-of-0008.json", "part-0002-of-0008.json", "part-0001-of-0004.json", "notes.json",
+                 "part-1-of-2.json"):
+        (tmp_path / name).write_text("{}")
+    assert part_counts(str(tmp_path)) == {8: 2, 4: 1}
+
+
+@pytest.mark.slow
+def test_a_rerun_without_shards_takes_the_count_of_the_parts_there(ray, images, single, tmp_path):
+    """The default shard count is the cluster's CPUs, which a lost node changes: a rerun without
+    --shards resumes in the count the parts were made in, and says so."""
+    from srop_onnx.config.settings import Hooks
+    from srop_onnx.run.analysis import split_options
+    from srop_onnx.run.distributed import ray_analysis
+
+    parts, notes = tmp_path / "parts", []
+    measure, how, _ = split_options({})
+    ray_analysis(EXAMPLE, images, measure, how, shards=3, parts=str(parts))
+    again = ray_analysis(EXAMPLE, images, measure, how, Hooks(notify=notes.append), parts=str(parts))
+    assert "holds 3 part(s) of a run in 3 shards: running in 3 shards" in notes[0]
+    assert "3 of 3 shards are already done" in notes[-1]
+    assert again.extra["engine"]["shards"] == 3 and again.to_dict()["layers"] == single.to_dict()["layers"]
+    notes.clear()
+    ray_analysis(EXAMPLE, images, measure, how, Hooks(notify=notes.append), shards=2, parts=str(parts))
+    assert "holds parts of a run in 3 shards, which --shards 2 does not use; give --shards 3" in notes[0]
