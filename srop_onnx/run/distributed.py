@@ -235,6 +235,8 @@ def _gather(ray, refs: dict, progress, start: int, total: int, *, keep_going: bo
     keeps its part)."""
     index_of = {ref: i for i, ref in refs.items()}
     pending, results, failed, done = list(refs.values()), {}, None, start
+    if progress:
+        progress(done, total)
     while pending:
         ready, pending = ray.wait(pending, num_returns=1)
         for ref in ready:

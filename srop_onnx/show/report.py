@@ -202,6 +202,7 @@ class ProgressHook:
         self.last = -1
         self.what = "analysing"
         self.started = self.printed = None
+        self.base = 0  # the count when the clock started
         self.state = (0, None)
         self.shown: tuple | None = None  # what the last plain line said
 
@@ -237,18 +238,19 @@ class ProgressHook:
         import time
 
         now = time.monotonic()
-        if self.started is None:
+        if self.started is None:  # the rate counts from here (a resumed run starts past zero)
             self.started = self.printed = now
+            self.base = self.state[0]
         if not final and now - self.printed < self.interval:
             return
         if final and self.shown == (self.what, self.state):  # the last line already said it all
             return
         self.printed, self.shown = now, (self.what, self.state)
         done, total = self.state
-        rate = done / (now - self.started) if now > self.started and done else 0.0
+        rate = (done - self.base) / (now - self.started) if now > self.started and done > self.base else 0.0
         of = f"/{total}" if total else ""
-        self.console.print(f"{self.what}: {done}{of} inputs, {rate:.1f} {self.unit}/s, {now - self.started:.0f} s",
-                           highlight=False)
+        self.console.print(f"{self.what}: {done}{of} {self.unit}, {rate:.1f} {self.unit}/s, "
+                           f"{now - self.started:.0f} s", highlight=False)
 
     def stop(self) -> None:
         if self.plain and self.started is not None:

@@ -117,3 +117,24 @@ def test_a_plain_progress_line_is_not_printed_twice():
     hook.stop()
     lines = [ln for ln in buf.getvalue().splitlines() if ln.startswith("analysing: 16/16")]
     assert len(lines) == 1, buf.getvalue()
+
+
+def test_a_resumed_count_is_not_taken_for_a_rate_and_shards_are_called_shards():
+    """A Ray run that resumes with 3 of 4 shards done starts its count at 3: the rate counts what
+    this run did, and the line says shards, not inputs."""
+    import time
+
+    from rich.console import Console
+
+    from srop_onnx.show.report import ProgressHook
+
+    buf = io.StringIO()
+    hook = ProgressHook(Console(file=buf, force_terminal=False, width=200), "shards", interval=0.0)
+    hook(3, 4)
+    time.sleep(0.05)
+    hook(4, 4)
+    hook.stop()
+    last = buf.getvalue().strip().splitlines()[-1]
+    assert last.startswith("analysing: 4/4 shards, ") and "inputs" not in last
+    rate = float(last.split(", ")[1].split()[0])
+    assert 0 < rate <= 1 / 0.05 + 1e-9  # one shard in at least 50 ms, not four
