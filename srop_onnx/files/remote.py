@@ -102,19 +102,20 @@ def _clean(exc: BaseException) -> str:
 
 
 def _why(exc: BaseException, url: str) -> str:
-    """What went wrong with ``url``, in words."""
+    """What went wrong with ``url``, in words. An endpoint that does not answer is told first: its
+    message quotes the endpoint's URL, whose port may hold "403" or "404"."""
     name = type(exc).__name__
     text = _clean(exc)
-    if isinstance(exc, PermissionError) or "AccessDenied" in text or "Forbidden" in text or "403" in text \
+    if "Could not connect" in text or "EndpointConnectionError" in name or "ConnectTimeout" in name \
+            or "Connection refused" in text or "timed out" in text.lower() or isinstance(exc, (ConnectionError, TimeoutError)):
+        return "the storage endpoint does not answer (check --storage-option endpoint_url or AWS_ENDPOINT_URL)"
+    if isinstance(exc, PermissionError) or "AccessDenied" in text or "Forbidden" in text or re.search(r"\b403\b", text) \
             or "SignatureDoesNotMatch" in text or "InvalidAccessKeyId" in text:
         return "access denied (check the credentials in your environment or AWS profile)"
     if "NoSuchBucket" in text or "bucket does not exist" in text.lower():
         return "no such bucket"
-    if isinstance(exc, FileNotFoundError) or "NoSuchKey" in text or "Not Found" in text or "404" in text:
+    if isinstance(exc, FileNotFoundError) or "NoSuchKey" in text or "Not Found" in text or re.search(r"\b404\b", text):
         return "no such object or bucket"
-    if "Could not connect" in text or "EndpointConnectionError" in name or "ConnectTimeout" in name \
-            or "Connection refused" in text or "timed out" in text.lower() or isinstance(exc, (ConnectionError, TimeoutError)):
-        return "the storage endpoint does not answer (check --storage-option endpoint_url or AWS_ENDPOINT_URL)"
     return f"{name}: {text}"
 
 

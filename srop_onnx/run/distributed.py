@@ -141,8 +141,7 @@ def ray_analysis(model, inputs, measure, how, hooks: Hooks = Hooks(), *, shards:
     if parts is not None:
         from .parts import prepare_parts
 
-        parts = prepare_parts(parts, [] if hasattr(inputs, "shape") else
-                              [inputs] if isinstance(inputs, (str, os.PathLike)) else list(inputs))
+        parts = prepare_parts(parts, [inputs] if isinstance(inputs, (str, os.PathLike)) else list(inputs))
         shards = _shard_count(parts, shards, say)
     n = shards or int(resources.get("GPU" if gpu else "CPU", 1)) or 1
     model, work = _where(model), _task_inputs(inputs, n)

@@ -212,3 +212,20 @@ def test_a_url_that_lost_a_slash_is_refused_not_written_locally(tmp_path):
     with pytest.raises(OutputError, match=r"s3:/bucket/p.json: looks like a URL with one '/'"):
         atomic_write_text("s3:/bucket/p.json", "{}")
     atomic_write_text(tmp_path / "ok.json", "{}")  # a plain path is fine
+
+
+@pytest.mark.parametrize("exc, said", [
+    # botocore's text for a stopped endpoint quotes its URL: a port such as 40343 holds "403"
+    (type("EndpointConnectionError", (Exception,), {})(
+        'Could not connect to the endpoint URL: "http://127.0.0.1:40343/data?list-type=2"'), "does not answer"),
+    (OSError('Could not connect to the endpoint URL: "http://127.0.0.1:14045/x"'), "does not answer"),
+    (PermissionError("Forbidden"), "access denied"),
+    (OSError("An error occurred (403) when calling the ListObjectsV2 operation: Forbidden"), "access denied"),
+    (FileNotFoundError("data/val/x.png"), "no such object"),
+    (OSError("An error occurred (404) when calling the HeadObject operation: Not Found"), "no such object"),
+    (OSError("An error occurred (NoSuchBucket) when calling the ListObjectsV2 operation"), "no such bucket"),
+])
+def test_storage_failures_are_told_by_what_they_are_not_by_digits_in_a_url(exc, said):
+    from srop_onnx.files.remote import _why
+
+    assert said in _why(exc, "s3://data/val/")
