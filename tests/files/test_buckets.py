@@ -153,8 +153,6 @@ def test_ray_tasks_read_their_shards_from_the_bucket_and_keep_their_parts_there(
     """Ray without a shared file system: the tasks get URLs and the non-secret endpoint (never a
     credential), read from the bucket and keep their parts under ``s3://data/parts/``; the merged
     profile equals a single local run, and a rerun runs only the shard whose part was lost."""
-    if server["kind"] != "moto":
-        pytest.skip("one server is enough for the Ray path")
     ray = pytest.importorskip("ray")
     import srop_onnx
     from srop_onnx.files.remote import set_storage_options
