@@ -237,7 +237,7 @@ def _not_a_lost_url(path) -> None:
     ``Path("s3://bucket/key")`` gives) is refused: it would land in a local folder named ``s3:``."""
     import re
 
-    if re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]+:[/\\](?![/\\])", os.fspath(path) if not isinstance(path, str) else path):
+    if re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]+:[/\\](?![/\\])", os.fspath(path)):
         raise OutputError(f"{path}: looks like a URL with one '/' after the scheme; write it as scheme://bucket/key")
 
 

@@ -269,7 +269,7 @@ def is_track(path: "str | Path") -> bool:
         try:
             if not url.lower().endswith(".json"):
                 return exists(f"{url}/{INDEX_NAME}")
-            return url.endswith("/" + INDEX_NAME) and exists(url) and \
+            return url.endswith("/" + INDEX_NAME) and \
                 f'"format": "{TRACK_FORMAT}"'.encode() in read_bytes(url)[:4096]
         except InputDataError:
             return False

@@ -25,9 +25,13 @@ __all__ = ["Expected", "part_path", "prepare_parts", "load_parts", "save_part", 
 _PART = re.compile(r"^part-(\d{4,})-of-(\d{4,})\.json$")
 
 
+def _part_name(index: int, count: int) -> str:
+    return f"part-{index:04d}-of-{count:04d}.json"
+
+
 def part_path(where: str, index: int, count: int) -> str:
     """Where shard ``index`` of ``count`` keeps its part under ``where`` (a folder or a prefix)."""
-    name = f"part-{index:04d}-of-{count:04d}.json"
+    name = _part_name(index, count)
     if is_url(where):
         return where.rstrip("/") + "/" + name
     return os.path.join(os.path.abspath(where), name)
@@ -68,9 +72,9 @@ def prepare_parts(where: str, inputs=()) -> str:
     return os.path.abspath(where)
 
 
-def part_counts(where: str) -> dict[int, int]:
-    """``{shard count: parts found}`` of the parts already under ``where`` (one listing; a new
-    folder or prefix has none)."""
+def _names(where: str) -> set[str]:
+    """The file names directly under ``where`` that look like parts (one listing; a new folder or
+    prefix has none)."""
     from ..errors import InputDataError
     from ..files.remote import list_objects
 
@@ -83,11 +87,15 @@ def part_counts(where: str) -> dict[int, int]:
                 raise
     elif os.path.isdir(where):
         names = os.listdir(where)
+    return {n for n in names if _PART.match(n)}
+
+
+def part_counts(where: str) -> dict[int, int]:
+    """``{shard count: parts found}`` of the parts already under ``where``."""
     counts: dict[int, int] = {}
-    for name in names:
-        m = _PART.match(name)
-        if m:
-            counts[int(m.group(2))] = counts.get(int(m.group(2)), 0) + 1
+    for name in _names(where):
+        count = int(_PART.match(name).group(2))
+        counts[count] = counts.get(count, 0) + 1
     return counts
 
 
@@ -124,31 +132,21 @@ class Expected:
         return None
 
 
-def _read(path: str) -> Profile | None:
-    """The part at ``path``; None when there is none. A part that cannot be read raises."""
-    from ..files.remote import exists
-
-    if is_url(path):
-        if not exists(path):
-            return None
-    elif not os.path.exists(path):
-        return None
-    return Profile.load(path)
-
-
 def load_parts(where: str, count: int, expected: Expected) -> tuple[dict[int, Profile], list[str]]:
-    """The valid parts of this run under ``where`` (by shard index) and a note for each stale one."""
+    """The valid parts of this run under ``where`` (by shard index) and a note for each stale one;
+    ``where`` is listed once and only the parts there are read."""
+    present = _names(where)
     kept: dict[int, Profile] = {}
     notes: list[str] = []
     for index in range(1, count + 1):
         path = part_path(where, index, count)
+        if _part_name(index, count) not in present:
+            continue
         try:
-            part = _read(path)
+            part = Profile.load(path)
         except SropError as exc:
             why = str(exc).removeprefix(f"{path}: ").split("; ")[0]
             notes.append(f"{path}: cannot be used ({why}); shard {index}/{count} runs again")
-            continue
-        if part is None:
             continue
         why = expected.problem(part, index, count)
         if why:
