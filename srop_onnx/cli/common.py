@@ -47,18 +47,32 @@ def _pipe_closed(stream=None) -> None:
         pass
 
 
+def _encoding_of(raw) -> str:
+    """The encoding ``raw`` writes in (UTF-8 when it does not say, or names one Python lacks)."""
+    import codecs
+
+    name = getattr(raw, "encoding", None) or "utf-8"
+    try:
+        return codecs.lookup(name).name
+    except (LookupError, TypeError):
+        return "utf-8"
+
+
 class _Stream:
     """Standard output (or error) as the commands see it: a write that fails for want of room
     (``> /dev/full``) or a stream that is closed (``>&-``, where Python's ``sys.stdout`` is None) is
     recorded, later writes are dropped, and the command goes on, so the files it names are still
     written. A closed pipe (EPIPE) still raises ``BrokenPipeError`` (exit 141)."""
 
-    encoding = "utf-8"
     errors = "replace"
 
     def __init__(self, raw):
         self.raw = raw
         self.failed: str | None = None if raw is not None else "closed"
+        self.encoding = _encoding_of(raw)
+        #: a stream that cannot carry every character (ASCII in a minimal container, a legacy code
+        #: page): rich draws ASCII boxes for it, and what else it cannot carry is written escaped
+        self._narrow = not self.encoding.replace("-", "").replace("_", "").lower().startswith("utf")
 
     def _guard(self, call, *args):
         if self.failed:
@@ -73,7 +87,9 @@ class _Stream:
             return None
 
     def write(self, text: str) -> int:
-        self._guard(self.raw.write, text) if self.raw is not None else None
+        if self.raw is not None:
+            shown = text.encode(self.encoding, "backslashreplace").decode(self.encoding) if self._narrow else text
+            self._guard(self.raw.write, shown)
         return len(text)
 
     def flush(self) -> None:
@@ -95,6 +111,12 @@ class _Stream:
 
 
 class _Group(click.Group):
+    def format_help_text(self, ctx, formatter) -> None:
+        """The group's help, with the docs' address read from the package metadata only when shown."""
+        if self.help and "DOCS_URL" in self.help:
+            self.help = self.help.replace("DOCS_URL", _docs_url())
+        super().format_help_text(ctx, formatter)
+
     def main(self, *args, **kwargs):
         """Run with guarded standard streams: a full or closed standard output is an output error
         (exit 2, one line on standard error when it is open) once the command has done its work;
@@ -247,12 +269,20 @@ def _floats(text: str | None, option: str):
         raise UsageError(f"{option} expects comma-separated numbers, got {text!r}") from None
 
 
+def _print_version(ctx, _param, value) -> None:
+    """``--version``: read from the package metadata only when asked (not on every command's start)."""
+    if value and not ctx.resilient_parsing:
+        click.echo(f"srop-onnx, version {version()}")
+        ctx.exit()
+
+
 def _ops(text: str | None):
     return [o.strip() for o in text.split(",") if o.strip()] if text else None
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-@click.version_option(version(), "-V", "--version", prog_name="srop-onnx")
+@click.option("-V", "--version", is_flag=True, expose_value=False, is_eager=True, callback=_print_version,
+              help="Show the version and exit.")
 @click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
 @click.option("--storage-option", "storage", multiple=True, metavar="KEY=VALUE",
               help="Settings for s3:// and gs:// URLs, e.g. endpoint_url=http://127.0.0.1:9000 or region_name=eu-west-1 "
@@ -374,5 +404,3 @@ def _docs_url() -> str:
             return url.strip()
     return "the docs/ folder of the srop-onnx repository"
 
-
-main.help = (main.help or "").replace("DOCS_URL", _docs_url())

@@ -15,6 +15,7 @@ import array_api_compat
 
 __all__ = [
     "preload", "kernel_pool", "namespace", "is_numpy", "to_numpy", "rfftn_for", "rfft_for", "device_key", "cpu_workers", "cpu_kernel_threads",
+    "usable_cores", "threads_note",
     "chunk_elements", "map_chunks",
 ]
 
@@ -42,38 +43,66 @@ def to_numpy(a: Any):
         return np.asarray(a)
 
 
-def cpu_workers() -> int:
-    """Threads for CPU FFTs: ``SROP_ONNX_THREADS`` or every core this process may use."""
-    env = os.environ.get("SROP_ONNX_THREADS")
-    if env:
-        try:
-            return max(1, int(env))
-        except ValueError:
-            from ..errors import UsageError
-
-            raise UsageError(f"SROP_ONNX_THREADS must be a whole number of threads, got {env!r}") from None
+def usable_cores() -> int:
+    """The cores this process may run on (its affinity where the OS says, else the CPU count)."""
     try:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # pragma: no cover - not Linux
         return max(1, os.cpu_count() or 1)
 
 
+def cpu_workers() -> int:
+    """Threads for CPU FFTs: ``SROP_ONNX_THREADS`` (at most the usable cores, see
+    :func:`threads_note`) or every core this process may use."""
+    env = os.environ.get("SROP_ONNX_THREADS")
+    cores = usable_cores()
+    if env:
+        try:
+            return min(max(1, int(env)), cores)
+        except ValueError:
+            from ..errors import UsageError
+
+            raise UsageError(f"SROP_ONNX_THREADS must be a whole number of threads, got {env!r}") from None
+    return cores
+
+
+def threads_note() -> str | None:
+    """One line when ``SROP_ONNX_THREADS`` asks for more threads than there are cores (more
+    would only contend for them, and each thread reserves memory), else None."""
+    env = os.environ.get("SROP_ONNX_THREADS", "")
+    try:
+        asked = int(env)
+    except ValueError:
+        return None
+    cores = usable_cores()
+    if asked <= cores:
+        return None
+    return f"note: SROP_ONNX_THREADS={asked} is more than the {cores} core(s) this process may use; using {cores}"
+
+
 _preloaded: int | None = None  # the process (pid) that preloaded: a forked child does it again
+_decoders: int | None = None  # the process (pid) that imported the decoders
 
 
-def preload() -> None:
-    """Import the CPU kernels' modules (SciPy's FFT, the image plugins, the WAV reader) and reserve
-    OpenBLAS's buffer before a run starts threads or loads ONNX Runtime: under a tight memory limit (``ulimit -v``) a first import
+def preload(decoders: bool = False) -> None:
+    """Import the CPU kernels' modules (SciPy's FFT) and reserve OpenBLAS's buffer before a run starts
+    threads or loads ONNX Runtime; with ``decoders``, also what decoding threads use (the image
+    plugins, the WAV reader). Under a tight memory limit (``ulimit -v``) a first import
     that fails half-way inside a thread, or while ONNX Runtime's threads run, can leave the loader's
-    locks held and the run waiting for ever; here it fails at once, as one out-of-memory error."""
-    global _preloaded
+    locks held and the run waiting for ever; here it fails at once, as one out-of-memory error.
+    The decoders are left out of runs that decode nothing (arrays): they cost a short run a tenth
+    of its time."""
+    global _preloaded, _decoders
+    if decoders and _decoders != os.getpid():
+        from PIL import Image
+        from scipy.io import wavfile  # noqa: F401
+
+        Image.init()
+        _decoders = os.getpid()
     if _preloaded == os.getpid():  # once per process: every run and every decode pool calls it
         return
     import scipy.fft  # noqa: F401
-    from PIL import Image
-    from scipy.io import wavfile  # noqa: F401
 
-    Image.init()
     _reserve_blas_buffer()  # this thread's, and each kernel thread's (below), while memory is free
     if cpu_workers() > 1:
         kernel_pool(cpu_workers())

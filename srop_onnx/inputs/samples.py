@@ -271,7 +271,10 @@ def _decoded(todo: FileList, first: int, spec: InputSpec, pre, workers: int,
              hashing: bool) -> Iterator[tuple[_File, "list[Sample] | Exception", str | None]]:
     """``(file, samples or error, digest)`` for the files from ``first`` on, in file order; with
     several ``workers``, up to ``2 * workers`` files are decoded ahead in parallel (PIL and NumPy
-    release the GIL while decoding, resizing and normalising)."""
+    release the GIL while decoding, resizing and normalising). The first call runs on the caller's
+    thread, which imports the decoders here when any file needs them (see _xp.preload)."""
+    if not all(str(f).lower().endswith(tuple(ARRAY_SUFFIXES)) for f in todo.files):
+        preload(decoders=True)
     entries = (todo.entry(i) for i in range(first, len(todo)))
     if workers <= 1:
         for f in entries:
@@ -280,7 +283,6 @@ def _decoded(todo: FileList, first: int, spec: InputSpec, pre, workers: int,
     from collections import deque
     from concurrent.futures import ThreadPoolExecutor
 
-    preload()  # what the threads import, imported here (see _xp.preload)
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="srop-onnx-decode")
     window: deque = deque()
     try:

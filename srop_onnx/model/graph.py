@@ -147,7 +147,9 @@ def split_weights(model) -> tuple[object, list]:
     import onnx
 
     g = model.graph
-    heavy = [t for t in g.initializer if t.data_type in _NUMPY_TYPES and len(t.raw_data) > _HEAVY_BYTES]
+    # ByteSize() sizes a tensor without copying its data out (reading raw_data would copy every weight)
+    heavy = [t for t in g.initializer
+             if t.data_type in _NUMPY_TYPES and t.ByteSize() > _HEAVY_BYTES and t.HasField("raw_data")]
     moved = {t.name for t in heavy}
     out = onnx.ModelProto()
     for name in ("ir_version", "producer_name", "producer_version", "domain", "model_version", "doc_string"):
@@ -441,29 +443,69 @@ def _used_names(graph) -> set[str]:
     return names
 
 
-def _nan_propagating_max_pool(used: set[str], src: str, dst: str, dims: int, nan: str) -> list:
+def _nan_propagating_max_pool(used: set[str], src: str, dst: str, dims: int, consts: dict[str, str]) -> list:
     """Nodes for ``dst = maxpool2(src)`` where a window holding a NaN gives NaN (as NumPy's
     ``maximum`` does). ONNX leaves NaN in MaxPool unspecified and runtimes keep or drop it
-    by its place in the window; the explicit mask makes every device agree."""
+    by its place in the window; the explicit mask makes every device agree. From opset 9 the mask
+    is ``IsNaN`` and the NaN goes in with ``Where`` (``consts["nan"]``); below, with opset 7
+    operators only (:func:`_nan_mask_opset7`)."""
     from onnx import TensorProto, helper
 
     window = [2] * dims
-    pooled, isnan, mask, hit, any_nan = (_fresh(used, f"{dst}/{part}") for part in ("max", "isnan", "mask", "hit", "any"))
-    return [
-        helper.make_node("MaxPool", [src], [pooled], name=pooled, kernel_shape=window, strides=window),
+    pooled, mask, hit = (_fresh(used, f"{dst}/{part}") for part in ("max", "mask", "hit"))
+    head = [helper.make_node("MaxPool", [src], [pooled], name=pooled, kernel_shape=window, strides=window)]
+    if "nan" not in consts:
+        return head + _nan_mask_opset7(used, src, dst, mask, consts) + [
+            helper.make_node("MaxPool", [mask], [hit], name=hit, kernel_shape=window, strides=window),
+            *_poison_opset7(used, pooled, hit, dst)]
+    isnan, any_nan = (_fresh(used, f"{dst}/{part}") for part in ("isnan", "any"))
+    return head + [
         helper.make_node("IsNaN", [src], [isnan], name=isnan),
         helper.make_node("Cast", [isnan], [mask], name=mask, to=TensorProto.FLOAT),
         helper.make_node("MaxPool", [mask], [hit], name=hit, kernel_shape=window, strides=window),
         helper.make_node("Cast", [hit], [any_nan], name=any_nan, to=TensorProto.BOOL),
-        helper.make_node("Where", [any_nan, nan, pooled], [dst], name=dst),
+        helper.make_node("Where", [any_nan, consts["nan"], pooled], [dst], name=dst),
     ]
+
+
+def _nan_mask_opset7(used: set[str], src: str, dst: str, mask: str, consts: dict[str, str]) -> list:
+    """``mask = float(isnan(src))`` without ``IsNaN`` (opset 9): NaN is the one value for which both
+    ``x > 0`` and ``x < 1`` are false."""
+    from onnx import TensorProto, helper
+
+    above, below, number, isnan = (_fresh(used, f"{dst}/{part}") for part in ("gt", "lt", "num", "isnan"))
+    return [
+        helper.make_node("Greater", [src, consts["zero"]], [above], name=above),
+        helper.make_node("Less", [src, consts["one"]], [below], name=below),
+        helper.make_node("Or", [above, below], [number], name=number),
+        helper.make_node("Not", [number], [isnan], name=isnan),
+        helper.make_node("Cast", [isnan], [mask], name=mask, to=TensorProto.FLOAT),
+    ]
+
+
+def _poison_opset7(used: set[str], pooled: str, hit: str, dst: str) -> list:
+    """``dst = pooled + sqrt(-hit)`` without ``Where`` (opset 9): ``sqrt(-0.0)`` is ``-0.0``, which
+    changes no number it is added to, and ``sqrt(-1)`` is NaN."""
+    from onnx import helper
+
+    neg, poison = (_fresh(used, f"{dst}/{part}") for part in ("neg", "sqrt"))
+    return [
+        helper.make_node("Neg", [hit], [neg], name=neg),
+        helper.make_node("Sqrt", [neg], [poison], name=poison),
+        helper.make_node("Add", [pooled, poison], [dst], name=dst),
+    ]
+
+
+def _opset(model) -> int:
+    """The model's default-domain opset (13 when it declares none)."""
+    return next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 13)
 
 
 def _unsqueeze_channel(model, used: set[str], nodes: list, current: str) -> str:
     """Append an Unsqueeze of axis 1 to ``nodes`` (axes as an input from opset 13, else an attribute)."""
     from onnx import TensorProto, helper
 
-    opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 13)
+    opset = _opset(model)
     out = _fresh(used, "srop_onnx/baseline/unsqueeze")
     if opset >= 13:
         axes = _fresh(used, "srop_onnx/baseline/axes")
@@ -519,12 +561,14 @@ def add_pooling_chain(model, input_name: str, channel_axis: int | None, levels: 
         current = moved
     names = [_fresh(used, "srop_onnx/baseline/0")]
     nodes.append(helper.make_node("Identity", [current], [names[0]], name=names[0]))
-    nan = _fresh(used, "srop_onnx/baseline/nan")
-    nodes.append(helper.make_node("Constant", [], [nan], name=nan,
-                                  value=helper.make_tensor(nan, TensorProto.FLOAT, [], [float("nan")])))
+    values = {"nan": float("nan")} if _opset(out) >= 9 else {"zero": 0.0, "one": 1.0}  # IsNaN/Where: opset 9
+    consts = {key: _fresh(used, f"srop_onnx/baseline/{key}") for key in values}
+    for key, name in consts.items():
+        nodes.append(helper.make_node("Constant", [], [name], name=name,
+                                      value=helper.make_tensor(name, TensorProto.FLOAT, [], [values[key]])))
     for level in range(1, levels):
         names.append(_fresh(used, f"srop_onnx/baseline/{level}"))
-        nodes.extend(_nan_propagating_max_pool(used, names[-2], names[-1], rank - 2, nan))
+        nodes.extend(_nan_propagating_max_pool(used, names[-2], names[-1], rank - 2, consts))
     out.graph.node.extend(nodes)
     out.graph.output.extend(helper.make_tensor_value_info(n, TensorProto.FLOAT, [None] * rank) for n in names)
     return out, names

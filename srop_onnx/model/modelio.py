@@ -131,16 +131,39 @@ def load_model(path: str | os.PathLike) -> LoadedModel:
     # read once: parsed and hashed from memory; a device or a file over protobuf's 2 GiB is refused unread
     data = read_checked(p, "model", MAX_MODEL_BYTES, ModelError,
                         "give the path of an .onnx model file (a model over 2 GiB keeps its weights in external data)")
-    try:
-        proto = onnx.load_model_from_string(data)
-    except (DecodeError, RuntimeWarning, ValueError, OSError) as exc:
-        raise ModelError(f"{p}: not an ONNX model or a truncated one ({type(exc).__name__}); re-export or re-download it") from exc
-    except Exception as exc:  # protobuf raises assorted errors on garbage
-        raise ModelError(f"{p}: not an ONNX model or a truncated one ({type(exc).__name__}); re-export or re-download it") from exc
+    def parse():
+        try:
+            return onnx.load_model_from_string(data)
+        except (DecodeError, RuntimeWarning, ValueError, OSError) as exc:
+            raise ModelError(f"{p}: not an ONNX model or a truncated one ({type(exc).__name__}); re-export or "
+                             "re-download it") from exc
+        except Exception as exc:  # protobuf raises assorted errors on garbage
+            raise ModelError(f"{p}: not an ONNX model or a truncated one ({type(exc).__name__}); re-export or "
+                             "re-download it") from exc
+
+    proto, sha256 = _hashed_while(data, parse)
     if proto.ir_version <= 0 or not proto.HasField("graph") or len(proto.graph.node) == 0:
         raise ModelError(f"{p}: not an ONNX model (no graph or no nodes); re-export or re-download it")
     ext = external_data_files(proto, p.parent)
-    return LoadedModel(proto=proto, path=p, sha256=hashlib.sha256(data).hexdigest(), external_files=ext)
+    return LoadedModel(proto=proto, path=p, sha256=sha256, external_files=ext)
+
+
+def _hashed_while(data: bytes, work):
+    """``(work(), SHA-256 of data)``: a large model's digest is taken on another thread while ``work``
+    (parsing it) runs, since hashlib releases the GIL; the digest then costs no wall time."""
+    if len(data) < 1 << 20:
+        return work(), hashlib.sha256(data).hexdigest()
+    import threading
+
+    digest: list[str] = []
+    thread = threading.Thread(target=lambda: digest.append(hashlib.sha256(data).hexdigest()),
+                              name="srop-onnx-hash", daemon=True)
+    thread.start()
+    try:
+        result = work()
+    finally:
+        thread.join()
+    return result, digest[0]
 
 
 def _load_remote_model(url: str) -> LoadedModel:
@@ -149,10 +172,9 @@ def _load_remote_model(url: str) -> LoadedModel:
     from ..files.reading import MAX_MODEL_BYTES, read_checked
 
     data = read_checked(url, "model", MAX_MODEL_BYTES, ModelError, "give the URL of an .onnx model")
-    proto = _parse(data, url, "give the URL of an .onnx model")
+    proto, sha256 = _hashed_while(data, lambda: _parse(data, url, "give the URL of an .onnx model"))
     _read_remote_external_data(proto, url)
-    return LoadedModel(proto=proto, path=Path(url), sha256=hashlib.sha256(data).hexdigest(), external_files=[],
-                       source=url)
+    return LoadedModel(proto=proto, path=Path(url), sha256=sha256, external_files=[], source=url)
 
 
 def _remote_location(prefix: str, url: str, tensor_name: str, location: str) -> str:
@@ -227,11 +249,11 @@ def _parse(data: bytes, label: str, fix: str = "pass ONNX bytes, a ModelProto or
 def load_model_bytes(data: bytes, label: str = "<memory>") -> LoadedModel:
     """An ONNX model from serialized bytes (an in-memory export); ``label`` names it in profiles
     and errors. Weights must be inside (there is no folder for external data)."""
-    proto = _parse(data, label)
+    proto, sha256 = _hashed_while(data, lambda: _parse(data, label))
     if any(t.data_location == 1 for t in proto.graph.initializer):
         raise ModelError(f"{label}: a model with external data read from memory; save it with its weights inside "
                          "(under 2 GiB), or give its path")
-    return LoadedModel(proto=proto, path=Path(label), sha256=hashlib.sha256(data).hexdigest(), external_files=[])
+    return LoadedModel(proto=proto, path=Path(label), sha256=sha256, external_files=[])
 
 
 def as_loaded(model, label: str = "<memory>") -> LoadedModel:

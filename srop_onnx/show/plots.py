@@ -226,12 +226,12 @@ def plot_box(profiles: list[Profile], units: str = "band", labels: list[str] | N
 
 
 def _kde_curve(values: np.ndarray, grid: np.ndarray):
-    from scipy.stats import gaussian_kde
+    from ..core.stats import kde_scott
 
     values = values[np.isfinite(values)]
     if values.size < 2 or np.ptp(values) == 0:
         return None
-    return gaussian_kde(values)(grid)
+    return kde_scott(values, grid)
 
 
 def _chosen_layers(ref: Profile, layers: str | None, max_panels: int) -> tuple[list, str | None]:

@@ -107,3 +107,29 @@ def test_wasserstein_same_grid_matches_scipy(rng):
     vals_c = np.repeat(np.arange(13) / 12, hc)
     assert wasserstein1(ha, 9, hc, 12) == pytest.approx(wasserstein_distance(a / 9, vals_c))
     assert wasserstein1(ha, 9, ha, 9) == 0.0
+
+
+def test_kde_scott_is_scipys_default_gaussian_kde(rng):
+    from scipy.stats import gaussian_kde
+
+    from srop_onnx.core.stats import kde_scott
+
+    for n in (2, 17, 5000):
+        values = rng.beta(2, 5, size=n)
+        grid = np.linspace(-0.2, 1.2, 301)
+        np.testing.assert_allclose(kde_scott(values, grid, block=999), gaussian_kde(values)(grid), rtol=1e-10,
+                                   atol=1e-12)
+
+
+def test_kde_scott_integrates_to_one_and_refuses_what_has_no_density(rng):
+    from srop_onnx.core.stats import kde_scott
+
+    values = rng.normal(0.5, 0.1, size=200)
+    grid = np.linspace(-1, 2, 6001)
+    assert np.trapezoid(kde_scott(values, grid), grid) == pytest.approx(1.0, abs=1e-9)
+    with pytest.raises(UsageError, match="at least 2 finite"):
+        kde_scott([0.5], grid)
+    with pytest.raises(UsageError, match="at least 2 finite"):
+        kde_scott([0.5, np.nan], grid)
+    with pytest.raises(UsageError, match="not all equal"):
+        kde_scott([0.5, 0.5, 0.5], grid)

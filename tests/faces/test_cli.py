@@ -179,3 +179,43 @@ def test_option_combinations_that_cannot_work(extra, match):
 def test_bad_thread_count_in_the_environment(monkeypatch):
     monkeypatch.setenv("SROP_ONNX_THREADS", "two")
     _bad(["analyze", EXAMPLE, EXAMPLE_IMAGES], "SROP_ONNX_THREADS must be a whole number", EXAMPLE)
+
+
+def test_a_thread_count_above_the_cores_is_bounded_with_one_line(monkeypatch):
+    from srop_onnx.core._xp import cpu_workers, usable_cores
+
+    monkeypatch.setenv("SROP_ONNX_THREADS", "100000")
+    assert cpu_workers() == usable_cores()
+    res = run("analyze", EXAMPLE, EXAMPLE_IMAGES)  # standard output and error together
+    assert res.exit_code == 0
+    notes = [ln for ln in res.output.splitlines() if "SROP_ONNX_THREADS=100000" in ln]
+    assert len(notes) == 1 and f"using {usable_cores()}" in notes[0]
+    monkeypatch.setenv("SROP_ONNX_THREADS", "1")
+    assert cpu_workers() == 1
+
+
+def test_an_ascii_standard_output_gets_ascii_tables_not_an_error(tmp_path):
+    """Minimal CI containers run with ``LC_ALL=C`` and no UTF-8 mode: standard output is ASCII.
+    Tables fall back to ASCII boxes and anything else is escaped; the commands never fail on it."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "LC_ALL": "C", "LANG": "C", "PYTHONUTF8": "0", "PYTHONIOENCODING": ""}
+    env.pop("PYTHONIOENCODING")
+    profile = tmp_path / "p.json"
+
+    def cli(*args):
+        res = subprocess.run([sys.executable, "-m", "srop_onnx", *map(str, args)], env=env, capture_output=True,
+                             timeout=300)
+        return res.returncode, res.stdout.decode("ascii"), res.stderr.decode("ascii")
+
+    code, out, err = cli("analyze", EXAMPLE, EXAMPLE_IMAGES, "--json", profile)
+    assert code == 0, err
+    assert "| stem.0" in out and "+--" in out  # rich's ASCII boxes
+    for args in (("layers", EXAMPLE), ("compare", profile, profile), ("check", profile, "--against", profile)):
+        code, out, err = cli(*args)
+        assert code == 0 and "error" not in err, (args, err)
+        assert out.strip()
+    code, out, err = cli("check", tmp_path / "caf\u00e9.json", "--against", profile)  # a name outside ASCII
+    assert code == 2 and "caf\\xe9.json" in err and len(err.strip().splitlines()) == 1

@@ -158,11 +158,11 @@ def test_a_tap_without_inferred_type_still_runs(fixtures):
 
 
 # -- add_pooling_chain (docs/baseline-and-twin.md baseline computed by the runtime) ----------------------
-def _relu_model(shape, elem=TensorProto.FLOAT, out_name="y"):
+def _relu_model(shape, elem=TensorProto.FLOAT, out_name="y", opset=17):
     x = helper.make_tensor_value_info("x", elem, shape)
     y = helper.make_tensor_value_info(out_name, elem, shape)
     g = helper.make_graph([helper.make_node("Relu", ["x"], [out_name], name="relu")], "g", [x], [y])
-    return make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    return make_model(g, opset_imports=[helper.make_opsetid("", opset)])
 
 
 def _run(model, feeds):
@@ -170,14 +170,18 @@ def _run(model, feeds):
     return dict(zip([o.name for o in sess.get_outputs()], sess.run(None, feeds)))
 
 
-@pytest.mark.parametrize("layout, shape, axis, elem, dtype, dims", [
-    ("NCHW", [2, 3, 23, 17], 1, TensorProto.FLOAT, np.float32, 2),
-    ("NHWC", [2, 23, 17, 3], 3, TensorProto.FLOAT16, np.float16, 2),
-    ("NCL", [2, 3, 37], 1, TensorProto.DOUBLE, np.float64, 1),
-    ("NLC", [2, 37, 3], 2, TensorProto.FLOAT, np.float32, 1),
+@pytest.mark.parametrize("layout, shape, axis, elem, dtype, dims, opset", [
+    ("NCHW", [2, 3, 23, 17], 1, TensorProto.FLOAT, np.float32, 2, 17),
+    ("NHWC", [2, 23, 17, 3], 3, TensorProto.FLOAT16, np.float16, 2, 17),
+    ("NCL", [2, 3, 37], 1, TensorProto.DOUBLE, np.float64, 1, 17),
+    ("NLC", [2, 37, 3], 2, TensorProto.FLOAT, np.float32, 1, 17),
+    # old exports (ONNX Model Zoo, OnnxMLTools/CoreML): what the chain adds is valid at their opset
+    ("NCHW", [2, 3, 23, 17], 1, TensorProto.FLOAT, np.float32, 2, 7),
+    ("NHWC", [2, 23, 17, 3], 3, TensorProto.FLOAT16, np.float16, 2, 8),
+    ("NCL", [2, 3, 37], 1, TensorProto.FLOAT, np.float32, 1, 8),
 ])
-def test_pooling_chain_outputs_equal_literal_max_pooling(rng, layout, shape, axis, elem, dtype, dims):
-    model = _relu_model(shape, elem)
+def test_pooling_chain_outputs_equal_literal_max_pooling(rng, layout, shape, axis, elem, dtype, dims, opset):
+    model = _relu_model(shape, elem, opset=opset)
     chained, names = add_pooling_chain(model, "x", axis, 3)
     onnx.checker.check_model(chained, full_check=True)
     first = np.moveaxis(np.empty(shape), axis, 1).shape  # the channels-first view of the input
