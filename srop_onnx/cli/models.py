@@ -366,12 +366,17 @@ def layers(model, ops, all_tensors, layers, input_name, layout):
     from ..run.stages import load_stage, plan_model
 
     measure = Measurement(ops=_ops(ops), all_tensors=all_tensors, layers=layers, input_name=input_name, layout=layout)
-    plan = plan_model(load_stage(model), measure, require_taps=False)
+    loaded = load_stage(model)
+    plan, choices, measure = _layers_plan(loaded, measure)
     console = _console()
     spec = plan.spec
     shape = "x".join("N" if i == 0 else (str(d) if d else "?") for i, d in enumerate(spec.shape))
     console.print(f"input {safe(spec.name)} ({shape}, {spec.dtype}) read as {spec.layout}"
                   + (" (a one-channel image)" if spec.layout == "NHW" else ""))
+    if len(choices) > 1:
+        console.print(f"the model has {len(choices)} inputs analyze could feed ({safe(', '.join(choices))}): analyze "
+                      "feeds the one --input NAME names (or an .npz's arrays name); the layers are listed for "
+                      f"{safe(spec.name)}")
     for note in plan.notes:
         console.print(safe(note))
     if plan.taps:
@@ -379,7 +384,21 @@ def layers(model, ops, all_tensors, layers, input_name, layout):
     for s in plan.skipped_taps:
         console.print(f"skipped {safe(s.get('name') or s['tensor'])} ({safe(s['op'])}): {safe(s['reason'])}")
     if not plan.taps:  # the reasons are listed above; the error says what to try
-        plan_model(load_stage(model), measure)
+        plan_model(loaded, measure)
+
+
+def _layers_plan(loaded, measure):
+    """The plan ``layers`` lists, and the inputs analyze could feed: it feeds nothing, so a model with
+    several candidates is listed for the first of them, with a line saying how analyze chooses."""
+    from dataclasses import replace
+
+    from ..inputs.inputspec import feed_candidates
+    from ..run.stages import plan_model
+
+    choices = feed_candidates(loaded.proto) if measure.input_name is None else [measure.input_name]
+    if len(choices) > 1:
+        measure = replace(measure, input_name=choices[0])
+    return plan_model(loaded, measure, require_taps=False), choices, measure
 
 
 __all__ = ["analyze", "sweep", "layers", "example"]

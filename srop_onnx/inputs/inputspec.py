@@ -9,13 +9,15 @@ its first convolution (:func:`srop_onnx.model.layouts.graph_layout`), else from 
 
 from __future__ import annotations
 
+import re
+
 from dataclasses import dataclass
 
 import numpy as np
 
 from ..errors import ModelError, UsageError
 
-__all__ = ["InputSpec", "LAYOUT_RANKS", "detect_layout", "dtype_name", "input_spec"]
+__all__ = ["feed_candidates", "InputSpec", "LAYOUT_RANKS", "detect_layout", "dtype_name", "input_spec"]
 
 _ONNX_TO_NUMPY = {1: np.float32, 10: np.float16, 11: np.float64, 2: np.uint8, 3: np.int8, 6: np.int32, 7: np.int64}
 #: the rank of an input in each layout
@@ -113,13 +115,30 @@ def detect_layout(shape: tuple) -> str:
     return "NHWC" if channels_last else "NCHW"
 
 
+def _candidates(inputs: list, states: set[str]) -> list:
+    """The inputs that could be the one fed: float tensors of rank 2-4 whose first axis is the batch
+    (dynamic or 1), not a recurrent op's state."""
+    return [i for i in inputs if i.type.tensor_type.elem_type in (1, 10, 11) and 2 <= len(_dims(i)) <= 4
+            and _dims(i)[0] in (None, 1) and i.name not in states]
+
+
+def feed_candidates(model) -> list[str]:
+    """Names of the inputs of ``model`` that ``analyze`` could feed, in the graph's order (one
+    when it picks by itself; several when it needs ``--input`` or an ``.npz`` that names one)."""
+    from ..model.graph import graph_inputs, recurrent_states
+
+    inputs = graph_inputs(model)
+    if len(inputs) == 1:
+        return [inputs[0].name]
+    return [i.name for i in _candidates(inputs, set(recurrent_states(model.graph)))]
+
+
 def _main_input(inputs: list, states: set[str] = frozenset(), named=None):
     """The input to feed among several: the only float tensor of rank 2-4 whose first axis is the
     batch (dynamic or 1); a state (2, N, 128), a recurrent op's initial state or a sample rate
     (int64) is not it. When several qualify and ``named()`` (the arrays an .npz input names) names
     some of them, the first of those in the graph's order: every named input is fed anyway."""
-    candidates = [i for i in inputs if i.type.tensor_type.elem_type in (1, 10, 11) and 2 <= len(_dims(i)) <= 4
-                  and _dims(i)[0] in (None, 1) and i.name not in states]
+    candidates = _candidates(inputs, states)
     if len(candidates) == 1:
         return candidates[0]
     given = set(named() or ()) if named is not None and len(candidates) > 1 else set()
@@ -128,6 +147,26 @@ def _main_input(inputs: list, states: set[str] = frozenset(), named=None):
         return chosen[0]
     names = ", ".join(i.name for i in inputs)
     raise UsageError(f"model has several inputs ({names}); choose the one to feed with --input NAME")
+
+
+#: dim names that say an axis is time (a sequence's length), whatever its size
+_TIME_NAMES = re.compile(r"^(?:.*[_ ])?(?:time|times|frames?|seq(?:uence)?(?:_?len(?:gth)?)?|len(?:gth)?|"
+                         r"feats?_?len(?:gth)?|num_frames|time_?steps|t)(?:[_ ]\w*)?$", re.IGNORECASE)
+
+
+def _time_axis_layout(vi) -> str | None:
+    """NLC or NCL for a rank-3 input whose dim names say which axis is time (FSMN-VAD's
+    ``speech (1, feats_length, 400)`` is 400 features over time, not 400 channels of length T);
+    None when the names do not tell (both, or neither, axis named like time)."""
+    tt = vi.type.tensor_type
+    if not tt.HasField("shape") or len(tt.shape.dim) != 3:
+        return None
+    timed = [bool(d.dim_param and _TIME_NAMES.match(d.dim_param)) for d in tt.shape.dim[1:]]
+    if timed == [True, False]:
+        return "NLC"
+    if timed == [False, True]:
+        return "NCL"
+    return None
 
 
 def _first_axis(vi) -> "str | int | None":
@@ -177,7 +216,8 @@ def input_spec(model, name: str | None = None, layout: str | None = None, named=
         raise ModelError(f"model input '{vi.name}' is {dtype_name(elem)}; srop-onnx feeds float and integer inputs")
     from ..model.layouts import graph_layout
 
-    lay = (layout or graph_layout(model, vi.name, len(shape), shape) or detect_layout(shape)).upper()
+    lay = (layout or graph_layout(model, vi.name, len(shape), shape) or _time_axis_layout(vi)
+           or detect_layout(shape)).upper()
     if lay not in LAYOUT_RANKS:
         raise UsageError(f"--layout must be NCHW, NHWC, NCL, NLC, NHW, NL or NCDHW, got {layout!r}")
     if len(shape) != LAYOUT_RANKS[lay]:

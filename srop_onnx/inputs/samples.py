@@ -117,7 +117,23 @@ def check_array(arr: np.ndarray, spec: InputSpec, where: str) -> np.ndarray:
                              "part or the magnitude yourself")
     if spec.integer:
         return _integer_array(arr, spec, where)
-    return arr.astype(spec.dtype, copy=False)
+    return _float_array(arr, spec, where)
+
+
+def _float_array(arr: np.ndarray, spec: InputSpec, where: str) -> np.ndarray:
+    """Floats for a float input, in its own type (a float16 array for a float16 input is fed as it
+    is); finite values that the input's type cannot hold are refused, never fed as infinities."""
+    want = np.dtype(spec.dtype)
+    if arr.dtype == want:
+        return arr
+    if arr.size and np.issubdtype(arr.dtype, np.floating) and np.finfo(arr.dtype).max > np.finfo(want).max:
+        finite = np.abs(arr[np.isfinite(arr)]) if not np.all(np.isfinite(arr)) else np.abs(arr)
+        top = float(finite.max()) if finite.size else 0.0
+        if top > float(np.finfo(want).max):
+            raise InputDataError(f"{where}: {arr.dtype} values up to {top:.6g} do not fit model input '{spec.name}' "
+                                 f"({want}: at most {float(np.finfo(want).max):.6g}); scale the array or save it as "
+                                 f"{want}")
+    return arr.astype(want, copy=False)
 
 
 def _integer_array(arr: np.ndarray, spec: InputSpec, where: str) -> np.ndarray:

@@ -21,7 +21,7 @@ from typing import Iterator
 import numpy as np
 
 from ..errors import ModelError, UsageError
-from .naming import NameChoice, disambiguate, name_choice, resolve_tf_suffixes
+from .naming import NameChoice, disambiguate, name_choice, resolve_tf_suffixes, weight_choice
 from .poolnames import POOL_OPS, follow_pooled, name_pool
 
 if TYPE_CHECKING:
@@ -73,6 +73,7 @@ class Tap:
     parents: tuple[str, ...] = field(default=(), repr=False)  # scopes above the name (tell clashes apart)
     kind: str | None = field(default=None, repr=False)  # conv kind: depthwise, pointwise or conv
     pool_of: "Tap | None" = field(default=None, repr=False)  # the layer a nameless pool pools (its name follows)
+    by_weight: "NameChoice | None" = field(default=None, repr=False)  # the layer its weight's name names
 
 
 def iter_tensors(graph) -> Iterator:
@@ -332,6 +333,7 @@ def find_taps(
             else:
                 taps.append(tap)
     graph_outs = {o.name for o in model.graph.output}
+    _names_from_weights(taps)
     for t, name in zip(taps, resolve_tf_suffixes([NameChoice(t.name, t.tf_raw) for t in taps])):
         t.name = name
     follow_pooled(taps)
@@ -340,6 +342,22 @@ def find_taps(
         if t.tensor in graph_outs:
             t.notes.append("already a graph output")
     return taps, skipped
+
+
+def _names_from_weights(taps: list[Tap]) -> None:
+    """Layers of one op that the node names give one name (a full-int8 TFLite model names several
+    depthwise convs after one scope) take their weights' names instead, when those tell every one
+    of them apart."""
+    groups: dict[tuple[str, str], list[Tap]] = {}
+    for t in taps:
+        groups.setdefault((t.name, t.op), []).append(t)
+    for group in groups.values():
+        if len(group) < 2 or any(t.by_weight is None for t in group):
+            continue
+        names = [t.by_weight.name for t in group]  # type: ignore[union-attr]
+        if len(set(names)) == len(group):
+            for t in group:
+                t.name, t.tf_raw, t.parents = t.by_weight.name, t.by_weight.tf_raw, t.by_weight.parents  # type: ignore[union-attr]
 
 
 def _node_taps(node, types: dict, op_set: set, all_tensors: bool) -> list[Tap]:
@@ -362,7 +380,7 @@ def _node_taps(node, types: dict, op_set: set, all_tensors: bool) -> list[Tap]:
                 continue  # --all: silently only rank-3/4 float tensors
         out.append(Tap(index=0, tensor=tensor, node=node.name, op=node.op_type, name=choice.name,
                        elem_type=elem or None, shape_hint=shape, tf_raw=choice.tf_raw, parents=choice.parents,
-                       kind=kind))
+                       kind=kind, by_weight=weight_choice(weight, kind) if weight else None))
     return out
 
 
@@ -578,13 +596,21 @@ def add_pooling_chain(model, input_name: str, channel_axis: int | None, levels: 
 _RNN_STATE_SLOTS = {"GRU": (5,), "RNN": (5,), "LSTM": (5, 6)}
 
 
+#: ops a recurrent state passes through on its way to a GRU/LSTM/RNN: one stacked state (4, 1, 64) is
+#: sliced, split or gathered along its first axis into each op's (2, 1, 64) (PyTorch 1.x exports)
+_STATE_PASSES = frozenset({"Identity", "Cast", "Slice", "Split", "Gather", "Squeeze", "Unsqueeze", "Reshape"})
+
+
 def recurrent_states(graph) -> dict[str, str]:
     """``{graph input: "GRU 'name'"}`` for each input that feeds a recurrent op's state
-    (``initial_h``, LSTM's ``initial_c``), directly or through Identity/Cast."""
+    (``initial_h``, LSTM's ``initial_c``), directly or through Identity, Cast, Slice, Split,
+    Gather, Squeeze, Unsqueeze or Reshape."""
     alias = {vi.name: vi.name for vi in graph.input}
-    for node in graph.node:  # Identity/Cast keep the input's name (nodes come in topological order)
-        if node.op_type in ("Identity", "Cast") and node.input and node.input[0] in alias:
-            alias[node.output[0]] = alias[node.input[0]]
+    for node in topological_order(graph):  # the state's parts keep the input's name
+        if node.op_type in _STATE_PASSES and node.input and node.input[0] in alias:
+            for out in node.output:
+                if out:
+                    alias[out] = alias[node.input[0]]
     found: dict[str, str] = {}
     for node in graph.node:
         for idx in _RNN_STATE_SLOTS.get(node.op_type, ()):

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 __all__ = ["module_name", "name_choice", "NameChoice", "resolve_tf_suffixes", "scope_from_metadata", "unreadable_metadata",
            "scope_from_name", "scope_from_weight", "is_generic_name", "tflite_segment", "tf_scope_parts",
-           "disambiguate", "strip_quant"]
+           "disambiguate", "strip_quant", "weight_choice"]
 
 _PADDLE_PARAM = re.compile(r"^(.+)\.(?:w|b)_\d+$")  # Paddle 2.x parameters: conv2d_0.w_0 -> conv2d_0
 _PADDLE_TMP = re.compile(r"^(.+)\.tmp_\d+$")  # paddle2onnx 1.x tensors: depthwise_conv2d_0.tmp_0
@@ -160,7 +160,7 @@ def _legacy_path(parts: list[str]) -> str | None:
 _TF_OP_WORDS = frozenset({"convolution", "depthwise", "conv2d_transpose", "separable_conv2d", "add", "mul", "sub", "pad"})
 #: the last part of a TensorFlow name that is a convolution op (TFLite joins names with ';')
 _CONV_SEGMENT = re.compile(r"^(?:conv[123]d(?:_?\d+)?|convolution(?:_\d+)?|depthwise(?:conv2dnative)?(?:_\d+)?"
-                           r"|conv2d_transpose(?:_\d+)?)$", re.IGNORECASE)
+                           r"|conv2d_transpose(?:_\d+)?|separable_conv2d(?:_\d+)?)$", re.IGNORECASE)
 
 
 def _is_tf_op(part: str) -> bool:
@@ -180,8 +180,8 @@ def tflite_segment(name: str, kind: str | None = None) -> str:
     if not segments:
         return name
     convs = [s for s in segments if _CONV_SEGMENT.match(strip_quant(s.rsplit("/", 1)[-1]))]
-    if not convs:
-        return segments[-1]
+    if not convs:  # the last segment that is not a folded BatchNorm's op (Keras 3: .../batchnorm/sub)
+        return next((s for s in reversed(segments) if not _BN_WORDS.search(s)), segments[-1])
     if kind in ("depthwise", "conv", "pointwise"):
         wanted = kind == "depthwise"
         same = [s for s in convs if s.rsplit("/", 1)[-1].lower().startswith("depthwise") == wanted]
@@ -291,6 +291,11 @@ def _from_stored(name: str | None, kind: str | None) -> NameChoice | None:
     return NameChoice(scope) if scope else None
 
 
+def weight_choice(weight: str | None, kind: str | None = None) -> NameChoice | None:
+    """The layer a conv's weight (or its dequantized weight) names, if its name names one."""
+    return _from_stored(strip_quant(re.sub(r"_dequant$", "", weight)) if weight else weight, kind)
+
+
 def _from_weight_or_output(node, weight: str | None, kind: str | None) -> NameChoice | None:
     found = _from_stored(weight, kind)
     if found:
@@ -308,6 +313,8 @@ def _from_weight_or_output(node, weight: str | None, kind: str | None) -> NameCh
     p2o = _P2O_TENSOR.match(out)
     if p2o:  # Paddle's own layer naming: pool2d_0
         return NameChoice(f"{p2o.group(1)}_{p2o.group(2)}")
+    if "/" in out and not out.startswith("/"):  # tf2onnx renames a conv it fused a Pad into (Conv__440) and
+        return _tf_choice(tflite_segment(out, kind))  # keeps its output: model/bn_stage0_block0_branch2b/...:0
     return None
 
 
@@ -349,10 +356,10 @@ def resolve_tf_suffixes(choices: list[NameChoice]) -> list[str]:
     final = [c.name for c in choices]
     raw = [c.tf_raw or c.name for c in choices]
     for _round in range(len(choices) + 1):
-        counts: dict[str, int] = {}
-        for n in final:
-            counts[n] = counts.get(n, 0) + 1
-        clash = [i for i, c in enumerate(choices) if final[i] != raw[i] and counts[final[i]] > 1]
+        owners: dict[str, set[str]] = {}  # the scopes a final name stands for (one layer's two convs: one)
+        for n, r in zip(final, raw):
+            owners.setdefault(n, set()).add(r)
+        clash = [i for i in range(len(choices)) if final[i] != raw[i] and len(owners[final[i]]) > 1]
         if not clash:
             break
         for i in clash:

@@ -246,11 +246,26 @@ def _gather(ray, refs: dict, progress, start: int, total: int, *, keep_going: bo
                 if not keep_going:
                     for other in pending:
                         ray.cancel(other)
+                    _settle(ray, pending)
                     return results, failed
             done += 1
             if progress:
                 progress(done, total)
     return results, failed
+
+
+def _settle(ray, refs: list, timeout: float = 30.0) -> None:
+    """Wait (a bounded time) for the tasks stopped after a failure and take their outcomes: Ray
+    prints every error nobody read ("Unhandled error ...", a traceback) when its reference goes,
+    under the one-line error the user gets."""
+    if not refs:
+        return
+    ready, _ = ray.wait(refs, num_returns=len(refs), timeout=timeout)
+    for ref in ready:
+        try:
+            ray.get(ref, timeout=0)
+        except Exception:  # noqa: BLE001 - cancelled or failed too: the first failure is the one told
+            pass
 
 
 def _task_error(exc, index: int, total: int) -> Exception:
