@@ -6,7 +6,7 @@ side ``n`` is compared with the chain element whose side is nearest to ``n``
 (ties: the larger side).
 
 The chain itself is computed by the runtime, as extra outputs of the tapped
-graph (:func:`srop_onnx.model.graph.add_pooling_chain`): on a GPU it stays on the
+graph (:func:`srop_onnx.model.chain.add_pooling_chain`): on a GPU it stays on the
 device and its roll-off bins come back with the layers' in one transfer. This
 module keeps the statistics per chain level.
 """

@@ -171,7 +171,7 @@ class RunState:
         accumulator is created unless a checkpoint restored it (the restored reducer already
         holds that same object)."""
         from ..model.baseline import BaselineAccumulator
-        from ..model.graph import add_pooling_chain
+        from ..model.chain import add_pooling_chain
 
         spec = self.plan.spec
         if self.base_acc is None:

@@ -12,7 +12,8 @@ from reference import ref_max_pool2
 
 from make_models import make_model
 from srop_onnx.errors import ModelError, UsageError
-from srop_onnx.model.graph import add_pooling_chain, expose_outputs, find_taps, topological_order
+from srop_onnx.model.chain import add_pooling_chain
+from srop_onnx.model.graph import expose_outputs, find_taps, topological_order
 from srop_onnx.model.layouts import propagate_layouts
 from srop_onnx.model.naming import is_generic_name, module_name, scope_from_metadata, scope_from_name
 
