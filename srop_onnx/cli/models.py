@@ -361,7 +361,7 @@ def example(ctx, copy_to):
               help="Override the input layout read from the graph and the shape (NHW: a one-channel image).")
 def layers(model, ops, all_tensors, layers, input_name, layout):
     """List the layers MODEL would be analysed at (without running it), and what cannot be tapped."""
-    from ..show.report import render_taps, safe
+    from ..show.report import render_taps, safe, shape_text
     from ..config.settings import Measurement
     from ..run.stages import load_stage, plan_model
 
@@ -370,7 +370,7 @@ def layers(model, ops, all_tensors, layers, input_name, layout):
     plan, choices, measure = _layers_plan(loaded, measure)
     console = _console()
     spec = plan.spec
-    shape = "x".join("N" if i == 0 else (str(d) if d else "?") for i, d in enumerate(spec.shape))
+    shape = shape_text(spec.shape)  # a fixed batch shows as its number (CRAFT: 1x3x...)
     console.print(f"input {safe(spec.name)} ({shape}, {spec.dtype}) read as {spec.layout}"
                   + (" (a one-channel image)" if spec.layout == "NHW" else ""))
     if len(choices) > 1:

@@ -338,7 +338,7 @@ def find_taps(
 def _final_names(taps: list[Tap], graph_outs: set[str]) -> None:
     """The model-level naming rules over all taps (docs/models.md), then their depth indices."""
     _names_from_weights(taps)
-    for t, name in zip(taps, resolve_tf_suffixes([NameChoice(t.name, t.tf_raw) for t in taps])):
+    for t, name in zip(taps, resolve_tf_suffixes([NameChoice(t.name, t.tf_raw, t.parents) for t in taps])):
         t.name = name
     follow_pooled(taps)
     for i, (t, name) in enumerate(zip(taps, disambiguate(taps))):
@@ -357,8 +357,8 @@ def _names_from_weights(taps: list[Tap]) -> None:
     for group in groups.values():
         if len(group) < 2 or any(t.by_weight is None for t in group):
             continue
-        names = [t.by_weight.name for t in group]  # type: ignore[union-attr]
-        if len(set(names)) == len(group):
+        scopes = [t.by_weight.tf_raw or t.by_weight.name for t in group]  # type: ignore[union-attr]
+        if len(set(scopes)) == len(group):
             for t in group:
                 t.name, t.tf_raw, t.parents = t.by_weight.name, t.by_weight.tf_raw, t.by_weight.parents  # type: ignore[union-attr]
 

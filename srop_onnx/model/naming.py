@@ -247,6 +247,17 @@ def scope_from_weight(weight: str | None) -> str | None:
     return scope_from_name(weight, strip_tf=False)
 
 
+#: ONNXMLTools (CoreML, Keras 1) names each operator after its kind and a counter (``convolution1``,
+#: ``pooling3``) and keeps the source model's layer names on the tensors
+_COUNTED_OP = {"Conv": "convolution", "ConvTranspose": "(?:de)?convolution", "MaxPool": "pooling",
+               "AveragePool": "pooling", "LpPool": "pooling"}
+
+
+def _counted_op_name(name: str, op_type: str) -> bool:
+    word = _COUNTED_OP.get(op_type)
+    return bool(word and re.match(rf"^{word}\d*$", name, re.IGNORECASE))
+
+
 def is_generic_name(name: str, op_type: str) -> bool:
     """True for exporter-generated names: the op type alone or plus separators and a number, whatever
     the separators (``Conv``, ``Conv__26``, ``Conv.0``, ``Conv@0``, ``p2o.Conv.3``, ``node_Conv_153``, ``Conv_2``),
@@ -332,6 +343,11 @@ def name_choice(node, weight_name: str | None = None, kind: str | None = None) -
     if not name:  # unnamed nodes (older Paddle exports): the output tensor's name
         return NameChoice(node.output[0] if node.output else node.op_type)
     name = tflite_segment(name, kind)
+    if _counted_op_name(name, node.op_type):  # ONNXMLTools: the layer's name is on its output tensor
+        out = node.output[0] if node.output else ""
+        if out and not is_generic_name(out, node.op_type) and not _counted_op_name(out, node.op_type) \
+                and not out.isdigit():
+            return NameChoice(out)
     if is_generic_name(name, node.op_type):
         return _from_weight_or_output(node, weight_name, kind) or NameChoice(strip_quant(name))
     jax = _jax_path(name)
@@ -353,8 +369,11 @@ def resolve_tf_suffixes(choices: list[NameChoice]) -> list[str]:
     ``conv_b_1`` -> ``conv_b``) unless that makes it the name of another layer (Keras 2's
     ``conv2d_1``, ``conv2d_2`` next to ``conv2d`` stay as they are): names that would clash keep
     their suffix, until no stripped name clashes with any other."""
-    final = [c.name for c in choices]
     raw = [c.tf_raw or c.name for c in choices]
+    # Keras 2 scopes are the layers' own names under a root that has no suffix either (``model/bn_1``):
+    # only a root that TensorFlow made unique (Keras 3: ``functional_1``, ``small_1``) says `_N` was added
+    final = [r if c.tf_raw and c.parents and not _TF_UNIQ.search(c.parents[0]) else c.name
+             for c, r in zip(choices, raw)]
     for _round in range(len(choices) + 1):
         owners: dict[str, set[str]] = {}  # the scopes a final name stands for (one layer's two convs: one)
         for n, r in zip(final, raw):

@@ -12,7 +12,7 @@ from .text import visible
 if TYPE_CHECKING:
     from ..results.profile import Profile
 
-__all__ = ["render_profile", "render_taps", "render_comparison", "render_check", "render_verdict", "make_progress",
+__all__ = ["render_profile", "render_taps", "shape_text", "render_comparison", "render_check", "render_verdict", "make_progress",
            "ProgressHook", "render_sweep", "fmt", "safe", "comparison_labels", "dead_text", "describe_perturbation",
            "describe_taps"]
 
@@ -267,10 +267,25 @@ def render_taps(taps, console) -> None:
     for col in ("#", "layer", "op", "tensor", "shape (inferred)"):
         table.add_column(col, justify="right" if col == "#" else "left")
     for t in taps:
-        shape = "?" if t.shape_hint is None else "x".join(
-            "?" if d is None or str(d).startswith("unk__") or len(str(d)) > 8 else str(d) for d in t.shape_hint)
+        shape = "?" if t.shape_hint is None else shape_text(t.shape_hint)
         table.add_row(str(t.index), safe(t.name), safe(t.op), safe(t.tensor), safe(shape))
     console.print(table)
+
+
+def shape_text(dims) -> str:
+    """A shape as ``Nx64x56x56``: numbers as they are; the first axis, when it is a symbol, ``N``;
+    other symbols when short and meaningful, else ``?`` (``unk__12``, a dim named ``None``, ``-1``,
+    long expressions such as ``floor(s1/2)``)."""
+    def one(i: int, d) -> str:
+        if isinstance(d, int) and d > 0:
+            return str(d)
+        text = "" if d is None else str(d)
+        if i == 0:
+            return "N"
+        unknown = not text or text.startswith("unk__") or text in ("None", "?", "-1") or len(text) > 8
+        return "?" if unknown else text
+
+    return "x".join(one(i, d) for i, d in enumerate(dims))
 
 
 def comparison_labels(comp) -> tuple[str, str]:

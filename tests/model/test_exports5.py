@@ -123,3 +123,96 @@ def test_values_a_float16_input_cannot_hold_are_refused_in_one_line(tmp_path):
     res = CliRunner().invoke(main, ["analyze", str(path), str(tmp_path / "big.npy")])
     assert res.exit_code == 2
     assert "float32 values up to 1e+06 do not fit model input 'x' (float16: at most 65504)" in res.output
+
+
+MODELS = __import__("pathlib").Path(__file__).resolve().parent.parent / "models"
+
+
+def _names(path) -> list[str]:
+    from srop_onnx.model.graph import find_taps
+
+    taps, _ = find_taps(onnx.load(str(path)))
+    return [t.name for t in taps]
+
+
+def test_tf2onnx_convs_with_a_fused_pad_are_named_from_their_output():
+    """tf2onnx renames a conv it fused a Pad (and a BatchNorm) into ``Conv__NN``; its output keeps the
+    Keras name. Keras 2 scopes are the layers' own names: ``bn_1`` stays ``bn_1``."""
+    model = onnx.load(str(MODELS / "tf2onnx_fused_pad.onnx"))
+    convs = [n for n in model.graph.node if n.op_type == "Conv"]
+    assert sum(n.name.startswith("Conv__") for n in convs) == 2  # what the exporter does
+    assert _names(MODELS / "tf2onnx_fused_pad.onnx") == ["bn_1", "pool1", "conv_stage0_block0_branch2a",
+                                                         "bn_stage0_block0_branch2b"]
+
+
+def test_keras3_tflite_separable_convs_are_never_named_after_a_batchnorm_op():
+    """A weight-quantized TFLite mini-Xception from Keras 3: the pointwise convs' names end in a
+    BatchNorm's ``batchnorm/sub``; the layer is the SeparableConv2D, with Keras 3's ``_1`` gone."""
+    names = _names(MODELS / "tflite_k3_separable.onnx")
+    assert not [n for n in names if "batch" in n]
+    assert names == ["conv2d",
+                     "separable_conv2d.depthwise", "separable_conv2d.pointwise", "conv2d_1",
+                     "separable_conv2d_1.depthwise", "separable_conv2d_1.pointwise", "max_pooling2d",
+                     "separable_conv2d_2.depthwise", "separable_conv2d_2.pointwise",
+                     "separable_conv2d_3.depthwise", "separable_conv2d_3.pointwise", "max_pooling2d_1",
+                     "conv2d_2", "conv2d_3"]
+
+
+@pytest.mark.parametrize("name, shape", [("tf2onnx_fused_pad.onnx", (3, 32, 32, 3)),
+                                         ("tflite_k3_separable.onnx", (3, 48, 48, 1))])
+def test_round5_exports_match_the_reference(name, shape, rng):
+    import srop_onnx
+    from conftest import assert_matches_reference
+
+    x = rng.random(shape, dtype=np.float32)
+    profile = srop_onnx.analyze(MODELS / name, x)
+    input_name = onnx.load(str(MODELS / name)).graph.input[0].name
+    assert_matches_reference(profile, MODELS / name, x, input_name)
+
+
+def test_layers_whose_node_names_share_one_scope_take_their_weights_names():
+    """A full-int8 TFLite model can give several depthwise convs one scope in their node names; each
+    weight's own scope names its layer (never ``depthwise_conv2d_3:Conv#2``)."""
+    rng = np.random.default_rng(0)
+    nodes, inits, prev = [], [], "x"
+    for i in range(3):
+        w = f"model/depthwise_conv2d_{i}/depthwise_dequant"
+        inits.append(numpy_helper.from_array(rng.standard_normal((4, 1, 3, 3)).astype(np.float32), w))
+        out = f"t{i}"
+        nodes.append(helper.make_node("Conv", [prev, w], [out], group=4, pads=[1, 1, 1, 1],
+                                      name="model/re_lu_7/Relu6;model/depthwise_conv2d_3/depthwise1_prequant"))
+        prev = out
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4, 8, 8])],
+                              [helper.make_tensor_value_info(prev, TensorProto.FLOAT, None)], inits)
+    path = __import__("tempfile").mkdtemp() + "/m.onnx"
+    onnx.save(make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), path)
+    assert _names(path) == ["depthwise_conv2d_0", "depthwise_conv2d_1", "depthwise_conv2d_2"]
+
+
+def test_onnxmltools_layers_take_the_names_their_tensors_keep():
+    """ONNXMLTools (CoreML: waifu2x UpConv7) names operators ``convolution1``, ``pooling1``...; the
+    tensors keep the source model's layer names."""
+    rng = np.random.default_rng(0)
+    inits = [numpy_helper.from_array(rng.standard_normal((4, 3, 3, 3)).astype(np.float32), "convolution1_W"),
+             numpy_helper.from_array(rng.standard_normal((4, 4, 3, 3)).astype(np.float32), "convolution2_W")]
+    nodes = [helper.make_node("Conv", ["input", "convolution1_W"], ["conv1"], name="convolution1", pads=[1] * 4),
+             helper.make_node("MaxPool", ["conv1"], ["pool1"], name="pooling1", kernel_shape=[2, 2], strides=[2, 2]),
+             helper.make_node("Conv", ["pool1", "convolution2_W"], ["conv2_out"], name="convolution2", pads=[1] * 4)]
+    graph = helper.make_graph(nodes, "upconv", [helper.make_tensor_value_info("input", TensorProto.FLOAT,
+                                                                              [1, 3, 16, 16])],
+                              [helper.make_tensor_value_info("conv2_out", TensorProto.FLOAT, [1, 4, 8, 8])], inits)
+    path = __import__("tempfile").mkdtemp() + "/upconv.onnx"
+    onnx.save(make_model(graph, opset_imports=[helper.make_opsetid("", 8)]), path)
+    assert _names(path) == ["conv1", "pool1", "conv2_out"]
+
+
+def test_layers_shows_shapes_as_they_are():
+    """A fixed batch of 1 is ``1``, a symbolic one ``N``; a dim named ``None`` or ``unk__3`` is ``?``."""
+    from srop_onnx.show.report import shape_text
+
+    assert shape_text((1, 3, 800, 800)) == "1x3x800x800"
+    assert shape_text(("None", 8, "None", "None")) == "Nx8x?x?"
+    assert shape_text(("batch", 64, "unk__3", "height")) == "Nx64x?xheight"
+    assert shape_text((None, 3, "floor(s1/2)", 7)) == "Nx3x?x7"
+    res = CliRunner().invoke(main, ["layers", str(MODELS / "tf2onnx_fused_pad.onnx")])
+    assert res.exit_code == 0 and "Nx8x16x16" in res.output and "None" not in res.output
