@@ -216,3 +216,12 @@ def test_layers_shows_shapes_as_they_are():
     assert shape_text((None, 3, "floor(s1/2)", 7)) == "Nx3x?x7"
     res = CliRunner().invoke(main, ["layers", str(MODELS / "tf2onnx_fused_pad.onnx")])
     assert res.exit_code == 0 and "Nx8x16x16" in res.output and "None" not in res.output
+
+
+def test_layers_lists_a_multi_input_model_and_says_how_analyze_chooses():
+    res = CliRunner().invoke(main, ["layers", str(MODELS / "torch_two_inputs.onnx")])
+    assert res.exit_code == 0, res.output
+    assert "2 inputs analyze could feed (x, mask)" in res.output and "--input NAME" in res.output
+    assert "input x (" in res.output and "Conv" in res.output
+    chosen = CliRunner().invoke(main, ["layers", str(MODELS / "torch_two_inputs.onnx"), "--input", "mask"])
+    assert chosen.exit_code == 0 and "input mask (" in chosen.output and "could feed" not in chosen.output
