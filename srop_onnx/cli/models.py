@@ -41,6 +41,8 @@ _MEASURE_OPTIONS = [
     click.option("--sample-rate", type=click.IntRange(min=1), metavar="HZ",
                  help="WAV inputs must have this rate [default: the first WAV file's]; --size L sets the length."),
 ]
+_SHARD_OPTION = click.option("--shard", metavar="I/N", help="Analyse only the I-th of N slices of the inputs (merge the "
+                             "parts with 'srop-onnx merge').")
 _RUN_OPTIONS = [
     click.option("--provider", type=click.Choice(["auto", "cpu", "cuda"]),
                  help="Where ONNX Runtime runs [default: $SROP_ONNX_PROVIDER, else auto: CUDA when usable]."),
@@ -48,8 +50,7 @@ _RUN_OPTIONS = [
                  help="Samples per run; auto = the largest that fits the free memory [default: 8 on CPU, auto on CUDA]."),
     click.option("--limit", type=click.IntRange(min=1), help="Analyse at most N samples."),
     click.option("--strict", is_flag=True, help="A bad input file is an error instead of being skipped."),
-    click.option("--shard", metavar="I/N",
-                 help="Analyse only the I-th of N slices of the inputs (merge the parts with 'srop-onnx merge')."),
+    _SHARD_OPTION,
     click.option("--max-memory", metavar="SIZE",
                  help="Bound on one run's tap outputs (e.g. 2GB, 512MB): taps are split into passes."),
     click.option("--quiet", "-q", is_flag=True, help="No progress bar and no table."),

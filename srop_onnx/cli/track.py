@@ -6,7 +6,7 @@ from __future__ import annotations
 import click
 
 from .common import _console, main
-from .models import _execution, _hooks, _measurement, _options, _MEASURE_OPTIONS, _RUN_OPTIONS, _tap_options
+from .models import _execution, _hooks, _measurement, _options, _MEASURE_OPTIONS, _RUN_OPTIONS, _SHARD_OPTION, _tap_options
 from ..errors import UsageError
 
 __all__ = ["track"]
@@ -52,7 +52,7 @@ def _guard_folder(out: str, given: list[str]) -> None:
               help="Also write TensorBoard events (scalars and exact histograms) here.")
 @_tap_options
 @_options(_MEASURE_OPTIONS)
-@_options(_RUN_OPTIONS)
+@_options([o for o in _RUN_OPTIONS if o is not _SHARD_OPTION])  # a track step is one whole run
 def track(checkpoints, inputs, out, steps, tensorboard, **o):
     """Analyse every CHECKPOINT (ONNX files, or folders of them) on the same inputs and write a
     track: one profile per step and track.json. Steps already in OUT are skipped.
@@ -69,8 +69,7 @@ def track(checkpoints, inputs, out, steps, tensorboard, **o):
     from ..show.report import ProgressHook
     from ..show.trackview import render_track
 
-    if o["shard"]:
-        raise UsageError("--shard does not apply to a track (each step is one whole run); drop it")
+    o["shard"] = None
     _guard_folder(out, list(inputs) + list(checkpoints))
     measure, how = _measurement(o), _execution(o)
     hooks = _hooks(o)
@@ -86,4 +85,5 @@ def track(checkpoints, inputs, out, steps, tensorboard, **o):
         bar.stop()
     if not o["quiet"]:
         render_track(result, _console(), o["units"])
-    _console(stderr=True).print(f"wrote track: {out}/track.json ({len(result.steps)} steps)", highlight=False)
+    _console(stderr=True).print(f"wrote track: {out.rstrip('/')}/track.json ({len(result.steps)} steps)",
+                                highlight=False)

@@ -25,7 +25,7 @@ from ..errors import OutputError
 from .filetypes import ARRAY_SUFFIXES, IMAGE_SUFFIXES
 
 __all__ = ["STDOUT", "atomic_path", "atomic_write", "atomic_write_text", "atomic_write_bytes", "guard_outputs", "to_stdout",
-           "remove_stale_temporaries", "temporary_prefix"]
+           "remove_stale_temporaries", "temporary_prefix", "folder_lock", "writable_folder"]
 
 #: the output path that means standard output (text formats only)
 STDOUT = "-"
@@ -377,3 +377,72 @@ def guard_outputs(outputs: dict, *, model=None, inputs=(), protected: dict | Non
         hit = _input_hit(out, list(inputs))
         if hit:
             raise OutputError(f"{opt} {out}: that is {hit}; refusing to overwrite it, choose another path")
+
+
+LOCK_NAME = ".srop-onnx.lock"
+
+
+@contextlib.contextmanager
+def folder_lock(folder: Path, what: str, timeout: float = 600.0) -> Iterator[None]:
+    """Hold ``folder``'s writer lock (an advisory lock on ``.srop-onnx.lock`` in it) while a writer
+    reads what is there and adds to it, so that two runs writing into one folder take turns
+    instead of losing each other's work. POSIX ``flock``; Windows ``msvcrt.locking``; a lock not
+    had within ``timeout`` seconds is an error that names the folder."""
+    import time
+
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / LOCK_NAME
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise OutputError(f"{what} {folder}: cannot write there ({_cause(exc)}); choose another folder") from None
+    try:
+        deadline = time.monotonic() + timeout
+        while not _try_lock(fd):
+            if time.monotonic() > deadline:
+                raise OutputError(f"{what} {folder}: another srop-onnx run has been writing there for "
+                                  f"{timeout:.0f} s; wait for it to end, or write to another folder")
+            time.sleep(0.05)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+def _try_lock(fd: int) -> bool:
+    try:
+        import fcntl
+    except ImportError:  # Windows
+        import msvcrt
+
+        try:
+            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+            return True
+        except OSError:
+            return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except BlockingIOError:
+        return False
+    except OSError:  # a file system without locks: no one to wait for
+        return True
+
+
+def writable_folder(folder: Path, what: str) -> None:
+    """Refuse, before any work, a folder that cannot be written: a file in its place, a read-only
+    file system, no permission (the folder, or where it would be created)."""
+    here = folder
+    while not here.exists() and here != here.parent:
+        here = here.parent
+    if here == folder and not folder.is_dir():
+        raise OutputError(f"{what} {folder}: is a file, not a folder; give a folder")
+    if here != folder and not here.is_dir():
+        raise OutputError(f"{what} {folder}: {here} is a file, not a folder; give another path")
+    readonly = False
+    try:
+        readonly = bool(os.statvfs(here).f_flag & os.ST_RDONLY)
+    except (AttributeError, OSError):  # Windows: no statvfs
+        pass
+    if readonly or not os.access(here, os.W_OK | os.X_OK):
+        why = "read-only file system" if readonly else "permission denied"
+        raise OutputError(f"{what} {folder}: cannot write there ({why}); choose another folder")

@@ -45,6 +45,7 @@ class TensorBoardWriter:
         except ImportError:
             raise UsageError("--tensorboard needs tensorboardX, which is not installed; "
                              "pip install 'srop-onnx[tensorboard]'") from None
+        self._logdir = logdir
         try:
             self._writer = SummaryWriter(str(logdir))
         except OSError as exc:
@@ -52,7 +53,25 @@ class TensorBoardWriter:
                              "folder") from None
 
     def add(self, step: int, profile: Profile, units: str, thirds: list) -> None:
-        """One step: scalars and the exact histograms."""
+        """One step: scalars and the exact histograms (a disk that says no is one line)."""
+        from ..errors import OutputError
+
+        try:
+            self._add(step, profile, units, thirds)
+        except OSError as exc:
+            self._give_up()
+            raise OutputError(f"--tensorboard {self._logdir}: cannot write the events ({exc.strerror or exc}); free "
+                              "space there or choose another folder (the track itself is written)") from None
+
+    def _give_up(self) -> None:
+        """After a write failed (a full disk), nothing more is written: tensorboardX would otherwise
+        try again at exit and print a traceback under the one-line error."""
+        for file_writer in (getattr(self._writer, "all_writers", None) or {}).values():
+            events = getattr(file_writer, "event_writer", None)
+            if events is not None and hasattr(events, "_closed"):
+                events._closed = True
+
+    def _add(self, step: int, profile: Profile, units: str, thirds: list) -> None:
         w = self._writer
         for tag, value in scalars(profile, units, thirds).items():
             w.add_scalar(tag, value, global_step=int(step))
@@ -70,4 +89,7 @@ class TensorBoardWriter:
         w.flush()
 
     def close(self) -> None:
-        self._writer.close()
+        try:
+            self._writer.close()
+        except OSError:  # the error was told when the step was written
+            pass

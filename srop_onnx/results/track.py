@@ -8,7 +8,13 @@ the architecture, and per step and layer the summary statistics and the 1-Wasser
 the previous step's histogram (in the track's units).
 
 The index is a pure function of the profiles and the order of steps: a track built in two calls is
-byte-identical to one built in one call.
+byte-identical to one built in one call. Each step's profile names, in ``extra.track``, its step, the
+architecture, the input list's digest and the exporter it was measured with, so the index follows
+from the profiles alone (:func:`index_of`). Reading a track (:func:`verify`: ``Track.load``,
+``plot``, ``report``) refuses an index that says anything else - an entry pointing at another
+step's profile, a renumbered step, an edited sha256 or number, a profile the index does not list.
+A ``track`` run instead reads the profiles that are there (:func:`read_profiles`: an unreadable
+one is left out with a note, and its checkpoint runs again) and rewrites the index from them.
 """
 
 from __future__ import annotations
@@ -16,9 +22,10 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
@@ -31,7 +38,8 @@ if TYPE_CHECKING:
     import pandas
 
 __all__ = ["Track", "TRACK_FORMAT", "TRACK_VERSION", "INDEX_NAME", "profile_file", "step_entry", "build_index",
-           "architecture_digest", "third_groups", "profile_thirds", "is_track"]
+           "architecture_digest", "third_groups", "profile_thirds", "is_track", "MAX_STEP", "check_step", "stamp",
+           "profile_steps", "read_profiles", "index_of", "verify", "same_index", "read_index"]
 
 TRACK_FORMAT = "srop-onnx-track"
 TRACK_VERSION = 1
@@ -144,30 +152,19 @@ class Track:
 
     @classmethod
     def load(cls, where: "str | Path") -> "Track":
-        """Read a track folder (or its ``track.json``) and every step's profile."""
-        from ..files.reading import MAX_JSON_BYTES, read_checked
-
+        """Read a track folder (or its ``track.json``) and every step's profile, and check that the
+        index is what the profiles make (see the module docstring)."""
         index_path, folder = _index_location(where)
-        try:
-            index = json.loads(read_checked(index_path, "track", MAX_JSON_BYTES, InputDataError, "give a track.json"))
-        except json.JSONDecodeError as exc:
-            raise InputDataError(f"{index_path}: not JSON ({exc.msg} at line {exc.lineno}); rebuild the track") from exc
-        if not isinstance(index, dict) or index.get("format") != TRACK_FORMAT:
-            raise InputDataError(f"{index_path}: not a srop-onnx track (no \"format\": \"{TRACK_FORMAT}\")")
-        if int(index.get("version", 0)) > TRACK_VERSION:
-            raise InputDataError(f"{index_path}: track format version {index['version']} is newer than this srop-onnx "
-                                 f"reads ({TRACK_VERSION}); upgrade srop-onnx")
-        from .validate import validate_track
-
-        validate_track(index, str(index_path))
+        index = read_index(index_path)
         profiles = []
         for entry in index.get("steps", []):
             p = folder / entry["profile"] if isinstance(folder, Path) else f"{folder}/{entry['profile']}"
             try:
                 profiles.append(Profile.load(p))  # read and validated as every profile file is
             except InputDataError as exc:
-                raise InputDataError(f"step {entry['step']} of the track is missing or unreadable ({exc}); run "
-                                     "'srop-onnx track' again into the same folder to rebuild it") from None
+                raise InputDataError(f"step {entry['step']} of the track is missing or unreadable ({exc}); "
+                                     f"{REBUILD}") from None
+        verify(index, profiles, folder, str(index_path))
         return cls(index, profiles, folder)
 
     # -- views --------------------------------------------------------------------------------
@@ -292,3 +289,176 @@ def load_index(folder: Path) -> dict | None:
     if not path.exists():
         return None
     return Track.load(path).index
+
+
+# -- a track folder read for what it holds: the step profiles are the truth, the index follows -------
+#: the largest step: TensorBoard and every logger keep steps as signed 64-bit integers
+MAX_STEP = 2**63 - 1
+_STEP_FILE = re.compile(r"^step-(\d{1,19})\.json$")
+
+
+def check_step(step) -> int:
+    """``step`` as a step: a whole number from 0 to 2^63 - 1 (a bool, a fraction, a string or a
+    negative number is refused in one line, a :class:`srop_onnx.UsageError`)."""
+    from ..errors import UsageError
+
+    import numbers
+
+    ok = isinstance(step, numbers.Integral) and not isinstance(step, bool)
+    if ok and 0 <= int(step) <= MAX_STEP:
+        return int(step)
+    shown = repr(step) if len(repr(step)) <= 40 else repr(step)[:37] + "..."
+    raise UsageError(f"step {shown}: steps are whole numbers from 0 to 2^63-1 (the trainer's global step or epoch)")
+
+
+def stamp(profile: Profile, step: int, architecture: dict, list_digest: str, exporter: str | None) -> None:
+    """What a track's step profile says of itself (``extra.track``)."""
+    profile.extra["track"] = {"step": int(step), "list_digest": list_digest, "exporter": exporter,
+                              "architecture": architecture}
+
+
+def _under(folder: "Path | str", name: str) -> "Path | str":
+    return folder / name if isinstance(folder, Path) else f"{folder}/{name}"
+
+
+def profile_steps(folder: "Path | str") -> dict[int, "Path | str"]:
+    """``{step: profile file}`` of the step profiles in a track folder (or under a prefix)."""
+    found: dict[int, Path | str] = {}
+    if isinstance(folder, Path):
+        where = folder / "profiles"
+        names = [p.name for p in where.iterdir()] if where.is_dir() else []
+    else:
+        from ..files.remote import list_objects
+
+        try:
+            names = [key for _f, key in list_objects(f"{folder}/profiles/", {".json"}) if "/" not in key]
+        except InputDataError:
+            names = []
+    for name in names:
+        m = _STEP_FILE.match(name)
+        if m and int(m.group(1)) <= MAX_STEP:
+            found[int(m.group(1))] = _under(folder, f"profiles/{name}")
+    return found
+
+
+def read_profiles(folder: "Path | str", known: dict[int, Profile], notify: Callable[[str], None]) -> dict[int, Profile]:
+    """The step profiles in ``folder`` (those in ``known`` are not read again); a profile that is
+    unreadable, or that holds another step, is left out with a note."""
+    out: dict[int, Profile] = {}
+    for step, where in sorted(profile_steps(folder).items()):
+        if step in known:
+            out[step] = known[step]
+            continue
+        try:
+            profile = Profile.load(where)
+        except InputDataError as exc:
+            notify(f"note: {where}: cannot be used ({_short(exc)}); step {step} is left out of the track: give its "
+                   "checkpoint again to measure it")
+            continue
+        own = (profile.extra.get("track") or {}).get("step")
+        if own is not None and own != step:
+            notify(f"note: {where}: holds step {own}'s profile, not step {step}'s; left out of the track")
+            continue
+        out[step] = profile
+    return out
+
+
+def _short(exc: Exception, limit: int = 160) -> str:
+    text = " ".join(str(exc).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _meta(step: int, profile: Profile, fallback: dict | None, where: str) -> tuple[dict, str, str | None]:
+    """``(architecture, list digest, exporter)`` a step was measured with: its own ``extra.track``,
+    else (a track written by srop-onnx 0.2) the index's."""
+    meta = profile.extra.get("track")
+    if isinstance(meta, dict) and {"architecture", "list_digest", "exporter"} <= set(meta):
+        return meta["architecture"], meta["list_digest"], meta["exporter"]
+    if fallback is None:
+        raise InputDataError(f"{where}: step {step}'s profile does not say what it was measured with, and there is no "
+                             f"readable {INDEX_NAME}; write the track anew into another folder")
+    arch = {k: v for k, v in fallback["architecture"].items() if k != "digest"}
+    return arch, fallback["inputs"]["list_digest"], fallback.get("exporter")
+
+
+def index_of(profiles: dict[int, Profile], fallback: dict | None, where: str = "track",
+             keep: list[dict] | None = None) -> dict | None:
+    """The index the step profiles make (None without any); steps measured on another
+    architecture, input list, exporter or settings than the first are refused in one line.
+    ``keep``: entries already made for the first steps (a step appended to a track costs one
+    entry, not one per step)."""
+    if not profiles:
+        return None
+    steps = sorted(profiles)
+    first = _meta(steps[0], profiles[steps[0]], fallback, where)
+    settings = shared_settings(profiles[steps[0]])
+    for step in steps[1:]:
+        meta, mine = _meta(step, profiles[step], fallback, where), shared_settings(profiles[step])
+        what = ("architecture" if meta[0] != first[0] else "input set" if meta[1] != first[1]
+                else "exporter" if meta[2] != first[2] else "settings" if mine != settings
+                else "units" if profiles[step].units != profiles[steps[0]].units else None)
+        if what is not None:
+            raise InputDataError(f"{where}: step {step} was measured with another {what} than step {steps[0]}; one "
+                                 "track holds one model, input set and settings: move one of them to another folder")
+    ordered = [profiles[s] for s in steps]
+    entries = None
+    if keep and [int(e["step"]) for e in keep] == steps[:len(keep)]:
+        units = ordered[0].units
+        entries = list(keep) + [step_entry(s, p, ordered[i - 1] if i else None, units)
+                                for i, (s, p) in enumerate(zip(steps, ordered)) if i >= len(keep)]
+    return build_index(steps, ordered, first[0], first[1], first[2], entries)
+
+
+def _normal(index: dict | None) -> dict | None:
+    """An index as JSON holds it, without the tool that wrote it."""
+    if index is None:
+        return None
+    return {k: v for k, v in json.loads(json.dumps(index, allow_nan=False)).items() if k != "tool"}
+
+
+def same_index(a: dict | None, b: dict | None) -> bool:
+    return _normal(a) == _normal(b)
+
+
+def read_index(path: "Path | str") -> dict:
+    """``track.json`` parsed and checked against the schema (one-line errors)."""
+    from ..files.reading import MAX_JSON_BYTES, read_checked
+    from .validate import validate_track
+
+    try:
+        index = json.loads(read_checked(path, "track", MAX_JSON_BYTES, InputDataError, "give a track.json"))
+    except json.JSONDecodeError as exc:
+        raise InputDataError(f"{path}: not JSON ({exc.msg} at line {exc.lineno}); rebuild the track") from exc
+    if not isinstance(index, dict) or index.get("format") != TRACK_FORMAT:
+        raise InputDataError(f"{path}: not a srop-onnx track (no \"format\": \"{TRACK_FORMAT}\")")
+    version = index.get("version", 0)
+    if isinstance(version, int) and version > TRACK_VERSION:
+        raise InputDataError(f"{path}: track format version {version} is newer than this srop-onnx reads "
+                             f"({TRACK_VERSION}); upgrade srop-onnx")
+    validate_track(index, str(path))
+    return index
+
+
+REBUILD = "run 'srop-onnx track' again with the same checkpoints, inputs and -o to rebuild it"
+
+
+def verify(index: dict, profiles: list[Profile], folder: "Path | str", index_path: str) -> None:
+    """Refuse an index that is not the function of its folder's profiles (see the module docstring)."""
+    listed = [int(e["step"]) for e in index["steps"]]
+    for entry, profile in zip(index["steps"], profiles):
+        step = int(entry["step"])
+        own = (profile.extra.get("track") or {}).get("step")
+        if entry["profile"] != profile_file(step) or (own is not None and own != step):
+            raise InputDataError(f"{index_path}: step {step} is listed with {entry['profile']}, which is not its own "
+                                 f"profile; {REBUILD}")
+    unlisted = sorted(set(profile_steps(folder)) - set(listed))
+    if unlisted:
+        raise InputDataError(f"{index_path}: the profiles of step(s) {', '.join(map(str, unlisted[:5]))} are in the "
+                             f"folder but not in the index; {REBUILD}")
+    rebuilt = index_of(dict(zip(listed, profiles)), index, index_path)
+    if not same_index(rebuilt, index):
+        wrong = next((str(e["step"]) for e, r in zip(index["steps"], rebuilt["steps"])  # type: ignore[index]
+                      if _normal({"s": e}) != _normal({"s": r})), None)
+        what = f"step {wrong}'s entry" if wrong else "its settings, inputs or architecture"
+        raise InputDataError(f"{index_path}: the index does not match the step profiles ({what} differs from what "
+                             f"the profiles hold); {REBUILD}")

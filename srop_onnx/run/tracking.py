@@ -21,8 +21,8 @@ from ..config.settings import Execution, Hooks, Measurement
 from ..errors import UsageError
 from ..inputs.samples import Sample
 from ..results.profile import Profile
-from ..results.track import (INDEX_NAME, Track, build_index, profile_file, profile_thirds, shared_settings,
-                              step_entry)
+from ..results.track import (INDEX_NAME, MAX_STEP, Track, check_step, index_of, profile_file, profile_thirds, read_index,
+                              read_profiles, same_index, shared_settings, stamp)
 from .stages import (ModelPlan, ProfileMaker, RunState, batch_loop, build_profile, load_stage, no_inputs_error,
                      open_inputs, plan_model, start_session, Checkpointer)
 
@@ -65,6 +65,11 @@ def _checkpoint_files(m) -> list:
     return [p]
 
 
+def _shown(f, limit: int = 80) -> str:
+    text = str(f)
+    return text if len(text) <= limit else "..." + text[-(limit - 3):]
+
+
 def checkpoint_steps(models: Sequence["str | os.PathLike"], steps: Sequence[int] | None = None) -> list[tuple[int, Path]]:
     """``(step, path)`` of each checkpoint, ascending: ONNX files, or folders of them (natural order:
     ``e2`` before ``e10``), or their URLs. A step is the last integer in the file's name, or the
@@ -84,8 +89,10 @@ def checkpoint_steps(models: Sequence["str | os.PathLike"], steps: Sequence[int]
             numbered.append((int(found[-1]), f))
     seen: dict[int, Path] = {}
     for s, f in numbered:
-        if s < 0:
-            raise UsageError(f"{f}: step {s} is negative; steps are 0, 1, 2, ...")
+        if s < 0 or s > MAX_STEP:
+            shown = str(s) if len(str(s)) <= 24 else str(s)[:21] + "..."
+            raise UsageError(f"{_shown(f)}: step {shown}: steps are whole numbers from 0 to 2^63-1; name checkpoints "
+                             "like epoch_5.onnx or pass --steps 0,1,5,...")
         if s in seen:
             raise UsageError(f"step {s} is given twice ({seen[s]} and {f}); give each checkpoint its own step "
                              "(--steps)")
@@ -206,10 +213,64 @@ class Tracker:
         self._tb = None
         self._tb_dir = tensorboard
         if isinstance(self.out, Path):  # a bucket has no temporaries: objects are written in one PUT
+            from ..files.writes import writable_folder
+
+            writable_folder(self.out, "track folder")
             _remove_stale(self.out)
-        if self.out is not None and _exists(_under(self.out, INDEX_NAME)):
-            old = Track.load(self.out)
-            self._index, self._steps, self._profiles = old.index, old.steps, list(old.profiles)
+        if self.out is not None:
+            self._open_folder()
+
+    # -- the folder: its step profiles are the truth, the index follows them ----------------------
+    def _refresh(self) -> dict | None:
+        """Read the folder's step profiles (those this Tracker holds are not read again) and make
+        the index from them; returns the index that was on disk (None when none could be read)."""
+        from ..errors import InputDataError
+
+        where = _under(self.out, INDEX_NAME)
+        on_disk = None
+        if _exists(where):
+            try:
+                on_disk = read_index(where)
+            except InputDataError as exc:
+                self.hooks.notify(f"note: {exc}; the index is rebuilt from the step profiles")
+        found = read_profiles(self.out, dict(zip(self._steps, self._profiles)), self.hooks.notify)
+        self._index = index_of(found, on_disk if on_disk is not None else self._index, str(self.out))
+        self._steps = sorted(found)
+        self._profiles = [found[s] for s in self._steps]
+        return on_disk
+
+    def _open_folder(self) -> None:
+        """The track already in the folder; an index that does not match its profiles is rewritten
+        (a profile that was lost or spoiled is left out, and its step runs again when its checkpoint
+        is given)."""
+        if isinstance(self.out, Path) and not self.out.exists():
+            return  # a new track: nothing to read, and nothing is created before the first step
+        with self._lock():
+            on_disk = self._refresh()
+            if on_disk is not None:
+                lost = sorted({int(e["step"]) for e in on_disk["steps"]} - set(self._steps))
+                if lost:
+                    self.hooks.notify(f"note: step(s) {', '.join(map(str, lost[:8]))} of {self.out} have no usable "
+                                      "profile; they run again when their checkpoints are given")
+            if self._index is not None and not same_index(self._index, on_disk):
+                self.hooks.notify(f"note: {_under(self.out, INDEX_NAME)} did not match its step profiles; rewritten "
+                                  "from them")
+                self._write_index()
+
+    def _lock(self):
+        """The folder's writer lock (two runs into one folder take turns); a bucket has none."""
+        import contextlib
+
+        from ..files.writes import folder_lock
+
+        return folder_lock(self.out, "track folder") if isinstance(self.out, Path) else contextlib.nullcontext()
+
+    def _write_index(self) -> None:
+        import json
+
+        from ..files.writes import atomic_write_text
+
+        atomic_write_text(_under(self.out, INDEX_NAME), json.dumps(self._index, indent=1, allow_nan=False) + "\n")
 
     # -- what a step must agree with ------------------------------------------------------------
     def _plan(self, step: int, model, example) -> tuple[ModelPlan, str]:
@@ -268,9 +329,10 @@ class Tracker:
 
     # -- steps ---------------------------------------------------------------------------------
     def add(self, step: int, model, example=None) -> Profile:
-        """Analyse ``model`` as training step ``step`` and add it to the track; returns its profile
-        (the one already there when the track holds this very model at this step)."""
-        step = int(step)
+        """Analyse ``model`` as training step ``step`` (a whole number from 0 to 2^63 - 1) and add it to
+        the track; returns its profile (the one already there when the track holds this very model
+        at this step)."""
+        step = check_step(step)
         planned = self.prepare(step, model, example)
         if planned is None:
             self.hooks.notify(f"step {step}: already in the track (same model), skipped")
@@ -284,26 +346,43 @@ class Tracker:
         return profile
 
     def _store(self, step: int, profile: Profile, arch: dict, exporter: str) -> None:
-        at = sorted(self._steps + [step]).index(step)
-        self._steps.insert(at, step)
-        self._profiles.insert(at, profile)
-        entries = None
-        if self._index is not None and at == len(self._steps) - 1:  # appended: one new entry, the rest stay
-            entries = self._index["steps"] + [step_entry(step, profile, self._profiles[at - 1] if at else None,
-                                                         self._profiles[0].units)]
-        self._index = build_index(self._steps, self._profiles, arch, self._decoded.inputset.list_digest, exporter,
-                                  entries)
-        if self.out is not None:
-            from ..files.writes import atomic_write_text
-
-            if isinstance(self.out, Path):
-                (self.out / "profiles").mkdir(parents=True, exist_ok=True)
-            profile.to_json(_under(self.out, profile_file(step)))  # the profile first: the index never lists a missing file
-            import json
-
-            atomic_write_text(_under(self.out, INDEX_NAME), json.dumps(self._index, indent=1, allow_nan=False) + "\n")
+        """Add the step: its profile, then the index made anew from every step's profile. In a
+        folder, under its writer lock and after reading what another run may have added meanwhile."""
+        stamp(profile, step, arch, self._decoded.inputset.list_digest, exporter)
+        if self.out is None:
+            self._add_step(step, profile)
+        else:
+            with self._lock():
+                self._refresh()
+                if step in self._steps:
+                    held = self._profiles[self._steps.index(step)]
+                    if held.model.get("sha256") != profile.model.get("sha256"):
+                        raise UsageError(f"step {step}: another run wrote another model at this step into {self.out} "
+                                         "meanwhile; give this one another step")
+                    return
+                self._add_step(step, profile)
+                if isinstance(self.out, Path):
+                    (self.out / "profiles").mkdir(parents=True, exist_ok=True)
+                profile.to_json(_under(self.out, profile_file(step)))  # the profile first: the index never lists a missing file
+                self._write_index()
         if self._tb_dir is not None:
             self._tensorboard(step, profile)
+
+    def _add_step(self, step: int, profile: Profile) -> None:
+        """``step`` among the steps, and the index of them all (refused in one line, nothing written,
+        when another run put steps measured otherwise into the folder meanwhile)."""
+        from ..errors import InputDataError
+
+        steps = dict(zip(self._steps, self._profiles))
+        steps[step] = profile
+        appended = self._index is not None and step > max(self._steps, default=-1)
+        try:
+            index = index_of(steps, self._index, str(self.out or "track"), self._index["steps"] if appended else None)
+        except InputDataError as exc:
+            raise UsageError(f"step {step}: {exc}") from None
+        self._steps = sorted(steps)
+        self._profiles = [steps[s] for s in self._steps]
+        self._index = index
 
     def _tensorboard(self, step: int, profile: Profile) -> None:
         from ..results.tensorboard import TensorBoardWriter
