@@ -19,8 +19,11 @@ Golden names: one per test, keyed by the test's full id inside its file (class, 
 parametrize id: ``TestA::test_same[x]``), kept to portable file names: letters, digits, ``.``,
 ``_`` and ``-``. A name that had to change to fit (a parametrize id's ``/``, ``:`` or ``[``,
 capitals that a macOS or Windows disk would fold, a reserved Windows name, more than 100
-characters) ends in 8 hex digits of the id's hash, so two tests never share a golden; two that
-still would (the same ``basename=``) fail with one line. Goldens are regular files inside the
+characters) ends in 8 hex digits of the id's hash, so two tests never share a golden by accident
+(two whose names fold to one file fail with one line); a golden named with ``basename=`` is the
+user's choice and may be shared by several tests. Relative model and input paths are found from
+the test file's folder first, then from pytest's rootdir, then from the working directory, so
+``cd tests && pytest`` works. Goldens are regular files inside the
 test's own folder: a symbolic link, a device or a folder in their place is refused, never
 followed. Every failure is one line of pytest output.
 
@@ -124,6 +127,20 @@ class SropProfileFixture:
         if where not in path.parent.resolve().parents and path.parent.resolve() != where:
             _fail(f"srop_profile: the {what} {path} is outside the test's folder {where}; remove the link that leads there")
 
+    def _located(self, what: Any) -> Any:
+        """A relative path (or each of a list of them) found from the test file's folder first
+        (pytest-regressions' convention), then from pytest's rootdir, then from the working
+        directory; arrays, absolute paths and URLs are passed as they are."""
+        if isinstance(what, (list, tuple)):
+            return type(what)(self._located(w) for w in what)
+        if not isinstance(what, (str, os.PathLike)) or "://" in str(what) or Path(what).is_absolute():
+            return what
+        bases = (Path(str(self._request.node.path)).parent, Path(str(self._request.config.rootpath)), Path.cwd())
+        for base in bases:
+            if (base / what).exists():
+                return base / what
+        return bases[0] / what  # the error then names where it was looked for first
+
     def _relative(self, profile: Any, model: Any) -> None:
         """The model's path as a path relative to pytest's rootdir (POSIX separators), so a golden
         regenerated on another machine or checkout is the same file."""
@@ -161,7 +178,9 @@ class SropProfileFixture:
         from .errors import SropError
 
         golden, obtained = self.golden_path(basename), self.obtained_path(basename)
-        self._claim(golden)
+        if basename is None:  # a golden named on purpose may be shared by several tests (pytest-regressions)
+            self._claim(golden)
+        model, inputs = self._located(model), self._located(inputs)
         self._guard(golden, "golden")
         self._guard(obtained, "obtained profile")
         outcome = self._run(model, inputs, golden, obtained, dict(tol=tol, metric=metric, units=units, match=match),

@@ -42,16 +42,27 @@ def checked_size(path: str | os.PathLike, what: str, limit: int, error: type[Sro
     return st.st_size
 
 
-def read_checked(path: str | os.PathLike, what: str, limit: int, error: type[SropError], fix: str) -> bytes:
-    """The bytes of ``path`` after :func:`checked_size`; a read that fails is ``error`` too. A URL
-    (``s3://...``) is read from its bucket, its size checked from the listing first."""
-    from .remote import is_url, object_size, read_bytes
+#: a pipe that has given nothing for this long is given up (a FIFO with no writer never hangs a run)
+PIPE_SILENCE_S = 30.0
 
-    if is_url(path):
+
+def read_checked(path: str | os.PathLike, what: str, limit: int, error: type[SropError], fix: str,
+                 pipes: bool = False) -> bytes:
+    """The bytes of ``path`` after :func:`checked_size`; a read that fails is ``error`` too. A URL
+    (``s3://...``) is read from its bucket, its size checked from the listing first; a ``file://``
+    URL is the local file it names, checked as one. With ``pipes``, a pipe or FIFO (``check
+    <(cat p.json)``) is read too, up to ``limit`` bytes (see :func:`_read_pipe`)."""
+    from .remote import is_url, local_path, object_size, read_bytes
+
+    if is_url(path) and local_path(str(path)) is None:
         size = object_size(path)
         if size > limit:
             raise error(f"{path}: {_size(size)}, larger than a {what} can be ({_size(limit)}); {fix}")
         return read_bytes(path, error)
+    if is_url(path):
+        path = local_path(str(path))
+    if pipes and _is_pipe(path):
+        return _read_pipe(path, what, limit, error, fix)
     size = checked_size(path, what, limit, error, fix)
     try:
         with open(path, "rb") as f:
@@ -63,6 +74,49 @@ def read_checked(path: str | os.PathLike, what: str, limit: int, error: type[Sro
     if len(data) > limit:  # it grew while we looked
         raise error(f"{Path(path)}: larger than a {what} can be ({_size(limit)}); {fix}")
     return data
+
+
+def _is_pipe(path) -> bool:
+    try:
+        return stat.S_ISFIFO(os.stat(path).st_mode)
+    except OSError:
+        return False
+
+
+def _read_pipe(path, what: str, limit: int, error: type[SropError], fix: str) -> bytes:
+    """What a pipe or FIFO gives until its writer closes it, at most ``limit`` bytes. Opened without
+    blocking: a FIFO that no one writes to is an error at once, and a writer silent for
+    :data:`PIPE_SILENCE_S` seconds is given up, never waited on for ever."""
+    import select
+    import time
+
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError as exc:
+        raise error(f"{Path(path)}: cannot read the {what} ({exc.strerror or exc}); {fix}") from None
+    chunks, total, last = [], 0, time.monotonic()
+    try:
+        while True:
+            try:  # read first: a FIFO no one ever opened for writing reads as its end at once
+                chunk = os.read(fd, 1 << 20)
+            except BlockingIOError:  # a writer that has not written yet
+                if time.monotonic() - last > PIPE_SILENCE_S:
+                    raise error(f"{Path(path)}: the pipe gave nothing for {PIPE_SILENCE_S:.0f} s; {fix}") from None
+                select.select([fd], [], [], 0.5)
+                continue
+            if not chunk:
+                break
+            chunks.append(chunk)
+            total, last = total + len(chunk), time.monotonic()
+            if total > limit:
+                raise error(f"{Path(path)}: more than a {what} can be ({_size(limit)}); {fix}")
+    except OSError as exc:
+        raise error(f"{Path(path)}: cannot read the {what} ({exc.strerror or exc}); {fix}") from None
+    finally:
+        os.close(fd)
+    if not total:
+        raise error(f"{Path(path)}: the pipe gave nothing (no writer, or an empty one); {fix}")
+    return b"".join(chunks)
 
 
 def json_files(paths) -> list[str]:

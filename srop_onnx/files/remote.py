@@ -27,21 +27,54 @@ from dataclasses import dataclass
 from ..errors import InputDataError, OutputError, UsageError
 
 __all__ = ["is_url", "RemoteFile", "list_objects", "read_bytes", "write_bytes", "set_storage_options",
-           "storage_options", "object_size", "exists", "is_remote"]
+           "storage_options", "object_size", "exists", "is_remote", "local_path", "redacted"]
 
 _URL = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]+)://")
 #: the extra that brings each protocol's filesystem
 _EXTRAS = {"s3": "s3", "s3a": "s3", "gs": "gcs", "gcs": "gcs"}
 #: option names that carry a credential: never accepted on the command line
 _SECRET = re.compile(r"key|secret|token|password|credential|session", re.IGNORECASE)
-#: bounded waits for S3: a stopped endpoint is an error in seconds, not a hang
-_S3_DEFAULTS = {"config_kwargs": {"connect_timeout": 5, "read_timeout": 60, "retries": {"max_attempts": 2}}}
+#: bounded waits for S3: an endpoint that does not answer, or accepts and never replies, is an error
+#: within a minute, not a hang: each request waits at most ``connect_timeout + read_timeout`` (the
+#: read timeout bounds the silence between bytes, not a transfer), botocore tries it twice, and s3fs
+#: does not retry on top (it would, five times, on a read timeout); a lookup that falls back from one
+#: request to another (an object's size: HEAD, then a listing) makes two of them
+S3_TIMEOUTS = {"connect_timeout": 5.0, "read_timeout": 12.0, "max_attempts": 2}
+#: --storage-option keys whose value is a JSON object (fsspec's nested settings)
+_NESTED = ("client_kwargs", "config_kwargs", "s3_additional_kwargs")
 _options: dict[str, str] = {}
 
 
 def is_url(path) -> bool:
     """A URL with a scheme of two or more letters (``s3://``, ``gs://``, ``memory://``)."""
     return isinstance(path, str) and bool(_URL.match(path))
+
+
+def local_path(url: str) -> str | None:
+    """The local path a ``file://`` URL names (None for any other URL): such a file is checked as a
+    local one before it is read (a FIFO, a device or a folder is refused, never read)."""
+    from urllib.parse import unquote
+
+    m = _URL.match(url)
+    if not m or m.group(1).lower() not in ("file", "local"):
+        return None
+    return unquote(url[m.end():]) or "."
+
+
+#: the user and password part of a URL's authority (``s3://KEY:SECRET@bucket``)
+_USERINFO = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]+://)[^/@]*@")
+
+
+def redacted(url: str) -> str:
+    """``url`` with any ``user:password@`` part shown as ``***@``."""
+    return _USERINFO.sub(r"\1***@", url)
+
+
+def _no_credentials(url: str) -> None:
+    if _USERINFO.match(url):
+        raise UsageError(f"{redacted(url)}: a URL with credentials in it (user:secret@) would show them in logs, "
+                         "shell history and process lists; drop them and set the credentials in the environment or "
+                         "your AWS profile")
 
 
 def set_storage_options(pairs: "list[str] | tuple[str, ...]") -> None:
@@ -57,9 +90,38 @@ def set_storage_options(pairs: "list[str] | tuple[str, ...]") -> None:
             raise UsageError(f"--storage-option {key}: credentials are never given on the command line (they would "
                              "show in the shell's history and process list); set them in the environment or your "
                              "AWS profile")
-        parsed[key] = value
+        parsed[key] = _option_value(key, value)
     _options.clear()
     _options.update(parsed)
+
+
+def _option_value(key: str, value: str):
+    """A ``--storage-option`` value: a JSON object for fsspec's nested settings, a number for the
+    timeouts, else the text as given."""
+    import json
+
+    if key in _NESTED:
+        try:
+            parsed = json.loads(value)
+        except json.JSONDecodeError:
+            parsed = None
+        if not isinstance(parsed, dict):
+            raise UsageError(f"--storage-option {key}: give a JSON object, e.g. {key}='{{\"region_name\": "
+                             "\"eu-west-1\"}'")
+        if any(_SECRET.search(str(k)) for k in parsed):
+            raise UsageError(f"--storage-option {key}: credentials are never given on the command line; set them in "
+                             "the environment or your AWS profile")
+        return parsed
+    if key in ("connect_timeout", "read_timeout", "max_attempts"):
+        try:
+            number = float(value) if key != "max_attempts" else int(value)
+        except ValueError:
+            number = -1
+        if not number > 0:
+            raise UsageError(f"--storage-option {key}={value}: give a positive number"
+                             + (" of seconds" if key != "max_attempts" else " of tries"))
+        return number
+    return value
 
 
 def storage_options() -> dict[str, str]:
@@ -68,6 +130,7 @@ def storage_options() -> dict[str, str]:
 
 def _filesystem(url: str):
     """``(fs, path inside it)`` for ``url``; a missing extra is one line naming it."""
+    _no_credentials(url)
     protocol = _URL.match(url).group(1).lower()
     try:
         import fsspec
@@ -82,16 +145,26 @@ def _filesystem(url: str):
             opts.setdefault("client_kwargs", {})["region_name"] = opts.pop("region_name")
         if "anon" in opts:
             opts["anon"] = str(opts["anon"]).lower() in ("1", "true", "yes")
-        for k, v in _S3_DEFAULTS.items():
-            opts.setdefault(k, v)
+        timeouts = {k: opts.pop(k, v) for k, v in S3_TIMEOUTS.items()}
+        config = dict(opts.get("config_kwargs") or {})
+        config.setdefault("connect_timeout", timeouts["connect_timeout"])
+        config.setdefault("read_timeout", timeouts["read_timeout"])
+        config.setdefault("retries", {"max_attempts": timeouts["max_attempts"], "mode": "standard"})
+        opts["config_kwargs"] = config
     try:
-        return fsspec.core.url_to_fs(url, **opts)
+        fs, path = fsspec.core.url_to_fs(url, **opts)
     except ImportError:
         extra = _EXTRAS.get(protocol)
         fix = f"pip install 'srop-onnx[{extra}]'" if extra else f"install the fsspec filesystem for {protocol}://"
         raise UsageError(f"{url}: {protocol}:// needs a package that is not installed; {fix}") from None
     except ValueError as exc:
         raise UsageError(f"{url}: not a URL srop-onnx can read ({_clean(exc)})") from None
+    except TypeError as exc:
+        raise UsageError(f"{url}: a --storage-option that {protocol}:// does not take ({_clean(exc)}); see "
+                         "docs/scale.md for the options") from None
+    if protocol in ("s3", "s3a"):
+        fs.retries = 1  # botocore's tries are the only ones: s3fs would retry a read timeout five times more
+    return fs, path
 
 
 def _clean(exc: BaseException) -> str:
@@ -107,8 +180,10 @@ def _why(exc: BaseException, url: str) -> str:
     name = type(exc).__name__
     text = _clean(exc)
     if "Could not connect" in text or "EndpointConnectionError" in name or "ConnectTimeout" in name \
+            or "ReadTimeout" in name or "Read timeout" in text \
             or "Connection refused" in text or "timed out" in text.lower() or isinstance(exc, (ConnectionError, TimeoutError)):
-        return "the storage endpoint does not answer (check --storage-option endpoint_url or AWS_ENDPOINT_URL)"
+        return ("the storage endpoint does not answer (check --storage-option endpoint_url or AWS_ENDPOINT_URL; a slow "
+                "one takes --storage-option read_timeout=SECONDS)")
     if isinstance(exc, PermissionError) or "AccessDenied" in text or "Forbidden" in text or re.search(r"\b403\b", text) \
             or "SignatureDoesNotMatch" in text or "InvalidAccessKeyId" in text:
         return "access denied (check the credentials in your environment or AWS profile)"
@@ -184,26 +259,46 @@ def _call(url: str, verb: str, op, error: type = InputDataError):
     try:
         return op(fs, path)
     except Exception as exc:  # noqa: BLE001 - the filesystems raise many kinds; one line each
-        raise error(f"{url}: cannot {verb} it: {_why(exc, url)}") from None
+        raise error(f"{url}: cannot {verb}: {_why(exc, url)}") from None
 
 
 def exists(url: str) -> bool:
     """Whether the object exists (a missing bucket or key is False; other failures are one line)."""
-    return bool(_call(url, "look up", lambda fs, path: fs.exists(path)))
+    return bool(_call(url, "look it up", lambda fs, path: fs.exists(path)))
 
 
 def object_size(url: str) -> int:
-    return int(_call(url, "read", lambda fs, path: fs.size(path)))
+    local = local_path(url)
+    if local is not None:
+        return _local_size(url, local, InputDataError)
+    return int(_call(url, "read it", lambda fs, path: fs.size(path)))
+
+
+def _local_size(url: str, local: str, error: type) -> int:
+    """The size of the regular file a ``file://`` URL names; anything else is one ``error`` line."""
+    import os
+    import stat
+
+    try:
+        st = os.stat(local)
+    except OSError as exc:
+        raise error(f"{url}: cannot read it: {exc.strerror or exc}") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise error(f"{url}: not a regular file (a folder, device, FIFO or socket); give a file")
+    return st.st_size
 
 
 def read_bytes(url: str, error: type = InputDataError) -> bytes:
-    """The whole object, in memory."""
-    return _call(url, "read", lambda fs, path: fs.cat_file(path), error)
+    """The whole object, in memory (a ``file://`` URL's file after the checks a local file gets)."""
+    local = local_path(url)
+    if local is not None:
+        _local_size(url, local, error)
+    return _call(url, "read it", lambda fs, path: fs.cat_file(path), error)
 
 
 def write_bytes(url: str, data: bytes) -> None:
     """One object, written in a single PUT of the complete bytes (never a partial object)."""
-    _call(url, "write", lambda fs, path: fs.pipe_file(path, bytes(data)), OutputError)
+    _call(url, "write it", lambda fs, path: fs.pipe_file(path, bytes(data)), OutputError)
 
 
 def is_remote(f) -> bool:

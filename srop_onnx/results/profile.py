@@ -293,7 +293,8 @@ def read_json(path: str | Path):
     from ..files.remote import is_url
 
     p = path if is_url(path) else Path(path)
-    data = read_checked(p, "profile", MAX_JSON_BYTES, InputDataError, "give the path of a profile written by --json")
+    data = read_checked(p, "profile", MAX_JSON_BYTES, InputDataError, "give the path of a profile written by --json",
+                        pipes=True)
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:

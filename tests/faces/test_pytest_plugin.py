@@ -148,19 +148,47 @@ def test_goldens_are_keyed_by_the_full_id_and_never_collide(pytester):
     pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=7)
 
 
-def test_two_tests_on_one_golden_fail_in_one_line(pytester):
-    pytester.makepyfile(test_clash=f'''
-def test_one(srop_profile):
-    srop_profile.check({str(EXAMPLE)!r}, {str(EXAMPLE_IMAGES)!r}, limit=2, basename="shared")
+@pytest.mark.parametrize("workers", [None, 2])
+def test_a_golden_shared_on_purpose_serves_every_test_that_names_it(pytester, workers):
+    """``basename=`` is the user's choice (pytest-regressions): four parametrized tests on one golden
+    write it once, then all pass, in one process or under ``pytest -n 2``."""
+    if workers:
+        pytest.importorskip("xdist", reason="needs pytest-xdist (pip install pytest-xdist)")
+    pytester.makepyfile(test_shared=f'''
+import pytest
 
-
-def test_two(srop_profile):
+@pytest.mark.parametrize("i", range(4))
+def test_one(srop_profile, i):
     srop_profile.check({str(EXAMPLE)!r}, {str(EXAMPLE_IMAGES)!r}, limit=2, basename="shared")
 ''')
-    res = pytester.runpytest_subprocess("-p", "no:cacheprovider")
-    res.assert_outcomes(failed=2)
-    res.stdout.fnmatch_lines(["*shared.srop.json is already the golden of test_clash.py::test_one; give this test its "
-                              "own srop_profile.check(..., basename=...)*"])
+    args = ["-p", "no:cacheprovider"] + (["-n", str(workers)] if workers else [])
+    first = pytester.runpytest_subprocess(*args)
+    assert (pytester.path / "test_shared" / "shared.srop.json").is_file()
+    assert first.ret != 0  # the first run wrote the golden and says so
+    for _ in range(2):
+        pytester.runpytest_subprocess(*args).assert_outcomes(passed=4)
+
+
+def test_relative_paths_are_found_from_the_test_file_s_folder(pytester, monkeypatch):
+    """``cd tests && pytest``: the model and the inputs beside the test file are found, whatever the
+    working directory (pytest-regressions' convention), as are paths from the rootdir."""
+    import shutil
+
+    sub = pytester.path / "tests"
+    (sub / "data").mkdir(parents=True)
+    shutil.copy(EXAMPLE, sub / "data" / "model.onnx")
+    shutil.copytree(EXAMPLE_IMAGES, sub / "data" / "images")
+    (pytester.path / "pytest.ini").write_text("[pytest]\n")
+    (sub / "test_here.py").write_text(
+        "def test_beside(srop_profile):\n"
+        "    srop_profile.check('data/model.onnx', 'data/images', limit=2)\n\n"
+        "def test_from_root(srop_profile):\n"
+        "    srop_profile.check('tests/data/model.onnx', ['tests/data/images'], limit=2)\n")
+    for where in (pytester.path, sub):
+        monkeypatch.chdir(where)
+        pytester.runpytest_subprocess("-p", "no:cacheprovider", str(sub))
+        monkeypatch.chdir(where)
+        pytester.runpytest_subprocess("-p", "no:cacheprovider", str(sub)).assert_outcomes(passed=2)
 
 
 import os  # noqa: E402
