@@ -187,6 +187,9 @@ def _why(exc: BaseException, url: str) -> str:
     if isinstance(exc, PermissionError) or "AccessDenied" in text or "Forbidden" in text or re.search(r"\b403\b", text) \
             or "SignatureDoesNotMatch" in text or "InvalidAccessKeyId" in text:
         return "access denied (check the credentials in your environment or AWS profile)"
+    unexpected = re.search(r"unexpected keyword argument '([^']+)'", text)
+    if isinstance(exc, TypeError) and unexpected:
+        return f"--storage-option {unexpected.group(1)} is not an option of this storage; drop it (docs/scale.md)"
     if "NoSuchBucket" in text or "bucket does not exist" in text.lower():
         return "no such bucket"
     if isinstance(exc, FileNotFoundError) or "NoSuchKey" in text or "Not Found" in text or re.search(r"\b404\b", text):

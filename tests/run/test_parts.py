@@ -241,3 +241,19 @@ def test_a_rerun_without_shards_takes_the_count_of_the_parts_there(ray, images, 
     notes.clear()
     ray_analysis(EXAMPLE, images, measure, how, Hooks(notify=notes.append), shards=2, parts=str(parts))
     assert "holds parts of a run in 3 shards, which --shards 2 does not use; give --shards 3" in notes[0]
+
+
+def test_a_fifo_named_like_a_part_is_noted_not_waited_on(tmp_path, shard2):
+    """Issue 40: a FIFO where a part should be (no writer) is a part that cannot be used, at once."""
+    if os.name != "posix":
+        pytest.skip("FIFOs are POSIX")
+    folder = str(tmp_path)
+    shard2.to_json(part_path(folder, 2, 3))
+    os.mkfifo(part_path(folder, 1, 3))
+    import time
+
+    t0 = time.monotonic()
+    kept, notes = load_parts(folder, 3, _expected(shard2))
+    assert time.monotonic() - t0 < 20
+    assert list(kept) == [2] and any("part-0001-of-0003.json: cannot be used" in n and "shard 1/3 runs again" in n
+                                     for n in notes), notes
