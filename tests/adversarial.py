@@ -88,8 +88,9 @@ class Workspace:
 
         ours = re.compile(r"\..+\.[a-z0-9_]{8}\.tmp")  # a temporary srop-onnx writes: never the user's
         for p in sorted(self.root.rglob("*")):
-            if p.is_file() and not p.is_symlink() and not p.name.startswith("out") and not ours.fullmatch(p.name):
-                out[str(p.relative_to(self.root))] = hashlib.sha256(p.read_bytes()).hexdigest()
+            rel = p.relative_to(self.root)
+            if p.is_file() and not p.is_symlink() and not rel.parts[0].startswith("out") and not ours.fullmatch(p.name):
+                out[str(rel)] = hashlib.sha256(p.read_bytes()).hexdigest()
         return out
 
 
@@ -659,9 +660,10 @@ def _through_link(ws: Workspace) -> list:
 def cases() -> list[Case]:
     from adversarial_more import more_cases  # issue 23's families (they use this module's helpers)
     from adversarial_round4 import round4_cases  # issue 31's
+    from adversarial_round5 import round5_cases  # issue 40's
 
     return (_output_cases() + _hostile_input_cases() + _bad_profile_cases() + _names_cases() + _ci_cases()
-            + _fault_cases() + more_cases() + round4_cases())
+            + _fault_cases() + more_cases() + round4_cases() + round5_cases())
 
 
 # -- running one case ---------------------------------------------------------------------------

@@ -64,3 +64,17 @@ def test_the_catalogue_covers_issue_31():
                     "the temporary of a live run beside it is kept"]
     for needle in needles:
         assert needle in names, needle
+
+
+def test_the_catalogue_covers_issue_40():
+    names = " | ".join(c.name for c in CASES)
+    needles = ["a profile copied over another step's", "an index entry pointing at another step's profile",
+               "a renumbered step", "a zeroed sha256", "an index number edited by hand", "a deleted profile",
+               "a truncated profile", "repaired by the next track run", "two writers with other checkpoints",
+               "--kappa 0.9 is refused", "a step above 2^63", "a 250-digit step", "-o is a file",
+               "client_kwargs=x", "credentials in it", "accepts and never answers", "ASCII standard output",
+               "SROP_ONNX_THREADS=100000"]
+    if __import__("os").name == "posix":
+        needles += ["file:// URL to a FIFO", "file:///dev/zero", "a FIFO without a writer"]
+    for needle in needles:
+        assert needle in names, needle

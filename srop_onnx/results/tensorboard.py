@@ -37,17 +37,22 @@ def scalars(profile: Profile, units: str | None = None, thirds: list | None = No
 
 
 class TensorBoardWriter:
-    """Writes a track's steps as TensorBoard events under ``logdir`` (one writer, flushed per step)."""
+    """Writes a track's steps as TensorBoard events under ``logdir``: one event file, written and
+    flushed per step on the calling thread (tensorboardX's event protocol, without its background
+    writer thread), so a disk that says no is one line here, never a traceback from a thread."""
 
     def __init__(self, logdir: "str | Path"):
         try:
-            from tensorboardX import SummaryWriter
+            from tensorboardX.event_file_writer import EventsWriter
         except ImportError:
             raise UsageError("--tensorboard needs tensorboardX, which is not installed; "
                              "pip install 'srop-onnx[tensorboard]'") from None
+        import os
+
         self._logdir = logdir
         try:
-            self._writer = SummaryWriter(str(logdir))
+            os.makedirs(str(logdir), exist_ok=True)
+            self._writer = EventsWriter(os.path.join(str(logdir), "events"))
         except OSError as exc:
             raise UsageError(f"--tensorboard {logdir}: cannot write there ({exc.strerror or exc}); choose another "
                              "folder") from None
@@ -59,34 +64,31 @@ class TensorBoardWriter:
         try:
             self._add(step, profile, units, thirds)
         except OSError as exc:
-            self._give_up()
             raise OutputError(f"--tensorboard {self._logdir}: cannot write the events ({exc.strerror or exc}); free "
                               "space there or choose another folder (the track itself is written)") from None
 
-    def _give_up(self) -> None:
-        """After a write failed (a full disk), nothing more is written: tensorboardX would otherwise
-        try again at exit and print a traceback under the one-line error."""
-        for file_writer in (getattr(self._writer, "all_writers", None) or {}).values():
-            events = getattr(file_writer, "event_writer", None)
-            if events is not None and hasattr(events, "_closed"):
-                events._closed = True
-
     def _add(self, step: int, profile: Profile, units: str, thirds: list) -> None:
-        w = self._writer
-        for tag, value in scalars(profile, units, thirds).items():
-            w.add_scalar(tag, value, global_step=int(step))
+        import time
+
+        from tensorboardX.proto.event_pb2 import Event
+        from tensorboardX.summary import histogram_raw, scalar
+
+        summaries = [scalar(tag, value) for tag, value in scalars(profile, units, thirds).items()]
         for lay in profile.layers:
             st = lay.stats
             if not st.count:
                 continue
-            w.add_scalar(f"srop/std/{lay.name}", float(lay.summary(units).std), global_step=int(step))
+            summaries.append(scalar(f"srop/std/{lay.name}", float(lay.summary(units).std)))
             hist = np.asarray(st.histogram, dtype=np.int64)
             values = np.arange(hist.size, dtype=np.float64) / float(st.denom(units))
-            w.add_histogram_raw(f"srop/hist/{lay.name}", min=float(values[np.nonzero(hist)[0][0]]),
-                                max=float(values[np.nonzero(hist)[0][-1]]), num=int(hist.sum()),
-                                sum=float(np.dot(hist, values)), sum_squares=float(np.dot(hist, values ** 2)),
-                                bucket_limits=values.tolist(), bucket_counts=hist.tolist(), global_step=int(step))
-        w.flush()
+            summaries.append(histogram_raw(f"srop/hist/{lay.name}", min=float(values[np.nonzero(hist)[0][0]]),
+                                           max=float(values[np.nonzero(hist)[0][-1]]), num=int(hist.sum()),
+                                           sum=float(np.dot(hist, values)), sum_squares=float(np.dot(hist, values ** 2)),
+                                           bucket_limits=values.tolist(), bucket_counts=hist.tolist()))
+        now = time.time()
+        for summary in summaries:
+            self._writer.write_event(Event(wall_time=now, step=int(step), summary=summary))
+        self._writer.flush()
 
     def close(self) -> None:
         try:
