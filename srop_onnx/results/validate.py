@@ -62,7 +62,31 @@ def validate_track(d: dict, where: str) -> None:
                              "rebuild it with 'srop-onnx track'")
 
 
+@functools.lru_cache(maxsize=3)
+def _fast_validator(name: str = "profile"):
+    """The same schema compiled to Python by fastjsonschema (a tenth of jsonschema's start-up cost),
+    or None where it is not installed or cannot compile it."""
+    try:
+        import fastjsonschema
+    except ImportError:
+        return None
+    try:
+        schema = {"profile": profile_schema, "sweep": sweep_schema, "track": track_schema}[name]()
+        return fastjsonschema.compile(schema, use_default=False)  # never fills defaults into the document
+    except Exception:  # noqa: BLE001 - a schema it cannot compile: jsonschema alone judges
+        return None
+
+
 def _first_error(d, name: str, where: str, fix: str) -> None:
+    """The first problem of ``d`` against the schema ``name``: a valid document is passed by the fast
+    validator alone; any other is judged by jsonschema, which names its shallowest problem."""
+    fast = _fast_validator(name)
+    if fast is not None:
+        try:
+            fast(d)
+            return
+        except Exception:  # noqa: BLE001 - jsonschema below judges and words the problem
+            pass
     error = next(iter(sorted(_validator(name).iter_errors(d), key=lambda e: len(list(e.absolute_path)))), None)
     if error is not None:
         at = "/".join(str(p) for p in error.absolute_path) or "(top level)"

@@ -13,7 +13,7 @@ import pytest
 
 from conftest import EXAMPLE, EXAMPLE_IMAGES
 
-HEAVY = ("onnxruntime", "onnx", "scipy", "PIL", "matplotlib", "pandas", "torch")
+HEAVY = ("onnxruntime", "onnx", "scipy", "PIL", "matplotlib", "pandas", "torch", "jsonschema")
 
 RUN_AND_LIST = """\
 import json, sys
@@ -56,6 +56,7 @@ def profiles(tmp_path_factory):
 def test_commands_over_profiles_import_no_runtime_no_onnx_no_scipy(profiles, args):
     loaded = _loaded(args, profiles)
     assert not loaded & {"onnxruntime", "onnx", "scipy", "torch", "pandas"}, loaded
+    assert "jsonschema" not in loaded  # valid profiles pass the compiled schema; jsonschema words errors only
     drawing = args[0] in ("plot", "report")
     assert ("matplotlib" in loaded) == drawing
 
