@@ -12,8 +12,8 @@ May import: every layer below (``srop_onnx.errors``, ``files``, ``core``, ``mode
 from __future__ import annotations
 
 from . import files, models, track  # noqa: F401 - registers the commands on the group
-from .common import (EXIT_BROKEN_PIPE, EXIT_DRIFT, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_RESOURCES, EXIT_TERMINATED,
-                     EXIT_USAGE, main)
+from .common import (EXIT_BROKEN_PIPE, EXIT_DRIFT, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_NO_GOLDEN, EXIT_RESOURCES,
+                     EXIT_TERMINATED, EXIT_USAGE, main)
 
-__all__ = ["main", "EXIT_DRIFT", "EXIT_USAGE", "EXIT_INTERNAL", "EXIT_RESOURCES", "EXIT_INTERRUPTED",
+__all__ = ["main", "EXIT_DRIFT", "EXIT_USAGE", "EXIT_INTERNAL", "EXIT_RESOURCES", "EXIT_NO_GOLDEN", "EXIT_INTERRUPTED",
            "EXIT_BROKEN_PIPE", "EXIT_TERMINATED"]

@@ -21,6 +21,7 @@ EXIT_DRIFT = 1  # check: a layer drifted
 EXIT_USAGE = 2  # a bad model, input, option or file: one line naming it
 EXIT_INTERNAL = 3  # a bug in srop-onnx: one line and a hint to --debug
 EXIT_RESOURCES = 4  # the machine ran out of memory: one line saying what to lower
+EXIT_NO_GOLDEN = 5  # check: the golden is missing or unreadable (an analysis still ran and wrote its outputs)
 EXIT_INTERRUPTED = 130  # Ctrl-C (128 + SIGINT)
 EXIT_BROKEN_PIPE = 141  # the reader of standard output went away (128 + SIGPIPE), as other CLI tools exit
 EXIT_TERMINATED = 143  # SIGTERM: timeout, Slurm, docker stop, CI cancellation (128 + SIGTERM)
@@ -293,7 +294,8 @@ def main(ctx, debug, storage):
 
     \b
     Exit codes: 0 ok, 1 drift (check), 2 bad input or option, 3 internal error,
-    4 out of memory, 130 interrupted, 141 output pipe closed, 143 terminated.
+    4 out of memory, 5 golden missing or unreadable (check; the analysis still ran),
+    130 interrupted, 141 output pipe closed, 143 terminated.
     The method and every option: DOCS_URL
     """
     import os
@@ -345,26 +347,55 @@ class _CheckOptions(NamedTuple):
     names: tuple[str, str] | None = None  # the profile and golden files
 
 
-def _run_check(ctx, profile, golden, opts: _CheckOptions, console) -> None:
-    """Check, print, write the JUnit file, annotate under GitHub Actions; exit 1 on drift. A refused
-    golden (other settings) is still reported to CI: an errored test case and an annotation."""
+def _load_golden(path) -> tuple[object, str | None]:
+    """``(golden profile, None)``, or ``(None, why)`` when the golden is missing or unreadable: the
+    run still goes on (an analysis writes its outputs, the very profile a first golden is made
+    from) and the refusal reaches CI (:func:`_refuse_check`)."""
+    from ..errors import SropError
+
+    try:
+        return _load_profile(path), None
+    except SropError as exc:
+        return None, (f"the golden profile cannot be used: {_one_line(exc)} (to make it, run with --json and commit "
+                      "that file as the golden)")
+
+
+def _refuse_check(ctx, opts: _CheckOptions, message: str, code: int = EXIT_NO_GOLDEN) -> None:
+    """A check that could not run, told to CI as one: an errored JUnit case, an annotation under
+    GitHub Actions, the job summary's line, and one ``error:`` line; exit ``code``."""
     import os
 
-    from ..show.cireport import github_annotations, github_error, in_github_actions, junit_error, junit_xml, step_summary
+    from ..files.writes import atomic_write_text
+    from ..show.cireport import github_error, in_github_actions, junit_error, step_summary
+
+    kind = "SropGoldenMissing" if code == EXIT_NO_GOLDEN else "SropCheckRefused"
+    if opts.junit_path:
+        atomic_write_text(opts.junit_path, junit_error(message, kind=kind))
+    if in_github_actions(os.environ):
+        click.echo(github_error(message))
+    _append_summary(step_summary(None, message, "golden missing" if code == EXIT_NO_GOLDEN else "refused"))
+    click.echo(f"error: {message}", err=True)
+    ctx.exit(code)
+
+
+def _run_check(ctx, profile, golden, opts: _CheckOptions, console, refusal: str | None = None) -> None:
+    """Check, print, write the JUnit file, annotate under GitHub Actions; exit 1 on drift. A golden
+    that cannot be used (``refusal``: missing, broken; exit 5) or that was made with other settings
+    (exit 2) is still reported to CI: an errored test case, an annotation, the summary's line."""
+    import os
+
+    from ..show.cireport import github_annotations, in_github_actions, junit_xml, step_summary
     from ..results.comparison import check as run_check
     from ..show.report import render_check
     from ..files.writes import atomic_write_text
 
+    if refusal is not None:
+        _refuse_check(ctx, opts, refusal)
     try:
         result = run_check(profile, golden, tol=opts.tol, metric=opts.metric, units=opts.units, match=opts.match,
                            names=opts.names)
     except UsageError as exc:
-        if opts.junit_path:
-            atomic_write_text(opts.junit_path, junit_error(_one_line(exc)))
-        if in_github_actions(os.environ):
-            click.echo(github_error(_one_line(exc)))
-        _append_summary(step_summary(None, _one_line(exc)))
-        raise
+        _refuse_check(ctx, opts, _one_line(exc), EXIT_USAGE)
     render_check(result, console)
     if opts.junit_path:
         atomic_write_text(opts.junit_path, junit_xml(result))

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import click
 
-from .common import _tolerances, _CheckOptions, _SEED, _console, _load_profile, _run_check, _write_report, main
+from .common import _tolerances, _CheckOptions, _SEED, _console, _load_golden, _load_profile, _run_check, _write_report, main
 from ..errors import UsageError
 
 @main.command(short_help="Compare two profiles side by side.")
@@ -73,9 +73,10 @@ def check(ctx, profile, golden, tol, metric, units, junit_path, match):
     from ..files.writes import guard_outputs, to_stdout
 
     guard_outputs({"--junit": junit_path}, protected={f"the profile {profile}": profile, f"the golden {golden}": golden})
-    _run_check(ctx, _load_profile(profile), _load_profile(golden),
-               _CheckOptions(tol, metric, units, junit_path, match, (str(profile), str(golden))),
-               _console(stderr=to_stdout(junit_path)))
+    checked = _load_profile(profile)
+    reference, refusal = _load_golden(golden)
+    _run_check(ctx, checked, reference, _CheckOptions(tol, metric, units, junit_path, match, (str(profile), str(golden))),
+               _console(stderr=to_stdout(junit_path)), refusal)
 
 
 @main.command(short_help="Plot profiles, sweeps or tracks: by depth, boxes, KDEs, heatmaps, curves.")

@@ -12,7 +12,7 @@ from typing import NamedTuple
 import click
 
 from .common import (_tolerances, _CheckOptions, _Finite, _SEED, _console, _floats,
-                     _load_profile, _ops, _run_check, _write_report, main)
+                     _load_golden, _load_profile, _ops, _run_check, _write_report, main)
 from ..errors import UsageError
 
 def _tap_options(f):
@@ -173,18 +173,18 @@ def analyze(ctx, model, inputs, **o):
     measure = _measurement(o)
     how = _execution(o, keep_bins=bool(o["kernels_path"]), checkpoint=o["checkpoint_path"],
                      checkpoint_every=o["checkpoint_every"])
-    golden_profile = _load_profile(o["golden"]) if o["golden"] else None
+    golden_profile, refusal = _load_golden(o["golden"]) if o["golden"] else (None, None)
     mode = _Mode(engine=o["engine"], vs_random=o["vs_random"], seed=o["seed"], shards=o["shards"],
                  ray_address=o["ray_address"], quiet=o["quiet"], parts=o["parts"])
     profile, verdict = _run_analysis(model, list(inputs), measure, how, mode, _hooks(o))
     _after_analysis(ctx, profile, verdict, units=o["units"], quiet=quiet_table,
                     outputs={"profile": o["json_path"], "CSV": o["csv_path"], "kernels": o["kernels_path"],
                              "report": o["report_path"]})
-    if golden_profile is not None:
+    if o["golden"]:
         _run_check(ctx, profile, golden_profile,
                    _CheckOptions(o["tol"], o["metric"], None, o["junit_path"], o["match"],
                                  (o["json_path"] or "(this run)", o["golden"])),
-                   _console(stderr=quiet_table))
+                   _console(stderr=quiet_table), refusal)
 
 
 class _Mode(NamedTuple):

@@ -174,8 +174,27 @@ def settings_differences(a: dict, b: dict, *, ignore: Sequence[str] = ()) -> lis
 
 
 def describe_differences(diffs: list[tuple[str, object, object]]) -> str:
-    """``"kappa: 0.85 vs 0.9; tf32: False vs True"``."""
-    return "; ".join(f"{k}: {va!r} vs {vb!r}" for k, va, vb in diffs)
+    """``"kappa: 0.85 vs 0.9; preprocess.mean: [0.485, 0.456, 0.406] vs [0.5, 0.5, 0.5]"``: only the
+    keys that differ, nested settings (the preprocessing) down to the entries that differ, each
+    value kept short."""
+    return "; ".join(f"{k}: {_short_value(va)} vs {_short_value(vb)}" for k, va, vb in _leaves(diffs))
+
+
+def _leaves(diffs) -> list[tuple[str, object, object]]:
+    out = []
+    for key, a, b in diffs:
+        if isinstance(a, dict) and isinstance(b, dict):
+            inner = [(f"{key}.{k}", a.get(k), b.get(k)) for k in sorted(set(a) | set(b), key=str)
+                     if a.get(k) != b.get(k)]
+            out.extend(_leaves(inner))
+        else:
+            out.append((key, a, b))
+    return out
+
+
+def _short_value(value, limit: int = 48) -> str:
+    text = "none" if value is None else repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _check_batch(batch_size) -> "int | str | None":

@@ -51,6 +51,8 @@ def junit_xml(result: CheckResult, suite: str = "srop-onnx check") -> str:
         ET.SubElement(props, "property", name=k, value=xml_text(v))
     for lc in result.layers:
         tc = ET.SubElement(ts, "testcase", classname=CLASSNAME, name=xml_text(lc.name), time="0")
+        if lc.tol is not None:  # each layer's own tolerance (--tol LAYER=X)
+            ET.SubElement(ET.SubElement(tc, "properties"), "property", name="tol", value=f"{lc.tol:g}")
         if not lc.ok:
             f = ET.SubElement(tc, "failure", message=xml_text(lc.message), type="SropDrift")
             f.text = xml_text(lc.message)
@@ -59,11 +61,12 @@ def junit_xml(result: CheckResult, suite: str = "srop-onnx check") -> str:
     return _text(root)
 
 
-def junit_error(message: str, suite: str = "srop-onnx check") -> str:
-    """A report with one errored test case: the check could not run (e.g. the golden was refused)."""
+def junit_error(message: str, suite: str = "srop-onnx check", kind: str = "SropCheckRefused") -> str:
+    """A report with one errored test case: the check could not run (the golden is missing, broken,
+    or was made with other settings)."""
     root, ts = _suite(suite, 1, 0, 1)
     tc = ET.SubElement(ts, "testcase", classname=CLASSNAME, name="check", time="0")
-    err = ET.SubElement(tc, "error", message=xml_text(message), type="SropCheckRefused")
+    err = ET.SubElement(tc, "error", message=xml_text(message), type=kind)
     err.text = xml_text(message)
     return _text(root)
 
@@ -96,13 +99,35 @@ def _md(text) -> str:
     return md_code(text)
 
 
-def step_summary(result: CheckResult | None, refusal: str | None = None) -> str:
-    """Markdown for ``$GITHUB_STEP_SUMMARY``: the verdict and one row per failing layer."""
+def step_summary(result: CheckResult | None, refusal: str | None = None, title: str = "refused") -> str:
+    """Markdown for ``$GITHUB_STEP_SUMMARY``: the verdict, one row per failing layer, and every
+    layer's numbers in a folded table (layer, golden, new, delta, tolerance)."""
     if result is None:
-        return f"### srop-onnx check: refused\n\n{_md(refusal)}\n"
+        return f"### srop-onnx check: {title}\n\n{_md(refusal)}\n"
+    tols = "".join(f", {_md(k)}: {v:g}" for k, v in result.tols.items())
     head = (f"### srop-onnx check: {'PASS' if result.passed else 'FAIL'}\n\n{len(result.layers)} layer(s), metric "
-            f"{result.metric}, tolerance {result.tol:g} ({result.units} units), {len(result.failures)} failing.\n")
-    if not result.failures:
-        return head
+            f"{result.metric}, tolerance {result.tol:g}{tols} ({result.units} units), {len(result.failures)} "
+            "failing.\n")
     rows = "".join(f"| {_md(lc.name)} | {_md(lc.message)} |\n" for lc in result.failures)
-    return head + "\n| layer | why |\n|---|---|\n" + rows
+    failing = "\n| layer | why |\n|---|---|\n" + rows if result.failures else ""
+    return head + failing + _all_layers(result)
+
+
+def _number(x) -> str:
+    return "" if x is None or x != x else f"{x:.4f}"
+
+
+def _all_layers(result: CheckResult) -> str:
+    """Every layer in a ``<details>`` block (GitHub shows it folded)."""
+    lines = ["", "<details><summary>every layer</summary>", "",
+             f"| layer | golden {result.metric} | new {result.metric} | delta | tolerance | |", "|---|--:|--:|--:|--:|---|"]
+    for lc in result.layers:
+        pair = lc.pair
+        golden = new = None
+        if pair is not None and result.metric in ("mean", "median"):
+            new, golden = (getattr(lay.summary(result.units), result.metric) if lay is not None else None
+                           for lay in (pair.a, pair.b))
+        delta = lc.value if result.metric == "w1" else (new - golden if new is not None and golden is not None else None)
+        lines.append(f"| {_md(lc.name)} | {_number(golden)} | {_number(new)} | {_number(delta)} | "
+                     f"{'' if lc.tol is None else f'{lc.tol:g}'} | {'ok' if lc.ok else 'FAIL'} |")
+    return "\n".join(lines) + "\n\n</details>\n"
