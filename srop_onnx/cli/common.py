@@ -153,7 +153,10 @@ class _Group(click.Group):
                 raise
             sub = exc.ctx is not None and exc.ctx.parent is not None  # a command's option, or the group itself
             where = f" (see 'srop-onnx {exc.ctx.info_name} --help')" if sub else " (see 'srop-onnx --help')"
-            click.echo(f"error: {_one_line(exc.format_message())}{where}", err=True)
+            if sub and "--storage-option" in exc.format_message():
+                where = (f"; --storage-option goes before the command: srop-onnx --storage-option KEY=VALUE "
+                         f"{exc.ctx.info_name} ...")
+            click.echo(f"error: {_one_line(exc.format_message()).rstrip('.')}{where}", err=True)
             ctx.exit(EXIT_USAGE)
         except (click.exceptions.Exit, click.exceptions.ClickException, click.exceptions.Abort):
             raise

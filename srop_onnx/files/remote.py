@@ -90,6 +90,9 @@ def set_storage_options(pairs: "list[str] | tuple[str, ...]") -> None:
             raise UsageError(f"--storage-option {key}: credentials are never given on the command line (they would "
                              "show in the shell's history and process list); set them in the environment or your "
                              "AWS profile")
+        if key == "endpoint_url" and not re.match(r"^https?://[^/]", value.strip()):
+            raise UsageError(f"--storage-option endpoint_url={value}: give the endpoint with its scheme, e.g. "
+                             f"endpoint_url=http://{value.strip() or '127.0.0.1:9000'}")
         parsed[key] = _option_value(key, value)
     _options.clear()
     _options.update(parsed)
@@ -301,6 +304,9 @@ def read_bytes(url: str, error: type = InputDataError) -> bytes:
 
 def write_bytes(url: str, data: bytes) -> None:
     """One object, written in a single PUT of the complete bytes (never a partial object)."""
+    if url.endswith("/"):
+        raise OutputError(f"{url}: is a prefix (it ends in /), not an object; give the object's key, e.g. "
+                          f"{url}profile.json")
     _call(url, "write it", lambda fs, path: fs.pipe_file(path, bytes(data)), OutputError)
 
 

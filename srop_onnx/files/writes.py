@@ -356,6 +356,9 @@ def guard_outputs(outputs: dict, *, model=None, inputs=(), protected: dict | Non
     if model is not None and is_url(str(model)):
         owned_urls[str(model)] = f"the model {model}"
     for opt, p in outputs.items():
+        if p is not None and is_url(p) and p.endswith("/"):
+            raise OutputError(f"{opt} {p}: is a prefix (it ends in /), not an object; give the object's key (a "
+                              "file name after the last /)")
         if p is not None and is_url(p) and p in owned_urls:
             raise OutputError(f"{opt} {p}: that is {owned_urls[p]}; refusing to overwrite it, choose another URL")
         for i in (str(i) for i in inputs if is_url(str(i))):

@@ -143,3 +143,15 @@ def test_a_url_with_credentials_in_it_is_refused_and_never_echoed():
     debug, _ = _cli("--debug", "analyze", "s3://AKIAEXAMPLEKEY:wJalrSecretValue@bucket/m.onnx", EXAMPLE_IMAGES,
                     timeout=60)
     assert "wJalrSecretValue" not in debug.stderr + debug.stdout
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["analyze", EXAMPLE, EXAMPLE_IMAGES, "-q", "--json", "memory://bucket/out/"], "is a prefix (it ends in /)"),
+    (["analyze", EXAMPLE, EXAMPLE_IMAGES, "--storage-option", "region_name=x"],
+     "--storage-option goes before the command"),
+    (["--storage-option", "endpoint_url=127.0.0.1:9000", "analyze", "s3://b/m.onnx", EXAMPLE_IMAGES],
+     "give the endpoint with its scheme, e.g. endpoint_url=http://127.0.0.1:9000"),
+])
+def test_storage_mistakes_of_issue_41_are_one_line(args, needle):
+    res, took = _cli(*args, timeout=60)
+    assert needle in _one_error(res) and took < 30
