@@ -122,9 +122,12 @@ class _Group(click.Group):
         """Run with guarded standard streams: a full or closed standard output is an output error
         (exit 2, one line on standard error when it is open) once the command has done its work;
         a command that exits otherwise keeps its own code (1 for drift, say)."""
+        from ..files.remote import from_command_line
+
         out, err = _Stream(sys.stdout), _Stream(sys.stderr)
         saved = sys.stdout, sys.stderr
         sys.stdout, sys.stderr = out, err
+        from_command_line()  # messages name --storage-option, not Python's storage_options=
         try:
             super().main(*args, **kwargs)
         except SystemExit as exc:
@@ -137,6 +140,7 @@ class _Group(click.Group):
             raise SystemExit(code) from None
         finally:
             sys.stdout, sys.stderr = saved
+            from_command_line(False)
 
     def invoke(self, ctx):
         from ..run.signals import Terminated

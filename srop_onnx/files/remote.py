@@ -21,13 +21,16 @@ Errors are one line: access denied, no such bucket, no such key, an endpoint tha
 
 from __future__ import annotations
 
+import contextlib
 import re
 from dataclasses import dataclass
+from typing import Iterator
 
 from ..errors import InputDataError, OutputError, UsageError
 
 __all__ = ["is_url", "RemoteFile", "list_objects", "read_bytes", "write_bytes", "set_storage_options",
-           "storage_options", "object_size", "exists", "is_remote", "local_path", "redacted"]
+           "storage_options", "object_size", "exists", "is_remote", "local_path", "redacted", "using_storage_options",
+           "from_command_line"]
 
 _URL = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]+)://")
 #: the extra that brings each protocol's filesystem
@@ -77,7 +80,7 @@ def _no_credentials(url: str) -> None:
                          "your AWS profile")
 
 
-def set_storage_options(pairs: "list[str] | tuple[str, ...]") -> None:
+def set_storage_options(pairs: "list[str] | tuple[str, ...]", where: str = "--storage-option") -> None:
     """Non-secret filesystem settings from ``KEY=VALUE`` pairs (``endpoint_url=http://...``,
     ``region_name=eu-west-1``, ``anon=true``); a credential is refused."""
     parsed: dict[str, str] = {}
@@ -85,13 +88,13 @@ def set_storage_options(pairs: "list[str] | tuple[str, ...]") -> None:
         key, sep, value = str(pair).partition("=")
         key = key.strip()
         if not sep or not key:
-            raise UsageError(f"--storage-option {pair!r}: give KEY=VALUE (e.g. endpoint_url=http://127.0.0.1:9000)")
+            raise UsageError(f"{where} {pair!r}: give KEY=VALUE (e.g. endpoint_url=http://127.0.0.1:9000)")
         if _SECRET.search(key):
-            raise UsageError(f"--storage-option {key}: credentials are never given on the command line (they would "
-                             "show in the shell's history and process list); set them in the environment or your "
-                             "AWS profile")
+            here = "on the command line" if where == "--storage-option" else "in storage_options"
+            raise UsageError(f"{where} {key}: credentials are never given {here} (they would show in the shell's "
+                             "history, process lists and notebooks); set them in the environment or your AWS profile")
         if key == "endpoint_url" and not re.match(r"^https?://[^/]", value.strip()):
-            raise UsageError(f"--storage-option endpoint_url={value}: give the endpoint with its scheme, e.g. "
+            raise UsageError(f"{where} endpoint_url={value}: give the endpoint with its scheme, e.g. "
                              f"endpoint_url=http://{value.strip() or '127.0.0.1:9000'}")
         parsed[key] = _option_value(key, value)
     _options.clear()
@@ -129,6 +132,39 @@ def _option_value(key: str, value: str):
 
 def storage_options() -> dict[str, str]:
     return dict(_options)
+
+
+_spelling = {"cli": False}
+
+
+def from_command_line(on: bool = True) -> None:
+    """While a command runs, messages name ``--storage-option KEY=VALUE`` (the command line)
+    instead of Python's ``storage_options={...}``."""
+    _spelling["cli"] = on
+
+
+def _hint(key: str) -> str:
+    return f"--storage-option {key}=..." if _spelling["cli"] else f"storage_options={{'{key}': ...}}"
+
+
+@contextlib.contextmanager
+def using_storage_options(options: "dict | None") -> Iterator[None]:
+    """The non-secret settings of ``storage_options={...}`` (Python's spelling of
+    ``--storage-option``: ``endpoint_url``, ``region_name``, ``anon``, ``read_timeout``,
+    ``client_kwargs``...) for the calls inside; the settings before are restored after."""
+    if not options:
+        yield
+        return
+    import json
+
+    pairs = [f"{k}={json.dumps(v) if isinstance(v, dict) else v}" for k, v in dict(options).items()]
+    saved = dict(_options)
+    set_storage_options(pairs, where="storage_options")
+    try:
+        yield
+    finally:
+        _options.clear()
+        _options.update(saved)
 
 
 def _filesystem(url: str):
@@ -185,8 +221,8 @@ def _why(exc: BaseException, url: str) -> str:
     if "Could not connect" in text or "EndpointConnectionError" in name or "ConnectTimeout" in name \
             or "ReadTimeout" in name or "Read timeout" in text \
             or "Connection refused" in text or "timed out" in text.lower() or isinstance(exc, (ConnectionError, TimeoutError)):
-        return ("the storage endpoint does not answer (check --storage-option endpoint_url or AWS_ENDPOINT_URL; a slow "
-                "one takes --storage-option read_timeout=SECONDS)")
+        return (f"the storage endpoint does not answer (check {_hint('endpoint_url')} or AWS_ENDPOINT_URL; a slow "
+                f"one takes {_hint('read_timeout')})")
     if isinstance(exc, PermissionError) or "AccessDenied" in text or "Forbidden" in text or re.search(r"\b403\b", text) \
             or "SignatureDoesNotMatch" in text or "InvalidAccessKeyId" in text:
         return "access denied (check the credentials in your environment or AWS profile)"

@@ -190,13 +190,17 @@ class Profile:
             d["extra"] = self.extra
         return d
 
-    def to_json(self, path: str | Path | None = None, *, units: str | None = None, indent: int | None = 1) -> str:
-        """The profile as JSON text (docs/format.md); also written atomically to ``path`` when given."""
+    def to_json(self, path: str | Path | None = None, *, units: str | None = None, indent: int | None = 1,
+                storage_options: dict | None = None) -> str:
+        """The profile as JSON text (docs/format.md); also written atomically to ``path`` when given
+        (a URL too: ``storage_options`` as :func:`srop_onnx.analyze` takes them)."""
         text = json.dumps(self.to_dict(units), indent=indent, allow_nan=False) + "\n"
         if path is not None:
+            from ..files.remote import using_storage_options
             from ..files.writes import atomic_write_text
 
-            atomic_write_text(path, text)
+            with using_storage_options(storage_options):
+                atomic_write_text(path, text)
         return text
 
     @classmethod
@@ -229,11 +233,14 @@ class Profile:
         return cls.from_dict(d, where)
 
     @classmethod
-    def load(cls, path: str | Path) -> "Profile":
-        """A profile file, validated once against the documented format (:mod:`srop_onnx.results.validate`)."""
+    def load(cls, path: str | Path, *, storage_options: dict | None = None) -> "Profile":
+        """A profile file (or URL: ``storage_options`` as :func:`srop_onnx.analyze` takes them),
+        validated once against the documented format (:mod:`srop_onnx.results.validate`)."""
+        from ..files.remote import using_storage_options
         from .validate import validate_profile
 
-        d = read_json(path)
+        with using_storage_options(storage_options):
+            d = read_json(path)
         if isinstance(d, dict) and d.get("format") != "srop-onnx-sweep":
             validate_profile(d, str(path))
         profile = cls.from_dict(d, str(path))

@@ -191,9 +191,13 @@ class Sweep:
                                  "regenerate it with 'srop-onnx sweep'") from exc
 
     @classmethod
-    def load(cls, path: str | Path) -> "Sweep":
-        """A sweep file (``srop-onnx sweep -o``), validated as :meth:`Profile.load` validates profiles."""
-        result = load_result(path)
+    def load(cls, path: str | Path, *, storage_options: dict | None = None) -> "Sweep":
+        """A sweep file (``srop-onnx sweep -o``; a URL too, with ``storage_options``), validated as
+        :meth:`Profile.load` validates profiles."""
+        from ..files.remote import using_storage_options
+
+        with using_storage_options(storage_options):
+            result = load_result(path)
         if not isinstance(result, Sweep):
             raise InputDataError(f"{path}: a profile, not a sweep; give a file written by 'srop-onnx sweep -o' "
                                  "(Profile.load reads profiles)")

@@ -151,9 +151,17 @@ class Track:
         return f"<Track {self.folder or ''}: {len(steps)} steps ({span}), {len(self.layer_names)} layers>"
 
     @classmethod
-    def load(cls, where: "str | Path") -> "Track":
-        """Read a track folder (or its ``track.json``) and every step's profile, and check that the
-        index is what the profiles make (see the module docstring)."""
+    def load(cls, where: "str | Path", *, storage_options: dict | None = None) -> "Track":
+        """Read a track folder (or its ``track.json``; a prefix in a bucket too, with
+        ``storage_options`` as :func:`srop_onnx.analyze` takes them) and every step's profile, and
+        check that the index is what the profiles make (see the module docstring)."""
+        from ..files.remote import using_storage_options
+
+        with using_storage_options(storage_options):
+            return cls._load(where)
+
+    @classmethod
+    def _load(cls, where: "str | Path") -> "Track":
         index_path, folder = _index_location(where)
         index = read_index(index_path)
         profiles = []

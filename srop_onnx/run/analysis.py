@@ -60,6 +60,7 @@ def analyze(
     tf32: bool = False,
     sample_rate: int | None = None,
     record_run: bool = False,
+    storage_options: "dict | None" = None,
 ) -> Profile:
     """SROP profile of every tapped layer of ``model`` over ``inputs``.
 
@@ -101,6 +102,9 @@ def analyze(
     record_run : also write the facts of this run (peak memory, wall time, host, date) into the
         profile (``extra.run``); they are always in ``Profile.run``, never in the file by default,
         so two runs of the same command give byte-identical files.
+    storage_options : settings for ``s3://`` and ``gs://`` URLs (the command line's
+        ``--storage-option``): ``{"endpoint_url": "http://127.0.0.1:9000", "region_name": ...,
+        "read_timeout": 30}``; never credentials (they come from the environment or a profile).
 
     Returns
     -------
@@ -112,9 +116,11 @@ def analyze(
     how = Execution(provider=provider, batch_size=batch_size, limit=limit, strict=strict, keep_bins=keep_bins,
                     shard=shard, checkpoint=checkpoint, checkpoint_every=checkpoint_every, max_memory=max_memory,
                     iobinding=iobinding, memory_budget=memory_budget, record_run=record_run)
+    from ..files.remote import using_storage_options
     from .progress import default_progress
 
-    return run_analysis(model, inputs, measure, how, Hooks(default_progress(progress), notify))
+    with using_storage_options(storage_options):
+        return run_analysis(model, inputs, measure, how, Hooks(default_progress(progress), notify))
 
 
 def run_analysis(model, inputs, measure: Measurement, how: Execution, hooks: Hooks = Hooks()) -> Profile:
@@ -168,7 +174,11 @@ def analyze_vs_random(model: Any, inputs: Any, *, seed: int = 0, **options: Any)
     trained profile's ``extra["vs_random"]`` holds the twin's profile and the verdict, so one
     JSON file carries both.
     """
-    return vs_random(model, inputs, *split_options(options), seed=seed)
+    from ..files.remote import using_storage_options
+
+    storage = options.pop("storage_options", None)
+    with using_storage_options(storage):
+        return vs_random(model, inputs, *split_options(options), seed=seed)
 
 
 def vs_random(model, inputs, measure: Measurement, how: Execution, hooks: Hooks = Hooks(), *,

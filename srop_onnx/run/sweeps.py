@@ -325,7 +325,8 @@ def sweep(model, inputs, *, levels, blend=None, noise: str | None = None, seed: 
     output : the model output whose change is reported (default: the first).
     change : how the output change is shown: ``auto`` (top-1 agreement for a probability output,
         else the relative change), ``top1`` or ``relative``; both are recorded.
-    options : :func:`srop_onnx.analyze`'s keywords (taps, preprocessing, provider, batch, shard, ...).
+    options : :func:`srop_onnx.analyze`'s keywords (taps, preprocessing, provider, batch, shard,
+        ``storage_options`` for URLs, ...).
 
     Returns
     -------
@@ -337,8 +338,12 @@ def sweep(model, inputs, *, levels, blend=None, noise: str | None = None, seed: 
         raise UsageError("sweep needs exactly one of --blend IMAGE or --noise gaussian|uniform")
     levels = parse_levels(levels) if isinstance(levels, str) else parse_levels(",".join(map(repr, map(float, levels))))
     perturb = Noise(noise, seed) if noise is not None else blend
+    from ..files.remote import using_storage_options
+
+    storage = options.pop("storage_options", None)
     measure, how, hooks = split_options(options)
-    return run_sweep(model, inputs, measure, how, SweepPlan(perturb, levels, output, change), hooks)
+    with using_storage_options(storage):
+        return run_sweep(model, inputs, measure, how, SweepPlan(perturb, levels, output, change), hooks)
 
 
 def merge_sweeps(parts: list[Sweep], names: list[str] | None = None) -> Sweep:

@@ -193,6 +193,7 @@ class Tracker:
             raise UsageError(f"--tensorboard {tensorboard}: TensorBoard events are written to a local folder; give "
                              "one (the track itself can go to a bucket)")
         self.inputs = inputs
+        self._storage = options.pop("storage_options", None)  # for a track or inputs in a bucket
         self.measure, self.how, hooks = split_options(options)
         said: set[str] = set()
 
@@ -218,7 +219,14 @@ class Tracker:
             writable_folder(self.out, "track folder")
             _remove_stale(self.out)
         if self.out is not None:
-            self._open_folder()
+            with self._storing():
+                self._open_folder()
+
+    def _storing(self):
+        """This Tracker's ``storage_options`` for the calls inside (URLs of the track or inputs)."""
+        from ..files.remote import using_storage_options
+
+        return using_storage_options(self._storage)
 
     # -- the folder: its step profiles are the truth, the index follows them ----------------------
     def _refresh(self) -> dict | None:
@@ -333,6 +341,10 @@ class Tracker:
         the track; returns its profile (the one already there when the track holds this very model
         at this step)."""
         step = check_step(step)
+        with self._storing():
+            return self._add(step, model, example)
+
+    def _add(self, step: int, model, example) -> Profile:
         planned = self.prepare(step, model, example)
         if planned is None:
             self.hooks.notify(f"step {step}: already in the track (same model), skipped")
@@ -447,10 +459,15 @@ def track(models, inputs, out: "str | os.PathLike | None" = None, *, steps: Sequ
     decoded once, as a :class:`Track` (written to ``out`` when given; see :class:`Tracker`).
     ``steps``: the step of each checkpoint (default: the last integer in its file name). Every
     checkpoint is checked against the track before any is analysed."""
+    from ..files.remote import using_storage_options
+
     if isinstance(models, (str, os.PathLike)):
         models = [models]
-    entries = checkpoint_steps(list(models), steps)
-    tk = Tracker(out, inputs, tensorboard=tensorboard, **options)
+    with using_storage_options(options.get("storage_options")):
+        return _track(checkpoint_steps(list(models), steps), Tracker(out, inputs, tensorboard=tensorboard, **options))
+
+
+def _track(entries: list, tk: Tracker) -> Track:
     try:
         todo, first = [], None
         for step, path in entries:  # every checkpoint is checked before the first one runs

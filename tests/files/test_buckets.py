@@ -219,3 +219,23 @@ def test_an_object_overwritten_before_the_resume_is_refused(server, tmp_path):
     fs.pipe_file(first, bytes(data))
     res = _cli(*args)
     assert res.returncode == 2 and "changed since" in res.stderr and SECRET not in res.stderr, res.stderr
+
+
+def test_python_takes_storage_options_where_it_takes_paths(server, tmp_path, monkeypatch):
+    """Issue 41: no AWS_ENDPOINT_URL in the environment; every Python call that takes a path or URL
+    takes ``storage_options=``, and its messages name that spelling."""
+    import srop_onnx
+
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    opts = {"endpoint_url": server["endpoint"]}
+    profile = srop_onnx.analyze("s3://data/models/example.onnx", "s3://data/val/", storage_options=opts)
+    profile.to_json("s3://data/py/p.json", storage_options=opts)
+    back = srop_onnx.Profile.load("s3://data/py/p.json", storage_options=opts)
+    assert back.to_dict()["layers"] == profile.to_dict()["layers"]
+    track = srop_onnx.track(["s3://data/models/example.onnx"], "s3://data/val/", "s3://data/py/track", steps=[3],
+                            storage_options=opts)
+    assert srop_onnx.Track.load("s3://data/py/track", storage_options=opts).steps == track.steps == [3]
+    with pytest.raises(srop_onnx.SropError, match=r"storage_options=\{'endpoint_url': \.\.\.\}") as info:
+        srop_onnx.Profile.load("s3://data/py/p.json", storage_options={"endpoint_url": "http://127.0.0.1:9",
+                                                                        "read_timeout": 1})
+    assert "--storage-option" not in str(info.value) and "cannot look up it" not in str(info.value)
