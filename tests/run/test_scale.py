@@ -174,7 +174,7 @@ def test_resume_in_process_counts_nothing_twice(tmp_path, folder, single, monkey
 # -- Ray -------------------------------------------------------------------------------
 @pytest.mark.slow
 def test_ray_engine_on_a_local_two_worker_ray(folder, single):
-    ray = pytest.importorskip("ray")
+    ray = pytest.importorskip("ray", reason="needs the test servers: pip install -e '.[servers]'")
     from srop_onnx.run.distributed import analyze_ray
 
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
@@ -189,7 +189,7 @@ def test_ray_engine_on_a_local_two_worker_ray(folder, single):
 @pytest.mark.slow
 def test_ray_engine_from_the_cli(folder, single, tmp_path):
     """The CLI path of --engine ray (it once crashed with a TypeError: only the API was tested)."""
-    ray = pytest.importorskip("ray")
+    ray = pytest.importorskip("ray", reason="needs the test servers: pip install -e '.[servers]'")
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
     try:
         res = CliRunner().invoke(main, ["analyze", str(EXAMPLE), str(folder), "--engine", "ray", "--shards", "3",

@@ -263,7 +263,7 @@ def test_tracker_takes_bytes_and_model_protos_and_gives_scalars(ckpts, tmp_path)
 
 def test_tensorboard_histograms_are_the_profiles_own(ckpts, tmp_path):
     pytest.importorskip("tensorboardX")
-    event_accumulator = pytest.importorskip("tensorboard.backend.event_processing.event_accumulator")
+    event_accumulator = pytest.importorskip("tensorboard.backend.event_processing.event_accumulator", reason="needs the test frameworks: pip install -e '.[frameworks]'")
     folder, inputs = ckpts
     tr = srop_onnx.track(folder, inputs, tmp_path / "out", tensorboard=tmp_path / "tb")
     acc = event_accumulator.EventAccumulator(str(tmp_path / "tb"), size_guidance={"histograms": 0, "scalars": 0})

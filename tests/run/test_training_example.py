@@ -12,8 +12,8 @@ import pytest
 
 from conftest import REPO
 
-pytest.importorskip("torch")
-pytest.importorskip("sklearn")
+pytest.importorskip("torch", reason="needs the test frameworks: pip install -e '.[frameworks]'")
+pytest.importorskip("sklearn", reason="needs the test frameworks: pip install -e '.[frameworks]'")
 
 
 def _example():

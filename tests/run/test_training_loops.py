@@ -14,7 +14,7 @@ import pytest
 import srop_onnx
 
 os.environ.setdefault("KERAS_BACKEND", "torch")
-torch = pytest.importorskip("torch")
+torch = pytest.importorskip("torch", reason="needs the test frameworks: pip install -e '.[frameworks]'")
 
 
 def _net():
@@ -81,7 +81,7 @@ def test_a_torch_training_loop_tracks_every_epoch(images, tmp_path):
 
 
 def test_lightning_callback_tracks_on_rank_zero_and_logs_through_the_logger(images, tmp_path):
-    L = pytest.importorskip("lightning.pytorch")
+    L = pytest.importorskip("lightning.pytorch", reason="needs the test frameworks: pip install -e '.[frameworks]'")
     from lightning.pytorch.loggers import CSVLogger
 
     from srop_onnx.integrations.lightning import SropCallback
@@ -115,7 +115,7 @@ def test_lightning_callback_tracks_on_rank_zero_and_logs_through_the_logger(imag
 
 
 def test_keras_callback_tracks_fit_and_adds_the_means_to_the_logs(tmp_path, rng):
-    keras = pytest.importorskip("keras")
+    keras = pytest.importorskip("keras", reason="needs the test frameworks: pip install -e '.[frameworks]'")
     if keras.backend.backend() != "torch":
         pytest.skip("this test runs Keras 3 on its PyTorch backend")
     from srop_onnx.integrations.keras import SropCallback
