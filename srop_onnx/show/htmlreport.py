@@ -21,7 +21,8 @@ __all__ = ["html_report", "sweep_report", "e", "f", "figure_tag", "describe_sett
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2em auto;max-width:1200px;color:#222;padding:0 1em}
 h1{font-size:1.5em}h2{font-size:1.2em;margin-top:2em;border-bottom:1px solid #ddd}
-table{border-collapse:collapse;font-size:.85em;margin:.5em 0}th,td{padding:.25em .6em;border-bottom:1px solid #eee;text-align:right}
+table{border-collapse:collapse;font-size:.85em;margin:.5em 0;display:block;max-width:100%;overflow-x:auto}
+th,td{padding:.25em .6em;border-bottom:1px solid #eee;text-align:right}h1,h2,p,td.l{overflow-wrap:anywhere}
 th{background:#f4f4f4}td.l,th.l{text-align:left}img{max-width:100%;height:auto;border:1px solid #eee;margin:.5em 0}
 .pass{color:#007a3d}.fail{color:#b00020}.muted{color:#777;font-size:.85em}code{background:#f4f4f4;padding:0 .2em}
 """
@@ -120,7 +121,7 @@ def html_report(profiles: list[Profile], *, labels: list[str] | None = None, uni
     if len(profiles) > 1:
         labels = [f"{'AB'[i] if i < 2 else i}: {p.model.get('path')}" for i, p in enumerate(profiles)]
     title = "SROP report: " + " vs ".join(str(p.model.get("path")) for p in profiles)
-    parts = [f"<!DOCTYPE html><html lang=en><head><meta charset=utf-8><title>{e(title)}</title>"
+    parts = [f"<!DOCTYPE html><html lang=en><head><meta charset=utf-8><meta name=viewport content='width=device-width,initial-scale=1'><title>{e(title)}</title>"
              f"<style>{_CSS}</style></head><body><h1>{e(title)}</h1>",
              f"<p class=muted>Spectral roll-off points (kappa {e(profiles[0].settings.get('kappa'))}); summary "
              f"numbers in {e(units)} units. Made by srop-onnx {e(profiles[0].tool_version)} on "
@@ -166,7 +167,7 @@ def sweep_report(sw, *, units: str = "band") -> str:
                    + f"<td>{p.profile.analyzed}</td></tr>" for p in sw.points)
     measure = e(measure_label(sw.points[-1].change.shown))
     short = [f"w = {p.level:g}" for p in sw.points]
-    parts = [f"<!DOCTYPE html><html lang=en><head><meta charset=utf-8><title>{e(title)}</title>"
+    parts = [f"<!DOCTYPE html><html lang=en><head><meta charset=utf-8><meta name=viewport content='width=device-width,initial-scale=1'><title>{e(title)}</title>"
              f"<style>{_CSS}</style></head><body><h1>{e(title)}</h1>",
              f"<p class=muted>Perturbation {what}; model output {e(str(sw.output))} compared with w = 0 "
              f"({measure}); kappa {e(first.settings.get('kappa'))}, {e(units)} units; "

@@ -181,7 +181,7 @@ def track_report(track: "Track", *, units: str | None = None) -> str:
     first = track.profiles[0]
     title = f"SROP across training: {first.model.get('path')} ... ({len(track.steps)} steps)"
     verdicts = "".join(f"<li>{e(v)}</li>" for v in track.verdicts(units))
-    parts = [f"<!DOCTYPE html><html lang=en><head><meta charset=utf-8><title>{e(title)}</title>"
+    parts = [f"<!DOCTYPE html><html lang=en><head><meta charset=utf-8><meta name=viewport content='width=device-width,initial-scale=1'><title>{e(title)}</title>"
              f"<style>{_CSS}</style></head><body><h1>{e(title)}</h1>",
              f"<p class=muted>{e(describe_settings(first))}; {first.analyzed} inputs; {e(units)} units; exporter "
              f"{e(track.index.get('exporter') or '-')}. Made by srop-onnx {e(first.tool_version)} on "
