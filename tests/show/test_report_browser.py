@@ -20,7 +20,7 @@ SCREENS = REPO / "test-output" / "report-screens"
 CHROMIUM = next((p for p in (shutil.which("chromium"), shutil.which("chromium-browser"), "/usr/bin/chromium")
                  if p and Path(p).exists()), None)
 
-sync_api = pytest.importorskip("playwright.sync_api", reason="needs playwright (pip install -e '.[dev]')")
+sync_api = pytest.importorskip("playwright.sync_api", reason="needs the browser driver: pip install -e '.[browser]'")
 if CHROMIUM is None:
     pytest.skip("needs headless Chromium (Debian's chromium package; .ci/run installs it)", allow_module_level=True)
 
