@@ -358,6 +358,7 @@ def test_every_public_name_the_docs_show_imports_from_where_the_docs_say():
     ``__all__`` and of ``srop_onnx.plot.__all__`` imports with ``from ... import``, and so do the
     entry points (``srop_onnx.cli:main``, ``srop_onnx.pytest_plugin``, ``python -m srop_onnx``)."""
     import importlib
+    import importlib.util
     import re
 
     import srop_onnx
@@ -372,7 +373,14 @@ def test_every_public_name_the_docs_show_imports_from_where_the_docs_say():
             try:
                 obj = getattr(obj, parts[i])
             except AttributeError:
-                obj = importlib.import_module(".".join(parts[: i + 1]))
+                try:
+                    obj = importlib.import_module(".".join(parts[: i + 1]))
+                except ModuleNotFoundError as exc:  # an integration whose framework is not installed here
+                    frameworks = {"keras", "lightning", "pytorch_lightning", "torch", "tensorflow", "transformers",
+                                  "mlflow", "wandb"}
+                    assert (exc.name or "").split(".")[0] in frameworks, dotted
+                    assert importlib.util.find_spec(".".join(parts[: i + 1])) is not None, dotted
+                    break
             i += 1
         assert obj is not None, dotted
     code = "; ".join(f"from srop_onnx import {n}" for n in srop_onnx.__all__)
