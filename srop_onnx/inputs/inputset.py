@@ -102,6 +102,22 @@ def _array_set(batch: np.ndarray, spec, shard: tuple[int, int] | None) -> InputS
     return InputSet(None, rows, False, batch.shape[0], digest)
 
 
+def as_array(inputs):
+    """A framework's tensor (PyTorch, TensorFlow, JAX: anything with ``.detach()``, ``.numpy()`` or
+    ``__array__``) as the NumPy array it holds, on the host; paths, lists and arrays as given."""
+    import os
+
+    if inputs is None or isinstance(inputs, (np.ndarray, str, bytes, os.PathLike, list, tuple, Listing)):
+        return inputs
+    if hasattr(inputs, "detach") and hasattr(inputs, "cpu"):  # torch.Tensor (on any device, with grad)
+        return inputs.detach().cpu().numpy()
+    if callable(getattr(inputs, "numpy", None)):  # tf.Tensor, and others that say how
+        return np.asarray(inputs.numpy())
+    if hasattr(inputs, "__array__"):
+        return np.asarray(inputs)
+    return inputs
+
+
 def npz_names(inputs) -> set[str]:
     """The array names of the first .npz among the input arguments or a :class:`Listing` (empty
     when there is none or it cannot be read: reading it later says why); which of a model's inputs
@@ -109,6 +125,7 @@ def npz_names(inputs) -> set[str]:
     import io
     import zipfile
 
+    inputs = as_array(inputs)
     if isinstance(inputs, np.ndarray):
         return set()
     try:
@@ -171,7 +188,8 @@ def shard_listings(inputs, count: int) -> list[Listing]:
 
 def open_inputs(inputs, spec, shard: tuple[int, int] | None) -> InputSet:
     """Files from paths and folders (sorted, with their identity keys), objects under URLs, one
-    shard's :class:`Listing`, or the rows of an array batch, sliced to ``shard``."""
+    shard's :class:`Listing`, or the rows of an array batch (or a framework's tensor), sliced to ``shard``."""
+    inputs = as_array(inputs)
     if isinstance(inputs, np.ndarray):
         return _array_set(inputs, spec, shard)
     if isinstance(inputs, Listing):

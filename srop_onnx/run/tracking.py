@@ -294,8 +294,10 @@ class Tracker:
                              f"{self._index['exporter']}; one track never mixes exporters")
         return plan, EXPORTERS[kind]
 
-    def _check(self, step: int, plan: ModelPlan, settings: dict, digest: str) -> None:
-        """Refuse a step that does not belong to the track (nothing written yet)."""
+    def _check(self, step: int, plan: ModelPlan, settings: dict, digest: str, analyzed: int) -> None:
+        """Refuse a step that does not belong to the track (nothing written yet): another
+        architecture, other measured settings, another input list, or another number of samples
+        (``--limit``)."""
         where = f" in {self.out}" if self.out is not None else ""
         if self._index is None:
             return
@@ -312,19 +314,24 @@ class Tracker:
         if digest != self._index["inputs"]["list_digest"]:
             raise UsageError(f"step {step}: another input set than the track{where} (the files or their sizes "
                              "differ); use the same inputs or another folder (-o)")
+        held_n = int(self._index["inputs"]["analyzed"])
+        if analyzed != held_n:
+            raise UsageError(f"step {step}: {analyzed} samples, but every step of the track{where} analysed "
+                             f"{held_n} (another --limit?); use the track's inputs and limit or another folder (-o)")
 
     def prepare(self, step: int, model, example=None) -> "tuple[ModelPlan, str] | None":
         """Plan ``step`` and check that it belongs to the track; None when the track already holds
         this very model at this step (nothing to do)."""
         plan, exporter = self._plan(step, model, example)
+        decoded = self._inputs(plan)  # a step already there is checked too: a rerun with other settings is refused
+        self._check(step, plan, decoded.inputset.settings(plan, self.measure), decoded.inputset.list_digest,
+                    len(decoded.samples))
         if step in self._steps:
             held = self._profiles[self._steps.index(step)]
             if held.model.get("sha256") == plan.loaded.sha256:
                 return None
             raise UsageError(f"step {step}: the track{' in ' + str(self.out) if self.out else ''} holds another model "
                              f"at this step (sha256 {str(held.model.get('sha256'))[:12]}...); give it another step")
-        decoded = self._inputs(plan)
-        self._check(step, plan, decoded.inputset.settings(plan, self.measure), decoded.inputset.list_digest)
         return plan, exporter
 
     def _inputs(self, plan: ModelPlan) -> _Decoded:

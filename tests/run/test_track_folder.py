@@ -200,3 +200,12 @@ def test_tensorboard_on_a_full_disk_is_one_line(ckpts, tmp_path):  # noqa: F811
         assert res.returncode == 2 and res.stderr.count("error:") == 1, res.stderr
         assert "Traceback" not in res.stderr and "Exception ignored" not in res.stderr  # nothing at exit either
         assert "--tensorboard" in res.stderr and "No space left" in res.stderr
+
+
+@pytest.mark.parametrize("extra, needle", [(["--kappa", "0.9"], "other settings"), (["--limit", "3"], "another --limit")])
+def test_a_rerun_over_steps_already_there_with_other_settings_or_limit_is_refused(built, extra, needle):
+    """Issue 37 item 5: never "already in the track, skipped" while showing numbers of other settings."""
+    folder, inputs, out, before = built
+    res = _track(folder, inputs, out, *extra)
+    assert res.exit_code == 2 and needle in res.output and res.output.count("error:") == 1, res.output
+    assert _files(out) == before

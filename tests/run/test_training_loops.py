@@ -149,3 +149,19 @@ def test_no_framework_is_imported_unless_the_model_comes_from_it(tmp_path):
             "print(','.join(k for k in ('torch', 'keras', 'tensorflow', 'lightning') if k in sys.modules))\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == ""
+
+
+def test_inputs_may_be_a_framework_tensor(images, tmp_path):
+    """Issue 37 item 6: ``Tracker(None, x_tensor)`` with a torch tensor (with grad) works as its array."""
+    import numpy as np
+
+    import srop_onnx
+
+    x = torch.rand(3, 1, 16, 16, requires_grad=True)
+    net = _net().eval()
+    with_tensor = srop_onnx.Tracker(None, x).add(0, net, example=x[:1].detach())
+    with_array = srop_onnx.Tracker(None, x.detach().numpy()).add(0, net, example=x[:1].detach())
+    assert with_tensor.analyzed == 3
+    assert [lay.stats.histogram.tolist() for lay in with_tensor.layers] == \
+        [lay.stats.histogram.tolist() for lay in with_array.layers]
+    assert isinstance(np.asarray(x.detach()), np.ndarray)
