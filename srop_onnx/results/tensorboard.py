@@ -48,11 +48,17 @@ class TensorBoardWriter:
             raise UsageError("--tensorboard needs tensorboardX, which is not installed; "
                              "pip install 'srop-onnx[tensorboard]'") from None
         import os
+        import tempfile
+
+        from ..files.remote import is_url
 
         self._logdir = logdir
+        self._bucket = str(logdir).rstrip("/") if is_url(str(logdir)) else None
+        self._local = tempfile.TemporaryDirectory(prefix="srop-onnx-tb-") if self._bucket else None
+        folder = self._local.name if self._local else str(logdir)  # a bucket: the file is kept here, PUT whole
         try:
-            os.makedirs(str(logdir), exist_ok=True)
-            self._writer = EventsWriter(os.path.join(str(logdir), "events"))
+            os.makedirs(folder, exist_ok=True)
+            self._writer = EventsWriter(os.path.join(folder, "events"))
         except OSError as exc:
             raise UsageError(f"--tensorboard {logdir}: cannot write there ({exc.strerror or exc}); choose another "
                              "folder") from None
@@ -89,9 +95,18 @@ class TensorBoardWriter:
         for summary in summaries:
             self._writer.write_event(Event(wall_time=now, step=int(step), summary=summary))
         self._writer.flush()
+        if self._bucket is not None:  # TensorBoard reads log folders in buckets: the whole file, one PUT a step
+            from pathlib import Path as _Path
+
+            from ..files.remote import write_bytes
+
+            for events in _Path(self._local.name).glob("events.out.tfevents.*"):  # the one file this writer keeps
+                write_bytes(f"{self._bucket}/{events.name}", events.read_bytes())
 
     def close(self) -> None:
         try:
             self._writer.close()
         except OSError:  # the error was told when the step was written
             pass
+        if self._local is not None:
+            self._local.cleanup()

@@ -189,9 +189,6 @@ class Tracker:
         from ..files.remote import is_url
 
         self.out = None if out is None else (str(out).rstrip("/") if is_url(str(out)) else Path(out))
-        if tensorboard is not None and is_url(str(tensorboard)):
-            raise UsageError(f"--tensorboard {tensorboard}: TensorBoard events are written to a local folder; give "
-                             "one (the track itself can go to a bucket)")
         self.inputs = inputs
         self._storage = options.pop("storage_options", None)  # for a track or inputs in a bucket
         self.measure, self.how, hooks = split_options(options)

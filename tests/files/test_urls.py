@@ -162,7 +162,20 @@ def test_a_track_from_checkpoints_in_a_bucket_into_a_bucket(bucket, tmp_path):
     res = run(main, ["track", f"{url}/ck/", "--inputs", f"{url}/val/", "-o", f"{url}/val/track"])
     assert res.exit_code == 2 and "holds your inputs or checkpoints" in res.output
     res = run(main, ["track", f"{url}/ck/", "--inputs", f"{url}/val/", "-o", f"{url}/t2", "--tensorboard", f"{url}/tb"])
-    assert res.exit_code == 2 and "TensorBoard events are written to a local folder" in res.output
+    assert res.exit_code == 0, res.output  # TensorBoard reads log folders in buckets: events go there too
+    events = [k for k in fs.find(f"{root}/tb") if "events.out.tfevents." in k]
+    assert len(events) == 1
+    event_accumulator = pytest.importorskip("tensorboard.backend.event_processing.event_accumulator",
+                                            reason="needs the test frameworks: pip install -e '.[frameworks]'")
+    local_tb = tmp_path / "tb"
+    local_tb.mkdir()
+    (local_tb / Path(events[0]).name).write_bytes(fs.cat_file(events[0]))
+    acc = event_accumulator.EventAccumulator(str(local_tb))
+    acc.Reload()
+    first = local_track.profiles[0].layers[0]
+    scalars = acc.Scalars(f"srop/mean/{first.name}")
+    assert [s.step for s in scalars] == [0, 10]
+    assert scalars[0].value == pytest.approx(first.summary("band").mean, rel=1e-6)
 
 
 def test_gs_urls_without_gcsfs_name_the_extra_in_one_line():
