@@ -10,10 +10,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import threading
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -202,37 +200,17 @@ def _silent_endpoint(args_of):
     """A runner: an endpoint on 127.0.0.1 that accepts connections and never answers, for the
     command ``args_of(ws, url)`` (in a subprocess, with a timeout)."""
     def run(ws: Workspace, _args: list):
-        server = socket.socket()
-        server.bind(("127.0.0.1", 0))
-        server.listen(16)
-        held, stop = [], threading.Event()
+        from s3server import silent_endpoint
 
-        def accept():
-            server.settimeout(0.2)
-            while not stop.is_set():
-                try:
-                    held.append(server.accept()[0])
-                except OSError:
-                    continue
-
-        thread = threading.Thread(target=accept, daemon=True)
-        thread.start()
         env = {**os.environ, "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
                "AWS_DEFAULT_REGION": "us-east-1"}
-        try:
-            proc = subprocess.run([sys.executable, "-m", "srop_onnx",
-                                   *map(str, args_of(ws, f"http://127.0.0.1:{server.getsockname()[1]}"))],
-                                  cwd=ws.root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=120,
-                                  env=env)
-            return SimpleNamespace(exit_code=proc.returncode, output=proc.stdout, exception=None)
-        except subprocess.TimeoutExpired:
-            return SimpleNamespace(exit_code=-1, output="hung: no exit within 120 s", exception=None)
-        finally:
-            stop.set()
-            thread.join(timeout=5)
-            for c in held:
-                c.close()
-            server.close()
+        with silent_endpoint() as url:
+            try:
+                proc = subprocess.run([sys.executable, "-m", "srop_onnx", *map(str, args_of(ws, url))], cwd=ws.root,
+                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=120, env=env)
+            except subprocess.TimeoutExpired:
+                return SimpleNamespace(exit_code=-1, output="hung: no exit within 120 s", exception=None)
+        return SimpleNamespace(exit_code=proc.returncode, output=proc.stdout, exception=None)
     return run
 
 

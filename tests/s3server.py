@@ -78,3 +78,35 @@ def s3_server(kind: str, root: Path) -> Iterator[dict]:
         except subprocess.TimeoutExpired:
             proc.kill()
         s3fs.S3FileSystem.clear_instance_cache()
+
+
+@contextlib.contextmanager
+def silent_endpoint() -> Iterator[str]:
+    """The URL of an 'S3 endpoint' on 127.0.0.1 that accepts every connection and never answers
+    (issue 40: waits must be bounded); it stops when the block ends."""
+    import socket
+    import threading
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(64)
+    held, stop = [], threading.Event()
+
+    def accept() -> None:
+        server.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                held.append(server.accept()[0])
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.getsockname()[1]}"
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+        for conn in held:
+            conn.close()
+        server.close()

@@ -12,7 +12,7 @@ from typing import NamedTuple
 import click
 
 from .common import (_tolerances, _CheckOptions, _Finite, _SEED, _console, _floats,
-                     _load_golden, _load_profile, _ops, _run_check, _write_report, main)
+                     _load_golden, _ops, _run_check, _write_report, main)
 from ..errors import UsageError
 
 def _tap_options(f):

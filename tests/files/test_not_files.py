@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import threading
 import time
 
 import pytest
@@ -77,27 +75,10 @@ def test_a_profile_through_a_pipe_is_read_and_a_fifo_without_writer_is_one_line(
 @pytest.fixture
 def silent_endpoint():
     """An 'S3 endpoint' on 127.0.0.1 that accepts every connection and never answers."""
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(64)
-    held, stop = [], threading.Event()
+    from s3server import silent_endpoint as serve
 
-    def accept():
-        server.settimeout(0.2)
-        while not stop.is_set():
-            try:
-                held.append(server.accept()[0])
-            except OSError:
-                continue
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.getsockname()[1]}"
-    stop.set()
-    thread.join(timeout=5)
-    for c in held:
-        c.close()
-    server.close()
+    with serve() as url:
+        yield url
 
 
 def test_an_endpoint_that_never_answers_is_one_line_in_bounded_time(silent_endpoint):
