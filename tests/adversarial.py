@@ -682,7 +682,7 @@ def run_case(case: Case, root: Path) -> str | None:
     if "Traceback" in res.output:
         return "a traceback was printed"
     errors = [ln for ln in res.output.splitlines() if ln.startswith("error:")]
-    if case.code in (2, 3) and not case.quiet and len(errors) != 1:
+    if case.code in (2, 3, 5) and not case.quiet and len(errors) != 1:
         return f"expected one error line, got {errors or res.output[-300:]}"
     if case.code in (2, 3) and any(p.name.endswith(".tmp") for p in ws.root.rglob(".*")):
         return "a temporary file was left behind"

@@ -72,8 +72,9 @@ def test_the_catalogue_covers_issue_40():
                "a renumbered step", "a zeroed sha256", "an index number edited by hand", "a deleted profile",
                "a truncated profile", "repaired by the next track run", "two writers with other checkpoints",
                "--kappa 0.9 is refused", "a step above 2^63", "a 250-digit step", "-o is a file",
-               "client_kwargs=x", "credentials in it", "accepts and never answers", "ASCII standard output",
-               "SROP_ONNX_THREADS=100000"]
+               "client_kwargs=x", "credentials in it", "ASCII standard output", "SROP_ONNX_THREADS=100000"]
+    if __import__("importlib").util.find_spec("s3fs") is not None:
+        needles.append("accepts and never answers")
     if __import__("os").name == "posix":
         needles += ["file:// URL to a FIFO", "file:///dev/zero", "a FIFO without a writer"]
     for needle in needles:
