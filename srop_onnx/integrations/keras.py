@@ -1,12 +1,15 @@
 """A Keras 3 callback that tracks SROPs during ``model.fit`` (docs/training.md)::
 
     from srop_onnx.integrations.keras import SropCallback
-    model.fit(x, y, epochs=20, callbacks=[SropCallback("track/", "val_images/", every=1)])
+    model.fit(x, y, epochs=20, callbacks=[SropCallback("track/", "val_images/")])
 
-Step 0 is the model before training (``on_train_begin``); step ``e`` is the model after epoch ``e``
-(1-based), every ``every`` epochs and at the last one. Each step's mean SROP per layer is added to
-the epoch's ``logs`` as ``srop/mean/<layer>`` (so a ``TensorBoard`` or ``CSVLogger`` callback after
-this one records them). The model is exported with ``model.export(format="onnx")``.
+The step is the optimizer's ``iterations`` (the training steps taken, which a second ``fit``, a
+fine-tuning run or ``initial_epoch=`` with a restored optimizer continue): the model when a fit
+starts, then after every ``every_n_epochs`` epochs (default 1, and the last one) and, with
+``every_n_steps``, every that many steps. A step already in the track (a second ``fit`` starting
+where the first ended) is not measured twice. Each step's mean SROP per layer is added to the
+epoch's ``logs`` as ``srop/mean/<layer>`` (so a ``TensorBoard`` or ``CSVLogger`` callback after this
+one records them). The model is exported with ``model.export(format="onnx")``.
 """
 
 from __future__ import annotations
@@ -16,35 +19,49 @@ from typing import Any
 import keras
 
 from ..run.tracking import Tracker
+from ._steps import every_option
 
 __all__ = ["SropCallback"]
 
 
 class SropCallback(keras.callbacks.Callback):
-    """Add the model to a :class:`~srop_onnx.Tracker` at the start of training and every ``every``
-    epochs (``options``: :func:`srop_onnx.analyze`'s keywords, and ``tensorboard=LOGDIR``)."""
+    """Add the model to a :class:`~srop_onnx.Tracker` at the optimizer's steps (``options``:
+    :func:`srop_onnx.analyze`'s keywords, and ``tensorboard=LOGDIR``); ``every`` is the older
+    spelling of ``every_n_epochs``."""
 
-    def __init__(self, out, inputs, *, every: int = 1, **options: Any):
+    def __init__(self, out, inputs, *, every_n_epochs: "int | None" = 1, every_n_steps: "int | None" = None,
+                 every: "int | None" = None, **options: Any):
         super().__init__()
-        if int(every) < 1:
-            raise ValueError(f"every must be >= 1, got {every}")
-        self.every = int(every)
+        self.every_n_epochs = every_option(every if every is not None else every_n_epochs, "every_n_epochs")
+        self.every_n_steps = every_option(every_n_steps, "every_n_steps")
         self.tracker = Tracker(out, inputs, **options)
         self.profiles: dict[int, Any] = {}
 
-    def _add(self, step: int, logs: dict | None) -> None:
-        profile = self.tracker.add(step, self.model)
-        self.profiles[step] = profile
+    def _step(self) -> int:
+        optimizer = getattr(self.model, "optimizer", None)
+        iterations = getattr(optimizer, "iterations", None)
+        return int(keras.ops.convert_to_numpy(iterations)) if iterations is not None else 0
+
+    def _add(self, logs: dict | None) -> None:
+        step = self._step()
+        profile = self.profiles.get(step)
+        if profile is None:
+            profile = self.tracker.add(step, self.model)  # a step already in the folder is kept, not redone
+            self.profiles[step] = profile
         if logs is not None:
             logs.update(self.tracker.scalars(profile))
 
     def on_train_begin(self, logs=None):
-        self._add(0, logs)
+        self._add(logs)
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.every_n_steps and self._step() % self.every_n_steps == 0:
+            self._add(None)
 
     def on_epoch_end(self, epoch, logs=None):
         last = self.params.get("epochs") if isinstance(self.params, dict) else None
-        if (epoch + 1) % self.every == 0 or (last is not None and epoch + 1 == last):
-            self._add(epoch + 1, logs)
+        if (last is not None and epoch + 1 == last) or (self.every_n_epochs and (epoch + 1) % self.every_n_epochs == 0):
+            self._add(logs)
 
     def on_train_end(self, logs=None):
         self.tracker.close()

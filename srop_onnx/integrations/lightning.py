@@ -1,13 +1,16 @@
 """A Lightning callback that tracks SROPs during ``trainer.fit`` (docs/training.md)::
 
     from srop_onnx.integrations.lightning import SropCallback
-    trainer = L.Trainer(max_epochs=20, callbacks=[SropCallback("track/", "val_images/", every=1)])
+    trainer = L.Trainer(max_epochs=20, callbacks=[SropCallback("track/", "val_images/")])
 
-On the rank-zero process only: step 0 is the model before training (``on_fit_start``), step ``e``
-the model after epoch ``e`` (1-based), every ``every`` epochs and at the last one. The module is
+On the rank-zero process only. The step is the trainer's own ``global_step`` (the optimizer steps
+taken), the axis its logger draws ``train_loss`` on: the model when fitting starts (step 0, or the
+restored step of ``trainer.fit(..., ckpt_path=...)``), then after every ``every_n_epochs`` epochs
+(default 1, and the last one) and, with ``every_n_steps``, every that many optimizer steps. A step
+already in the track (a resumed run reaching it again) is not measured twice. The module is
 exported with the TorchScript exporter from ``example`` (default: the module's
 ``example_input_array``), under ``eval()`` and ``no_grad()``, its training mode restored after.
-Each step's mean SROP per layer goes to ``trainer.logger`` as ``srop/mean/<layer>``.
+Each step's mean SROP per layer goes to ``trainer.logger`` as ``srop/mean/<layer>`` at that step.
 """
 
 from __future__ import annotations
@@ -20,44 +23,55 @@ except ImportError:  # the standalone package
     from pytorch_lightning.callbacks import Callback
 
 from ..run.tracking import Tracker
+from ._steps import every_option
 
 __all__ = ["SropCallback"]
 
 
 class SropCallback(Callback):
-    """Add the LightningModule to a :class:`~srop_onnx.Tracker` at the start of fitting and every
-    ``every`` epochs (``options``: :func:`srop_onnx.analyze`'s keywords, and ``tensorboard=LOGDIR``)."""
+    """Add the LightningModule to a :class:`~srop_onnx.Tracker` at the trainer's steps
+    (``options``: :func:`srop_onnx.analyze`'s keywords, and ``tensorboard=LOGDIR``); ``every`` is
+    the older spelling of ``every_n_epochs``."""
 
-    def __init__(self, out, inputs, *, example=None, every: int = 1, **options: Any):
+    def __init__(self, out, inputs, *, example=None, every_n_epochs: "int | None" = 1,
+                 every_n_steps: "int | None" = None, every: "int | None" = None, **options: Any):
         super().__init__()
-        if int(every) < 1:
-            raise ValueError(f"every must be >= 1, got {every}")
-        self.every, self.example = int(every), example
+        self.every_n_epochs = every_option(every if every is not None else every_n_epochs, "every_n_epochs")
+        self.every_n_steps = every_option(every_n_steps, "every_n_steps")
+        self.example = example
         self._args = (out, inputs, options)
         self.tracker: Tracker | None = None
         self.profiles: dict[int, Any] = {}
 
-    def _add(self, trainer, module, step: int) -> None:
+    def _add(self, trainer, module) -> None:
         if not trainer.is_global_zero:
             return
         if self.tracker is None:
             out, inputs, options = self._args
             self.tracker = Tracker(out, inputs, **options)
+        step = int(trainer.global_step)
+        if step in self.profiles:
+            return
         example = self.example if self.example is not None else getattr(module, "example_input_array", None)
         if example is not None and hasattr(example, "to"):
             example = example.to(module.device)
-        profile = self.tracker.add(step, module, example=example)
+        profile = self.tracker.add(step, module, example=example)  # a step already there is kept, not redone
         self.profiles[step] = profile
         if trainer.logger is not None:
             trainer.logger.log_metrics(self.tracker.scalars(profile), step=step)
 
-    def on_fit_start(self, trainer, pl_module):
-        self._add(trainer, pl_module, 0)
+    def on_train_start(self, trainer, pl_module):  # after a checkpoint's weights and step are restored
+        self._add(trainer, pl_module)
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        if self.every_n_steps and trainer.global_step and trainer.global_step % self.every_n_steps == 0:
+            self._add(trainer, pl_module)
 
     def on_train_epoch_end(self, trainer, pl_module):
         epoch = trainer.current_epoch + 1
-        if epoch % self.every == 0 or epoch == trainer.max_epochs:
-            self._add(trainer, pl_module, epoch)
+        last = trainer.max_epochs is not None and epoch == trainer.max_epochs
+        if last or (self.every_n_epochs and epoch % self.every_n_epochs == 0):
+            self._add(trainer, pl_module)
 
     def on_fit_end(self, trainer, pl_module):
         if self.tracker is not None:

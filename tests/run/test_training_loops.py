@@ -80,11 +80,8 @@ def test_a_torch_training_loop_tracks_every_epoch(images, tmp_path):
     assert any((tmp_path / "tb").iterdir())
 
 
-def test_lightning_callback_tracks_on_rank_zero_and_logs_through_the_logger(images, tmp_path):
+def _lightning_model():
     L = pytest.importorskip("lightning.pytorch", reason="needs the test frameworks: pip install -e '.[frameworks]'")
-    from lightning.pytorch.loggers import CSVLogger
-
-    from srop_onnx.integrations.lightning import SropCallback
 
     class Model(L.LightningModule):
         def __init__(self):
@@ -102,16 +99,54 @@ def test_lightning_callback_tracks_on_rank_zero_and_logs_through_the_logger(imag
         def configure_optimizers(self):
             return torch.optim.Adam(self.parameters(), lr=1e-2)
 
+    torch.manual_seed(0)
     data = torch.utils.data.TensorDataset(torch.randn(16, 1, 16, 16), torch.randint(0, 3, (16,)))
-    loader = torch.utils.data.DataLoader(data, batch_size=8)
+    return L, Model, torch.utils.data.DataLoader(data, batch_size=8)  # 2 optimizer steps an epoch
+
+
+def _trainer(L, epochs, callbacks, logger=None, checkpoints=None):
+    return L.Trainer(max_epochs=epochs, callbacks=callbacks, logger=logger or False, enable_progress_bar=False,
+                     enable_model_summary=False, enable_checkpointing=checkpoints is not None,
+                     default_root_dir=str(checkpoints) if checkpoints else None, accelerator="cpu", devices=1)
+
+
+def test_lightning_callback_tracks_on_rank_zero_and_logs_through_the_logger(images, tmp_path):
+    L, Model, loader = _lightning_model()
+    from lightning.pytorch.loggers import CSVLogger
+
+    from srop_onnx.integrations.lightning import SropCallback
+
     logger = CSVLogger(str(tmp_path / "logs"))
     cb = SropCallback(tmp_path / "out", images, every=1)
-    trainer = L.Trainer(max_epochs=2, callbacks=[cb], logger=logger, enable_progress_bar=False,
-                        enable_model_summary=False, enable_checkpointing=False, accelerator="cpu", devices=1)
-    trainer.fit(Model(), loader)
-    assert srop_onnx.Track.load(tmp_path / "out").steps == [0, 1, 2]
-    metrics = (tmp_path / "logs" / "lightning_logs" / "version_0" / "metrics.csv").read_text()
-    assert "srop/mean/net.0" in metrics.splitlines()[0]
+    _trainer(L, 2, [cb], logger).fit(Model(), loader)
+    assert srop_onnx.Track.load(tmp_path / "out").steps == [0, 2, 4]  # the trainer's global_step
+    rows = (tmp_path / "logs" / "lightning_logs" / "version_0" / "metrics.csv").read_text().splitlines()
+    assert "srop/mean/net.0" in rows[0]
+    step = rows[0].split(",").index("step")
+    assert sorted({int(r.split(",")[step]) for r in rows[1:]}) == [0, 2, 4]  # logged at those steps
+
+
+def test_a_resumed_lightning_fit_continues_the_track(images, tmp_path):
+    """Issue 37 item 1: ``trainer.fit(..., ckpt_path=...)`` continues at the restored step: no
+    "holds another model at step 0", and the restored weights are never recorded as step 0."""
+    L, Model, loader = _lightning_model()
+    from srop_onnx.integrations.lightning import SropCallback
+
+    _trainer(L, 2, [SropCallback(tmp_path / "out", images)], checkpoints=tmp_path / "ck").fit(Model(), loader)
+    ckpt = next((tmp_path / "ck").rglob("*.ckpt"))
+    _trainer(L, 4, [SropCallback(tmp_path / "out", images)]).fit(Model(), loader, ckpt_path=str(ckpt))
+    assert srop_onnx.Track.load(tmp_path / "out").steps == [0, 2, 4, 6, 8]
+    fresh = tmp_path / "fresh"  # into a fresh folder: the resumed run starts at its own step, not at 0
+    _trainer(L, 3, [SropCallback(fresh, images)]).fit(Model(), loader, ckpt_path=str(ckpt))
+    assert srop_onnx.Track.load(fresh).steps == [4, 6]
+
+
+def test_lightning_every_n_steps(images, tmp_path):
+    L, Model, loader = _lightning_model()
+    from srop_onnx.integrations.lightning import SropCallback
+
+    _trainer(L, 2, [SropCallback(tmp_path / "out", images, every_n_epochs=None, every_n_steps=3)]).fit(Model(), loader)
+    assert srop_onnx.Track.load(tmp_path / "out").steps == [0, 3, 4]  # every 3 steps, and the last epoch
 
 
 def test_keras_callback_tracks_fit_and_adds_the_means_to_the_logs(tmp_path, rng):
@@ -132,9 +167,13 @@ def test_keras_callback_tracks_fit_and_adds_the_means_to_the_logs(tmp_path, rng)
     history = model.fit(rng.random((16, 16, 16, 1)).astype("float32"), rng.integers(0, 3, 16), epochs=2, verbose=0,
                         callbacks=[cb])
     tr = srop_onnx.Track.load(tmp_path / "out")
-    assert tr.steps == [0, 1, 2] and tr.layer_names == ["conv_a", "conv_a.pool", "conv_b"]
+    assert tr.steps == [0, 1, 2] and tr.layer_names == ["conv_a", "conv_a.pool", "conv_b"]  # one batch an epoch
     assert tr.index["exporter"].startswith("keras")
     assert history.history["srop/mean/conv_b"] == [cb.profiles[e].layer("conv_b").summary("band").mean for e in (1, 2)]
+    # Issue 37 item 2: a second fit (fine-tuning) continues the track at the optimizer's step
+    x, y = rng.random((32, 16, 16, 1)).astype("float32"), rng.integers(0, 3, 32)
+    model.fit(x, y, epochs=2, batch_size=16, verbose=0, callbacks=[SropCallback(tmp_path / "out", images)])
+    assert srop_onnx.Track.load(tmp_path / "out").steps == [0, 1, 2, 4, 6]
 
 
 def test_no_framework_is_imported_unless_the_model_comes_from_it(tmp_path):
