@@ -239,3 +239,20 @@ def test_python_takes_storage_options_where_it_takes_paths(server, tmp_path, mon
         srop_onnx.Profile.load("s3://data/py/p.json", storage_options={"endpoint_url": "http://127.0.0.1:9",
                                                                         "read_timeout": 1})
     assert "--storage-option" not in str(info.value) and "cannot look up it" not in str(info.value)
+
+
+def test_objects_are_read_through_obstore_when_it_can_and_s3fs_gives_the_same_bytes(server, monkeypatch):
+    """Issue 41 item 9: the fast client reads the objects (credentials in the environment); without
+    it, s3fs reads them; the profiles are the same bytes."""
+    pytest.importorskip("obstore", reason="needs obstore: pip install 'srop-onnx[s3]'")
+    import srop_onnx
+    from srop_onnx.files import remote
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL", server["endpoint"])
+    used = []
+    real = remote._fast_read
+    monkeypatch.setattr(remote, "_fast_read", lambda url: used.append(url) or real(url))
+    fast = srop_onnx.analyze(EXAMPLE, "s3://data/val/").to_json()
+    assert len(used) == 8 and all(u.startswith("s3://data/val/") for u in used)
+    monkeypatch.setattr(remote, "_fast_store", lambda url: None)
+    assert srop_onnx.analyze(EXAMPLE, "s3://data/val/").to_json() == fast
