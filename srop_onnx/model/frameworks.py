@@ -48,7 +48,7 @@ def to_onnx(model, example=None, input_name: str = "input") -> "tuple[object, st
     if kind == "torch":
         return _torch_bytes(model, example, input_name), kind
     if kind == "keras":
-        return _keras_bytes(model), kind
+        return _keras_bytes(model, example), kind
     return model, kind
 
 
@@ -75,16 +75,43 @@ def _torch_bytes(module, example, input_name: str) -> bytes:
     return buf.getvalue()
 
 
-def _keras_bytes(model) -> bytes:
+def _keras_bytes(model, example=None) -> bytes:
     with tempfile.TemporaryDirectory(prefix="srop-onnx-keras-") as tmp:
         path = Path(tmp) / "model.onnx"
         try:
-            model.export(str(path), format="onnx", verbose=False)
-        except TypeError:  # Keras versions without the verbose argument
-            model.export(str(path), format="onnx")
+            _keras_export(model, path)
         except Exception as exc:  # noqa: BLE001
-            raise ModelError(f"Keras model.export(format='onnx') failed: {str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__}") from exc
+            if "never called" not in str(exc) or not _keras_call_once(model, example):
+                raise ModelError(f"Keras model.export(format='onnx') failed: "
+                                 f"{str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__}") from exc
+            _keras_export(model, path)  # a model built with keras.Input but never called: called once, exported
         return _keras_names(model, path.read_bytes())
+
+
+def _keras_export(model, path: Path) -> None:
+    try:
+        model.export(str(path), format="onnx", verbose=False)
+    except TypeError:  # Keras versions without the verbose argument
+        model.export(str(path), format="onnx")
+
+
+def _keras_call_once(model, example) -> bool:
+    """Call a model once, on ``example`` or on zeros shaped like its inputs (unknown sizes: 1 for
+    the batch, 32 elsewhere), so that Keras can export it; False when it cannot be called."""
+    import numpy as np
+
+    try:
+        if example is None:
+            inputs = getattr(model, "inputs", None) or []
+            if not inputs:
+                return False
+            arrays = [np.zeros(tuple((1 if i == 0 else 32) if d is None else d for i, d in enumerate(t.shape)),
+                               dtype=getattr(t, "dtype", "float32") or "float32") for t in inputs]
+            example = arrays[0] if len(arrays) == 1 else arrays
+        model(example, training=False)
+        return True
+    except Exception:  # noqa: BLE001 - the export's own error is the one to tell
+        return False
 
 
 def _keras_names(model, data: bytes) -> bytes:
@@ -96,9 +123,10 @@ def _keras_names(model, data: bytes) -> bytes:
     from onnx import numpy_helper
 
     proto = onnx.load_model_from_string(data)
+    pools = _keras_pool_names(model, proto)
     generic = [t for t in proto.graph.initializer if t.name.startswith("onnx::")]
     if not generic:
-        return data
+        return proto.SerializeToString() if pools else data
     kernels = []
     for layer in getattr(model, "layers", []):
         for attr in ("kernel", "depthwise_kernel"):
@@ -115,4 +143,29 @@ def _keras_names(model, data: bytes) -> bytes:
         t.name = renamed.get(t.name, t.name)
     for node in proto.graph.node:
         node.input[:] = [renamed.get(i, i) for i in node.input]
-    return proto.SerializeToString() if renamed else data
+    return proto.SerializeToString() if renamed or pools else data
+
+
+#: Keras pooling layers by the ONNX op they export to (global pools export to other ops)
+_KERAS_POOLS = {"MaxPool": ("MaxPooling1D", "MaxPooling2D"), "AveragePool": ("AveragePooling1D", "AveragePooling2D")}
+
+
+def _keras_pool_names(model, proto) -> int:
+    """Name exported pools after their Keras layers (``MaxPooling2D(name="pool")`` -> ``pool``): the
+    PyTorch backend's export calls them ``/MaxPool``, ``/MaxPool_1``. Matched by order, op by op, only
+    when the counts agree and the exported names are generic; returns how many were renamed."""
+    import re
+
+    layers = list(getattr(model, "layers", []))
+    renamed = 0
+    for op, classes in _KERAS_POOLS.items():
+        keras_pools = [layer.name for layer in layers if type(layer).__name__ in classes]
+        nodes = [n for n in proto.graph.node if n.op_type == op]
+        if not nodes or len(nodes) != len(keras_pools):
+            continue
+        if not all(re.fullmatch(rf"/?{op}(?:_\d+)?", n.name or "") for n in nodes):
+            continue
+        for node, name in zip(nodes, keras_pools):
+            node.name = name
+            renamed += 1
+    return renamed

@@ -167,7 +167,7 @@ def test_keras_callback_tracks_fit_and_adds_the_means_to_the_logs(tmp_path, rng)
     history = model.fit(rng.random((16, 16, 16, 1)).astype("float32"), rng.integers(0, 3, 16), epochs=2, verbose=0,
                         callbacks=[cb])
     tr = srop_onnx.Track.load(tmp_path / "out")
-    assert tr.steps == [0, 1, 2] and tr.layer_names == ["conv_a", "conv_a.pool", "conv_b"]  # one batch an epoch
+    assert tr.steps == [0, 1, 2] and tr.layer_names == ["conv_a", "pool", "conv_b"]  # the Keras layers' own names
     assert tr.index["exporter"].startswith("keras")
     assert history.history["srop/mean/conv_b"] == [cb.profiles[e].layer("conv_b").summary("band").mean for e in (1, 2)]
     # Issue 37 item 2: a second fit (fine-tuning) continues the track at the optimizer's step
@@ -204,3 +204,15 @@ def test_inputs_may_be_a_framework_tensor(images, tmp_path):
     assert [lay.stats.histogram.tolist() for lay in with_tensor.layers] == \
         [lay.stats.histogram.tolist() for lay in with_array.layers]
     assert isinstance(np.asarray(x.detach()), np.ndarray)
+
+
+def test_a_keras_model_never_called_is_called_once_and_tracked(tmp_path, rng):
+    """Issue 37 item 3 (on the PyTorch backend here): a model built with ``keras.Input`` and never
+    called is called once on zeros shaped like its input, then exported; its pool keeps its name."""
+    keras = pytest.importorskip("keras", reason="needs the test frameworks: pip install -e '.[frameworks]'")
+    inp = keras.Input((16, 16, 1), name="image")
+    x = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="conv_a")(inp)
+    x = keras.layers.MaxPooling2D(2, name="pool")(x)
+    model = keras.Model(inp, keras.layers.Conv2D(4, 3, padding="same", name="conv_b")(x))
+    profile = srop_onnx.Tracker(None, rng.random((4, 16, 16, 1), dtype=np.float32)).add(0, model)
+    assert [lay.name for lay in profile.layers] == ["conv_a", "pool", "conv_b"]
