@@ -50,10 +50,11 @@ def _guard_folder(out: str, given: list[str]) -> None:
 @click.option("--steps", metavar="S,S,...", help="The step of each checkpoint [default: the last number in its name].")
 @click.option("--tensorboard", metavar="LOGDIR", type=click.Path(file_okay=False, path_type=str),
               help="Also write TensorBoard events (scalars and exact histograms) here.")
+@click.option("--name", metavar="TEXT", help="Name the run (the report's title); a track has one name.")
 @_tap_options
 @_options(_MEASURE_OPTIONS)
 @_options([o for o in _RUN_OPTIONS if o is not _SHARD_OPTION])  # a track step is one whole run
-def track(checkpoints, inputs, out, steps, tensorboard, **o):
+def track(checkpoints, inputs, out, steps, tensorboard, name, **o):
     """Analyse every CHECKPOINT (ONNX files, or folders of them) on the same inputs and write a
     track: one profile per step and track.json. Steps already in OUT are skipped.
 
@@ -80,7 +81,7 @@ def track(checkpoints, inputs, out, steps, tensorboard, **o):
                "progress": bar, "notify": hooks.notify, "detail": hooks.detail}
     try:
         result = run_track(list(checkpoints), list(inputs), out, steps=_steps(steps), tensorboard=tensorboard,
-                           **options)
+                           name=name, **options)
     finally:
         bar.stop()
     if not o["quiet"]:

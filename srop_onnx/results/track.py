@@ -88,7 +88,7 @@ def step_entry(step: int, profile: Profile, previous: Profile | None, units: str
 
 
 def build_index(steps: list[int], profiles: list[Profile], architecture: dict, list_digest: str,
-                exporter: str | None, entries: list[dict] | None = None) -> dict:
+                exporter: str | None, entries: list[dict] | None = None, name: str | None = None) -> dict:
     """The whole ``track.json`` from the steps' profiles (ascending steps); ``entries``: the steps'
     entries when the caller already has them (:func:`step_entry`, in the first profile's units)."""
     first = profiles[0]
@@ -101,7 +101,7 @@ def build_index(steps: list[int], profiles: list[Profile], architecture: dict, l
             "inputs": {"list_digest": list_digest, "analyzed": first.analyzed,
                        "skipped": len(first.skipped_inputs)},
             "architecture": {**architecture, "digest": architecture_digest(architecture)},
-            "exporter": exporter, "steps": entries}
+            "exporter": exporter, **({"name": name} if name else {}), "steps": entries}
 
 
 def third_groups(names: list[str]) -> list[tuple[str, list[str]]]:
@@ -319,10 +319,11 @@ def check_step(step) -> int:
     raise UsageError(f"step {shown}: steps are whole numbers from 0 to 2^63-1 (the trainer's global step or epoch)")
 
 
-def stamp(profile: Profile, step: int, architecture: dict, list_digest: str, exporter: str | None) -> None:
-    """What a track's step profile says of itself (``extra.track``)."""
+def stamp(profile: Profile, step: int, architecture: dict, list_digest: str, exporter: str | None,
+          name: str | None = None) -> None:
+    """What a track's step profile says of itself (``extra.track``; ``name``: the run's, if named)."""
     profile.extra["track"] = {"step": int(step), "list_digest": list_digest, "exporter": exporter,
-                              "architecture": architecture}
+                              "architecture": architecture, **({"name": name} if name else {})}
 
 
 def _under(folder: "Path | str", name: str) -> "Path | str":
@@ -414,7 +415,9 @@ def index_of(profiles: dict[int, Profile], fallback: dict | None, where: str = "
         units = ordered[0].units
         entries = list(keep) + [step_entry(s, p, ordered[i - 1] if i else None, units)
                                 for i, (s, p) in enumerate(zip(steps, ordered)) if i >= len(keep)]
-    return build_index(steps, ordered, first[0], first[1], first[2], entries)
+    names = [(p.extra.get("track") or {}).get("name") for p in ordered]
+    name = next((n for n in names if n), None) or (fallback or {}).get("name")
+    return build_index(steps, ordered, first[0], first[1], first[2], entries, name)
 
 
 def _normal(index: dict | None) -> dict | None:

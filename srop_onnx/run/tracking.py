@@ -179,11 +179,12 @@ class Tracker:
     ``tensorboard=LOGDIR`` also writes TensorBoard events); then ``tk.add(step, model)`` after each
     epoch returns the step's :class:`Profile`. ``model`` is a path, ONNX bytes, an
     ``onnx.ModelProto``, a ``torch.nn.Module`` (exported with ``example``, an input batch) or a Keras
-    3 model. ``out=None`` keeps the track in memory only.
+    3 model. ``out=None`` keeps the track in memory only; ``name`` names the run in the index and
+    the report's title (a track has one name).
     """
 
     def __init__(self, out: "str | os.PathLike | None", inputs, *, tensorboard: "str | os.PathLike | None" = None,
-                 **options: Any):
+                 name: str | None = None, **options: Any):
         from .analysis import split_options
 
         from ..files.remote import is_url
@@ -215,9 +216,14 @@ class Tracker:
 
             writable_folder(self.out, "track folder")
             _remove_stale(self.out)
+        self.name = None if name is None else str(name)
         if self.out is not None:
             with self._storing():
                 self._open_folder()
+        held = (self._index or {}).get("name")
+        if self.name and held and self.name != held:
+            raise UsageError(f"the track in {self.out} is named {held!r}; give the same name or none (a track has one)")
+        self.name = self.name or held
 
     def _storing(self):
         """This Tracker's ``storage_options`` for the calls inside (URLs of the track or inputs)."""
@@ -364,7 +370,7 @@ class Tracker:
     def _store(self, step: int, profile: Profile, arch: dict, exporter: str) -> None:
         """Add the step: its profile, then the index made anew from every step's profile. In a
         folder, under its writer lock and after reading what another run may have added meanwhile."""
-        stamp(profile, step, arch, self._decoded.inputset.list_digest, exporter)
+        stamp(profile, step, arch, self._decoded.inputset.list_digest, exporter, self.name)
         if self.out is None:
             self._add_step(step, profile)
         else:
@@ -458,7 +464,7 @@ def _remove_stale(out: Path) -> None:
 
 
 def track(models, inputs, out: "str | os.PathLike | None" = None, *, steps: Sequence[int] | None = None,
-          tensorboard: "str | os.PathLike | None" = None, **options: Any) -> Track:
+          tensorboard: "str | os.PathLike | None" = None, name: str | None = None, **options: Any) -> Track:
     """Profiles of checkpoints of one model (ONNX files, or folders of them) over the same inputs,
     decoded once, as a :class:`Track` (written to ``out`` when given; see :class:`Tracker`).
     ``steps``: the step of each checkpoint (default: the last integer in its file name). Every
@@ -468,7 +474,8 @@ def track(models, inputs, out: "str | os.PathLike | None" = None, *, steps: Sequ
     if isinstance(models, (str, os.PathLike)):
         models = [models]
     with using_storage_options(options.get("storage_options")):
-        return _track(checkpoint_steps(list(models), steps), Tracker(out, inputs, tensorboard=tensorboard, **options))
+        return _track(checkpoint_steps(list(models), steps),
+                      Tracker(out, inputs, tensorboard=tensorboard, name=name, **options))
 
 
 def _track(entries: list, tk: Tracker) -> Track:

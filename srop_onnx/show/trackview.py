@@ -179,7 +179,9 @@ def track_report(track: "Track", *, units: str | None = None) -> str:
 
     units = units or track.units
     first = track.profiles[0]
-    title = f"SROP across training: {first.model.get('path')} ... ({len(track.steps)} steps)"
+    named = track.index.get("name")
+    title = (f"SROP across training: {named} ({len(track.steps)} steps)" if named else
+             f"SROP across training: {first.model.get('path')} ... ({len(track.steps)} steps)")
     verdicts = "".join(f"<li>{e(v)}</li>" for v in track.verdicts(units))
     parts = [f"<!DOCTYPE html><html lang=en><head><meta charset=utf-8><meta name=viewport content='width=device-width,initial-scale=1'><title>{e(title)}</title>"
              f"<style>{_CSS}</style></head><body><h1>{e(title)}</h1>",

@@ -208,3 +208,19 @@ def test_a_rerun_over_steps_already_there_with_other_settings_or_limit_is_refuse
     res = _track(folder, inputs, out, *extra)
     assert res.exit_code == 2 and needle in res.output and res.output.count("error:") == 1, res.output
     assert _files(out) == before
+
+
+def test_a_track_can_be_named_and_keeps_one_name(ckpts, tmp_path):  # noqa: F811
+    """Issue 37 item 7: the report is titled after the run's name, not after its first file."""
+    folder, inputs = ckpts
+    out = tmp_path / "t"
+    assert _track(folder, inputs, out, "--name", "run 7 (lr 1e-3)").exit_code == 0
+    index = json.loads((out / INDEX).read_text())
+    assert index["name"] == "run 7 (lr 1e-3)"
+    before = _files(out)
+    assert _track(folder, inputs, out).exit_code == 0 and _files(out) == before  # no name given: the track's
+    res = _track(folder, inputs, out, "--name", "another")
+    assert res.exit_code == 2 and "is named 'run 7 (lr 1e-3)'" in res.output
+    report = CliRunner().invoke(main, ["report", str(out), "-o", str(tmp_path / "r.html")])
+    assert report.exit_code == 0 and "SROP across training: run 7 (lr 1e-3) (4 steps)" in (tmp_path / "r.html").read_text()
+    assert srop_onnx.Track.load(out).index["name"] == "run 7 (lr 1e-3)"
