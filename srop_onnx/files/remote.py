@@ -96,12 +96,12 @@ def set_storage_options(pairs: "list[str] | tuple[str, ...]", where: str = "--st
         if key == "endpoint_url" and not re.match(r"^https?://[^/]", value.strip()):
             raise UsageError(f"{where} endpoint_url={value}: give the endpoint with its scheme, e.g. "
                              f"endpoint_url=http://{value.strip() or '127.0.0.1:9000'}")
-        parsed[key] = _option_value(key, value)
+        parsed[key] = _option_value(key, value, where)
     _options.clear()
     _options.update(parsed)
 
 
-def _option_value(key: str, value: str):
+def _option_value(key: str, value: str, where: str = "--storage-option"):
     """A ``--storage-option`` value: a JSON object for fsspec's nested settings, a number for the
     timeouts, else the text as given."""
     import json
@@ -112,11 +112,11 @@ def _option_value(key: str, value: str):
         except json.JSONDecodeError:
             parsed = None
         if not isinstance(parsed, dict):
-            raise UsageError(f"--storage-option {key}: give a JSON object, e.g. {key}='{{\"region_name\": "
+            raise UsageError(f"{where} {key}: give a JSON object, e.g. {key}='{{\"region_name\": "
                              "\"eu-west-1\"}'")
         if any(_SECRET.search(str(k)) for k in parsed):
-            raise UsageError(f"--storage-option {key}: credentials are never given on the command line; set them in "
-                             "the environment or your AWS profile")
+            raise UsageError(f"{where} {key}: credentials are never given here; set them in the environment or your "
+                             "AWS profile")
         return parsed
     if key in ("connect_timeout", "read_timeout", "max_attempts"):
         try:
@@ -124,7 +124,7 @@ def _option_value(key: str, value: str):
         except ValueError:
             number = -1
         if not number > 0:
-            raise UsageError(f"--storage-option {key}={value}: give a positive number"
+            raise UsageError(f"{where} {key}={value}: give a positive number"
                              + (" of seconds" if key != "max_attempts" else " of tries"))
         return number
     return value
@@ -283,7 +283,7 @@ def list_objects(url: str, suffixes) -> list[tuple[RemoteFile, str]]:
         if info.get("type") == "directory" or full.endswith("/"):
             continue
         key = full[len(prefix):] if full.startswith(prefix) else full.rsplit("/", 1)[-1]
-        if not key or "." + key.rsplit(".", 1)[-1].lower() not in suffixes:
+        if not _wanted(key, suffixes):
             continue
         out.append((RemoteFile(f"{protocol}://{full}", int(info.get("size") or 0),
                                str(info.get("ETag", "")).strip('"')), key))
@@ -296,6 +296,11 @@ def list_objects(url: str, suffixes) -> list[tuple[RemoteFile, str]]:
         except Exception as exc:  # noqa: BLE001
             raise InputDataError(f"{url}: cannot list it: {_why(exc, url)}") from None
     return sorted(out, key=lambda fk: fk[1])
+
+
+def _wanted(key: str, suffixes) -> bool:
+    """An object key that is a file with one of ``suffixes`` (a folder marker, ``dir/``, is not)."""
+    return bool(key) and not key.endswith("/") and "." + key.rsplit(".", 1)[-1].lower() in suffixes
 
 
 def _call(url: str, verb: str, op, error: type = InputDataError):
@@ -356,6 +361,7 @@ def _fast_store(url: str):
     it does not take (nested client or config settings)."""
     import os
 
+    _no_credentials(url)  # refused here too, before any client sees the URL
     m = _URL.match(url)
     if not m or m.group(1).lower() not in ("s3", "s3a") or set(_options) - {"endpoint_url", "region_name", "anon",
                                                                          *S3_TIMEOUTS}:
@@ -367,6 +373,8 @@ def _fast_store(url: str):
         from obstore.store import S3Store
     except ImportError:
         return None
+    from datetime import timedelta
+
     bucket, _, key = url[m.end():].partition("/")
     endpoint = _options.get("endpoint_url") or os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
     region = _options.get("region_name") or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
@@ -382,17 +390,11 @@ def _fast_store(url: str):
                             client_options={"allow_http": True, "timeout": f"{timeouts['read_timeout']}s",
                                             "connect_timeout": f"{timeouts['connect_timeout']}s"},
                             retry_config={"max_retries": int(timeouts["max_attempts"]) - 1,
-                                          "retry_timeout": _timedelta(timeouts["read_timeout"])})
+                                          "retry_timeout": timedelta(seconds=float(timeouts["read_timeout"]))})
         except Exception:  # noqa: BLE001 - a setting it cannot take: s3fs serves
             return None
         _stores[ident] = store
     return store, key
-
-
-def _timedelta(seconds: float):
-    from datetime import timedelta
-
-    return timedelta(seconds=float(seconds))
 
 
 def _fast_list(url: str, suffixes) -> "list[tuple[RemoteFile, str]] | None":
@@ -404,18 +406,16 @@ def _fast_list(url: str, suffixes) -> "list[tuple[RemoteFile, str]] | None":
     import obstore
 
     store, prefix = found
-    m = _URL.match(url)
-    bucket = url[m.end():].partition("/")[0]
+    root = url[: len(url) - len(prefix)]  # s3://bucket/
     out = []
     try:
         for batch in obstore.list(store, prefix=prefix.rstrip("/") or None):
             for meta in batch:
                 path = str(meta["path"])
                 key = path[len(prefix):] if prefix and path.startswith(prefix) else path
-                if not key or key.endswith("/") or "." + key.rsplit(".", 1)[-1].lower() not in suffixes:
-                    continue
-                out.append((RemoteFile(f"{m.group(1)}://{bucket}/{path}", int(meta["size"]),
-                                       str(meta.get("e_tag") or "").strip('"')), key))
+                if _wanted(key, suffixes):
+                    out.append((RemoteFile(root + path, int(meta["size"]), str(meta.get("e_tag") or "").strip('"')),
+                                key))
     except Exception:  # noqa: BLE001 - s3fs lists it again and words what went wrong
         return None
     return sorted(out, key=lambda fk: fk[1]) if out else None  # nothing: s3fs says whether the prefix exists

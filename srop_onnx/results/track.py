@@ -33,13 +33,14 @@ from .._version import version
 from ..core.stats import wasserstein1
 from ..errors import InputDataError
 from .profile import Profile
+from .validate import short_text
 
 if TYPE_CHECKING:
     import pandas
 
 __all__ = ["Track", "TRACK_FORMAT", "TRACK_VERSION", "INDEX_NAME", "profile_file", "step_entry", "build_index",
            "architecture_digest", "third_groups", "profile_thirds", "is_track", "MAX_STEP", "check_step", "stamp",
-           "profile_steps", "read_profiles", "index_of", "verify", "same_index", "read_index"]
+           "profile_steps", "read_profiles", "index_of", "verify", "same_index", "read_index", "in_track"]
 
 TRACK_FORMAT = "srop-onnx-track"
 TRACK_VERSION = 1
@@ -166,9 +167,8 @@ class Track:
         index = read_index(index_path)
         profiles = []
         for entry in index.get("steps", []):
-            p = folder / entry["profile"] if isinstance(folder, Path) else f"{folder}/{entry['profile']}"
             try:
-                profiles.append(Profile.load(p))  # read and validated as every profile file is
+                profiles.append(Profile.load(in_track(folder, entry["profile"])))  # read and validated as every profile file is
             except InputDataError as exc:
                 raise InputDataError(f"step {entry['step']} of the track is missing or unreadable ({exc}); "
                                      f"{REBUILD}") from None
@@ -326,7 +326,9 @@ def stamp(profile: Profile, step: int, architecture: dict, list_digest: str, exp
                               "architecture": architecture, **({"name": name} if name else {})}
 
 
-def _under(folder: "Path | str", name: str) -> "Path | str":
+def in_track(folder: "Path | str", name: str) -> "Path | str":
+    """``name`` (``track.json``, ``profiles/step-00000005.json``) in a track folder, or under a track
+    prefix in a bucket."""
     return folder / name if isinstance(folder, Path) else f"{folder}/{name}"
 
 
@@ -346,7 +348,7 @@ def profile_steps(folder: "Path | str") -> dict[int, "Path | str"]:
     for name in names:
         m = _STEP_FILE.match(name)
         if m and int(m.group(1)) <= MAX_STEP:
-            found[int(m.group(1))] = _under(folder, f"profiles/{name}")
+            found[int(m.group(1))] = in_track(folder, f"profiles/{name}")
     return found
 
 
@@ -361,7 +363,7 @@ def read_profiles(folder: "Path | str", known: dict[int, Profile], notify: Calla
         try:
             profile = Profile.load(where)
         except InputDataError as exc:
-            notify(f"note: {where}: cannot be used ({_short(exc)}); step {step} is left out of the track: give its "
+            notify(f"note: {where}: cannot be used ({short_text(exc)}); step {step} is left out of the track: give its "
                    "checkpoint again to measure it")
             continue
         own = (profile.extra.get("track") or {}).get("step")
@@ -370,11 +372,6 @@ def read_profiles(folder: "Path | str", known: dict[int, Profile], notify: Calla
             continue
         out[step] = profile
     return out
-
-
-def _short(exc: Exception, limit: int = 160) -> str:
-    text = " ".join(str(exc).split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _meta(step: int, profile: Profile, fallback: dict | None, where: str) -> tuple[dict, str, str | None]:

@@ -19,7 +19,8 @@ import numpy as np
 
 from ..errors import InputDataError
 
-__all__ = ["profile_schema", "sweep_schema", "track_schema", "validate_profile", "validate_sweep", "validate_track"]
+__all__ = ["profile_schema", "sweep_schema", "track_schema", "validate_profile", "validate_sweep", "validate_track",
+           "short_text"]
 
 _MAX_COUNT = 2**53 - 1
 
@@ -90,10 +91,11 @@ def _first_error(d, name: str, where: str, fix: str) -> None:
     error = next(iter(sorted(_validator(name).iter_errors(d), key=lambda e: len(list(e.absolute_path)))), None)
     if error is not None:
         at = "/".join(str(p) for p in error.absolute_path) or "(top level)"
-        raise InputDataError(f"{where}: not a valid srop-onnx {name} at {at}: {_short(error.message)}; {fix}")
+        raise InputDataError(f"{where}: not a valid srop-onnx {name} at {at}: {short_text(error.message)}; {fix}")
 
 
-def _short(text: str, limit: int = 160) -> str:
+def short_text(text, limit: int = 160) -> str:
+    """``text`` (or an error) on one line, at most ``limit`` characters."""
     text = " ".join(str(text).split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
@@ -183,7 +185,7 @@ def validate_profile(d, where: str = "profile") -> None:
         try:
             _check_layer(lay, d["inputs"]["analyzed"], units)
         except ValueError as exc:
-            raise InputDataError(f"{where}: layer {i} ('{_short(lay.get('name'), 60)}'): {exc}; {fix}") from None
+            raise InputDataError(f"{where}: layer {i} ('{short_text(lay.get('name'), 60)}'): {exc}; {fix}") from None
 
 
 def validate_sweep(d, where: str = "sweep") -> None:

@@ -21,8 +21,9 @@ from ..config.settings import Execution, Hooks, Measurement
 from ..errors import UsageError
 from ..inputs.samples import Sample
 from ..results.profile import Profile
-from ..results.track import (INDEX_NAME, MAX_STEP, Track, check_step, index_of, profile_file, profile_thirds, read_index,
-                              read_profiles, same_index, shared_settings, stamp)
+from ..results.validate import short_text
+from ..results.track import (INDEX_NAME, Track, check_step, in_track, index_of, profile_file, profile_thirds,
+                              read_index, read_profiles, same_index, shared_settings, stamp)
 from .stages import (ModelPlan, ProfileMaker, RunState, batch_loop, build_profile, load_stage, no_inputs_error,
                      open_inputs, plan_model, start_session, Checkpointer)
 
@@ -65,11 +66,6 @@ def _checkpoint_files(m) -> list:
     return [p]
 
 
-def _shown(f, limit: int = 80) -> str:
-    text = str(f)
-    return text if len(text) <= limit else "..." + text[-(limit - 3):]
-
-
 def checkpoint_steps(models: Sequence["str | os.PathLike"], steps: Sequence[int] | None = None) -> list[tuple[int, Path]]:
     """``(step, path)`` of each checkpoint, ascending: ONNX files, or folders of them (natural order:
     ``e2`` before ``e10``), or their URLs. A step is the last integer in the file's name, or the
@@ -89,10 +85,11 @@ def checkpoint_steps(models: Sequence["str | os.PathLike"], steps: Sequence[int]
             numbered.append((int(found[-1]), f))
     seen: dict[int, Path] = {}
     for s, f in numbered:
-        if s < 0 or s > MAX_STEP:
-            shown = str(s) if len(str(s)) <= 24 else str(s)[:21] + "..."
-            raise UsageError(f"{_shown(f)}: step {shown}: steps are whole numbers from 0 to 2^63-1; name checkpoints "
-                             "like epoch_5.onnx or pass --steps 0,1,5,...")
+        try:
+            check_step(s)
+        except UsageError as exc:
+            raise UsageError(f"{short_text(f, 80)}: {exc}; name checkpoints like epoch_5.onnx or pass --steps "
+                             "0,1,5,...") from None
         if s in seen:
             raise UsageError(f"step {s} is given twice ({seen[s]} and {f}); give each checkpoint its own step "
                              "(--steps)")
@@ -237,7 +234,7 @@ class Tracker:
         the index from them; returns the index that was on disk (None when none could be read)."""
         from ..errors import InputDataError
 
-        where = _under(self.out, INDEX_NAME)
+        where = in_track(self.out, INDEX_NAME)
         on_disk = None
         if _exists(where):
             try:
@@ -264,7 +261,7 @@ class Tracker:
                     self.hooks.notify(f"note: step(s) {', '.join(map(str, lost[:8]))} of {self.out} have no usable "
                                       "profile; they run again when their checkpoints are given")
             if self._index is not None and not same_index(self._index, on_disk):
-                self.hooks.notify(f"note: {_under(self.out, INDEX_NAME)} did not match its step profiles; rewritten "
+                self.hooks.notify(f"note: {in_track(self.out, INDEX_NAME)} did not match its step profiles; rewritten "
                                   "from them")
                 self._write_index()
 
@@ -281,7 +278,7 @@ class Tracker:
 
         from ..files.writes import atomic_write_text
 
-        atomic_write_text(_under(self.out, INDEX_NAME), json.dumps(self._index, indent=1, allow_nan=False) + "\n")
+        atomic_write_text(in_track(self.out, INDEX_NAME), json.dumps(self._index, indent=1, allow_nan=False) + "\n")
 
     # -- what a step must agree with ------------------------------------------------------------
     def _plan(self, step: int, model, example) -> tuple[ModelPlan, str]:
@@ -385,7 +382,7 @@ class Tracker:
                 self._add_step(step, profile)
                 if isinstance(self.out, Path):
                     (self.out / "profiles").mkdir(parents=True, exist_ok=True)
-                profile.to_json(_under(self.out, profile_file(step)))  # the profile first: the index never lists a missing file
+                profile.to_json(in_track(self.out, profile_file(step)))  # the profile first: the index never lists a missing file
                 self._write_index()
         if self._tb_dir is not None:
             self._tensorboard(step, profile)
@@ -436,11 +433,6 @@ class Tracker:
 
     def __exit__(self, *exc) -> None:
         self.close()
-
-
-def _under(out: "Path | str", name: str) -> "Path | str":
-    """``name`` (``profiles/step-5.json``) in a track folder or under a track prefix in a bucket."""
-    return out / name if isinstance(out, Path) else f"{out}/{name}"
 
 
 def _exists(where: "Path | str") -> bool:
