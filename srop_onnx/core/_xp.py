@@ -15,7 +15,7 @@ import array_api_compat
 
 __all__ = [
     "preload", "kernel_pool", "namespace", "is_numpy", "to_numpy", "rfftn_for", "rfft_for", "device_key", "cpu_workers", "cpu_kernel_threads",
-    "usable_cores", "threads_note",
+    "usable_cores", "threads_note", "beside",
     "chunk_elements", "map_chunks",
 ]
 
@@ -168,6 +168,35 @@ def kernel_pool(threads: int):
         for f in [_pool.submit(gate.wait) for _ in range(threads)]:  # every thread starts now
             f.result()
     return _pool
+
+
+def beside(work: Callable, meanwhile: Callable) -> tuple:
+    """``(work(), meanwhile())``, with ``work`` on another thread while ``meanwhile`` runs on this one:
+    for work that releases the GIL (ONNX Runtime building a session, hashlib hashing a buffer)
+    beside work that holds it (imports, parsing). Imports stay on the calling thread, where a
+    failing one cannot leave a lock held (see :func:`preload`). An error of either is raised here,
+    once both have ended, ``work``'s first."""
+    import threading
+
+    box: dict = {}
+
+    def run() -> None:
+        try:
+            box["work"] = work()
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller
+            box["error"] = exc
+
+    thread = threading.Thread(target=run, name="srop-onnx-beside", daemon=True)
+    thread.start()
+    try:
+        box["meanwhile"] = meanwhile()
+    except BaseException as exc:  # noqa: BLE001 - raised once work has ended
+        box.setdefault("meanwhile_error", exc)
+    thread.join()
+    error = box.get("error") or box.get("meanwhile_error")
+    if error is not None:
+        raise error
+    return box["work"], box["meanwhile"]
 
 
 def map_chunks(fn: Callable, starts: list[int], threads: int) -> list:

@@ -153,17 +153,10 @@ def _hashed_while(data: bytes, work):
     (parsing it) runs, since hashlib releases the GIL; the digest then costs no wall time."""
     if len(data) < 1 << 20:
         return work(), hashlib.sha256(data).hexdigest()
-    import threading
+    from ..core._xp import beside
 
-    digest: list[str] = []
-    thread = threading.Thread(target=lambda: digest.append(hashlib.sha256(data).hexdigest()),
-                              name="srop-onnx-hash", daemon=True)
-    thread.start()
-    try:
-        result = work()
-    finally:
-        thread.join()
-    return result, digest[0]
+    digest, result = beside(lambda: hashlib.sha256(data).hexdigest(), work)
+    return result, digest
 
 
 def _load_remote_model(url: str) -> LoadedModel:

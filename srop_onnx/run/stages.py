@@ -225,7 +225,7 @@ def start_session(plan: ModelPlan, run: RunState, first: Sample | None, how: Exe
                   measure: Measurement, hooks: Hooks, extra_outputs: tuple[str, ...] = ()) -> Session:
     """Expose the taps (and the baseline's pooling chain) as outputs and start ONNX Runtime;
     ``extra_outputs`` (graph outputs of the model) are fetched with them."""
-    from ..core._xp import preload, threads_note
+    from ..core._xp import beside, preload, threads_note
     from .runtime import RunnerOptions, choose_provider, start_runner
 
     choice = choose_provider(how.provider)
@@ -246,39 +246,10 @@ def start_session(plan: ModelPlan, run: RunState, first: Sample | None, how: Exe
                             row_inputs=tuple(first.rows_of) if first is not None else ())
     if first is not None and (first.rows_of or first.extras):
         _say_feeds(first, plan.spec.name, hooks.notify)
-    runner, choice = _beside(lambda: start_runner(graph_bytes, choice, how.provider, plan.spec, outputs, options),
-                             preload)
+    # ONNX Runtime builds the session (GIL released) while the CPU kernels' modules are imported here
+    (runner, choice), _ = beside(lambda: start_runner(graph_bytes, choice, how.provider, plan.spec, outputs, options),
+                                 preload)
     return Session(runner, choice)
-
-
-def _beside(work, meanwhile):
-    """``work()``'s result, with ``meanwhile()`` run on this thread while ``work`` runs on another.
-
-    Starting ONNX Runtime's session is C++ work that releases the GIL; the CPU kernels' first
-    imports (:func:`srop_onnx.core._xp.preload`, a tenth of a second) fit beside it, and stay on
-    the calling thread, where a failing import cannot leave a lock held. An error of either is
-    raised here, ``work``'s first."""
-    import threading
-
-    box: dict = {}
-
-    def run() -> None:
-        try:
-            box["result"] = work()
-        except BaseException as exc:  # noqa: BLE001 - handed to the caller
-            box["error"] = exc
-
-    thread = threading.Thread(target=run, name="srop-onnx-session", daemon=True)
-    thread.start()
-    try:
-        meanwhile()
-    except BaseException as exc:  # noqa: BLE001 - raised once work has ended
-        box.setdefault("meanwhile", exc)
-    thread.join()
-    error = box.get("error") or box.get("meanwhile")
-    if error is not None:
-        raise error
-    return box["result"]
 
 
 def _say_feeds(first: Sample, name: str, notify) -> None:
