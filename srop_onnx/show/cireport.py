@@ -12,6 +12,7 @@ import re
 import xml.etree.ElementTree as ET
 
 from ..results.comparison import CheckResult
+from .htmlreport import f
 from .text import md_code
 
 __all__ = ["CLASSNAME", "junit_xml", "junit_error", "github_annotations", "github_error", "step_summary",
@@ -113,10 +114,6 @@ def step_summary(result: CheckResult | None, refusal: str | None = None, title: 
     return head + failing + _all_layers(result)
 
 
-def _number(x) -> str:
-    return "" if x is None or x != x else f"{x:.4f}"
-
-
 def _all_layers(result: CheckResult) -> str:
     """Every layer in a ``<details>`` block (GitHub shows it folded)."""
     lines = ["", "<details><summary>every layer</summary>", "",
@@ -128,6 +125,6 @@ def _all_layers(result: CheckResult) -> str:
             new, golden = (getattr(lay.summary(result.units), result.metric) if lay is not None else None
                            for lay in (pair.a, pair.b))
         delta = lc.value if result.metric == "w1" else (new - golden if new is not None and golden is not None else None)
-        lines.append(f"| {_md(lc.name)} | {_number(golden)} | {_number(new)} | {_number(delta)} | "
+        lines.append(f"| {_md(lc.name)} | {f(golden, 4)} | {f(new, 4)} | {f(delta, 4)} | "
                      f"{'' if lc.tol is None else f'{lc.tol:g}'} | {'ok' if lc.ok else 'FAIL'} |")
     return "\n".join(lines) + "\n\n</details>\n"
