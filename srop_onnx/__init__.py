@@ -29,6 +29,9 @@ if TYPE_CHECKING:  # what the lazy names are, for type checkers and IDEs
     from .results.comparison import Comparison as Comparison
     from .results.comparison import check as check
     from .results.comparison import compare as compare
+    from .results.classes import ClassStats as ClassStats
+    from .results.classes import Outliers as Outliers
+    from .results.classcompare import ClassComparison as ClassComparison
     from .model.graph import find_taps as find_taps
     from .results.merge import merge_profiles as merge_profiles
     from .results.profile import LayerProfile as LayerProfile
@@ -73,6 +76,9 @@ _LAZY = {
     "check": "srop_onnx.results.comparison",
     "CheckResult": "srop_onnx.results.comparison",
     "Comparison": "srop_onnx.results.comparison",
+    "ClassStats": "srop_onnx.results.classes",
+    "Outliers": "srop_onnx.results.classes",
+    "ClassComparison": "srop_onnx.results.classcompare",
     "sweep": "srop_onnx.run.sweeps",
     "Sweep": "srop_onnx.run.sweeps",
     "spreadsheet_safe": "srop_onnx.results.frames",
@@ -117,6 +123,9 @@ __all__ = [
     "check",
     "CheckResult",
     "Comparison",
+    "ClassStats",
+    "Outliers",
+    "ClassComparison",
     "sweep",
     "Sweep",
     "spreadsheet_safe",

@@ -9,16 +9,33 @@ import click
 
 from .common import _tolerances, _CheckOptions, _SEED, _console, _load_golden, _load_profile, _run_check, _write_report, main
 from ..errors import UsageError
+from .datasets import class_options, compare_by_class
 
-@main.command(short_help="Compare two profiles side by side.")
+@main.command(short_help="Compare two profiles side by side, or a dataset with a benchmark class by class.")
 @click.argument("profile_a", type=click.Path(dir_okay=False))
 @click.argument("profile_b", type=click.Path(dir_okay=False))
 @click.option("--units", type=click.Choice(["band", "input"]), help="Units of mean/median/IQR [default: A's].")
-def compare(profile_a, profile_b, units):
+@class_options
+@click.pass_context
+def compare(ctx, profile_a, profile_b, units, **o):
     """Compare two profiles layer by layer (matched by tensor, module name, then position, listed).
-    Differences are B - A (the second file minus the first: new minus golden)."""
+    Differences are B - A (the second file minus the first: new minus golden).
+
+    With --by class, PROFILE_A is the benchmark and PROFILE_B the custom set, both labelled (analyze
+    --labels): per layer and class, W1 between the per-sample SROPs and a seeded permutation test,
+    Holm-corrected over layers and classes; missing classes and peaks are listed. Exit 0 when the
+    sets look the same to the model, 1 when they differ (docs/datasets.md)."""
     from ..results.comparison import compare as run_compare
     from ..show.report import render_comparison
+
+    if o["by"] == "class":
+        compare_by_class(ctx, profile_a, profile_b, o)
+        return
+    given = [f"--{k.replace('_', '-')}" for k in ("alpha", "min_effect", "permutations", "seed", "layers")
+             if ctx.get_parameter_source(k) != click.core.ParameterSource.DEFAULT]
+    given += [flag for flag, key in (("--all", "show_all"), ("--junit", "junit_path")) if o[key]]
+    if given:
+        raise UsageError(f"{'/'.join(given)} go(es) with --by class; add --by class or drop it")
 
     a, b = _load_profile(profile_a), _load_profile(profile_b)
     comp = run_compare(a, b, names=(profile_a, profile_b))
@@ -82,8 +99,8 @@ def check(ctx, profile, golden, tol, metric, units, junit_path, match):
 @main.command(short_help="Plot profiles, sweeps or tracks: by depth, boxes, KDEs, heatmaps, curves.")
 @click.argument("profiles", nargs=-1, required=True, type=click.Path())
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Image file: .png, .svg or .pdf.")
-@click.option("--kind", type=click.Choice(["depth", "box", "kde", "kernels", "sweep", "heatmap", "thirds", "channels",
-                                           "std"]), default=None,
+@click.option("--kind", type=click.Choice(["depth", "box", "kde", "kernels", "classes", "sweep", "heatmap", "thirds",
+                                           "channels", "std"]), default=None,
               help="[default: depth for profiles, sweep for sweeps, heatmap for a track (track.json)]")
 @click.option("--change", is_flag=True, help="Tracks, --kind heatmap: the change from the first step.")
 @click.option("--layer", metavar="NAME", help="Tracks, --kind channels: the layer to draw.")
@@ -91,11 +108,12 @@ def check(ctx, profile, golden, tol, metric, units, junit_path, match):
 @click.option("--layers", metavar="REGEX", help="kde: layers to draw (default: up to 12 spread over depth).")
 @click.option("--label", "labels", multiple=True, help="Legend label per profile, in order (repeatable).")
 @click.option("--level", "levels", metavar="W[,W...]", help="Sweeps: the level(s) to draw (kde: one curve each).")
-@click.option("--by", type=click.Choice(["third", "layer"]), default="third", show_default=True,
-              help="--kind sweep: one line per depth third or per layer.")
+@click.option("--by", type=click.Choice(["third", "layer", "class"]), default=None,
+              help="--kind sweep: one line per depth third (default) or per layer; --kind kde: class, one curve "
+                   "per class of labelled profiles (analyze --labels).")
 def plot(profiles, output, kind, units, layers, labels, levels, by, change, layer):
-    """Draw PROFILES (or sweeps, or a track): SROP by depth, per-layer boxes, per-sample KDEs, channel
-    heatmap, the mean SROP against a sweep's level with the model's output change (--kind sweep), or a
+    """Draw PROFILES (or sweeps, or a track): SROP by depth, per-layer boxes, per-sample KDEs (per class
+    with --by class), channel heatmap, the class x layer map of a labelled profile (--kind classes), the mean SROP against a sweep's level with the model's output change (--kind sweep), or a
     track's layers x steps heatmap, depth thirds, one layer's channels or each layer's std over
     training (--kind heatmap|thirds|channels|std)."""
     from ..show.plots import plot as make_plot
@@ -117,8 +135,10 @@ def plot(profiles, output, kind, units, layers, labels, levels, by, change, laye
         raise UsageError("plot takes only profiles or only sweeps, not both")
     if kind == "sweep" and not sweeps:
         raise UsageError("--kind sweep draws sweep files (srop-onnx sweep -o FILE), not profiles")
+    if by == "class" and (sweeps or kind not in ("kde", "classes")):
+        raise UsageError("--by class draws labelled profiles with --kind kde (or --kind classes)")
     if kind == "sweep":
-        fig = plot_sweep(sweeps, units or "band", list(labels) or None, by)
+        fig = plot_sweep(sweeps, units or "band", list(labels) or None, by or "third")
     elif kind == "kde" and sweeps:
         fig = plot_sweep_kde(sweeps[0], wanted, units or "band", layers)
     else:
@@ -126,7 +146,8 @@ def plot(profiles, output, kind, units, layers, labels, levels, by, change, laye
             if not wanted or len(wanted) != 1:
                 raise UsageError(f"--kind {kind} of a sweep draws one level: add --level W")
             loaded = [sw.profile(wanted[0]) for sw in sweeps]
-        fig = make_plot(loaded, kind, units=units, labels=list(labels) or None, layers=layers)
+        fig = make_plot(loaded, kind, units=units, labels=list(labels) or None, layers=layers,
+                        by="class" if by == "class" else None)
     save_figure(fig, output)
     _console(stderr=True).print(f"wrote {kind} plot: {output}", highlight=False)
 

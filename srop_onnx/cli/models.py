@@ -124,6 +124,9 @@ def _hooks(o: dict, progress=None):
 @click.option("--match", type=click.Choice(["name", "position"]), default="name", show_default=True,
               help="For --check: pair layers by name only, or also by position (listed).")
 @click.option("--junit", "junit_path", type=click.Path(dir_okay=False), help="With --check: write a JUnit XML report.")
+@click.option("--labels", "labels", metavar="folders|FILE.csv|npz:KEY",
+              help="Record each sample's class: folders (the first folder under INPUTS, the ImageFolder layout), a "
+                   "CSV with columns path,label, or npz:KEY (an array of labels in each .npz). See docs/datasets.md.")
 @click.option("--vs-random", is_flag=True, help="Also analyse the randomized twin (docs/baseline-and-twin.md) and compare.")
 @click.option("--seed", type=_SEED, default=0, show_default=True, help="Seed of the randomized twin (>= 0).")
 @click.option("--report", "report_path", type=click.Path(dir_okay=False), help="Write a self-contained HTML report.")
@@ -164,7 +167,9 @@ def analyze(ctx, model, inputs, **o):
 
     outputs = {"--json": o["json_path"], "--csv": o["csv_path"], "--kernels": o["kernels_path"],
                "--report": o["report_path"], "--junit": o["junit_path"], "--checkpoint": o["checkpoint_path"]}
-    guard_outputs(outputs, model=model, inputs=inputs, protected={"the golden profile": o["golden"]})
+    table = o["labels"] if o["labels"] and o["labels"] != "folders" and not o["labels"].startswith("npz:") else None
+    guard_outputs(outputs, model=model, inputs=inputs, protected={"the golden profile": o["golden"],
+                                                                  "the label table": table})
     if to_stdout(o["kernels_path"]) or to_stdout(o["checkpoint_path"]):
         raise UsageError("--kernels and --checkpoint write binary or state files; give a file path instead of '-'")
     if sum(to_stdout(v) for v in outputs.values()) > 1:
@@ -172,7 +177,7 @@ def analyze(ctx, model, inputs, **o):
     quiet_table = o["quiet"] or any(to_stdout(v) for v in outputs.values())  # stdout carries the file
     measure = _measurement(o)
     how = _execution(o, keep_bins=bool(o["kernels_path"]), checkpoint=o["checkpoint_path"],
-                     checkpoint_every=o["checkpoint_every"])
+                     checkpoint_every=o["checkpoint_every"], labels=o["labels"])
     golden_profile, refusal = _load_golden(o["golden"]) if o["golden"] else (None, None)
     mode = _Mode(engine=o["engine"], vs_random=o["vs_random"], seed=o["seed"], shards=o["shards"],
                  ray_address=o["ray_address"], quiet=o["quiet"], parts=o["parts"])

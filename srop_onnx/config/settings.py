@@ -245,6 +245,8 @@ class Execution:
     memory_budget : simulated limit on one run's tap outputs (tests OOM recovery).
     record_run : write the facts of this run (peak memory, wall time, host, date) into the
         profile's ``extra.run``; off, two runs of the same command give byte-identical files.
+    labels : where each sample's class comes from (``--labels``; :mod:`srop_onnx.config.labels`):
+        recorded beside the sources, never a number of the statistics.
     """
 
     provider: str | None = None
@@ -259,9 +261,13 @@ class Execution:
     iobinding: bool | None = None
     memory_budget: int | None = None
     record_run: bool = False
+    labels: object = None
 
     def __post_init__(self):
+        from .labels import label_rule
+
         put = object.__setattr__
+        put(self, "labels", label_rule(self.labels))
         provider = (self.provider or os.environ.get("SROP_ONNX_PROVIDER") or "auto").lower()
         if provider not in PROVIDERS:
             where = "--provider" if self.provider else "SROP_ONNX_PROVIDER"

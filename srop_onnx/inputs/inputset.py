@@ -88,18 +88,33 @@ class InputSet:
         run.log.shape = run.first_shape
         run.log.hashing = run.digest is not None
         samples = iter_samples(self.files, plan.spec, plan.pre, run.log, strict=how.strict, start=run.position,
-                               limit=left)
+                               limit=left, labels=how.labels)
         images_only = not any(f.suffix.lower() in ARRAY_SUFFIXES for f in self.files.files)
         total = (min(len(self.files), limit) if limit else len(self.files)) if images_only else None
         return samples, total
 
 
-def _array_set(batch: np.ndarray, spec, shard: tuple[int, int] | None) -> InputSet:
+def _array_set(batch: np.ndarray, spec, shard: tuple[int, int] | None, labels=None) -> InputSet:
     batch = check_array(batch, spec, "inputs array")
     part = shard_slice(batch.shape[0], shard)
     rows = [Sample(f"array[{i}]", batch[i], 0, i, batch.shape[0]) for i in range(part.start, part.stop)]
+    if labels is not None:
+        for s in rows:
+            s.label = _row_label(labels, s.key, s.row, batch.shape[0])
     digest = hashlib.sha256(repr(batch.shape).encode() + np.ascontiguousarray(batch).tobytes()).hexdigest()
     return InputSet(None, rows, False, batch.shape[0], digest)
+
+
+def _row_label(labels, key: str, row: int, n: int) -> str | None:
+    """The label of row ``row`` of an in-memory batch of ``n`` rows."""
+    if labels.kind == "rows":
+        if len(labels.rows) != n:
+            raise UsageError(f"labels: {len(labels.rows)} given for an array of {n} rows; give one label per row")
+        return labels.rows[row]
+    if labels.kind == "table":
+        return labels.of(key)
+    raise UsageError(f"labels={labels.where!r} labels files; for an in-memory array give one label per row "
+                     "(labels=y)")
 
 
 def as_array(inputs):
@@ -186,12 +201,13 @@ def shard_listings(inputs, count: int) -> list[Listing]:
     return out
 
 
-def open_inputs(inputs, spec, shard: tuple[int, int] | None) -> InputSet:
+def open_inputs(inputs, spec, shard: tuple[int, int] | None, labels=None) -> InputSet:
     """Files from paths and folders (sorted, with their identity keys), objects under URLs, one
-    shard's :class:`Listing`, or the rows of an array batch (or a framework's tensor), sliced to ``shard``."""
+    shard's :class:`Listing`, or the rows of an array batch (or a framework's tensor), sliced to ``shard``
+    (``labels``: the rule that labels an array's rows)."""
     inputs = as_array(inputs)
     if isinstance(inputs, np.ndarray):
-        return _array_set(inputs, spec, shard)
+        return _array_set(inputs, spec, shard, labels)
     if isinstance(inputs, Listing):
         part = shard_slice(inputs.total, shard) if shard else slice(0, inputs.total)
         if (part.start, part.stop) != (inputs.start, inputs.start + len(inputs.entries)):

@@ -47,6 +47,8 @@ class Sample:
     key: str = ""
     #: this sample's row of each other model input that shares the batch axis (split with the samples)
     rows_of: dict = field(default_factory=dict, repr=False)
+    #: the sample's class (``--labels``), None when unlabelled
+    label: str | None = None
 
     def __post_init__(self):
         if not self.key:
@@ -194,8 +196,34 @@ def split_named(named: dict, spec: InputSpec, where: str) -> tuple[np.ndarray, d
     return batch, per, whole
 
 
-def _array_samples(f: _File, spec: InputSpec, data: bytes | None) -> list[Sample]:
+def _array_samples(f: _File, spec: InputSpec, data: bytes | None, labels=None) -> list[Sample]:
     named = read_named_arrays(f.path, data) if f.path.suffix.lower() == ".npz" else {}
+    if labels is not None and labels.kind == "npz":  # the labels' array is never fed to the model
+        return _labelled(_array_samples_of(f, spec, named, labels.key), named, labels.key, str(f.path))
+    return _array_samples_of(f, spec, named)
+
+
+def _labelled(samples: list[Sample], named: dict, key: str, where: str) -> list[Sample]:
+    """``samples`` with their labels from the .npz array ``key`` (one per row)."""
+    from ..config.labels import label_text
+
+    if key not in named:
+        if not named:  # a .npy file: its rows are unlabelled (reported with the others)
+            return samples
+        raise InputDataError(f"{where}: no array '{key}' for --labels npz:{key} (it holds {', '.join(sorted(named))}); "
+                             "name the labels' array")
+    given = np.asarray(named[key])
+    given = given.reshape(1) if given.ndim == 0 else given
+    if given.ndim != 1 or given.shape[0] != len(samples):
+        raise InputDataError(f"{where}: array '{key}' has shape {tuple(given.shape)}, not one label per sample "
+                             f"({len(samples)}); save a 1-D array of labels")
+    for s, value in zip(samples, given.tolist()):
+        s.label = label_text(value)
+    return samples
+
+
+def _array_samples_of(f: _File, spec: InputSpec, named: dict, skip: str = "") -> list[Sample]:
+    named = {k: v for k, v in named.items() if k != skip}
     if spec.name in named:  # arrays named after the model's inputs: rows split with the samples, the rest whole
         batch, per, whole = split_named(named, spec, str(f.path))
         n = batch.shape[0]
@@ -219,7 +247,8 @@ def _image_sample(f: _File, spec: InputSpec, pre, data: bytes | None) -> Sample:
     return f.sample(arr)
 
 
-def _load_file(f: _File, spec: InputSpec, pre, hashing: bool = False) -> "tuple[list[Sample] | Exception, str | None]":
+def _load_file(f: _File, spec: InputSpec, pre, hashing: bool = False,
+               labels=None) -> "tuple[list[Sample] | Exception, str | None]":
     """The samples of one input file, or the InputDataError/UsageError that says why not
     (returned, not raised: this runs on a decode thread and the caller decides), and, when
     ``hashing``, the digest of the bytes decoded (the file is read once, hashed and decoded from
@@ -238,7 +267,7 @@ def _load_file(f: _File, spec: InputSpec, pre, hashing: bool = False) -> "tuple[
         if suffix in AUDIO_SUFFIXES:
             return [f.sample(_audio_sample(f.path, spec, pre, data))], digest
         if suffix in ARRAY_SUFFIXES:
-            return _array_samples(f, spec, data), digest
+            return _array_samples(f, spec, data, labels), digest
         if suffix in IMAGE_SUFFIXES:
             return [_image_sample(f, spec, pre, data)], digest
         raise InputDataError(f"{f.path}: not an image or array file ({suffix or 'no suffix'})")
@@ -284,7 +313,7 @@ class FileList:
 
 
 def _decoded(todo: FileList, first: int, spec: InputSpec, pre, workers: int,
-             hashing: bool) -> Iterator[tuple[_File, "list[Sample] | Exception", str | None]]:
+             hashing: bool, labels=None) -> Iterator[tuple[_File, "list[Sample] | Exception", str | None]]:
     """``(file, samples or error, digest)`` for the files from ``first`` on, in file order; with
     several ``workers``, up to ``2 * workers`` files are decoded ahead in parallel (PIL and NumPy
     release the GIL while decoding, resizing and normalising). The first call runs on the caller's
@@ -294,7 +323,7 @@ def _decoded(todo: FileList, first: int, spec: InputSpec, pre, workers: int,
     entries = (todo.entry(i) for i in range(first, len(todo)))
     if workers <= 1:
         for f in entries:
-            yield (f, *_load_file(f, spec, pre, hashing))
+            yield (f, *_load_file(f, spec, pre, hashing, labels))
         return
     from collections import deque
     from concurrent.futures import ThreadPoolExecutor
@@ -303,7 +332,7 @@ def _decoded(todo: FileList, first: int, spec: InputSpec, pre, workers: int,
     window: deque = deque()
     try:
         for f in entries:
-            window.append((f, pool.submit(_load_file, f, spec, pre, hashing)))
+            window.append((f, pool.submit(_load_file, f, spec, pre, hashing, labels)))
             if len(window) >= 2 * workers:
                 f, fut = window.popleft()
                 yield (f, *fut.result())
@@ -335,6 +364,7 @@ def iter_samples(
     limit: int | None = None,
     start: tuple[int, int] = (0, 0),
     workers: int | None = None,
+    labels=None,
 ) -> Iterator[Sample]:
     """Samples from input files in order; bad files are logged and skipped (or raise when strict).
 
@@ -344,6 +374,7 @@ def iter_samples(
     :func:`decode_workers`); what is yielded, logged and raised is in file order
     whatever the number of threads. With ``log.hashing``, the digest of every file read is
     recorded in ``log.digests`` (checkpoints prove with it that a resumed run reads the same).
+    ``labels`` (a :class:`~srop_onnx.config.labels.LabelRule`) gives every sample its class.
     """
     if not isinstance(files, FileList):
         files = FileList(list(files), [Path(f).name for f in files])
@@ -351,7 +382,7 @@ def iter_samples(
     workers = workers or decode_workers()
     if any(is_remote(f) for f in files.files):  # objects in a bucket: reads wait on the network
         workers = max(workers, REMOTE_READERS)
-    for f, loaded, digest in _decoded(files, start[0], spec, pre, workers, log.hashing):
+    for f, loaded, digest in _decoded(files, start[0], spec, pre, workers, log.hashing, labels):
         if limit is not None and count >= limit:
             return
         if digest is not None:
@@ -371,6 +402,8 @@ def iter_samples(
             if limit is not None and count >= limit:
                 return
             count += 1
+            if labels is not None and labels.kind != "npz":
+                s.label = labels.of(s.key)
             yield s
 
 

@@ -70,8 +70,9 @@ def _sample_rows(profile: "Profile", units: str) -> list[dict]:
     for lay in profile.layers:
         for i, value in enumerate(lay.stats.per_sample_mean(units)):
             source = profile.sources[i] if i < len(profile.sources) else None
-            rows.append({"index": lay.index, "layer": lay.name, "sample": i, "source": source, "value": float(value),
-                         "units": units})
+            label = profile.labels[i] if profile.labels is not None and i < len(profile.labels) else None
+            rows.append({"index": lay.index, "layer": lay.name, "sample": i, "source": source, "label": label,
+                         "value": float(value), "units": units})
     return rows
 
 
@@ -90,13 +91,14 @@ def _channel_rows(profile: "Profile", units: str) -> list[dict]:
 #: has no height); names and labels are ``object`` strings, kept exactly as the model has them.
 SCHEMA = {
     **dict.fromkeys(("index", "channels", "height", "width", "length", "m", "m_input", "count", "dead",
-                     "nonfinite", "sample", "channel", "step", "depth"), "Int64"),
+                     "nonfinite", "sample", "channel", "step", "depth", "rank", "n_reference", "n_custom"), "Int64"),
     **dict.fromkeys(("level", "value", "tol", "baseline_mean", "ratio", "change", "top1_agreement",
                      "relative_change", "delta", "w1", "w1_prev", *_SUMMARY, "a_mean", "b_mean", "a_median", "b_median",
-                     "a_iqr", "b_iqr"), "float64"),
-    **dict.fromkeys(("spatial_map", "ok"), "boolean"),
+                     "a_iqr", "b_iqr", "peak", "lo", "hi", "score", "z", "mean_reference", "mean_custom", "p",
+                     "p_holm"), "float64"),
+    **dict.fromkeys(("spatial_map", "ok", "differs"), "boolean"),
     **dict.fromkeys(("layer", "golden_layer", "layer_a", "layer_b", "op", "tensor", "source", "units", "metric",
-                     "matched_by", "change_measure", "message"), "object"),
+                     "matched_by", "change_measure", "message", "label"), "object"),
 }
 
 

@@ -89,7 +89,7 @@ def merge_profiles(parts: list[Profile], names: list[str] | None = None) -> Prof
     _check_same(parts, names)
     _check_proofs(parts, infos, names)
     order = sorted(range(len(parts)), key=lambda k: indices[k])
-    parts = [parts[k] for k in order]
+    parts, names = [parts[k] for k in order], [names[k] for k in order]
 
     layers = _merged_layers(parts)
     skipped_layers, seen = [], {lay.tensor for lay in layers}
@@ -107,11 +107,22 @@ def merge_profiles(parts: list[Profile], names: list[str] | None = None) -> Prof
         acc.attach(layers)
         extra["baseline"] = acc.summary(layers, parts[0].units)
     first = parts[0]
-    return Profile(
+    return Profile(labels=_merged_labels(parts, names),
         model=first.model, settings=dict(first.settings), analyzed=sum(p.analyzed for p in parts),
         skipped_inputs=[s for p in parts for s in p.skipped_inputs], layers=layers, skipped_layers=skipped_layers,
         tool_version=first.tool_version, sources=[s for p in parts for s in p.sources], extra=extra,
     )
+
+
+def _merged_labels(parts: list[Profile], names: list[str]) -> list | None:
+    """The shards' labels in the merged order of their sources; every shard has them or none does."""
+    have = [p.labels is not None for p in parts]
+    if not any(have):
+        return None
+    if not all(have):
+        bare = names[have.index(False)]
+        raise UsageError(f"{bare} has no labels and other shards have them; run every shard with the same --labels")
+    return [lab for p in parts for lab in p.labels]
 
 
 def _merged_layers(parts: list[Profile]) -> list[LayerProfile]:

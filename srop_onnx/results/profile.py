@@ -22,6 +22,7 @@ from .cells import spreadsheet_cell
 
 if TYPE_CHECKING:
     import pandas
+    from .classes import ClassStats, Outliers
 
 __all__ = ["FORMAT", "VERSION", "LayerProfile", "Profile", "read_json"]
 
@@ -136,6 +137,8 @@ class Profile:
     run: dict = field(default_factory=dict, repr=False, compare=False)
     #: the file this profile was loaded from (None when made in memory); labels it in comparisons
     origin: str | None = field(default=None, repr=False, compare=False)
+    #: the class of each source (``--labels``; None for an unlabelled sample); None: a run without labels
+    labels: list | None = field(default=None, repr=False)
 
     @property
     def units(self) -> str:
@@ -158,6 +161,21 @@ class Profile:
         from .frames import profile_frame
 
         return profile_frame(self, units or self.units, per)
+
+    def by_class(self, units: str | None = None, *, layers: str | None = None) -> "ClassStats":
+        """Per layer and class (``analyze --labels``): count, dead samples, mean, std, median,
+        quartiles and histogram of the per-sample mean SROP, and each layer's peaks with the classes
+        that make them (:mod:`srop_onnx.results.classes`, docs/datasets.md). ``layers``: a regex."""
+        from .classes import class_stats
+
+        return class_stats(self, units=units, layers=layers)
+
+    def outliers(self, top: int = 20, *, layers: str | None = None) -> "Outliers":
+        """Samples far from their own class across layers, highest score first (a robust z-score per
+        layer against the class, combined as a root mean square; docs/datasets.md)."""
+        from .classes import outliers
+
+        return outliers(self, top=top, layers=layers)
 
     def _repr_html_(self) -> str:
         from ..show.notebook import profile_html
@@ -182,7 +200,8 @@ class Profile:
             "tool": {"name": "srop-onnx", "version": self.tool_version},
             "model": self.model,
             "settings": settings,
-            "inputs": {"analyzed": self.analyzed, "skipped": self.skipped_inputs, "sources": self.sources},
+            "inputs": {"analyzed": self.analyzed, "skipped": self.skipped_inputs, "sources": self.sources,
+                       **({"labels": self.labels} if self.labels is not None else {})},
             "layers": [lay.to_dict(units) for lay in self.layers],
             "skipped_layers": self.skipped_layers,
         }
@@ -220,6 +239,7 @@ class Profile:
                 skipped_inputs=list(inputs.get("skipped", [])), layers=layers,
                 skipped_layers=list(d.get("skipped_layers", [])), tool_version=d.get("tool", {}).get("version", ""),
                 sources=list(inputs.get("sources", [])), extra=dict(d.get("extra", {})),
+                labels=_labels_of(inputs),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise InputDataError(f"{where}: malformed srop-onnx profile ({type(exc).__name__}: {exc}); regenerate it with 'srop-onnx analyze --json'") from exc
@@ -292,6 +312,16 @@ class Profile:
 
         with atomic_write(path, "wb") as f:
             np.savez_compressed(f, **self.kernels_arrays())
+
+
+def _labels_of(inputs: dict) -> list | None:
+    """The recorded labels, one per source (a mismatch is a malformed profile)."""
+    labels = inputs.get("labels")
+    if labels is None:
+        return None
+    if len(labels) != len(inputs.get("sources", [])):
+        raise ValueError(f"{len(labels)} labels for {len(inputs.get('sources', []))} sources")
+    return [None if v is None else str(v) for v in labels]
 
 
 def read_json(path: str | Path):

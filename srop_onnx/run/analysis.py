@@ -19,6 +19,7 @@ import numpy as np
 from ..model.modelio import LoadedModel
 from ..results.profile import Profile
 from .reducer import LayerReducer
+from ..config.labels import label_notes
 from ..config.settings import Execution, Hooks, Measurement
 from .stages import (ProfileMaker, RunState, batch_loop, build_profile, load_stage, no_inputs_error,
                      open_checkpoint, open_inputs, plan_model, prepare_taps, start_session)
@@ -61,6 +62,7 @@ def analyze(
     sample_rate: int | None = None,
     record_run: bool = False,
     storage_options: "dict | None" = None,
+    labels: Any = None,
 ) -> Profile:
     """SROP profile of every tapped layer of ``model`` over ``inputs``.
 
@@ -105,6 +107,10 @@ def analyze(
     storage_options : settings for ``s3://`` and ``gs://`` URLs (the command line's
         ``--storage-option``): ``{"endpoint_url": "http://127.0.0.1:9000", "region_name": ...,
         "read_timeout": 30}``; never credentials (they come from the environment or a profile).
+    labels : the class of each sample, recorded beside its source (docs/datasets.md):
+        ``"folders"`` (the first folder under the input argument), a CSV file with columns
+        ``path,label``, ``"npz:KEY"`` (an array of every .npz input), a mapping ``{source: label}``,
+        or, for an in-memory batch, one label per row (``labels=y``).
 
     Returns
     -------
@@ -115,7 +121,7 @@ def analyze(
                           baseline=baseline, tf32=tf32, sample_rate=sample_rate)
     how = Execution(provider=provider, batch_size=batch_size, limit=limit, strict=strict, keep_bins=keep_bins,
                     shard=shard, checkpoint=checkpoint, checkpoint_every=checkpoint_every, max_memory=max_memory,
-                    iobinding=iobinding, memory_budget=memory_budget, record_run=record_run)
+                    iobinding=iobinding, memory_budget=memory_budget, record_run=record_run, labels=labels)
     from ..files.remote import using_storage_options
     from .progress import default_progress
 
@@ -129,10 +135,11 @@ def run_analysis(model, inputs, measure: Measurement, how: Execution, hooks: Hoo
     plan = plan_model(load_stage(model), measure, inputs=inputs)
     for note in plan.notes:
         hooks.notify(note)
-    inputs = open_inputs(inputs, plan.spec, how.shard)
+    inputs = open_inputs(inputs, plan.spec, how.shard, how.labels)
     inputs.adopt_audio_rate(plan)
     settings = inputs.settings(plan, measure)
-    run = RunState(plan, measure, keep_bins=how.keep_bins, direct=inputs.direct is not None)
+    run = RunState(plan, measure, keep_bins=how.keep_bins, direct=inputs.direct is not None,
+                   labels=None if how.labels is None else [])
     ckpt = open_checkpoint(plan, inputs, settings, run, how, hooks)
     samples, total = inputs.samples(plan, run, how)
     first = next(samples, None)
@@ -149,6 +156,9 @@ def run_analysis(model, inputs, measure: Measurement, how: Execution, hooks: Hoo
     profile = build_profile(run, make)
     if ckpt.path is not None:
         ckpt.save(run, profile, complete=True)
+    if how.labels is not None and how.shard is None:
+        for note in label_notes(how.labels, profile.sources, profile.labels):
+            hooks.notify(note)
     return profile
 
 

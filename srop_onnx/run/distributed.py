@@ -170,6 +170,11 @@ def ray_analysis(model, inputs, measure, how, hooks: Hooks = Hooks(), *, shards:
     found.update({i: Profile.from_dict(d, f"shard {i}/{n}") for i, d in done.items()})
     merged = merge_profiles([found[i] for i in range(1, n + 1)], [f"shard {i}/{n}" for i in range(1, n + 1)])
     merged.extra["engine"] = {"name": "ray", "shards": n, "gpu": bool(gpu)}
+    if how.labels is not None:
+        from ..config.labels import label_notes
+
+        for note in label_notes(how.labels, merged.sources, merged.labels):
+            say(note)
     return merged
 
 

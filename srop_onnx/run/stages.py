@@ -153,6 +153,7 @@ class RunState:
     reducer: LayerReducer | None = None
     base_acc: object = None
     sources: list[str] = field(default_factory=list)
+    labels: list | None = None  # one class (or None) per source, when the run labels its samples
     position: tuple[int, int] = (0, 0)
     first_shape: tuple | None = None
     log: InputLog = field(default_factory=InputLog)
@@ -185,6 +186,8 @@ class RunState:
     def advance(self, batch: list[Sample]) -> None:
         """Record a fully counted batch: its sources and the resume position after it."""
         self.sources.extend(s.key for s in batch)  # identities, the same from any folder or spelling
+        if self.labels is not None:
+            self.labels.extend(s.label for s in batch)
         self.position = (0, self.position[1] + len(batch)) if self.direct else batch[-1].position_after
         if self.digest is not None:
             self.digest.cover(self.position[0] + (1 if self.position[1] else 0), self.log.digests)
@@ -203,6 +206,8 @@ class RunState:
         self.position = tuple(state["position"])
         self.first_shape = tuple(state["first_shape"]) or None
         self.sources = list(partial.sources)
+        if self.labels is not None:
+            self.labels = list(partial.labels or [None] * len(partial.sources))
         self.log.skipped = list(partial.skipped_inputs)
         self.log.skipped_at = [-1] * len(self.log.skipped)
         if state.get("baseline") is not None:
@@ -321,7 +326,8 @@ def open_checkpoint(plan: ModelPlan, inputs: InputSet, settings: dict, run: RunS
     ident = fingerprint(plan.loaded.sha256, settings, inputs.paths, {
         "shard": how.shard, "limit": how.limit, "input": plan.spec.name, "layout": plan.spec.layout,
         "keep_bins": how.keep_bins, "baseline": run.measure.baseline,
-        "direct": None if inputs.direct is None else len(inputs.direct)})
+        "direct": None if inputs.direct is None else len(inputs.direct),
+        **({"labels": how.labels.fingerprint()} if how.labels is not None else {})})
     saved = load_checkpoint(how.checkpoint, ident)
     run.digest = InputDigest(inputs.paths)
     if saved is not None:
@@ -432,4 +438,5 @@ def build_profile(run: RunState, make: ProfileMaker, partial: bool = False) -> P
         skipped_inputs=run.log.before(run.position[0]) if partial else list(run.log.skipped),
         layers=layer_list, skipped_layers=make.plan.skipped_taps + skipped_run, tool_version=version(),
         sources=list(run.sources), extra=extra, run=facts,
+        labels=None if run.labels is None else list(run.labels),
     )

@@ -1,0 +1,212 @@
+"""A dataset against a benchmark, class by class (``compare BENCHMARK CUSTOM --by class``).
+
+Per paired layer and per class present in both labelled profiles: the 1-Wasserstein distance
+between the two sets of per-sample mean SROPs (band units) and a seeded two-sample permutation
+test on it; the p-values of every layer and class are corrected together (Holm). A cell differs
+when its corrected p-value is below ``alpha`` and its W1 is at least ``min_effect``. Classes in
+one profile only are reported as missing, never tested; the benchmark's peaks are looked for in
+the custom set (missing, shifted), and the custom set's new peaks are listed. docs/datasets.md.
+"""
+
+from __future__ import annotations
+
+import math
+import zlib
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ..errors import UsageError
+from ..core.samplestats import holm, permutation_w1
+from .classes import Peak, layer_peaks, labels_of, live_values, _natural
+from .comparison import compare, label_of
+
+if TYPE_CHECKING:
+    import pandas
+    from .profile import Profile
+
+__all__ = ["ClassDifference", "PeakChange", "ClassComparison", "compare_classes", "ALPHA", "MIN_EFFECT",
+           "PERMUTATIONS"]
+
+ALPHA = 0.01
+MIN_EFFECT = 0.01  # band units
+PERMUTATIONS = 9999
+
+
+@dataclass
+class ClassDifference:
+    """One layer and class: sizes, means, W1 (band units), p-values and the decision."""
+
+    layer: str
+    label: str
+    n_reference: int
+    n_custom: int
+    mean_reference: float
+    mean_custom: float
+    w1: float
+    p: float
+    p_holm: float = math.nan
+    differs: bool = False
+
+
+@dataclass
+class PeakChange:
+    """A benchmark peak the custom set lacks (``missing``) or has moved (``shifted``), or a peak
+    of the custom set the benchmark does not have (``new``)."""
+
+    layer: str
+    kind: str
+    peak: Peak  # the benchmark's (missing, shifted) or the custom set's (new)
+    moved_to: float | None = None  # shifted: where the custom set's peak is
+
+    def describe(self) -> str:
+        if self.kind == "shifted":
+            return f"{self.layer}: benchmark {self.peak.describe()} moved to {self.moved_to:.3f}"
+        if self.kind == "missing":
+            return f"{self.layer}: benchmark {self.peak.describe()} is missing"
+        return f"{self.layer}: new {self.peak.describe()}"
+
+
+@dataclass
+class ClassComparison:
+    """The result of :func:`compare_classes`; ``passed`` is False when any class differs or is missing."""
+
+    names: tuple[str, str]
+    cells: list[ClassDifference]
+    missing_in_custom: list[str]
+    missing_in_reference: list[str]
+    peak_changes: list[PeakChange]
+    alpha: float
+    min_effect: float
+    permutations: int
+    seed: int
+    layers: list[str] = field(default_factory=list)
+
+    @property
+    def differences(self) -> list[ClassDifference]:
+        return [c for c in self.cells if c.differs]
+
+    @property
+    def passed(self) -> bool:
+        return not self.differences and not self.missing_in_custom and not self.missing_in_reference
+
+    def __bool__(self) -> bool:
+        return self.passed
+
+    def classes_that_differ(self) -> list[str]:
+        """Classes with at least one differing layer, then classes missing on either side."""
+        seen = sorted({c.label for c in self.differences}, key=_natural)
+        return seen + [c for c in self.missing_in_custom + self.missing_in_reference if c not in seen]
+
+    def verdict(self) -> str:
+        """One line: SAME or DIFFERENT, with the classes and layers that make the difference."""
+        rule = f"Holm-corrected p < {self.alpha:g} and W1 >= {self.min_effect:g} band"
+        if self.passed:
+            return (f"SAME: {self.names[1]} looks like {self.names[0]} to this model in all {len(self.cells)} "
+                    f"layer x class test(s) ({rule})")
+        parts = []
+        for label in sorted({c.label for c in self.differences}, key=_natural):
+            n = sum(1 for c in self.differences if c.label == label)
+            parts.append(f"'{label}' in {n} layer(s)")
+        if self.missing_in_custom:
+            parts.append("missing from the custom set: " + ", ".join(f"'{c}'" for c in self.missing_in_custom))
+        if self.missing_in_reference:
+            parts.append("not in the benchmark: " + ", ".join(f"'{c}'" for c in self.missing_in_reference))
+        return f"DIFFERENT: {'; '.join(parts)} ({rule})"
+
+    def to_dataframe(self) -> "pandas.DataFrame":
+        """One row per layer and class tested: sizes, means, W1, p, Holm's p and ``differs``."""
+        from .frames import pandas, typed
+
+        cols = ["layer", "label", "n_reference", "n_custom", "mean_reference", "mean_custom", "w1", "p", "p_holm",
+                "differs"]
+        return typed(pandas().DataFrame([{k: getattr(c, k) for k in cols} for c in self.cells], columns=cols))
+
+    def _repr_html_(self) -> str:
+        from ..show.notebook import class_comparison_html
+
+        return class_comparison_html(self)
+
+    def __repr__(self) -> str:
+        return f"<ClassComparison {'SAME' if self.passed else 'DIFFERENT'}: {len(self.differences)} of {len(self.cells)} differ>"
+
+
+def _cell_rng(seed: int, layer: str, label: str) -> np.random.Generator:
+    """Each cell's own stream: the same cell gets the same splits whatever else is tested."""
+    return np.random.default_rng([int(seed), zlib.crc32(layer.encode("utf-8", "surrogateescape")),
+                                  zlib.crc32(label.encode("utf-8", "surrogateescape"))])
+
+
+def _check_options(alpha: float, min_effect: float, permutations: int, seed: int) -> None:
+    if not (0 < float(alpha) < 1):
+        raise UsageError(f"--alpha must be between 0 and 1, got {alpha}")
+    if not (float(min_effect) >= 0 and math.isfinite(float(min_effect))):
+        raise UsageError(f"--min-effect must be a finite number >= 0 (band units), got {min_effect}")
+    if int(permutations) < 1:
+        raise UsageError(f"--permutations must be at least 1, got {permutations}")
+    if int(seed) < 0:
+        raise UsageError(f"--seed must be >= 0, got {seed}")
+
+
+def compare_classes(reference: "Profile", custom: "Profile", *, alpha: float = ALPHA, min_effect: float = MIN_EFFECT,
+                    permutations: int = PERMUTATIONS, seed: int = 0, layers: str | None = None,
+                    names: tuple[str, str] | None = None) -> ClassComparison:
+    """Compare a labelled ``custom`` profile with a labelled ``reference`` (the benchmark) class by
+    class (module docstring); layers pair as :func:`~srop_onnx.results.comparison.compare` pairs them."""
+    _check_options(alpha, min_effect, permutations, seed)
+    names = names or (label_of(reference, "benchmark"), label_of(custom, "custom"))
+    lab_r = np.asarray(labels_of(reference, names[0]), dtype=object)
+    lab_c = np.asarray(labels_of(custom, names[1]), dtype=object)
+    comp = compare(reference, custom, names=names)
+    pairs = comp.pairs
+    if layers:
+        from .classes import select_layers
+
+        keep = {lay.tensor for lay in select_layers(reference, layers)}
+        pairs = [p for p in pairs if p.a.tensor in keep]
+    classes_r = {v for v in lab_r if v is not None}
+    classes_c = {v for v in lab_c if v is not None}
+    both = sorted(classes_r & classes_c, key=_natural)
+    cells, changes = [], []
+    for pair in pairs:
+        vr, live_r = live_values(pair.a, "band")
+        vc, live_c = live_values(pair.b, "band")
+        for label in both:
+            a, b = vr[live_r & (lab_r == label)], vc[live_c & (lab_c == label)]
+            if a.size == 0 or b.size == 0:
+                continue
+            w1, p = permutation_w1(a, b, permutations=permutations, rng=_cell_rng(seed, pair.a.name, label))
+            cells.append(ClassDifference(pair.a.name, label, a.size, b.size, float(a.mean()), float(b.mean()), w1, p))
+        changes += peak_changes(layer_peaks(pair.a, _shown(lab_r)), layer_peaks(pair.b, _shown(lab_c)), min_effect)
+    for c, ph in zip(cells, holm([c.p for c in cells])):
+        c.p_holm = float(ph)
+        c.differs = bool(ph < alpha and c.w1 >= min_effect)
+    return ClassComparison(names, cells, sorted(classes_r - classes_c, key=_natural),
+                           sorted(classes_c - classes_r, key=_natural), changes, float(alpha), float(min_effect),
+                           int(permutations), int(seed), [p.a.name for p in pairs])
+
+
+def _shown(labels: np.ndarray) -> np.ndarray:
+    from .classes import UNLABELLED
+
+    return np.asarray([UNLABELLED if v is None else v for v in labels], dtype=object)
+
+
+def peak_changes(ref: list[Peak], new: list[Peak], min_effect: float) -> list[PeakChange]:
+    """Benchmark peaks with no custom peak in their basin (missing) or whose nearest custom peak in
+    the basin is at least ``min_effect`` away (shifted); custom peaks with no benchmark peak in
+    their basin (new)."""
+    out = []
+    for p in ref:
+        inside = [q for q in new if p.lo <= q.at < p.hi]
+        if not inside:
+            out.append(PeakChange(p.layer, "missing", p))
+            continue
+        near = min(inside, key=lambda q: abs(q.at - p.at))
+        if abs(near.at - p.at) >= max(min_effect, 1e-12):
+            out.append(PeakChange(p.layer, "shifted", p, near.at))
+    for q in new:
+        if not any(q.lo <= p.at < q.hi for p in ref):
+            out.append(PeakChange(q.layer, "new", q))
+    return out
