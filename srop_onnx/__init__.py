@@ -28,7 +28,7 @@ if TYPE_CHECKING:  # what the lazy names are, for type checkers and IDEs
     from .results.comparison import CheckResult as CheckResult
     from .results.comparison import Comparison as Comparison
     from .results.comparison import check as check
-    from .results.comparison import compare as compare
+    from .results.classcompare import compare as compare
     from .results.classes import ClassStats as ClassStats
     from .results.classes import Outliers as Outliers
     from .results.classcompare import ClassComparison as ClassComparison
@@ -72,7 +72,7 @@ _LAZY = {
     "LayerProfile": "srop_onnx.results.profile",
     "find_taps": "srop_onnx.model.graph",
     "randomize": "srop_onnx.model.twin",
-    "compare": "srop_onnx.results.comparison",
+    "compare": "srop_onnx.results.classcompare",
     "check": "srop_onnx.results.comparison",
     "CheckResult": "srop_onnx.results.comparison",
     "Comparison": "srop_onnx.results.comparison",

@@ -336,7 +336,12 @@ def _write_report(profiles, path, units) -> None:
 
         comparison = compare(profiles[0], profiles[1], check_settings=False,
                              names=tuple(p.origin or str(p.model.get("path")) for p in profiles))
-    atomic_write_text(path, html_report(profiles, units=units, comparison=comparison))
+    sections = ()
+    if all(p.labels is not None for p in profiles):  # labelled (analyze --labels): the per-class section
+        from ..show.classhtml import classes_section
+
+        sections = (classes_section(profiles, units or profiles[0].units),)
+    atomic_write_text(path, html_report(profiles, units=units, comparison=comparison, sections=sections))
 
 
 def _load_profile(path):

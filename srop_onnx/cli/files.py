@@ -116,7 +116,7 @@ def plot(profiles, output, kind, units, layers, labels, levels, by, change, laye
     with --by class), channel heatmap, the class x layer map of a labelled profile (--kind classes), the mean SROP against a sweep's level with the model's output change (--kind sweep), or a
     track's layers x steps heatmap, depth thirds, one layer's channels or each layer's std over
     training (--kind heatmap|thirds|channels|std)."""
-    from ..show.plots import plot as make_plot
+    from ..show.classplots import plot_profiles as make_plot
     from ..show.plots import plot_sweep, plot_sweep_kde, save_figure
     from ..run.sweeps import Sweep, load_result, parse_levels
 

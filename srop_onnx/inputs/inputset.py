@@ -87,8 +87,9 @@ class InputSet:
         left = None if limit is None else max(0, limit - len(run.sources))
         run.log.shape = run.first_shape
         run.log.hashing = run.digest is not None
+        run.log.labels = how.labels
         samples = iter_samples(self.files, plan.spec, plan.pre, run.log, strict=how.strict, start=run.position,
-                               limit=left, labels=how.labels)
+                               limit=left)
         images_only = not any(f.suffix.lower() in ARRAY_SUFFIXES for f in self.files.files)
         total = (min(len(self.files), limit) if limit else len(self.files)) if images_only else None
         return samples, total

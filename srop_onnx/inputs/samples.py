@@ -91,6 +91,7 @@ class InputLog:
     row_inputs: list = field(default_factory=list)  # the other inputs it splits with its samples
     digests: dict[int, str] = field(default_factory=dict)
     hashing: bool = False  # hash every file as it is read (into ``digests``)
+    labels: object = None  # the LabelRule that gives every sample read its class (``--labels``)
 
     def add(self, index: int, entry: dict) -> None:
         self.skipped.append(entry)
@@ -199,8 +200,8 @@ def split_named(named: dict, spec: InputSpec, where: str) -> tuple[np.ndarray, d
 def _array_samples(f: _File, spec: InputSpec, data: bytes | None, labels=None) -> list[Sample]:
     named = read_named_arrays(f.path, data) if f.path.suffix.lower() == ".npz" else {}
     if labels is not None and labels.kind == "npz":  # the labels' array is never fed to the model
-        return _labelled(_array_samples_of(f, spec, named, labels.key), named, labels.key, str(f.path))
-    return _array_samples_of(f, spec, named)
+        return _labelled(_array_samples_of(f, spec, data, named, labels.key), named, labels.key, str(f.path))
+    return _array_samples_of(f, spec, data, named)
 
 
 def _labelled(samples: list[Sample], named: dict, key: str, where: str) -> list[Sample]:
@@ -222,7 +223,7 @@ def _labelled(samples: list[Sample], named: dict, key: str, where: str) -> list[
     return samples
 
 
-def _array_samples_of(f: _File, spec: InputSpec, named: dict, skip: str = "") -> list[Sample]:
+def _array_samples_of(f: _File, spec: InputSpec, data: bytes | None, named: dict, skip: str = "") -> list[Sample]:
     named = {k: v for k, v in named.items() if k != skip}
     if spec.name in named:  # arrays named after the model's inputs: rows split with the samples, the rest whole
         batch, per, whole = split_named(named, spec, str(f.path))
@@ -364,7 +365,6 @@ def iter_samples(
     limit: int | None = None,
     start: tuple[int, int] = (0, 0),
     workers: int | None = None,
-    labels=None,
 ) -> Iterator[Sample]:
     """Samples from input files in order; bad files are logged and skipped (or raise when strict).
 
@@ -374,11 +374,11 @@ def iter_samples(
     :func:`decode_workers`); what is yielded, logged and raised is in file order
     whatever the number of threads. With ``log.hashing``, the digest of every file read is
     recorded in ``log.digests`` (checkpoints prove with it that a resumed run reads the same).
-    ``labels`` (a :class:`~srop_onnx.config.labels.LabelRule`) gives every sample its class.
+    With ``log.labels`` (a :class:`~srop_onnx.config.labels.LabelRule`), every sample gets its class.
     """
     if not isinstance(files, FileList):
         files = FileList(list(files), [Path(f).name for f in files])
-    count = 0
+    count, labels = 0, log.labels
     workers = workers or decode_workers()
     if any(is_remote(f) for f in files.files):  # objects in a bucket: reads wait on the network
         workers = max(workers, REMOTE_READERS)

@@ -13,20 +13,21 @@ from __future__ import annotations
 import math
 import zlib
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 import numpy as np
 
 from ..errors import UsageError
 from ..core.samplestats import holm, permutation_w1
 from .classes import Peak, layer_peaks, labels_of, live_values, _natural
-from .comparison import compare, label_of
+from .comparison import Comparison, label_of
+from .comparison import compare as compare_layers
 
 if TYPE_CHECKING:
     import pandas
     from .profile import Profile
 
-__all__ = ["ClassDifference", "PeakChange", "ClassComparison", "compare_classes", "ALPHA", "MIN_EFFECT",
+__all__ = ["compare", "ClassDifference", "PeakChange", "ClassComparison", "compare_classes", "ALPHA", "MIN_EFFECT",
            "PERMUTATIONS"]
 
 ALPHA = 0.01
@@ -124,12 +125,36 @@ class ClassComparison:
         return typed(pandas().DataFrame([{k: getattr(c, k) for k in cols} for c in self.cells], columns=cols))
 
     def _repr_html_(self) -> str:
-        from ..show.notebook import class_comparison_html
+        from ..show.classhtml import class_comparison_html
 
         return class_comparison_html(self)
 
     def __repr__(self) -> str:
         return f"<ClassComparison {'SAME' if self.passed else 'DIFFERENT'}: {len(self.differences)} of {len(self.cells)} differ>"
+
+
+@overload
+def compare(a: "Profile", b: "Profile", *, by: None = None, **options: Any) -> Comparison: ...
+
+
+@overload
+def compare(a: "Profile", b: "Profile", *, by: Literal["class"], **options: Any) -> "ClassComparison": ...
+
+
+def compare(a: "Profile", b: "Profile", *, by: str | None = None, **options: Any) -> "Comparison | ClassComparison":
+    """Compare two profiles: layer by layer (``by=None``: :func:`srop_onnx.results.comparison.compare`,
+    options ``check_settings``, ``names``, ``match``), or class by class (``by="class"``: ``a`` the
+    benchmark and ``b`` the custom set, both labelled; :func:`compare_classes`, options ``alpha``,
+    ``min_effect``, ``permutations``, ``seed``, ``layers``, ``names``)."""
+    if by is None:
+        layer_options = {"check_settings", "names", "match"}
+        if set(options) - layer_options:
+            raise TypeError(f"unexpected keyword argument(s): {', '.join(sorted(set(options) - layer_options))} "
+                            "(they go with by='class')")
+        return compare_layers(a, b, **options)
+    if by != "class":
+        raise UsageError(f"by must be 'class' (or None for a layer comparison), got {by!r}")
+    return compare_classes(a, b, **options)
 
 
 def _cell_rng(seed: int, layer: str, label: str) -> np.random.Generator:
@@ -158,7 +183,7 @@ def compare_classes(reference: "Profile", custom: "Profile", *, alpha: float = A
     names = names or (label_of(reference, "benchmark"), label_of(custom, "custom"))
     lab_r = np.asarray(labels_of(reference, names[0]), dtype=object)
     lab_c = np.asarray(labels_of(custom, names[1]), dtype=object)
-    comp = compare(reference, custom, names=names)
+    comp = compare_layers(reference, custom, names=names)
     pairs = comp.pairs
     if layers:
         from .classes import select_layers
@@ -178,7 +203,8 @@ def compare_classes(reference: "Profile", custom: "Profile", *, alpha: float = A
                 continue
             w1, p = permutation_w1(a, b, permutations=permutations, rng=_cell_rng(seed, pair.a.name, label))
             cells.append(ClassDifference(pair.a.name, label, a.size, b.size, float(a.mean()), float(b.mean()), w1, p))
-        changes += peak_changes(layer_peaks(pair.a, _shown(lab_r)), layer_peaks(pair.b, _shown(lab_c)), min_effect)
+        changes += peak_changes(layer_peaks(pair.a, _shown(lab_r)), layer_peaks(pair.b, _shown(lab_c)), min_effect,
+                                vr[live_r], vc[live_c])
     for c, ph in zip(cells, holm([c.p for c in cells])):
         c.p_holm = float(ph)
         c.differs = bool(ph < alpha and c.w1 >= min_effect)
@@ -193,20 +219,32 @@ def _shown(labels: np.ndarray) -> np.ndarray:
     return np.asarray([UNLABELLED if v is None else v for v in labels], dtype=object)
 
 
-def peak_changes(ref: list[Peak], new: list[Peak], min_effect: float) -> list[PeakChange]:
-    """Benchmark peaks with no custom peak in their basin (missing) or whose nearest custom peak in
-    the basin is at least ``min_effect`` away (shifted); custom peaks with no benchmark peak in
-    their basin (new)."""
+def _share(values: np.ndarray, lo: float, hi: float) -> float:
+    return float(np.mean((values >= lo) & (values < hi))) if values.size else 0.0
+
+
+def peak_changes(ref: list[Peak], new: list[Peak], min_effect: float, ref_values: np.ndarray | None = None,
+                 new_values: np.ndarray | None = None) -> list[PeakChange]:
+    """How the benchmark's peaks fare in the custom set (band units). A benchmark peak is
+    ``missing`` when the custom set puts less than half the benchmark's share of samples in the
+    peak's basin (or, without the values, has no peak there); else ``shifted`` when the custom
+    set's nearest peak in the basin is at least ``min_effect`` away. A custom peak is ``new`` when
+    the benchmark puts less than half the custom set's share in its basin."""
     out = []
+    have = ref_values is not None and new_values is not None
     for p in ref:
         inside = [q for q in new if p.lo <= q.at < p.hi]
-        if not inside:
-            out.append(PeakChange(p.layer, "missing", p))
+        gone = (_share(new_values, p.lo, p.hi) < 0.5 * _share(ref_values, p.lo, p.hi)) if have else not inside
+        if gone or not inside:
+            if gone:
+                out.append(PeakChange(p.layer, "missing", p))
             continue
         near = min(inside, key=lambda q: abs(q.at - p.at))
         if abs(near.at - p.at) >= max(min_effect, 1e-12):
             out.append(PeakChange(p.layer, "shifted", p, near.at))
     for q in new:
-        if not any(q.lo <= p.at < q.hi for p in ref):
+        fresh = (_share(ref_values, q.lo, q.hi) < 0.5 * _share(new_values, q.lo, q.hi)) if have else \
+            not any(q.lo <= p.at < q.hi for p in ref)
+        if fresh:
             out.append(PeakChange(q.layer, "new", q))
     return out

@@ -145,7 +145,7 @@ class ClassStats:
         return typed(pandas().DataFrame(rows, columns=["layer", "peak", "lo", "hi", "label", "count"]))
 
     def _repr_html_(self) -> str:
-        from ..show.notebook import classes_html
+        from ..show.classhtml import classes_html
 
         return classes_html(self)
 

@@ -146,22 +146,10 @@ def _pair_by(key: str, left: list, right: list, pairs: list[LayerPair]) -> list:
 
 
 def compare(a: Profile, b: Profile, *, check_settings: bool = True, names: tuple[str, str] | None = None,
-            match: str = "position", by: str | None = None, **by_class) -> Comparison:
+            match: str = "position") -> Comparison:
     """Match the layers of ``a`` and ``b``: by tensor name, then module name, then (``match="position"``)
     by position among the rest, where shapes agree; pairs made by position are warned about.
-    ``names`` label A and B (default: the files they were loaded from, else their models).
-
-    ``by="class"``: compare two labelled profiles class by class, ``a`` the benchmark and ``b`` the
-    custom set (:func:`srop_onnx.results.classcompare.compare_classes`: ``alpha``, ``min_effect``,
-    ``permutations``, ``seed``, ``layers``); returns a ``ClassComparison``."""
-    if by is not None:
-        if by != "class":
-            raise UsageError(f"by must be 'class' (or None for a layer comparison), got {by!r}")
-        from .classcompare import compare_classes
-
-        return compare_classes(a, b, names=names, **by_class)
-    if by_class:
-        raise TypeError(f"unexpected keyword argument(s): {', '.join(sorted(by_class))} (they go with by='class')")
+    ``names`` label A and B (default: the files they were loaded from, else their models)."""
     names = names or short_labels(a, b)
     if match not in MATCHES:
         raise UsageError(f"--match must be one of {', '.join(MATCHES)}, got {match!r}")

@@ -23,10 +23,35 @@ if TYPE_CHECKING:
 
     from ..results.profile import Profile
 
-__all__ = ["plot_class_kde", "plot_classes", "class_colour", "MAX_CLASSES"]
+__all__ = ["plot_profiles", "plot_class_kde", "plot_classes", "class_colour", "MAX_CLASSES", "CLASS_KINDS"]
+
+#: the kinds of labelled profiles: ``kde`` with ``by="class"``, and the class x layer map
+CLASS_KINDS = ("kde", "classes")
 
 #: the most classes drawn as curves (the largest ones; the note names how many were left out)
 MAX_CLASSES = 20
+
+
+def plot_profiles(profiles: list["Profile"], kind: str = "depth", *, units: str | None = None,
+                  labels: list[str] | None = None, layers: str | None = None, by: str | None = None) -> "Figure":
+    """:func:`srop_onnx.show.plots.plot`, and for labelled profiles (``analyze --labels``):
+    ``kind="kde", by="class"`` (one curve per class, a second profile dashed) and ``kind="classes"``
+    (the class x layer map of one profile)."""
+    from .plots import KINDS, plot
+
+    if by not in (None, "class") or (by == "class" and kind not in ("kde", "classes")):
+        raise UsageError(f"--by {by} goes with --kind kde (one curve per class) or --kind classes")
+    if kind not in KINDS + ("classes",):
+        raise UsageError(f"--kind must be one of {', '.join(KINDS + ('classes',))}, got {kind!r}")
+    if units is not None and units not in ("band", "input"):
+        raise UsageError(f"--units must be band or input, got {units!r}")
+    if kind == "kde" and by == "class":
+        return plot_class_kde(profiles, units or "band", labels, layers)
+    if kind == "classes":
+        if len(profiles) != 1:
+            raise UsageError("--kind classes draws one labelled profile")
+        return plot_classes(profiles[0], units or "band", layers)
+    return plot(profiles, kind, units=units, labels=labels, layers=layers)
 
 
 def class_colour(i: int) -> str:
@@ -131,7 +156,7 @@ def plot_class_kde(profiles: list["Profile"], units: str = "band", labels: list[
     handles.append(Line2D([], [], color="0.45", lw=1.2))
     names.append("all samples")
     for i, p in enumerate(profiles if len(profiles) > 1 else []):
-        handles.append(Line2D([], [], color="black", lw=1.2, linestyle="-" if i == 0 else "--"))
+        handles.append(Line2D([], [], color="0.45", lw=1.2, linestyle="-" if i == 0 else "--"))
         names.append(("benchmark: " if i == 0 else "custom: ") + _label(p, i, labels))
     _legend(fig, axes.flat[0], handles, names)
     _set_title(None, fig, "Per-sample layer mean SROP by class (each class scaled by its share): "

@@ -111,9 +111,11 @@ def _comparison(comp, units: str) -> str:
 
 
 def html_report(profiles: list[Profile], *, labels: list[str] | None = None, units: str | None = None,
-                comparison=None) -> str:
+                comparison=None, sections: tuple[str, ...] = ()) -> str:
     """The HTML text of a report for one or two profiles (with two, ``comparison`` is their
-    :class:`~srop_onnx.results.comparison.Comparison`, shown as a table)."""
+    :class:`~srop_onnx.results.comparison.Comparison`, shown as a table); ``sections`` are more
+    HTML parts placed after the figures (the per-class section of labelled profiles,
+    :func:`srop_onnx.show.classhtml.classes_section`)."""
     from .plots import plot
 
     units = units or profiles[0].units
@@ -133,6 +135,7 @@ def html_report(profiles: list[Profile], *, labels: list[str] | None = None, uni
     parts.append("<h2>Distribution per layer</h2>" + figure_tag(plot(profiles, "box", units=units, labels=short)))
     parts.append("<h2>Per-sample layer means</h2>" + figure_tag(plot(profiles, "kde", units=units, labels=short)))
     parts.append("<h2>Channel means</h2>" + figure_tag(plot(profiles, "kernels", units=units, labels=short)))
+    parts.extend(sections)
     if comparison is not None:
         parts.append(_comparison(comparison, units))
     for p, lab in zip(profiles, labels):

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from ..results.profile import Profile
     from ..results.sweepresult import Sweep
 
-__all__ = ["profile_html", "sweep_html", "check_html", "comparison_html", "classes_html", "class_comparison_html"]
+__all__ = ["profile_html", "sweep_html", "check_html", "comparison_html"]
 
 #: the inline figure: small and at screen resolution (a PNG of a few tens of kB)
 _FIGURE = {"width": 6.4, "height": 3.4, "dpi": 72}
@@ -113,26 +113,3 @@ def comparison_html(comp: "Comparison") -> str:
     table = _table(["layer", "A mean", "B mean", "delta", "W1", "paired by"], rows, left=(0, 5))
     return f"<div>{head}{table}{notes}{_depth_figure([comp.a, comp.b], ['A', 'B'])}</div>"
 
-
-def classes_html(stats) -> str:
-    """Per-class statistics: class x layer mean SROPs with counts, then each layer's peaks."""
-    by = {(c.label, c.layer): c for c in stats.cells}
-    rows = [[e(label), str(max(by[(label, n)].count + by[(label, n)].dead for n in stats.layers)),
-             *(f(by[(label, n)].mean) for n in stats.layers)] for label in stats.classes]
-    table = _table(["class", "samples", *stats.layers], rows, left=(0,))
-    peaks = "".join(f"<li><code>{e(n)}</code>: {e('; '.join(p.describe() for p in stats.peaks.get(n, [])) or '-')}</li>"
-                    for n in stats.layers)
-    return (f"<div><b>Mean SROP per class and layer</b> ({e(stats.units)} units; {len(stats.classes)} classes)"
-            f"{table}<small>Peaks of each layer's per-sample means (band units):</small><ul>{peaks}</ul></div>")
-
-
-def class_comparison_html(result) -> str:
-    """A dataset against a benchmark: the verdict, then every tested layer x class cell."""
-    colour = "#007a3d" if result.passed else "#b00020"
-    head = f'<b style="color:{colour}">{e(result.verdict())}</b>'
-    order = sorted(result.cells, key=lambda c: (not c.differs, c.p_holm))
-    rows = [["differs" if c.differs else "", e(c.layer), e(c.label), str(c.n_reference), str(c.n_custom),
-             f(c.w1, 4), f"{c.p_holm:.3g}"] for c in order]
-    table = _table(["", "layer", "class", "n bench", "n custom", "W1", "p (Holm)"], rows, left=(1, 2))
-    peaks = "".join(f"<li>{e(ch.describe())}</li>" for ch in result.peak_changes)
-    return f"<div>{head}{table}{'<ul>' + peaks + '</ul>' if peaks else ''}</div>"

@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 __all__ = ["KINDS", "PALETTE", "plot", "plot_depth", "plot_box", "plot_kde", "plot_kernels", "plot_sweep",
            "plot_sweep_kde", "save_figure", "figure_bytes", "depth", "box", "kde", "kernels", "sweep", "sweep_kde"]
 
-KINDS = ("depth", "box", "kde", "kernels", "classes")
+KINDS = ("depth", "box", "kde", "kernels")
 #: the widest and tallest a figure gets (inches): a 3,000-layer model's figures stay viewable
 MAX_INCHES = 16.0
 #: the most boxes a box plot draws (spread over depth; the note says which) and the most layers
@@ -427,26 +427,15 @@ def plot_sweep_kde(sw: "Sweep", levels: list[float] | None = None, units: str = 
 
 
 def plot(profiles: list[Profile], kind: str = "depth", *, units: str | None = None,
-         labels: list[str] | None = None, layers: str | None = None, by: str | None = None) -> "Figure":
+         labels: list[str] | None = None, layers: str | None = None) -> "Figure":
     """One of :data:`KINDS` for one or more profiles. ``units`` default: input for depth, band otherwise.
-    ``kind="kde", by="class"``: one curve per class of labelled profiles; ``kind="classes"``: the
-    class x layer map of one labelled profile (:mod:`srop_onnx.show.classplots`)."""
+    (Labelled profiles' kinds: :func:`srop_onnx.show.classplots.plot_profiles`.)"""
     if not profiles:
         raise UsageError("plot needs at least one profile")
     if kind not in KINDS:
         raise UsageError(f"--kind must be one of {', '.join(KINDS)}, got {kind!r}")
     if units is not None and units not in ("band", "input"):
         raise UsageError(f"--units must be band or input, got {units!r}")
-    if by not in (None, "class") or (by == "class" and kind not in ("kde", "classes")):
-        raise UsageError(f"--by {by} goes with --kind kde (one curve per class) or --kind classes")
-    if kind == "classes" or by == "class":
-        from .classplots import plot_class_kde, plot_classes
-
-        if kind == "kde":
-            return plot_class_kde(profiles, units or "band", labels, layers)
-        if len(profiles) != 1:
-            raise UsageError("--kind classes draws one labelled profile")
-        return plot_classes(profiles[0], units or "band", layers)
     if kind == "depth":
         return plot_depth(profiles, units or "input", labels)
     if kind == "box":

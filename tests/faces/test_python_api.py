@@ -97,7 +97,7 @@ def test_long_forms_round_trip_per_sample_and_per_channel_means(profiles):
     p = profiles[0]
     doc = json.loads(p.to_json())
     samples = p.to_dataframe(per="sample")
-    assert list(samples.columns) == ["index", "layer", "sample", "source", "value", "units"]
+    assert list(samples.columns) == ["index", "layer", "sample", "source", "label", "value", "units"]
     for lay in doc["layers"]:
         got = samples[samples["index"] == lay["index"]]
         assert list(got["sample"]) == list(range(doc["inputs"]["analyzed"]))

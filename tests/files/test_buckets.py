@@ -256,3 +256,22 @@ def test_objects_are_read_through_obstore_when_it_can_and_s3fs_gives_the_same_by
     assert len(used) == 8 and all(u.startswith("s3://data/val/") for u in used)
     monkeypatch.setattr(remote, "_fast_store", lambda url: None)
     assert srop_onnx.analyze(EXAMPLE, "s3://data/val/").to_json() == fast
+
+
+def test_class_folders_in_a_bucket_label_their_samples_as_locally(server, tmp_path):
+    """Issue 38: ``--labels folders`` over a bucket prefix gives the local run's labels and bytes."""
+    local = tmp_path / "classes"
+    for i, img in enumerate(sorted(EXAMPLE_IMAGES.glob("*.png"))):
+        kind = img.name.split("_")[0]
+        (local / kind).mkdir(parents=True, exist_ok=True)
+        (local / kind / img.name).write_bytes(img.read_bytes())
+        server["fs"].pipe(f"data/classes/{kind}/{img.name}", img.read_bytes())
+    res = _cli("analyze", EXAMPLE, "s3://data/classes/", "--labels", "folders", "-q", "--json", tmp_path / "r.json")
+    assert res.returncode == 0, res.stderr
+    res = _cli("analyze", EXAMPLE, local, "--labels", "folders", "-q", "--json", tmp_path / "l.json")
+    assert res.returncode == 0, res.stderr
+    assert (tmp_path / "r.json").read_bytes() == (tmp_path / "l.json").read_bytes()
+    import json
+
+    labels = json.loads((tmp_path / "r.json").read_text())["inputs"]["labels"]
+    assert sorted(set(labels)) == ["cross", "disk", "square", "triangle"] and len(labels) == 8
