@@ -3,7 +3,6 @@ permutation test, Holm over layers x classes, the effect floor, missing classes 
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 from scipy.stats import wasserstein_distance
 

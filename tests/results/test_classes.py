@@ -124,7 +124,9 @@ def test_peaks_are_found_and_say_which_classes_make_them():
     low, high = peaks
     assert 0.19 < low.at < 0.27 and 0.69 < high.at < 0.77
     assert low.composition == {"a": 37, "b": 3} and high.composition == {"b": 20}
-    assert low.describe() == f"peak at {low.at:.3f}: 37 of 'a', 3 of 'b'"
+    assert low.describe() == f"peak at {low.at:.3f}: 37 of 'a' (100%), 3 of 'b' (13%)"
+    single = make_profile({"conv": [(5, 1), (6, 1), (5, 1)]}, ["a", "b", "a"]).by_class().peaks["conv"]
+    assert [p.describe() for p in single] == [f"one peak at {single[0].at:.3f}: all 3 samples"]
 
 
 def test_unlabelled_samples_stay_out_of_classes_and_show_in_peaks():
