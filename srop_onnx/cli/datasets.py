@@ -80,8 +80,11 @@ def class_options(f):
 def compare_by_class(ctx, a: str, b: str, o: dict) -> None:
     """``compare A B --by class``: print, write the JUnit file and job summary; exit 1 when they differ."""
     from ..files.writes import atomic_write_text, guard_outputs
+    import os
+
     from ..results.classcompare import compare_classes
-    from ..show.classview import class_junit, class_summary, render_class_comparison
+    from ..show.cireport import in_github_actions
+    from ..show.classview import class_annotations, class_junit, class_summary, render_class_comparison
 
     guard_outputs({"--junit": o["junit_path"]}, protected={f"the profile {a}": a, f"the profile {b}": b})
     result = compare_classes(_load_profile(a), _load_profile(b), alpha=o["alpha"], min_effect=o["min_effect"],
@@ -89,6 +92,9 @@ def compare_by_class(ctx, a: str, b: str, o: dict) -> None:
     render_class_comparison(result, _console(), show_all=o["show_all"])
     if o["junit_path"]:
         atomic_write_text(o["junit_path"], class_junit(result))
+    if in_github_actions(os.environ):
+        for line in class_annotations(result):
+            click.echo(line)
     _append_summary(class_summary(result))
     if not result.passed:
         ctx.exit(EXIT_DRIFT)

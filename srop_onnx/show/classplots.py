@@ -102,7 +102,7 @@ def _sides(lay, profiles: list["Profile"], units: str) -> list[tuple[int, np.nda
 
 def _class_panel(ax, lay, profiles: list["Profile"], classes: list[str], units: str) -> None:
     """One layer: the whole set's density (grey), each class's density times its share (so the class
-    curves add up to the whole), the benchmark solid and the second profile dashed."""
+    curves add up to the whole); with two profiles the first (the benchmark) dashed, the second solid."""
     top = 1.0 if units == "band" else lay.stats.m / max(1, lay.stats.m_input)
     sides = _sides(lay, profiles, units)
     every = np.concatenate([v[np.isfinite(v)] for _, v, _ in sides]) if sides else np.zeros(0)
@@ -112,10 +112,10 @@ def _class_panel(ax, lay, profiles: list["Profile"], classes: list[str], units: 
     for i, values, labels in sides:
         live = np.isfinite(values)
         whole = _kde_curve(values[live], grid)
-        dash = "-" if i == 0 else "--"
+        dash = "--" if i == 0 and len(profiles) > 1 else "-"
         if whole is not None:
             ax.plot(grid, whole, color="0.45", lw=1.2, linestyle=dash)
-            if i == 0:
+            if i == len(profiles) - 1:
                 ax.fill_between(grid, whole, color="0.8", alpha=0.5)
         for k, label in enumerate(classes):
             v = values[live & (labels == label)]
@@ -134,15 +134,17 @@ def _class_panel(ax, lay, profiles: list["Profile"], classes: list[str], units: 
 @literal_figure
 def plot_class_kde(profiles: list["Profile"], units: str = "band", labels: list[str] | None = None,
                    layers: str | None = None, max_panels: int = 12) -> "Figure":
-    """Per-sample layer mean SROP per class, one panel per layer: the whole set in grey, each class
-    scaled by its share of the samples; a second profile (a custom set against the benchmark)
-    dashed in the same colours."""
+    """Per-sample layer mean SROP per class, one panel per layer (the paper's Fig. 2 by class): the
+    whole set in grey, each class scaled by its share of the samples; with two profiles, the first
+    (the benchmark) dashed and the second (the custom set) solid, in the same colours."""
     from matplotlib.lines import Line2D
 
     if not 1 <= len(profiles) <= 2:
         raise UsageError("--kind kde --by class draws one labelled profile, or a benchmark and a custom set")
     classes, class_note = _classes(profiles)
     chosen, note = _chosen_layers(profiles[0], layers, max_panels)
+    if not labels and all(p.origin for p in profiles):  # two sets of one model: name them by their files
+        labels = [str(p.origin).replace("\\", "/").rsplit("/", 1)[-1] for p in profiles]
     cols = min(3, len(chosen))
     rows = math.ceil(len(chosen) / cols)
     fig = _figure(3.2 * cols + 2.0, 2.6 * rows + 1.0)
@@ -156,7 +158,7 @@ def plot_class_kde(profiles: list["Profile"], units: str = "band", labels: list[
     handles.append(Line2D([], [], color="0.45", lw=1.2))
     names.append("all samples")
     for i, p in enumerate(profiles if len(profiles) > 1 else []):
-        handles.append(Line2D([], [], color="0.45", lw=1.2, linestyle="-" if i == 0 else "--"))
+        handles.append(Line2D([], [], color="0.45", lw=1.2, linestyle="--" if i == 0 else "-"))
         names.append(("benchmark: " if i == 0 else "custom: ") + _label(p, i, labels))
     _legend(fig, axes.flat[0], handles, names)
     _set_title(None, fig, "Per-sample layer mean SROP by class (each class scaled by its share): "

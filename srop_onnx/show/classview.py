@@ -13,7 +13,8 @@ if TYPE_CHECKING:
     from ..results.classcompare import ClassComparison
     from ..results.classes import ClassStats, Outliers
 
-__all__ = ["render_classes", "render_class_comparison", "render_outliers", "class_junit", "class_summary"]
+__all__ = ["render_classes", "render_class_comparison", "render_outliers", "class_junit", "class_summary",
+           "class_annotations"]
 
 
 def render_classes(stats: "ClassStats", console, *, peaks: bool = True) -> None:
@@ -134,3 +135,11 @@ def class_summary(result: "ClassComparison") -> str:
     rows = "".join(f"| {md_code(label)} | {md_code(_class_message(result, label))} |\n"
                    for label in result.classes_that_differ())
     return head + ("\n| class | why |\n|---|---|\n" + rows if rows else "")
+
+
+def class_annotations(result: "ClassComparison") -> list[str]:
+    """``::error`` workflow commands, one per class that differs or is missing (GitHub Actions)."""
+    from .cireport import _data, _property
+
+    return [f"::error title={_property('SROP class difference: ' + label)}::{_data(_class_message(result, label))}"
+            for label in result.classes_that_differ()]

@@ -195,8 +195,9 @@ def test_compare_by_class_passes_on_itself_and_fails_on_a_missing_class(dataset,
               _table(tmp_path, ["0.png"] + [f"{i}.png" for i in range(6)], "smooth"), "--json", only, "-q")
     assert res.exit_code == 0, res.output
     res = run("compare", labelled, only, "--by", "class", "--permutations", "199", "--junit", junit,
-              env={"GITHUB_STEP_SUMMARY": str(summary)})
+              env={"GITHUB_STEP_SUMMARY": str(summary), "GITHUB_ACTIONS": "true"})
     assert res.exit_code == 1, res.output
+    assert "::error title=SROP class difference%3A sharp::class 'sharp' is in the benchmark and missing" in res.output
     assert "missing from the custom set: sharp" in res.output or "missing from the custom set: 'sharp'" in res.output
     root = ET.parse(junit).getroot()
     assert root.get("failures") == "1" and root.find(".//testcase[@name='class sharp']/failure") is not None
@@ -231,3 +232,19 @@ def test_class_plots_draw_one_curve_per_class_and_the_heatmap(labelled, tmp_path
     res = run("plot", labelled, "--kind", "box", "--by", "class", "-o", tmp_path / "x.png")
     assert res.exit_code == 2 and "--by class draws labelled profiles with --kind kde" in res.output
     assert sha256(labelled) == before
+
+
+def test_notebook_views_and_the_report_show_the_classes(labelled, tmp_path):
+    prof = srop_onnx.Profile.load(labelled)
+    html = prof.by_class()._repr_html_()
+    assert "Mean SROP per class and layer" in html and "<td class=\"l\">sharp</td>" in html and "peak at" in html
+    result = srop_onnx.compare(prof, prof, by="class", permutations=99)
+    assert "SAME" in result._repr_html_() and "<table>" in result._repr_html_()
+    res = run("report", labelled, labelled, "-o", tmp_path / "r.html")
+    assert res.exit_code == 0, res.output
+    text = (tmp_path / "r.html").read_text()
+    assert "<h2>Per class (labels)</h2>" in text and text.count("Mean SROP per class and layer") == 2
+    bare = tmp_path / "bare.json"
+    assert run("analyze", EXAMPLE, EXAMPLE.parent / "images", "--json", bare, "-q", "--report",
+               tmp_path / "b.html").exit_code == 0
+    assert "Per class" not in (tmp_path / "b.html").read_text()
