@@ -17,6 +17,15 @@ sys.path.insert(0, str(Path(__file__).parent / "models"))
 # Tests that expect exact histograms run on the CPU, also on a GPU machine with onnxruntime-gpu
 # (where --provider auto would pick CUDA); GPU tests name provider="cuda" and use the docs/method.md bound.
 os.environ.setdefault("SROP_ONNX_PROVIDER", "cpu")
+# The CLI sizes its tables to $COLUMNS when it is set (else 160 columns off a terminal); the tests
+# read whole tables, so they never take the width of whatever terminal or harness started them
+# (a pytest-xdist worker can have COLUMNS=80).
+os.environ.pop("COLUMNS", None)
+
+
+@pytest.fixture(autouse=True)
+def _no_terminal_width(monkeypatch):
+    monkeypatch.delenv("COLUMNS", raising=False)
 
 
 @pytest.fixture

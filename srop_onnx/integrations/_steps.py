@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["every_option"]
+__all__ = ["every_option", "logged_metrics", "profile_file_of", "track_folder"]
 
 
 def every_option(value, name: str) -> "int | None":
@@ -12,3 +12,64 @@ def every_option(value, name: str) -> "int | None":
     if isinstance(value, bool) or not isinstance(value, (int, float)) or int(value) != value or int(value) < 1:
         raise ValueError(f"{name} must be a whole number >= 1, got {value!r}")
     return int(value)
+
+
+def logged_metrics(values) -> dict:
+    """The numbers a trainer has logged (Lightning's ``callback_metrics``, Keras' ``logs``) as a
+    step's metrics: scalar and finite values only, never this package's own ``srop/...`` ones."""
+    from ..results.track import check_metrics
+
+    out = {}
+    for name, value in dict(values or {}).items():
+        if not isinstance(name, str) or name.startswith("srop/"):
+            continue
+        try:
+            out.update(check_metrics({name: value}))
+        except Exception:  # noqa: BLE001 - a metric that is not one number is not kept (a trainer logs many kinds)
+            continue
+    return out
+
+
+def profile_file_of(step: int, profile):
+    """A context giving a local file holding ``profile`` as a track's step file (for loggers that
+    upload files)."""
+    import contextlib
+    import tempfile
+    from pathlib import Path
+
+    from ..results.track import profile_file
+
+    @contextlib.contextmanager
+    def made():
+        with tempfile.TemporaryDirectory(prefix="srop-onnx-log-") as tmp:
+            path = Path(tmp) / Path(profile_file(step)).name
+            profile.to_json(path)
+            yield path
+
+    return made()
+
+
+def track_folder(folder, track):
+    """A context giving a local folder that holds the track (``track.json`` and ``profiles/``): the
+    track's own folder when it is local, else a temporary copy (a track in memory or in a bucket)."""
+    import contextlib
+    import json
+    import tempfile
+    from pathlib import Path
+
+    from ..results.track import INDEX_NAME, profile_file
+
+    @contextlib.contextmanager
+    def made():
+        if isinstance(folder, Path) and (folder / INDEX_NAME).is_file():
+            yield folder
+            return
+        with tempfile.TemporaryDirectory(prefix="srop-onnx-track-") as tmp:
+            root = Path(tmp) / "track"
+            (root / "profiles").mkdir(parents=True)
+            (root / INDEX_NAME).write_text(json.dumps(track.index, indent=1, allow_nan=False) + "\n")
+            for step, profile in zip(track.steps, track.profiles):
+                profile.to_json(root / profile_file(step))
+            yield root
+
+    return made()

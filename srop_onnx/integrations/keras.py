@@ -9,7 +9,9 @@ starts, then after every ``every_n_epochs`` epochs (default 1, and the last one)
 ``every_n_steps``, every that many steps. A step already in the track (a second ``fit`` starting
 where the first ended) is not measured twice. Each step's mean SROP per layer is added to the
 epoch's ``logs`` as ``srop/mean/<layer>`` (so a ``TensorBoard`` or ``CSVLogger`` callback after this
-one records them). The model is exported with ``model.export(format="onnx")``.
+one records them), and the epoch's other logged numbers (``loss``, ``val_accuracy``, ...) are kept
+with the step in the track (``metrics=False``: not kept). The model is exported with
+``model.export(format="onnx")``.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from typing import Any
 import keras
 
 from ..run.tracking import Tracker
-from ._steps import every_option
+from ._steps import every_option, logged_metrics
 
 __all__ = ["SropCallback"]
 
@@ -30,8 +32,9 @@ class SropCallback(keras.callbacks.Callback):
     spelling of ``every_n_epochs``."""
 
     def __init__(self, out, inputs, *, every_n_epochs: "int | None" = 1, every_n_steps: "int | None" = None,
-                 every: "int | None" = None, **options: Any):
+                 every: "int | None" = None, metrics: bool = True, **options: Any):
         super().__init__()
+        self.metrics = bool(metrics)
         self.every_n_epochs = every_option(every if every is not None else every_n_epochs, "every_n_epochs")
         self.every_n_steps = every_option(every_n_steps, "every_n_steps")
         self.tracker = Tracker(out, inputs, **options)
@@ -46,7 +49,8 @@ class SropCallback(keras.callbacks.Callback):
         step = self._step()
         profile = self.profiles.get(step)
         if profile is None:
-            profile = self.tracker.add(step, self.model)  # a step already in the folder is kept, not redone
+            logged = logged_metrics(logs) if self.metrics else None
+            profile = self.tracker.add(step, self.model, metrics=logged)  # a step already there is kept
             self.profiles[step] = profile
         if logs is not None:
             logs.update(self.tracker.scalars(profile))

@@ -10,7 +10,9 @@ restored step of ``trainer.fit(..., ckpt_path=...)``), then after every ``every_
 already in the track (a resumed run reaching it again) is not measured twice. The module is
 exported with the TorchScript exporter from ``example`` (default: the module's
 ``example_input_array``), under ``eval()`` and ``no_grad()``, its training mode restored after.
-Each step's mean SROP per layer goes to ``trainer.logger`` as ``srop/mean/<layer>`` at that step.
+Each step's mean SROP per layer goes to ``trainer.logger`` as ``srop/mean/<layer>`` at that step,
+and the trainer's logged numbers at that moment (``trainer.callback_metrics``: ``train_loss``,
+``val_acc``, ...) are kept with the step in the track (``metrics=False``: not kept).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ except ImportError:  # the standalone package
     from pytorch_lightning.callbacks import Callback
 
 from ..run.tracking import Tracker
-from ._steps import every_option
+from ._steps import every_option, logged_metrics
 
 __all__ = ["SropCallback"]
 
@@ -34,8 +36,10 @@ class SropCallback(Callback):
     the older spelling of ``every_n_epochs``."""
 
     def __init__(self, out, inputs, *, example=None, every_n_epochs: "int | None" = 1,
-                 every_n_steps: "int | None" = None, every: "int | None" = None, **options: Any):
+                 every_n_steps: "int | None" = None, every: "int | None" = None, metrics: bool = True,
+                 **options: Any):
         super().__init__()
+        self.metrics = bool(metrics)
         self.every_n_epochs = every_option(every if every is not None else every_n_epochs, "every_n_epochs")
         self.every_n_steps = every_option(every_n_steps, "every_n_steps")
         self.example = example
@@ -55,7 +59,8 @@ class SropCallback(Callback):
         example = self.example if self.example is not None else getattr(module, "example_input_array", None)
         if example is not None and hasattr(example, "to"):
             example = example.to(module.device)
-        profile = self.tracker.add(step, module, example=example)  # a step already there is kept, not redone
+        logged = logged_metrics(trainer.callback_metrics) if self.metrics else None
+        profile = self.tracker.add(step, module, example=example, metrics=logged)  # a step already there is kept
         self.profiles[step] = profile
         if trainer.logger is not None:
             trainer.logger.log_metrics(self.tracker.scalars(profile), step=step)

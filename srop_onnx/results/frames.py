@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from .track import Track
 
 __all__ = ["pandas", "SCHEMA", "typed", "spreadsheet_safe", "profile_frame", "layer_rows", "sweep_frame", "check_frame", "comparison_frame",
-           "track_frame"]
+           "track_frame", "track_metrics_frame"]
 
 PER = ("layer", "sample", "channel")
 _SUMMARY = ("mean", "std", "median", "q1", "q3", "min", "max")
@@ -150,6 +150,14 @@ def track_frame(track: "Track", units: str) -> Any:
                          "count": row["count"], "w1_prev": _num(row["w1_prev"]), "units": units})
     return typed(pd.DataFrame(rows, columns=["step", "layer", "depth", "mean", "std", "median", "q1", "q3",
                                              "count", "w1_prev", "units"]))
+
+
+def track_metrics_frame(track: "Track") -> Any:
+    """One row per step and recorded metric of a track: step, metric, value."""
+    pd = pandas()
+    rows = [{"step": int(e["step"]), "metric": name, "value": float(value)}
+            for e in track.index["steps"] for name, value in sorted((e.get("metrics") or {}).items())]
+    return typed(pd.DataFrame(rows, columns=["step", "metric", "value"]))
 
 
 def check_frame(result: "CheckResult") -> Any:

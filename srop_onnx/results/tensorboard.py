@@ -18,7 +18,7 @@ import numpy as np
 from ..errors import UsageError
 from .profile import Profile
 
-__all__ = ["TensorBoardWriter", "scalars"]
+__all__ = ["TensorBoardWriter", "scalars", "step_scalars", "histograms"]
 
 
 def scalars(profile: Profile, units: str | None = None, thirds: list | None = None) -> dict[str, float]:
@@ -33,6 +33,33 @@ def scalars(profile: Profile, units: str | None = None, thirds: list | None = No
     for label, value in thirds or []:
         if value is not None and math.isfinite(value):
             out[f"srop/third/{label}"] = float(value)
+    return out
+
+
+def step_scalars(profile: Profile, units: str | None = None, thirds: list | None = None) -> dict[str, float]:
+    """Every number a logger records at a step: :func:`scalars` (means and thirds) and each live
+    layer's ``srop/std/<layer>``."""
+    units = units or profile.units
+    out = scalars(profile, units, thirds)
+    for lay in profile.layers:
+        if lay.stats.count:
+            out[f"srop/std/{lay.name}"] = float(lay.summary(units).std)
+    return out
+
+
+def histograms(profile: Profile, units: str | None = None) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """``{layer: (counts, edges)}``: each live layer's exact SROP histogram as ``numpy.histogram``
+    gives one (``len(edges) == len(counts) + 1``): bucket ``k`` holds the maps whose roll-off bin is
+    ``k`` and spans ``((k - 1) / m, k / m]`` (``m_input`` in input units), ending at ``k / m`` as
+    TensorBoard's buckets do."""
+    units = units or profile.units
+    out = {}
+    for lay in profile.layers:
+        st = lay.stats
+        if st.count:
+            counts = np.asarray(st.histogram, dtype=np.int64)
+            edges = (np.arange(counts.size + 1, dtype=np.float64) - 1.0) / float(st.denom(units))
+            out[lay.name] = (counts, edges)
     return out
 
 

@@ -31,7 +31,7 @@ import numpy as np
 
 from .._version import version
 from ..core.stats import wasserstein1
-from ..errors import InputDataError
+from ..errors import InputDataError, UsageError
 from .profile import Profile
 from .validate import short_text
 
@@ -84,8 +84,10 @@ def step_entry(step: int, profile: Profile, previous: Profile | None, units: str
             w1 = _num(wasserstein1(prev.stats.histogram, prev.stats.denom(units), st.histogram, st.denom(units)))
         rows.append({"name": lay.name, **{k: _num(getattr(s, k)) for k in _STATS}, "count": int(st.count),
                      "w1_prev": w1})
+    metrics = (profile.extra.get("track") or {}).get("metrics")
     return {"step": int(step), "model": {"path": str(profile.model.get("path")), "sha256": profile.model.get("sha256")},
-            "profile": profile_file(step), "provider": profile.settings.get("provider"), "layers": rows}
+            "profile": profile_file(step), "provider": profile.settings.get("provider"), "layers": rows,
+            **({"metrics": dict(metrics)} if metrics else {})}
 
 
 def build_index(steps: list[int], profiles: list[Profile], architecture: dict, list_digest: str,
@@ -234,11 +236,26 @@ class Track:
                          f"lower at {lower} of {len(steps) - 1} steps")
         return lines
 
-    def to_dataframe(self, units: str | None = None) -> "pandas.DataFrame":
-        """One row per step and layer: step, layer, depth, mean, std, median, q1, q3, count, w1_prev,
-        units (needs pandas: ``pip install 'srop-onnx[pandas]'``)."""
-        from .frames import track_frame
+    @property
+    def metric_names(self) -> list[str]:
+        """The names of the user's metrics recorded at any step (``Tracker.add(..., metrics=)``)."""
+        return sorted({k for e in self.index["steps"] for k in (e.get("metrics") or {})})
 
+    def metrics(self) -> dict[str, np.ndarray]:
+        """Each metric's value at every step (NaN where a step did not record it)."""
+        return {name: np.array([float((e.get("metrics") or {}).get(name, math.nan)) for e in self.index["steps"]])
+                for name in self.metric_names}
+
+    def to_dataframe(self, units: str | None = None, *, per: str = "layer") -> "pandas.DataFrame":
+        """``per="layer"``: one row per step and layer: step, layer, depth, mean, std, median, q1,
+        q3, count, w1_prev, units; ``per="metric"``: one row per step and metric the user recorded:
+        step, metric, value (needs pandas: ``pip install 'srop-onnx[pandas]'``)."""
+        from .frames import track_frame, track_metrics_frame
+
+        if per == "metric":
+            return track_metrics_frame(self)
+        if per != "layer":
+            raise UsageError(f"per must be 'layer' or 'metric', got {per!r}")
         return track_frame(self, units or self.units)
 
     def _repr_html_(self) -> str:
@@ -308,8 +325,6 @@ _STEP_FILE = re.compile(r"^step-(\d{1,19})\.json$")
 def check_step(step) -> int:
     """``step`` as a step: a whole number from 0 to 2^63 - 1 (a bool, a fraction, a string or a
     negative number is refused in one line, a :class:`srop_onnx.UsageError`)."""
-    from ..errors import UsageError
-
     import numbers
 
     ok = isinstance(step, numbers.Integral) and not isinstance(step, bool)
@@ -320,10 +335,54 @@ def check_step(step) -> int:
 
 
 def stamp(profile: Profile, step: int, architecture: dict, list_digest: str, exporter: str | None,
-          name: str | None = None) -> None:
-    """What a track's step profile says of itself (``extra.track``; ``name``: the run's, if named)."""
+          name: str | None = None, metrics: dict | None = None) -> None:
+    """What a track's step profile says of itself (``extra.track``; ``name``: the run's, if named;
+    ``metrics``: the user's numbers at this step, :func:`check_metrics`)."""
     profile.extra["track"] = {"step": int(step), "list_digest": list_digest, "exporter": exporter,
-                              "architecture": architecture, **({"name": name} if name else {})}
+                              "architecture": architecture, **({"name": name} if name else {}),
+                              **({"metrics": metrics} if metrics else {})}
+
+
+#: the most metrics a step keeps, and the longest name
+MAX_METRICS, MAX_METRIC_NAME = 256, 200
+
+
+def check_metrics(metrics) -> dict[str, float]:
+    """The user's metrics of a step (``{"val_acc": 0.93}``: names to finite numbers; a framework's
+    scalar tensor is read as its number) in name order; anything else refused in one line."""
+    if metrics is None:
+        return {}
+    if not hasattr(metrics, "items"):
+        raise UsageError(f"metrics must be a mapping of names to numbers ({{'val_acc': 0.93}}), got "
+                         f"{type(metrics).__name__}")
+    out: dict[str, float] = {}
+    for name, value in metrics.items():
+        if not isinstance(name, str) or not name or len(name) > MAX_METRIC_NAME:
+            raise UsageError(f"metrics: {name!r} is not a metric name (text of 1 to {MAX_METRIC_NAME} characters)")
+        number = _metric_number(value)
+        if number is None:
+            raise UsageError(f"metrics: {name} is {short_text(repr(value))}, not a finite number; log numbers only")
+        out[name] = number
+    if len(out) > MAX_METRICS:
+        raise UsageError(f"metrics: {len(out)} given, at most {MAX_METRICS} per step")
+    return dict(sorted(out.items()))
+
+
+def _metric_number(value) -> float | None:
+    import numbers
+
+    if hasattr(value, "detach"):  # a torch tensor (on any device)
+        value = value.detach().cpu()
+    if hasattr(value, "numpy") and not isinstance(value, np.ndarray):
+        value = value.numpy()
+    if isinstance(value, np.ndarray):
+        if value.size != 1:
+            return None
+        value = value.reshape(()).item()
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        return None
+    value = float(value)
+    return value if math.isfinite(value) else None
 
 
 def in_track(folder: "Path | str", name: str) -> "Path | str":

@@ -22,7 +22,7 @@ from ..errors import UsageError
 from ..inputs.samples import Sample
 from ..results.profile import Profile
 from ..results.validate import short_text
-from ..results.track import (INDEX_NAME, Track, check_step, in_track, index_of, profile_file, profile_thirds,
+from ..results.track import (INDEX_NAME, Track, check_metrics, check_step, in_track, index_of, profile_file, profile_thirds,
                               read_index, read_profiles, same_index, shared_settings, stamp)
 from .stages import (ModelPlan, ProfileMaker, RunState, batch_loop, build_profile, load_stage, no_inputs_error,
                      open_inputs, plan_model, start_session, Checkpointer)
@@ -178,10 +178,16 @@ class Tracker:
     ``onnx.ModelProto``, a ``torch.nn.Module`` (exported with ``example``, an input batch) or a Keras
     3 model. ``out=None`` keeps the track in memory only; ``name`` names the run in the index and
     the report's title (a track has one name).
+
+    ``loggers``: objects that record each new step elsewhere (``srop_onnx.integrations.mlflow.MlflowLogger``,
+    ``srop_onnx.integrations.wandb.WandbLogger``, or any with the same two methods):
+    ``log_step(step, profile, scalars, histograms, metrics)`` after a step is stored (``scalars``:
+    ``srop/mean|std/<layer>`` and ``srop/third/<third>``; ``histograms``: ``{layer: (counts, edges)}``,
+    :func:`srop_onnx.results.tensorboard.histograms`) and ``log_track(folder, track)`` at ``close()``.
     """
 
     def __init__(self, out: "str | os.PathLike | None", inputs, *, tensorboard: "str | os.PathLike | None" = None,
-                 name: str | None = None, **options: Any):
+                 name: str | None = None, loggers: Sequence[Any] = (), **options: Any):
         from .analysis import split_options
 
         from ..files.remote import is_url
@@ -208,6 +214,11 @@ class Tracker:
         self._index: dict | None = None
         self._tb = None
         self._tb_dir = tensorboard
+        self.loggers = list(loggers or ())
+        for logger in self.loggers:
+            if not all(callable(getattr(logger, m, None)) for m in ("log_step", "log_track")):
+                raise UsageError(f"loggers: {type(logger).__name__} has no log_step and log_track methods; give "
+                                 "MlflowLogger, WandbLogger or an object with both")
         if isinstance(self.out, Path):  # a bucket has no temporaries: objects are written in one PUT
             from ..files.writes import writable_folder
 
@@ -343,15 +354,17 @@ class Tracker:
         return self._decoded
 
     # -- steps ---------------------------------------------------------------------------------
-    def add(self, step: int, model, example=None) -> Profile:
+    def add(self, step: int, model, example=None, *, metrics=None) -> Profile:
         """Analyse ``model`` as training step ``step`` (a whole number from 0 to 2^63 - 1) and add it to
         the track; returns its profile (the one already there when the track holds this very model
-        at this step)."""
+        at this step). ``metrics``: the user's numbers at this step (``{"val_acc": 0.93}``), kept
+        with it (``Track.metrics()``, ``to_dataframe(per="metric")``, the thirds plot's second axis)."""
         step = check_step(step)
+        numbers = check_metrics(metrics)
         with self._storing():
-            return self._add(step, model, example)
+            return self._add(step, model, example, numbers)
 
-    def _add(self, step: int, model, example) -> Profile:
+    def _add(self, step: int, model, example, metrics: dict | None = None) -> Profile:
         planned = self.prepare(step, model, example)
         if planned is None:
             self.hooks.notify(f"step {step}: already in the track (same model), skipped")
@@ -361,13 +374,13 @@ class Tracker:
         if next_pass is not None:  # a bar per step
             next_pass(f"step {step}")
         profile = _run_decoded(plan, self._decoded, self.measure, self.how, self.hooks)
-        self._store(step, profile, architecture_of(plan), exporter)
+        self._store(step, profile, architecture_of(plan), exporter, metrics)
         return profile
 
-    def _store(self, step: int, profile: Profile, arch: dict, exporter: str) -> None:
+    def _store(self, step: int, profile: Profile, arch: dict, exporter: str, metrics: dict | None = None) -> None:
         """Add the step: its profile, then the index made anew from every step's profile. In a
         folder, under its writer lock and after reading what another run may have added meanwhile."""
-        stamp(profile, step, arch, self._decoded.inputset.list_digest, exporter, self.name)
+        stamp(profile, step, arch, self._decoded.inputset.list_digest, exporter, self.name, metrics)
         if self.out is None:
             self._add_step(step, profile)
         else:
@@ -386,6 +399,17 @@ class Tracker:
                 self._write_index()
         if self._tb_dir is not None:
             self._tensorboard(step, profile)
+        if self.loggers:
+            self._log_step(step, profile, metrics or {})
+
+    def _log_step(self, step: int, profile: Profile, metrics: dict) -> None:
+        from ..results.tensorboard import histograms, step_scalars
+
+        names = [lay["name"] for lay in self._index["architecture"]["layers"]]
+        values = step_scalars(profile, profile.units, profile_thirds(profile, names, profile.units))
+        hists = histograms(profile, profile.units)
+        for logger in self.loggers:
+            logger.log_step(step, profile, values, hists, metrics)
 
     def _add_step(self, step: int, profile: Profile) -> None:
         """``step`` among the steps, and the index of them all (refused in one line, nothing written,
@@ -424,9 +448,15 @@ class Tracker:
         return Track(self._index, list(self._profiles), self.out)
 
     def close(self) -> None:
+        """Close the TensorBoard file and hand the track to each logger (once)."""
         if self._tb is not None:
             self._tb.close()
             self._tb = None
+        loggers, self.loggers = self.loggers, []
+        if loggers and self._index is not None:
+            track = self.track()
+            for logger in loggers:
+                logger.log_track(self.out, track)
 
     def __enter__(self) -> "Tracker":
         return self

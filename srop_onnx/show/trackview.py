@@ -117,9 +117,39 @@ def plot_lines(track: "Track", kind: str = "thirds", units: str | None = None, s
     _step_axis(ax, steps)
     ax.set_ylabel(ylabel)
     ax.grid(True, alpha=0.25)
-    _legend(fig, ax)
-    _set_title(ax, fig, title)
+    handles, labels = ax.get_legend_handles_labels()
+    if kind == "thirds" and track.metric_names:
+        more, labels_more, note = _metric_axis(ax, track, len(series))
+        handles, labels = handles + more, labels + labels_more
+        if note:
+            from .figtext import note as add_note
+
+            add_note(fig, note)
+    _legend(fig, ax, handles, labels)
+    _set_title(ax, fig, title + (" with the metrics logged beside it" if kind == "thirds" and track.metric_names
+                                 else ""))
     return fig
+
+
+#: the most user metrics drawn on the thirds plot's second axis (the note names the others)
+MAX_METRIC_LINES = 6
+
+
+def _metric_axis(ax, track: "Track", first_style: int) -> tuple[list, list[str], str | None]:
+    """The user's metrics on a second y axis (the paper's Fig. 3 reads accuracy beside SROP):
+    dotted lines with square markers, each named ``metric (right axis)``."""
+    values = track.metrics()
+    names = list(values)[:MAX_METRIC_LINES]
+    right = ax.twinx()
+    for k, name in enumerate(names):
+        look = style(first_style + k)
+        right.plot(range(len(track.steps)), values[name], marker="s", ms=3, lw=1.2, color=look["color"],
+                   linestyle=":", label=f"{name} (right axis)")
+    right.set_ylabel("metric (right axis)")
+    handles, labels = right.get_legend_handles_labels()
+    left = [n for n in values if n not in names]
+    note = f"metrics not drawn: {', '.join(left)}" if left else None
+    return handles, labels, note
 
 
 @literal_figure
@@ -170,7 +200,9 @@ def _mean_rows(track: "Track", units: str) -> str:
     head = "".join(f"<th>{s}</th>" for s in steps)
     rows = "".join(f"<tr><td>{i}</td><td class=l>{e(n)}</td>" + "".join(f"<td>{f(v)}</td>" for v in means[i]) + "</tr>"
                    for i, n in enumerate(track.layer_names))
-    return f"<table><tr><th>#</th><th class=l>layer</th>{head}</tr>{rows}</table>"
+    metrics = "".join(f"<tr><td></td><td class=l><i>{e(n)}</i></td>" + "".join(f"<td>{f(v, 4)}</td>" for v in vals)
+                      + "</tr>" for n, vals in track.metrics().items())
+    return f"<table><tr><th>#</th><th class=l>layer</th>{head}</tr>{rows}{metrics}</table>"
 
 
 def track_report(track: "Track", *, units: str | None = None) -> str:

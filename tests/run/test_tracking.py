@@ -277,3 +277,44 @@ def test_tensorboard_histograms_are_the_profiles_own(ckpts, tmp_path):
             scalar = next(s for s in acc.Scalars(f"srop/mean/{lay.name}") if s.step == step)
             assert scalar.value == pytest.approx(lay.summary("band").mean, rel=1e-6)
     assert {f"srop/third/{t}" for t in ("shallow", "middle", "deep")} <= set(acc.Tags()["scalars"])
+
+
+def test_a_step_carries_the_users_metrics_into_the_track_its_frame_plot_and_report(ckpts, tmp_path):
+    """Issue 37: metrics beside SROPs (the paper's Fig. 3 reads accuracy and SROP together)."""
+    folder, inputs = ckpts
+    models = sorted(folder.glob("*.onnx"))
+    with srop_onnx.Tracker(tmp_path / "out", inputs) as tk:
+        tk.add(0, models[0], metrics={"val_acc": 0.25, "loss": np.float32(2.5)})
+        tk.add(1, models[1])
+        tk.add(2, models[2], metrics={"val_acc": np.array(0.75)})
+    tr = srop_onnx.Track.load(tmp_path / "out")
+    assert tr.metric_names == ["loss", "val_acc"]
+    got = tr.metrics()
+    assert got["val_acc"][[0, 2]].tolist() == [0.25, 0.75] and np.isnan(got["val_acc"][1])
+    assert got["loss"][0] == pytest.approx(2.5) and np.isnan(got["loss"][1:]).all()
+    assert json.loads((tmp_path / "out" / "profiles" / "step-00000000.json").read_text())["extra"]["track"][
+        "metrics"] == {"loss": 2.5, "val_acc": 0.25}
+    if pytest.importorskip("pandas"):
+        frame = tr.to_dataframe(per="metric")
+        assert frame.values.tolist() == [[0, "loss", 2.5], [0, "val_acc", 0.25], [2, "val_acc", 0.75]]
+    fig = srop_onnx.plot.track(tr, kind="thirds")
+    legend = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert "val_acc (right axis)" in legend and "loss (right axis)" in legend and len(fig.axes) == 2
+    from srop_onnx.show.trackview import track_report
+
+    assert "<i>val_acc</i>" in track_report(tr)
+
+
+@pytest.mark.parametrize("metrics, message", [
+    ({"acc": float("nan")}, "acc is nan, not a finite number"),
+    ({"acc": "high"}, "acc is 'high', not a finite number"),
+    ({"": 1.0}, "is not a metric name"),
+    ([("acc", 1.0)], "metrics must be a mapping of names to numbers"),
+    ({"acc": np.ones(3)}, "not a finite number"),
+])
+def test_metrics_that_are_not_numbers_are_refused_before_anything_runs(ckpts, tmp_path, metrics, message):
+    folder, inputs = ckpts
+    tk = srop_onnx.Tracker(tmp_path / "out", inputs)
+    with pytest.raises(UsageError, match=message):
+        tk.add(0, sorted(folder.glob("*.onnx"))[0], metrics=metrics)
+    assert not (tmp_path / "out").exists()

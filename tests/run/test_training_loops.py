@@ -94,7 +94,9 @@ def _lightning_model():
 
         def training_step(self, batch, _i):
             x, y = batch
-            return torch.nn.functional.cross_entropy(self(x), y)
+            loss = torch.nn.functional.cross_entropy(self(x), y)
+            self.log("train_loss", loss, on_step=False, on_epoch=True)
+            return loss
 
         def configure_optimizers(self):
             return torch.optim.Adam(self.parameters(), lr=1e-2)
@@ -119,11 +121,16 @@ def test_lightning_callback_tracks_on_rank_zero_and_logs_through_the_logger(imag
     logger = CSVLogger(str(tmp_path / "logs"))
     cb = SropCallback(tmp_path / "out", images, every=1)
     _trainer(L, 2, [cb], logger).fit(Model(), loader)
-    assert srop_onnx.Track.load(tmp_path / "out").steps == [0, 2, 4]  # the trainer's global_step
+    track = srop_onnx.Track.load(tmp_path / "out")
+    assert track.steps == [0, 2, 4]  # the trainer's global_step
+    # Issue 37: the trainer's logged numbers are kept with each step (none yet at step 0)
+    loss = track.metrics()["train_loss"]
+    assert np.isnan(loss[0]) and np.all(np.isfinite(loss[1:])) and loss[1] != loss[2]
     rows = (tmp_path / "logs" / "lightning_logs" / "version_0" / "metrics.csv").read_text().splitlines()
     assert "srop/mean/net.0" in rows[0]
-    step = rows[0].split(",").index("step")
-    assert sorted({int(r.split(",")[step]) for r in rows[1:]}) == [0, 2, 4]  # logged at those steps
+    head = rows[0].split(",")
+    step, srop = head.index("step"), head.index("srop/mean/net.0")
+    assert sorted({int(r.split(",")[step]) for r in rows[1:] if r.split(",")[srop]}) == [0, 2, 4]  # at those steps
 
 
 def test_a_resumed_lightning_fit_continues_the_track(images, tmp_path):
@@ -170,6 +177,7 @@ def test_keras_callback_tracks_fit_and_adds_the_means_to_the_logs(tmp_path, rng)
     assert tr.steps == [0, 1, 2] and tr.layer_names == ["conv_a", "pool", "conv_b"]  # the Keras layers' own names
     assert tr.index["exporter"].startswith("keras")
     assert history.history["srop/mean/conv_b"] == [cb.profiles[e].layer("conv_b").summary("band").mean for e in (1, 2)]
+    assert tr.metrics()["loss"][1:].tolist() == history.history["loss"]  # Issue 37: the epoch's logs kept
     # Issue 37 item 2: a second fit (fine-tuning) continues the track at the optimizer's step
     x, y = rng.random((32, 16, 16, 1)).astype("float32"), rng.integers(0, 3, 32)
     model.fit(x, y, epochs=2, batch_size=16, verbose=0, callbacks=[SropCallback(tmp_path / "out", images)])
