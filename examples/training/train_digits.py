@@ -114,11 +114,11 @@ def run_track(out: Path, epochs: int = 20, probe: int = 200, seed: int = 0) -> d
     example = torch.from_numpy(x[:1])
     acc = {0: accuracy(net, xt, yt)}
     with srop_onnx.Tracker(out / "track", probe_x) as tk:
-        tk.add(0, net, example=example)
+        tk.add(0, net, example=example, metrics={"test_accuracy": acc[0]})
 
         def each_epoch(epoch: int) -> None:
             acc[epoch] = accuracy(net, xt, yt)
-            tk.add(epoch, net, example=example)
+            tk.add(epoch, net, example=example, metrics={"test_accuracy": acc[epoch]})
             print(f"epoch {epoch}: test accuracy {acc[epoch]:.3f}", flush=True)
 
         train(net, x, y, epochs, seed=seed, each_epoch=each_epoch)

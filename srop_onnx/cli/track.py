@@ -21,6 +21,24 @@ def _steps(text: str | None) -> list[int] | None:
         raise UsageError(f"--steps {text!r}: give whole numbers separated by commas (0,1,5,...)") from None
 
 
+def _example(text: str | None):
+    """``--example-shape N,C,H,W`` as a zero batch (float32; a torch tensor when PyTorch exports it)."""
+    if text is None:
+        return None
+    try:
+        shape = tuple(int(v) for v in text.replace("x", ",").split(",") if v.strip())
+    except ValueError:
+        shape = ()
+    if not shape or any(d < 1 or d > 65536 for d in shape) or len(shape) > 6:
+        raise UsageError(f"--example-shape {text!r}: give the input's dimensions, batch first (e.g. 1,3,224,224)")
+    try:
+        import torch
+    except ImportError:
+        raise UsageError("--example-shape: PyTorch is not installed; it is what reads and exports .pt/.ckpt "
+                         "checkpoints (pip install torch)") from None
+    return torch.zeros(shape)
+
+
 def _guard_folder(out: str, given: list[str]) -> None:
     """The track folder is never one of the user's input or checkpoint folders, nor inside one."""
     from pathlib import Path
@@ -51,17 +69,24 @@ def _guard_folder(out: str, given: list[str]) -> None:
 @click.option("--tensorboard", metavar="LOGDIR", type=click.Path(file_okay=False, path_type=str),
               help="Also write TensorBoard events (scalars and exact histograms) here.")
 @click.option("--name", metavar="TEXT", help="Name the run (the report's title); a track has one name.")
+@click.option("--model-factory", metavar="MODULE:FUNCTION",
+              help="For PyTorch .pt/.pth/Lightning .ckpt checkpoints: the function (or class) that builds the network "
+                   "their weights go into (.keras files need none).")
+@click.option("--example-shape", metavar="N,C,H,W",
+              help="For PyTorch checkpoints: the shape of the example input they are exported from (zeros).")
 @_tap_options
 @_options(_MEASURE_OPTIONS)
 @_options([o for o in _RUN_OPTIONS if o is not _SHARD_OPTION])  # a track step is one whole run
-def track(checkpoints, inputs, out, steps, tensorboard, name, **o):
-    """Analyse every CHECKPOINT (ONNX files, or folders of them) on the same inputs and write a
-    track: one profile per step and track.json. Steps already in OUT are skipped.
+def track(checkpoints, inputs, out, steps, tensorboard, name, model_factory, example_shape, **o):
+    """Analyse every CHECKPOINT (ONNX files, or folders of them; also a framework's own: .keras, and
+    PyTorch .pt/.pth or Lightning .ckpt with --model-factory) on the same inputs and write a track:
+    one profile per step and track.json. Steps already in OUT are skipped.
 
     \b
     Examples:
       srop-onnx track checkpoints/ --inputs val/ -o track/
       srop-onnx track e0.onnx e5.onnx e10.onnx --inputs val/ -o track/ --tensorboard runs/srop
+      srop-onnx track ckpts/ --model-factory mynets:make_net --example-shape 1,1,32,32 --inputs val/ -o track/
       srop-onnx plot track/track.json --kind heatmap -o heatmap.png
     """
     from dataclasses import replace
@@ -81,7 +106,7 @@ def track(checkpoints, inputs, out, steps, tensorboard, name, **o):
                "progress": bar, "notify": hooks.notify, "detail": hooks.detail}
     try:
         result = run_track(list(checkpoints), list(inputs), out, steps=_steps(steps), tensorboard=tensorboard,
-                           name=name, **options)
+                           name=name, model_factory=model_factory, example=_example(example_shape), **options)
     finally:
         bar.stop()
     if not o["quiet"]:

@@ -50,8 +50,9 @@ def profile_file_of(step: int, profile):
 
 
 def track_folder(folder, track):
-    """A context giving a local folder that holds the track (``track.json`` and ``profiles/``): the
-    track's own folder when it is local, else a temporary copy (a track in memory or in a bucket)."""
+    """A context giving a temporary local folder that holds the track as a track folder does
+    (``track.json`` and ``profiles/``, nothing else: no lock file), from the track in memory
+    (wherever its own folder is: local, a bucket, none)."""
     import contextlib
     import json
     import tempfile
@@ -61,9 +62,6 @@ def track_folder(folder, track):
 
     @contextlib.contextmanager
     def made():
-        if isinstance(folder, Path) and (folder / INDEX_NAME).is_file():
-            yield folder
-            return
         with tempfile.TemporaryDirectory(prefix="srop-onnx-track-") as tmp:
             root = Path(tmp) / "track"
             (root / "profiles").mkdir(parents=True)

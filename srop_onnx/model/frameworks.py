@@ -17,7 +17,10 @@ from pathlib import Path
 
 from ..errors import ModelError, UsageError
 
-__all__ = ["framework_of", "to_onnx"]
+__all__ = ["framework_of", "to_onnx", "NATIVE_SUFFIXES", "resolve_factory", "load_native"]
+
+#: checkpoints that hold a framework's weights, not a graph: built into a model, then exported
+NATIVE_SUFFIXES = (".pt", ".pth", ".ckpt", ".keras")
 
 #: the exporter each kind of model goes through (recorded in a track; a track never mixes two)
 EXPORTERS = {"onnx": "ONNX file or bytes, as given", "torch": "torch.onnx.export (TorchScript, dynamo=False)",
@@ -65,7 +68,7 @@ def _torch_bytes(module, example, input_name: str) -> bytes:
     buf = io.BytesIO()
     try:
         module.eval()
-        with torch.no_grad():
+        with torch.no_grad(), quiet_exporter():
             torch.onnx.export(module, args, buf, dynamo=False, opset_version=17, input_names=names,
                               dynamic_axes={n: {0: "batch"} for n in names})
     except Exception as exc:  # noqa: BLE001 - the exporter's many errors, as one line
@@ -88,11 +91,36 @@ def _keras_bytes(model, example=None) -> bytes:
         return _keras_names(model, path.read_bytes())
 
 
+def quiet_exporter():
+    """A context in which the exporters' own warnings stay out of the user's training log: the
+    TorchScript tracer's ``TracerWarning`` (a Python ``if`` on a tensor, traced as a constant: the
+    export is of one fixed input shape, which is what is measured) and the legacy-exporter and
+    deprecation notices, three and more per step otherwise."""
+    import contextlib
+    import warnings
+
+    @contextlib.contextmanager
+    def quiet():
+        with warnings.catch_warnings():
+            try:
+                from torch.jit import TracerWarning
+
+                warnings.simplefilter("ignore", TracerWarning)
+            except ImportError:  # Keras on TensorFlow: no torch
+                pass
+            warnings.simplefilter("ignore", DeprecationWarning)
+            warnings.simplefilter("ignore", FutureWarning)
+            yield
+
+    return quiet()
+
+
 def _keras_export(model, path: Path) -> None:
-    try:
-        model.export(str(path), format="onnx", verbose=False)
-    except TypeError:  # Keras versions without the verbose argument
-        model.export(str(path), format="onnx")
+    with quiet_exporter():
+        try:
+            model.export(str(path), format="onnx", verbose=False)
+        except TypeError:  # Keras versions without the verbose argument
+            model.export(str(path), format="onnx")
 
 
 def _keras_call_once(model, example) -> bool:
@@ -169,3 +197,75 @@ def _keras_pool_names(model, proto) -> int:
             node.name = name
             renamed += 1
     return renamed
+
+
+def resolve_factory(factory):
+    """``factory`` as a callable: itself, or ``"module:function"`` (``module`` importable, or a
+    module of the current folder), which builds the network a checkpoint's weights go into."""
+    if factory is None or callable(factory):
+        return factory
+    import importlib
+    import sys
+
+    text = str(factory)
+    module, sep, attr = text.partition(":")
+    if not sep or not module or not attr:
+        raise UsageError(f"--model-factory {text!r}: give module:function (e.g. mynets:make_net), the function that "
+                         "builds the network")
+    if os.getcwd() not in sys.path:  # a module beside the user, as `python -m` finds it
+        sys.path.insert(0, os.getcwd())
+    try:
+        found = importlib.import_module(module)
+    except Exception as exc:  # noqa: BLE001 - the user's module: any error is theirs, said in one line
+        raise UsageError(f"--model-factory {text}: cannot import {module} ({type(exc).__name__}: {exc})") from None
+    obj = found
+    for part in attr.split("."):
+        obj = getattr(obj, part, None)
+        if obj is None:
+            raise UsageError(f"--model-factory {text}: {module} has no {attr}")
+    if not callable(obj):
+        raise UsageError(f"--model-factory {text}: {attr} is not a function or class")
+    return obj
+
+
+def _state_dict(path: Path):
+    """The weights a PyTorch checkpoint holds: a state dict, or the ``state_dict`` (Lightning) or
+    ``model_state_dict`` entry of a training checkpoint; tensors only are unpickled."""
+    import torch
+
+    try:
+        state = torch.load(str(path), map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - not a checkpoint, or one holding more than weights
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelError(f"{path}: cannot read its weights ({first[:200]}); save the model's state_dict() "
+                         "(torch.save(model.state_dict(), path))") from None
+    if isinstance(state, dict):
+        for key in ("state_dict", "model_state_dict"):
+            if isinstance(state.get(key), dict):
+                return state[key]
+    return state
+
+
+def load_native(path, factory=None):
+    """The model a native checkpoint holds: a ``.keras`` file loaded by Keras; a PyTorch ``.pt``,
+    ``.pth`` or Lightning ``.ckpt`` loaded into the network ``factory()`` builds (its
+    ``load_state_dict``, strict)."""
+    path = Path(path)
+    if path.suffix.lower() == ".keras":
+        import keras
+
+        try:
+            return keras.saving.load_model(str(path), compile=False)
+        except Exception as exc:  # noqa: BLE001
+            raise ModelError(f"{path}: Keras cannot load it ({str(exc).strip().splitlines()[0][:200]})") from None
+    if factory is None:
+        raise UsageError(f"{path}: a {path.suffix} checkpoint holds weights, not the network; give --model-factory "
+                         "module:function (Python: model_factory=) that builds it, and --example-shape")
+    model = resolve_factory(factory)()
+    try:
+        model.load_state_dict(_state_dict(path))
+    except RuntimeError as exc:
+        first = str(exc).strip().splitlines()
+        raise ModelError(f"{path}: its weights do not fit the network the factory builds "
+                         f"({' '.join(first[:2])[:240]})") from None
+    return model

@@ -107,6 +107,11 @@ def build_index(steps: list[int], profiles: list[Profile], architecture: dict, l
             "exporter": exporter, **({"name": name} if name else {}), "steps": entries}
 
 
+#: a third's mean that moved less than this (in the track's units) did not move: the verdicts call
+#: 0.644 -> 0.643 unchanged, and "lower at N steps" counts steps lower by at least this much
+SAME_WITHIN = 0.005
+
+
 def third_groups(names: list[str]) -> list[tuple[str, list[str]]]:
     """The layers in depth thirds (shallow, middle, deep) by position, or one group ("all layers")
     when there are fewer than three (as sweeps group them)."""
@@ -215,9 +220,10 @@ class Track:
                 for k, (label, _) in enumerate(third_groups(self.layer_names))]
 
     def verdicts(self, units: str | None = None) -> list[str]:
-        """One line per depth third: first and last step's mean, and at how many steps it was
-        lower than at the first step (``deep third: 0.812 -> 0.745 (step 0 -> 20), lower at 17 of 20
-        steps``)."""
+        """One line per depth third: first and last step's mean, whether it fell, rose or stayed
+        (a change under :data:`SAME_WITHIN` is no change), and at how many steps it was lower than at
+        the first step by at least that much (``deep third: 0.812 -> 0.745 (step 0 -> 20), fell by
+        0.067; lower at 17 of 20 steps``)."""
         steps = self.steps
         if len(steps) < 2:
             return [f"one step ({steps[0] if steps else '-'}): nothing to compare yet"]
@@ -230,9 +236,12 @@ class Track:
             digits = 3
             while digits < 6 and f"{a:.{digits}f}" == f"{b:.{digits}f}" and a != b:
                 digits += 1
-            lower = int(np.sum(series[1:] < a))
+            change = b - a
+            trend = (f"fell by {-change:.3f}" if change <= -SAME_WITHIN else f"rose by {change:.3f}"
+                     if change >= SAME_WITHIN else f"unchanged (within {SAME_WITHIN:g})")
+            lower = int(np.sum(series[1:] <= a - SAME_WITHIN))
             name = f"{label} third" if label != "all layers" else label
-            lines.append(f"{name}: {a:.{digits}f} -> {b:.{digits}f} (step {steps[0]} -> {steps[-1]}), "
+            lines.append(f"{name}: {a:.{digits}f} -> {b:.{digits}f} (step {steps[0]} -> {steps[-1]}), {trend}; "
                          f"lower at {lower} of {len(steps) - 1} steps")
         return lines
 

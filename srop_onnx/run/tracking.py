@@ -57,9 +57,14 @@ def _checkpoint_files(m) -> list:
         return found
     p = Path(m)
     if p.is_dir():
+        from ..model.frameworks import NATIVE_SUFFIXES
+
         found = sorted((f for f in p.iterdir() if f.suffix.lower() == ".onnx" and f.is_file()), key=_natural)
+        if not found:  # a folder of a framework's own checkpoints
+            found = sorted((f for f in p.iterdir() if f.suffix.lower() in NATIVE_SUFFIXES and f.is_file()),
+                           key=_natural)
         if not found:
-            raise UsageError(f"{p}: no .onnx checkpoints in this folder")
+            raise UsageError(f"{p}: no .onnx checkpoints (nor .pt, .pth, .ckpt or .keras ones) in this folder")
         return found
     if not p.exists():
         raise UsageError(f"{p}: no such checkpoint; give ONNX files or folders of them")
@@ -292,13 +297,13 @@ class Tracker:
         atomic_write_text(in_track(self.out, INDEX_NAME), json.dumps(self._index, indent=1, allow_nan=False) + "\n")
 
     # -- what a step must agree with ------------------------------------------------------------
-    def _plan(self, step: int, model, example) -> tuple[ModelPlan, str]:
+    def _plan(self, step: int, model, example, source: str | None = None) -> tuple[ModelPlan, str]:
         from ..model.frameworks import EXPORTERS, to_onnx
         from ..model.modelio import as_loaded
 
         onnx_model, kind = to_onnx(model, example)
-        if not isinstance(onnx_model, (str, os.PathLike)):  # in memory: named after its step
-            onnx_model = as_loaded(onnx_model, f"step-{step}.onnx")
+        if not isinstance(onnx_model, (str, os.PathLike)):  # in memory: named after its checkpoint, or its step
+            onnx_model = as_loaded(onnx_model, source or f"step-{step}.onnx")
         plan = plan_model(load_stage(onnx_model), self.measure, inputs=self.inputs)
         if self._index is not None and self._index.get("exporter") not in (None, EXPORTERS[kind]):
             raise UsageError(f"step {step}: exported by {EXPORTERS[kind]}, but the track holds models exported by "
@@ -330,10 +335,10 @@ class Tracker:
             raise UsageError(f"step {step}: {analyzed} samples, but every step of the track{where} analysed "
                              f"{held_n} (another --limit?); use the track's inputs and limit or another folder (-o)")
 
-    def prepare(self, step: int, model, example=None) -> "tuple[ModelPlan, str] | None":
+    def prepare(self, step: int, model, example=None, source: str | None = None) -> "tuple[ModelPlan, str] | None":
         """Plan ``step`` and check that it belongs to the track; None when the track already holds
         this very model at this step (nothing to do)."""
-        plan, exporter = self._plan(step, model, example)
+        plan, exporter = self._plan(step, model, example, source)
         decoded = self._inputs(plan)  # a step already there is checked too: a rerun with other settings is refused
         self._check(step, plan, decoded.inputset.settings(plan, self.measure), decoded.inputset.list_digest,
                     len(decoded.samples))
@@ -354,18 +359,20 @@ class Tracker:
         return self._decoded
 
     # -- steps ---------------------------------------------------------------------------------
-    def add(self, step: int, model, example=None, *, metrics=None) -> Profile:
+    def add(self, step: int, model, example=None, *, metrics=None, source: str | None = None) -> Profile:
         """Analyse ``model`` as training step ``step`` (a whole number from 0 to 2^63 - 1) and add it to
         the track; returns its profile (the one already there when the track holds this very model
         at this step). ``metrics``: the user's numbers at this step (``{"val_acc": 0.93}``), kept
-        with it (``Track.metrics()``, ``to_dataframe(per="metric")``, the thirds plot's second axis)."""
+        with it (``Track.metrics()``, ``to_dataframe(per="metric")``, the thirds plot's second axis).
+        ``source``: what the profile names a model exported here (default ``step-<step>.onnx``; a
+        framework checkpoint's path when ``track`` loaded it)."""
         step = check_step(step)
         numbers = check_metrics(metrics)
         with self._storing():
-            return self._add(step, model, example, numbers)
+            return self._add(step, model, example, numbers, source)
 
-    def _add(self, step: int, model, example, metrics: dict | None = None) -> Profile:
-        planned = self.prepare(step, model, example)
+    def _add(self, step: int, model, example, metrics: dict | None = None, source: str | None = None) -> Profile:
+        planned = self.prepare(step, model, example, source)
         if planned is None:
             self.hooks.notify(f"step {step}: already in the track (same model), skipped")
             return self._profiles[self._steps.index(step)]
@@ -486,25 +493,46 @@ def _remove_stale(out: Path) -> None:
 
 
 def track(models, inputs, out: "str | os.PathLike | None" = None, *, steps: Sequence[int] | None = None,
-          tensorboard: "str | os.PathLike | None" = None, name: str | None = None, **options: Any) -> Track:
+          tensorboard: "str | os.PathLike | None" = None, name: str | None = None, model_factory=None,
+          example=None, **options: Any) -> Track:
     """Profiles of checkpoints of one model (ONNX files, or folders of them) over the same inputs,
     decoded once, as a :class:`Track` (written to ``out`` when given; see :class:`Tracker`).
     ``steps``: the step of each checkpoint (default: the last integer in its file name). Every
-    checkpoint is checked against the track before any is analysed."""
+    checkpoint is checked against the track before any is analysed.
+
+    A framework's own checkpoints are taken too: ``.keras`` files (loaded by Keras), and PyTorch
+    ``.pt``/``.pth`` state dicts or Lightning ``.ckpt`` files, loaded into the network that
+    ``model_factory`` builds (a callable, or ``"module:function"``) and exported from ``example``
+    (an input batch) as :class:`Tracker` exports a module."""
     from ..files.remote import using_storage_options
 
     if isinstance(models, (str, os.PathLike)):
         models = [models]
     with using_storage_options(options.get("storage_options")):
         return _track(checkpoint_steps(list(models), steps),
-                      Tracker(out, inputs, tensorboard=tensorboard, name=name, **options))
+                      Tracker(out, inputs, tensorboard=tensorboard, name=name, **options), model_factory, example)
 
 
-def _track(entries: list, tk: Tracker) -> Track:
+def _model_of(path, factory, example):
+    """What a checkpoint gives the Tracker: an ONNX file as it is, a framework checkpoint as the
+    model it holds (and the example it is exported from)."""
+    from ..model.frameworks import NATIVE_SUFFIXES, load_native
+
+    if not str(path).lower().endswith(NATIVE_SUFFIXES):
+        return path, None
+    model = load_native(path, factory)
+    if example is None and str(path).lower().endswith((".pt", ".pth", ".ckpt")):
+        raise UsageError(f"{path}: a PyTorch checkpoint is exported from an example input; give --example-shape "
+                         "N,C,H,W (Python: example=)")
+    return model, example
+
+
+def _track(entries: list, tk: Tracker, factory=None, example=None) -> Track:
     try:
         todo, first = [], None
         for step, path in entries:  # every checkpoint is checked before the first one runs
-            planned = tk.prepare(step, path)
+            model, given = _model_of(path, factory, example)
+            planned = tk.prepare(step, model, given, source=str(path))
             if planned is None:
                 tk.hooks.notify(f"step {step}: already in the track (same model), skipped")
                 continue
@@ -516,7 +544,8 @@ def _track(entries: list, tk: Tracker) -> Track:
                                  "one track holds one model")
             todo.append((step, path))
         for step, path in todo:
-            tk.add(step, path)
+            model, given = _model_of(path, factory, example)
+            tk.add(step, model, given, source=str(path))
         return tk.track()
     finally:
         tk.close()

@@ -145,7 +145,7 @@ def _metric_axis(ax, track: "Track", first_style: int) -> tuple[list, list[str],
         look = style(first_style + k)
         right.plot(range(len(track.steps)), values[name], marker="s", ms=3, lw=1.2, color=look["color"],
                    linestyle=":", label=f"{name} (right axis)")
-    right.set_ylabel("metric (right axis)")
+    right.set_ylabel(f"{names[0]} (right axis)" if len(names) == 1 else "metrics (right axis)")
     handles, labels = right.get_legend_handles_labels()
     left = [n for n in values if n not in names]
     note = f"metrics not drawn: {', '.join(left)}" if left else None

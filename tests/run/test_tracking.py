@@ -176,9 +176,12 @@ def test_the_cli_prints_a_layers_by_steps_table_and_a_verdict_per_third(ckpts, t
     tr = srop_onnx.Track.load(tmp_path / "out")
     means = tr.means()
     for label, series in tr.thirds():  # one verdict per third, from the track's own numbers
-        lower = int(np.sum(series[1:] < series[0]))
-        assert f"{label} third: {series[0]:.3f} -> {series[-1]:.3f} (step 0 -> 11), lower at {lower} of 11 steps" \
-            in text
+        lower = int(np.sum(series[1:] <= series[0] - 0.005))
+        change = series[-1] - series[0]
+        trend = (f"fell by {-change:.3f}" if change <= -0.005 else f"rose by {change:.3f}" if change >= 0.005
+                 else "unchanged (within 0.005)")
+        assert (f"{label} third: {series[0]:.3f} -> {series[-1]:.3f} (step 0 -> 11), {trend}; lower at {lower} of "
+                "11 steps") in text
     assert means.shape == (3, 12)
 
 
@@ -318,3 +321,19 @@ def test_metrics_that_are_not_numbers_are_refused_before_anything_runs(ckpts, tm
     with pytest.raises(UsageError, match=message):
         tk.add(0, sorted(folder.glob("*.onnx"))[0], metrics=metrics)
     assert not (tmp_path / "out").exists()
+
+
+def test_a_tiny_change_of_a_third_is_not_called_lower():
+    """Issue 37 item 7: 0.644 -> 0.643 was "lower"."""
+    from srop_onnx.results.track import Track
+
+    class Fixed(Track):
+        def thirds(self, units=None):
+            return [("shallow", np.array([0.644, 0.6435, 0.643])), ("middle", np.array([0.70, 0.69, 0.60])),
+                    ("deep", np.array([0.50, 0.52, 0.51]))]
+
+    tr = Fixed({"steps": [{"step": 0}, {"step": 1}, {"step": 2}], "architecture": {"layers": []}}, [])
+    assert tr.verdicts() == [
+        "shallow third: 0.644 -> 0.643 (step 0 -> 2), unchanged (within 0.005); lower at 0 of 2 steps",
+        "middle third: 0.700 -> 0.600 (step 0 -> 2), fell by 0.100; lower at 2 of 2 steps",
+        "deep third: 0.500 -> 0.510 (step 0 -> 2), rose by 0.010; lower at 0 of 2 steps"]

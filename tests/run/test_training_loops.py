@@ -224,3 +224,25 @@ def test_a_keras_model_never_called_is_called_once_and_tracked(tmp_path, rng):
     model = keras.Model(inp, keras.layers.Conv2D(4, 3, padding="same", name="conv_b")(x))
     profile = srop_onnx.Tracker(None, rng.random((4, 16, 16, 1), dtype=np.float32)).add(0, model)
     assert [lay.name for lay in profile.layers] == ["conv_a", "pool", "conv_b"]
+
+
+def test_exports_leave_no_tracer_or_deprecation_warning_in_the_training_log(images, tmp_path):
+    """Issue 37 item 7: three TracerWarnings per epoch (and the legacy exporter's notice) were in
+    every training log."""
+    import warnings
+
+    class Branchy(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = torch.nn.Conv2d(1, 4, 3, padding=1)
+
+        def forward(self, x):
+            if x.shape[1] != 1:  # a Python if on a traced value: a TracerWarning when exported
+                raise ValueError("one channel")
+            return self.conv(x)
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with srop_onnx.Tracker(None, images) as tk:
+            tk.add(0, Branchy(), example=torch.zeros(1, 1, 16, 16))
+    assert [str(w.message)[:80] for w in caught] == []
