@@ -198,7 +198,7 @@ def test_every_public_name_resolves():
 
 
 #: the public keyword facades (the API users call with keywords); click commands are exempt too
-FACADES = {("run/analysis.py", "analyze"), ("run/sweeps.py", "sweep")}
+FACADES = {("run/analysis.py", "analyze"), ("run/sweeps.py", "sweep"), ("run/tracking.py", "track")}
 
 
 def _is_click_command(fn) -> bool:

@@ -85,10 +85,21 @@ def _keras_bytes(model, example=None) -> bytes:
             _keras_export(model, path)
         except Exception as exc:  # noqa: BLE001
             if "never called" not in str(exc) or not _keras_call_once(model, example):
-                raise ModelError(f"Keras model.export(format='onnx') failed: "
-                                 f"{str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__}") from exc
-            _keras_export(model, path)  # a model built with keras.Input but never called: called once, exported
+                raise _keras_error(exc) from exc
+            try:  # a model built with keras.Input but never called: called once, exported
+                _keras_export(model, path)
+            except Exception as again:  # noqa: BLE001
+                raise _keras_error(again) from again
         return _keras_names(model, path.read_bytes())
+
+
+def _keras_error(exc: Exception) -> Exception:
+    """Keras's export error as one line; the missing exporter of its TensorFlow backend says how."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if isinstance(exc, ImportError) and "tf2onnx" in text:
+        return UsageError("Keras on its TensorFlow backend exports to ONNX through tf2onnx, which is not installed; "
+                          "pip install tf2onnx")
+    return ModelError(f"Keras model.export(format='onnx') failed: {text}")
 
 
 def quiet_exporter():

@@ -66,6 +66,23 @@ def shared_settings(of: "Profile | dict") -> dict:
     return json.loads(json.dumps({k: settings.get(k, MEASURED_KEYS[k]) for k in MEASURED_KEYS}))
 
 
+#: ops an exporter may add, drop or fold for one model depending on its weights' values (an Add of
+#: a zero bias, a Mul by ones, a BatchNormalization folded into its Conv), and bookkeeping ops: not
+#: part of what makes two steps the same model (:func:`same_architecture`)
+FOLDABLE_OPS = frozenset({"Identity", "Constant", "Add", "Sub", "Mul", "Div", "BatchNormalization"})
+
+
+def same_architecture(a: dict, b: dict) -> bool:
+    """Two steps are the same model when their input (name, shape, layout, dtype), their tapped
+    layers (names, ops, inferred shapes, in order) and their op types' counts - :data:`FOLDABLE_OPS`
+    aside - are the same."""
+    def core(arch: dict) -> tuple:
+        ops = {k: v for k, v in (arch.get("ops") or {}).items() if k not in FOLDABLE_OPS}
+        return arch.get("input"), arch.get("layers"), ops
+
+    return core(a) == core(b)
+
+
 def architecture_digest(arch: dict) -> str:
     return hashlib.sha256(json.dumps(arch, sort_keys=True).encode()).hexdigest()
 
@@ -344,12 +361,20 @@ def check_step(step) -> int:
 
 
 def stamp(profile: Profile, step: int, architecture: dict, list_digest: str, exporter: str | None,
-          name: str | None = None, metrics: dict | None = None) -> None:
+          name: str | None = None, metrics: dict | None = None, content: str | None = None) -> None:
     """What a track's step profile says of itself (``extra.track``; ``name``: the run's, if named;
-    ``metrics``: the user's numbers at this step, :func:`check_metrics`)."""
+    ``metrics``: the user's numbers at this step, :func:`check_metrics`; ``content``: the model's
+    content digest, names aside, ``srop_onnx.run.tracking.content_digest``)."""
     profile.extra["track"] = {"step": int(step), "list_digest": list_digest, "exporter": exporter,
                               "architecture": architecture, **({"name": name} if name else {}),
-                              **({"metrics": metrics} if metrics else {})}
+                              **({"metrics": metrics} if metrics else {}), **({"content": content} if content else {})}
+
+
+def same_model(profile: Profile, sha256: str, content: str | None) -> bool:
+    """Whether the step ``profile`` measured this model: the same file bytes, or the same content
+    (an exporter that numbers its node names per export, tf2onnx, gives other bytes for it)."""
+    held = (profile.extra.get("track") or {}).get("content")
+    return profile.model.get("sha256") == sha256 or (content is not None and held == content)
 
 
 #: the most metrics a step keeps, and the longest name
@@ -468,7 +493,7 @@ def index_of(profiles: dict[int, Profile], fallback: dict | None, where: str = "
     settings = shared_settings(profiles[steps[0]])
     for step in steps[1:]:
         meta, mine = _meta(step, profiles[step], fallback, where), shared_settings(profiles[step])
-        what = ("architecture" if meta[0] != first[0] else "input set" if meta[1] != first[1]
+        what = ("architecture" if not same_architecture(meta[0], first[0]) else "input set" if meta[1] != first[1]
                 else "exporter" if meta[2] != first[2] else "settings" if mine != settings
                 else "units" if profiles[step].units != profiles[steps[0]].units else None)
         if what is not None:

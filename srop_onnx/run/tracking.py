@@ -22,7 +22,8 @@ from ..errors import UsageError
 from ..inputs.samples import Sample
 from ..results.profile import Profile
 from ..results.validate import short_text
-from ..results.track import (INDEX_NAME, Track, check_metrics, check_step, in_track, index_of, profile_file, profile_thirds,
+from ..results.track import (FOLDABLE_OPS, INDEX_NAME, Track, check_metrics, check_step, in_track,
+                              same_architecture, same_model, index_of, profile_file, profile_thirds,
                               read_index, read_profiles, same_index, shared_settings, stamp)
 from .stages import (ModelPlan, ProfileMaker, RunState, batch_loop, build_profile, load_stage, no_inputs_error,
                      open_inputs, plan_model, start_session, Checkpointer)
@@ -121,12 +122,37 @@ def architecture_of(plan: ModelPlan) -> dict:
                        for t in plan.taps]}
 
 
+def content_digest(proto) -> str:
+    """What a model computes, names aside: its op types in order with their attributes, and its
+    weights' values (dtype, shape, bytes) in order. Two exports of one model by an exporter that
+    numbers its names per export (tf2onnx) have other bytes and the same content digest."""
+    import hashlib
+
+    from onnx import numpy_helper
+
+    h = hashlib.sha256()
+    for node in proto.graph.node:
+        h.update(node.op_type.encode())
+        for attr in sorted(node.attribute, key=lambda a: a.name):
+            kept = type(attr)()
+            kept.CopyFrom(attr)
+            if kept.HasField("t"):
+                kept.t.name = ""
+            h.update(kept.SerializeToString(deterministic=True))
+    for init in proto.graph.initializer:
+        arr = numpy_helper.to_array(init)
+        h.update(f"{arr.dtype}{arr.shape}".encode())
+        h.update(arr.tobytes())
+    return h.hexdigest()
+
+
 def _difference(old: dict, new: dict) -> str:
     """What differs between two architectures, in a few words."""
     if old["input"] != new["input"]:
         return f"input {new['input']} instead of {old['input']}"
-    if old["ops"] != new["ops"]:
-        changed = sorted(k for k in set(old["ops"]) | set(new["ops"]) if old["ops"].get(k) != new["ops"].get(k))
+    changed = sorted(k for k in set(old["ops"]) | set(new["ops"])
+                     if old["ops"].get(k) != new["ops"].get(k) and k not in FOLDABLE_OPS)
+    if changed:
         return f"other op types ({', '.join(changed)})"
     a, b = [x["name"] for x in old["layers"]], [x["name"] for x in new["layers"]]
     if a != b:
@@ -319,7 +345,7 @@ class Tracker:
             return
         arch = architecture_of(plan)
         old = {k: v for k, v in self._index["architecture"].items() if k != "digest"}
-        if old != arch:
+        if not same_architecture(old, arch):
             raise UsageError(f"step {step} ({plan.loaded.path}): another architecture than the track{where} "
                              f"({_difference(old, arch)}); write it to another folder (-o)")
         mine, held = shared_settings(settings), self._index["settings"]
@@ -335,20 +361,25 @@ class Tracker:
             raise UsageError(f"step {step}: {analyzed} samples, but every step of the track{where} analysed "
                              f"{held_n} (another --limit?); use the track's inputs and limit or another folder (-o)")
 
-    def prepare(self, step: int, model, example=None, source: str | None = None) -> "tuple[ModelPlan, str] | None":
-        """Plan ``step`` and check that it belongs to the track; None when the track already holds
-        this very model at this step (nothing to do)."""
+    def prepare(self, step: int, model, example=None,
+                source: str | None = None) -> "tuple[ModelPlan, str, str | None] | None":
+        """Plan ``step`` and check that it belongs to the track: ``(plan, exporter, content digest of
+        a model exported here)``; None when the track already holds this very model at this step
+        (nothing to do)."""
+        from ..model.frameworks import EXPORTERS
+
         plan, exporter = self._plan(step, model, example, source)
+        content = content_digest(plan.loaded.proto) if exporter != EXPORTERS["onnx"] else None
         decoded = self._inputs(plan)  # a step already there is checked too: a rerun with other settings is refused
         self._check(step, plan, decoded.inputset.settings(plan, self.measure), decoded.inputset.list_digest,
                     len(decoded.samples))
         if step in self._steps:
             held = self._profiles[self._steps.index(step)]
-            if held.model.get("sha256") == plan.loaded.sha256:
+            if same_model(held, plan.loaded.sha256, content):
                 return None
             raise UsageError(f"step {step}: the track{' in ' + str(self.out) if self.out else ''} holds another model "
                              f"at this step (sha256 {str(held.model.get('sha256'))[:12]}...); give it another step")
-        return plan, exporter
+        return plan, exporter, content
 
     def _inputs(self, plan: ModelPlan) -> _Decoded:
         if self._decoded is None:
@@ -376,18 +407,19 @@ class Tracker:
         if planned is None:
             self.hooks.notify(f"step {step}: already in the track (same model), skipped")
             return self._profiles[self._steps.index(step)]
-        plan, exporter = planned
+        plan, exporter, content = planned
         next_pass = getattr(self.hooks.progress, "next_pass", None)
         if next_pass is not None:  # a bar per step
             next_pass(f"step {step}")
         profile = _run_decoded(plan, self._decoded, self.measure, self.how, self.hooks)
-        self._store(step, profile, architecture_of(plan), exporter, metrics)
+        self._store(step, profile, architecture_of(plan), exporter, metrics, content)
         return profile
 
-    def _store(self, step: int, profile: Profile, arch: dict, exporter: str, metrics: dict | None = None) -> None:
+    def _store(self, step: int, profile: Profile, arch: dict, exporter: str, metrics: dict | None = None,
+               content: str | None = None) -> None:
         """Add the step: its profile, then the index made anew from every step's profile. In a
         folder, under its writer lock and after reading what another run may have added meanwhile."""
-        stamp(profile, step, arch, self._decoded.inputset.list_digest, exporter, self.name, metrics)
+        stamp(profile, step, arch, self._decoded.inputset.list_digest, exporter, self.name, metrics, content)
         if self.out is None:
             self._add_step(step, profile)
         else:
@@ -395,7 +427,8 @@ class Tracker:
                 self._refresh()
                 if step in self._steps:
                     held = self._profiles[self._steps.index(step)]
-                    if held.model.get("sha256") != profile.model.get("sha256"):
+                    if not same_model(held, profile.model.get("sha256"),
+                                      (profile.extra.get("track") or {}).get("content")):
                         raise UsageError(f"step {step}: another run wrote another model at this step into {self.out} "
                                          "meanwhile; give this one another step")
                     return
@@ -539,7 +572,7 @@ def _track(entries: list, tk: Tracker, factory=None, example=None) -> Track:
             arch = architecture_of(planned[0])
             if first is None:
                 first = (path, arch)
-            elif arch != first[1]:
+            elif not same_architecture(arch, first[1]):
                 raise UsageError(f"{path}: another architecture than {first[0]} ({_difference(first[1], arch)}); "
                                  "one track holds one model")
             todo.append((step, path))

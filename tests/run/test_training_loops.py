@@ -246,3 +246,42 @@ def test_exports_leave_no_tracer_or_deprecation_warning_in_the_training_log(imag
         with srop_onnx.Tracker(None, images) as tk:
             tk.add(0, Branchy(), example=torch.zeros(1, 1, 16, 16))
     assert [str(w.message)[:80] for w in caught] == []
+
+
+KERAS_TF_SCRIPT = r"""
+import os, sys
+os.environ["KERAS_BACKEND"] = "tensorflow"
+import numpy as np, keras, srop_onnx
+from srop_onnx.integrations.keras import SropCallback
+assert keras.backend.backend() == "tensorflow"
+keras.utils.set_random_seed(0)
+inp = keras.Input((16, 16, 1), name="image")  # built, never called before the first fit
+x = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="conv_a")(inp)
+x = keras.layers.MaxPooling2D(2, name="pool")(x)
+x = keras.layers.Conv2D(4, 3, padding="same", name="conv_b")(x)
+model = keras.Model(inp, keras.layers.Dense(3)(keras.layers.GlobalAveragePooling2D()(x)))
+model.compile("adam", "sparse_categorical_crossentropy")
+rng = np.random.default_rng(0)
+images = rng.standard_normal((6, 16, 16, 1)).astype(np.float32)
+x, y = rng.random((16, 16, 16, 1)).astype("float32"), rng.integers(0, 3, 16)
+model.fit(x, y, epochs=2, verbose=0, callbacks=[SropCallback(sys.argv[1], images)])
+model.fit(x, y, epochs=1, batch_size=8, verbose=0, callbacks=[SropCallback(sys.argv[1], images)])
+t = srop_onnx.Track.load(sys.argv[1])
+print("RESULT", t.steps, t.layer_names, t.index["exporter"], sorted(t.metrics()))
+"""
+
+
+def test_keras_on_the_tensorflow_backend_tracks_an_uncalled_model_fitted_twice(tmp_path):
+    """Issue 37 item 3: on TensorFlow, a never-called model failed at step 0, and step 1 was refused
+    as "another architecture (other op types (Add))": the initial zero biases were folded away."""
+    pytest.importorskip("tensorflow", reason="needs the test frameworks: pip install -e '.[frameworks]'")
+    pytest.importorskip("tf2onnx", reason="needs the test frameworks: pip install -e '.[frameworks]'")
+    script = tmp_path / "fit.py"
+    script.write_text(KERAS_TF_SCRIPT)
+    env = {**os.environ, "KERAS_BACKEND": "tensorflow", "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""}
+    res = subprocess.run([sys.executable, str(script), str(tmp_path / "out")], capture_output=True, text=True,
+                         env=env, timeout=300)
+    assert res.returncode == 0, res.stderr[-3000:]
+    line = next(ln for ln in res.stdout.splitlines() if ln.startswith("RESULT"))
+    assert line == ("RESULT [0, 1, 2, 4] ['conv_a', 'pool', 'conv_b'] keras Model.export(format='onnx') "
+                    "['loss']")
