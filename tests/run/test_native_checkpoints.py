@@ -4,7 +4,6 @@ so a track over ``.pt`` files equals the track over their ONNX exports."""
 
 from __future__ import annotations
 
-import os
 
 import numpy as np
 import pytest
