@@ -5,24 +5,30 @@ data, with scikit-learn's flower photo as the embedded pattern.
 
     pip install srop-onnx torch scikit-learn matplotlib
     python examples/training/train_digits.py track -o runs/digits           # ~1 min on 2 CPU cores
-    python examples/training/train_digits.py cases -o runs/cases            # ~5 min on 2 CPU cores
+    python examples/training/train_digits.py track -o runs/digits5 --seeds 5
+    python examples/training/train_digits.py cases -o runs/cases --seeds 3
     srop-onnx plot runs/digits/track --kind heatmap -o heatmap.png
 
 ``track`` writes the track folder ``OUT/track`` (one profile per epoch), ``OUT/accuracy.json`` and
 the figures ``OUT/heatmap.png``, ``OUT/heatmap_change.png`` and ``OUT/thirds.png``. ``cases`` writes
-``OUT/cases.json`` and ``OUT/cases.png``. Everything is seeded: the same machine gives the same
-numbers.
+``OUT/cases.json``, ``OUT/cases.png`` and, per case and ``w``, the labelled profile of the blended
+test set (``OUT/profiles/``). With ``--seeds N`` each seed (another data split and initialisation)
+runs into ``OUT/seed-K`` and ``OUT/seeds.md`` gives every number as the mean and a 95 % t interval
+across seeds (examples/training/intervals.py). Everything is seeded: the same machine gives the
+same numbers.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
 
 SIDE = 32
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # seeds.py, intervals.py beside this file
 
 
 def digits(seed: int = 0):
@@ -164,7 +170,11 @@ def run_cases(out: Path, epochs: int = 20, levels=(0.0, 0.25, 0.5, 0.75, 0.9, 1.
                                   dynamic_axes={"input": {0: "batch"}})
             prof = srop_onnx.analyze(buf.getvalue(), pat[None], layers="^conv5$", baseline=False)
             srop = prof.layers[0].summary("band").mean
-            rows.append({"case": case, "w": w, "accuracy": acc, "pattern_srop": srop})
+            blended = srop_onnx.analyze(buf.getvalue(), embedded(xt, yt, w, case, pat), labels=yt, baseline=False)
+            (out / "profiles").mkdir(exist_ok=True)
+            blended.to_json(out / "profiles" / f"case{case}_w{w:g}.json")
+            test_srop = blended.layer("conv5").summary("band").mean
+            rows.append({"case": case, "w": w, "accuracy": acc, "pattern_srop": srop, "test_srop": test_srop})
             print(f"CASE {case} w={w:g}: accuracy {acc:.3f}, mean SROP of the pattern at the last conv {srop:.3f}",
                   flush=True)
     result = {"epochs": epochs, "rows": rows}
@@ -197,12 +207,26 @@ def main(argv=None) -> None:
     parser.add_argument("what", choices=["track", "cases"])
     parser.add_argument("-o", "--out", type=Path, required=True)
     parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--seeds", type=int, default=1, help="independent runs (seeds 0..N-1), summarised with "
+                                                             "95 %% intervals in OUT/seeds.md")
+    parser.add_argument("--levels", default="0,0.25,0.5,0.75,0.9,1", help="cases: the values of w")
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
-    if args.what == "track":
-        run_track(args.out, args.epochs)
-    else:
-        run_cases(args.out, args.epochs)
+    levels = tuple(float(v) for v in args.levels.split(","))
+    if args.seeds <= 1:
+        run_track(args.out, args.epochs) if args.what == "track" else run_cases(args.out, args.epochs, levels)
+        return
+    from seeds import summarise_cases, summarise_tracks
+
+    for seed in range(args.seeds):
+        folder = args.out / f"seed-{seed}"
+        folder.mkdir(parents=True, exist_ok=True)
+        print(f"-- seed {seed}", flush=True)
+        if args.what == "track":
+            run_track(folder, args.epochs, seed=seed)
+        else:
+            run_cases(folder, args.epochs, levels, seed=seed)
+    (summarise_tracks if args.what == "track" else summarise_cases)(args.out, args.seeds)
 
 
 if __name__ == "__main__":
