@@ -178,8 +178,12 @@ def _filesystem(url: str):
         raise UsageError(f"{url}: URLs need fsspec, which is not installed; pip install 'srop-onnx[{extra}]'") from None
     opts: dict = dict(_options)
     if protocol in ("s3", "s3a"):
-        if "endpoint_url" in opts:
-            opts.setdefault("client_kwargs", {})["endpoint_url"] = opts.pop("endpoint_url")
+        import os
+
+        endpoint = opts.pop("endpoint_url", None) or os.environ.get("AWS_ENDPOINT_URL_S3") or \
+            os.environ.get("AWS_ENDPOINT_URL")
+        if endpoint:  # named, so fsspec's cached filesystem of another endpoint (the variable changed) is not reused
+            opts.setdefault("client_kwargs", {}).setdefault("endpoint_url", endpoint)
         if "region_name" in opts:
             opts.setdefault("client_kwargs", {})["region_name"] = opts.pop("region_name")
         if "anon" in opts:

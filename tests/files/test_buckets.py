@@ -275,3 +275,19 @@ def test_class_folders_in_a_bucket_label_their_samples_as_locally(server, tmp_pa
 
     labels = json.loads((tmp_path / "r.json").read_text())["inputs"]["labels"]
     assert sorted(set(labels)) == ["cross", "disk", "square", "triangle"] and len(labels) == 8
+
+
+def test_a_changed_endpoint_variable_is_followed_in_one_process(server, tmp_path, monkeypatch):
+    """fsspec caches a filesystem per set of options: an endpoint taken from AWS_ENDPOINT_URL was
+    not among them, so after the variable changed (a notebook, a test suite) the old endpoint was
+    still asked ("the storage endpoint does not answer")."""
+    import srop_onnx
+    from srop_onnx.files import remote
+
+    monkeypatch.setattr(remote, "_fast_store", lambda url: None)  # s3fs lists and reads
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # nothing listens there
+    with pytest.raises(srop_onnx.InputDataError, match="does not answer"):
+        srop_onnx.analyze(EXAMPLE, "s3://data/val/", storage_options={"connect_timeout": 1, "max_attempts": 1})
+    monkeypatch.setenv("AWS_ENDPOINT_URL", server["endpoint"])
+    assert srop_onnx.analyze(EXAMPLE, "s3://data/val/", storage_options={"connect_timeout": 1,
+                                                                         "max_attempts": 1}).analyzed == 8
