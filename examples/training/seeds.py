@@ -99,23 +99,27 @@ def summarise_cases(out: Path, n: int) -> dict:
         last = [next(r for r in rows if r["case"] == "II" and r["w"] == 1)[key] for rows in runs]
         diff = np.subtract(last, first)
         lines.append(f"- {key}: {fmt(diff)} ({supported(diff)})")
-    lines += ["", "Highest-SROP peak of the blended test set at conv5, w = 0 (classes in its basin):"]
+    lines += ["", "Peaks of the blended test set's per-sample SROPs at conv5 (classes in each basin), per case and w:"]
     for s in range(n):
-        prof = srop_onnx.Profile.load(out / f"seed-{s}" / "profiles" / "caseII_w0.json")
-        peaks = prof.by_class(layers="^conv5$").peaks["conv5"]
-        lines.append(f"- seed {s}: {len(peaks)} peak(s); highest: {peaks[-1].describe()}")
+        for row in runs[s]:
+            prof = srop_onnx.Profile.load(out / f"seed-{s}" / "profiles" / f"case{row['case']}_w{row['w']:g}.json")
+            peaks = prof.by_class(layers="^conv5$").peaks["conv5"]
+            lines.append(f"- seed {s}, CASE {row['case']}, w = {row['w']:g}: {len(peaks)} peak(s): "
+                         + "; ".join(p.describe() for p in peaks))
     (out / "seeds.md").write_text("\n".join(lines) + "\n")
     (out / "seeds.json").write_text(json.dumps({"seeds": n, "rows": table}, indent=1) + "\n")
-    _cases_kde(out, runs[0], out / "case2_kde.png")
+    for case in ("I", "II"):
+        _cases_kde(out, runs[0], case, out / f"case{len(case)}_kde.png")
     print("\n".join(lines))
     return {"rows": table}
 
 
-def _cases_kde(out: Path, rows: list[dict], path: Path) -> None:
-    """Seed 0, CASE II: the per-sample mean SROPs of the blended test set at conv5, one curve per w."""
+def _cases_kde(out: Path, rows: list[dict], case: str, path: Path) -> None:
+    """Seed 0, one case: the per-sample mean SROPs of the blended test set at conv5, one curve per w
+    (the paper's Fig. 2)."""
     import srop_onnx
 
-    levels = sorted({r["w"] for r in rows if r["case"] == "II"})
-    profiles = [srop_onnx.Profile.load(out / "seed-0" / "profiles" / f"caseII_w{w:g}.json") for w in levels]
+    levels = sorted({r["w"] for r in rows if r["case"] == case})
+    profiles = [srop_onnx.Profile.load(out / "seed-0" / "profiles" / f"case{case}_w{w:g}.json") for w in levels]
     fig = srop_onnx.plot.kde(profiles, labels=[f"w = {w:g}" for w in levels], layers="^conv5$")
     srop_onnx.plot.save_figure(fig, path)
