@@ -192,6 +192,9 @@ def compare_classes(reference: "Profile", custom: "Profile", *, alpha: float = A
         pairs = [p for p in pairs if p.a.tensor in keep]
     classes_r = {v for v in lab_r if v is not None}
     classes_c = {v for v in lab_c if v is not None}
+    for side, found in ((names[0], classes_r), (names[1], classes_c)):
+        if not found:
+            raise UsageError(f"{side}: no sample has a label; check --labels (every sample was unlabelled)")
     both = sorted(classes_r & classes_c, key=_natural)
     cells, changes = [], []
     for pair in pairs:

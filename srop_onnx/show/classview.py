@@ -17,22 +17,36 @@ __all__ = ["render_classes", "render_class_comparison", "render_outliers", "clas
            "class_annotations"]
 
 
+#: the most layers shown as columns; a deeper model's table has a row per layer and a column per class
+WIDE_LAYERS = 12
+
+
 def render_classes(stats: "ClassStats", console, *, peaks: bool = True) -> None:
-    """Mean per-sample SROP per class (rows) and layer (columns), with each class's sample count;
-    then each layer's peaks and the classes that make them."""
+    """Mean per-sample SROP per class (rows) and layer (columns), with each class's sample count (a
+    model of more than :data:`WIDE_LAYERS` layers: a row per layer, a column per class); then each
+    layer's peaks and the classes that make them."""
     from rich.table import Table
 
-    table = Table(header_style="bold", title=f"Mean SROP per class and layer ({stats.units} units)")
-    table.add_column("class", justify="left")
-    table.add_column("samples", justify="right")
-    for name in stats.layers:
-        table.add_column(safe(name), justify="right")
     by = {(c.label, c.layer): c for c in stats.cells}
-    for label in stats.classes:
-        counts = [by[(label, name)].count + by[(label, name)].dead for name in stats.layers]
-        dead = sum(by[(label, name)].dead for name in stats.layers)
-        row = [fmt(by[(label, name)].mean) for name in stats.layers]
-        table.add_row(safe(label), f"{max(counts)}" + (f" ({dead} dead)" if dead else ""), *row)
+    title = f"Mean SROP per class and layer ({stats.units} units)"
+    table = Table(header_style="bold", title=title)
+    if len(stats.layers) <= WIDE_LAYERS:
+        table.add_column("class", justify="left")
+        table.add_column("samples", justify="right")
+        for name in stats.layers:
+            table.add_column(safe(name), justify="right")
+        for label in stats.classes:
+            counts = [by[(label, name)].count + by[(label, name)].dead for name in stats.layers]
+            dead = sum(by[(label, name)].dead for name in stats.layers)
+            row = [fmt(by[(label, name)].mean) for name in stats.layers]
+            table.add_row(safe(label), f"{max(counts)}" + (f" ({dead} dead)" if dead else ""), *row)
+    else:
+        table.add_column("layer", justify="left")
+        for label in stats.classes:
+            n = max(by[(label, name)].count + by[(label, name)].dead for name in stats.layers)
+            table.add_column(f"{safe(label)} ({n})", justify="right")
+        for name in stats.layers:
+            table.add_row(safe(name), *(fmt(by[(label, name)].mean) for label in stats.classes))
     console.print(table)
     if stats.unlabelled:
         console.print(f"{stats.unlabelled} sample(s) without a label are in no class (they are in the peaks' "

@@ -187,3 +187,20 @@ def test_class_frames_have_the_documented_columns(labelled):
     assert list(samples[samples.layer == "conv1"]["label"]) == labelled.labels
     peaks = labelled.by_class().peaks_frame()
     assert set(peaks.columns) == {"layer", "peak", "lo", "hi", "label", "count"}
+
+
+def test_a_deep_model_prints_a_row_per_layer_and_a_column_per_class():
+    from rich.console import Console
+
+    from srop_onnx.show.classview import WIDE_LAYERS, render_classes
+
+    pairs = [(5, 1), (6, 1), (15, 1), (16, 1)]
+    deep = make_profile({f"conv{i}": pairs for i in range(WIDE_LAYERS + 1)}, ["a", "a", "b", "b"])
+    console = Console(record=True, width=200)
+    render_classes(deep.by_class(), console, peaks=False)
+    text = console.export_text()
+    assert "a (2)" in text and "b (2)" in text and text.count("conv") == WIDE_LAYERS + 1
+    shallow = make_profile({"conv0": pairs}, ["a", "a", "b", "b"])
+    console = Console(record=True, width=200)
+    render_classes(shallow.by_class(), console, peaks=False)
+    assert "samples" in console.export_text()
