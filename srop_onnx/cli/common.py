@@ -394,12 +394,9 @@ def _run_check(ctx, profile, golden, opts: _CheckOptions, console, refusal: str 
     """Check, print, write the JUnit file, annotate under GitHub Actions; exit 1 on drift. A golden
     that cannot be used (``refusal``: missing, broken; exit 5) or that was made with other settings
     (exit 2) is still reported to CI: an errored test case, an annotation, the summary's line."""
-    import os
-
-    from ..show.cireport import github_annotations, in_github_actions, junit_xml, step_summary
+    from ..show.cireport import github_annotations, junit_xml, step_summary
     from ..results.comparison import check as run_check
     from ..show.report import render_check
-    from ..files.writes import atomic_write_text
 
     if refusal is not None:
         _refuse_check(ctx, opts, refusal)
@@ -409,13 +406,25 @@ def _run_check(ctx, profile, golden, opts: _CheckOptions, console, refusal: str 
     except UsageError as exc:
         _refuse_check(ctx, opts, _one_line(exc), EXIT_USAGE)
     render_check(result, console)
-    if opts.junit_path:
-        atomic_write_text(opts.junit_path, junit_xml(result))
+    _report_to_ci(ctx, result.passed, opts.junit_path, lambda: junit_xml(result), lambda: github_annotations(result),
+                  step_summary(result))
+
+
+def _report_to_ci(ctx, passed: bool, junit_path, junit, annotations, summary: str) -> None:
+    """What a check gives CI: the JUnit file (``junit()``'s text), GitHub Actions annotations
+    (``annotations()``) and job summary, and exit 1 when it did not pass."""
+    import os
+
+    from ..files.writes import atomic_write_text
+    from ..show.cireport import in_github_actions
+
+    if junit_path:
+        atomic_write_text(junit_path, junit())
     if in_github_actions(os.environ):
-        for line in github_annotations(result):
+        for line in annotations():
             click.echo(line)
-    _append_summary(step_summary(result))
-    if not result.passed:
+    _append_summary(summary)
+    if not passed:
         ctx.exit(EXIT_DRIFT)
 
 

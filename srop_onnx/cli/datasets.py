@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import click
 
-from .common import EXIT_DRIFT, _SEED, _Finite, _append_summary, _console, _load_profile, main
+from .common import _SEED, _Finite, _console, _load_profile, _report_to_ci, main
 
 
 @main.command(short_help="Per-class SROPs of a labelled profile, and the classes that make each peak.")
@@ -79,22 +79,13 @@ def class_options(f):
 
 def compare_by_class(ctx, a: str, b: str, o: dict) -> None:
     """``compare A B --by class``: print, write the JUnit file and job summary; exit 1 when they differ."""
-    from ..files.writes import atomic_write_text, guard_outputs
-    import os
-
+    from ..files.writes import guard_outputs
     from ..results.classcompare import compare_classes
-    from ..show.cireport import in_github_actions
     from ..show.classview import class_annotations, class_junit, class_summary, render_class_comparison
 
     guard_outputs({"--junit": o["junit_path"]}, protected={f"the profile {a}": a, f"the profile {b}": b})
     result = compare_classes(_load_profile(a), _load_profile(b), alpha=o["alpha"], min_effect=o["min_effect"],
                              permutations=o["permutations"], seed=o["seed"], layers=o["layers"], names=(a, b))
     render_class_comparison(result, _console(), show_all=o["show_all"])
-    if o["junit_path"]:
-        atomic_write_text(o["junit_path"], class_junit(result))
-    if in_github_actions(os.environ):
-        for line in class_annotations(result):
-            click.echo(line)
-    _append_summary(class_summary(result))
-    if not result.passed:
-        ctx.exit(EXIT_DRIFT)
+    _report_to_ci(ctx, result.passed, o["junit_path"], lambda: class_junit(result), lambda: class_annotations(result),
+                  class_summary(result))

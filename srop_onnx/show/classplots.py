@@ -16,7 +16,7 @@ import numpy as np
 from ..errors import UsageError
 from .figtext import literal_figure
 from .figtext import note as _note
-from .plots import PALETTE, _chosen_layers, _figure, _kde_curve, _label, _layer_ticks, _legend, _set_title, _units_label
+from .plots import PALETTE, _chosen_layers, layer_like, _figure, _kde_curve, _label, _layer_ticks, _legend, _set_title, _units_label
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -88,13 +88,9 @@ def _sides(lay, profiles: list["Profile"], units: str) -> list[tuple[int, np.nda
     """``(profile index, per-sample means, labels)`` of the layer in each profile that has it."""
     out = []
     for i, p in enumerate(profiles):
-        try:
-            other = p.layer(lay.tensor) if i else lay
-        except KeyError:
-            try:
-                other = p.layer(lay.name)
-            except KeyError:
-                continue
+        other = layer_like(p, lay) if i else lay
+        if other is None:
+            continue
         labels = np.asarray([v if v is not None else "" for v in p.labels], dtype=object)
         out.append((i, other.stats.per_sample_mean(units), labels))
     return out

@@ -259,16 +259,23 @@ def _upper(lay, units: str) -> float:
     return 1.0 if units == "band" else lay.stats.m / max(1, lay.stats.m_input)
 
 
+def layer_like(profile: Profile, lay):
+    """The layer of ``profile`` that is ``lay`` (of another profile): by tensor, then by module
+    name; None when it has none."""
+    for key in (lay.tensor, lay.name):
+        try:
+            return profile.layer(key)
+        except KeyError:
+            continue
+    return None
+
+
 def _kde_panel(ax, lay, profiles: list[Profile], units: str, labels) -> None:
     top = _upper(lay, units)
     for i, p in enumerate(profiles):
-        try:
-            other = p.layer(lay.tensor) if i else lay
-        except KeyError:
-            try:
-                other = p.layer(lay.name)
-            except KeyError:
-                continue
+        other = layer_like(p, lay) if i else lay
+        if other is None:
+            continue
         vals = other.stats.per_sample_mean(units)
         vals = vals[np.isfinite(vals)]
         look = style(i)
