@@ -51,3 +51,30 @@ def test_the_embedding_of_cases_one_and_two(tmp_path):
     assert [(r["case"], r["w"]) for r in result["rows"]] == [("I", 0.0), ("I", 1.0), ("II", 0.0), ("II", 1.0)]
     assert all(0 < r["pattern_srop"] <= 1 for r in result["rows"])
     assert (tmp_path / "cases.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_seeds_give_means_and_intervals_and_the_studies_smoke_test(tmp_path):
+    """Issue 42: ``--seeds N`` summarises N runs with 95 % t intervals; the zoo script runs on the
+    shipped example model (its full setting downloads wheels and is not run in CI)."""
+    import subprocess
+    import sys
+
+    from scipy.stats import t
+
+    res = subprocess.run([sys.executable, str(REPO / "examples" / "training" / "train_digits.py"), "track", "-o",
+                          str(tmp_path / "seeds"), "--seeds", "2", "--epochs", "1"], capture_output=True, text=True,
+                         timeout=600)
+    assert res.returncode == 0, res.stderr[-2000:]
+    text = (tmp_path / "seeds" / "seeds.md").read_text()
+    assert "Across 2 seeds" in text and "| conv5 |" in text and (tmp_path / "seeds" / "thirds_seeds.png").exists()
+    import srop_onnx
+
+    pair = np.array([srop_onnx.Track.load(tmp_path / "seeds" / f"seed-{s}" / "track").means()[-1, 0] for s in (0, 1)])
+    half = t.ppf(0.975, 1) * pair.std(ddof=1) / np.sqrt(2)  # Student's t over the two seeds, computed here
+    assert f"| conv5 | {pair.mean():.3f} +- {half:.3f} |" in text
+    res = subprocess.run([sys.executable, str(REPO / "examples" / "zoo" / "zoo.py"), "-o", str(tmp_path / "zoo"),
+                          "--models", "example", "--seeds", "2"], capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr[-2000:]
+    rows = json.loads((tmp_path / "zoo" / "zoo.json").read_text())
+    assert [r["model"] for r in rows] == ["srop-onnx example model"] and len(rows[0]["thirds"][2]) == 2
+    assert "Deep third below the twin" in (tmp_path / "zoo" / "zoo.md").read_text()
