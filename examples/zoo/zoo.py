@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "training"))
-from intervals import fmt, interval, supported  # noqa: E402
+from intervals import fmt, supported  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 MEDIAPIPE = "mediapipe==0.10.14"  # the last release whose wheel carries its .tflite graphs
