@@ -317,10 +317,13 @@ def main(ctx, debug, storage):
     raise_on_sigterm()
     ctx.ensure_object(dict)
     ctx.obj["debug"] = debug
-    if storage:
-        from ..files.remote import set_storage_options
+    from ..files.remote import restore_storage_options, set_storage_options, storage_options
 
-        set_storage_options(list(storage))
+    # a command's --storage-option holds for that command only: invoked in one process (a notebook,
+    # a test runner), the settings from before it are back when it ends
+    before = storage_options()
+    set_storage_options(list(storage))
+    ctx.call_on_close(lambda: restore_storage_options(before))
     check_address_space()
 
 

@@ -134,6 +134,12 @@ def storage_options() -> dict[str, str]:
     return dict(_options)
 
 
+def restore_storage_options(saved: dict) -> None:
+    """Put back the settings :func:`storage_options` returned (a command's own end there)."""
+    _options.clear()
+    _options.update(saved)
+
+
 _spelling = {"cli": False}
 
 

@@ -291,3 +291,18 @@ def test_a_changed_endpoint_variable_is_followed_in_one_process(server, tmp_path
     monkeypatch.setenv("AWS_ENDPOINT_URL", server["endpoint"])
     assert srop_onnx.analyze(EXAMPLE, "s3://data/val/", storage_options={"connect_timeout": 1,
                                                                          "max_attempts": 1}).analyzed == 8
+
+
+def test_a_commands_storage_option_does_not_outlive_it_in_one_process(server, monkeypatch):
+    """The CLI group set --storage-option for the whole process: a command invoked in-process (a
+    notebook, a test runner) left its endpoint behind for every later call."""
+    from click.testing import CliRunner
+
+    import srop_onnx
+    from srop_onnx.cli import main
+
+    res = CliRunner().invoke(main, ["--storage-option", "endpoint_url=http://127.0.0.1:9", "--storage-option",
+                                    "connect_timeout=1", "--storage-option", "max_attempts=1", "layers",
+                                    "s3://data/models/example.onnx"])
+    assert res.exit_code == 2 and "does not answer" in res.output
+    assert srop_onnx.analyze(EXAMPLE, "s3://data/val/").analyzed == 8  # the environment's endpoint again
