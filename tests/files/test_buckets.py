@@ -161,7 +161,7 @@ def test_ray_tasks_read_their_shards_from_the_bucket_and_keep_their_parts_there(
     monkeypatch.delenv("AWS_ENDPOINT_URL")  # the workers learn the endpoint from the driver's --storage-option
     set_storage_options([f"endpoint_url={server['endpoint']}"])
     sent = _spy_on_tasks(ray, monkeypatch)
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
     try:
         merged = analyze_ray(EXAMPLE, "s3://data/val/", shards=2, parts="s3://data/parts/")
         fs = server["fs"]

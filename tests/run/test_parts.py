@@ -123,7 +123,7 @@ def test_merge_takes_the_parts_folder(tmp_path, images, single):
 @pytest.fixture(scope="module")
 def ray():
     ray = pytest.importorskip("ray", reason="needs the test servers: pip install -e '.[servers]'")
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
     yield ray
     ray.shutdown()
 

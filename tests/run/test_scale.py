@@ -177,7 +177,7 @@ def test_ray_engine_on_a_local_two_worker_ray(folder, single):
     ray = pytest.importorskip("ray", reason="needs the test servers: pip install -e '.[servers]'")
     from srop_onnx.run.distributed import analyze_ray
 
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
     try:
         prof = analyze_ray(EXAMPLE, folder, batch_size=3, provider="cpu")
     finally:
@@ -190,7 +190,7 @@ def test_ray_engine_on_a_local_two_worker_ray(folder, single):
 def test_ray_engine_from_the_cli(folder, single, tmp_path):
     """The CLI path of --engine ray (it once crashed with a TypeError: only the API was tested)."""
     ray = pytest.importorskip("ray", reason="needs the test servers: pip install -e '.[servers]'")
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
     try:
         res = CliRunner().invoke(main, ["analyze", str(EXAMPLE), str(folder), "--engine", "ray", "--shards", "3",
                                         "-b", "3", "--provider", "cpu", "-q", "--json", str(tmp_path / "r.json")])
