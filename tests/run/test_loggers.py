@@ -155,6 +155,7 @@ def test_wandb_offline_run_holds_the_scalars_and_exact_histograms_at_the_steps(s
                 tk.add(step, model)
     finally:
         run.finish()
+        wandb.teardown()  # the W&B service has written and closed the run file
     track = srop_onnx.Track.load(tmp_path / "out")
     records = _wandb_records(next((tmp_path / "wandb").glob("offline-run-*/run-*.wandb")))
     history = {}
