@@ -49,7 +49,7 @@ def profile_file_of(step: int, profile):
     return made()
 
 
-def track_folder(folder, track):
+def track_folder(track):
     """A context giving a temporary local folder that holds the track as a track folder does
     (``track.json`` and ``profiles/``, nothing else: no lock file), from the track in memory
     (wherever its own folder is: local, a bucket, none)."""

@@ -80,5 +80,5 @@ class MlflowLogger:
     def log_track(self, folder, track) -> None:
         from ._steps import track_folder
 
-        with track_folder(folder, track) as local:
+        with track_folder(track) as local:
             self.client.log_artifacts(self._run(), str(Path(local)), self.artifact_path)

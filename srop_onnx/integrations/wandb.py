@@ -77,7 +77,7 @@ class WandbLogger:
     def log_track(self, folder, track) -> None:
         from ._steps import track_folder
 
-        with track_folder(folder, track) as local:
+        with track_folder(track) as local:
             artifact = self._wandb.Artifact(self.artifact_name, type="srop-track")
             artifact.add_dir(str(local))
             self._run().log_artifact(artifact)

@@ -19,7 +19,7 @@ import numpy as np
 
 from ..errors import UsageError
 from ..core.samplestats import holm, permutation_w1
-from .classes import Peak, layer_peaks, labels_of, live_values, _natural
+from .classes import Peak, layer_peaks, labels_of, live_values, shown_labels, _natural
 from .comparison import Comparison, label_of
 from .comparison import compare as compare_layers
 
@@ -206,7 +206,7 @@ def compare_classes(reference: "Profile", custom: "Profile", *, alpha: float = A
                 continue
             w1, p = permutation_w1(a, b, permutations=permutations, rng=_cell_rng(seed, pair.a.name, label))
             cells.append(ClassDifference(pair.a.name, label, a.size, b.size, float(a.mean()), float(b.mean()), w1, p))
-        changes += peak_changes(layer_peaks(pair.a, _shown(lab_r)), layer_peaks(pair.b, _shown(lab_c)), min_effect,
+        changes += peak_changes(layer_peaks(pair.a, shown_labels(lab_r)), layer_peaks(pair.b, shown_labels(lab_c)), min_effect,
                                 vr[live_r], vc[live_c])
     for c, ph in zip(cells, holm([c.p for c in cells])):
         c.p_holm = float(ph)
@@ -214,12 +214,6 @@ def compare_classes(reference: "Profile", custom: "Profile", *, alpha: float = A
     return ClassComparison(names, cells, sorted(classes_r - classes_c, key=_natural),
                            sorted(classes_c - classes_r, key=_natural), changes, float(alpha), float(min_effect),
                            int(permutations), int(seed), [p.a.name for p in pairs])
-
-
-def _shown(labels: np.ndarray) -> np.ndarray:
-    from .classes import UNLABELLED
-
-    return np.asarray([UNLABELLED if v is None else v for v in labels], dtype=object)
 
 
 def _share(values: np.ndarray, lo: float, hi: float) -> float:

@@ -24,10 +24,15 @@ if TYPE_CHECKING:
     from .profile import LayerProfile, Profile
 
 __all__ = ["ClassCell", "Peak", "ClassStats", "class_stats", "Outlier", "Outliers", "outliers", "live_values",
-           "labels_of", "select_layers", "UNLABELLED"]
+           "labels_of", "select_layers", "shown_labels", "UNLABELLED"]
 
 #: how an unlabelled sample is shown in a peak's composition
 UNLABELLED = "(no label)"
+
+
+def shown_labels(labels) -> np.ndarray:
+    """Labels as an object array of class names, an unlabelled sample as :data:`UNLABELLED`."""
+    return np.asarray([UNLABELLED if v is None else v for v in labels], dtype=object)
 
 
 def labels_of(profile: "Profile", what: str = "this profile") -> list:
@@ -174,7 +179,7 @@ def class_stats(profile: "Profile", *, units: str | None = None, layers: str | N
     units = units or profile.units
     if units not in ("band", "input"):
         raise UsageError(f"units must be 'band' or 'input', got {units!r}")
-    labels = np.asarray([UNLABELLED if v is None else v for v in labels_of(profile)], dtype=object)
+    labels = shown_labels(labels_of(profile))
     classes = sorted({v for v in labels_of(profile) if v is not None}, key=_natural)
     chosen = select_layers(profile, layers)
     cells, peaks = [], {}

@@ -7,7 +7,6 @@ a note saying what was left out, legends outside the axes.
 
 from __future__ import annotations
 
-import math
 import textwrap
 from typing import TYPE_CHECKING
 
@@ -16,7 +15,7 @@ import numpy as np
 from ..errors import UsageError
 from .figtext import literal_figure
 from .figtext import note as _note
-from .plots import PALETTE, _chosen_layers, layer_like, _figure, _kde_curve, _label, _layer_ticks, _legend, _set_title, _units_label
+from .plots import PALETTE, _chosen_layers, layer_like, layer_panels, _figure, _kde_curve, _label, _layer_ticks, _legend, _set_title, _units_label
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -141,14 +140,7 @@ def plot_class_kde(profiles: list["Profile"], units: str = "band", labels: list[
     chosen, note = _chosen_layers(profiles[0], layers, max_panels)
     if not labels and all(p.origin for p in profiles):  # two sets of one model: name them by their files
         labels = [str(p.origin).replace("\\", "/").rsplit("/", 1)[-1] for p in profiles]
-    cols = min(3, len(chosen))
-    rows = math.ceil(len(chosen) / cols)
-    fig = _figure(3.2 * cols + 2.0, 2.6 * rows + 1.0)
-    axes = fig.subplots(rows, cols, squeeze=False)
-    for ax, lay in zip(axes.flat, chosen):
-        _class_panel(ax, lay, profiles, classes, units)
-    for ax in list(axes.flat)[len(chosen):]:
-        ax.set_visible(False)
+    fig, axes = layer_panels(chosen, lambda ax, lay: _class_panel(ax, lay, profiles, classes, units))
     handles = [Line2D([], [], color=class_colour(k), lw=1.5) for k in range(len(classes))]
     names = [f"'{c}'" for c in classes]
     handles.append(Line2D([], [], color="0.45", lw=1.2))

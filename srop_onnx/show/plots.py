@@ -270,6 +270,20 @@ def layer_like(profile: Profile, lay):
     return None
 
 
+def layer_panels(chosen: list, draw) -> tuple:
+    """``(figure, axes)``: one panel per layer of ``chosen``, three a row (shown 1,168 px wide in a
+    report, text stays >= 8 px), each drawn by ``draw(ax, layer)``; the grid's spare panels hidden."""
+    cols = min(3, len(chosen))
+    rows = math.ceil(len(chosen) / cols)
+    fig = _figure(3.2 * cols + 2.0, 2.6 * rows + 1.0)
+    axes = fig.subplots(rows, cols, squeeze=False)
+    for ax, lay in zip(axes.flat, chosen):
+        draw(ax, lay)
+    for ax in list(axes.flat)[len(chosen):]:
+        ax.set_visible(False)
+    return fig, axes
+
+
 def _kde_panel(ax, lay, profiles: list[Profile], units: str, labels) -> None:
     top = _upper(lay, units)
     for i, p in enumerate(profiles):
@@ -307,14 +321,7 @@ def plot_kde(profiles: list[Profile], units: str = "band", labels: list[str] | N
     The x-axis stays within the SROP's range; a figure of fewer panels than layers says so."""
     ref = profiles[0]
     chosen, note = _chosen_layers(ref, layers, max_panels)
-    cols = min(3, len(chosen))  # three panels a row: shown 1,168 px wide in a report, text stays >= 8 px
-    rows = math.ceil(len(chosen) / cols)
-    fig = _figure(3.2 * cols + 2.0, 2.6 * rows + 1.0)
-    axes = fig.subplots(rows, cols, squeeze=False)
-    for ax, lay in zip(axes.flat, chosen):
-        _kde_panel(ax, lay, profiles, units, labels)
-    for ax in list(axes.flat)[len(chosen):]:
-        ax.set_visible(False)
+    fig, axes = layer_panels(chosen, lambda ax, lay: _kde_panel(ax, lay, profiles, units, labels))
     for ax in axes.flat:  # legend from the first panel that drew something (a layer may be all dead)
         if ax.get_legend_handles_labels()[0]:
             _legend(fig, ax, fontsize=8)
