@@ -200,8 +200,14 @@ def infer_value_types(model) -> dict[str, tuple[int, tuple | None]]:
         inferred = onnx.shape_inference.infer_shapes(light, check_type=False, strict_mode=False, data_prop=False)
     except Exception:
         inferred = light
+    out = _declared_types(inferred.graph)
+    if _taps_unknown(light.graph, out):
+        _fill_from(out, _symbolic_types(light))
+    return out
+
+
+def _declared_types(g) -> dict[str, tuple[int, tuple | None]]:
     out: dict[str, tuple[int, tuple | None]] = {}
-    g = inferred.graph
     for vi in list(g.value_info) + list(g.input) + list(g.output):
         tt = vi.type.tensor_type
         shape = None
@@ -213,6 +219,53 @@ def infer_value_types(model) -> dict[str, tuple[int, tuple | None]]:
     for init in g.initializer:
         out[init.name] = (init.data_type, tuple(init.dims))
     return out
+
+
+def _taps_unknown(graph, types: dict) -> bool:
+    """Whether ONNX's shape inference left a conv or pool output without a rank or channel count
+    (it stops at a ``Reshape`` of a computed shape, which PyTorch exports write often)."""
+    for node in graph.node:
+        if node.op_type in DEFAULT_OPS and node.output:
+            shape = types.get(node.output[0], (0, None))[1]
+            if shape is None or len(shape) < 2 or not isinstance(shape[1], int):
+                return True
+    return False
+
+
+def _symbolic_types(light) -> dict[str, tuple[int, tuple | None]]:
+    """Types from ONNX Runtime's symbolic shape inference, which follows shape arithmetic (``Shape``,
+    ``Gather``, ``Concat`` into ``Reshape``) that ONNX's own inference does not; {} when it fails."""
+    try:
+        from onnxruntime.tools.symbolic_shape_infer import SymbolicShapeInference
+
+        inferred = SymbolicShapeInference.infer_shapes(light, auto_merge=True, guess_output_rank=False)
+    except Exception:  # a hint only: an op it does not know, a custom domain, an old opset
+        return {}
+    return _declared_types(inferred.graph) if inferred is not None else {}
+
+
+def _fill_from(types: dict, other: dict) -> None:
+    """Fill ``types`` in place with what ``other`` knows more of: a shape where there is none, a
+    number where there is a symbol (same rank), an element type where it is 0."""
+    for name, (elem, shape) in other.items():
+        mine_elem, mine = types.get(name, (0, None))
+        if mine is None or (shape is not None and len(shape) != len(mine)):
+            merged = shape if mine is None else mine
+        elif shape is None:
+            merged = mine
+        else:
+            merged = tuple(_better_dim(a, b) for a, b in zip(mine, shape))
+        types[name] = (mine_elem or elem, merged)
+
+
+def _better_dim(a, b):
+    """A number over a symbol; a symbol that says something (``frames``) over ONNX's ``unk__N``."""
+    for d in (a, b):
+        if isinstance(d, int) and d > 0:
+            return d
+    if b and (not a or str(a).startswith("unk__")):
+        return b
+    return a
 
 
 def graph_inputs(model) -> list:
@@ -331,14 +384,15 @@ def find_taps(
                 skipped.append({"tensor": tap.tensor, "op": node.op_type, "reason": reason})
             else:
                 taps.append(tap)
-    _final_names(taps, {o.name for o in model.graph.output})
+    _final_names(taps, {o.name for o in model.graph.output}, keras2=model.producer_name == "keras2onnx")
     return taps, skipped
 
 
-def _final_names(taps: list[Tap], graph_outs: set[str]) -> None:
+def _final_names(taps: list[Tap], graph_outs: set[str], keras2: bool = False) -> None:
     """The model-level naming rules over all taps (docs/models.md), then their depth indices."""
     _names_from_weights(taps)
-    for t, name in zip(taps, resolve_tf_suffixes([NameChoice(t.name, t.tf_raw, t.parents) for t in taps])):
+    choices = [NameChoice(t.name, t.tf_raw, t.parents) for t in taps]
+    for t, name in zip(taps, resolve_tf_suffixes(choices, keras2=keras2)):
         t.name = name
     follow_pooled(taps)
     for i, (t, name) in enumerate(zip(taps, disambiguate(taps))):

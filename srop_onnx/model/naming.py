@@ -364,15 +364,16 @@ def module_name(node, weight_name: str | None = None) -> str:
     return name_choice(node, weight_name).name
 
 
-def resolve_tf_suffixes(choices: list[NameChoice]) -> list[str]:
+def resolve_tf_suffixes(choices: list[NameChoice], keras2: bool = False) -> list[str]:
     """Final names of a model's layers: a TensorFlow scope loses one trailing ``_N`` (Keras 3's
     ``conv_b_1`` -> ``conv_b``) unless that makes it the name of another layer (Keras 2's
     ``conv2d_1``, ``conv2d_2`` next to ``conv2d`` stay as they are): names that would clash keep
-    their suffix, until no stripped name clashes with any other."""
+    their suffix, until no stripped name clashes with any other. ``keras2``: the model is known to
+    come from Keras 2 (keras2onnx converted nothing else), whose scopes are the layers' own names."""
     raw = [c.tf_raw or c.name for c in choices]
     # Keras 2 scopes are the layers' own names under a root that has no suffix either (``model/bn_1``):
     # only a root that TensorFlow made unique (Keras 3: ``functional_1``, ``small_1``) says `_N` was added
-    final = [r if c.tf_raw and c.parents and not _TF_UNIQ.search(c.parents[0]) else c.name
+    final = [r if c.tf_raw and (keras2 or (c.parents and not _TF_UNIQ.search(c.parents[0]))) else c.name
              for c, r in zip(choices, raw)]
     for _round in range(len(choices) + 1):
         owners: dict[str, set[str]] = {}  # the scopes a final name stands for (one layer's two convs: one)
@@ -444,10 +445,12 @@ def disambiguate(entries: list) -> list[str]:
 
 
 def _last_resort(names: list[str], ops: list[str]) -> list[str]:
-    counts: dict[str, int] = {}
-    for n in names:
-        counts[n] = counts.get(n, 0) + 1
-    names = [f"{n}:{op}" if counts[n] > 1 else n for n, op in zip(names, ops)]
+    """The op type where it tells layers of one name apart (``NAME:MaxPool`` beside ``NAME``'s
+    conv), then a counter in depth order (``NAME#2``: the calls of one shared Keras layer)."""
+    kinds: dict[str, set[str]] = {}
+    for n, op in zip(names, ops):
+        kinds.setdefault(n, set()).add(op)
+    names = [f"{n}:{op}" if len(kinds[n]) > 1 else n for n, op in zip(names, ops)]
     seen: dict[str, int] = {}
     out = []
     for n in names:

@@ -62,7 +62,7 @@ def name_pool(taps: list, node, producers: dict, is_layer: Callable[[object], bo
         return
     conv = describe(layer)
     for t in taps:
-        if is_counter_pool(t.name) or t.name == conv.name or (t.tf_raw and t.tf_raw == conv.tf_raw):
+        if is_counter_pool(t.name) or t.name == conv.name or (t.tf_raw and t.tf_raw in (conv.tf_raw, conv.name)):
             t.name, t.parents = f"{conv.name}.pool", conv.parents
             t.tf_raw = f"{conv.tf_raw}.pool" if conv.tf_raw else None
             t.pool_of = conv

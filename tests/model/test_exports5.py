@@ -225,3 +225,134 @@ def test_layers_lists_a_multi_input_model_and_says_how_analyze_chooses():
     assert "input x (" in res.output and "Conv" in res.output
     chosen = CliRunner().invoke(main, ["layers", str(MODELS / "torch_two_inputs.onnx"), "--input", "mask"])
     assert chosen.exit_code == 0 and "input mask (" in chosen.output and "could feed" not in chosen.output
+
+
+def _keras2onnx_dnsmos(path, producer="keras2onnx"):
+    """DNSMOS ``model_v8.onnx`` (keras2onnx 1.7.0, opset 12) as its nodes are named, smaller: one
+    MaxPooling2D layer (``max_pooling2d_1``) called three times under a root Keras numbered
+    (``mos_estimator_small_1``); keras2onnx names the first call after the activation it pools."""
+    rng = np.random.default_rng(0)
+    root, inits, nodes = "mos_estimator_small_1", [], []
+    nodes.append(helper.make_node("Unsqueeze", ["input_1"], [f"{root}/ExpandDims:0"], name=f"{root}/ExpandDims",
+                                  axes=[3]))
+    nodes.append(helper.make_node("Transpose", [f"{root}/ExpandDims:0"], ["adjusted_input4"], name="Transpose9",
+                                  perm=[0, 3, 1, 2]))
+    prev, chans = "adjusted_input4", 1
+    plan = [(5, None), (6, "conv2d_5/Relu:0_pooling"), (7, "max_pooling2d_1/MaxPool_1_conv"), (8, None),
+            (9, "max_pooling2d_1/MaxPool_2_conv")]
+    for k, (i, pool_before) in enumerate(plan):
+        if pool_before:
+            out = f"{root}/{pool_before}0"
+            nodes.append(helper.make_node("MaxPool", [prev], [out], name=f"{root}/{pool_before}", kernel_shape=[2, 2],
+                                          strides=[2, 2]))
+            prev = out
+        w, b = f"conv2d_{i}/kernel:0", f"conv2d_{i}/bias:0"
+        inits += [numpy_helper.from_array((rng.standard_normal((4, chans, 3, 3)) * 0.4).astype(np.float32), w),
+                  numpy_helper.from_array(np.zeros(4, np.float32), b)]
+        conv_out = f"convolution_output{len(plan) - 1 - k}"
+        nodes.append(helper.make_node("Conv", [prev, w, b], [conv_out], name=f"conv2d_{i}", pads=[1, 1, 1, 1]))
+        prev, chans = f"{root}/conv2d_{i}/Relu:0", 4
+        nodes.append(helper.make_node("Relu", [conv_out], [prev], name=f"Relu{len(plan) - 1 - k}"))
+    graph = helper.make_graph(nodes, root, [helper.make_tensor_value_info("input_1", TensorProto.FLOAT, ["N", 32, 24])],
+                              [helper.make_tensor_value_info(prev, TensorProto.FLOAT, None)], inits)
+    model = make_model(graph, opset_imports=[helper.make_opsetid("", 12)], producer_name=producer,
+                       producer_version="1.7.0")
+    onnx.save(model, str(path))
+    return path
+
+
+def test_keras2onnx_pools_are_named_after_what_they_pool_and_a_shared_layer_counts_its_calls(tmp_path, rng):
+    """DNSMOS (keras2onnx): the first call of a pooling layer is named after its activation
+    (``.../conv2d_5/Relu:0_pooling``): ``conv2d_5.pool``, never ``conv2d`` (a suffix stripped) nor
+    ``mos_estimator_small_1.conv2d_5`` (the conv's own name, told apart by its root). The later
+    calls of the one layer keep its name, ``_1`` included (a Keras 2 layer's own name), and are
+    counted, never marked with the op type they share (``max_pooling2d:MaxPool``)."""
+    import srop_onnx
+    from conftest import assert_matches_reference
+
+    path = _keras2onnx_dnsmos(tmp_path / "model_v8.onnx")
+    assert _names(path) == ["conv2d_5", "conv2d_5.pool", "conv2d_6", "max_pooling2d_1", "conv2d_7", "conv2d_8",
+                            "max_pooling2d_1#2", "conv2d_9"]
+    x = rng.standard_normal((3, 32, 24)).astype(np.float32)
+    assert_matches_reference(srop_onnx.analyze(path, x), path, x, "input_1")
+
+
+def test_the_op_type_marks_only_layers_it_tells_apart():
+    from types import SimpleNamespace
+
+    from srop_onnx.model.naming import disambiguate
+
+    def entry(name, op):
+        return SimpleNamespace(name=name, parents=(), kind=None, op=op)
+
+    assert disambiguate([entry("block", "Conv"), entry("block", "MaxPool"), entry("pool", "MaxPool"),
+                         entry("pool", "MaxPool"), entry("pool", "MaxPool")]) == \
+        ["block:Conv", "block:MaxPool", "pool", "pool#2", "pool#3"]
+    assert disambiguate([entry("b", "Conv"), entry("b", "MaxPool"), entry("b", "MaxPool")]) == \
+        ["b:Conv", "b:MaxPool", "b:MaxPool#2"]
+
+
+def _pytorch_1_11_flatten_into_conv1d(path):
+    """PLCMOS (PyTorch 1.11, opset 11) as exported: ``x.permute(0, 2, 3, 1).reshape(n, t, -1)`` with
+    ``n`` and ``t`` read by ``Shape``/``Gather``, then a Conv1d. ONNX's shape inference loses the
+    reshape's rank; ONNX Runtime's symbolic inference follows the arithmetic."""
+    rng = np.random.default_rng(0)
+    inits = [numpy_helper.from_array((rng.standard_normal((8, 1, 3, 3)) * 0.4).astype(np.float32), "conv1.weight"),
+             numpy_helper.from_array((rng.standard_normal((6, 32, 1)) * 0.3).astype(np.float32),
+                                     "conv_project.weight"),
+             numpy_helper.from_array(np.array([-1], np.int64), "onnx::Concat_368")]
+
+    def const(name, value):
+        return helper.make_node("Constant", [], [name], name=name.replace("onnx::", "Constant_"),
+                                value=numpy_helper.from_array(np.array(value, np.int64)))
+
+    nodes = [helper.make_node("Conv", ["degraded_audio", "conv1.weight"], ["input.4"], name="Conv_0",
+                              pads=[1, 1, 1, 1]),
+             helper.make_node("Relu", ["input.4"], ["onnx::MaxPool_58"], name="Relu_1"),
+             helper.make_node("MaxPool", ["onnx::MaxPool_58"], ["input.20"], name="MaxPool_8", kernel_shape=[1, 4],
+                              strides=[1, 4]),
+             helper.make_node("Transpose", ["input.20"], ["onnx::Shape_60"], name="Transpose_9", perm=[0, 2, 3, 1]),
+             helper.make_node("Shape", ["onnx::Shape_60"], ["onnx::Gather_61"], name="Shape_10"),
+             const("onnx::Gather_62", 0),
+             helper.make_node("Gather", ["onnx::Gather_61", "onnx::Gather_62"], ["onnx::Unsqueeze_63"],
+                              name="Gather_12", axis=0),
+             helper.make_node("Shape", ["onnx::Shape_60"], ["onnx::Gather_64"], name="Shape_13"),
+             const("onnx::Gather_65", 1),
+             helper.make_node("Gather", ["onnx::Gather_64", "onnx::Gather_65"], ["onnx::Unsqueeze_66"],
+                              name="Gather_15", axis=0),
+             helper.make_node("Unsqueeze", ["onnx::Unsqueeze_63"], ["onnx::Concat_68"], name="Unsqueeze_16", axes=[0]),
+             helper.make_node("Unsqueeze", ["onnx::Unsqueeze_66"], ["onnx::Concat_69"], name="Unsqueeze_17", axes=[0]),
+             helper.make_node("Concat", ["onnx::Concat_68", "onnx::Concat_69", "onnx::Concat_368"],
+                              ["onnx::Reshape_71"], name="Concat_18", axis=0),
+             helper.make_node("Reshape", ["onnx::Shape_60", "onnx::Reshape_71"], ["onnx::Transpose_72"],
+                              name="Reshape_19"),
+             helper.make_node("Transpose", ["onnx::Transpose_72"], ["input.24"], name="Transpose_20", perm=[0, 2, 1]),
+             helper.make_node("Conv", ["input.24", "conv_project.weight"], ["onnx::Transpose_74"], name="Conv_21",
+                              kernel_shape=[1])]
+    graph = helper.make_graph(
+        nodes, "torch-jit-export",
+        [helper.make_tensor_value_info("degraded_audio", TensorProto.FLOAT, ["batch_size", 1, "frames", 16])],
+        [helper.make_tensor_value_info("onnx::Transpose_74", TensorProto.FLOAT, None)], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 11)], producer_name="pytorch",
+                              producer_version="1.11.0")
+    model.ir_version = 6
+    onnx.save(model, str(path))
+    return path
+
+
+def test_shapes_onnx_inference_loses_are_taken_from_onnxruntime_symbolic_inference(tmp_path):
+    from srop_onnx.model.graph import find_taps, infer_value_types
+
+    path = _pytorch_1_11_flatten_into_conv1d(tmp_path / "plcmos.onnx")
+    model = onnx.load(str(path))
+    lost = onnx.shape_inference.infer_shapes(model).graph.value_info
+    assert not [d for v in lost if v.name == "onnx::Transpose_74" for d in v.type.tensor_type.shape.dim]
+    types = infer_value_types(model)
+    assert types["onnx::Transpose_74"][0] == TensorProto.FLOAT
+    shape = types["onnx::Transpose_74"][1]
+    assert shape is not None and shape[:2] == ("batch_size", 6) and len(shape) == 3
+    taps, _ = find_taps(model, types=types)
+    assert [t.shape_hint for t in taps] == [("batch_size", 8, "frames", 16), ("batch_size", 8, "frames", 4),
+                                            ("batch_size", 6, "frames")]
+    res = CliRunner().invoke(main, ["layers", str(path)], env={"COLUMNS": "150"})
+    assert res.exit_code == 0 and "Nx6xframes " in res.output and "Nx8xframesx4 " in res.output, res.output
