@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import math
+import re
 from pathlib import Path
 
 from .text import visible
@@ -274,15 +275,16 @@ def render_taps(taps, console) -> None:
 
 def shape_text(dims) -> str:
     """A shape as ``Nx64x56x56``: numbers as they are; the first axis, when it is a symbol, ``N``;
-    other symbols when short and meaningful, else ``?`` (``unk__12``, a dim named ``None``, ``-1``,
-    long expressions such as ``floor(s1/2)``)."""
+    other symbols when short and meaningful, else ``?`` (ONNX's ``unk__12``, PyTorch's ``s40`` and
+    expressions of it, a dim named ``None``, ``-1``, long expressions such as ``floor(s1/2)``)."""
     def one(i: int, d) -> str:
         if isinstance(d, int) and d > 0:
             return str(d)
         text = "" if d is None else str(d)
         if i == 0:
             return "N"
-        unknown = not text or text.startswith("unk__") or text in ("None", "?", "-1") or len(text) > 8
+        unknown = (not text or text in ("None", "?", "-1") or len(text) > 8
+                   or re.search(r"\b(?:unk__\d+|s\d+)\b", text) is not None)
         return "?" if unknown else text
 
     return "x".join(one(i, d) for i, d in enumerate(dims))

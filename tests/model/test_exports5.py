@@ -214,6 +214,7 @@ def test_layers_shows_shapes_as_they_are():
     assert shape_text(("None", 8, "None", "None")) == "Nx8x?x?"
     assert shape_text(("batch", 64, "unk__3", "height")) == "Nx64x?xheight"
     assert shape_text((None, 3, "floor(s1/2)", 7)) == "Nx3x?x7"
+    assert shape_text(("s77", 8, "s40", "(s39//2)", "frames")) == "Nx8x?x?xframes"  # PyTorch's symbols are counters
     res = CliRunner().invoke(main, ["layers", str(MODELS / "tf2onnx_fused_pad.onnx")])
     assert res.exit_code == 0 and "Nx8x16x16" in res.output and "None" not in res.output
 
