@@ -248,18 +248,21 @@ def _image_sample(f: _File, spec: InputSpec, pre, data: bytes | None) -> Sample:
     return f.sample(arr)
 
 
-def _load_file(f: _File, spec: InputSpec, pre, hashing: bool = False,
-               labels=None) -> "tuple[list[Sample] | Exception, str | None]":
+def _load_file(f: _File, spec: InputSpec, pre, hashing: bool = False, labels=None,
+               fetched=None) -> "tuple[list[Sample] | Exception, str | None]":
     """The samples of one input file, or the InputDataError/UsageError that says why not
     (returned, not raised: this runs on a decode thread and the caller decides), and, when
     ``hashing``, the digest of the bytes decoded (the file is read once, hashed and decoded from
-    memory; a memory-mapped ``.npy`` is hashed as mapped)."""
+    memory; a memory-mapped ``.npy`` is hashed as mapped). ``fetched``: the future of an object's
+    bytes that a reader thread is getting (see :class:`_ReadAhead`)."""
     suffix = f.path.suffix.lower()
     digest = None
     try:
         data = None
         if is_remote(f.path):  # an object in a bucket: read into memory, decoded from bytes
-            data = f.path.read()
+            data = fetched.result() if fetched is not None else f.path.read()
+            if isinstance(data, Exception):
+                raise data
             digest = hashlib.sha256(data).hexdigest() if hashing else None
         else:
             check_readable(f.path)
@@ -286,8 +289,48 @@ def _audio_sample(path: Path, spec: InputSpec, prep, data: bytes | None) -> np.n
     return audio_to_input(rate, samples, spec, prep, str(path))
 
 
-#: threads that read (and decode) objects from a bucket: a GET waits on the network, not a core
-REMOTE_READERS = 16
+#: threads that read objects from a bucket ahead of the decoders: a GET waits on the network, not a core
+REMOTE_READERS = 8
+#: objects read ahead of the one being decoded (their bytes wait in memory), and the most bytes
+#: that may wait so (a bucket of large arrays reads one or a few ahead)
+READ_AHEAD = 64
+READ_AHEAD_BYTES = 256 * 2**20
+
+
+def _fetch(f: _File) -> "bytes | Exception":
+    try:
+        return f.path.read()
+    except (InputDataError, UsageError) as exc:  # the decoder reports it, in file order
+        return exc
+
+
+class _ReadAhead:
+    """Objects in a bucket read on :data:`REMOTE_READERS` threads, :data:`READ_AHEAD` files ahead
+    of the decoders: the reads wait on the network apart from the decoding, which keeps the
+    threads a local folder gets (more decoding threads than cores fight the model's for them)."""
+
+    def __init__(self, entries: list) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.entries, self.next, self.reads = entries, 0, {}
+        self.pool = ThreadPoolExecutor(max_workers=REMOTE_READERS, thread_name_prefix="srop-onnx-read")
+
+    def take(self, i: int):
+        """The future of entry ``i``'s bytes (None for a local file); reads are queued up to
+        ``i + READ_AHEAD`` while the bytes queued ahead stay under :data:`READ_AHEAD_BYTES`."""
+        waiting = sum(size for _fut, size in self.reads.values())
+        while self.next < min(len(self.entries), i + READ_AHEAD) and (self.next <= i or waiting < READ_AHEAD_BYTES):
+            e = self.entries[self.next]
+            if is_remote(e.path):
+                size = int(getattr(e.path, "size", 0) or 0)
+                self.reads[self.next] = (self.pool.submit(_fetch, e), size)
+                waiting += size
+            self.next += 1
+        found = self.reads.pop(i, None)
+        return found[0] if found else None
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=True)
 
 
 def decode_workers() -> int:
@@ -321,19 +364,21 @@ def _decoded(todo: FileList, first: int, spec: InputSpec, pre, workers: int,
     thread, which imports the decoders here when any file needs them (see _xp.preload)."""
     if not all(str(f).lower().endswith(tuple(ARRAY_SUFFIXES)) for f in todo.files):
         preload(decoders=True)
-    entries = (todo.entry(i) for i in range(first, len(todo)))
-    if workers <= 1:
-        for f in entries:
-            yield (f, *_load_file(f, spec, pre, hashing, labels))
-        return
-    from collections import deque
-    from concurrent.futures import ThreadPoolExecutor
-
-    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="srop-onnx-decode")
-    window: deque = deque()
+    entries = [todo.entry(i) for i in range(first, len(todo))]
+    ahead = _ReadAhead(entries) if any(is_remote(f.path) for f in entries) else None
+    pool = None
     try:
-        for f in entries:
-            window.append((f, pool.submit(_load_file, f, spec, pre, hashing, labels)))
+        if workers <= 1:
+            for k, f in enumerate(entries):
+                yield (f, *_load_file(f, spec, pre, hashing, labels, ahead and ahead.take(k)))
+            return
+        from collections import deque
+        from concurrent.futures import ThreadPoolExecutor
+
+        pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="srop-onnx-decode")
+        window: deque = deque()
+        for k, f in enumerate(entries):
+            window.append((f, pool.submit(_load_file, f, spec, pre, hashing, labels, ahead and ahead.take(k))))
             if len(window) >= 2 * workers:
                 f, fut = window.popleft()
                 yield (f, *fut.result())
@@ -341,7 +386,10 @@ def _decoded(todo: FileList, first: int, spec: InputSpec, pre, workers: int,
             f, fut = window.popleft()
             yield (f, *fut.result())
     finally:  # the consumer may stop early (--limit, an error): drop what is queued
-        pool.shutdown(wait=True, cancel_futures=True)
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+        if ahead is not None:
+            ahead.close()
 
 
 def _check_samples(log: InputLog, loaded: list[Sample]) -> None:
@@ -380,8 +428,6 @@ def iter_samples(
         files = FileList(list(files), [Path(f).name for f in files])
     count, labels = 0, log.labels
     workers = workers or decode_workers()
-    if any(is_remote(f) for f in files.files):  # objects in a bucket: reads wait on the network
-        workers = max(workers, REMOTE_READERS)
     for f, loaded, digest in _decoded(files, start[0], spec, pre, workers, log.hashing, labels):
         if limit is not None and count >= limit:
             return

@@ -306,3 +306,36 @@ def test_a_commands_storage_option_does_not_outlive_it_in_one_process(server, mo
                                     "s3://data/models/example.onnx"])
     assert res.exit_code == 2 and "does not answer" in res.output
     assert srop_onnx.analyze(EXAMPLE, "s3://data/val/").analyzed == 8  # the environment's endpoint again
+
+
+def test_an_object_that_cannot_be_read_is_skipped_and_the_rest_keep_their_order(server, tmp_path, monkeypatch):
+    """Objects are read ahead of the decoders on reader threads: one that fails is reported in its
+    place and the run goes on, with the profile of the local files that remain."""
+    import shutil
+
+    import srop_onnx
+    from srop_onnx.errors import InputDataError
+    from srop_onnx.files import remote
+
+    _many(server, n=24)
+    real = remote.RemoteFile.read
+    bad = "s3://data/many/005_"
+
+    def read(self):
+        if self.url.startswith(bad):
+            raise InputDataError(f"{self.url}: cannot read it (connection reset)")
+        return real(self)
+
+    monkeypatch.setattr(remote.RemoteFile, "read", read)
+    got = srop_onnx.analyze(EXAMPLE, "s3://data/many/")
+    assert len(got.skipped_inputs) == 1 and got.skipped_inputs[0]["path"].startswith(bad)
+    assert "connection reset" in got.skipped_inputs[0]["reason"]
+    images = sorted(EXAMPLE_IMAGES.iterdir())
+    local = tmp_path / "many"
+    local.mkdir()
+    for i in range(24):
+        if i != 5:
+            shutil.copy(images[i % len(images)], local / f"{i:03d}_{images[i % len(images)].name}")
+    want = srop_onnx.analyze(EXAMPLE, local)
+    assert got.to_dict()["layers"] == want.to_dict()["layers"]
+    assert [s.rsplit("/", 1)[-1] for s in got.sources] == [s.rsplit("/", 1)[-1] for s in want.sources]
