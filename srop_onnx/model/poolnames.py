@@ -22,7 +22,7 @@ _THROUGH = frozenset({
     "Relu", "LeakyRelu", "PRelu", "Sigmoid", "Tanh", "Elu", "Selu", "Celu", "Gelu", "HardSigmoid", "HardSwish",
     "Mish", "Softplus", "Clip", "Identity", "Dropout", "Cast", "BatchNormalization", "InstanceNormalization",
     "QuantizeLinear", "DequantizeLinear", "Transpose", "Reshape", "Squeeze", "Unsqueeze", "Pad", "Swish",
-    "Add", "Sub", "Mul", "Div",  # a bias or a scale after the conv (the first input is followed)
+    "Add", "Sub", "Mul", "Div",  # a bias or a scale after the conv (the first computed input is followed)
 })
 _POOL_WORDS = frozenset({"maxpool", "maxpool1d", "maxpool2d", "averagepool", "avgpool", "avgpool1d", "avgpool2d",
                          "lppool"})
@@ -32,7 +32,7 @@ _COUNTER = re.compile(r"[_.:#@-]+\d+$")
 def is_counter_pool(name: str) -> bool:
     """A pool's name made by an exporter's counter, not by its author: ``/MaxPool_1``,
     ``node_max_pool2d_1``, ``MaxPool_2``, ``AveragePool``."""
-    base = re.sub(r"^(?:/|node_)", "", name or "")
+    base = re.sub(r"^(?:/|node_|p2o\.)", "", name or "")
     base = _COUNTER.sub("", base)
     return "/" not in base and base.replace("_", "").lower() in _POOL_WORDS
 
@@ -48,7 +48,10 @@ def pooled_layer(node, producers: dict, is_layer: Callable[[object], bool], limi
             return current
         if current.op_type not in _THROUGH or not current.input:
             return None
-        current = producers.get(current.input[0])
+        # the data input: the first one a node computes (a learned scale or bias, ``Mul(w, x)`` as
+        # paddle2onnx writes PP-LCNet's affine after HardSwish, is a weight or a Constant)
+        data = [producers[i] for i in current.input if i in producers and producers[i].op_type != "Constant"]
+        current = data[0] if data else None
     return None
 
 

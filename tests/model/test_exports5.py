@@ -357,3 +357,26 @@ def test_shapes_onnx_inference_loses_are_taken_from_onnxruntime_symbolic_inferen
                                             ("batch_size", 6, "frames")]
     res = CliRunner().invoke(main, ["layers", str(path)], env={"COLUMNS": "150"})
     assert res.exit_code == 0 and "Nx6xframes " in res.output and "Nx8xframesx4 " in res.output, res.output
+
+
+def test_a_paddle2onnx_pool_after_a_learned_affine_is_named_after_its_conv(tmp_path):
+    """PP-OCRv4 rec (paddle2onnx): PP-LCNet's pool ``p2o.AveragePool.0`` pools a learned affine
+    after HardSwish, ``Add(Mul(w, x), b)`` with the weight first: it is ``conv2d_184.pool``, never
+    the exporter's counter."""
+    rng = np.random.default_rng(0)
+    inits = [numpy_helper.from_array(rng.standard_normal((4, 3, 3, 3)).astype(np.float32), "conv2d_184.w_0"),
+             numpy_helper.from_array(np.array([1.5], np.float32), "whswish_b_28.w_1")]
+    nodes = [helper.make_node("Conv", ["x", "conv2d_184.w_0"], ["conv2d_203.tmp_0"], name="p2o.Conv.57",
+                              pads=[1, 1, 1, 1]),
+             helper.make_node("HardSwish", ["conv2d_203.tmp_0"], ["hardswish_57.tmp_0"], name="p2o.HardSwish.57"),
+             helper.make_node("Constant", [], ["whswish_b_28.w_0"], name="p2o.Constant.340",
+                              value=numpy_helper.from_array(np.array([0.8], np.float32))),
+             helper.make_node("Mul", ["whswish_b_28.w_0", "hardswish_57.tmp_0"], ["p2o.Mul.171"], name="p2o.Mul.170"),
+             helper.make_node("Add", ["p2o.Mul.171", "whswish_b_28.w_1"], ["p2o.Add.231"], name="p2o.Add.230"),
+             helper.make_node("AveragePool", ["p2o.Add.231"], ["p2o.AveragePool.1"], name="p2o.AveragePool.0",
+                              kernel_shape=[2, 2], strides=[2, 2])]
+    graph = helper.make_graph(nodes, "paddle", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, 8, 8])],
+                              [helper.make_tensor_value_info("p2o.AveragePool.1", TensorProto.FLOAT, None)], inits)
+    path = tmp_path / "rec.onnx"
+    onnx.save(make_model(graph, opset_imports=[helper.make_opsetid("", 12)]), str(path))
+    assert _names(path) == ["conv2d_184", "conv2d_184.pool"]
