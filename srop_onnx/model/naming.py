@@ -33,6 +33,9 @@ __all__ = ["module_name", "name_choice", "NameChoice", "resolve_tf_suffixes", "s
 
 _PADDLE_PARAM = re.compile(r"^(.+)\.(?:w|b)_\d+$")  # Paddle 2.x parameters: conv2d_0.w_0 -> conv2d_0
 _PADDLE_TMP = re.compile(r"^(.+)\.tmp_\d+$")  # paddle2onnx 1.x tensors: depthwise_conv2d_0.tmp_0
+#: what an inliner puts before the names it copies out of a function or an If branch
+#: (``F0::If_0_then_branch__Inline_0__/encoder/0/reparam_conv/Conv``: Silero VAD for OpenVINO)
+_INLINED = re.compile(r"^(?:[A-Za-z]\w*::)?\w*?__Inline_\d+__")
 _P2O_TENSOR = re.compile(r"^p2o\.pd_op\.([A-Za-z0-9_]+)\.(\d+)\.\d+$")  # paddle2onnx 2.x: p2o.pd_op.pool2d.0.0
 _PADDLE1_WEIGHT = re.compile(r"^(.+?)_(?:weights|weight|w|filter|kernel)$")  # paddle2onnx 1.x: conv1_weights
 _TORCH_PARAM = re.compile(r"^([A-Za-z0-9_.]+)\.(?:weight|bias)$")  # 0.stft.conv_real.weight
@@ -302,13 +305,18 @@ def _from_stored(name: str | None, kind: str | None) -> NameChoice | None:
     return NameChoice(scope) if scope else None
 
 
+def uninlined(name: str) -> str:
+    """``name`` without the prefix an inliner gave it (``F0::If_0_then_branch__Inline_0__``)."""
+    return _INLINED.sub("", name, count=1) if "__Inline_" in name else name
+
+
 def weight_choice(weight: str | None, kind: str | None = None) -> NameChoice | None:
     """The layer a conv's weight (or its dequantized weight) names, if its name names one."""
-    return _from_stored(strip_quant(re.sub(r"_dequant$", "", weight)) if weight else weight, kind)
+    return _from_stored(strip_quant(re.sub(r"_dequant$", "", uninlined(weight))) if weight else weight, kind)
 
 
 def _from_weight_or_output(node, weight: str | None, kind: str | None) -> NameChoice | None:
-    found = _from_stored(weight, kind)
+    found = _from_stored(uninlined(weight) if weight else weight, kind)
     if found:
         return found
     slot = _BIAS_SLOT.get(node.op_type)
@@ -339,7 +347,7 @@ def name_choice(node, weight_name: str | None = None, kind: str | None = None) -
             if scope:
                 return NameChoice(scope)
         return NameChoice(meta)
-    name = node.name or ""
+    name = uninlined(node.name or "")
     if not name:  # unnamed nodes (older Paddle exports): the output tensor's name
         return NameChoice(node.output[0] if node.output else node.op_type)
     name = tflite_segment(name, kind)

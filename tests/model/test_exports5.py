@@ -380,3 +380,25 @@ def test_a_paddle2onnx_pool_after_a_learned_affine_is_named_after_its_conv(tmp_p
     path = tmp_path / "rec.onnx"
     onnx.save(make_model(graph, opset_imports=[helper.make_opsetid("", 12)]), str(path))
     assert _names(path) == ["conv2d_184", "conv2d_184.pool"]
+
+
+def test_names_an_inliner_prefixed_are_read_past_the_prefix(tmp_path):
+    """Silero VAD for OpenVINO: a PyTorch legacy export whose If branch was inlined, every name
+    prefixed ``F0::If_0_then_branch__Inline_0__``: the layers are ``stft`` and
+    ``encoder.0.reparam_conv``, as the model's modules are named."""
+    pre = "F0::If_0_then_branch__Inline_0__"
+    rng = np.random.default_rng(0)
+    inits = [numpy_helper.from_array(rng.standard_normal((6, 1, 8)).astype(np.float32), f"{pre}stft.forward_basis_buffer"),
+             numpy_helper.from_array(rng.standard_normal((4, 6, 3)).astype(np.float32),
+                                     f"{pre}encoder.0.reparam_conv.weight")]
+    nodes = [helper.make_node("Conv", ["input", f"{pre}stft.forward_basis_buffer"], [f"{pre}/stft/Conv_output_0"],
+                              name=f"{pre}/stft/Conv", strides=[4]),
+             helper.make_node("Conv", [f"{pre}/stft/Conv_output_0", f"{pre}encoder.0.reparam_conv.weight"],
+                              [f"{pre}/encoder/0/reparam_conv/Conv_output_0"], name=f"{pre}/encoder/0/reparam_conv/Conv",
+                              pads=[1, 1])]
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 1, 64])],
+                              [helper.make_tensor_value_info(f"{pre}/encoder/0/reparam_conv/Conv_output_0",
+                                                             TensorProto.FLOAT, None)], inits)
+    path = tmp_path / "silero.onnx"
+    onnx.save(make_model(graph, opset_imports=[helper.make_opsetid("", 16)]), str(path))
+    assert _names(path) == ["stft", "encoder.0.reparam_conv"]
