@@ -187,11 +187,14 @@ def weight_arrays(tensors: list) -> tuple[list[str], list[np.ndarray]]:
     return names, arrays
 
 
-def infer_value_types(model) -> dict[str, tuple[int, tuple | None]]:
+def infer_value_types(model, symbolic: bool = False) -> dict[str, tuple[int, tuple | None]]:
     """``{tensor: (elem_type, shape)}`` from ONNX shape inference; best effort.
 
     Shapes are hints (dims are ints, symbol strings or None); element types
-    are 0 when unknown. Shape inference failures leave what is declared.
+    are 0 when unknown. Shape inference failures leave what is declared. With ``symbolic``, a conv
+    or pool output that ONNX's inference leaves without a rank or channel count is taken from ONNX
+    Runtime's symbolic shape inference (a few tenths of a second: for listings, which show shapes;
+    a run reads them from the tensors).
     """
     import onnx
 
@@ -201,7 +204,7 @@ def infer_value_types(model) -> dict[str, tuple[int, tuple | None]]:
     except Exception:
         inferred = light
     out = _declared_types(inferred.graph)
-    if _taps_unknown(light.graph, out):
+    if symbolic and _taps_unknown(light.graph, out):
         _fill_from(out, _symbolic_types(light))
     return out
 
@@ -236,12 +239,31 @@ def _symbolic_types(light) -> dict[str, tuple[int, tuple | None]]:
     """Types from ONNX Runtime's symbolic shape inference, which follows shape arithmetic (``Shape``,
     ``Gather``, ``Concat`` into ``Reshape``) that ONNX's own inference does not; {} when it fails."""
     try:
-        from onnxruntime.tools.symbolic_shape_infer import SymbolicShapeInference
-
-        inferred = SymbolicShapeInference.infer_shapes(light, auto_merge=True, guess_output_rank=False)
+        inferred = _symbolic_module().SymbolicShapeInference.infer_shapes(light, auto_merge=True,
+                                                                          guess_output_rank=False)
     except Exception:  # a hint only: an op it does not know, a custom domain, an old opset
         return {}
     return _declared_types(inferred.graph) if inferred is not None else {}
+
+
+def _symbolic_module():
+    """ONNX Runtime's ``tools/symbolic_shape_infer.py``, loaded from its file: importing it as
+    ``onnxruntime.tools.symbolic_shape_infer`` runs ``onnxruntime.tools``' ``__init__``, which
+    imports PyTorch where it is installed (a second, for nothing)."""
+    import importlib.util
+    import os
+    import sys
+
+    name = "_srop_onnx_symbolic_shape_infer"
+    if name not in sys.modules:
+        import onnxruntime
+
+        path = os.path.join(os.path.dirname(onnxruntime.__file__), "tools", "symbolic_shape_infer.py")
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+        spec.loader.exec_module(module)  # type: ignore[union-attr]
+        sys.modules[name] = module
+    return sys.modules[name]
 
 
 def _fill_from(types: dict, other: dict) -> None:

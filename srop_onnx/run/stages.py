@@ -72,7 +72,7 @@ def prepare_taps(proto, spec: InputSpec, *, ops=None, all_tensors=False, layers=
     unless ``require`` is False (``srop-onnx layers`` lists what cannot be tapped, and why)."""
     from ..model.subgraphs import subgraph_layers
 
-    types = infer_value_types(proto)
+    types = infer_value_types(proto, symbolic=not require)  # the listing (require=False) shows the shapes
     taps, skipped = find_taps(proto, ops=ops, all_tensors=all_tensors, layers=layers, types=types)
     inside = subgraph_layers(proto, ops or DEFAULT_OPS)
     skipped = skipped + inside
