@@ -134,6 +134,18 @@ def as_array(inputs):
     return inputs
 
 
+def _first_npz(inputs):
+    """The first .npz among the input arguments or a :class:`Listing`, or None."""
+    inputs = as_array(inputs)
+    if isinstance(inputs, np.ndarray):
+        return None
+    if isinstance(inputs, Listing):
+        files = [f for f, _ in inputs.entries]
+    else:
+        files = [f for f, _ in discover_keyed([inputs] if isinstance(inputs, (str, os.PathLike)) else list(inputs))]
+    return next((f for f in files if f.suffix.lower() == ".npz"), None)
+
+
 def npz_names(inputs) -> set[str]:
     """The array names of the first .npz among the input arguments or a :class:`Listing` (empty
     when there is none or it cannot be read: reading it later says why); which of a model's inputs
@@ -141,21 +153,44 @@ def npz_names(inputs) -> set[str]:
     import io
     import zipfile
 
-    inputs = as_array(inputs)
-    if isinstance(inputs, np.ndarray):
-        return set()
     try:
-        if isinstance(inputs, Listing):
-            files = [f for f, _ in inputs.entries]
-        else:
-            files = [f for f, _ in discover_keyed([inputs] if isinstance(inputs, (str, os.PathLike)) else list(inputs))]
-        first = next((f for f in files if f.suffix.lower() == ".npz"), None)
+        first = _first_npz(inputs)
         if first is None:
             return set()
         with zipfile.ZipFile(io.BytesIO(first.read()) if is_remote(first) else first) as z:
             return {n[:-4] if n.endswith(".npy") else n for n in z.namelist()}
     except Exception:  # noqa: BLE001 - only a hint: the run reads the inputs properly and says what is wrong
         return set()
+
+
+def npz_scalars(inputs, names: set[str]) -> tuple[dict[str, np.ndarray], str | None]:
+    """The 0-d arrays of the first .npz that are named in ``names`` (a model's other inputs, such as
+    a sample rate), and that file's name: they go whole with every run (every file of a run must
+    feed the same), so they fix what the graph computes from them alone ({} when there is none)."""
+    import io
+    import zipfile
+
+    from numpy.lib import format as npy
+
+    found: dict[str, np.ndarray] = {}
+    try:
+        first = _first_npz(inputs)
+        if first is None:
+            return {}, None
+        with zipfile.ZipFile(io.BytesIO(first.read()) if is_remote(first) else first) as z:
+            for member in z.namelist():
+                name = member[:-4] if member.endswith(".npy") else member
+                if name not in names:
+                    continue
+                with z.open(member) as f:  # the header says the shape: a large array is never read here
+                    header = npy.read_array_header_1_0 if npy.read_magic(f) == (1, 0) else npy.read_array_header_2_0
+                    shape, _order, _dtype = header(f)
+                if shape == ():
+                    with z.open(member) as f:
+                        found[name] = npy.read_array(f, allow_pickle=False)
+        return found, first.name
+    except Exception:  # noqa: BLE001 - only a hint: the run reads the inputs properly and says what is wrong
+        return {}, None
 
 
 def _size(f) -> int:

@@ -4,7 +4,7 @@
 - :mod:`.graph`: graph passes (taps, outputs, weights kept beside the graph, recurrent states);
 - :mod:`.chain`: the baseline's pooling chain as graph outputs, valid at the model's opset;
 - :mod:`.naming`: the author's layer names from what each exporter leaves in the graph;
-- :mod:`.subgraphs`: control flow (``If`` with a constant condition, layers inside loops);
+- :mod:`.subgraphs`: control flow (``If`` with a condition fixed before the run, layers inside loops);
 - :mod:`.twin`: the randomized twin (weights re-drawn, the graph unchanged);
 - :mod:`.baseline`: the max-pooling baseline's statistics.
 

@@ -17,18 +17,65 @@ __all__ = ["inline_constant_ifs", "subgraph_layers"]
 _CONTROL_FLOW = ("If", "Loop", "Scan")
 
 
-def _constant_condition(graph, name: str) -> bool | None:
-    """The value of a constant boolean scalar ``name`` (through Identity), else None."""
+#: ops a condition may be computed with from constants and fixed inputs (a sample rate compared)
+_CONDITION_OPS = frozenset({"Identity", "Cast", "Equal", "Greater", "GreaterOrEqual", "Less", "LessOrEqual",
+                            "Not", "And", "Or", "Xor", "Add", "Sub", "Mul", "Div", "Mod", "Abs", "Neg",
+                            "Reshape", "Squeeze", "Unsqueeze", "ReduceMin", "ReduceMax", "Constant"})
+
+
+def _constant_condition(graph, name: str, known: dict | None = None, opsets=()) -> bool | None:
+    """The value of boolean scalar ``name`` when it is a constant (through Identity), or is
+    computed (by a few :data:`_CONDITION_OPS`) from constants and the ``known`` input values alone;
+    else None."""
     from onnx import numpy_helper
 
     from .graph import resolve_stored, stored_tensors
 
     slots = stored_tensors(graph)
-    name = resolve_stored(name, {o: n for n in graph.node for o in n.output}, slots)
-    if name is None:
+    producers = {o: n for n in graph.node for o in n.output}
+    stored = resolve_stored(name, producers, slots)
+    if stored is not None:
+        value = numpy_helper.to_array(slots[stored])
+    elif known:
+        value = _evaluated(name, producers, slots, known, list(opsets))
+    else:
         return None
-    value = numpy_helper.to_array(slots[name])
-    return bool(value.reshape(-1)[0]) if value.size == 1 else None
+    return bool(value.reshape(-1)[0]) if value is not None and value.size == 1 else None
+
+
+def _evaluated(name: str, producers: dict, slots: dict, known: dict, opsets: list, limit: int = 32):
+    """``name``'s value computed from stored tensors and ``known`` inputs by at most ``limit`` nodes
+    of :data:`_CONDITION_OPS` (ONNX's reference evaluator), or None."""
+    import numpy as np
+    from onnx import helper, numpy_helper
+    from onnx.reference import ReferenceEvaluator
+
+    nodes, leaves, todo, seen = [], set(), [name], set()
+    while todo:
+        t = todo.pop()
+        if t in seen or not t:
+            continue
+        seen.add(t)
+        if t in known or t in slots:
+            leaves.add(t)
+            continue
+        node = producers.get(t)
+        if node is None or node.op_type not in _CONDITION_OPS or len(nodes) >= limit:
+            return None
+        nodes.append(node)
+        todo.extend(node.input)
+    inits = [numpy_helper.from_array(numpy_helper.to_array(slots[t]), t) for t in leaves if t not in known]
+    order = {id(n): i for i, n in enumerate(producers.values())}  # the graph's order: inputs first
+    sub = helper.make_graph(sorted(nodes, key=lambda n: order[id(n)]), "condition",
+                            [helper.make_tensor_value_info(t, helper.np_dtype_to_tensor_dtype(known[t].dtype),
+                                                           known[t].shape) for t in leaves if t in known],
+                            [helper.make_tensor_value_info(name, 0, None)],
+                            inits)
+    model = helper.make_model(sub, opset_imports=opsets or None)
+    try:
+        return np.asarray(ReferenceEvaluator(model).run(None, {t: known[t] for t in leaves if t in known})[0])
+    except Exception:  # noqa: BLE001 - not computable here: the If stays, its layers are listed as skipped
+        return None
 
 
 def _names(graph) -> set[str]:
@@ -56,9 +103,11 @@ def _inline_one(graph, index: int, branch) -> bool:
     return True
 
 
-def inline_constant_ifs(model) -> tuple[object, list[str]]:
+def inline_constant_ifs(model, known: dict | None = None, where: str = "") -> tuple[object, list[str]]:
     """A copy of ``model`` with every ``If`` of constant condition replaced by the branch that runs,
-    and one note per inlined ``If`` (``model`` itself is returned, unchanged, when there is none)."""
+    and one note per inlined ``If`` (``model`` itself is returned, unchanged, when there is none).
+    ``known``: values of model inputs fixed for the run (``{"sr": array(16000)}``, fed whole with
+    every run from ``where``); a condition computed from them and constants alone is constant."""
     import onnx
 
     notes: list[str] = []
@@ -72,17 +121,36 @@ def inline_constant_ifs(model) -> tuple[object, list[str]]:
         for i, node in enumerate(out.graph.node):
             if node.op_type != "If" or not node.input:
                 continue
-            cond = _constant_condition(out.graph, node.input[0])
+            cond = _constant_condition(out.graph, node.input[0], known, out.opset_import)
             if cond is None:
                 continue
             which = "then_branch" if cond else "else_branch"
             branch = next(a.g for a in node.attribute if a.name == which)
+            fixed = _fixed_by(out.graph, node.input[0], known or {})
             if _inline_one(out.graph, i, branch):
-                notes.append(f"If '{node.name}' has a constant condition ({cond}): its {which.split('_')[0]} branch "
-                             "is tapped as ordinary layers")
+                source = f" of {where}" if where else ""
+                why = (f"a condition fixed by {fixed}{source} ({cond})" if fixed else f"a constant condition ({cond})")
+                notes.append(f"If '{node.name}' has {why}: its {which.split('_')[0]} branch is tapped as ordinary "
+                             "layers")
                 changed = True
                 break
     return (out if notes else model), notes
+
+
+def _fixed_by(graph, name: str, known: dict) -> str:
+    """``sr = 16000``: the known inputs the condition ``name`` is computed from, or ''."""
+    producers = {o: n for n in graph.node for o in n.output}
+    todo, seen, used = [name], set(), []
+    while todo:
+        t = todo.pop()
+        if t in seen:
+            continue
+        seen.add(t)
+        if t in known:
+            used.append(f"{t} = {known[t].item()!r}")
+        elif t in producers:
+            todo.extend(producers[t].input)
+    return ", ".join(sorted(used))
 
 
 def _walk(graph, where: str, ops: set, out: list) -> None:

@@ -83,7 +83,8 @@ def prepare_taps(proto, spec: InputSpec, *, ops=None, all_tensors=False, layers=
             hint = f" matching --layers {layers!r}; loosen the pattern"
         if inside:
             hint = (f"; {len(inside)} such layer(s) live inside If/Loop/Scan subgraphs, whose tensors ONNX Runtime "
-                    "cannot return (an If with a constant condition is tapped; 'srop-onnx layers MODEL' lists them)")
+                    "cannot return (an If is tapped when its condition is a constant, or is computed from "
+                    "scalar inputs an .npz feeds, such as a sample rate; 'srop-onnx layers MODEL' lists them)")
         volumes = [s for s in skipped if "3-D feature map" in str(s.get("reason", ""))]
         if volumes and len(volumes) == len(skipped):
             raise ModelError(f"model has no layer srop-onnx can measure: its {len(volumes)} tapped layer(s) are 3-D "
@@ -117,7 +118,12 @@ def plan_model(loaded: LoadedModel, measure: Measurement, require_taps: bool = T
 
     from ..model.subgraphs import inline_constant_ifs
 
-    proto, notes = inline_constant_ifs(loaded.proto)
+    known, where = {}, None
+    if inputs is not None and any(n.op_type == "If" for n in loaded.proto.graph.node):
+        from ..inputs.inputset import npz_scalars  # an If may branch on an input fed whole: a sample rate
+
+        known, where = npz_scalars(inputs, {i.name for i in loaded.proto.graph.input})
+    proto, notes = inline_constant_ifs(loaded.proto, known, where or "")
     if proto is not loaded.proto:
         loaded = replace(loaded, proto=proto)
     spec = input_spec(loaded.proto, measure.input_name, measure.layout,

@@ -195,6 +195,33 @@ def test_an_if_with_a_constant_condition_is_tapped_and_matches_the_branch(fixtur
     assert np.array_equal(pool.stats.histogram, np.bincount(ref[ref >= 0], minlength=pool.stats.m + 1))
 
 
+@pytest.mark.parametrize("rate, branch", [(16000, "then"), (8000, "else")])
+def test_an_if_on_an_input_fed_whole_is_tapped_as_the_branch_that_runs(tmp_path, rng, rate, branch):
+    """Silero VAD branches on its sample rate ``sr``, a scalar input: an .npz that feeds it whole
+    with every run fixes the branch, which is tapped and matches the reference."""
+    import onnx
+    from make_models import if_model
+
+    from conftest import ort_outputs
+    from reference import ref_bins
+
+    path = tmp_path / "vad.onnx"
+    onnx.save(if_model("rate"), str(path))
+    x = rng.standard_normal((3, 3, 16, 16)).astype(np.float32)
+    np.savez(tmp_path / "a.npz", x=x, sr=np.array(rate))
+    notes: list[str] = []
+    prof = analyze(path, tmp_path / "a.npz", notify=notes.append)
+    assert [lay.name for lay in prof.layers] == [branch, "pool"]
+    assert any(f"If 'branchy' has a condition fixed by sr = {rate} of a.npz ({rate == 16000}): its {branch} branch"
+               in n for n in notes), notes
+    out = ort_outputs(path, {"x": x, "sr": np.array(rate)}, ["p"])["p"]
+    ref = ref_bins(out.astype(np.float64), 0.85)
+    pool = prof.layer("pool")
+    assert np.array_equal(pool.stats.histogram, np.bincount(ref[ref >= 0], minlength=pool.stats.m + 1))
+    with pytest.raises(UsageError, match=r"model input 'sr' .* needs data: give it in an \.npz"):
+        analyze(path, x)  # an array feeds no sr: the model cannot run
+
+
 def test_layers_inside_a_runtime_if_are_listed_with_why(fixtures):
     res = CliRunner().invoke(main, ["layers", str(fixtures["if_runtime"])])
     assert res.exit_code == 0

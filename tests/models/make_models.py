@@ -204,9 +204,11 @@ def conv3d_model():
     return make_model(helper.make_graph(nodes, "c3d", [x], outs, inits), opset_imports=OPSET)
 
 
-def if_model(constant: bool = True, size=16):
+def if_model(constant: "bool | str" = True, size=16):
     """Convs inside the branches of an If: with a constant condition (tappable once inlined), or a
-    condition computed from the input at run time (not tappable; listed with the reason)."""
+    condition computed from the input at run time (not tappable; listed with the reason), or
+    (``constant="rate"``) a condition on a scalar input ``sr`` that an .npz feeds whole, as Silero
+    VAD branches on its sample rate: ``sr == 16000``."""
     rng = np.random.default_rng(3)
     w_then = _init("w_then", rng.standard_normal((4, 3, 3, 3)) * 0.4)
     w_else = _init("w_else", rng.standard_normal((4, 3, 3, 3)) * 0.4)
@@ -217,8 +219,13 @@ def if_model(constant: bool = True, size=16):
         relu = helper.make_node("Relu", [f"{name}_c"], [f"{name}_out"], name=f"{name}/relu")
         return helper.make_graph([conv, relu], name, [], [out], [w])
 
-    nodes = []
-    if constant:
+    nodes, inputs = [], []
+    if constant == "rate":
+        nodes += [helper.make_node("Constant", [], ["rate16k"], name="Constant_0",
+                                   value=numpy_helper.from_array(np.array(16000, np.int64))),
+                  helper.make_node("Equal", ["sr", "rate16k"], ["cond"], name="Equal_0")]
+        inputs.append(helper.make_tensor_value_info("sr", TensorProto.INT64, []))
+    elif constant:
         nodes.append(helper.make_node("Constant", [], ["cond"], name="cond",
                                       value=helper.make_tensor("cond", TensorProto.BOOL, [], [True])))
     else:
@@ -230,7 +237,7 @@ def if_model(constant: bool = True, size=16):
     x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, size, size])
     p = helper.make_tensor_value_info("p", TensorProto.FLOAT, ["N", 4, size // 2, size // 2])
     inits = [] if constant else [_init("zero", np.zeros((), np.float32))]
-    return make_model(helper.make_graph(nodes, "if", [x], [p], inits), opset_imports=OPSET)
+    return make_model(helper.make_graph(nodes, "if", [x, *inputs], [p], inits), opset_imports=OPSET)
 
 
 def detector_model(size=16):
