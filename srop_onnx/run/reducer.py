@@ -80,7 +80,7 @@ class LayerReducer:
         """Fix a layer's shape and statistics from its first output; False when skipped."""
         reason = spectrum_ok(tuple(shape[1:]))
         if reason:
-            st.skip = reason
+            st.skip = f"{reason} ({'x'.join(map(str, shape[1:]))} per channel)"
             return False
         st.shape = shape
         st.dims = len(shape) - 1

@@ -424,7 +424,8 @@ def build_profile(run: RunState, make: ProfileMaker, partial: bool = False) -> P
     """The profile of what ``run`` has accumulated (``partial``: for a checkpoint)."""
     layer_list, skipped_run = run.reducer.layers() if run.reducer else ([], [])
     if run.reducer is not None and not layer_list and make.shard is None and not partial:
-        reasons = "; ".join(sorted({s["reason"] for s in skipped_run}))
+        said = [f"{s['name']}: {s['reason']}" for s in skipped_run]
+        reasons = "; ".join(said[:4]) + (f"; and {len(said) - 4} more" if len(said) > 4 else "")
         raise ModelError(f"no tapped layer could be analysed ({reasons})")
     facts = make.run_facts()
     extra: dict = {"run": facts} if make.record_run else {}

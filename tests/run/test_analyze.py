@@ -159,9 +159,17 @@ def test_too_small_layers_are_skipped(fixtures, rng):
     prof = analyze(fixtures["unnamed"], rng.standard_normal((2, 3, 8, 8)).astype(np.float32))
     assert [lay.tensor for lay in prof.layers] == ["conv2d_450.tmp_0"]
     assert {s["tensor"]: s["reason"] for s in prof.skipped_layers} == {
-        "pool2d_3.tmp_0": "too small for a spectrum", "conv2d_451.tmp_0": "too small for a spectrum"}
+        "pool2d_3.tmp_0": "too small for a spectrum (4x4 per channel)",  # 8x8 input, pooled 2x2
+        "conv2d_451.tmp_0": "too small for a spectrum (4x4 per channel)"}
     with pytest.raises(InputDataError, match=r"inputs array: array of shape \(2, 3, 8, 8\) does not fit input 'x'"):
         analyze(fixtures["nchw"], rng.standard_normal((2, 3, 8, 8)).astype(np.float32))
+
+
+def test_when_no_layer_is_large_enough_the_error_names_each_with_its_size(fixtures, rng):
+    said = (r"no tapped layer could be analysed \(conv2d_450\.tmp_0: too small for a spectrum \(3x3 per channel\); "
+            r"pool2d_3\.tmp_0: .*\(1x1 per channel\)")
+    with pytest.raises(ModelError, match=said):
+        analyze(fixtures["unnamed"], rng.standard_normal((2, 3, 3, 3)).astype(np.float32))
 
 
 def test_external_data_model_runs_and_is_untouched(fixtures, rng):
