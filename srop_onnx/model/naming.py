@@ -341,6 +341,10 @@ def name_choice(node, weight_name: str | None = None, kind: str | None = None) -
     """The readable name of ``node`` following the naming rules of docs/models.md (see the
     module docstring); ``kind`` (``depthwise``, ``pointwise``, ``conv``) picks a TFLite segment."""
     meta = scope_from_metadata(node)
+    if meta and "/" in meta:  # onnx2torch: an ONNX node's name became a module's, '.' turned '/'
+        carried = _carried_name(meta)
+        if carried:
+            return NameChoice(carried)
     if meta:
         if _fused_batchnorm(node, meta):
             scope = scope_from_weight(weight_name)
@@ -365,6 +369,19 @@ def name_choice(node, weight_name: str | None = None, kind: str | None = None) -
         scoped = scope_from_name(name)
         return NameChoice(scoped) if scoped else NameChoice(name)
     return _tf_choice(name) or NameChoice(name)
+
+
+def _carried_name(module: str) -> str | None:
+    """The layer a module named after an ONNX node names (a model converted by onnx2torch and
+    exported again: ``layer1/layer1/0/conv1/Conv`` from ``/layer1/layer1.0/conv1/Conv``): the
+    repeated parent the dots' loss leaves is dropped, then read as PyTorch's legacy path
+    (``layer1.0.conv1``)."""
+    parts = [p for p in module.split("/") if p]
+    if len(parts) < 2:
+        return None
+    parts[-1] = re.sub(r"\.\d+$", "", parts[-1])  # a module name used twice: MaxPool.1
+    kept = [p for i, p in enumerate(parts) if i == 0 or p != parts[i - 1]]
+    return scope_from_name("/" + "/".join(kept))
 
 
 def module_name(node, weight_name: str | None = None) -> str:

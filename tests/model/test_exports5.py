@@ -403,3 +403,27 @@ def test_names_an_inliner_prefixed_are_read_past_the_prefix(tmp_path):
     path = tmp_path / "silero.onnx"
     onnx.save(make_model(graph, opset_imports=[helper.make_opsetid("", 16)]), str(path))
     assert _names(path) == ["stft", "encoder.0.reparam_conv"]
+
+
+def test_a_model_converted_by_onnx2torch_and_exported_again_keeps_its_layer_names(tmp_path):
+    """Issue 39's OpenNSFW was converted to PyTorch (onnx2torch names each module after its ONNX
+    node, '.' turned '/') and exported again by PyTorch 2.13's dynamo exporter: the name scopes
+    ``layer1/layer1/0/conv1/Conv`` give ``layer1.0.conv1``, the names the first export has."""
+    rng = np.random.default_rng(0)
+    scopes = ["conv1/Conv", "layer1/layer1/0/conv1/Conv", "layer2/layer2/0/downsample/downsample/0/Conv"]
+    nodes, inits, prev = [], [], "input_1"
+    for i, scope in enumerate(scopes):
+        w = f"{scope}.weight"
+        inits.append(numpy_helper.from_array(rng.standard_normal((4, 4 if i else 3, 3, 3)).astype(np.float32), w))
+        node = helper.make_node("Conv", [prev, w], [f"conv2d_{i}" if i else "conv2d"],
+                                name=f"node_conv2d_{i}" if i else "node_conv2d", pads=[1, 1, 1, 1])
+        entry = node.metadata_props.add()
+        entry.key, entry.value = "pkg.torch.onnx.name_scopes", repr(["", scope, node.output[0]])
+        nodes.append(node)
+        prev = node.output[0]
+    graph = helper.make_graph(nodes, "main_graph",
+                              [helper.make_tensor_value_info("input_1", TensorProto.FLOAT, [1, 3, 8, 8])],
+                              [helper.make_tensor_value_info(prev, TensorProto.FLOAT, None)], inits)
+    path = tmp_path / "reexported.onnx"
+    onnx.save(make_model(graph, opset_imports=[helper.make_opsetid("", 18)]), str(path))
+    assert _names(path) == ["conv1", "layer1.0.conv1", "layer2.0.downsample.0"]
