@@ -240,12 +240,26 @@ def _image_sample(f: _File, spec: InputSpec, pre, data: bytes | None) -> Sample:
         raise InputDataError(f"{f.path}: model input '{spec.name}' is {what}; images cannot feed it, "
                              f"use .npy arrays{' of ' + spec.dtype if spec.integer else ''}")
     if pre.size == (0, 0):
-        raise UsageError(f"model input '{spec.name}' has dynamic spatial dims; pass --size HxW to feed images")
+        raise UsageError(f"model input '{spec.name}' has dynamic spatial dims; pass --size HxW to feed images"
+                         f"{_size_hint(spec)}")
     try:
         arr = image_to_input(read_image(f.path, data), spec, pre)
     except (MemoryError, ValueError) as exc:  # a resize the model does not need (see preprocess._resize_crop)
         raise InputDataError(f"{f.path}: cannot preprocess ({type(exc).__name__}: {exc})") from exc
     return f.sample(arr)
+
+
+def _size_hint(spec: InputSpec) -> str:
+    """`` (its height is 64: --size 64xW)`` when one spatial side is fixed, else ''."""
+    dims = [spec.shape[a] if a < len(spec.shape) else None for a in spec.spatial_axes]
+    if len(dims) != 2:
+        return ""
+    h, w = (d if isinstance(d, int) and d > 0 else None for d in dims)
+    if h and not w:
+        return f" (its height is {h}: --size {h}xW, e.g. --size {h}x{4 * h})"
+    if w and not h:
+        return f" (its width is {w}: --size Hx{w})"
+    return ""
 
 
 def _load_file(f: _File, spec: InputSpec, pre, hashing: bool = False, labels=None,

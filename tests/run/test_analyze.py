@@ -124,6 +124,21 @@ def test_unnamed_model_with_dynamic_spatial_dims(fixtures, rng, tmp_path):
     assert prof.layers[0].shape == [4, 20, 28]
 
 
+def test_an_input_of_fixed_height_and_free_width_says_which_size_to_pass(fixtures, rng, tmp_path):
+    """An OCR model's (1, 1, 64, W): the refusal says the height the model fixes."""
+    import onnx
+
+    model = onnx.load(str(fixtures["unnamed"]))
+    model.graph.input[0].type.tensor_type.shape.dim[2].dim_value = 64
+    onnx.save(model, str(tmp_path / "ocr.onnx"))
+    img = tmp_path / "line.png"
+    Image.fromarray(rng.integers(0, 255, (40, 300, 3), dtype=np.uint8)).save(img)
+    with pytest.raises(UsageError, match=r"pass --size HxW to feed images \(its height is 64: --size 64xW, "
+                                         r"e\.g\. --size 64x256\)"):
+        analyze(tmp_path / "ocr.onnx", img)
+    assert analyze(tmp_path / "ocr.onnx", img, size=(64, 256)).layers[0].shape == [4, 64, 256]
+
+
 def test_fixed_batch_model_is_looped(fixtures, rng):
     x = rng.standard_normal((5, 3, 16, 16)).astype(np.float32)
     a = analyze(fixtures["fixed_batch"], x, batch_size=4)
