@@ -130,6 +130,25 @@ def render_profile(profile: Profile, console, units: str | None = None, *, max_s
     _render_left_out(profile, console, max_skipped)
 
 
+def _skipped_lines(skipped: list[dict], group: int = 3) -> list[str]:
+    """One line per skipped tap, or, for a reason shared by ``group`` or more (an SE block's 1x1
+    maps), one line for all of them: ``too small for a spectrum (1x1 per channel): 20 layers: a, b, ...``."""
+    by_reason: dict[str, list[dict]] = {}
+    for s in skipped:
+        by_reason.setdefault(str(s["reason"]), []).append(s)
+    lines, done = [], set()
+    for s in skipped:
+        reason = str(s["reason"])
+        same = by_reason[reason]
+        if len(same) < group:
+            lines.append(f"{safe(s.get('name') or s['tensor'])} ({safe(s['op'])}): {safe(reason)}")
+        elif reason not in done:
+            done.add(reason)
+            names = ", ".join(safe(t.get("name") or t["tensor"]) for t in same)
+            lines.append(f"{safe(reason)}: {len(same)} layers: {names}")
+    return lines
+
+
 def _render_left_out(profile: Profile, console, max_skipped: int) -> None:
     """What a profile's table leaves out or marks: non-spatial layers, skipped taps and inputs."""
     flat = [lay.name for lay in profile.layers if not lay.spatial_map]
@@ -139,11 +158,11 @@ def _render_left_out(profile: Profile, console, max_skipped: int) -> None:
                       "frequency map in a waveform model): no baseline, left out of the per-resolution summary[/]")
     if profile.skipped_layers:
         console.print(f"[yellow]{len(profile.skipped_layers)} tapped tensor(s) skipped:[/]")
-        for s in profile.skipped_layers[:max_skipped]:
-            console.print(f"  {safe(s.get('name') or s['tensor'])} ({safe(s['op'])}): {safe(s['reason'])}",
-                          highlight=False)
-        if len(profile.skipped_layers) > max_skipped:
-            console.print(f"  ... and {len(profile.skipped_layers) - max_skipped} more (see --json)")
+        lines = _skipped_lines(profile.skipped_layers)
+        for line in lines[:max_skipped]:
+            console.print(f"  {line}", highlight=False)
+        if len(lines) > max_skipped:
+            console.print(f"  ... and {len(lines) - max_skipped} more (see --json)")
     if profile.skipped_inputs:
         console.print(f"[yellow]{len(profile.skipped_inputs)} input file(s) skipped:[/]")
         for s in profile.skipped_inputs[:max_skipped]:
