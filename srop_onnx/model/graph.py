@@ -239,11 +239,24 @@ def _symbolic_types(light) -> dict[str, tuple[int, tuple | None]]:
     """Types from ONNX Runtime's symbolic shape inference, which follows shape arithmetic (``Shape``,
     ``Gather``, ``Concat`` into ``Reshape``) that ONNX's own inference does not; {} when it fails."""
     try:
-        inferred = _symbolic_module().SymbolicShapeInference.infer_shapes(light, auto_merge=True,
-                                                                          guess_output_rank=False)
-    except Exception:  # a hint only: an op it does not know, a custom domain, an old opset
+        module = _symbolic_module()
+        opset = module.get_opset(light)
+        if not opset or opset < 7:
+            return {}
+        # its own loop, not SymbolicShapeInference.infer_shapes: that one saves the model as
+        # sym_shape_infer_temp.onnx in the working directory when some shape stays unknown (a user's
+        # folder, a read-only disk), and raises where what it found is still of use
+        inference = module.SymbolicShapeInference(2**31 - 1, True, False, 0)
+        inference._preprocess(light)
+        for _round in range(1000):
+            if not inference.run_:
+                break
+            inference._infer_impl()
+        inference._update_output_from_vi()
+        inferred = inference.out_mp_
+    except Exception:  # a hint only: an op it does not know, a custom domain, an ONNX Runtime without it
         return {}
-    return _declared_types(inferred.graph) if inferred is not None else {}
+    return _declared_types(inferred.graph)
 
 
 def _symbolic_module():

@@ -341,10 +341,13 @@ def _pytorch_1_11_flatten_into_conv1d(path):
     return path
 
 
-def test_shapes_onnx_inference_loses_are_taken_from_onnxruntime_symbolic_inference(tmp_path):
+def test_shapes_onnx_inference_loses_are_taken_from_onnxruntime_symbolic_inference(tmp_path, monkeypatch):
     from srop_onnx.model.graph import find_taps, infer_value_types
 
     path = _pytorch_1_11_flatten_into_conv1d(tmp_path / "plcmos.onnx")
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)  # ONNX Runtime's own entry point saves a model here when a shape stays unknown
     model = onnx.load(str(path))
     lost = onnx.shape_inference.infer_shapes(model).graph.value_info
     assert not [d for v in lost if v.name == "onnx::Transpose_74" for d in v.type.tensor_type.shape.dim]
@@ -358,6 +361,7 @@ def test_shapes_onnx_inference_loses_are_taken_from_onnxruntime_symbolic_inferen
                                             ("batch_size", 6, "frames")]
     res = CliRunner().invoke(main, ["layers", str(path)], env={"COLUMNS": "150"})
     assert res.exit_code == 0 and "Nx6xframes " in res.output and "Nx8xframesx4 " in res.output, res.output
+    assert list(cwd.iterdir()) == []
 
 
 def test_a_paddle2onnx_pool_after_a_learned_affine_is_named_after_its_conv(tmp_path):
@@ -427,3 +431,24 @@ def test_a_model_converted_by_onnx2torch_and_exported_again_keeps_its_layer_name
     path = tmp_path / "reexported.onnx"
     onnx.save(make_model(graph, opset_imports=[helper.make_opsetid("", 18)]), str(path))
     assert _names(path) == ["conv1", "layer1.0.conv1", "layer2.0.downsample.0"]
+
+
+def test_a_listing_writes_nothing_where_it_runs_when_a_shape_stays_unknown(tmp_path, monkeypatch):
+    """A custom-domain op ahead of a conv: neither inference knows the conv's shape. ONNX Runtime's
+    own entry point would save ``sym_shape_infer_temp.onnx`` into the working directory; the listing
+    writes nothing there (a user's folder, a read-only disk) and shows the shape as unknown."""
+    nodes = [helper.make_node("Relu", ["x"], ["r"], name="relu"),
+             helper.make_node("Mystery", ["r"], ["m"], name="mystery", domain="example.custom"),
+             helper.make_node("Conv", ["m", "w"], ["c"], name="/conv/Conv", pads=[1, 1, 1, 1])]
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, 8, 8])],
+                              [helper.make_tensor_value_info("c", TensorProto.FLOAT, None)],
+                              [numpy_helper.from_array(np.ones((4, 3, 3, 3), np.float32), "w")])
+    path = tmp_path / "custom.onnx"
+    onnx.save(make_model(graph, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("example.custom", 1)]),
+              str(path))
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
+    res = CliRunner().invoke(main, ["layers", str(path)], env={"COLUMNS": "150"})
+    assert res.exit_code == 0 and "│ conv " in res.output, res.output
+    assert list(cwd.iterdir()) == []
