@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -125,3 +126,30 @@ def assert_matches_reference(profile, model_path, batch, input_name, dims=2, oth
         np.testing.assert_array_equal(lay.stats.histogram, hist, err_msg=lay.name)
         assert lay.stats.dead == np.count_nonzero(ref == -1)
         assert lay.stats.m == (ref_m(max(lay.shape[1:])) if dims == 2 else lay.shape[1] // 2)
+
+
+# -- nothing is left behind in the working tree ------------------------------------------------------
+#: what a test run may add at the top of the tree and of tests/ (caches, the CI's environment)
+_MAY_APPEAR = re.compile(r"^(?:\.pytest_cache|__pycache__|\.venv.*|\.coverage.*|\.hypothesis|.*\.egg-info|build)$")
+_TREE_BEFORE: dict = {}
+
+
+def _tree_entries() -> dict:
+    return {folder: set(os.listdir(folder)) for folder in (REPO, REPO / "tests")}
+
+
+def pytest_sessionstart(session):
+    _TREE_BEFORE.update(_tree_entries())
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """A file a test (or the code under test) leaves in the working tree, as ONNX Runtime's shape
+    inference once left ``sym_shape_infer_temp.onnx`` in the directory it ran from, fails the run."""
+    if not _TREE_BEFORE or hasattr(session.config, "workerinput"):  # pytest-xdist: the controller checks
+        return
+    new = sorted(str(folder.relative_to(REPO) / name) for folder, names in _tree_entries().items()
+                 for name in names - _TREE_BEFORE.get(folder, set()) if not _MAY_APPEAR.match(name))
+    if new:
+        session.config.get_terminal_writer().line(f"files left in the working tree by the tests: {', '.join(new)}",
+                                                  red=True)
+        session.exitstatus = 1
