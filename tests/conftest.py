@@ -129,8 +129,10 @@ def assert_matches_reference(profile, model_path, batch, input_name, dims=2, oth
 
 
 # -- nothing is left behind in the working tree ------------------------------------------------------
-#: what a test run may add at the top of the tree and of tests/ (caches, the CI's environment)
-_MAY_APPEAR = re.compile(r"^(?:\.pytest_cache|__pycache__|\.venv.*|\.coverage.*|\.hypothesis|.*\.egg-info|build)$")
+#: what a test run may add at the top of the tree and of tests/ (caches, the CI's environment, the
+#: browser tests' screenshots in test-output/, kept for a person to look at)
+_MAY_APPEAR = re.compile(r"^(?:test-output|\.pytest_cache|__pycache__|\.venv.*|\.coverage.*|\.hypothesis"
+                         r"|.*\.egg-info|build)$")
 _TREE_BEFORE: dict = {}
 
 
