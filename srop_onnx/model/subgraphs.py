@@ -153,22 +153,70 @@ def _fixed_by(graph, name: str, known: dict) -> str:
     return ", ".join(sorted(used))
 
 
-def _walk(graph, where: str, ops: set, out: list) -> None:
+def _scalar_inputs(graph, name: str, limit: int = 32) -> list[str] | None:
+    """The scalar (rank-0) model inputs that condition ``name`` is computed from, by a few
+    :data:`_CONDITION_OPS`, with constants alone; None when it needs anything else (or none)."""
+    from .graph import stored_tensors
+
+    slots = stored_tensors(graph)
+    scalars = {i.name for i in graph.input if i.type.tensor_type.HasField("shape")
+               and len(i.type.tensor_type.shape.dim) == 0 and i.name not in slots}
+    producers = {o: n for n in graph.node for o in n.output}
+    found, todo, seen, steps = set(), [name], set(), 0
+    while todo:
+        t = todo.pop()
+        if t in seen or not t or t in slots:
+            seen.add(t)
+            continue
+        seen.add(t)
+        if t in scalars:
+            found.add(t)
+            continue
+        node = producers.get(t)
+        steps += 1
+        if node is None or node.op_type not in _CONDITION_OPS or steps > limit:
+            return None
+        todo.extend(node.input)
+    return sorted(found) or None
+
+
+def _readable(node) -> str:
+    """A subgraph layer's name by the naming rules (``stft``, not ``If_0_else_branch__Inline_0__/stft/Conv``)."""
+    from .naming import name_choice
+
+    weight = node.input[1] if node.op_type in ("Conv", "ConvTranspose") and len(node.input) > 1 else None
+    try:
+        return name_choice(node, weight).name or node.name or node.output[0]
+    except Exception:  # noqa: BLE001 - a name is a courtesy here: the node's own serves
+        return node.name or node.output[0]
+
+
+def _walk(graph, where: str, ops: set, out: list, hints: dict | None = None) -> None:
     for node in graph.node:
         for attr in node.attribute:
             subgraphs = ([attr.g] if attr.HasField("g") else []) + list(attr.graphs)
             for g in subgraphs:
                 inner = f"{where}the {attr.name} of {node.op_type} '{node.name or node.output[0]}'"
+                hint = (hints or {}).get(tuple(node.output), "")
                 for n in g.node:
                     if n.op_type in ops and n.output:
-                        out.append({"tensor": n.output[0], "op": n.op_type, "name": n.name or n.output[0],
+                        out.append({"tensor": n.output[0], "op": n.op_type, "name": _readable(n),
                                     "reason": f"inside {inner}: tensors of a subgraph cannot be graph outputs, so "
-                                              "ONNX Runtime cannot return them (the branch or loop runs at run time)"})
+                                              "ONNX Runtime cannot return them (the branch or loop runs at run "
+                                              f"time{hint})"})
                 _walk(g, f"{inner}, ", ops, out)
 
 
 def subgraph_layers(model, ops) -> list[dict]:
-    """Skipped-layer entries for every op of ``ops`` left inside an If/Loop/Scan subgraph."""
+    """Skipped-layer entries for every op of ``ops`` left inside an If/Loop/Scan subgraph; an ``If``
+    on scalar inputs says that an .npz feeding them fixes its branch."""
+    hints = {}
+    for node in model.graph.node:
+        if node.op_type == "If" and node.input:
+            names = _scalar_inputs(model.graph, node.input[0])
+            if names:
+                hints[tuple(node.output)] = (f"; an .npz that feeds {', '.join(names)} fixes the branch, and analyze then taps "
+                                   "it")
     out: list[dict] = []
-    _walk(model.graph, "", set(ops), out)
+    _walk(model.graph, "", set(ops), out, hints)
     return out

@@ -220,12 +220,16 @@ def test_an_if_on_an_input_fed_whole_is_tapped_as_the_branch_that_runs(tmp_path,
     assert np.array_equal(pool.stats.histogram, np.bincount(ref[ref >= 0], minlength=pool.stats.m + 1))
     with pytest.raises(UsageError, match=r"model input 'sr' .* needs data: give it in an \.npz"):
         analyze(path, x)  # an array feeds no sr: the model cannot run
+    res = CliRunner().invoke(main, ["layers", str(path)], env={"COLUMNS": "300"})
+    assert res.exit_code == 0 and "an .npz that feeds sr fixes the branch, and analyze then taps it" in res.output
 
 
 def test_layers_inside_a_runtime_if_are_listed_with_why(fixtures):
     res = CliRunner().invoke(main, ["layers", str(fixtures["if_runtime"])])
     assert res.exit_code == 0
-    assert re.search(r"skipped then/conv \(Conv\): inside the then_branch of If 'branchy'", res.output)
+    # named as analyze names it once the branch is known (the node is then/conv)
+    assert re.search(r"skipped then \(Conv\): inside the then_branch of If 'branchy'", res.output)
+    assert "an .npz that feeds" not in res.output  # its condition is computed from the image itself
     with pytest.raises(ModelError, match=r"2 such layer\(s\) live inside If/Loop/Scan subgraphs"):
         analyze(fixtures["if_runtime"], np.zeros((1, 3, 16, 16), np.float32), ops=["Conv"])
 
