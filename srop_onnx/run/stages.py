@@ -265,9 +265,11 @@ def start_session(plan: ModelPlan, run: RunState, first: Sample | None, how: Exe
 
 def _say_feeds(first: Sample, name: str, notify) -> None:
     """One line on how an .npz feeds the model's inputs: split with the samples, or whole."""
-    split = ", ".join([name] + sorted(first.rows_of))
-    whole = ", ".join(sorted(first.extras))
-    notify(f"note: inputs {split} are split with the samples" + (f"; {whole} go whole with every run" if whole else ""))
+    split_names, whole_names = [name] + sorted(first.rows_of), sorted(first.extras)
+    split, whole = ", ".join(split_names), ", ".join(whole_names)
+    said = f"inputs {split} are" if len(split_names) > 1 else f"input {split} is"
+    goes = "go" if len(whole_names) > 1 else "goes"
+    notify(f"note: {said} split with the samples" + (f"; {whole} {goes} whole with every run" if whole else ""))
 
 
 def default_batch(device: str) -> "int | str":

@@ -49,7 +49,7 @@ def test_a_per_sample_input_is_split_with_the_batch_and_matches_the_reference(tm
     prof = analyze(model, tmp_path / "in.npz", batch_size=batch, notify=notes.append)
     assert prof.analyzed == N and prof.model["input"]["name"] == "x"  # picked by the .npz's names
     assert_matches_reference(prof, model, arrays["x"], "x", others={"mask": arrays["mask"], "table": arrays["table"]})
-    assert "note: inputs x, mask are split with the samples; table go whole with every run" in notes
+    assert "note: inputs x, mask are split with the samples; table goes whole with every run" in notes
 
 
 def test_one_sample_per_file_gives_the_same_profile_as_one_file(tmp_path, rng):
