@@ -25,6 +25,16 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def stop(proc: subprocess.Popen, seconds: float = 10) -> None:
+    """End a server a fixture started: asked to stop, then killed after ``seconds``."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=seconds)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 def _wait(port: int, proc: subprocess.Popen, seconds: float = 30) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -72,11 +82,7 @@ def s3_server(kind: str, root: Path) -> Iterator[dict]:
         fs.pipe_file("data/models/example.onnx", EXAMPLE.read_bytes())
         yield {"kind": kind, "endpoint": endpoint, "env": env, "fs": fs, "proc": proc}
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc)
         s3fs.S3FileSystem.clear_instance_cache()
 
 

@@ -5,7 +5,6 @@ randomly initialised ResNet (nothing downloaded). The numbers they hold are the 
 
 from __future__ import annotations
 
-import socket
 import struct
 import subprocess
 import sys
@@ -20,6 +19,7 @@ import pytest
 import srop_onnx
 from srop_onnx import UsageError
 
+from s3server import free_port, stop
 from test_tracking import _model
 
 
@@ -33,17 +33,11 @@ def steps(tmp_path, rng):
     return sorted(folder.glob("*.onnx")), rng.standard_normal((4, 2, 16, 16)).astype(np.float32)
 
 
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def mlflow_server(tmp_path):
     """``mlflow server`` on 127.0.0.1 and a free port, sqlite store, artifacts in tmp_path; stopped after."""
     pytest.importorskip("mlflow", reason="needs the test servers: pip install -e '.[servers]'")
-    port = _port()
+    port = free_port()
     log = open(tmp_path / "mlflow.log", "wb")
     proc = subprocess.Popen([sys.executable, "-m", "mlflow", "server", "--backend-store-uri",
                              f"sqlite:///{tmp_path / 'mlflow.db'}", "--artifacts-destination",
@@ -64,11 +58,7 @@ def mlflow_server(tmp_path):
             time.sleep(0.3)
         yield uri
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc, 20)
         log.close()
 
 

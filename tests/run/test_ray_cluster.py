@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -17,14 +16,9 @@ from pathlib import Path
 import pytest
 
 from conftest import EXAMPLE, EXAMPLE_IMAGES
+from s3server import free_port
 
 pytestmark = pytest.mark.slow
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _ray_cli() -> str:
@@ -55,7 +49,7 @@ def bucket(tmp_path_factory):
 @pytest.fixture(scope="module")
 def cluster(bucket):
     pytest.importorskip("ray", reason="needs the test servers: pip install -e '.[servers]'")
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("RAY_", "AWS_"))}
     env.update(bucket["env"] if bucket else {})
     start = [_ray_cli(), "start", "--head", f"--port={port}", "--node-ip-address=127.0.0.1", "--num-cpus=2",
