@@ -437,16 +437,18 @@ class Tracker:
                     (self.out / "profiles").mkdir(parents=True, exist_ok=True)
                 profile.to_json(in_track(self.out, profile_file(step)))  # the profile first: the index never lists a missing file
                 self._write_index()
-        if self._tb_dir is not None:
-            self._tensorboard(step, profile)
-        if self.loggers:
-            self._log_step(step, profile, metrics or {})
+        if self._tb_dir is not None or self.loggers:  # the step's thirds, once for TensorBoard and the loggers
+            names = [lay["name"] for lay in self._index["architecture"]["layers"]]
+            thirds = profile_thirds(profile, names, profile.units)
+            if self._tb_dir is not None:
+                self._tensorboard(step, profile, thirds)
+            if self.loggers:
+                self._log_step(step, profile, thirds, metrics or {})
 
-    def _log_step(self, step: int, profile: Profile, metrics: dict) -> None:
+    def _log_step(self, step: int, profile: Profile, thirds: list, metrics: dict) -> None:
         from ..results.tensorboard import histograms, step_scalars
 
-        names = [lay["name"] for lay in self._index["architecture"]["layers"]]
-        values = step_scalars(profile, profile.units, profile_thirds(profile, names, profile.units))
+        values = step_scalars(profile, profile.units, thirds)
         hists = histograms(profile, profile.units)
         for logger in self.loggers:
             logger.log_step(step, profile, values, hists, metrics)
@@ -467,13 +469,12 @@ class Tracker:
         self._profiles = [steps[s] for s in self._steps]
         self._index = index
 
-    def _tensorboard(self, step: int, profile: Profile) -> None:
+    def _tensorboard(self, step: int, profile: Profile, thirds: list) -> None:
         from ..results.tensorboard import TensorBoardWriter
 
         if self._tb is None:
             self._tb = TensorBoardWriter(self._tb_dir)
-        names = [lay["name"] for lay in self._index["architecture"]["layers"]]
-        self._tb.add(step, profile, profile.units, profile_thirds(profile, names, profile.units))
+        self._tb.add(step, profile, profile.units, thirds)
 
     def scalars(self, profile: Profile) -> dict[str, float]:
         """``{"srop/mean/<layer>": value, ...}`` of one step's profile, for any metrics logger."""
