@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import tempfile
+from pathlib import Path
+
 __all__ = ["every_option", "logged_metrics", "profile_file_of", "track_folder"]
 
 
@@ -30,44 +34,31 @@ def logged_metrics(values) -> dict:
     return out
 
 
+@contextlib.contextmanager
 def profile_file_of(step: int, profile):
     """A context giving a local file holding ``profile`` as a track's step file (for loggers that
     upload files)."""
-    import contextlib
-    import tempfile
-    from pathlib import Path
-
     from ..results.track import profile_file
 
-    @contextlib.contextmanager
-    def made():
-        with tempfile.TemporaryDirectory(prefix="srop-onnx-log-") as tmp:
-            path = Path(tmp) / Path(profile_file(step)).name
-            profile.to_json(path)
-            yield path
-
-    return made()
+    with tempfile.TemporaryDirectory(prefix="srop-onnx-log-") as tmp:
+        path = Path(tmp) / Path(profile_file(step)).name
+        profile.to_json(path)
+        yield path
 
 
+@contextlib.contextmanager
 def track_folder(track):
     """A context giving a temporary local folder that holds the track as a track folder does
     (``track.json`` and ``profiles/``, nothing else: no lock file), from the track in memory
     (wherever its own folder is: local, a bucket, none)."""
-    import contextlib
     import json
-    import tempfile
-    from pathlib import Path
 
     from ..results.track import INDEX_NAME, profile_file
 
-    @contextlib.contextmanager
-    def made():
-        with tempfile.TemporaryDirectory(prefix="srop-onnx-track-") as tmp:
-            root = Path(tmp) / "track"
-            (root / "profiles").mkdir(parents=True)
-            (root / INDEX_NAME).write_text(json.dumps(track.index, indent=1, allow_nan=False) + "\n")
-            for step, profile in zip(track.steps, track.profiles):
-                profile.to_json(root / profile_file(step))
-            yield root
-
-    return made()
+    with tempfile.TemporaryDirectory(prefix="srop-onnx-track-") as tmp:
+        root = Path(tmp) / "track"
+        (root / "profiles").mkdir(parents=True)
+        (root / INDEX_NAME).write_text(json.dumps(track.index, indent=1, allow_nan=False) + "\n")
+        for step, profile in zip(track.steps, track.profiles):
+            profile.to_json(root / profile_file(step))
+        yield root

@@ -11,6 +11,7 @@ happens. Keras 3: ``model.export(path, format="onnx")`` into a temporary folder 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 from pathlib import Path
@@ -102,28 +103,24 @@ def _keras_error(exc: Exception) -> Exception:
     return ModelError(f"Keras model.export(format='onnx') failed: {text}")
 
 
+@contextlib.contextmanager
 def quiet_exporter():
     """A context in which the exporters' own warnings stay out of the user's training log: the
     TorchScript tracer's ``TracerWarning`` (a Python ``if`` on a tensor, traced as a constant: the
     export is of one fixed input shape, which is what is measured) and the legacy-exporter and
     deprecation notices, three and more per step otherwise."""
-    import contextlib
     import warnings
 
-    @contextlib.contextmanager
-    def quiet():
-        with warnings.catch_warnings():
-            try:
-                from torch.jit import TracerWarning
+    with warnings.catch_warnings():
+        try:
+            from torch.jit import TracerWarning
 
-                warnings.simplefilter("ignore", TracerWarning)
-            except ImportError:  # Keras on TensorFlow: no torch
-                pass
-            warnings.simplefilter("ignore", DeprecationWarning)
-            warnings.simplefilter("ignore", FutureWarning)
-            yield
-
-    return quiet()
+            warnings.simplefilter("ignore", TracerWarning)
+        except ImportError:  # Keras on TensorFlow: no torch
+            pass
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore", FutureWarning)
+        yield
 
 
 def _keras_export(model, path: Path) -> None:
