@@ -106,15 +106,10 @@ class TensorBoardWriter:
         from tensorboardX.proto.event_pb2 import Event
         from tensorboardX.summary import histogram_raw, scalar
 
-        summaries = [scalar(tag, value) for tag, value in scalars(profile, units, thirds).items()]
-        for lay in profile.layers:
-            st = lay.stats
-            if not st.count:
-                continue
-            summaries.append(scalar(f"srop/std/{lay.name}", float(lay.summary(units).std)))
-            hist = np.asarray(st.histogram, dtype=np.int64)
-            values = np.arange(hist.size, dtype=np.float64) / float(st.denom(units))
-            summaries.append(histogram_raw(f"srop/hist/{lay.name}", min=float(values[np.nonzero(hist)[0][0]]),
+        summaries = [scalar(tag, value) for tag, value in step_scalars(profile, units, thirds).items()]
+        for name, (hist, edges) in histograms(profile, units).items():
+            values = edges[1:]  # bucket k ends at k / m: the roll-off value of its maps
+            summaries.append(histogram_raw(f"srop/hist/{name}", min=float(values[np.nonzero(hist)[0][0]]),
                                            max=float(values[np.nonzero(hist)[0][-1]]), num=int(hist.sum()),
                                            sum=float(np.dot(hist, values)), sum_squares=float(np.dot(hist, values ** 2)),
                                            bucket_limits=values.tolist(), bucket_counts=hist.tolist()))
