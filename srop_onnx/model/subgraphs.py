@@ -43,20 +43,16 @@ def _constant_condition(graph, name: str, known: dict | None = None, opsets=()) 
     return bool(value.reshape(-1)[0]) if value is not None and value.size == 1 else None
 
 
-def _evaluated(name: str, producers: dict, slots: dict, known: dict, opsets: list, limit: int = 32):
-    """``name``'s value computed from stored tensors and ``known`` inputs by at most ``limit`` nodes
-    of :data:`_CONDITION_OPS` (ONNX's reference evaluator), or None."""
-    import numpy as np
-    from onnx import helper, numpy_helper
-    from onnx.reference import ReferenceEvaluator
-
+def _cone(name: str, producers: dict, is_leaf, limit: int = 32) -> "tuple[list, set[str]] | None":
+    """``(nodes, leaves)``: the at most ``limit`` nodes of :data:`_CONDITION_OPS` that compute
+    ``name`` from tensors ``is_leaf`` accepts, or None when it needs anything else."""
     nodes, leaves, todo, seen = [], set(), [name], set()
     while todo:
         t = todo.pop()
         if t in seen or not t:
             continue
         seen.add(t)
-        if t in known or t in slots:
+        if is_leaf(t):
             leaves.add(t)
             continue
         node = producers.get(t)
@@ -64,6 +60,20 @@ def _evaluated(name: str, producers: dict, slots: dict, known: dict, opsets: lis
             return None
         nodes.append(node)
         todo.extend(node.input)
+    return nodes, leaves
+
+
+def _evaluated(name: str, producers: dict, slots: dict, known: dict, opsets: list):
+    """``name``'s value computed from stored tensors and ``known`` inputs by a few
+    :data:`_CONDITION_OPS` (:func:`_cone`; ONNX's reference evaluator), or None."""
+    import numpy as np
+    from onnx import helper, numpy_helper
+    from onnx.reference import ReferenceEvaluator
+
+    cone = _cone(name, producers, lambda t: t in known or t in slots)
+    if cone is None:
+        return None
+    nodes, leaves = cone
     inits = [numpy_helper.from_array(numpy_helper.to_array(slots[t]), t) for t in leaves if t not in known]
     order = {id(n): i for i, n in enumerate(producers.values())}  # the graph's order: inputs first
     sub = helper.make_graph(sorted(nodes, key=lambda n: order[id(n)]), "condition",
@@ -126,7 +136,7 @@ def inline_constant_ifs(model, known: dict | None = None, where: str = "") -> tu
                 continue
             which = "then_branch" if cond else "else_branch"
             branch = next(a.g for a in node.attribute if a.name == which)
-            fixed = _fixed_by(out.graph, node.input[0], known or {})
+            fixed = _fixed_by(out.graph, node.input[0], known or {})  # computed, so its cone is there
             if _inline_one(out.graph, i, branch):
                 source = f" of {where}" if where else ""
                 why = (f"a condition fixed by {fixed}{source} ({cond})" if fixed else f"a constant condition ({cond})")
@@ -139,45 +149,25 @@ def inline_constant_ifs(model, known: dict | None = None, where: str = "") -> tu
 
 def _fixed_by(graph, name: str, known: dict) -> str:
     """``sr = 16000``: the known inputs the condition ``name`` is computed from, or ''."""
-    producers = {o: n for n in graph.node for o in n.output}
-    todo, seen, used = [name], set(), []
-    while todo:
-        t = todo.pop()
-        if t in seen:
-            continue
-        seen.add(t)
-        if t in known:
-            used.append(f"{t} = {known[t].item()!r}")
-        elif t in producers:
-            todo.extend(producers[t].input)
-    return ", ".join(sorted(used))
+    from .graph import stored_tensors
+
+    slots = stored_tensors(graph)
+    cone = _cone(name, {o: n for n in graph.node for o in n.output}, lambda t: t in known or t in slots)
+    leaves = cone[1] if cone else set()
+    return ", ".join(sorted(f"{t} = {known[t].item()!r}" for t in leaves if t in known))
 
 
-def _scalar_inputs(graph, name: str, limit: int = 32) -> list[str] | None:
+def _scalar_inputs(graph, name: str) -> list[str] | None:
     """The scalar (rank-0) model inputs that condition ``name`` is computed from, by a few
-    :data:`_CONDITION_OPS`, with constants alone; None when it needs anything else (or none)."""
+    :data:`_CONDITION_OPS`, with constants alone (:func:`_cone`); None when it needs anything else
+    (or none)."""
     from .graph import stored_tensors
 
     slots = stored_tensors(graph)
     scalars = {i.name for i in graph.input if i.type.tensor_type.HasField("shape")
                and len(i.type.tensor_type.shape.dim) == 0 and i.name not in slots}
-    producers = {o: n for n in graph.node for o in n.output}
-    found, todo, seen, steps = set(), [name], set(), 0
-    while todo:
-        t = todo.pop()
-        if t in seen or not t or t in slots:
-            seen.add(t)
-            continue
-        seen.add(t)
-        if t in scalars:
-            found.add(t)
-            continue
-        node = producers.get(t)
-        steps += 1
-        if node is None or node.op_type not in _CONDITION_OPS or steps > limit:
-            return None
-        todo.extend(node.input)
-    return sorted(found) or None
+    cone = _cone(name, {o: n for n in graph.node for o in n.output}, lambda t: t in slots or t in scalars)
+    return sorted(cone[1] & scalars) or None if cone else None
 
 
 def _readable(node) -> str:
