@@ -241,7 +241,7 @@ def _image_sample(f: _File, spec: InputSpec, pre, data: bytes | None) -> Sample:
                              f"use .npy arrays{' of ' + spec.dtype if spec.integer else ''}")
     if pre.size == (0, 0):
         raise UsageError(f"model input '{spec.name}' has dynamic spatial dims; pass --size HxW to feed images"
-                         f"{_size_hint(spec)}")
+                         f"{_size_hint(spec) or _own_size_hint(f.path, data)}")
     try:
         arr = image_to_input(read_image(f.path, data), spec, pre)
     except (MemoryError, ValueError) as exc:  # a resize the model does not need (see preprocess._resize_crop)
@@ -260,6 +260,15 @@ def _size_hint(spec: InputSpec) -> str:
     if w and not h:
         return f" (its width is {w}: --size Hx{w})"
     return ""
+
+
+def _own_size_hint(path: Path, data: bytes | None) -> str:
+    """`` (a.png is 160x320: --size 160x320 feeds images at that size)``, or '' when it cannot be read."""
+    try:
+        w, h = read_image(path, data).size
+    except InputDataError:
+        return ""
+    return f" ({path} is {h}x{w}: --size {h}x{w} feeds images at that size)"
 
 
 def _load_file(f: _File, spec: InputSpec, pre, hashing: bool = False, labels=None,

@@ -118,7 +118,8 @@ def test_unnamed_model_with_dynamic_spatial_dims(fixtures, rng, tmp_path):
     assert prof.layers[0].shape == [4, 24, 24]
     img = tmp_path / "im.png"
     Image.fromarray(rng.integers(0, 255, (40, 30, 3), dtype=np.uint8)).save(img)
-    with pytest.raises(UsageError, match="dynamic spatial dims; pass --size"):
+    with pytest.raises(UsageError, match=r"dynamic spatial dims; pass --size HxW to feed images \(\S+im\.png is "
+                                         r"40x30: --size 40x30 feeds images at that size\)"):
         analyze(fixtures["unnamed"], img)
     prof = analyze(fixtures["unnamed"], img, size=(20, 28))
     assert prof.layers[0].shape == [4, 20, 28]
