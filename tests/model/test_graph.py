@@ -222,3 +222,41 @@ def test_pooling_chain_refuses_bad_requests():
         add_pooling_chain(model, "z", 1, 2)
     with pytest.raises(UsageError, match="at least one level"):
         add_pooling_chain(model, "x", 1, 0)
+
+
+def _conv_with_weight(raw_bytes_delta: int):
+    """A Conv whose 32x1x3x3 float weight (1,152 bytes, large enough to travel beside the graph)
+    holds ``raw_bytes_delta`` bytes more (or fewer) than its shape needs."""
+    from onnx import numpy_helper
+
+    w = numpy_helper.from_array(np.arange(288, dtype=np.float32).reshape(32, 1, 3, 3), "w")
+    w.raw_data = w.raw_data[:raw_bytes_delta] if raw_bytes_delta < 0 else w.raw_data + b"\0" * raw_bytes_delta
+    g = helper.make_graph([helper.make_node("Conv", ["x", "w"], ["y"], pads=[1, 1, 1, 1])], "g",
+                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, 8, 8])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], [w])
+    return helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+
+
+def test_split_weights_moves_large_weights_and_hands_them_over_as_arrays():
+    from srop_onnx.model.graph import MEMORY_LOCATION, split_weights, weight_arrays
+
+    model = _conv_with_weight(0)
+    light, heavy = split_weights(model)
+    assert [t.name for t in heavy] == ["w"] and heavy[0] is model.graph.initializer[0]
+    stub = light.graph.initializer[0]
+    assert (stub.name, list(stub.dims), stub.HasField("raw_data")) == ("w", [32, 1, 3, 3], False)
+    assert stub.external_data[0].value == MEMORY_LOCATION
+    assert model.graph.initializer[0].HasField("raw_data")  # the original keeps its data
+    names, arrays = weight_arrays(heavy)
+    assert names == ["w"]
+    np.testing.assert_array_equal(arrays[0], np.arange(288, dtype=np.float32).reshape(32, 1, 3, 3))
+
+
+@pytest.mark.parametrize("delta", [-1052, 8])
+def test_a_weight_whose_data_disagrees_with_its_shape_is_a_damaged_model(delta):
+    from srop_onnx.model.graph import split_weights, weight_arrays
+
+    _light, heavy = split_weights(_conv_with_weight(delta))
+    with pytest.raises(ModelError, match=rf"weight 'w' holds {1152 + delta} bytes, but its shape \(32, 1, 3, 3\) "
+                                         "needs 1152; the model file is damaged"):
+        weight_arrays(heavy)
