@@ -154,4 +154,6 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+    """The public names only (what tab completion offers): not the helpers this module imports, nor
+    the subpackages a run loads."""
+    return sorted(__all__)

@@ -41,6 +41,17 @@ def test_everything_the_readme_shows_is_reachable_from_one_import():
         assert getattr(srop_onnx, name) is not None, name
 
 
+def test_tab_completion_offers_the_public_names_only():
+    """``dir(srop_onnx)`` (what a notebook completes) is ``__all__``, even after a run has loaded the
+    subpackages: no ``Any``, ``import_module`` or ``annotations``, no ``core`` or ``run``."""
+    code = ("import srop_onnx, numpy as np; "
+            "srop_onnx.analyze(MODEL, np.zeros((1, 3, 64, 64), np.float32), baseline=False); "
+            "print(','.join(dir(srop_onnx)))").replace("MODEL", repr(str(EXAMPLE)))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip().split(",") == sorted(srop_onnx.__all__)
+    assert "analyze" in out and "Profile" in out and "plot" in out
+
+
 def test_no_public_function_is_shadowed_by_a_submodule():
     """After every submodule is imported, ``srop_onnx.compare`` is still the function (a module of
     the same name would replace it), and ``srop_onnx.plot`` is the plotting module."""
