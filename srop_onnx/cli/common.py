@@ -324,7 +324,25 @@ def main(ctx, debug, storage):
     before = storage_options()
     set_storage_options(list(storage))
     ctx.call_on_close(lambda: restore_storage_options(before))
+    if not debug:
+        ctx.call_on_close(_quiet_storage_loggers())
     check_address_space()
+
+
+#: the storage clients log a failure with its traceback (gcsfs: "_request out of retries", with
+#: the traceback, to stderr) before the command says what went wrong in one line
+_STORAGE_LOGGERS = ("gcsfs", "s3fs", "fsspec")
+
+
+def _quiet_storage_loggers():
+    """Silence the storage clients' loggers for one command (``--debug`` keeps them); returns the
+    function that gives them their levels back."""
+    import logging
+
+    levels = {name: logging.getLogger(name).level for name in _STORAGE_LOGGERS}
+    for name in _STORAGE_LOGGERS:
+        logging.getLogger(name).setLevel(logging.CRITICAL + 1)
+    return lambda: [logging.getLogger(name).setLevel(level) for name, level in levels.items()]
 
 
 

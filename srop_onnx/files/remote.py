@@ -200,8 +200,12 @@ def _filesystem(url: str):
         config.setdefault("read_timeout", timeouts["read_timeout"])
         config.setdefault("retries", {"max_attempts": timeouts["max_attempts"], "mode": "standard"})
         opts["config_kwargs"] = config
+    if protocol in ("gs", "gcs"):
+        opts = _gcs_settings(opts)
     try:
-        fs, path = fsspec.core.url_to_fs(url, **opts)
+        fs, path = _gcs_emulated(url, opts) if protocol in ("gs", "gcs") else (None, None)
+        if fs is None:
+            fs, path = fsspec.core.url_to_fs(url, **opts)
     except ImportError:
         extra = _EXTRAS.get(protocol)
         fix = f"pip install 'srop-onnx[{extra}]'" if extra else f"install the fsspec filesystem for {protocol}://"
@@ -216,6 +220,44 @@ def _filesystem(url: str):
     return fs, path
 
 
+def _gcs_settings(opts: dict) -> dict:
+    """gcsfs's settings from the storage options: ``anon=true`` as its anonymous token, and the same
+    bounds as for S3 on connecting and on silence between bytes (aiohttp's ``sock_connect`` and
+    ``sock_read``; gcsfs has none by default, so an endpoint that accepts and never replies would
+    hang). gcsfs tries each request 6 times, a number it does not let a caller change."""
+    if "max_attempts" in opts:
+        raise UsageError(f"{_hint('max_attempts')}: gs:// takes no max_attempts (gcsfs tries each request 6 times); "
+                         "leave it out")
+    import aiohttp
+
+    opts = dict(opts)
+    if str(opts.pop("anon", "")).lower() in ("1", "true", "yes"):
+        opts["token"] = "anon"
+    connect = opts.pop("connect_timeout", S3_TIMEOUTS["connect_timeout"])
+    read = opts.pop("read_timeout", S3_TIMEOUTS["read_timeout"])
+    opts.setdefault("requests_timeout", aiohttp.ClientTimeout(total=None, sock_connect=connect, sock_read=read))
+    return opts
+
+
+def _gcs_emulated(url: str, opts: dict) -> tuple:
+    """``(fs, path)`` through gcsfs's plain (JSON API) filesystem when ``gs://`` goes to an endpoint
+    of its own (an ``endpoint_url``, or an emulator's ``STORAGE_EMULATOR_HOST``), else ``(None,
+    None)``. gcsfs's default filesystem asks Google's gRPC control plane for each bucket's layout
+    first, which such an endpoint does not serve: with an ``endpoint_url`` every bucket waited over
+    two minutes and logged a warning before it fell back to the plain filesystem."""
+    import os
+
+    if not (opts.get("endpoint_url") or os.environ.get("STORAGE_EMULATOR_HOST")):
+        return None, None
+    from gcsfs.core import GCSFileSystem
+
+    return GCSFileSystem(**opts), GCSFileSystem._strip_protocol(url)
+
+
+def _is_gcs(url) -> bool:
+    return str(url).lower().startswith(("gs://", "gcs://"))
+
+
 def _clean(exc: BaseException) -> str:
     """An error's first line, without anything that looks like a credential."""
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
@@ -228,13 +270,17 @@ def _why(exc: BaseException, url: str) -> str:
     message quotes the endpoint's URL, whose port may hold "403" or "404"."""
     name = type(exc).__name__
     text = _clean(exc)
-    if "Could not connect" in text or "EndpointConnectionError" in name or "ConnectTimeout" in name \
+    if "Could not connect" in text or "Cannot connect to host" in text or "EndpointConnectionError" in name \
+            or "ConnectTimeout" in name or "ServerTimeoutError" in name or "ServerDisconnectedError" in name \
             or "ReadTimeout" in name or "Read timeout" in text \
             or "Connection refused" in text or "timed out" in text.lower() or isinstance(exc, (ConnectionError, TimeoutError)):
-        return (f"the storage endpoint does not answer (check {_hint('endpoint_url')} or AWS_ENDPOINT_URL; a slow "
+        variable = "STORAGE_EMULATOR_HOST" if _is_gcs(url) else "AWS_ENDPOINT_URL"
+        return (f"the storage endpoint does not answer (check {_hint('endpoint_url')} or {variable}; a slow "
                 f"one takes {_hint('read_timeout')})")
     if isinstance(exc, PermissionError) or "AccessDenied" in text or "Forbidden" in text or re.search(r"\b403\b", text) \
             or "SignatureDoesNotMatch" in text or "InvalidAccessKeyId" in text:
+        if _is_gcs(url):
+            return "access denied (check Google's application default credentials: gcloud auth application-default login)"
         return "access denied (check the credentials in your environment or AWS profile)"
     unexpected = re.search(r"unexpected keyword argument '([^']+)'", text)
     if isinstance(exc, TypeError) and unexpected:
