@@ -58,7 +58,8 @@ def track_folder(track):
     with tempfile.TemporaryDirectory(prefix="srop-onnx-track-") as tmp:
         root = Path(tmp) / "track"
         (root / "profiles").mkdir(parents=True)
-        (root / INDEX_NAME).write_text(json.dumps(track.index, indent=1, allow_nan=False) + "\n")
+        # the bytes a Tracker writes (UTF-8, "\n" line ends on every OS)
+        (root / INDEX_NAME).write_bytes((json.dumps(track.index, indent=1, allow_nan=False) + "\n").encode())
         for step, profile in zip(track.steps, track.profiles):
             profile.to_json(root / profile_file(step))
         yield root
