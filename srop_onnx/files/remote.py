@@ -408,6 +408,40 @@ def read_bytes(url: str, error: type = InputDataError) -> bytes:
     return _call(url, "read it", lambda fs, path: fs.cat_file(path), error)
 
 
+def reads_in_batches(url: str) -> bool:
+    """Whether objects like ``url`` are best read many to a call (:func:`read_many`): those of an
+    fsspec filesystem that runs on an event loop (gcsfs; s3fs where obstore does not serve),
+    which reads a batch concurrently in one call at half the CPU of one call per object."""
+    if local_path(url) is not None or _fast_store(url) is not None:
+        return False
+    try:
+        fs, _path = _filesystem(url)
+    except (UsageError, InputDataError):
+        return False
+    return bool(getattr(fs, "async_impl", False))
+
+
+def read_many(urls: list[str], error: type = InputDataError) -> "list[bytes | Exception]":
+    """The objects of ``urls`` (one filesystem's, see :func:`reads_in_batches`), read concurrently
+    in one call; an object that cannot be read is its one-line ``error`` in its place."""
+    import asyncio
+
+    from fsspec.asyn import sync
+
+    fs, _path = _filesystem(urls[0])
+    paths = [type(fs)._strip_protocol(u) for u in urls]
+
+    async def gather():
+        return await asyncio.gather(*(fs._cat_file(p) for p in paths), return_exceptions=True)
+
+    try:
+        got = sync(fs.loop, gather)
+    except Exception as exc:  # noqa: BLE001 - the filesystems raise many kinds; one line each
+        got = [exc] * len(urls)
+    return [error(f"{u}: cannot read it: {_why(v, u)}") if isinstance(v, BaseException) else bytes(v)
+            for u, v in zip(urls, got)]
+
+
 _stores: dict = {}
 
 

@@ -68,6 +68,20 @@ class RunnerOptions:
     row_inputs: tuple = ()
 
 
+def ort_threads() -> int | None:
+    """ONNX Runtime's intra-op threads when this process may use fewer cores than the machine has
+    (``taskset``, a container's or a job's cpuset, ``SROP_ONNX_THREADS``), else None (ONNX
+    Runtime's default: a thread per physical core). That default counts the machine's cores, not
+    the process's, and pins each thread to its core: under ``taskset -c 0`` on two cores its
+    second thread ran on core 1, and a 4-core job on a 64-core node would start 64 threads."""
+    import os
+
+    from ..core._xp import cpu_workers
+
+    threads = cpu_workers()
+    return threads if threads < (os.cpu_count() or 1) else None
+
+
 def _session_options(ort, options: RunnerOptions, device: str) -> tuple[object, list]:
     """Session options, and the OrtValues of in-memory weights (they must outlive the session)."""
     opts = ort.SessionOptions()
@@ -75,6 +89,9 @@ def _session_options(ort, options: RunnerOptions, device: str) -> tuple[object, 
     # ORT's worker threads busy-wait after a run by default; the SROP reduction that follows
     # needs those cores (on a 2-core machine spinning doubled the reduction's time).
     opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    threads = ort_threads()
+    if threads is not None:
+        opts.intra_op_num_threads = threads
     if device == "cpu":
         # ORT's memory pattern makes the first two runs fault in the whole activation arena
         # (ResNet-50, batch 16: 3.5 and 3.8 s against 1.2 s warm); without it the first run is

@@ -4,12 +4,21 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
+from srop_onnx.errors import InputDataError
 from srop_onnx.files.remote import RemoteFile
 from srop_onnx.inputs import samples
 
 
 def _entries(sizes):
     return [samples._File(i, RemoteFile(f"s3://b/{i:03d}.npy", size), f"{i:03d}.npy") for i, size in enumerate(sizes)]
+
+
+@pytest.fixture(autouse=True)
+def one_at_a_time(monkeypatch):
+    """Objects read one to a call (as through obstore); the batch tests below turn batches on."""
+    monkeypatch.setattr(samples, "reads_in_batches", lambda url: False)
 
 
 def test_reads_go_ahead_in_order_up_to_the_count(monkeypatch):
@@ -49,3 +58,69 @@ def test_local_files_are_not_read_ahead(monkeypatch, tmp_path):
         assert ahead.take(0) is None
     finally:
         ahead.close()
+
+
+def _batched(monkeypatch, fail=()):
+    """Batches on; ``read_many`` records each call's object numbers and fails those in ``fail``."""
+    calls = []
+
+    def read_many(urls):
+        numbers = [int(u.rsplit("/", 1)[-1][:3]) for u in urls]
+        calls.append(numbers)
+        return [InputDataError(f"{u}: cannot read it: no such object") if n in fail else b"x%d" % n
+                for u, n in zip(urls, numbers)]
+
+    monkeypatch.setattr(samples, "reads_in_batches", lambda url: True)
+    monkeypatch.setattr(samples, "read_many", read_many)
+    return calls
+
+
+def test_where_the_filesystem_reads_many_at_once_whole_batches_go_ahead(monkeypatch):
+    calls = _batched(monkeypatch)
+    ahead = samples._ReadAhead(_entries([1000] * 100))
+    b = samples.READ_BATCH
+    try:
+        assert ahead.take(0).result() == b"x0"
+        assert ahead.next == samples.READ_AHEAD  # in batches of b
+        ahead.take(1)  # one place free ahead: no batch of one is read, a whole batch waits for room
+        assert ahead.next == samples.READ_AHEAD
+        for i in range(2, b + 1):
+            assert ahead.take(i).result() == b"x%d" % i
+        assert ahead.next == samples.READ_AHEAD + b  # room for a whole batch: read in one call
+        for i in range(b + 1, 100):  # the tail: a last batch of what is left
+            assert ahead.take(i).result() == b"x%d" % i
+    finally:
+        ahead.close()
+    assert calls == [list(range(k, min(k + b, 100))) for k in range(0, 100, b)]
+
+
+def test_an_object_of_a_batch_that_cannot_be_read_is_its_error_in_its_place(monkeypatch):
+    _batched(monkeypatch, fail={3})
+    ahead = samples._ReadAhead(_entries([1000] * 8))
+    try:
+        got = [ahead.take(i).result() for i in range(8)]
+    finally:
+        ahead.close()
+    assert [g for i, g in enumerate(got) if i != 3] == [b"x%d" % i for i in range(8) if i != 3]
+    assert isinstance(got[3], InputDataError) and "003.npy: cannot read it" in str(got[3])
+
+
+def test_closing_cancels_the_reads_not_taken(monkeypatch):
+    """A run that stops early (--limit, an error): reads queued and never started end cancelled."""
+    import threading
+
+    gate = threading.Event()
+    _batched(monkeypatch)
+    slow = samples.read_many
+    monkeypatch.setattr(samples, "read_many", lambda urls: gate.wait(10) and slow(urls))
+    monkeypatch.setattr(samples, "REMOTE_READERS", 1)
+    ahead = samples._ReadAhead(_entries([1000] * 100))
+    first = ahead.take(0)
+    later = ahead.take(1)  # queued behind the first batch, on the one reader
+    waiting = [fut for fut, _size in ahead.reads.values()]
+    threading.Timer(0.2, gate.set).start()  # the first batch ends while close() waits for it
+    ahead.close()
+    assert first.result() == b"x0" and later.result() == b"x1"
+    assert all(f.done() for f in waiting)
+    b = samples.READ_BATCH  # entries 0 and 1 were taken; the rest of the first batch was read
+    assert [f.cancelled() for f in waiting] == [False] * (b - 2) + [True] * (len(waiting) - (b - 2))

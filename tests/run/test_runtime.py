@@ -298,3 +298,58 @@ def test_the_suite_pins_the_cpu_and_the_environment_picks_the_provider(monkeypat
     monkeypatch.setenv("SROP_ONNX_PROVIDER", "gpu")
     with pytest.raises(UsageError, match="SROP_ONNX_PROVIDER must be one of auto, cpu, cuda, got 'gpu'"):
         Execution()
+
+
+def test_onnx_runtime_takes_as_many_threads_as_the_process_may_use(monkeypatch):
+    from srop_onnx.core._xp import usable_cores
+    from srop_onnx.run.runtime import ort_threads
+
+    import os
+
+    monkeypatch.delenv("SROP_ONNX_THREADS", raising=False)
+    monkeypatch.setattr(os, "cpu_count", lambda: usable_cores())
+    assert ort_threads() is None  # every core: ONNX Runtime's own default (a thread per physical core)
+    monkeypatch.setattr(os, "cpu_count", lambda: usable_cores() + 8)  # a job given part of a node
+    assert ort_threads() == usable_cores()
+    monkeypatch.setenv("SROP_ONNX_THREADS", "1")
+    assert ort_threads() == 1
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "sched_setaffinity") or len(__import__("os").sched_getaffinity(0)) < 2,
+                    reason="needs Linux's CPU affinity and two cores")
+def test_a_run_under_taskset_keeps_every_thread_on_the_cores_it_was_given(tmp_path):
+    """ONNX Runtime's default pool pins a thread to each core of the machine: under ``taskset -c 0``
+    one of its threads ran on core 1 (the threads are looked at while the run goes on)."""
+    import subprocess
+    import sys
+
+    code = f"""
+import glob, os, threading
+core = min(os.sched_getaffinity(0))
+os.sched_setaffinity(0, {{core}})
+import numpy as np, srop_onnx
+seen = set()
+def look():
+    for t in glob.glob(f"/proc/{{os.getpid()}}/task/*/status"):
+        try:
+            seen.add([l for l in open(t).read().splitlines() if l.startswith("Cpus_allowed_list")][0].split()[-1])
+        except (OSError, IndexError):
+            pass
+done = threading.Event()
+def watch():
+    while not done.is_set():
+        look()
+        done.wait(0.005)
+watcher = threading.Thread(target=watch)
+watcher.start()
+x = np.random.default_rng(0).standard_normal((64, 3, 64, 64)).astype(np.float32)
+try:
+    srop_onnx.analyze({str(EXAMPLE)!r}, x, batch_size=4)
+finally:
+    done.set()
+    watcher.join()
+print(sorted(seen), core)
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    seen, core = out.stdout.rsplit(" ", 1)
+    assert seen == str([core.strip()]), out.stdout
