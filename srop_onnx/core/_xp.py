@@ -8,6 +8,8 @@ multi-threaded ``scipy.fft`` is several times faster than ``numpy.fft``.
 
 from __future__ import annotations
 
+import functools
+import math
 import os
 from typing import Any, Callable
 
@@ -44,11 +46,41 @@ def to_numpy(a: Any):
 
 
 def usable_cores() -> int:
-    """The cores this process may run on (its affinity where the OS says, else the CPU count)."""
+    """The cores this process may run on: its affinity where the OS says (``taskset``, a cpuset),
+    else the CPU count, and no more than its cgroup's CPU quota (Docker's ``--cpus``, a Kubernetes
+    CPU limit), rounded up."""
     try:
-        return max(1, len(os.sched_getaffinity(0)))
+        cores = max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # pragma: no cover - not Linux
-        return max(1, os.cpu_count() or 1)
+        cores = max(1, os.cpu_count() or 1)
+    quota = cgroup_cpu_quota(CGROUP_ROOT)
+    return cores if quota is None else max(1, min(cores, math.ceil(quota)))
+
+
+#: where Linux shows this process's control groups (a container sees its own at this path)
+CGROUP_ROOT = "/sys/fs/cgroup"
+
+
+@functools.lru_cache(maxsize=4)
+def cgroup_cpu_quota(root: str) -> float | None:
+    """The CPUs the cgroup under ``root`` may use per period (cgroup v2's ``cpu.max``, else v1's
+    ``cpu/cpu.cfs_quota_us`` over ``cpu/cpu.cfs_period_us``), or None: no quota, or no such files
+    (macOS, Windows, no cgroup file system). A quota throttles a process that runs more threads
+    than it allows; the affinity does not show it."""
+    def read(*parts: str) -> list[str]:
+        with open(os.path.join(root, *parts)) as f:
+            return f.read().split()
+
+    try:
+        quota, period = read("cpu.max")[:2]
+        return None if quota == "max" else int(quota) / int(period)
+    except (OSError, ValueError, ZeroDivisionError):
+        pass
+    try:
+        quota, period = int(read("cpu", "cpu.cfs_quota_us")[0]), int(read("cpu", "cpu.cfs_period_us")[0])
+        return None if quota <= 0 or period <= 0 else quota / period
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def cpu_workers() -> int:
