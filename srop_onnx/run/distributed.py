@@ -20,6 +20,7 @@ cluster finds both); a connection that fails says so in one line.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from typing import Callable
 
@@ -42,12 +43,36 @@ def _shard_task(model: str, inputs, shard: tuple[int, int], measure, how, storag
     from .analysis import run_analysis
 
     set_storage_options([f"{k}={v}" for k, v in (storage or {}).items()])
-    part = run_analysis(model, inputs, measure, replace(how, shard=shard))
+    with _allotted_threads():
+        part = run_analysis(model, inputs, measure, replace(how, shard=shard))
     if parts:
         from .parts import save_part
 
         save_part(parts, part)
     return part.to_dict()
+
+
+@contextlib.contextmanager
+def _allotted_threads():
+    """A CPU task keeps to the CPUs Ray gave it (``num_cpus``): ``SROP_ONNX_THREADS`` is set to them
+    for the task unless the user set it. Ray runs a task per CPU, and each would otherwise take
+    every core of its node for its FFTs, decoders and ONNX Runtime. A GPU task keeps its node's
+    cores to feed its GPU."""
+    import ray
+
+    try:
+        given = ray.get_runtime_context().get_assigned_resources()
+    except Exception:  # noqa: BLE001 - not in a task (called directly): nothing to keep to
+        given = {}
+    cpus = int(given.get("CPU", 0) or 0)
+    if cpus < 1 or given.get("GPU") or os.environ.get("SROP_ONNX_THREADS"):
+        yield
+        return
+    os.environ["SROP_ONNX_THREADS"] = str(cpus)
+    try:
+        yield
+    finally:
+        del os.environ["SROP_ONNX_THREADS"]
 
 
 def _captured_stderr():

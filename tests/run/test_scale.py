@@ -180,10 +180,36 @@ def test_ray_engine_on_a_local_two_worker_ray(folder, single):
     ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
     try:
         prof = analyze_ray(EXAMPLE, folder, batch_size=3, provider="cpu")
+        threads = ray.get([_threads_in_a_task(ray, user) for user in (None, "2")])
     finally:
         ray.shutdown()
     assert prof.extra["engine"] == {"name": "ray", "shards": 2, "gpu": False}
     assert _comparable(prof) == _comparable(single)
+    # a task keeps to its one CPU (Ray runs a task per CPU; each took every core of the node), and
+    # the variable is the user's again after it; a user's SROP_ONNX_THREADS is kept
+    from srop_onnx.core._xp import usable_cores
+
+    assert threads == [("1", 1, None), ("2", min(2, usable_cores()), "2")]
+
+
+def _threads_in_a_task(ray, user: str | None):
+    """A Ray task (one CPU) that reports, inside a shard's thread allotment, SROP_ONNX_THREADS and
+    the FFT threads, and the variable after it."""
+    def task():
+        import os
+
+        from srop_onnx.core._xp import cpu_workers
+        from srop_onnx.run.distributed import _allotted_threads
+
+        if user is None:
+            os.environ.pop("SROP_ONNX_THREADS", None)
+        else:
+            os.environ["SROP_ONNX_THREADS"] = user
+        with _allotted_threads():
+            inside = (os.environ.get("SROP_ONNX_THREADS"), cpu_workers())
+        return (*inside, os.environ.get("SROP_ONNX_THREADS"))
+
+    return ray.remote(num_cpus=1)(task).remote()
 
 
 @pytest.mark.slow
