@@ -51,8 +51,8 @@ def usable_cores() -> int:
     CPU limit), rounded up."""
     try:
         cores = max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover - not Linux
-        cores = max(1, os.cpu_count() or 1)
+    except AttributeError:  # pragma: no cover - not Linux: Python 3.13's count follows the affinity there too
+        cores = max(1, getattr(os, "process_cpu_count", os.cpu_count)() or 1)
     quota = cgroup_cpu_quota(CGROUP_ROOT)
     return cores if quota is None else max(1, min(cores, math.ceil(quota)))
 
