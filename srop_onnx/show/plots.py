@@ -124,19 +124,25 @@ def plot_depth(profiles: list[Profile], units: str = "input", labels: list[str] 
     ax = fig.add_subplot()
     ref = profiles[0]
     drawn: list[list] = []
+    zeros = False  # a value of 0 (every map at bin 0) has no place on a log axis: marked at its floor
     for i, p in enumerate(profiles):
         look = style(i)
-        x = [lay.index for lay in p.layers]
-        means = np.array([lay.summary(units).mean for lay in p.layers])
+        x = np.array([lay.index for lay in p.layers])
+        means = np.array([lay.summary(units).mean for lay in p.layers], dtype=float)
         marker = MARKERS[i % len(MARKERS)] if n <= MAX_MARKED else None
-        ax.plot(x, means, marker=marker, ms=4, lw=1.8 if n <= MAX_MARKED else 1.0, label=_label(p, i, labels), **look)
+        shown, zero = _log_safe(means, units)
+        ax.plot(x, shown, marker=marker, ms=4, lw=1.8 if n <= MAX_MARKED else 1.0, label=_label(p, i, labels), **look)
+        zeros |= _mark_floor(ax, x[zero], look["color"])
         base = [(lay.baseline or {}).get(f"mean_{units}") for lay in p.layers]
         wanted = baselines == "each" or (baselines == "first" and i == 0)
         if wanted and any(b is not None for b in base) and base not in drawn:  # same inputs: one baseline
             label = "baseline (max-pool)" if len(profiles) == 1 else f"{_label(p, i, labels)} baseline (max-pool)"
-            ax.plot(x, [np.nan if b is None else b for b in base], color=look["color"], ls=(0, (4, 2)), lw=1.2,
-                    alpha=0.8, label=label)
+            shown, zero = _log_safe(np.array([np.nan if b is None else b for b in base], dtype=float), units)
+            ax.plot(x, shown, color=look["color"], ls=(0, (4, 2)), lw=1.2, alpha=0.8, label=label)
+            zeros |= _mark_floor(ax, x[zero], look["color"], hollow=True)
             drawn.append(base)
+    if zeros:
+        ax.plot([], [], ls="none", marker="v", color="0.4", label="0: below the log axis (open: baseline)")
     sides = [lay.side for lay in ref.layers]
     steps = [j for j in range(1, len(sides)) if sides[j] < sides[j - 1]]
     for j in steps:
@@ -153,6 +159,21 @@ def plot_depth(profiles: list[Profile], units: str = "input", labels: list[str] 
     ax.grid(True, which="both", alpha=0.25)
     _legend(fig, ax)
     return fig
+
+
+def _log_safe(values: np.ndarray, units: str) -> tuple[np.ndarray, np.ndarray]:
+    """``values`` with its zeros hidden (NaN) where the axis is logarithmic (input units), and where
+    they were."""
+    zero = (values == 0) if units == "input" else np.zeros(values.shape, bool)
+    return np.where(zero, np.nan, values), zero
+
+
+def _mark_floor(ax, x: np.ndarray, color, hollow: bool = False) -> bool:
+    """Triangles at the bottom of the axes over ``x`` (values of 0 on a log axis); whether any."""
+    if len(x):
+        ax.scatter(x, np.full(len(x), 0.015), transform=ax.get_xaxis_transform(), marker="v", s=30, zorder=3,
+                   facecolors="none" if hollow else color, edgecolors=color, clip_on=False)
+    return bool(len(x))
 
 
 def _log_axis(ax) -> None:

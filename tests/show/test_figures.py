@@ -105,6 +105,30 @@ def test_depth_of_many_profiles_keeps_its_legend_off_the_data(deep, pair):
     assert len(fig.legends[0].get_texts()) >= 16
 
 
+def test_a_mean_of_zero_on_the_log_axis_is_marked_at_its_floor_not_lost():
+    """Text on a white page: max-pooled to 16 x 16 the page is one colour, so its baseline there is
+    0 (every map at bin 0), which a log axis cannot place (the dashed line fell off the axes)."""
+    x = np.full((2, 3, 64, 64), 1.0, np.float32)
+    x[:, :, 30:33, 10:50] = 0.0  # a line of text
+    prof = analyze(EXAMPLE, x)
+    base = [(lay.baseline or {}).get("mean_input") for lay in prof.layers]
+    assert 0.0 in base and any(b for b in base)  # some baselines 0, some not
+    fig = P.plot_depth([prof])
+    assert_figure_is_clean(fig)
+    ax = fig.axes[0]
+    for line in ax.get_lines():
+        if line.get_label().startswith("_"):  # the downscaling marks (axes coordinates)
+            continue
+        ys = np.asarray(line.get_ydata(), float)
+        assert not np.any(ys[np.isfinite(ys)] <= 0)  # nothing drawn at or below 0 on the log axis
+    marked = [c for c in ax.collections if len(c.get_offsets())]
+    zero_at = [lay.index for lay, b in zip(prof.layers, base) if b == 0.0]
+    assert sorted(x for c in marked for x, _y in c.get_offsets()) == sorted(
+        zero_at + [lay.index for lay in prof.layers if lay.summary("input").mean == 0.0])
+    assert "0: below the log axis (open: baseline)" in _all_text(fig)
+    assert "below the log axis" not in _all_text(P.plot_depth([prof], units="band"))  # a linear axis shows 0
+
+
 def test_sweep_figures_show_every_level_or_say_what_they_left_out(long_sweep):
     assert len(long_sweep.levels) == 9 and long_sweep.levels[-1] == 2.0
     for by in ("third", "layer"):
