@@ -29,6 +29,9 @@ _MEASURE_OPTIONS = [
     click.option("--mean", metavar="M[,M,M]", help="Per-channel mean on the [0,1] pixel scale (overrides the preset's)."),
     click.option("--std", metavar="S[,S,S]", help="Per-channel std on the [0,1] pixel scale (overrides the preset's)."),
     click.option("--size", metavar="HxW|L", help="Image size (or waveform length) for models with dynamic dims."),
+    click.option("--crop", type=_Finite(0, 1, low_open=True), metavar="RATIO",
+                 help="Centre-crop ratio: the shorter side is resized to size / RATIO, then cropped [default: the "
+                      "preset's, 0.875 for imagenet and caffe, else 1]. 1: the whole image (detection, OCR)."),
     click.option("--layout", type=click.Choice(["NCHW", "NHWC", "NCL", "NLC", "NHW", "NL", "NCDHW"],
                                            case_sensitive=False),
                  help="Override the input layout read from the graph and the shape (NHW: a one-channel image)."),
@@ -77,7 +80,7 @@ def _measurement(o: dict):
     return Measurement(kappa=o["kappa"], units=o["units"], ops=_ops(o["ops"]), all_tensors=o["all_tensors"],
                        layers=o["layers"], input_name=o["input_name"], layout=o["layout"], preprocess=o["preprocess"],
                        mean=_floats(o["mean"], "--mean"), std=_floats(o["std"], "--std"), size=parse_size(o["size"]),
-                       baseline=not o["no_baseline"], tf32=o["tf32"], sample_rate=o["sample_rate"])
+                       crop=o["crop"], baseline=not o["no_baseline"], tf32=o["tf32"], sample_rate=o["sample_rate"])
 
 
 def _execution(o: dict, **more):

@@ -62,6 +62,16 @@ def _check_kappa(kappa) -> float:
     return value
 
 
+def _check_crop(crop) -> float:
+    try:
+        value = float(crop)
+    except (TypeError, ValueError):
+        raise UsageError(f"--crop must be a number in (0, 1] (1: the whole image), got {crop!r}") from None
+    if not (0.0 < value <= 1.0):
+        raise UsageError(f"--crop must be in (0, 1] (1: the whole image, no crop), got {crop}")
+    return value
+
+
 def _check_stats(values, option: str) -> tuple[float, ...] | None:
     if values is None:
         return None
@@ -97,6 +107,7 @@ class Measurement:
     ops, all_tensors, layers : which tensors are tapped (docs/models.md); ``layers`` is a regex.
     input_name, layout : the model input fed and its layout (detected when None).
     preprocess, mean, std, size : how images become inputs.
+    crop : the centre-crop ratio of images (None: the preset's; 1: the whole image, resized).
     baseline : add the max-pooling baseline of docs/baseline-and-twin.md.
     tf32 : let ONNX Runtime's CUDA provider use TF32 (docs/method.md: off by default).
     sample_rate : the rate WAV inputs must have (None: the first audio file's).
@@ -113,6 +124,7 @@ class Measurement:
     mean: tuple[float, ...] | None = None
     std: tuple[float, ...] | None = None
     size: tuple[int, int] | None = None
+    crop: float | None = None
     baseline: bool = True
     tf32: bool = False
     sample_rate: int | None = None
@@ -132,6 +144,8 @@ class Measurement:
             raise UsageError(f"--preprocess must be one of {', '.join(PRESET_NAMES)}, got {self.preprocess!r}")
         put(self, "mean", _check_stats(self.mean, "--mean"))
         put(self, "std", _check_stats(self.std, "--std"))
+        if self.crop is not None:
+            put(self, "crop", _check_crop(self.crop))
         if self.size is not None:
             size = tuple(int(v) for v in self.size)
             if len(size) != 2 or min(size) < 2:

@@ -66,8 +66,10 @@ def make_preprocess(
     mean=None,
     std=None,
     size: tuple[int, int] | None = None,
+    crop: float | None = None,
 ) -> Preprocess | None:
-    """Preprocessing for image inputs, or None for models images cannot feed (1-D)."""
+    """Preprocessing for image inputs, or None for models images cannot feed (1-D); ``crop``
+    overrides the preset's centre-crop ratio (1: the whole image)."""
     if spec.rank != 4 and spec.layout != "NHW":
         return None
     channels = spec.channels or 3
@@ -93,7 +95,7 @@ def make_preprocess(
         scale=float(p["scale"]),
         mean=_floats(mean if mean is not None else p["mean"], "mean", channels),
         std=_floats(std if std is not None else p["std"], "std", channels),
-        crop=float(p["crop"]),
+        crop=float(crop if crop is not None else p["crop"]),
         bgr=bool(p["bgr"]) and channels == 3,
     )
 

@@ -241,7 +241,7 @@ def _image_sample(f: _File, spec: InputSpec, pre, data: bytes | None) -> Sample:
                              f"use .npy arrays{' of ' + spec.dtype if spec.integer else ''}")
     if pre.size == (0, 0):
         raise UsageError(f"model input '{spec.name}' has dynamic spatial dims; pass --size HxW to feed images"
-                         f"{_size_hint(spec) or _own_size_hint(f.path, data)}")
+                         f"{_size_hint(spec) or _own_size_hint(f.path, data, pre.crop)}")
     try:
         arr = image_to_input(read_image(f.path, data), spec, pre)
     except (MemoryError, ValueError) as exc:  # a resize the model does not need (see preprocess._resize_crop)
@@ -262,13 +262,15 @@ def _size_hint(spec: InputSpec) -> str:
     return ""
 
 
-def _own_size_hint(path: Path, data: bytes | None) -> str:
-    """`` (a.png is 160x320: --size 160x320 feeds images at that size)``, or '' when it cannot be read."""
+def _own_size_hint(path: Path, data: bytes | None, crop: float) -> str:
+    """`` (a.png is 160x320: --size 160x320 feeds images at that size)``, or '' when it cannot be
+    read; with a preset that crops, how to keep the whole image."""
     try:
         w, h = read_image(path, data).size
     except InputDataError:
         return ""
-    return f" ({path} is {h}x{w}: --size {h}x{w} feeds images at that size)"
+    whole = ", --crop 1 without cutting their borders" if crop < 1 else ""
+    return f" ({path} is {h}x{w}: --size {h}x{w} feeds images at that size{whole})"
 
 
 def _load_file(f: _File, spec: InputSpec, pre, hashing: bool = False, labels=None,

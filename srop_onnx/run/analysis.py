@@ -43,6 +43,7 @@ def analyze(
     mean: Sequence[float] | None = None,
     std: Sequence[float] | None = None,
     size: tuple[int, int] | None = None,
+    crop: float | None = None,
     layout: str | None = None,
     limit: int | None = None,
     kappa: float = 0.85,
@@ -80,6 +81,8 @@ def analyze(
         out-of-memory halves the run and retries.
     input_name : the model input to feed when it has several.
     preprocess, mean, std, size, layout : how images become inputs (see ``srop-onnx analyze --help``).
+    crop : the centre-crop ratio of images, overriding the preset's (1: the whole image, resized:
+        for detection, OCR and segmentation models, whose inputs' borders matter).
     limit : analyse at most this many samples.
     kappa : energy fraction of the roll-off (Eq. 2).
     units : ``band`` or ``input`` for the summary numbers (docs/method.md).
@@ -117,7 +120,7 @@ def analyze(
     Profile
     """
     measure = Measurement(kappa=kappa, units=units, ops=ops, all_tensors=all_tensors, layers=layers,
-                          input_name=input_name, layout=layout, preprocess=preprocess, mean=mean, std=std, size=size,
+                          input_name=input_name, layout=layout, preprocess=preprocess, mean=mean, std=std, size=size, crop=crop,
                           baseline=baseline, tf32=tf32, sample_rate=sample_rate)
     how = Execution(provider=provider, batch_size=batch_size, limit=limit, strict=strict, keep_bins=keep_bins,
                     shard=shard, checkpoint=checkpoint, checkpoint_every=checkpoint_every, max_memory=max_memory,

@@ -131,7 +131,7 @@ def plan_model(loaded: LoadedModel, measure: Measurement, require_taps: bool = T
     if spec.rank == 5 or spec.integer:  # volumes, and integer inputs (ids, bytes, int8): arrays as they are
         pre = None
     elif spec.rank == 4 or spec.layout == "NHW":  # images (a one-channel image has no channel axis)
-        pre = make_preprocess(spec, measure.preprocess, measure.mean, measure.std, measure.size)
+        pre = make_preprocess(spec, measure.preprocess, measure.mean, measure.std, measure.size, measure.crop)
     else:  # raw waveforms and 1-D signals: WAV files become inputs this way
         from ..inputs.audio import make_audio_prep
 

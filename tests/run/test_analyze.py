@@ -14,11 +14,11 @@ from reference import ref_bins
 from srop_onnx import InputDataError, ModelError, Profile, UsageError, analyze
 
 
-def _imagenet_preprocess(path, size=64):
-    """Independent re-statement of the imagenet preset: shorter side to size/0.875, centre crop."""
+def _imagenet_preprocess(path, size=64, crop=0.875):
+    """Independent re-statement of the imagenet preset: shorter side to size/crop, centre crop."""
     im = Image.open(path).convert("RGB")
     w, h = im.size
-    short = round(size / 0.875)
+    short = round(size / crop)
     nw, nh = (short, round(h * short / w)) if w <= h else (round(w * short / h), short)
     im = im.resize((nw, nh), Image.BILINEAR)
     left, top = (nw - size) // 2, (nh - size) // 2
@@ -38,6 +38,22 @@ def test_shipped_model_images_match_reference(example_profile):
     assert example_profile.analyzed == len(files) == 8
     assert [lay.op for lay in example_profile.layers].count("MaxPool") == 2
     assert_matches_reference(example_profile, EXAMPLE, batch, "image")
+
+
+def test_crop_one_feeds_the_whole_image_and_is_recorded(tmp_path, rng):
+    """--crop 1 (detection, OCR): the shorter side is resized to the model's, nothing is cut; a
+    wide image keeps its centre's full height. The profile records the crop."""
+    files = sorted(EXAMPLE_IMAGES.glob("*.png"))[:3]
+    wide = tmp_path / "wide.png"
+    Image.fromarray(rng.integers(0, 255, (40, 90, 3), dtype=np.uint8)).save(wide)
+    files.append(wide)
+    prof = analyze(EXAMPLE, files, crop=1.0)
+    assert prof.settings["preprocess"]["crop"] == 1.0
+    batch = np.stack([_imagenet_preprocess(f, crop=1.0) for f in files])
+    assert_matches_reference(prof, EXAMPLE, batch, "image")
+    assert analyze(EXAMPLE, files).to_dict()["layers"] != prof.to_dict()["layers"]  # the default crops
+    with pytest.raises(UsageError, match=r"--crop must be in \(0, 1\] \(1: the whole image, no crop\), got 1.5"):
+        analyze(EXAMPLE, files, crop=1.5)
 
 
 def test_shipped_model_npy_inputs_match_reference(tmp_path, rng):
@@ -119,7 +135,8 @@ def test_unnamed_model_with_dynamic_spatial_dims(fixtures, rng, tmp_path):
     img = tmp_path / "im.png"
     Image.fromarray(rng.integers(0, 255, (40, 30, 3), dtype=np.uint8)).save(img)
     with pytest.raises(UsageError, match=r"dynamic spatial dims; pass --size HxW to feed images \(\S+im\.png is "
-                                         r"40x30: --size 40x30 feeds images at that size\)"):
+                                         r"40x30: --size 40x30 feeds images at that size, --crop 1 without "
+                                         r"cutting their borders\)"):
         analyze(fixtures["unnamed"], img)
     prof = analyze(fixtures["unnamed"], img, size=(20, 28))
     assert prof.layers[0].shape == [4, 20, 28]
