@@ -52,24 +52,15 @@ MEASURED_KEYS: dict[str, object] = {"kappa": 0.85, "units": "band", "taps": None
 RUN_KEYS = ("provider", "batch_size")
 
 
-def _check_kappa(kappa) -> float:
+def _check_fraction(value, option: str, what: str = "") -> float:
+    """``value`` as a number in (0, 1] (``--kappa``, ``--crop``), else one line naming ``option``."""
     try:
-        value = float(kappa)
+        number = float(value)
     except (TypeError, ValueError):
-        raise UsageError(f"--kappa must be a number in (0, 1], got {kappa!r}") from None
-    if not (0.0 < value <= 1.0):
-        raise UsageError(f"--kappa must be in (0, 1], got {kappa}")
-    return value
-
-
-def _check_crop(crop) -> float:
-    try:
-        value = float(crop)
-    except (TypeError, ValueError):
-        raise UsageError(f"--crop must be a number in (0, 1] (1: the whole image), got {crop!r}") from None
-    if not (0.0 < value <= 1.0):
-        raise UsageError(f"--crop must be in (0, 1] (1: the whole image, no crop), got {crop}")
-    return value
+        raise UsageError(f"{option} must be a number in (0, 1]{what}, got {value!r}") from None
+    if not (0.0 < number <= 1.0):
+        raise UsageError(f"{option} must be in (0, 1]{what}, got {value}")
+    return number
 
 
 def _check_stats(values, option: str) -> tuple[float, ...] | None:
@@ -131,7 +122,7 @@ class Measurement:
 
     def __post_init__(self):
         put = object.__setattr__
-        put(self, "kappa", _check_kappa(self.kappa))
+        put(self, "kappa", _check_fraction(self.kappa, "--kappa"))
         if self.units not in UNITS:
             raise UsageError(f"--units must be 'band' or 'input', got {self.units!r}")
         put(self, "ops", tuple(self.ops) if self.ops else None)
@@ -145,7 +136,7 @@ class Measurement:
         put(self, "mean", _check_stats(self.mean, "--mean"))
         put(self, "std", _check_stats(self.std, "--std"))
         if self.crop is not None:
-            put(self, "crop", _check_crop(self.crop))
+            put(self, "crop", _check_fraction(self.crop, "--crop", " (1: the whole image, no crop)"))
         if self.size is not None:
             size = tuple(int(v) for v in self.size)
             if len(size) != 2 or min(size) < 2:
