@@ -325,22 +325,24 @@ def main(ctx, debug, storage):
     set_storage_options(list(storage))
     ctx.call_on_close(lambda: restore_storage_options(before))
     if not debug:
-        ctx.call_on_close(_quiet_storage_loggers())
+        ctx.call_on_close(_quiet_loggers())
     check_address_space()
 
 
-#: the storage clients log a failure with its traceback (gcsfs: "_request out of retries", with
-#: the traceback, to stderr) before the command says what went wrong in one line
-_STORAGE_LOGGERS = ("gcsfs", "s3fs", "fsspec")
+#: libraries that log to stderr what a command says in its own words, or what is no matter of the
+#: user's: the storage clients a failure with its traceback (gcsfs: "_request out of retries") before
+#: the command's one-line error; matplotlib two lines when the home folder cannot hold its cache (a
+#: read-only home in a container: it makes a temporary one and goes on)
+_QUIET_LOGGERS = ("gcsfs", "s3fs", "fsspec", "matplotlib")
 
 
-def _quiet_storage_loggers():
-    """Silence the storage clients' loggers for one command (``--debug`` keeps them); returns the
+def _quiet_loggers():
+    """Silence :data:`_QUIET_LOGGERS` for one command (``--debug`` keeps them); returns the
     function that gives them their levels back."""
     import logging
 
-    levels = {name: logging.getLogger(name).level for name in _STORAGE_LOGGERS}
-    for name in _STORAGE_LOGGERS:
+    levels = {name: logging.getLogger(name).level for name in _QUIET_LOGGERS}
+    for name in _QUIET_LOGGERS:
         logging.getLogger(name).setLevel(logging.CRITICAL + 1)
     return lambda: [logging.getLogger(name).setLevel(level) for name, level in levels.items()]
 

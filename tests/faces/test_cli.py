@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import sys
 
 import numpy as np
 import pytest
@@ -219,3 +221,25 @@ def test_an_ascii_standard_output_gets_ascii_tables_not_an_error(tmp_path):
         assert out.strip()
     code, out, err = cli("check", tmp_path / "caf\u00e9.json", "--against", profile)  # a name outside ASCII
     assert code == 2 and "caf\\xe9.json" in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="an unwritable home under /proc is Linux's")
+def test_a_read_only_home_gives_no_matplotlib_warnings(tmp_path):
+    """matplotlib logs two warnings when the home folder cannot hold its cache and goes on with a
+    temporary one: not the user's matter; ``--debug`` shows them."""
+    import subprocess
+
+    from srop_onnx import analyze
+
+    prof = tmp_path / "p.json"
+    prof.write_text(json.dumps(analyze(EXAMPLE, EXAMPLE_IMAGES).to_dict()))
+    env = {k: v for k, v in os.environ.items() if k not in ("MPLCONFIGDIR", "XDG_CONFIG_HOME", "XDG_CACHE_HOME")}
+    env["HOME"] = "/proc/no-such-home"  # nobody, root included, can make a folder there
+    run = [sys.executable, "-m", "srop_onnx"]
+    res = subprocess.run(run + ["plot", str(prof), "-o", str(tmp_path / "d.png")], env=env, capture_output=True,
+                         text=True, timeout=120)
+    assert res.returncode == 0 and (tmp_path / "d.png").stat().st_size > 0, res.stderr
+    assert "Matplotlib" not in res.stderr and "mkdir -p failed" not in res.stderr, res.stderr
+    res = subprocess.run(run + ["--debug", "plot", str(prof), "-o", str(tmp_path / "e.png")], env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0 and "Matplotlib created a temporary cache directory" in res.stderr
