@@ -201,11 +201,9 @@ def _filesystem(url: str):
         config.setdefault("retries", {"max_attempts": timeouts["max_attempts"], "mode": "standard"})
         opts["config_kwargs"] = config
     if protocol in ("gs", "gcs"):
-        opts = _gcs_settings(opts)
+        opts = _gcs_settings(opts)  # a refusal of its own, before the filesystem's errors are worded
     try:
-        fs, path = _gcs_emulated(url, opts) if protocol in ("gs", "gcs") else (None, None)
-        if fs is None:
-            fs, path = fsspec.core.url_to_fs(url, **opts)
+        fs, path = _gcs_filesystem(url, opts) if protocol in ("gs", "gcs") else fsspec.core.url_to_fs(url, **opts)
     except ImportError:
         extra = _EXTRAS.get(protocol)
         fix = f"pip install 'srop-onnx[{extra}]'" if extra else f"install the fsspec filesystem for {protocol}://"
@@ -239,16 +237,19 @@ def _gcs_settings(opts: dict) -> dict:
     return opts
 
 
-def _gcs_emulated(url: str, opts: dict) -> tuple:
-    """``(fs, path)`` through gcsfs's plain (JSON API) filesystem when ``gs://`` goes to an endpoint
-    of its own (an ``endpoint_url``, or an emulator's ``STORAGE_EMULATOR_HOST``), else ``(None,
-    None)``. gcsfs's default filesystem asks Google's gRPC control plane for each bucket's layout
-    first, which such an endpoint does not serve: with an ``endpoint_url`` every bucket waited over
-    two minutes and logged a warning before it fell back to the plain filesystem."""
+def _gcs_filesystem(url: str, opts: dict) -> tuple:
+    """``(fs, path)`` for a ``gs://`` URL (``opts`` from :func:`_gcs_settings`): through gcsfs's plain (JSON API)
+    filesystem when it goes to an endpoint of its own (an ``endpoint_url``, or an emulator's
+    ``STORAGE_EMULATOR_HOST``), else through fsspec's (gcsfs's default). That one asks Google's gRPC
+    control plane for each bucket's layout first, which such an endpoint does not serve: with an
+    ``endpoint_url`` every bucket waited over two minutes and logged a warning before it fell back
+    to the plain filesystem."""
     import os
 
+    import fsspec
+
     if not (opts.get("endpoint_url") or os.environ.get("STORAGE_EMULATOR_HOST")):
-        return None, None
+        return fsspec.core.url_to_fs(url, **opts)
     from gcsfs.core import GCSFileSystem
 
     return GCSFileSystem(**opts), GCSFileSystem._strip_protocol(url)
