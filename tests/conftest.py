@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import re
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -134,6 +137,22 @@ def assert_matches_reference(profile, model_path, batch, input_name, dims=2, oth
 _MAY_APPEAR = re.compile(r"^(?:test-output|\.pytest_cache|__pycache__|\.venv.*|\.coverage.*|\.hypothesis"
                          r"|.*\.egg-info|build)$")
 _TREE_BEFORE: dict = {}
+
+
+@contextlib.contextmanager
+def mounted(path: Path, options: str):
+    """A small tmpfs at ``path`` (read-only, or a few kB) where this machine lets the tests mount one
+    (Linux, root); the test is skipped elsewhere."""
+    path.mkdir(parents=True, exist_ok=True)
+    if sys.platform != "linux" or os.geteuid() != 0 or shutil.which("mount") is None:
+        pytest.skip("mounting a test file system needs Linux and root")
+    res = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(path)], capture_output=True, text=True)
+    if res.returncode != 0:
+        pytest.skip(f"cannot mount a test file system here: {res.stderr.strip()[:100]}")
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", "-l", str(path)], capture_output=True)
 
 
 def _tree_entries() -> dict:

@@ -6,7 +6,9 @@
   non-regular file (a device such as ``/dev/stdout``, a FIFO) is written into, never replaced;
   ``-`` is standard output for text formats.
 - :func:`guard_outputs` refuses, before anything runs, an output path that is the model, an
-  input, a golden profile or another output of the same command.
+  input, a golden profile or another output of the same command, or that cannot be written (a
+  file where one of its folders should be, a read-only file system, no permission), so a long run
+  never ends in an output it cannot write.
 - Every failure is an :class:`~srop_onnx.errors.OutputError`: one line naming the path and the
   cause (unwritable folder, a parent that is a file, a full disk).
 """
@@ -289,11 +291,10 @@ def atomic_write(path: str | os.PathLike, mode: str = "w") -> Iterator:
         write_bytes(str(path), data.encode("utf-8") if isinstance(data, str) else data)
         return
     _not_a_lost_url(path)
-    target = Path(os.path.realpath(path))  # through symbolic links: the link stays, its target is replaced
-    if target.is_dir():
+    if os.path.isdir(path):
         raise OutputError(f"{path}: is a folder; give a file path")
-    if target.exists() and not target.is_file():
-        with _write_through(path, target, mode) as f:
+    if os.path.exists(path) and not os.path.isfile(path):  # by the path as given: /dev/stdout to a pipe
+        with _write_through(path, Path(path), mode) as f:  # resolves to /proc/PID/fd/pipe:[N], no file
             yield f
         return
     with atomic_path(path) as tmp, open(tmp, mode, **_text_kwargs(mode)) as f:
@@ -380,6 +381,47 @@ def guard_outputs(outputs: dict, *, model=None, inputs=(), protected: dict | Non
         hit = _input_hit(out, list(inputs))
         if hit:
             raise OutputError(f"{opt} {out}: that is {hit}; refusing to overwrite it, choose another path")
+        _writable_output(opt, out)
+
+
+def _writable_output(opt: str, out: Path) -> None:
+    """Refuse a local output that could not be written when the run ends: where a folder of its path
+    should be there is a file or a broken symbolic link, or the folder it would be written in (or
+    created under) is on a read-only file system or not writable. A device or a FIFO is written
+    into as it is; a full disk can only show when the file is written."""
+    if out.exists() and not out.is_file():
+        return
+    if out.is_symlink():
+        target = Path(os.path.realpath(out))
+        if not target.parent.is_dir():
+            raise OutputError(f"{opt} {out}: is a symbolic link to {target}, whose folder does not exist; fix the link "
+                              "or choose another output path")
+        here = target.parent
+    else:
+        here = Path(os.path.abspath(out)).parent
+        while not here.exists() and here != here.parent:
+            if os.path.lexists(here):
+                break
+            here = here.parent
+        if not here.is_dir():
+            raise OutputError(f"{opt} {out}: a folder on this path ({here}) is a broken symbolic link or a file; fix "
+                              "it or choose another output path")
+    why = _cannot_write(here)
+    if why:
+        raise OutputError(f"{opt} {out}: cannot write in {here} ({why}); choose a writable folder")
+
+
+def _cannot_write(folder: Path) -> str | None:
+    """Why nothing can be written in an existing ``folder`` (None: it can, as far as one can tell
+    before trying)."""
+    readonly = False
+    try:
+        readonly = bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
+    except (AttributeError, OSError):  # Windows: no statvfs
+        pass
+    if readonly:
+        return "read-only file system"
+    return None if os.access(folder, os.W_OK | os.X_OK) else "permission denied"
 
 
 LOCK_NAME = ".srop-onnx.lock"
@@ -441,11 +483,6 @@ def writable_folder(folder: Path, what: str) -> None:
         raise OutputError(f"{what} {folder}: is a file, not a folder; give a folder")
     if here != folder and not here.is_dir():
         raise OutputError(f"{what} {folder}: {here} is a file, not a folder; give another path")
-    readonly = False
-    try:
-        readonly = bool(os.statvfs(here).f_flag & os.ST_RDONLY)
-    except (AttributeError, OSError):  # Windows: no statvfs
-        pass
-    if readonly or not os.access(here, os.W_OK | os.X_OK):
-        why = "read-only file system" if readonly else "permission denied"
+    why = _cannot_write(here)
+    if why:
         raise OutputError(f"{what} {folder}: cannot write there ({why}); choose another folder")

@@ -4,9 +4,7 @@ run; two runs into one folder take turns; hostile steps and disks that say no ar
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -19,6 +17,7 @@ from click.testing import CliRunner
 import srop_onnx
 from srop_onnx import InputDataError, SropError, UsageError
 from srop_onnx.cli import main
+from conftest import mounted
 from test_tracking import _model, ckpts  # noqa: F401 - the fixture
 
 INDEX = "track.json"
@@ -167,31 +166,16 @@ def test_a_tracker_whose_folder_is_a_file_is_one_line(ckpts, tmp_path):  # noqa:
         srop_onnx.Tracker(tmp_path / "f", inputs)
 
 
-@contextlib.contextmanager
-def _mounted(path: Path, options: str):
-    """A small tmpfs (read-only, or a few kB) where this machine lets the tests mount one (root)."""
-    path.mkdir(parents=True, exist_ok=True)
-    if sys.platform != "linux" or os.geteuid() != 0 or shutil.which("mount") is None:
-        pytest.skip("mounting a test file system needs Linux and root")
-    res = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(path)], capture_output=True, text=True)
-    if res.returncode != 0:
-        pytest.skip(f"cannot mount a test file system here: {res.stderr.strip()[:100]}")
-    try:
-        yield path
-    finally:
-        subprocess.run(["umount", "-l", str(path)], capture_output=True)
-
-
 def test_a_track_on_a_read_only_disk_is_refused_before_any_step(ckpts, tmp_path):  # noqa: F811
     folder, inputs = ckpts
-    with _mounted(tmp_path / "ro", "ro,size=1m") as ro:
+    with mounted(tmp_path / "ro", "ro,size=1m") as ro:
         res = _track(folder, inputs, ro / "track")
         assert res.exit_code == 2 and "read-only file system" in res.output and res.output.count("error:") == 1
 
 
 def test_tensorboard_on_a_full_disk_is_one_line(ckpts, tmp_path):  # noqa: F811
     folder, inputs = ckpts
-    with _mounted(tmp_path / "full", "size=12k") as full:
+    with mounted(tmp_path / "full", "size=12k") as full:
         (full / "filler").write_bytes(b"\0" * 4096 * 3)  # the disk is full now
         res = subprocess.run([sys.executable, "-m", "srop_onnx", "track", str(folder), "--inputs", str(inputs), "-o",
                               str(tmp_path / "track"), "-q", "--tensorboard", str(full / "tb")],
