@@ -8,8 +8,7 @@ The one place URLs are read and written:
   object), skips folder markers, and keys each object by its path below the prefix, so a bucket
   and a local copy of it give the same keys;
 - :func:`read_bytes` reads one object into memory (nothing is copied to local disk);
-- :func:`write_bytes` writes one object in a single PUT of the complete file (S3 has no rename:
-  an object is never seen half-written);
+- writing is in :mod:`.bucket_writes` (one PUT of a complete object, outputs checked before a run);
 - :func:`set_storage_options` takes the non-secret settings of ``--storage-option KEY=VALUE``
   (an endpoint, a region); a key, secret or token given there is refused: credentials come from
   the standard chains only (environment, AWS profile and config incl. ``AWS_ENDPOINT_URL``,
@@ -26,9 +25,9 @@ import re
 from dataclasses import dataclass
 from typing import Iterator
 
-from ..errors import InputDataError, OutputError, UsageError
+from ..errors import InputDataError, UsageError
 
-__all__ = ["is_url", "RemoteFile", "list_objects", "read_bytes", "write_bytes", "set_storage_options",
+__all__ = ["is_url", "RemoteFile", "list_objects", "read_bytes", "set_storage_options",
            "storage_options", "object_size", "exists", "is_remote", "local_path", "redacted", "using_storage_options",
            "from_command_line"]
 
@@ -522,14 +521,6 @@ def _fast_read(url: str) -> bytes | None:
         return bytes(obstore.get(found[0], found[1]).bytes())
     except Exception:  # noqa: BLE001 - s3fs reads it again and words what went wrong
         return None
-
-
-def write_bytes(url: str, data: bytes) -> None:
-    """One object, written in a single PUT of the complete bytes (never a partial object)."""
-    if url.endswith("/"):
-        raise OutputError(f"{url}: is a prefix (it ends in /), not an object; give the object's key, e.g. "
-                          f"{url}profile.json")
-    _call(url, "write it", lambda fs, path: fs.pipe_file(path, bytes(data)), OutputError)
 
 
 def is_remote(f) -> bool:

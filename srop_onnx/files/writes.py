@@ -225,7 +225,7 @@ def _remote_path(url: str) -> Iterator[str]:
     one PUT when complete, then removed."""
     import tempfile
 
-    from .remote import write_bytes
+    from .bucket_writes import write_bytes
 
     with tempfile.TemporaryDirectory(prefix="srop-onnx-upload-") as tmp:
         local = os.path.join(tmp, url.rstrip("/").rsplit("/", 1)[-1] or "object")
@@ -280,7 +280,8 @@ def atomic_write(path: str | os.PathLike, mode: str = "w") -> Iterator:
         with _stdout(path, mode) as f:
             yield f
         return
-    from .remote import is_url, write_bytes
+    from .bucket_writes import write_bytes
+    from .remote import is_url
 
     if is_url(path):  # built in memory, then one PUT of the complete object
         import io
@@ -365,6 +366,9 @@ def guard_outputs(outputs: dict, *, model=None, inputs=(), protected: dict | Non
         for i in (str(i) for i in inputs if is_url(str(i))):
             if p is not None and is_url(p) and (p == i or p.startswith(i.rstrip("/") + "/")):
                 raise OutputError(f"{opt} {p}: that is an input ({i}); refusing to overwrite it, choose another URL")
+    for opt, p in outputs.items():
+        if p is not None and is_url(p):
+            _checked_url(opt, p)
     given = {opt: Path(p) for opt, p in outputs.items() if p is not None and not to_stdout(p) and not is_url(p)}
     owned = {what: Path(p) for what, p in (protected or {}).items() if p is not None and not is_url(p)}
     if model is not None and not is_url(model):
@@ -382,6 +386,15 @@ def guard_outputs(outputs: dict, *, model=None, inputs=(), protected: dict | Non
         if hit:
             raise OutputError(f"{opt} {out}: that is {hit}; refusing to overwrite it, choose another path")
         _writable_output(opt, out)
+
+
+def _checked_url(opt: str, url: str) -> None:
+    from .bucket_writes import check_output_url
+
+    try:
+        check_output_url(url)
+    except OutputError as exc:
+        raise OutputError(f"{opt} {exc}") from None
 
 
 def _writable_output(opt: str, out: Path) -> None:

@@ -296,7 +296,8 @@ def save_model(proto, path: str | os.PathLike, *, protect: list[Path] = ()) -> P
     """
     import onnx
 
-    from ..files.remote import is_url, write_bytes
+    from ..files.bucket_writes import write_bytes
+    from ..files.remote import is_url
 
     if is_url(str(path)):  # one PUT of the whole model; a twin over 2 GiB goes to a local folder
         if not str(path).lower().endswith(".onnx"):

@@ -120,7 +120,7 @@ class TensorBoardWriter:
         if self._bucket is not None:  # TensorBoard reads log folders in buckets: the whole file, one PUT a step
             from pathlib import Path as _Path
 
-            from ..files.remote import write_bytes
+            from ..files.bucket_writes import write_bytes
 
             for events in _Path(self._local.name).glob("events.out.tfevents.*"):  # the one file this writer keeps
                 write_bytes(f"{self._bucket}/{events.name}", events.read_bytes())

@@ -339,3 +339,38 @@ def test_an_object_that_cannot_be_read_is_skipped_and_the_rest_keep_their_order(
     want = srop_onnx.analyze(EXAMPLE, local)
     assert got.to_dict()["layers"] == want.to_dict()["layers"]
     assert [s.rsplit("/", 1)[-1] for s in got.sources] == [s.rsplit("/", 1)[-1] for s in want.sources]
+
+
+def test_an_output_in_a_missing_bucket_is_refused_before_the_run(server, tmp_path):
+    res = _cli("analyze", EXAMPLE, EXAMPLE_IMAGES, "--json", "s3://no-such-bucket-here/p.json", "--csv",
+               tmp_path / "layers.csv")
+    assert res.returncode == 2, res.stderr
+    assert res.stderr.strip() == ("error: --json s3://no-such-bucket-here/p.json: cannot write there: no such bucket "
+                                  "(no-such-bucket-here); create it or choose another bucket")
+    assert "Per resolution" not in res.stdout and not (tmp_path / "layers.csv").exists()  # nothing ran
+
+
+def test_a_write_the_server_fails_is_one_line_in_seconds_not_a_hang(server, tmp_path):
+    """A key below an existing object: rclone (files on disk) answers the PUT with 500 at once,
+    without the interim 100 Continue that botocore's ``Expect`` header asks for, and aiohttp waited
+    for it with no timeout: the write hung for good. moto keeps such keys."""
+    t0 = time.monotonic()
+    res = _cli("analyze", EXAMPLE, EXAMPLE_IMAGES, "-q", "--json", "s3://data/models/example.onnx/p.json", timeout=90)
+    assert time.monotonic() - t0 < 60
+    if server["kind"] == "moto":
+        assert res.returncode == 0, res.stderr
+        return
+    assert res.returncode == 2 and res.stderr.count("error:") == 1 and "Traceback" not in res.stderr, res.stderr
+    assert res.stderr.strip() == ("error: s3://data/models/example.onnx/p.json: cannot write it: "
+                                  "s3://data/models/example.onnx is an object, and this storage keeps no key below an "
+                                  "object's name (a file-backed server such as rclone's); choose another key")
+
+
+def test_an_output_to_an_endpoint_that_does_not_answer_is_refused_before_the_run(server, tmp_path):
+    from s3server import free_port
+
+    res = _cli("--storage-option", f"endpoint_url=http://127.0.0.1:{free_port()}", "analyze", EXAMPLE,
+               EXAMPLE_IMAGES, "--json", "s3://data/p.json", timeout=90)
+    assert res.returncode == 2 and res.stderr.startswith("error: --json s3://data/p.json: cannot write there: the "
+                                                         "storage endpoint does not answer"), res.stderr
+    assert "Per resolution" not in res.stdout

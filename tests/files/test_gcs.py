@@ -133,3 +133,11 @@ def test_objects_are_read_many_to_a_call_and_one_that_is_gone_is_its_error(gcs):
     assert got[2] == (EXAMPLE_IMAGES / "disk_1.png").read_bytes()
     assert isinstance(got[1], InputDataError)
     assert str(got[1]) == "gs://data/val/gone.png: cannot read it: no such object or bucket"
+
+
+def test_a_gcs_output_in_a_missing_bucket_is_refused_before_the_run(gcs, tmp_path):
+    res = _cli("analyze", EXAMPLE, EXAMPLE_IMAGES, "--json", "gs://nosuchbucket/p.json")
+    assert res.returncode == 2, res.stderr
+    assert res.stderr.strip() == ("error: --json gs://nosuchbucket/p.json: cannot write there: no such bucket "
+                                  "(nosuchbucket); create it or choose another bucket")
+    assert "Per resolution" not in res.stdout
