@@ -13,7 +13,7 @@ from __future__ import annotations
 from ..errors import OutputError, UsageError
 from .remote import _URL, _call, _filesystem, _why
 
-__all__ = ["write_bytes", "check_output_url"]
+__all__ = ["write_bytes", "check_output_url", "check_output_urls"]
 
 
 def write_bytes(url: str, data: bytes) -> None:
@@ -83,3 +83,16 @@ def _without_expect(fs):
 
         client.meta.events.unregister("before-call.s3", add_expect_header)
     return fs
+
+
+def check_output_urls(named: dict) -> None:
+    """:func:`check_output_url` for each URL among ``{option or what: path}`` (local paths and None
+    are passed over); a refusal names the option."""
+    from .remote import is_url
+
+    for what, url in named.items():
+        if url is not None and is_url(str(url)):
+            try:
+                check_output_url(str(url))
+            except OutputError as exc:
+                raise OutputError(f"{what} {exc}") from None

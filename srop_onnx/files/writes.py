@@ -349,6 +349,7 @@ def guard_outputs(outputs: dict, *, model=None, inputs=(), protected: dict | Non
     path (its external data files are protected too when it loads); ``inputs`` the input arguments;
     ``protected`` more files by what they are (``{"the golden profile": path}``).
     """
+    from .bucket_writes import check_output_urls
     from .remote import is_url
 
     urls = [p for p in outputs.values() if p is not None and is_url(p)]
@@ -366,9 +367,7 @@ def guard_outputs(outputs: dict, *, model=None, inputs=(), protected: dict | Non
         for i in (str(i) for i in inputs if is_url(str(i))):
             if p is not None and is_url(p) and (p == i or p.startswith(i.rstrip("/") + "/")):
                 raise OutputError(f"{opt} {p}: that is an input ({i}); refusing to overwrite it, choose another URL")
-    for opt, p in outputs.items():
-        if p is not None and is_url(p):
-            _checked_url(opt, p)
+    check_output_urls(outputs)
     given = {opt: Path(p) for opt, p in outputs.items() if p is not None and not to_stdout(p) and not is_url(p)}
     owned = {what: Path(p) for what, p in (protected or {}).items() if p is not None and not is_url(p)}
     if model is not None and not is_url(model):
@@ -386,15 +385,6 @@ def guard_outputs(outputs: dict, *, model=None, inputs=(), protected: dict | Non
         if hit:
             raise OutputError(f"{opt} {out}: that is {hit}; refusing to overwrite it, choose another path")
         _writable_output(opt, out)
-
-
-def _checked_url(opt: str, url: str) -> None:
-    from .bucket_writes import check_output_url
-
-    try:
-        check_output_url(url)
-    except OutputError as exc:
-        raise OutputError(f"{opt} {exc}") from None
 
 
 def _writable_output(opt: str, out: Path) -> None:

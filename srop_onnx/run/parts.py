@@ -61,7 +61,10 @@ def prepare_parts(where: str, inputs=()) -> str:
     hit = _inside(where, inputs)
     if hit is not None:
         raise UsageError(f"--parts {where}: is inside {hit}, which holds your inputs; keep the parts elsewhere")
-    if is_url(where):
+    if is_url(where):  # a bucket that does not exist: refused before any shard runs
+        from ..files.bucket_writes import check_output_urls
+
+        check_output_urls({"--parts": where})
         return where
     if os.path.exists(where) and not os.path.isdir(where):
         raise UsageError(f"--parts {where}: is a file; give a folder (made if missing) or a bucket prefix")
@@ -69,6 +72,11 @@ def prepare_parts(where: str, inputs=()) -> str:
         os.makedirs(where, exist_ok=True)
     except OSError as exc:
         raise UsageError(f"--parts {where}: cannot make the folder ({exc.strerror or exc}); give another") from None
+    from pathlib import Path
+
+    from ..files.writes import writable_folder
+
+    writable_folder(Path(where), "--parts")  # a read-only disk: refused before any shard runs
     return os.path.abspath(where)
 
 

@@ -250,11 +250,15 @@ class Tracker:
             if not all(callable(getattr(logger, m, None)) for m in ("log_step", "log_track")):
                 raise UsageError(f"loggers: {type(logger).__name__} has no log_step and log_track methods; give "
                                  "MlflowLogger, WandbLogger or an object with both")
+        from ..files.bucket_writes import check_output_urls
+
         if isinstance(self.out, Path):  # a bucket has no temporaries: objects are written in one PUT
             from ..files.writes import writable_folder
 
             writable_folder(self.out, "track folder")
             _remove_stale(self.out)
+        with self._storing():  # a bucket that does not exist: refused now, not after the first step
+            check_output_urls({"track folder": self.out, "--tensorboard": tensorboard})
         self.name = None if name is None else str(name)
         if self.out is not None:
             with self._storing():

@@ -374,3 +374,28 @@ def test_an_output_to_an_endpoint_that_does_not_answer_is_refused_before_the_run
     assert res.returncode == 2 and res.stderr.startswith("error: --json s3://data/p.json: cannot write there: the "
                                                          "storage endpoint does not answer"), res.stderr
     assert "Per resolution" not in res.stdout
+
+
+@pytest.mark.parametrize("where", ["-o", "--tensorboard"])
+def test_a_track_into_a_missing_bucket_is_refused_before_its_first_step(server, tmp_path, where):
+    ckpts = tmp_path / "ckpts"
+    ckpts.mkdir()
+    for step in (1, 2):
+        (ckpts / f"step-{step}.onnx").write_bytes(EXAMPLE.read_bytes())
+    out = ["-o", "s3://no-such-bucket-here/track/"] if where == "-o" else \
+        ["-o", tmp_path / "track", "--tensorboard", "s3://no-such-bucket-here/tb"]
+    res = _cli("track", ckpts, "--inputs", EXAMPLE_IMAGES, *out)
+    assert res.returncode == 2, res.stderr
+    what = "track folder s3://no-such-bucket-here/track" if where == "-o" else "--tensorboard s3://no-such-bucket-here/tb"
+    assert res.stderr.strip().splitlines()[-1] == (f"error: {what}: cannot write there: no such bucket "
+                                                   "(no-such-bucket-here); create it or choose another bucket")
+    assert "step 1" not in res.stderr and not list(tmp_path.glob("track/profiles/*"))  # no step was analysed
+
+
+def test_parts_in_a_missing_bucket_are_refused_before_any_shard(server):
+    from srop_onnx.errors import OutputError
+    from srop_onnx.run.parts import prepare_parts
+
+    with pytest.raises(OutputError, match=r"^--parts s3://no-such-bucket-here/parts/: cannot write there: no such"):
+        prepare_parts("s3://no-such-bucket-here/parts/")
+    assert prepare_parts("s3://data/parts/") == "s3://data/parts/"

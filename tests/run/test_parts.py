@@ -13,9 +13,9 @@ import pytest
 from click.testing import CliRunner
 
 import srop_onnx
-from conftest import EXAMPLE, EXAMPLE_IMAGES
+from conftest import EXAMPLE, EXAMPLE_IMAGES, mounted
 from srop_onnx.cli import main
-from srop_onnx.errors import InputDataError, UsageError
+from srop_onnx.errors import InputDataError, OutputError, UsageError
 from srop_onnx.results.profile import Profile
 from srop_onnx.run.parts import Expected, load_parts, part_path, prepare_parts
 
@@ -84,6 +84,12 @@ def test_prepare_parts_makes_the_folder_and_refuses_a_file(tmp_path):
     (tmp_path / "f").write_text("x")
     with pytest.raises(UsageError, match=r"--parts .*f: is a file; give a folder"):
         prepare_parts(str(tmp_path / "f"))
+
+
+def test_prepare_parts_refuses_a_read_only_disk_before_any_shard_runs(tmp_path):
+    with mounted(tmp_path / "ro", "ro,size=64k") as ro:
+        with pytest.raises(OutputError, match=r"--parts .*ro: cannot write there \(read-only file system\)"):
+            prepare_parts(str(ro))
 
 
 def test_load_parts_keeps_valid_ones_and_notes_stale_or_unreadable_ones(tmp_path, shard2):
