@@ -208,7 +208,7 @@ def report(profiles, output, units):
 
 
 @main.command(short_help="Write the randomized twin of a model (docs/baseline-and-twin.md).")
-@click.argument("model", type=click.Path(dir_okay=False))
+@click.argument("model", type=click.Path())
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Where to write the twin (.onnx).")
 @click.option("--seed", type=_SEED, default=0, show_default=True, help="Seed of the generator (>= 0).")
 def randomize(model, output, seed):

@@ -112,7 +112,7 @@ def _hooks(o: dict, progress=None):
 
 
 @main.command(short_help="Analyse a model over images or arrays; print a layer report.")
-@click.argument("model", type=click.Path(dir_okay=False, path_type=str))
+@click.argument("model", type=click.Path(path_type=str))
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=str))
 @_tap_options
 @_options(_MEASURE_OPTIONS)
@@ -254,7 +254,7 @@ def _after_analysis(ctx, profile, verdict, *, units, quiet, outputs: dict) -> No
 
 
 @main.command(short_help="Analyse at several levels of a blended image or noise (the paper's input checks).")
-@click.argument("model", type=click.Path(dir_okay=False, path_type=str))
+@click.argument("model", type=click.Path(path_type=str))
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=str))
 @click.option("--blend", metavar="IMAGE", type=click.Path(dir_okay=False),
               help="Blend this image (or a .npy sample) into every input: (1 - w) x + w I.")
@@ -363,7 +363,7 @@ def example(ctx, copy_to):
 
 
 @main.command(short_help="List the layers that would be tapped, without running.")
-@click.argument("model", type=click.Path(dir_okay=False, path_type=str))
+@click.argument("model", type=click.Path(path_type=str))
 @_tap_options
 @click.option("--input", "input_name", metavar="NAME", help="Model input, when it has several (for layouts).")
 @click.option("--layout", type=click.Choice(["NCHW", "NHWC", "NCL", "NLC", "NHW", "NL", "NCDHW"], case_sensitive=False),

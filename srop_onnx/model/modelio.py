@@ -115,7 +115,6 @@ def external_data_files(proto, base: Path) -> list[Path]:
 def load_model(path: str | os.PathLike) -> LoadedModel:
     """Read an ONNX model without loading external weights; one-line errors for bad files."""
     import onnx
-    from google.protobuf.message import DecodeError
 
     from ..files.reading import MAX_MODEL_BYTES, read_checked
 
@@ -127,23 +126,28 @@ def load_model(path: str | os.PathLike) -> LoadedModel:
     if not p.exists():
         raise ModelError(f"{p}: no such file; give the path of an .onnx model")
     if p.is_dir():
-        raise ModelError(f"{p}: is a folder; give the path of an .onnx model file")
+        from .notonnx import folder_hint
+
+        raise ModelError(f"{p}: {folder_hint(p)}")
     # read once: parsed and hashed from memory; a device or a file over protobuf's 2 GiB is refused unread
     data = read_checked(p, "model", MAX_MODEL_BYTES, ModelError,
                         "give the path of an .onnx model file (a model over 2 GiB keeps its weights in external data)")
+    from .notonnx import file_hint
+
+    framework = file_hint(p)  # a PyTorch, Keras, TFLite... file: how to make the ONNX model of it
+
     def parse():
         try:
             return onnx.load_model_from_string(data)
-        except (DecodeError, RuntimeWarning, ValueError, OSError) as exc:
-            raise ModelError(f"{p}: not an ONNX model or a truncated one ({type(exc).__name__}); re-export or "
-                             "re-download it") from exc
         except Exception as exc:  # protobuf raises assorted errors on garbage
-            raise ModelError(f"{p}: not an ONNX model or a truncated one ({type(exc).__name__}); re-export or "
+            raise ModelError(f"{p}: not an ONNX model: {framework}" if framework else
+                             f"{p}: not an ONNX model or a truncated one ({type(exc).__name__}); re-export or "
                              "re-download it") from exc
 
     proto, sha256 = _hashed_while(data, parse)
     if proto.ir_version <= 0 or not proto.HasField("graph") or len(proto.graph.node) == 0:
-        raise ModelError(f"{p}: not an ONNX model (no graph or no nodes); re-export or re-download it")
+        raise ModelError(f"{p}: not an ONNX model: {framework}" if framework else
+                         f"{p}: not an ONNX model (no graph or no nodes); re-export or re-download it")
     ext = external_data_files(proto, p.parent)
     return LoadedModel(proto=proto, path=p, sha256=sha256, external_files=ext)
 
@@ -226,6 +230,13 @@ def _read_remote_external_data(proto, url: str) -> None:
                          "memory; copy the model and its data files to a local folder and give that path")
 
 
+def _not_onnx(label: str, why: str) -> str:
+    from .notonnx import file_hint
+
+    framework = file_hint(label)
+    return f"{label}: not an ONNX model: {framework}" if framework else f"{label}: not an ONNX model {why}"
+
+
 def _parse(data: bytes, label: str, fix: str = "pass ONNX bytes, a ModelProto or a path"):
     """The ModelProto in ``data``; one line when it is not an ONNX model."""
     import onnx
@@ -233,9 +244,9 @@ def _parse(data: bytes, label: str, fix: str = "pass ONNX bytes, a ModelProto or
     try:
         proto = onnx.load_model_from_string(bytes(data))
     except Exception as exc:  # noqa: BLE001 - protobuf raises assorted errors on garbage
-        raise ModelError(f"{label}: not an ONNX model ({type(exc).__name__}); {fix}") from exc
+        raise ModelError(_not_onnx(label, f"({type(exc).__name__}); {fix}")) from exc
     if proto.ir_version <= 0 or not proto.HasField("graph") or len(proto.graph.node) == 0:
-        raise ModelError(f"{label}: not an ONNX model (no graph or no nodes)")
+        raise ModelError(_not_onnx(label, "(no graph or no nodes)"))
     return proto
 
 

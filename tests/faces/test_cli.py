@@ -84,6 +84,39 @@ def test_truncated_onnx_file(tmp_path):
     _bad(["analyze", cut, EXAMPLE_IMAGES], "not an ONNX model or a truncated one", cut)
 
 
+@pytest.mark.parametrize("name, words", [
+    ("model.pt", "model.pt: not an ONNX model: a PyTorch file; export the network to ONNX first: torch.onnx.export("),
+    ("model.keras", "model.keras: not an ONNX model: a Keras file; convert it to ONNX first with tf2onnx"),
+    ("model.tflite", "model.tflite: not an ONNX model: a TensorFlow Lite file; convert it to ONNX first: python -m "
+                     "tf2onnx.convert --tflite "),
+    ("frozen.pb", "frozen.pb: not an ONNX model: a TensorFlow graph; convert it"),
+    ("inference.pdmodel", "inference.pdmodel: not an ONNX model: a Paddle model; convert it to ONNX first: "
+                          "paddle2onnx --model_dir "),
+])
+def test_a_frameworks_own_file_says_how_to_make_the_onnx_model(tmp_path, name, words):
+    f = tmp_path / name
+    f.write_bytes(b"PK\x03\x04 not protobuf" * 50)
+    assert words in _bad(["analyze", f, EXAMPLE_IMAGES], "not an ONNX model", f)
+
+
+def test_a_folder_given_as_the_model_says_what_to_give(tmp_path):
+    line = _bad(["analyze", EXAMPLE_IMAGES, EXAMPLE], "is a folder of inputs")  # the arguments swapped
+    assert line.endswith("is a folder of inputs; the model comes first, then the inputs")
+    holder = tmp_path / "holder"
+    holder.mkdir()
+    (holder / "net.onnx").write_bytes(EXAMPLE.read_bytes())
+    assert f"give the .onnx file inside it ({holder / 'net.onnx'})" in _bad(["layers", holder], "is a folder")
+    saved = tmp_path / "saved"
+    saved.mkdir()
+    (saved / "saved_model.pb").write_bytes(b"x")
+    assert f"--saved-model {saved} --output model.onnx" in _bad(["randomize", saved, "-o", tmp_path / "t.onnx"],
+                                                                "is a TensorFlow SavedModel, not an ONNX model")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    _bad(["sweep", empty, EXAMPLE_IMAGES, "--noise", "gaussian", "--levels", "0,1"],
+         "is a folder; give the path of an .onnx model file")
+
+
 def test_missing_model_file(tmp_path):
     _bad(["analyze", tmp_path / "nope.onnx", EXAMPLE_IMAGES], "no such file")
 
