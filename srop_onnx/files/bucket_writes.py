@@ -59,7 +59,10 @@ def check_output_url(url: str) -> None:
     bucket = url[m.end():].split("/", 1)[0]
     try:
         fs, _ = _filesystem(url)
-        fs.info(bucket)
+        if m.group(1).lower().startswith("s3"):  # the bucket alone: never a listing (an empty bucket is a bucket)
+            fs.call_s3("head_bucket", Bucket=bucket)
+        else:
+            fs.call("GET", f"b/{bucket}", json_out=True)
     except (UsageError, OutputError):
         raise
     except Exception as exc:  # noqa: BLE001 - the filesystems raise many kinds; only two refuse

@@ -399,3 +399,10 @@ def test_parts_in_a_missing_bucket_are_refused_before_any_shard(server):
     with pytest.raises(OutputError, match=r"^--parts s3://no-such-bucket-here/parts/: cannot write there: no such"):
         prepare_parts("s3://no-such-bucket-here/parts/")
     assert prepare_parts("s3://data/parts/") == "s3://data/parts/"
+
+
+def test_an_output_into_an_empty_bucket_goes_on(server, tmp_path):
+    server["fs"].call_s3("create_bucket", Bucket="empty")
+    res = _cli("analyze", EXAMPLE, EXAMPLE_IMAGES, "-q", "--json", "s3://empty/p.json")
+    assert res.returncode == 0, res.stderr
+    assert server["fs"].cat_file("empty/p.json").startswith(b"{")

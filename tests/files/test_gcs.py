@@ -141,3 +141,10 @@ def test_a_gcs_output_in_a_missing_bucket_is_refused_before_the_run(gcs, tmp_pat
     assert res.stderr.strip() == ("error: --json gs://nosuchbucket/p.json: cannot write there: no such bucket "
                                   "(nosuchbucket); create it or choose another bucket")
     assert "Per resolution" not in res.stdout
+
+
+def test_a_gcs_output_into_an_empty_bucket_goes_on(gcs, tmp_path):
+    gcs["fs"].mkdir("emptyb")
+    res = _cli("analyze", EXAMPLE, EXAMPLE_IMAGES, "-q", "--json", "gs://emptyb/p.json")
+    assert res.returncode == 0, res.stderr
+    assert gcs["fs"].cat_file("emptyb/p.json").startswith(b"{")
