@@ -406,6 +406,8 @@ def _writable_output(opt: str, out: Path) -> None:
             if os.path.lexists(here):
                 break
             here = here.parent
+        if not os.path.lexists(here):  # a drive (Windows) or mount root that is not there
+            raise OutputError(f"{opt} {out}: {here} does not exist; choose another output path")
         if not here.is_dir():
             raise OutputError(f"{opt} {out}: a folder on this path ({here}) is a broken symbolic link or a file; fix "
                               "it or choose another output path")

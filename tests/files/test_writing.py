@@ -84,3 +84,12 @@ def test_dev_stdout_into_a_pipe_is_written_into(tmp_path):
                           cwd=tmp_path, timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert len(json.loads(proc.stdout)["layers"]) == 8
+
+
+@pytest.mark.skipif(os.name != "nt", reason="drive letters")
+def test_an_output_on_a_drive_that_is_not_there_is_refused():
+    import string
+
+    free = next(d for d in reversed(string.ascii_uppercase) if not os.path.exists(f"{d}:\\"))
+    with pytest.raises(OutputError, match=rf"^--json {free}:\\out\\p.json: {free}:\\ does not exist"):
+        guard_outputs({"--json": f"{free}:\\out\\p.json"})
