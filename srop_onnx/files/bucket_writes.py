@@ -93,9 +93,16 @@ def check_output_urls(named: dict) -> None:
     are passed over); a refusal names the option."""
     from .remote import is_url
 
+    asked = set()
     for what, url in named.items():
-        if url is not None and is_url(str(url)):
-            try:
-                check_output_url(str(url))
-            except OutputError as exc:
-                raise OutputError(f"{what} {exc}") from None
+        if url is None or not is_url(str(url)):
+            continue
+        m = _URL.match(str(url))
+        bucket = (m.group(1).lower(), str(url)[m.end():].split("/", 1)[0])
+        if bucket in asked:  # a sweep's 256 --profiles files in one bucket: one request
+            continue
+        asked.add(bucket)
+        try:
+            check_output_url(str(url))
+        except OutputError as exc:
+            raise OutputError(f"{what} {exc}") from None

@@ -406,3 +406,4 @@ def test_an_output_into_an_empty_bucket_goes_on(server, tmp_path):
     res = _cli("analyze", EXAMPLE, EXAMPLE_IMAGES, "-q", "--json", "s3://empty/p.json")
     assert res.returncode == 0, res.stderr
     assert server["fs"].cat_file("empty/p.json").startswith(b"{")
+

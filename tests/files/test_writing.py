@@ -93,3 +93,13 @@ def test_an_output_on_a_drive_that_is_not_there_is_refused():
     free = next(d for d in reversed(string.ascii_uppercase) if not os.path.exists(f"{d}:\\"))
     with pytest.raises(OutputError, match=rf"^--json {free}:\\out\\p.json: {free}:\\ does not exist"):
         guard_outputs({"--json": f"{free}:\\out\\p.json"})
+
+
+def test_outputs_in_one_bucket_are_looked_up_once(monkeypatch):
+    from srop_onnx.files import bucket_writes
+
+    asked = []
+    monkeypatch.setattr(bucket_writes, "check_output_url", asked.append)
+    bucket_writes.check_output_urls({f"--profiles {k}": f"s3://data/levels/level-{k}.json" for k in range(50)}
+                                    | {"--json": "s3://other/p.json", "--csv": "/tmp/local.csv", "--report": None})
+    assert asked == ["s3://data/levels/level-0.json", "s3://other/p.json"]
