@@ -54,6 +54,9 @@ def check_output_url(url: str) -> None:
     not exist, or the storage endpoint does not answer. A refusal to look (access denied: a writer
     may not be allowed to list or stat) or any other answer lets the run go on; the write says."""
     m = _URL.match(url)
+    if m and m.group(1).lower() in ("http", "https"):
+        raise OutputError(f"{url}: an http(s) URL is read, never written; write to a local path or a bucket "
+                          "(s3://, gs://)")
     if not m or m.group(1).lower() not in ("s3", "s3a", "gs", "gcs"):
         return
     bucket = url[m.end():].split("/", 1)[0]

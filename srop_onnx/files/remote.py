@@ -33,7 +33,7 @@ __all__ = ["is_url", "RemoteFile", "list_objects", "read_bytes", "set_storage_op
 
 _URL = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]+)://")
 #: the extra that brings each protocol's filesystem
-_EXTRAS = {"s3": "s3", "s3a": "s3", "gs": "gcs", "gcs": "gcs"}
+_EXTRAS = {"s3": "s3", "s3a": "s3", "gs": "gcs", "gcs": "gcs", "http": "http", "https": "http"}
 #: option names that carry a credential: never accepted on the command line
 _SECRET = re.compile(r"key|secret|token|password|credential|session", re.IGNORECASE)
 #: bounded waits for S3: an endpoint that does not answer, or accepts and never replies, is an error
@@ -268,12 +268,18 @@ def _clean(exc: BaseException) -> str:
 def _why(exc: BaseException, url: str) -> str:
     """What went wrong with ``url``, in words. An endpoint that does not answer is told first: its
     message quotes the endpoint's URL, whose port may hold "403" or "404"."""
+    if isinstance(exc, FileNotFoundError) and exc.__cause__ is not None:
+        deeper = _why(exc.__cause__, url)  # fsspec's http: "not found" raised from a connection error
+        if "does not answer" in deeper:
+            return deeper
     name = type(exc).__name__
     text = _clean(exc)
     if "Could not connect" in text or "Cannot connect to host" in text or "EndpointConnectionError" in name \
             or "ConnectTimeout" in name or "ServerTimeoutError" in name or "ServerDisconnectedError" in name \
             or "ReadTimeout" in name or "Read timeout" in text \
             or "Connection refused" in text or "timed out" in text.lower() or isinstance(exc, (ConnectionError, TimeoutError)):
+        if url.lower().startswith(("http://", "https://")):
+            return "the server does not answer"
         variable = "STORAGE_EMULATOR_HOST" if _is_gcs(url) else "AWS_ENDPOINT_URL"
         return (f"the storage endpoint does not answer (check {_hint('endpoint_url')} or {variable}; a slow "
                 f"one takes {_hint('read_timeout')})")
@@ -288,7 +294,8 @@ def _why(exc: BaseException, url: str) -> str:
     if "NoSuchBucket" in text or "bucket does not exist" in text.lower():
         return "no such bucket"
     if isinstance(exc, FileNotFoundError) or "NoSuchKey" in text or "Not Found" in text or re.search(r"\b404\b", text):
-        return "no such object or bucket"
+        return "no such file on the server" if url.lower().startswith(("http://", "https://")) else \
+            "no such object or bucket"
     return f"{name}: {text}"
 
 
@@ -341,14 +348,16 @@ def list_objects(url: str, suffixes) -> list[tuple[RemoteFile, str]]:
         key = full[len(prefix):] if full.startswith(prefix) else full.rsplit("/", 1)[-1]
         if not _wanted(key, suffixes):
             continue
-        out.append((RemoteFile(f"{protocol}://{full}", int(info.get("size") or 0),
+        out.append((RemoteFile(full if _URL.match(full) else f"{protocol}://{full}", int(info.get("size") or 0),
                                str(info.get("ETag", "")).strip('"')), key))
-    if not out and not found:
+    if not out and not found:  # nothing there, or a listing that hid why (a server that does not answer)
         try:
-            if not fs.exists(path):
-                raise InputDataError(f"{url}: no such object or prefix")
-        except InputDataError:
-            raise
+            fs.info(path)
+        except FileNotFoundError as exc:
+            why = _why(exc, url)
+            if "does not answer" in why:  # fsspec's http says "not found" for a server that does not answer
+                raise InputDataError(f"{url}: cannot list it: {why}") from None
+            raise InputDataError(f"{url}: no such object or prefix") from None
         except Exception as exc:  # noqa: BLE001
             raise InputDataError(f"{url}: cannot list it: {_why(exc, url)}") from None
     return sorted(out, key=lambda fk: fk[1])
