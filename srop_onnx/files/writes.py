@@ -27,7 +27,7 @@ from ..errors import OutputError
 from .filetypes import ARRAY_SUFFIXES, IMAGE_SUFFIXES
 
 __all__ = ["STDOUT", "atomic_path", "atomic_write", "atomic_write_text", "atomic_write_bytes", "guard_outputs", "to_stdout",
-           "remove_stale_temporaries", "temporary_prefix", "folder_lock", "writable_folder"]
+           "remove_stale_temporaries", "temporary_prefix", "folder_lock", "writable_folder", "writable_file"]
 
 #: the output path that means standard output (text formats only)
 STDOUT = "-"
@@ -384,10 +384,10 @@ def guard_outputs(outputs: dict, *, model=None, inputs=(), protected: dict | Non
         hit = _input_hit(out, list(inputs))
         if hit:
             raise OutputError(f"{opt} {out}: that is {hit}; refusing to overwrite it, choose another path")
-        _writable_output(opt, out)
+        writable_file(opt, out)
 
 
-def _writable_output(opt: str, out: Path) -> None:
+def writable_file(opt: str, out: Path) -> None:
     """Refuse a local output that could not be written when the run ends: where a folder of its path
     should be there is a file or a broken symbolic link, or the folder it would be written in (or
     created under) is on a read-only file system or not writable. A device or a FIFO is written

@@ -50,10 +50,12 @@ def load_checkpoint(path: str | Path, expected: str) -> dict | None:
     checkpoint and another run's."""
     import stat
 
+    from ..files.bucket_writes import check_output_urls
     from ..files.remote import exists, is_url
-    from ..files.writes import remove_stale_temporaries
+    from ..files.writes import remove_stale_temporaries, writable_file
 
     if is_url(str(path)):  # a checkpoint in a bucket: one object, written whole by each save
+        check_output_urls({"--checkpoint": str(path)})  # a bucket that is not there: before the first batch
         if not exists(str(path)):
             return None
         return _checked_state(str(path), expected)
@@ -62,13 +64,16 @@ def load_checkpoint(path: str | Path, expected: str) -> dict | None:
     try:
         mode = os.stat(p).st_mode
     except FileNotFoundError:
+        writable_file("--checkpoint", p)  # saved every few batches: an unwritable place is refused now
         return None
     except OSError as exc:
         raise UsageError(f"--checkpoint {p}: cannot read it ({exc.strerror or exc}); choose another path") from exc
     if not stat.S_ISREG(mode):
         raise UsageError(f"--checkpoint {p}: not a regular file (a device, FIFO or folder); give the path of a "
                          "checkpoint file (it is created when missing)")
-    return _checked_state(p, expected)
+    state = _checked_state(p, expected)
+    writable_file("--checkpoint", p)  # saved again as the run goes on: a read-only disk now, not then
+    return state
 
 
 def _checked_state(p, expected: str) -> dict:

@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from conftest import EXAMPLE, EXAMPLE_IMAGES
-from srop_onnx import Profile, UsageError, analyze
+from conftest import EXAMPLE, EXAMPLE_IMAGES, mounted
+from srop_onnx import OutputError, Profile, UsageError, analyze
 from srop_onnx.cli import main
 from srop_onnx.results.merge import merge_profiles
 
@@ -145,6 +145,19 @@ def test_checkpoint_of_another_run_is_refused(tmp_path, folder):
         analyze(EXAMPLE, folder, checkpoint=ckpt, kappa=0.9)
     again = analyze(EXAMPLE, folder, checkpoint=ckpt)  # complete checkpoint: same profile, nothing rerun
     assert _comparable(again) == _comparable(analyze(EXAMPLE, folder))
+
+
+def test_a_checkpoint_on_a_read_only_disk_is_refused_before_the_first_batch(tmp_path, folder, monkeypatch):
+    import srop_onnx.run.execution as ex
+
+    fed = []
+    real = ex.feed
+    monkeypatch.setattr(ex, "feed", lambda *a, **k: fed.append(1) or real(*a, **k))
+    with mounted(tmp_path / "ro", "ro,size=64k") as ro:
+        with pytest.raises(OutputError, match=r"--checkpoint .*ro/c.ckpt: cannot write in .*ro \(read-only file "
+                                              r"system\)"):
+            analyze(EXAMPLE, folder, checkpoint=ro / "c.ckpt", batch_size=2)
+    assert fed == []  # not one batch ran
 
 
 def test_resume_in_process_counts_nothing_twice(tmp_path, folder, single, monkeypatch):
