@@ -21,6 +21,7 @@ def write_bytes(url: str, data: bytes) -> None:
     if url.endswith("/"):
         raise OutputError(f"{url}: is a prefix (it ends in /), not an object; give the object's key, e.g. "
                           f"{url}profile.json")
+    _not_http(url)
     try:
         _call(url, "write it", lambda fs, path: _without_expect(fs).pipe_file(path, bytes(data)), OutputError)
     except OutputError:
@@ -53,10 +54,8 @@ def check_output_url(url: str) -> None:
     """Refuse, before a run, an output URL that cannot be written when the run ends: its bucket does
     not exist, or the storage endpoint does not answer. A refusal to look (access denied: a writer
     may not be allowed to list or stat) or any other answer lets the run go on; the write says."""
+    _not_http(url)
     m = _URL.match(url)
-    if m and m.group(1).lower() in ("http", "https"):
-        raise OutputError(f"{url}: an http(s) URL is read, never written; write to a local path or a bucket "
-                          "(s3://, gs://)")
     if not m or m.group(1).lower() not in ("s3", "s3a", "gs", "gcs"):
         return
     bucket = url[m.end():].split("/", 1)[0]
@@ -75,6 +74,12 @@ def check_output_url(url: str) -> None:
                               "bucket") from None
         if why.startswith("the storage endpoint does not answer"):
             raise OutputError(f"{url}: cannot write there: {why}") from None
+
+
+def _not_http(url: str) -> None:
+    if url.lower().startswith(("http://", "https://")):
+        raise OutputError(f"{url}: an http(s) URL is read, never written; write to a local path or a bucket "
+                          "(s3://, gs://)")
 
 
 def _without_expect(fs):

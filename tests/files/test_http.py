@@ -76,3 +76,11 @@ def test_a_server_that_does_not_answer_is_said_so(tmp_path):
                         ([EXAMPLE, f"{url}/images/"], f"{url}/images/: cannot list it: the server does not answer")):
         res = _cli("analyze", *args, "-q")
         assert res.returncode == 2 and res.stderr.strip() == f"error: {words}", res.stderr
+
+
+def test_python_refuses_to_write_a_profile_to_http_in_one_line(site):
+    import srop_onnx
+
+    profile = srop_onnx.analyze(EXAMPLE, EXAMPLE_IMAGES)
+    with pytest.raises(srop_onnx.OutputError, match=r"/p.json: an http\(s\) URL is read, never written"):
+        profile.to_json(f"{site['url']}/p.json")
