@@ -117,11 +117,12 @@ def plot(profiles, output, kind, units, layers, labels, levels, by, change, laye
     track's layers x steps heatmap, depth thirds, one layer's channels or each layer's std over
     training (--kind heatmap|thirds|channels|std)."""
     from ..show.classplots import plot_profiles as make_plot
-    from ..show.plots import plot_sweep, plot_sweep_kde, save_figure
+    from ..show.plots import figure_format, plot_sweep, plot_sweep_kde, save_figure
     from ..run.sweeps import Sweep, load_result, parse_levels
 
     from ..files.writes import guard_outputs
 
+    figure_format(output, "-o")
     guard_outputs({"-o": output}, protected={f"the input {p}": p for p in profiles})
     if _plot_track(profiles, output, kind, units, change, layer):
         return

@@ -295,6 +295,10 @@ def sweep(model, inputs, **o):
     outputs = {"-o": o["json_path"], "--plot": o["plot_path"], "--report": o["report_path"]}
     if o["profiles_dir"]:
         outputs.update({f"--profiles {path}": path for path in profile_paths(o["profiles_dir"], plan.levels)})
+    if o["plot_path"]:
+        from ..show.plots import figure_format
+
+        figure_format(o["plot_path"], "--plot")  # before the sweep, not after it
     guard_outputs(outputs, model=model, inputs=inputs, protected={"the blend image": o["blend"]})
     bar = ProgressHook(None if o["quiet"] else _console(stderr=True))
     try:

@@ -488,14 +488,20 @@ def figure_bytes(fig: "Figure", fmt: str = "png") -> bytes:
     return buf.getvalue()
 
 
+def figure_format(path: str | Path, option: str = "") -> str:
+    """``png``, ``svg`` or ``pdf``, from the path's suffix; any other is refused (commands ask this
+    before they run, not when the figure is drawn)."""
+    fmt = Path(path).suffix.lower().lstrip(".")
+    if fmt not in ("png", "svg", "pdf"):
+        raise UsageError(f"{option + ' ' if option else ''}{path}: plot file must end in .png, .svg or .pdf")
+    return fmt
+
+
 def save_figure(fig: "Figure", path: str | Path) -> None:
     """Write ``fig`` to ``path`` (png, svg or pdf by extension), atomically."""
     from ..files.writes import atomic_write_bytes
 
-    fmt = Path(path).suffix.lower().lstrip(".")
-    if fmt not in ("png", "svg", "pdf"):
-        raise UsageError(f"{path}: plot file must end in .png, .svg or .pdf")
-    atomic_write_bytes(path, figure_bytes(fig, fmt))
+    atomic_write_bytes(path, figure_bytes(fig, figure_format(path)))
 
 
 # short names for notebooks: srop_onnx.plot.depth([profile]), srop_onnx.plot.sweep([sw])

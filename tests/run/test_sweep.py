@@ -171,6 +171,18 @@ def test_sweep_cli_errors_are_one_line(args, message, tmp_path):
     assert message in res.output
 
 
+def test_a_plot_path_the_sweep_cannot_draw_is_refused_before_the_sweep(tmp_path, monkeypatch):
+    import srop_onnx.run.sweeps as sweeps
+
+    ran = []
+    monkeypatch.setattr(sweeps, "run_sweep", lambda *a, **k: ran.append(1))
+    res = run("sweep", EXAMPLE, EXAMPLE_IMAGES, "--noise", "gaussian", "--levels", "0,1", "-o", tmp_path / "s.json",
+              "--plot", tmp_path / "s.jpg")
+    assert res.exit_code == 2 and f"error: --plot {tmp_path / 's.jpg'}: plot file must end in .png, .svg or .pdf" \
+        in res.output
+    assert ran == [] and not (tmp_path / "s.json").exists()
+
+
 def test_max_memory_tap_groups_give_the_same_sweep():
     """--max-memory splits the taps into passes: every level and the output change are unchanged."""
     whole = sweep(EXAMPLE, EXAMPLE_IMAGES, levels="0,1", noise="gaussian", batch_size=4)
