@@ -269,3 +269,26 @@ def test_drift_leaves_the_obtained_profile_and_regen_removes_it(suite, monkeypat
     res.stdout.fnmatch_lines(["*the obtained profile is *test_model_keeps_its_profile.obtained.srop.json*"])
     suite.runpytest_subprocess("--srop-regen")
     assert not obtained.exists()
+
+
+def test_drift_is_told_when_the_obtained_profile_cannot_be_kept(suite, monkeypatch):
+    """A read-only checkout: the drifting layers are the failure; that the obtained profile could
+    not be written beside the golden is a footnote (it used to replace the drift report)."""
+    from srop_onnx import OutputError
+    from srop_onnx.results.profile import Profile
+
+    suite.runpytest_subprocess()
+    real = Profile.to_json
+
+    def to_json(self, path, *a, **k):
+        if str(path).endswith(".obtained.srop.json"):
+            raise OutputError(f"{path}: cannot write in {path.parent} (read-only file system); choose a writable folder")
+        return real(self, path, *a, **k)
+
+    monkeypatch.setattr(Profile, "to_json", to_json)
+    monkeypatch.setenv("SROP_TEST_MODEL", str(EXAMPLE_RANDOM))
+    res = suite.runpytest()  # in-process: the patch holds
+    res.assert_outcomes(failed=1)
+    res.stdout.fnmatch_lines(["*FAILED: * of 8 layer(s) drifted (mean, tol 0.02, band units) from *.srop.json:",
+                              "*block3.0: mean * vs golden *|delta| * > tol 0.02*",
+                              "*the obtained profile could not be kept: *read-only file system*--srop-regen*"])
