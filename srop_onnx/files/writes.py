@@ -392,23 +392,24 @@ def writable_file(opt: str, out: Path) -> None:
     should be there is a file or a broken symbolic link, or the folder it would be written in (or
     created under) is on a read-only file system or not writable. A device or a FIFO is written
     into as it is; a full disk can only show when the file is written."""
-    if out.exists() and not out.is_file():
+    # os.path's tests, not Path's: those raise on a folder one may not look into (EACCES, Python < 3.12)
+    if os.path.exists(out) and not os.path.isfile(out):
         return
-    if out.is_symlink():
+    if os.path.islink(out):
         target = Path(os.path.realpath(out))
-        if not target.parent.is_dir():
+        if not os.path.isdir(target.parent):
             raise OutputError(f"{opt} {out}: is a symbolic link to {target}, whose folder does not exist; fix the link "
                               "or choose another output path")
         here = target.parent
     else:
         here = Path(os.path.abspath(out)).parent
-        while not here.exists() and here != here.parent:
+        while not os.path.exists(here) and here != here.parent:
             if os.path.lexists(here):
                 break
             here = here.parent
         if not os.path.lexists(here):  # a drive (Windows) or mount root that is not there
             raise OutputError(f"{opt} {out}: {here} does not exist; choose another output path")
-        if not here.is_dir():
+        if not os.path.isdir(here):
             raise OutputError(f"{opt} {out}: a folder on this path ({here}) is a broken symbolic link or a file; fix "
                               "it or choose another output path")
     why = _cannot_write(here)
@@ -482,11 +483,11 @@ def writable_folder(folder: Path, what: str) -> None:
     """Refuse, before any work, a folder that cannot be written: a file in its place, a read-only
     file system, no permission (the folder, or where it would be created)."""
     here = folder
-    while not here.exists() and here != here.parent:
+    while not os.path.exists(here) and here != here.parent:  # os.path's: Path's raise on EACCES (< 3.12)
         here = here.parent
-    if here == folder and not folder.is_dir():
+    if here == folder and not os.path.isdir(folder):
         raise OutputError(f"{what} {folder}: is a file, not a folder; give a folder")
-    if here != folder and not here.is_dir():
+    if here != folder and not os.path.isdir(here):
         raise OutputError(f"{what} {folder}: {here} is a file, not a folder; give another path")
     why = _cannot_write(here)
     if why:
