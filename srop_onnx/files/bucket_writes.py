@@ -11,7 +11,7 @@
 from __future__ import annotations
 
 from ..errors import OutputError, UsageError
-from .remote import _URL, _call, _filesystem, _why
+from .remote import _bucket_of, _call, _filesystem, _is_http, _why
 
 __all__ = ["write_bytes", "check_output_url", "check_output_urls"]
 
@@ -36,11 +36,11 @@ def write_bytes(url: str, data: bytes) -> None:
 def _object_above(url: str) -> str | None:
     """The URL of an object whose name is a "folder" of ``url``'s key (``s3://b/m.onnx`` for
     ``s3://b/m.onnx/p.json``), if one exists: asked only after a write failed."""
-    m = _URL.match(url)
-    bucket, _, key = url[m.end():].partition("/")
-    parts = key.split("/")[:-1]
+    scheme, bucket = _bucket_of(url)
+    root = f"{url[:len(scheme) + 3]}{bucket}/"  # as given: s3://bucket/
+    parts = url[len(root):].split("/")[:-1]
     for n in range(1, len(parts) + 1):
-        above = f"{url[:m.end()]}{bucket}/{'/'.join(parts[:n])}"
+        above = root + "/".join(parts[:n])
         try:
             fs, path = _filesystem(above)
             if fs.isfile(path):
@@ -55,13 +55,12 @@ def check_output_url(url: str) -> None:
     not exist, or the storage endpoint does not answer. A refusal to look (access denied: a writer
     may not be allowed to list or stat) or any other answer lets the run go on; the write says."""
     _not_http(url)
-    m = _URL.match(url)
-    if not m or m.group(1).lower() not in ("s3", "s3a", "gs", "gcs"):
+    scheme, bucket = _bucket_of(url)
+    if scheme not in ("s3", "s3a", "gs", "gcs"):
         return
-    bucket = url[m.end():].split("/", 1)[0]
     try:
         fs, _ = _filesystem(url)
-        if m.group(1).lower().startswith("s3"):  # the bucket alone: never a listing (an empty bucket is a bucket)
+        if scheme.startswith("s3"):  # the bucket alone: never a listing (an empty bucket is a bucket)
             fs.call_s3("head_bucket", Bucket=bucket)
         else:
             fs.call("GET", f"b/{bucket}", json_out=True)
@@ -77,7 +76,7 @@ def check_output_url(url: str) -> None:
 
 
 def _not_http(url: str) -> None:
-    if url.lower().startswith(("http://", "https://")):
+    if _is_http(url):
         raise OutputError(f"{url}: an http(s) URL is read, never written; write to a local path or a bucket "
                           "(s3://, gs://)")
 
@@ -105,8 +104,7 @@ def check_output_urls(named: dict) -> None:
     for what, url in named.items():
         if url is None or not is_url(str(url)):
             continue
-        m = _URL.match(str(url))
-        bucket = (m.group(1).lower(), str(url)[m.end():].split("/", 1)[0])
+        bucket = _bucket_of(str(url))
         if bucket in asked:  # a sweep's 256 --profiles files in one bucket: one request
             continue
         asked.add(bucket)

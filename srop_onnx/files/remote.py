@@ -258,6 +258,16 @@ def _is_gcs(url) -> bool:
     return str(url).lower().startswith(("gs://", "gcs://"))
 
 
+def _is_http(url) -> bool:
+    return str(url).lower().startswith(("http://", "https://"))
+
+
+def _bucket_of(url: str) -> tuple[str, str]:
+    """``(scheme, bucket)`` of a URL (``("s3", "data")`` for ``s3://data/val/a.png``)."""
+    m = _URL.match(url)
+    return m.group(1).lower(), url[m.end():].split("/", 1)[0]
+
+
 def _clean(exc: BaseException) -> str:
     """An error's first line, without anything that looks like a credential."""
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
@@ -278,7 +288,7 @@ def _why(exc: BaseException, url: str) -> str:
             or "ConnectTimeout" in name or "ServerTimeoutError" in name or "ServerDisconnectedError" in name \
             or "ReadTimeout" in name or "Read timeout" in text \
             or "Connection refused" in text or "timed out" in text.lower() or isinstance(exc, (ConnectionError, TimeoutError)):
-        if url.lower().startswith(("http://", "https://")):
+        if _is_http(url):
             return "the server does not answer"
         variable = "STORAGE_EMULATOR_HOST" if _is_gcs(url) else "AWS_ENDPOINT_URL"
         return (f"the storage endpoint does not answer (check {_hint('endpoint_url')} or {variable}; a slow "
@@ -294,8 +304,7 @@ def _why(exc: BaseException, url: str) -> str:
     if "NoSuchBucket" in text or "bucket does not exist" in text.lower():
         return "no such bucket"
     if isinstance(exc, FileNotFoundError) or "NoSuchKey" in text or "Not Found" in text or re.search(r"\b404\b", text):
-        return "no such file on the server" if url.lower().startswith(("http://", "https://")) else \
-            "no such object or bucket"
+        return "no such file on the server" if _is_http(url) else "no such object or bucket"
     return f"{name}: {text}"
 
 

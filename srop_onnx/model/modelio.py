@@ -132,22 +132,16 @@ def load_model(path: str | os.PathLike) -> LoadedModel:
     # read once: parsed and hashed from memory; a device or a file over protobuf's 2 GiB is refused unread
     data = read_checked(p, "model", MAX_MODEL_BYTES, ModelError,
                         "give the path of an .onnx model file (a model over 2 GiB keeps its weights in external data)")
-    from .notonnx import file_hint
-
-    framework = file_hint(p)  # a PyTorch, Keras, TFLite... file: how to make the ONNX model of it
-
     def parse():
         try:
             return onnx.load_model_from_string(data)
         except Exception as exc:  # protobuf raises assorted errors on garbage
-            raise ModelError(f"{p}: not an ONNX model: {framework}" if framework else
-                             f"{p}: not an ONNX model or a truncated one ({type(exc).__name__}); re-export or "
-                             "re-download it") from exc
+            raise ModelError(_not_onnx(str(p), f"or a truncated one ({type(exc).__name__}); re-export or "
+                                               "re-download it")) from exc
 
     proto, sha256 = _hashed_while(data, parse)
     if proto.ir_version <= 0 or not proto.HasField("graph") or len(proto.graph.node) == 0:
-        raise ModelError(f"{p}: not an ONNX model: {framework}" if framework else
-                         f"{p}: not an ONNX model (no graph or no nodes); re-export or re-download it")
+        raise ModelError(_not_onnx(str(p), "(no graph or no nodes); re-export or re-download it"))
     ext = external_data_files(proto, p.parent)
     return LoadedModel(proto=proto, path=p, sha256=sha256, external_files=ext)
 
@@ -231,6 +225,8 @@ def _read_remote_external_data(proto, url: str) -> None:
 
 
 def _not_onnx(label: str, why: str) -> str:
+    """``LABEL: not an ONNX model WHY``, or, for a framework's own file (a PyTorch, Keras, TFLite...
+    suffix), how to make the ONNX model of it."""
     from .notonnx import file_hint
 
     framework = file_hint(label)
