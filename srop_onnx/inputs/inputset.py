@@ -82,6 +82,8 @@ class InputSet:
         limit = how.limit
         if self.direct is not None:
             rows = self.direct[:limit] if limit else self.direct
+            if hasattr(rows, "bind"):  # in-memory images: preprocessed as the plan says, each when taken
+                rows = rows.bind(plan.spec, plan.pre)
             return iter(rows[run.position[1]:]), len(rows)
         assert self.files is not None
         left = None if limit is None else max(0, limit - len(run.sources))
@@ -106,15 +108,28 @@ def _array_set(batch: np.ndarray, spec, shard: tuple[int, int] | None, labels=No
     return InputSet(None, rows, False, batch.shape[0], digest)
 
 
-def _row_label(labels, key: str, row: int, n: int) -> str | None:
-    """The label of row ``row`` of an in-memory batch of ``n`` rows."""
+def _image_set(images: tuple, shard: tuple[int, int] | None, labels=None) -> InputSet:
+    """In-memory PIL images: preprocessed as image files are, each when it is taken."""
+    from .memory import ImageRows, images_digest
+
+    n = len(images)
+    part = shard_slice(n, shard)
+    rows = range(part.start, part.stop)
+    classes = None if labels is None else [_row_label(labels, f"image[{i}]", i, n, "images") for i in rows]
+    direct = ImageRows(images[part], part.start, n, classes)
+    return InputSet(None, direct, True, n, images_digest(images))  # type: ignore[arg-type]
+
+
+def _row_label(labels, key: str, row: int, n: int, what: str = "array") -> str | None:
+    """The label of row ``row`` of an in-memory batch of ``n`` rows (``what``: "array" or "images")."""
     if labels.kind == "rows":
         if len(labels.rows) != n:
-            raise UsageError(f"labels: {len(labels.rows)} given for an array of {n} rows; give one label per row")
+            given = f"{n} images" if what == "images" else f"an array of {n} rows"
+            raise UsageError(f"labels: {len(labels.rows)} given for {given}; give one label per row")
         return labels.rows[row]
     if labels.kind == "table":
         return labels.of(key)
-    raise UsageError(f"labels={labels.where!r} labels files; for an in-memory array give one label per row "
+    raise UsageError(f"labels={labels.where!r} labels files; for inputs in memory give one label per row "
                      "(labels=y)")
 
 
@@ -134,10 +149,51 @@ def as_array(inputs):
     return inputs
 
 
+#: what inputs may be, for the one line that says they are not
+_INPUTS = "give image/array files, folders of them, an array batch, or a list of PIL images or arrays"
+
+
+def in_memory(inputs):
+    """Inputs as a run takes them: paths (a path, or a list of them), a :class:`Listing`, one array
+    (a framework's tensor as NumPy), or :class:`~srop_onnx.inputs.memory.InMemory` for a list of PIL
+    images or of arrays and tensors; anything else is a :class:`UsageError`."""
+    from .memory import InMemory, is_pil_image
+
+    inputs = as_array(inputs)
+    if isinstance(inputs, (np.ndarray, str, bytes, os.PathLike, Listing, InMemory)):
+        return inputs
+    if is_pil_image(inputs):  # one image, as one path is one file
+        return InMemory("images", (inputs,))
+    if inputs is None or isinstance(inputs, dict) or not hasattr(inputs, "__iter__"):
+        raise UsageError(f"inputs: {_kind(inputs)} is not something to analyse; {_INPUTS}")
+    items = list(inputs)
+    kinds = ["paths" if isinstance(x, (str, bytes, os.PathLike)) else "PIL images" if is_pil_image(x) else "arrays"
+             for x in items]
+    if len(set(kinds)) > 1:
+        first = kinds[0]
+        other = next(i for i, k in enumerate(kinds) if k != first)
+        raise UsageError(f"inputs: a list of {first} with {kinds[other]} in it (inputs[{other}]: {_kind(items[other])}); "
+                         "give one kind: paths, PIL images or arrays")
+    if not items or kinds[0] == "paths":
+        return items
+    if kinds[0] == "PIL images":
+        return InMemory("images", tuple(items))
+    arrays = [as_array(x) for x in items]
+    for i, a in enumerate(arrays):
+        if not isinstance(a, np.ndarray):
+            raise UsageError(f"inputs[{i}]: {_kind(a)} is not something to analyse; {_INPUTS}")
+    return InMemory("arrays", tuple(arrays))
+
+
+def _kind(x) -> str:
+    """How a message names a value: its type."""
+    return "None" if x is None else f"a value of type {type(x).__name__}"
+
+
 def _first_npz(inputs):
     """The first .npz among the input arguments or a :class:`Listing`, or None."""
-    inputs = as_array(inputs)
-    if isinstance(inputs, np.ndarray):
+    inputs = in_memory(inputs)
+    if not isinstance(inputs, (list, str, bytes, os.PathLike, Listing)):
         return None
     if isinstance(inputs, Listing):
         files = [f for f, _ in inputs.entries]
@@ -241,7 +297,15 @@ def open_inputs(inputs, spec, shard: tuple[int, int] | None, labels=None) -> Inp
     """Files from paths and folders (sorted, with their identity keys), objects under URLs, one
     shard's :class:`Listing`, or the rows of an array batch (or a framework's tensor), sliced to ``shard``
     (``labels``: the rule that labels an array's rows)."""
-    inputs = as_array(inputs)
+    from .memory import InMemory
+
+    inputs = in_memory(inputs)
+    if isinstance(inputs, InMemory) and inputs.kind == "images":
+        return _image_set(inputs.items, shard, labels)
+    if isinstance(inputs, InMemory):
+        from .memory import stack_arrays
+
+        inputs = stack_arrays(inputs.items, spec, check_array)
     if isinstance(inputs, np.ndarray):
         return _array_set(inputs, spec, shard, labels)
     if isinstance(inputs, Listing):

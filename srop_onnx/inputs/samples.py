@@ -24,7 +24,7 @@ from .inputspec import InputSpec
 from ..model.modelio import check_readable, content_digest, read_arrays, read_hashed, read_image, read_named_arrays, read_wav
 from .preprocess import Preprocess, image_to_input
 
-__all__ = ["Sample", "InputLog", "FileList", "check_array", "split_named", "stack_rows", "iter_samples", "decode_workers", "batched", "prefetch"]
+__all__ = ["Sample", "InputLog", "FileList", "check_array", "image_array", "split_named", "stack_rows", "iter_samples", "decode_workers", "batched", "prefetch"]
 
 
 @dataclass
@@ -111,7 +111,7 @@ def check_array(arr: np.ndarray, spec: InputSpec, where: str) -> np.ndarray:
     if arr.ndim != spec.rank or any(d is not None and i > 0 and d != arr.shape[i] for i, d in enumerate(spec.shape)):
         raise InputDataError(
             f"{where}: array of shape {given} does not fit input '{spec.name}' ({expect}, {spec.layout}); "
-            "save arrays already shaped for the model input"
+            "give arrays already shaped for the model input"
         )
     if not np.issubdtype(arr.dtype, np.number):
         raise InputDataError(f"{where}: array has dtype {arr.dtype}; save numeric arrays")
@@ -235,42 +235,63 @@ def _array_samples_of(f: _File, spec: InputSpec, data: bytes | None, named: dict
 
 
 def _image_sample(f: _File, spec: InputSpec, pre, data: bytes | None) -> Sample:
+    _image_fits(str(f.path), spec, pre, lambda: _own_size(f.path, data))
+    return f.sample(_preprocessed(read_image(f.path, data), str(f.path), spec, pre))
+
+
+def image_array(img, where: str, spec: InputSpec, pre) -> np.ndarray:
+    """An in-memory image (PIL, already oriented) as the model's input, preprocessed by ``pre``; errors
+    spell options as Python does (``size=(H, W)``)."""
+    _image_fits(where, spec, pre, lambda: (img.height, img.width), python=True)
+    return _preprocessed(img, where, spec, pre)
+
+
+def _image_fits(where: str, spec: InputSpec, pre, own_size, python: bool = False) -> None:
+    """Refuse images for a model input they cannot feed, or without a size to feed them at
+    (``own_size()``: the image's (h, w) or None, read only then, for the hint)."""
     if not isinstance(pre, Preprocess):
         what = f"{spec.dtype} (integers)" if spec.integer else spec.layout
-        raise InputDataError(f"{f.path}: model input '{spec.name}' is {what}; images cannot feed it, "
-                             f"use .npy arrays{' of ' + spec.dtype if spec.integer else ''}")
+        arrays = "give arrays" if python else "use .npy arrays"
+        raise InputDataError(f"{where}: model input '{spec.name}' is {what}; images cannot feed it, "
+                             f"{arrays}{' of ' + spec.dtype if spec.integer else ''}")
     if pre.size == (0, 0):
-        raise UsageError(f"model input '{spec.name}' has dynamic spatial dims; pass --size HxW to feed images"
-                         f"{_size_hint(spec) or _own_size_hint(f.path, data, pre.crop)}")
+        size = _size_hint(spec, python)
+        if not size and (hw := own_size()) is not None:
+            whole = (", crop=1.0" if python else ", --crop 1") + " without cutting their borders" if pre.crop < 1 else ""
+            at = f"size=({hw[0]}, {hw[1]})" if python else f"--size {hw[0]}x{hw[1]}"
+            size = f" ({where} is {hw[0]}x{hw[1]}: {at} feeds images at that size{whole})"
+        raise UsageError(f"model input '{spec.name}' has dynamic spatial dims; pass "
+                         f"{'size=(H, W)' if python else '--size HxW'} to feed images{size}")
+
+
+def _preprocessed(img, where: str, spec: InputSpec, pre) -> np.ndarray:
     try:
-        arr = image_to_input(read_image(f.path, data), spec, pre)
+        return image_to_input(img, spec, pre)
     except (MemoryError, ValueError) as exc:  # a resize the model does not need (see preprocess._resize_crop)
-        raise InputDataError(f"{f.path}: cannot preprocess ({type(exc).__name__}: {exc})") from exc
-    return f.sample(arr)
+        raise InputDataError(f"{where}: cannot preprocess ({type(exc).__name__}: {exc})") from exc
 
 
-def _size_hint(spec: InputSpec) -> str:
+def _size_hint(spec: InputSpec, python: bool = False) -> str:
     """`` (its height is 64: --size 64xW)`` when one spatial side is fixed, else ''."""
     dims = [spec.shape[a] if a < len(spec.shape) else None for a in spec.spatial_axes]
     if len(dims) != 2:
         return ""
     h, w = (d if isinstance(d, int) and d > 0 else None for d in dims)
     if h and not w:
-        return f" (its height is {h}: --size {h}xW, e.g. --size {h}x{4 * h})"
+        return (f" (its height is {h}: size=({h}, W), e.g. size=({h}, {4 * h}))" if python
+                else f" (its height is {h}: --size {h}xW, e.g. --size {h}x{4 * h})")
     if w and not h:
-        return f" (its width is {w}: --size Hx{w})"
+        return f" (its width is {w}: size=(H, {w}))" if python else f" (its width is {w}: --size Hx{w})"
     return ""
 
 
-def _own_size_hint(path: Path, data: bytes | None, crop: float) -> str:
-    """`` (a.png is 160x320: --size 160x320 feeds images at that size)``, or '' when it cannot be
-    read; with a preset that crops, how to keep the whole image."""
+def _own_size(path: Path, data: bytes | None) -> "tuple[int, int] | None":
+    """An image file's (height, width), or None when it cannot be read."""
     try:
         w, h = read_image(path, data).size
     except InputDataError:
-        return ""
-    whole = ", --crop 1 without cutting their borders" if crop < 1 else ""
-    return f" ({path} is {h}x{w}: --size {h}x{w} feeds images at that size{whole})"
+        return None
+    return h, w
 
 
 def _load_file(f: _File, spec: InputSpec, pre, hashing: bool = False, labels=None,

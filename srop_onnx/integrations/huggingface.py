@@ -66,7 +66,7 @@ class SropCallback(TrainerCallback):
 
             inputs = as_array(self._args[1])
             if not hasattr(inputs, "shape"):
-                raise ValueError("SropCallback: give example= (one input batch) when inputs are files")
+                raise ValueError("SropCallback: give example= (one input batch) when inputs are files or a list")
             example = torch.as_tensor(inputs[:1])
         if hasattr(example, "to"):
             example = example.to(next(model.parameters()).device)

@@ -14,8 +14,6 @@ import itertools
 import os
 from typing import Any, Callable, Sequence
 
-import numpy as np
-
 from ..model.modelio import LoadedModel
 from ..results.profile import Profile
 from .reducer import LayerReducer
@@ -31,7 +29,7 @@ ProgressFn = Callable[[int, "int | None"], None]
 
 def analyze(
     model: "str | os.PathLike | bytes | LoadedModel",
-    inputs: str | os.PathLike | Sequence[str | os.PathLike] | np.ndarray,
+    inputs: Any,  # paths, an array or tensor, or a list of PIL images or arrays (see below)
     *,
     ops: Sequence[str] | None = None,
     all_tensors: bool = False,
@@ -71,8 +69,9 @@ def analyze(
     ----------
     model : path of an .onnx file (never written), or an in-memory model: ONNX bytes or an
         ``onnx.ModelProto`` (weights inside).
-    inputs : image files, .npy/.npz files, folders of them, or an array batch
-        already shaped for the model input.
+    inputs : image files, .npy/.npz files, folders of them, an array batch already shaped for the
+        model input (or a framework's tensor), or a list of PIL images (preprocessed as image
+        files are) or of arrays (each a sample or a batch).
     ops, all_tensors, layers : which tensors to tap (docs/models.md); ``layers`` is a regex.
     provider : ``auto`` (CUDA when usable, else CPU), ``cpu`` or ``cuda``; default:
         ``SROP_ONNX_PROVIDER`` when set, else ``auto``.

@@ -156,8 +156,7 @@ def ray_analysis(model, inputs, measure, how, hooks: Hooks = Hooks(), *, shards:
             raise UsageError(f"--engine ray cannot be combined with --{key}")
     if shards is not None and shards < 1:
         raise UsageError(f"--shards must be >= 1, got {shards}")
-    if parts is not None and hasattr(inputs, "shape"):
-        raise UsageError("--parts keeps the parts of a run over files; an array in memory has nothing to resume")
+    inputs = _files_or_memory(inputs, parts)
     if not ray.is_initialized():
         connect(ray, address)
     resources = ray.cluster_resources()
@@ -203,6 +202,17 @@ def ray_analysis(model, inputs, measure, how, hooks: Hooks = Hooks(), *, shards:
     return merged
 
 
+def _files_or_memory(inputs, parts: str | None):
+    """The inputs as a run takes them (:func:`~srop_onnx.inputs.inputset.in_memory`); parts are kept
+    for runs over files only."""
+    from ..inputs.inputset import in_memory
+
+    inputs = in_memory(inputs)
+    if parts is not None and not isinstance(inputs, (list, str, bytes, os.PathLike)):
+        raise UsageError("--parts keeps the parts of a run over files; inputs in memory have nothing to resume")
+    return inputs
+
+
 def _shard_count(parts: str, shards: int | None, say) -> int | None:
     """Without ``--shards``, a rerun takes the shard count of the parts already there (the
     cluster's CPUs may have changed since: a lost node); with it, parts of another count are said
@@ -233,7 +243,7 @@ def _where(p):
 def _task_inputs(inputs, n: int) -> list:
     """Each task's inputs: an array goes whole (each task takes its rows); files and objects are
     listed once, here, and each task gets its slice of the listing."""
-    if hasattr(inputs, "shape"):
+    if not isinstance(inputs, (list, str, bytes, os.PathLike)):  # in memory
         return [inputs] * n
     from ..inputs.inputset import shard_listings
 

@@ -334,7 +334,8 @@ def open_checkpoint(plan: ModelPlan, inputs: InputSet, settings: dict, run: RunS
     ident = fingerprint(plan.loaded.sha256, settings, inputs.paths, {
         "shard": how.shard, "limit": how.limit, "input": plan.spec.name, "layout": plan.spec.layout,
         "keep_bins": how.keep_bins, "baseline": run.measure.baseline,
-        "direct": None if inputs.direct is None else len(inputs.direct),
+        # rows in memory: how many, and what they are (the files' bytes are verified as they are read)
+        "direct": None if inputs.direct is None else [len(inputs.direct), inputs.list_digest],
         **({"labels": how.labels.fingerprint()} if how.labels is not None else {})})
     saved = load_checkpoint(how.checkpoint, ident)
     run.digest = InputDigest(inputs.paths)

@@ -124,7 +124,7 @@ def test_python_takes_one_label_per_row_or_a_mapping(rng):
     assert srop_onnx.analyze(EXAMPLE, x, labels={"array[2]": "cat"}).labels == [None, None, "cat", None]
     with pytest.raises(UsageError, match="3 given for an array of 4 rows"):
         srop_onnx.analyze(EXAMPLE, x, labels=["a", "b", "c"])
-    with pytest.raises(UsageError, match="for an in-memory array give one label per row"):
+    with pytest.raises(UsageError, match="for inputs in memory give one label per row"):
         srop_onnx.analyze(EXAMPLE, x, labels="folders")
 
 

@@ -169,6 +169,24 @@ def test_a_rerun_runs_only_the_missing_and_stale_shards(ray, images, single, tmp
     assert other.to_dict() == analyze_ray(EXAMPLE, images, shards=3, kappa=0.9).to_dict()
 
 
+def test_images_and_arrays_in_memory_run_on_ray_as_in_one_process(ray, images, tmp_path):
+    """The tasks get the objects themselves (pickled), each takes its rows; parts are for files."""
+    import numpy as np
+    from PIL import Image
+
+    from srop_onnx.run.distributed import analyze_ray
+
+    def same(a, b) -> bool:
+        return a.to_dict()["layers"] == b.to_dict()["layers"] and a.sources == b.sources and a.settings == b.settings
+
+    pictures = [Image.open(f) for f in sorted(images.iterdir())]
+    assert same(analyze_ray(EXAMPLE, pictures, shards=3), srop_onnx.analyze(EXAMPLE, pictures))
+    rows = list(np.random.default_rng(1).standard_normal((5, 3, 64, 64)).astype(np.float32))
+    assert same(analyze_ray(EXAMPLE, rows, shards=2), srop_onnx.analyze(EXAMPLE, rows))
+    with pytest.raises(UsageError, match="--parts keeps the parts of a run over files; inputs in memory have nothing"):
+        analyze_ray(EXAMPLE, pictures, shards=3, parts=tmp_path / "parts")
+
+
 @pytest.mark.slow
 def test_a_failed_shard_keeps_the_others_and_the_rerun_finishes(ray, images, single, tmp_path):
     """One shard fails (a damaged image, --strict); the other two keep their parts; with the image

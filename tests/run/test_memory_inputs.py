@@ -1,0 +1,138 @@
+"""Inputs held in memory as lists, as a notebook has them: PIL images (preprocessed as image files
+are) and arrays or tensors (each a sample or a batch)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import srop_onnx
+from conftest import EXAMPLE, EXAMPLE_IMAGES
+from srop_onnx import InputDataError, UsageError
+
+FILES = sorted(EXAMPLE_IMAGES.glob("*.png"))
+
+
+def _layers(profile) -> list:
+    return profile.to_dict()["layers"]
+
+
+def _analyze(inputs, **options):
+    return srop_onnx.analyze(EXAMPLE, inputs, progress=False, **options)
+
+
+@pytest.fixture(scope="module")
+def from_files():
+    return _analyze(FILES)
+
+
+def test_pil_images_measure_what_their_files_measure(from_files):
+    images = [Image.open(f) for f in FILES]
+    prof = _analyze(images)
+    assert _layers(prof) == _layers(from_files)
+    assert prof.settings == from_files.settings  # the same preprocessing, recorded
+    assert prof.sources == [f"image[{i}]" for i in range(len(FILES))]
+    one = _analyze(Image.open(FILES[3]))  # one image, as one path is one file
+    assert _layers(one) == _layers(_analyze(FILES[3]))
+
+
+def test_an_image_is_turned_upright_by_its_exif_orientation_as_a_file_is(rng, tmp_path):
+    pixels = rng.integers(0, 255, (48, 80, 3), dtype=np.uint8)
+    tagged = Image.fromarray(pixels)
+    exif = tagged.getexif()
+    exif[0x0112] = 6  # stored lying on its side: shown turned 90 degrees clockwise
+    tagged.save(tmp_path / "tagged.png", exif=exif)
+    upright = Image.fromarray(np.rot90(pixels, k=-1).copy())  # what a viewer shows: 80 x 48
+    assert _layers(_analyze([Image.open(tmp_path / "tagged.png")])) == _layers(_analyze([upright]))
+    assert _layers(_analyze(tmp_path / "tagged.png")) == _layers(_analyze([upright]))
+    assert _layers(_analyze([Image.fromarray(pixels)])) != _layers(_analyze([upright]))
+
+
+def test_a_list_of_arrays_is_its_samples_and_batches_in_order(rng):
+    x = rng.standard_normal((5, 3, 64, 64)).astype(np.float32)
+    whole = _analyze(x)
+    assert _layers(_analyze(list(x))) == _layers(whole)
+    assert _layers(_analyze([x[:2], x[2], x[3:]])) == _layers(whole)
+    assert _analyze([x[:2], x[2], x[3:]]).sources == [f"array[{i}]" for i in range(5)]
+    torch = pytest.importorskip("torch", reason="needs PyTorch: pip install torch")
+    assert _layers(_analyze([torch.from_numpy(r) for r in x])) == _layers(whole)
+
+
+@pytest.mark.parametrize("inputs, message", [
+    (None, r"inputs: None is not something to analyse; give image/array files"),
+    (5, r"inputs: a value of type int is not something to analyse"),
+    ({"image": np.zeros((1, 3, 64, 64))}, r"inputs: a value of type dict is not"),
+    ([1, 2], r"inputs\[0\]: a value of type int is not something to analyse"),
+    ([np.zeros((3, 64, 64)), "a.png"], r"a list of arrays with paths in it \(inputs\[1\]: a value of type str\); "
+                                       r"give one kind: paths, PIL images or arrays"),
+    (["a.png", Image.new("RGB", (8, 8))], r"a list of paths with PIL images in it \(inputs\[1\]: a value of type Image\)"),
+])
+def test_what_cannot_be_an_input_is_refused_in_one_line(inputs, message):
+    with pytest.raises(UsageError, match=message):
+        _analyze(inputs)
+
+
+def test_a_bad_array_in_the_list_is_named_by_its_place(rng):
+    with pytest.raises(InputDataError, match=r"inputs\[1\]: array of shape \(3, 5, 5\) does not fit input 'image' "
+                                             r"\(Nx3x64x64, NCHW\); give arrays already shaped"):
+        _analyze([np.zeros((3, 64, 64), np.float32), np.zeros((3, 5, 5), np.float32)])
+
+
+def test_an_image_that_cannot_be_read_is_named_by_its_place(tmp_path):
+    cut = tmp_path / "cut.png"
+    cut.write_bytes(FILES[0].read_bytes()[:200])  # the header is there, the pixels are not
+    images = [Image.open(FILES[1]), Image.open(cut)]
+    with pytest.raises(InputDataError, match=r"^image\[1\]: cannot read image \(OSError: "):
+        _analyze(images)
+
+
+def test_images_take_labels_per_row_and_shard_like_arrays(from_files):
+    images = [Image.open(f) for f in FILES]
+    classes = [f.stem.split("_")[0] for f in FILES]
+    prof = _analyze(images, labels=classes)
+    assert prof.labels == classes and _layers(prof) == _layers(from_files)
+    with pytest.raises(UsageError, match=r"labels: 3 given for 8 images; give one label per row"):
+        _analyze(images, labels=classes[:3])
+    halves = [_analyze(images, shard=(i, 2)) for i in (1, 2)]
+    assert [p.sources for p in halves] == [[f"image[{i}]" for i in range(4)], [f"image[{i}]" for i in range(4, 8)]]
+    assert _layers(srop_onnx.merge_profiles(halves)) == _layers(from_files)
+
+
+@pytest.mark.parametrize("kind", ["images", "arrays"])
+def test_a_checkpoint_resumes_over_the_same_inputs_in_memory_only(kind, rng, tmp_path):
+    inputs = ([Image.open(f) for f in FILES] if kind == "images"
+              else list(rng.standard_normal((4, 3, 64, 64)).astype(np.float32)))
+    ckpt = tmp_path / "run.ckpt"
+    first = _analyze(inputs, checkpoint=ckpt)
+    notes: list[str] = []
+    again = _analyze(inputs, checkpoint=ckpt, notify=notes.append)
+    assert _layers(again) == _layers(first) and any("resuming from" in n for n in notes)
+    with pytest.raises(UsageError, match=r"saved by a run with other arguments \(model, settings or inputs\)"):
+        _analyze(inputs[::-1], checkpoint=ckpt)  # the same number of other samples: not the same run
+
+
+def test_dynamic_spatial_dims_say_the_python_spelling_of_the_size(fixtures, rng):
+    img = Image.fromarray(rng.integers(0, 255, (40, 30, 3), dtype=np.uint8))
+    with pytest.raises(UsageError, match=r"dynamic spatial dims; pass size=\(H, W\) to feed images \(image\[0\] is "
+                                         r"40x30: size=\(40, 30\) feeds images at that size, crop=1.0 without "
+                                         r"cutting their borders\)"):
+        srop_onnx.analyze(fixtures["unnamed"], [img], progress=False)
+    prof = srop_onnx.analyze(fixtures["unnamed"], [img], size=(20, 28), progress=False)
+    assert prof.layers[0].shape == [4, 20, 28]
+
+
+def test_sweeps_and_the_tracker_take_images_in_memory(tmp_path):
+    import onnx
+
+    images = [Image.open(f) for f in FILES[:4]]
+    a = srop_onnx.sweep(EXAMPLE, images, levels="0,1", noise="gaussian", progress=False)
+    b = srop_onnx.sweep(EXAMPLE, FILES[:4], levels="0,1", noise="gaussian", progress=False)
+    assert _layers(a.points[0].profile) == _layers(b.points[0].profile)  # level 0: the images as they are
+    again = srop_onnx.sweep(EXAMPLE, images, levels="0,1", noise="gaussian", progress=False)
+    assert _layers(again.points[1].profile) == _layers(a.points[1].profile)  # noise seeded by image[i]
+    assert _layers(a.points[1].profile) != _layers(a.points[0].profile)
+    tracker = srop_onnx.Tracker(tmp_path / "track", images)
+    tracker.add(0, onnx.load(EXAMPLE))
+    track = srop_onnx.Track.load(tmp_path / "track")
+    assert track.steps == [0] and _layers(track.profiles[0]) == _layers(_analyze(FILES[:4]))
