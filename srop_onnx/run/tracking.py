@@ -268,6 +268,11 @@ class Tracker:
             raise UsageError(f"the track in {self.out} is named {held!r}; give the same name or none (a track has one)")
         self.name = self.name or held
 
+    def __repr__(self) -> str:
+        last = f", last {self._steps[-1]}" if self._steps else ""
+        n = len(self._steps)
+        return f"<Tracker {self.out if self.out is not None else 'in memory'}: {n} step{'' if n == 1 else 's'}{last}>"
+
     def _storing(self):
         """This Tracker's ``storage_options`` for the calls inside (URLs of the track or inputs)."""
         from ..files.remote import using_storage_options
