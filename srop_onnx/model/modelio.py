@@ -283,11 +283,12 @@ def runnable_model(loaded: LoadedModel, proto) -> tuple[bytes, str | None]:
     return proto.SerializeToString(), folder
 
 
-def load_model_with_weights(path: str | os.PathLike) -> LoadedModel:
-    """Like :func:`load_model`, with external weights read into memory."""
+def load_model_with_weights(path) -> LoadedModel:
+    """Like :func:`load_model`, with external weights read into memory; a model already in memory
+    (ONNX bytes, a ModelProto, a LoadedModel: weights inside) as :func:`as_loaded` takes it."""
     from onnx.external_data_helper import load_external_data_for_model
 
-    loaded = load_model(path)
+    loaded = load_model(path) if isinstance(path, (str, os.PathLike)) else as_loaded(path)
     if loaded.external_files:
         try:
             load_external_data_for_model(loaded.proto, str(loaded.path.parent))

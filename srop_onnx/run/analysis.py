@@ -62,13 +62,15 @@ def analyze(
     record_run: bool = False,
     storage_options: "dict | None" = None,
     labels: Any = None,
+    example: Any = None,
 ) -> Profile:
     """SROP profile of every tapped layer of ``model`` over ``inputs``.
 
     Parameters
     ----------
-    model : path of an .onnx file (never written), or an in-memory model: ONNX bytes or an
-        ``onnx.ModelProto`` (weights inside).
+    model : path of an .onnx file (never written), or an in-memory model: ONNX bytes, an
+        ``onnx.ModelProto`` (weights inside), or a ``torch.nn.Module`` or Keras model, exported to
+        ONNX in memory first (PyTorch's exporter runs it on ``example``).
     inputs : image files, .npy/.npz files, folders of them, an array batch already shaped for the
         model input (or a framework's tensor), or a list of PIL images (preprocessed as image
         files are) or of arrays (each a sample or a batch).
@@ -113,6 +115,8 @@ def analyze(
         ``"folders"`` (the first folder under the input argument), a CSV file with columns
         ``path,label``, ``"npz:KEY"`` (an array of every .npz input), a mapping ``{source: label}``,
         or, for an in-memory batch, one label per row (``labels=y``).
+    example : for a ``torch.nn.Module`` model, the batch its export runs it on (default: the first
+        row of ``inputs`` when they are one array batch; needed otherwise).
 
     Returns
     -------
@@ -127,7 +131,10 @@ def analyze(
     from ..files.remote import using_storage_options
     from .progress import default_progress
 
+    from .stages import exported
+
     with using_storage_options(storage_options):
+        model = exported(model, inputs, example)
         return run_analysis(model, inputs, measure, how, Hooks(default_progress(progress), notify))
 
 
@@ -188,9 +195,11 @@ def analyze_vs_random(model: Any, inputs: Any, *, seed: int = 0, **options: Any)
     """
     from ..files.remote import using_storage_options
 
-    storage = options.pop("storage_options", None)
+    from .stages import exported
+
+    storage, example = options.pop("storage_options", None), options.pop("example", None)
     with using_storage_options(storage):
-        return vs_random(model, inputs, *split_options(options), seed=seed)
+        return vs_random(exported(model, inputs, example), inputs, *split_options(options), seed=seed)
 
 
 def vs_random(model, inputs, measure: Measurement, how: Execution, hooks: Hooks = Hooks(), *,

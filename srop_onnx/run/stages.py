@@ -66,6 +66,32 @@ def load_stage(model: "str | os.PathLike | bytes | LoadedModel") -> LoadedModel:
     return as_loaded(model)
 
 
+def exported(model, inputs, example=None):
+    """A ``torch.nn.Module`` or a Keras model given to a Python facade, exported to ONNX in memory
+    (named after its class); anything else as given. PyTorch's exporter runs the module on an
+    example batch: ``example``, else the first row of ``inputs`` when they are one array batch."""
+    from ..model.frameworks import framework_of, to_onnx
+    from ..model.modelio import LoadedModel, as_loaded
+
+    if isinstance(model, LoadedModel) or framework_of(model) == "onnx":
+        return model
+    if example is None and inputs is not None:
+        from ..inputs.inputset import in_memory
+
+        batch = in_memory(inputs)
+        example = batch[:1] if isinstance(batch, np.ndarray) else None
+    if example is None and framework_of(model) == "torch":
+        raise UsageError("a torch.nn.Module is exported to ONNX from an example batch: give inputs as one array "
+                         "batch, or example= (e.g. torch.zeros(1, 3, 224, 224)); or export it yourself "
+                         "(torch.onnx.export) and give the .onnx file")
+    if framework_of(model) == "torch" and isinstance(example, np.ndarray):
+        import torch
+
+        example = torch.from_numpy(np.ascontiguousarray(example))
+    data, _kind = to_onnx(model, example)
+    return as_loaded(data, f"{type(model).__name__}.onnx")
+
+
 def prepare_taps(proto, spec: InputSpec, *, ops=None, all_tensors=False, layers=None,
                  require: bool = True) -> tuple[list[Tap], list[dict]]:
     """Taps of ``proto`` with channel axes set from the input's layout (docs/models.md); none is an error

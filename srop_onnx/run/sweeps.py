@@ -340,9 +340,12 @@ def sweep(model, inputs, *, levels, blend=None, noise: str | None = None, seed: 
     perturb = Noise(noise, seed) if noise is not None else blend
     from ..files.remote import using_storage_options
 
-    storage = options.pop("storage_options", None)
+    from .stages import exported
+
+    storage, example = options.pop("storage_options", None), options.pop("example", None)
     measure, how, hooks = split_options(options)
     with using_storage_options(storage):
+        model = exported(model, inputs, example)
         return run_sweep(model, inputs, measure, how, SweepPlan(perturb, levels, output, change), hooks)
 
 

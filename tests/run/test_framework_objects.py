@@ -1,0 +1,69 @@
+"""A PyTorch module or a Keras model given to the Python facades is exported to ONNX in memory and
+measured as its .onnx file would be; ONNX objects in memory reach the randomized twin too."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import srop_onnx
+from conftest import EXAMPLE, EXAMPLE_IMAGES, assert_matches_reference
+from srop_onnx import UsageError
+
+torch = pytest.importorskip("torch", reason="needs the frameworks: pip install torch==2.13.0 -e '.[frameworks]'")
+
+
+def _net():
+    torch.manual_seed(0)
+    return torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3, padding=1), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
+                               torch.nn.Conv2d(8, 8, 3, padding=1))
+
+
+def test_a_torch_module_is_measured_as_its_export_is(rng, tmp_path):
+    net = _net()
+    x = rng.standard_normal((4, 3, 32, 32)).astype(np.float32)
+    prof = srop_onnx.analyze(net, x, progress=False)
+    assert [lay.name for lay in prof.layers] == ["0", "2", "3"]  # the module's own names
+    assert prof.model["path"].endswith("Sequential.onnx")
+    path = tmp_path / "net.onnx"  # exported here, independently, to read the activations from
+    torch.onnx.export(net.eval(), (torch.from_numpy(x[:1]),), str(path), dynamo=False, input_names=["input"],
+                      dynamic_axes={"input": {0: "batch"}})
+    assert_matches_reference(prof, path, x, "input")
+    assert srop_onnx.analyze(net, torch.from_numpy(x), progress=False).to_dict()["layers"] == prof.to_dict()["layers"]
+    net.train()  # exported in eval mode, and given back as it was
+    srop_onnx.analyze(net, x, progress=False)
+    assert net.training  # left as it was
+
+
+def test_a_module_over_images_needs_an_example_batch():
+    net = _net()
+    images = [Image.open(p) for p in sorted(EXAMPLE_IMAGES.glob("*.png"))[:2]]
+    with pytest.raises(UsageError, match=r"a torch.nn.Module is exported to ONNX from an example batch: give inputs "
+                                         r"as one array batch, or example="):
+        srop_onnx.analyze(net, images, progress=False)
+    prof = srop_onnx.analyze(net, images, example=torch.zeros(1, 3, 64, 64), progress=False)
+    assert prof.layers[0].shape == [8, 64, 64] and len(prof.sources) == 2
+
+
+def test_sweeps_and_the_twin_take_modules_and_onnx_objects(rng):
+    import onnx
+
+    net = _net()
+    x = rng.standard_normal((3, 3, 32, 32)).astype(np.float32)
+    sweep = srop_onnx.sweep(net, x, levels="0,1", noise="gaussian", progress=False)
+    assert sweep.points[0].profile.to_dict()["layers"] == srop_onnx.analyze(net, x, progress=False).to_dict()["layers"]
+    trained, twin, verdict = srop_onnx.analyze_vs_random(net, x, progress=False)
+    assert verdict["reinitialised"]["changed"] == 2
+    from_proto = srop_onnx.analyze_vs_random(onnx.load(EXAMPLE), EXAMPLE_IMAGES, progress=False)
+    from_path = srop_onnx.analyze_vs_random(EXAMPLE, EXAMPLE_IMAGES, progress=False)
+    assert from_proto[1].to_dict()["layers"] == from_path[1].to_dict()["layers"]  # the same twin
+
+
+def test_what_is_not_a_model_says_what_is():
+    class Net:
+        pass
+
+    with pytest.raises(UsageError, match=r"model: a path, ONNX bytes, an onnx.ModelProto, a torch.nn.Module or a "
+                                         r"Keras 3 model, got .*Net"):
+        srop_onnx.analyze(Net(), np.zeros((1, 3, 8, 8), np.float32))
