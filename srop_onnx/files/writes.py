@@ -350,8 +350,10 @@ def guard_outputs(outputs: dict, *, model=None, inputs=(), protected: dict | Non
     ``protected`` more files by what they are (``{"the golden profile": path}``).
     """
     from .bucket_writes import check_output_urls
+    from .lists import is_list_argument
     from .remote import is_url
 
+    inputs = [str(i)[1:] if is_list_argument(i) else i for i in inputs]  # a list of inputs (@val.txt) is owned too
     urls = [p for p in outputs.values() if p is not None and is_url(p)]
     if len(urls) != len(set(urls)):
         raise OutputError(f"{urls[0]}: two outputs name the same object; give each output its own URL")

@@ -374,8 +374,13 @@ def discover_keyed(paths: list[str | os.PathLike]) -> list[tuple[Path, str]]:
     """
     from ..files.remote import is_url, list_objects
 
+    from ..files.lists import is_list_argument, keyed_list
+
     found: list[tuple[Path, str]] = []
     for raw in paths:
+        if is_list_argument(raw):  # @val.txt, @val.csv: a list of inputs (files.lists)
+            found.extend(keyed_list(raw, _walk, INPUT_SUFFIXES))  # type: ignore[arg-type]
+            continue
         if is_url(str(raw)):  # a bucket prefix or one object: listed once (docs/scale.md)
             objects = list_objects(str(raw), INPUT_SUFFIXES)
             if not objects:

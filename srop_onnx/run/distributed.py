@@ -235,8 +235,11 @@ def _shard_count(parts: str, shards: int | None, say) -> int | None:
 def _where(p):
     """A worker of a running cluster works in a folder of its own: local paths are sent absolute; a
     URL is a URL everywhere."""
+    from ..files.lists import is_list_argument
     from ..files.remote import is_url
 
+    if is_list_argument(p):  # @val.txt: the list, absolute (it is read here, once, with the listing)
+        return str(p) if str(p) == "@-" else "@" + _where(str(p)[1:])
     return str(p) if is_url(str(p)) else os.path.abspath(p)
 
 

@@ -187,6 +187,20 @@ def test_images_and_arrays_in_memory_run_on_ray_as_in_one_process(ray, images, t
         analyze_ray(EXAMPLE, pictures, shards=3, parts=tmp_path / "parts")
 
 
+def test_a_list_of_inputs_runs_on_ray_as_in_one_process(ray, images, tmp_path, monkeypatch):
+    """The list is read once by the driver, from any working directory: tasks get the listing."""
+    from srop_onnx.run.distributed import analyze_ray
+
+    names = sorted(p.name for p in images.iterdir())[::2]
+    (images.parent / "split.txt").write_text("".join(f"{images.name}/{n}\n" for n in names))
+    monkeypatch.chdir(images.parent)
+    merged = analyze_ray(EXAMPLE, "@split.txt", shards=2)
+    single = srop_onnx.analyze(EXAMPLE, "@split.txt")
+    assert merged.sources == single.sources == [f"{images.name}/{n}" for n in names]
+    assert merged.to_dict()["layers"] == single.to_dict()["layers"]
+    (images.parent / "split.txt").unlink()
+
+
 @pytest.mark.slow
 def test_a_failed_shard_keeps_the_others_and_the_rerun_finishes(ray, images, single, tmp_path):
     """One shard fails (a damaged image, --strict); the other two keep their parts; with the image

@@ -1,0 +1,147 @@
+"""Lists of inputs: ``@val.txt``, ``@val.csv``, ``@s3://bucket/val.csv``, ``@-`` (standard input).
+
+A data team's split is often a manifest rather than a folder: the files of one split among many, or
+files spread over folders and buckets. An input argument that starts with ``@`` names such a list
+(as ``pip -r`` and compilers' response files do): a text file with one path or URL per line (blank
+lines and ``#`` comments skipped), or a CSV file with a ``path`` column (the layout ``--labels`` reads,
+so one table can give both the inputs and their classes). Each entry is what an input argument may
+be - a file, a folder (searched as a folder argument is), an object or a prefix - and a relative
+entry is found from the list's own folder (from the working directory for ``@-``). Each sample is
+known by its entry as written (``cat/0.png``), so a labels table keyed like the list matches it.
+An entry that is not there is kept, and the run skips it with its reason, as it skips any file it
+cannot read. A list longer than a million entries, or nested lists, are refused.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import posixpath
+import sys
+from pathlib import Path
+
+from ..errors import InputDataError
+
+__all__ = ["is_list_argument", "list_entries", "MAX_LIST_BYTES"]
+
+#: the largest list read (a million entries of 200 characters)
+MAX_LIST_BYTES = 256 << 20
+
+
+def is_list_argument(raw) -> bool:
+    """Whether an input argument names a list (``@...``) rather than a file whose name starts with @."""
+    text = os.fspath(raw) if isinstance(raw, os.PathLike) else raw
+    return isinstance(text, str) and text.startswith("@") and len(text) > 1 and not os.path.exists(text)
+
+
+def _read(where: str) -> str:
+    from .reading import read_checked
+
+    fix = "give a text file with one path per line, or a CSV file with a path column"
+    if where == "-":
+        data = sys.stdin.buffer.read(MAX_LIST_BYTES + 1)
+        if len(data) > MAX_LIST_BYTES:
+            raise InputDataError(f"@-: the list on standard input is over {MAX_LIST_BYTES >> 20} MB; {fix}")
+    else:
+        data = read_checked(where, "list of inputs", MAX_LIST_BYTES, InputDataError, fix, pipes=True)
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise InputDataError(f"@{where}: not UTF-8 text; {fix}") from None
+
+
+def _entries(text: str, where: str) -> list[str]:
+    """The entries of a list's text: a CSV's ``path`` column, or one per line."""
+    if where.lower().endswith(".csv"):
+        rows = list(csv.reader(io.StringIO(text)))
+        header = [c.strip().lower() for c in rows[0]] if rows else []
+        if "path" not in header:
+            raise InputDataError(f"@{where}: a CSV list needs a header with a column named path (path,label as "
+                                 "--labels reads), got " + (", ".join(header[:5]) or "nothing"))
+        col = header.index("path")
+        found = [r[col].strip() for r in rows[1:] if len(r) > col and r[col].strip()]
+    else:
+        found = [line.strip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    nested = next((e for e in found if e.startswith("@")), None)
+    if nested is not None:
+        raise InputDataError(f"@{where}: lists do not nest ({nested}); give the files or folders it lists")
+    if not found:
+        raise InputDataError(f"@{where}: lists no inputs; give one path or URL per line (or a CSV path column)")
+    return found
+
+
+def list_entries(raw) -> list[tuple[str, str]]:
+    """``(input argument, key)`` of every entry of the list ``raw`` (``@...``): the argument is the
+    entry found from the list's folder; the key is the entry as written (``..`` and ``.`` folded),
+    or the name of one outside the list's folder."""
+    from .remote import is_url
+
+    where = os.fspath(raw)[1:]
+    entries = _entries(_read(where), where)
+    remote = is_url(where)
+    base = "" if where == "-" else (where.rsplit("/", 1)[0] if remote else os.path.dirname(where))
+    out = []
+    for e in entries:
+        if is_url(e) or os.path.isabs(e):
+            out.append((e, _key_under(e, base, remote)))
+            continue
+        key = posixpath.normpath(e.replace("\\", "/"))
+        target = _url_join(base, key) if remote else os.path.join(base, e)
+        out.append((target, key if not key.startswith("../") and key != ".." else posixpath.basename(key)))
+    return out
+
+
+def _url_join(base: str, rel: str) -> str:
+    """``base/rel`` for a URL, ``..`` and ``.`` folded in its path (``s3://b/lists/../val/a.png`` is
+    ``s3://b/val/a.png``)."""
+    scheme, path = base.split("://", 1)
+    return f"{scheme}://{posixpath.normpath(path + '/' + rel)}"
+
+
+def _key_under(entry: str, base: str, remote: bool) -> str:
+    """The key of an absolute entry: its path below the list's folder, or its name."""
+    if remote:
+        prefix = base.rstrip("/") + "/"
+        return entry[len(prefix):] if base and entry.startswith(prefix) else entry.rstrip("/").rsplit("/", 1)[-1]
+    try:
+        rel = Path(entry).resolve().relative_to(Path(base or ".").resolve())
+    except ValueError:
+        return Path(entry).name
+    return rel.as_posix()
+
+
+def keyed_list(raw, walk, suffixes) -> list[tuple[object, str]]:
+    """``(file, key)`` of every input the list ``raw`` names: files as listed, folders searched
+    with ``walk`` (keys below the entry's), objects and prefixes listed once per folder of the bucket
+    (a manifest of ten thousand objects is not ten thousand requests). ``suffixes``: what inputs are."""
+    from .remote import is_url
+
+    found: list[tuple[object, str]] = []
+    listings: dict[str, dict] = {}
+    for arg, key in list_entries(raw):
+        if is_url(arg):
+            found.extend(_object_entries(arg, key, listings, suffixes))
+            continue
+        p = Path(arg)
+        if p.is_dir():
+            found.extend((f, f"{key}/{f.relative_to(p).as_posix()}") for f in walk(p))
+        else:  # a file, or what is not there: the run skips it, saying why
+            found.append((p, key))
+    return found
+
+
+def _object_entries(url: str, key: str, listings: dict, suffixes) -> list[tuple[object, str]]:
+    """An object the list names, found in its folder's listing (made once), or, for a prefix, every
+    input below it; an object not there is kept (reading it says so)."""
+    from .remote import RemoteFile, list_objects
+
+    if Path(url).suffix.lower() not in suffixes:  # a prefix: its inputs, keyed below the entry's key
+        return [(f, f"{key}/{k}") for f, k in list_objects(url.rstrip("/") + "/", suffixes)]
+    folder = url.rsplit("/", 1)[0] + "/"
+    if folder not in listings:
+        try:
+            listings[folder] = {str(f): f for f, _ in list_objects(folder, suffixes)}
+        except InputDataError:  # a folder with nothing in it: the object is not there either
+            listings[folder] = {}
+    return [(listings[folder].get(url) or RemoteFile(url, -1), key)]

