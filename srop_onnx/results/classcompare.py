@@ -11,6 +11,7 @@ the custom set (missing, shifted), and the custom set's new peaks are listed. do
 from __future__ import annotations
 
 import math
+import os
 import zlib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, overload
@@ -134,18 +135,21 @@ class ClassComparison:
 
 
 @overload
-def compare(a: "Profile", b: "Profile", *, by: None = None, **options: Any) -> Comparison: ...
+def compare(a: "Profile | str | os.PathLike[str]", b: "Profile | str | os.PathLike[str]", *, by: None = None, **options: Any) -> Comparison: ...
 
 
 @overload
-def compare(a: "Profile", b: "Profile", *, by: Literal["class"], **options: Any) -> "ClassComparison": ...
+def compare(a: "Profile | str | os.PathLike[str]", b: "Profile | str | os.PathLike[str]", *, by: Literal["class"], **options: Any) -> "ClassComparison": ...
 
 
-def compare(a: "Profile", b: "Profile", *, by: str | None = None, **options: Any) -> "Comparison | ClassComparison":
+def compare(a: "Profile | str | os.PathLike[str]", b: "Profile | str | os.PathLike[str]", *, by: str | None = None, **options: Any) -> "Comparison | ClassComparison":
     """Compare two profiles: layer by layer (``by=None``: :func:`srop_onnx.results.comparison.compare`,
     options ``check_settings``, ``names``, ``match``), or class by class (``by="class"``: ``a`` the
     benchmark and ``b`` the custom set, both labelled; :func:`compare_classes`, options ``alpha``,
-    ``min_effect``, ``permutations``, ``seed``, ``layers``, ``names``)."""
+    ``min_effect``, ``permutations``, ``seed``, ``layers``, ``names``). Either may be the path of its file."""
+    from .given import given
+
+    a, b = given(a, "profile", "a"), given(b, "profile", "b")
     if by is None:
         layer_options = {"check_settings", "names", "match"}
         if set(options) - layer_options:

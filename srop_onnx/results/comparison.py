@@ -7,6 +7,7 @@ plain result objects; printing and files are the CLI's and report module's job.
 from __future__ import annotations
 
 import math
+import os
 from pathlib import Path
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Mapping
@@ -145,11 +146,15 @@ def _pair_by(key: str, left: list, right: list, pairs: list[LayerPair]) -> list:
     return rest
 
 
-def compare(a: Profile, b: Profile, *, check_settings: bool = True, names: tuple[str, str] | None = None,
+def compare(a: "Profile | str | os.PathLike[str]", b: "Profile | str | os.PathLike[str]", *, check_settings: bool = True, names: tuple[str, str] | None = None,
             match: str = "position") -> Comparison:
     """Match the layers of ``a`` and ``b``: by tensor name, then module name, then (``match="position"``)
     by position among the rest, where shapes agree; pairs made by position are warned about.
-    ``names`` label A and B (default: the files they were loaded from, else their models)."""
+    ``names`` label A and B (default: the files they were loaded from, else their models); either may
+    be given as the path (or URL) of its file."""
+    from .given import given
+
+    a, b = given(a, "profile", "a"), given(b, "profile", "b")
     names = names or short_labels(a, b)
     if match not in MATCHES:
         raise UsageError(f"--match must be one of {', '.join(MATCHES)}, got {match!r}")
@@ -283,7 +288,7 @@ def _tolerance_of(name: str, default: float, per: dict[str, float]) -> float:
     return next((v for k, v in per.items() if fnmatchcase(name, k)), default)
 
 
-def check(profile: Profile, golden: Profile, *, tol: "float | Mapping[str, float]" = 0.02, metric: str = "mean",
+def check(profile: "Profile | str | os.PathLike[str]", golden: "Profile | str | os.PathLike[str]", *, tol: "float | Mapping[str, float]" = 0.02, metric: str = "mean",
           units: str | None = None, match: str = "name", names: tuple[str, str] | None = None) -> CheckResult:
     """Every layer of ``profile`` within ``tol`` of ``golden`` by ``metric``, and the same layer set.
 
@@ -292,7 +297,11 @@ def check(profile: Profile, golden: Profile, *, tol: "float | Mapping[str, float
     Layers pair by tensor, then module name. Layers that would pair only by position (their names
     differ, e.g. the same network from two exporters) are refused with one line listing them,
     unless ``match="position"`` accepts that pairing. ``names`` label the two sides (files).
+    Either profile may be given as the path (or URL) of its file.
     """
+    from .given import given
+
+    profile, golden = given(profile, "profile", "profile"), given(golden, "profile", "golden")
     if metric not in METRICS:
         raise UsageError(f"--metric must be one of {', '.join(METRICS)}, got {metric!r}")
     default, per = _tolerance_rule(tol)

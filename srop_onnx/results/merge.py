@@ -8,6 +8,9 @@ the merged baseline histograms.
 
 from __future__ import annotations
 
+import os
+from typing import Sequence
+
 from ..model.baseline import BaselineAccumulator
 from ..errors import UsageError
 from .profile import LayerProfile, Profile
@@ -69,8 +72,12 @@ def _check_same(parts: list[Profile], names: list[str]) -> None:
                              f"({describe_differences(diffs)}); merge only shards of one run")
 
 
-def merge_profiles(parts: list[Profile], names: list[str] | None = None) -> Profile:
-    """One profile from the partial profiles of all shards of a run (any order)."""
+def merge_profiles(parts: "Sequence[Profile | str | os.PathLike[str]]", names: list[str] | None = None) -> Profile:
+    """One profile from the partial profiles of all shards of a run (any order), or the paths of
+    their files."""
+    from .given import given_many
+
+    parts = given_many(parts, "profile", "parts")
     if not parts:
         raise UsageError("merge needs at least one partial profile")
     names = names or [f"part {i + 1}" for i in range(len(parts))]

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import itertools
 import os
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Protocol, Sequence
+
+import numpy as np
 
 from ..model.modelio import LoadedModel
 from ..results.profile import Profile
@@ -22,14 +24,24 @@ from ..config.settings import Execution, Hooks, Measurement
 from .stages import (ProfileMaker, RunState, batch_loop, build_profile, load_stage, no_inputs_error,
                      open_checkpoint, open_inputs, plan_model, prepare_taps, start_session)
 
+if TYPE_CHECKING:
+    import onnx
+    import PIL.Image
+
 __all__ = ["analyze", "analyze_vs_random", "run_analysis", "vs_random", "split_options", "prepare_taps", "LayerReducer"]
 
 ProgressFn = Callable[[int, "int | None"], None]
 
 
+class ArrayLike(Protocol):
+    """What NumPy can read as an array: a framework's tensor (PyTorch, TensorFlow, JAX)."""
+
+    def __array__(self) -> np.ndarray: ...
+
+
 def analyze(
-    model: "str | os.PathLike | bytes | LoadedModel",
-    inputs: Any,  # paths, an array or tensor, or a list of PIL images or arrays (see below)
+    model: "str | os.PathLike[str] | bytes | LoadedModel | onnx.ModelProto | object",
+    inputs: "str | os.PathLike[str] | Sequence[object] | np.ndarray | ArrayLike | PIL.Image.Image",
     *,
     ops: Sequence[str] | None = None,
     all_tensors: bool = False,

@@ -260,6 +260,11 @@ comp: Comparison = srop_onnx.compare(golden, profile)
 sw: Sweep = srop_onnx.sweep("model.onnx", "images/", noise="gaussian", levels=[0, 0.5])
 trained, twin, verdict = srop_onnx.analyze_vs_random("model.onnx", "images/")
 merged: Profile = srop_onnx.merge_profiles([profile, golden])
+from_paths: CheckResult = srop_onnx.check("new.json", "golden.json")
+paths_compared: Comparison = srop_onnx.compare("golden.json", profile)
+from PIL import Image
+from_images: Profile = srop_onnx.analyze("model.onnx", [Image.open("a.png")], example=np.zeros((1, 3, 8, 8)))
+from_list: Profile = srop_onnx.analyze("model.onnx", "@val.txt")
 srop_onnx.plot.save_figure(srop_onnx.plot.depth([profile]), "depth.png")
 png: bytes = srop_onnx.plot.figure_bytes(srop_onnx.plot.plot([profile], kind="box"))
 csv_text: str = profile.to_csv()
@@ -280,6 +285,8 @@ reveal_type(profile.to_dataframe(per="sample"))
 reveal_type(sw.to_dataframe())
 reveal_type(srop_onnx.spreadsheet_safe(profile.to_dataframe()))
 reveal_type(srop_onnx.plot.depth([profile]))
+reveal_type(srop_onnx.plot.depth(["golden.json", profile]))
+reveal_type(srop_onnx.plot.track("track/"))
 reveal_type(srop_onnx.plot.box([profile]))
 reveal_type(srop_onnx.plot.kde([profile]))
 reveal_type(srop_onnx.plot.kernels([profile]))
@@ -307,7 +314,7 @@ def test_mypy_strict_is_clean_on_a_user_script(tmp_path):
     assert re.search(r'Revealed type is "def \(.*\) -> srop_onnx\.results\.profile\.Profile"', res.stdout), res.stdout
     revealed = re.findall(r'Revealed type is "([^"]+)"', res.stdout)
     assert "Any" not in revealed, res.stdout  # issue 30: no public call reveals Any
-    assert revealed.count("pandas.core.frame.DataFrame") == 5 and revealed.count("matplotlib.figure.Figure") == 6
+    assert revealed.count("pandas.core.frame.DataFrame") == 5 and revealed.count("matplotlib.figure.Figure") == 8
     assert revealed[-4:] == ["numpy.ndarray[builtins.tuple[Any, ...], numpy.dtype[numpy.float64]]",
                              "builtins.dict[builtins.str, Any]", "builtins.dict[builtins.str, Any]", "builtins.str"] \
         or all(r != "Any" for r in revealed[-4:]), revealed
