@@ -48,6 +48,7 @@ class InputSet:
     total: int = 0  # inputs (files or array rows) in the whole list, before sharding
     list_digest: str = ""  # what the whole input list is: identity keys and sizes, or the array's bytes
     first_audio: Path | None = None  # the whole list's first WAV file (its rate is the run's by default)
+    labels: object = None  # labels given one per file, as a table by identity (else the run's rule)
 
     @property
     def paths(self) -> list[Path] | None:
@@ -89,7 +90,7 @@ class InputSet:
         left = None if limit is None else max(0, limit - len(run.sources))
         run.log.shape = run.first_shape
         run.log.hashing = run.digest is not None
-        run.log.labels = how.labels
+        run.log.labels = self.labels or how.labels
         samples = iter_samples(self.files, plan.spec, plan.pre, run.log, strict=how.strict, start=run.position,
                                limit=left)
         images_only = not any(f.suffix.lower() in ARRAY_SUFFIXES for f in self.files.files)
@@ -160,6 +161,8 @@ def in_memory(inputs):
     from .memory import InMemory, is_pil_image
 
     inputs = as_array(inputs)
+    if isinstance(inputs, np.ndarray) and inputs.ndim == 1 and inputs.dtype.kind in "USO":
+        inputs = inputs.tolist()  # paths in a pandas Series or an array of strings; objects (images) in one
     if isinstance(inputs, (np.ndarray, str, bytes, os.PathLike, Listing, InMemory)):
         return inputs
     if is_pil_image(inputs):  # one image, as one path is one file
@@ -314,9 +317,24 @@ def open_inputs(inputs, spec, shard: tuple[int, int] | None, labels=None) -> Inp
             raise UsageError(f"a listing of inputs {inputs.start}..{inputs.start + len(inputs.entries)} given for shard "
                              f"{shard}, which takes {part.start}..{part.stop}")
         mine = FileList([f for f, _ in inputs.entries], [k for _, k in inputs.entries])
-        return InputSet(mine, None, inputs.has_images, inputs.total, inputs.list_digest, inputs.first_audio)
+        return InputSet(mine, None, inputs.has_images, inputs.total, inputs.list_digest, inputs.first_audio,
+                        _per_file(labels, mine.keys, inputs.start, inputs.total))
     found, digest, has_images, first_audio = list_inputs(inputs)
     files = [f for f, _ in found]
     part = shard_slice(len(found), shard)
     mine = FileList(files[part], [k for _, k in found[part]])
-    return InputSet(mine, None, has_images, len(files), digest, first_audio)
+    return InputSet(mine, None, has_images, len(files), digest, first_audio,
+                    _per_file(labels, mine.keys, part.start, len(files)))
+
+
+def _per_file(labels, keys: list[str], start: int, total: int):
+    """Labels given one per row (``labels=df["label"]``) with input files: one per file of the whole
+    input list, in its order, as a table by identity for this shard's files (None for other rules)."""
+    if labels is None or labels.kind != "rows":
+        return None
+    if len(labels.rows) != total:
+        raise UsageError(f"labels: {len(labels.rows)} given for {total} input files; give one label per file, in the "
+                         "order of the inputs (a folder's files sorted by path), or a mapping {source: label}")
+    from ..config.labels import LabelRule
+
+    return LabelRule("table", table=dict(zip(keys, labels.rows[start:start + len(keys)])), where=labels.where)

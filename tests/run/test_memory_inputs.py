@@ -138,3 +138,18 @@ def test_sweeps_and_the_tracker_take_images_in_memory(tmp_path):
     assert repr(tracker) == f"<Tracker {tmp_path / 'track'}: 1 step, last 0>"
     track = srop_onnx.Track.load(tmp_path / "track")
     assert track.steps == [0] and _layers(track.profiles[0]) == _layers(_analyze(FILES[:4]))
+
+
+def test_paths_in_a_series_or_an_array_of_strings_are_paths(from_files):
+    pd = pytest.importorskip("pandas", reason="needs pandas: pip install 'srop-onnx[pandas]'")
+    table = pd.DataFrame({"path": [str(f) for f in FILES], "label": [f.stem.split("_")[0] for f in FILES]})
+    prof = _analyze(table["path"], labels=table["label"])
+    assert _layers(prof) == _layers(from_files) and prof.sources == from_files.sources
+    assert prof.labels == list(table["label"])  # one label per file, in the order given
+    assert _analyze(np.array([str(f) for f in FILES[:2]])).sources == from_files.sources[:2]
+    second = _analyze(table["path"], labels=table["label"], shard=(2, 2))
+    assert second.labels == list(table["label"])[4:]
+    with pytest.raises(UsageError, match=r"labels: 3 given for 8 input files; give one label per file, in the order "
+                                         r"of the inputs"):
+        _analyze(table["path"], labels=table["label"][:3])
+    assert _analyze(EXAMPLE_IMAGES, labels=list(table["label"])).labels == list(table["label"])  # sorted by path
