@@ -124,7 +124,9 @@ def load_model(path: str | os.PathLike) -> LoadedModel:
         return _load_remote_model(str(path))
     p = Path(path)
     if not p.exists():
-        raise ModelError(f"{p}: no such file; give the path of an .onnx model")
+        listed = str(p).startswith("@") and Path(str(p)[1:]).is_file()  # inputs first: analyze @val.txt model.onnx
+        raise ModelError(f"{p}: a list of inputs; the model comes first: MODEL @LIST" if listed else
+                         f"{p}: no such file; give the path of an .onnx model")
     if p.is_dir():
         from .notonnx import folder_hint
 

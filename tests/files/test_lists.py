@@ -90,6 +90,12 @@ def test_a_list_that_cannot_be_used_is_refused_in_one_line(data, name, text, mes
         srop_onnx.analyze(EXAMPLE, f"@{data / name}", progress=False)
 
 
+def test_a_list_given_first_says_the_model_comes_first(data):
+    (data / "split.txt").write_text("cat/0.png\n")
+    res = CliRunner().invoke(main, ["analyze", f"@{data / 'split.txt'}", str(EXAMPLE)])
+    assert res.exit_code == 2 and "split.txt: a list of inputs; the model comes first: MODEL @LIST" in res.output
+
+
 def test_a_missing_list_and_a_file_whose_name_starts_with_at(data, tmp_path, monkeypatch):
     res = CliRunner().invoke(main, ["analyze", str(EXAMPLE), f"@{tmp_path / 'nope.txt'}"])
     assert res.exit_code == 2 and "nope.txt: no such file" in res.output and "Traceback" not in res.output
