@@ -133,6 +133,10 @@ class SropProfileFixture:
         directory; arrays, absolute paths and URLs are passed as they are."""
         if isinstance(what, (list, tuple)):
             return type(what)(self._located(w) for w in what)
+        from .files.lists import is_list_argument
+
+        if is_list_argument(what) and str(what) != "@-":  # @val.txt: the list is found so, its entries from it
+            return "@" + str(self._located(str(what)[1:]))
         if not isinstance(what, (str, os.PathLike)) or "://" in str(what) or Path(what).is_absolute():
             return what
         bases = (Path(str(self._request.node.path)).parent, Path(str(self._request.config.rootpath)), Path.cwd())

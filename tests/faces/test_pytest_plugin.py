@@ -178,17 +178,20 @@ def test_relative_paths_are_found_from_the_test_file_s_folder(pytester, monkeypa
     (sub / "data").mkdir(parents=True)
     shutil.copy(EXAMPLE, sub / "data" / "model.onnx")
     shutil.copytree(EXAMPLE_IMAGES, sub / "data" / "images")
+    (sub / "data" / "split.txt").write_text("images/disk_0.png\nimages/cross_1.png\n")  # found from the list's folder
     (pytester.path / "pytest.ini").write_text("[pytest]\n")
     (sub / "test_here.py").write_text(
         "def test_beside(srop_profile):\n"
         "    srop_profile.check('data/model.onnx', 'data/images', limit=2)\n\n"
         "def test_from_root(srop_profile):\n"
-        "    srop_profile.check('tests/data/model.onnx', ['tests/data/images'], limit=2)\n")
+        "    srop_profile.check('tests/data/model.onnx', ['tests/data/images'], limit=2)\n\n"
+        "def test_a_list(srop_profile):\n"
+        "    srop_profile.check('data/model.onnx', '@data/split.txt')\n")
     for where in (pytester.path, sub):
         monkeypatch.chdir(where)
         pytester.runpytest_subprocess("-p", "no:cacheprovider", str(sub))
         monkeypatch.chdir(where)
-        pytester.runpytest_subprocess("-p", "no:cacheprovider", str(sub)).assert_outcomes(passed=2)
+        pytester.runpytest_subprocess("-p", "no:cacheprovider", str(sub)).assert_outcomes(passed=3)
 
 
 import os  # noqa: E402
