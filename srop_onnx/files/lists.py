@@ -29,6 +29,10 @@ __all__ = ["is_list_argument", "list_entries", "MAX_LIST_BYTES"]
 MAX_LIST_BYTES = 256 << 20
 
 
+#: what standard input held, once read (it cannot be read twice)
+_STDIN: list[bytes] = []
+
+
 def is_list_argument(raw) -> bool:
     """Whether an input argument names a list (``@...``) rather than a file whose name starts with @."""
     text = os.fspath(raw) if isinstance(raw, os.PathLike) else raw
@@ -39,8 +43,10 @@ def _read(where: str) -> str:
     from .reading import read_checked
 
     fix = "give a text file with one path per line, or a CSV file with a path column"
-    if where == "-":
-        data = sys.stdin.buffer.read(MAX_LIST_BYTES + 1)
+    if where == "-":  # read once: a run may look at its input list more than once (an .npz's names first)
+        if not _STDIN:
+            _STDIN.append(sys.stdin.buffer.read(MAX_LIST_BYTES + 1))
+        data = _STDIN[0]
         if len(data) > MAX_LIST_BYTES:
             raise InputDataError(f"@-: the list on standard input is over {MAX_LIST_BYTES >> 20} MB; {fix}")
     else:

@@ -78,6 +78,18 @@ def test_standard_input_lists_from_the_working_directory(data, tmp_path):
     assert json.loads(out.read_text())["inputs"]["sources"] == ["cat/0.png", "dog/1.png"]
 
 
+def test_standard_input_is_read_once_and_listed_as_often_as_asked(data, monkeypatch):
+    """A run may list its inputs more than once (an .npz's array names first, then the run)."""
+    import io
+
+    from srop_onnx.files import lists
+
+    monkeypatch.setattr(lists, "_STDIN", [])
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"cat/0.png\ndog/1.png\n")))
+    monkeypatch.chdir(data)
+    assert _keys(discover_keyed(["@-"])) == _keys(discover_keyed(["@-"])) == ["cat/0.png", "dog/1.png"]
+
+
 @pytest.mark.parametrize("name, text, message", [
     ("empty.txt", "# nothing\n\n", r"@\S*empty.txt: lists no inputs; give one path or URL per line"),
     ("bad.csv", "file,label\na.png,x\n", r"@\S*bad.csv: a CSV list needs a header with a column named path"),

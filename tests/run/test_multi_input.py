@@ -52,6 +52,22 @@ def test_a_per_sample_input_is_split_with_the_batch_and_matches_the_reference(tm
     assert "note: inputs x, mask are split with the samples; table goes whole with every run" in notes
 
 
+def test_npz_files_listed_on_standard_input_feed_every_input(tmp_path, rng):
+    """A list on standard input names .npz files as it names images: their arrays feed the inputs."""
+    import json
+    import subprocess
+    import sys
+
+    model, arrays = _model(tmp_path / "m.onnx"), _arrays(rng)
+    np.savez(tmp_path / "in.npz", **arrays)
+    res = subprocess.run([sys.executable, "-m", "srop_onnx", "analyze", str(model), "@-", "--json", "p.json", "-q"],
+                         input="in.npz\n", text=True, capture_output=True, cwd=tmp_path, timeout=120)
+    assert res.returncode == 0, res.stderr
+    doc = json.loads((tmp_path / "p.json").read_text())
+    assert doc["inputs"]["analyzed"] == N and doc["model"]["input"]["name"] == "x"
+    assert doc["layers"] == analyze(model, tmp_path / "in.npz").to_dict()["layers"]
+
+
 def test_one_sample_per_file_gives_the_same_profile_as_one_file(tmp_path, rng):
     model, arrays = _model(tmp_path / "m.onnx"), _arrays(rng)
     np.savez(tmp_path / "all.npz", **arrays)
