@@ -183,6 +183,9 @@ def in_memory(inputs):
         return InMemory("images", tuple(items))
     arrays = [as_array(x) for x in items]
     for i, a in enumerate(arrays):
+        if isinstance(a, (tuple, list, dict)) and a:  # what a DataLoader yields: (input, target) or a dict
+            raise UsageError(f"inputs[{i}]: a {type(a).__name__} of {len(a)}, as a data loader yields batches with their "
+                             "targets; give the inputs alone: [x for x, _ in loader] (labels= for the targets)")
         if not isinstance(a, np.ndarray):
             raise UsageError(f"inputs[{i}]: {_kind(a)} is not something to analyse; {_INPUTS}")
     return InMemory("arrays", tuple(arrays))

@@ -73,6 +73,17 @@ def test_what_cannot_be_an_input_is_refused_in_one_line(inputs, message):
         _analyze(inputs)
 
 
+def test_a_data_loader_s_batches_with_targets_say_how_to_give_the_inputs(rng):
+    x = rng.standard_normal((6, 3, 64, 64)).astype(np.float32)
+    y = np.array([0, 1, 0, 1, 2, 2])
+    pairs = [(x[:4], y[:4]), (x[4:], y[4:])]  # what a DataLoader over (input, target) yields
+    with pytest.raises(UsageError, match=r"inputs\[0\]: a tuple of 2, as a data loader yields batches with their "
+                                         r"targets; give the inputs alone: \[x for x, _ in loader\]"):
+        _analyze(pairs)
+    prof = _analyze([b for b, _ in pairs], labels=np.concatenate([t for _, t in pairs]))
+    assert prof.labels == ["0", "1", "0", "1", "2", "2"] and _layers(prof) == _layers(_analyze(x))
+
+
 def test_a_bad_array_in_the_list_is_named_by_its_place(rng):
     with pytest.raises(InputDataError, match=r"inputs\[1\]: array of shape \(3, 5, 5\) does not fit input 'image' "
                                              r"\(Nx3x64x64, NCHW\); give arrays already shaped"):
