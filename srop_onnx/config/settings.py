@@ -138,10 +138,7 @@ class Measurement:
         if self.crop is not None:
             put(self, "crop", _check_fraction(self.crop, "--crop", " (1: the whole image, no crop)"))
         if self.size is not None:
-            size = tuple(int(v) for v in self.size)
-            if len(size) != 2 or min(size) < 2:
-                raise UsageError(f"--size must be H x W with both sides >= 2, got {self.size!r}")
-            put(self, "size", size)
+            put(self, "size", _check_size(self.size))
         put(self, "baseline", bool(self.baseline))
         put(self, "tf32", bool(self.tf32))
         if self.sample_rate is not None:
@@ -220,9 +217,28 @@ def _check_batch(batch_size) -> "int | str | None":
 MAX_BATCH = 1_000_000
 
 
+def _check_size(size) -> tuple[int, int]:
+    """``(H, W)``, or the command line's text (``"224"``, ``"224x320"``)."""
+    from .options import parse_size
+
+    if isinstance(size, str):
+        return parse_size(size)  # type: ignore[return-value]
+    try:
+        hw = tuple(int(v) for v in size)
+    except (TypeError, ValueError, OverflowError):
+        hw = ()
+    if len(hw) != 2 or min(hw) < 2:
+        raise UsageError(f"--size must be H x W with both sides >= 2, got {size!r}")
+    return hw  # type: ignore[return-value]
+
+
 def _check_shard(shard) -> tuple[int, int] | None:
     if shard is None:
         return None
+    if isinstance(shard, str):  # the command line's "2/7"
+        from .options import parse_shard
+
+        return parse_shard(shard)
     try:
         i, n = (int(v) for v in shard)
     except (TypeError, ValueError, OverflowError):
@@ -230,6 +246,13 @@ def _check_shard(shard) -> tuple[int, int] | None:
     if not (n >= 1 and 1 <= i <= n):
         raise UsageError(f"--shard {i}/{n}: need 1 <= I <= N")
     return (i, n)
+
+
+def _bytes(value, option: str):
+    """A number of bytes, or the command line's text for one (``"2GB"``, ``"512MiB"``)."""
+    from .options import parse_bytes
+
+    return parse_bytes(value, option) if isinstance(value, str) else value
 
 
 @dataclass(frozen=True)
@@ -288,8 +311,9 @@ class Execution:
         put = object.__setattr__
         put(self, "limit", check_whole(self.limit, "--limit"))
         put(self, "checkpoint_every", check_whole(self.checkpoint_every, "--checkpoint-every"))
-        put(self, "max_memory", check_whole(self.max_memory, "--max-memory", 1, MAX_BYTES))
-        put(self, "memory_budget", check_whole(self.memory_budget, "memory_budget", 1, MAX_BYTES))
+        put(self, "max_memory", check_whole(_bytes(self.max_memory, "--max-memory"), "--max-memory", 1, MAX_BYTES))
+        put(self, "memory_budget", check_whole(_bytes(self.memory_budget, "memory_budget"), "memory_budget", 1,
+                                               MAX_BYTES))
         if self.limit is not None and self.shard is not None:
             raise UsageError("--limit and --shard cannot be combined (shards slice the whole input list)")
         if self.checkpoint is not None and self.keep_bins:

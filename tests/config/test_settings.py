@@ -79,3 +79,20 @@ def test_keyword_options_split_into_the_values():
     assert (m.kappa, how.provider, hooks.notify) == (0.9, "cpu", print)
     with pytest.raises(TypeError, match="kapa"):
         split_options({"kapa": 0.9})
+
+
+def test_python_takes_the_command_line_s_text_for_sizes_shards_and_memory():
+    """``size="224x320"``, ``shard="2/7"``, ``max_memory="2GB"`` mean what the options mean."""
+    assert Measurement(size="224x320").size == (224, 320) == Measurement(size=[224, 320]).size
+    assert Measurement(size="64").size == (64, 64)
+    assert Execution(shard="2/7").shard == (2, 7) == Execution(shard=(2, 7)).shard
+    assert Execution(max_memory="2GB").max_memory == 2_000_000_000
+    assert Execution(memory_budget="512MiB").memory_budget == 512 * 2**20
+    with pytest.raises(UsageError, match=r"--size must look like 224 or 224x320 \(H x W\), got 'big'"):
+        Measurement(size="big")
+    with pytest.raises(UsageError, match=r"--size must be H x W with both sides >= 2, got \('a', 'b'\)"):
+        Measurement(size=("a", "b"))
+    with pytest.raises(UsageError, match=r"--shard must look like I/N \(e.g. 2/7\), got 'x'"):
+        Execution(shard="x")
+    with pytest.raises(UsageError, match=r"--max-memory must look like 2GB, 512MiB or a number of bytes, got 'lots'"):
+        Execution(max_memory="lots")
