@@ -84,6 +84,14 @@ def parse_levels(text: str) -> list[float]:
     return sorted(set(values))
 
 
+def _level_text(levels) -> str:
+    """Levels given as numbers (a list, a NumPy array) in the text :func:`parse_levels` reads."""
+    try:
+        return ",".join(repr(float(v)) for v in levels)
+    except (TypeError, ValueError):
+        raise UsageError(f"levels must be numbers like [0, 0.5, 1] or text like '0,0.1,...,1'; got {levels!r}") from None
+
+
 @dataclass(frozen=True)
 class Blend:
     """``x' = (1 - w) x + w I`` with ``image`` = I as a model-ready sample (no batch axis)."""
@@ -336,7 +344,7 @@ def sweep(model, inputs, *, levels, blend=None, noise: str | None = None, seed: 
 
     if (blend is None) == (noise is None):
         raise UsageError("sweep needs exactly one of --blend IMAGE or --noise gaussian|uniform")
-    levels = parse_levels(levels) if isinstance(levels, str) else parse_levels(",".join(map(repr, map(float, levels))))
+    levels = parse_levels(levels if isinstance(levels, str) else _level_text(levels))
     perturb = Noise(noise, seed) if noise is not None else blend
     from ..files.remote import using_storage_options
 

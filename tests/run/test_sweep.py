@@ -36,6 +36,12 @@ def test_levels_parse_lists_and_progressions():
             parse_levels(bad)
 
 
+@pytest.mark.parametrize("levels", [None, ["a"], 5])
+def test_levels_that_are_not_numbers_are_one_line_from_python(levels):
+    with pytest.raises(UsageError, match=r"levels must be numbers like \[0, 0.5, 1\] or text like '0,0.1,...,1'"):
+        sweep(EXAMPLE, EXAMPLE_IMAGES, levels=levels, noise="gaussian")
+
+
 def test_level_zero_equals_a_plain_analyze_exactly(blend_sweep):
     plain = analyze(EXAMPLE, EXAMPLE_IMAGES, batch_size=3)
     level0 = blend_sweep.profile(0)
