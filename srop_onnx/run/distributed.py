@@ -131,15 +131,20 @@ def analyze_ray(model, inputs, *, shards: int | None = None, address: str | None
     for CUDA), merged into one profile identical to a single run. ``parts`` (a folder or a bucket
     prefix) keeps each shard's partial profile as it finishes; a rerun runs only the shards whose
     part is missing or stale (:mod:`srop_onnx.run.parts`). ``options`` are
-    :func:`srop_onnx.analyze`'s keywords."""
+    :func:`srop_onnx.analyze`'s keywords (``storage_options`` and ``example`` too: a model may be a
+    ``torch.nn.Module`` or a Keras model, exported here once and sent to every task)."""
+    from ..files.remote import using_storage_options
     from .analysis import split_options
+    from .stages import exported
 
     for key in ("shard", "checkpoint", "limit", "notify"):
         if options.get(key) is not None:
             raise UsageError(f"--engine ray cannot be combined with --{key.replace('_', '-')}")
+    storage, example = options.pop("storage_options", None), options.pop("example", None)
     measure, how, _hooks = split_options({k: v for k, v in options.items() if k != "progress"})
-    return ray_analysis(model, inputs, measure, how, Hooks(progress), shards=shards,
-                        address=address, parts=None if parts is None else str(parts))
+    with using_storage_options(storage):
+        return ray_analysis(exported(model, inputs, example), inputs, measure, how, Hooks(progress), shards=shards,
+                            address=address, parts=None if parts is None else str(parts))
 
 
 def ray_analysis(model, inputs, measure, how, hooks: Hooks = Hooks(), *, shards: int | None = None,
@@ -168,7 +173,7 @@ def ray_analysis(model, inputs, measure, how, hooks: Hooks = Hooks(), *, shards:
         parts = prepare_parts(parts, [inputs] if isinstance(inputs, (str, os.PathLike)) else list(inputs))
         shards = _shard_count(parts, shards, say)
     n = shards or int(resources.get("GPU" if gpu else "CPU", 1)) or 1
-    model, work = _where(model), _task_inputs(inputs, n)
+    model, work = _task_model(model), _task_inputs(inputs, n)
     kept: dict[int, Profile] = {}
     if parts is not None:
         from .parts import load_parts
@@ -230,6 +235,16 @@ def _shard_count(parts: str, shards: int | None, say) -> int | None:
             f"{'--shards ' + str(shards) if shards else 'this run'} does not use; give --shards "
             f"{others[0]} to resume that run")
     return shards
+
+
+def _task_model(model):
+    """What every task loads: a path (absolute) or URL, or a model in memory as a LoadedModel (its
+    weights inside, its name kept), pickled to the tasks."""
+    from ..model.modelio import LoadedModel, as_loaded
+
+    if isinstance(model, (str, os.PathLike)):
+        return _where(model)
+    return model if isinstance(model, LoadedModel) else as_loaded(model)
 
 
 def _where(p):

@@ -187,6 +187,24 @@ def test_images_and_arrays_in_memory_run_on_ray_as_in_one_process(ray, images, t
         analyze_ray(EXAMPLE, pictures, shards=3, parts=tmp_path / "parts")
 
 
+def test_ray_takes_a_torch_module_an_onnx_object_and_storage_options(ray, images):
+    """As analyze does: a module is exported once and sent to the tasks with its name; an ONNX
+    object in memory too; storage_options= is taken (for inputs or parts in a bucket)."""
+    import numpy as np
+    import onnx
+
+    from srop_onnx.run.distributed import analyze_ray
+
+    torch = pytest.importorskip("torch", reason="needs the frameworks: pip install torch==2.13.0 -e '.[frameworks]'")
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3, padding=1), torch.nn.MaxPool2d(2))
+    x = np.random.default_rng(2).standard_normal((5, 3, 16, 16)).astype(np.float32)
+    merged, single = analyze_ray(net, x, shards=2), srop_onnx.analyze(net, x)
+    assert merged.to_dict()["layers"] == single.to_dict()["layers"] and merged.model["path"] == "Sequential.onnx"
+    from_proto = analyze_ray(onnx.load(EXAMPLE), images, shards=2, storage_options={"region_name": "eu-west-1"})
+    assert from_proto.to_dict()["layers"] == srop_onnx.analyze(EXAMPLE, images).to_dict()["layers"]
+
+
 def test_a_list_of_inputs_runs_on_ray_as_in_one_process(ray, images, tmp_path, monkeypatch):
     """The list is read once by the driver, from any working directory: tasks get the listing."""
     from srop_onnx.run.distributed import analyze_ray
