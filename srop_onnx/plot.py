@@ -42,7 +42,8 @@ def _reading(draw: "_Callable[_Concatenate[_Any, _P], _R]", kind: str,
     def figure(results: _Any, *args: _P.args, **kwargs: _P.kwargs) -> _R:
         from .results.given import given, given_many
 
-        results = given_many(results, kind, what) if many else given(results, kind, what)
+        storage = kwargs.pop("storage_options", None)  # for results given as URLs
+        results = given_many(results, kind, what, storage) if many else given(results, kind, what, storage)  # type: ignore[arg-type]
         return draw(results, *args, **kwargs)
 
     return figure

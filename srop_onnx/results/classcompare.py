@@ -149,7 +149,8 @@ def compare(a: "Profile | str | os.PathLike[str]", b: "Profile | str | os.PathLi
     ``min_effect``, ``permutations``, ``seed``, ``layers``, ``names``). Either may be the path of its file."""
     from .given import given
 
-    a, b = given(a, "profile", "a"), given(b, "profile", "b")
+    storage = options.pop("storage_options", None)
+    a, b = given(a, "profile", "a", storage), given(b, "profile", "b", storage)
     if by is None:
         layer_options = {"check_settings", "names", "match"}
         if set(options) - layer_options:

@@ -147,14 +147,14 @@ def _pair_by(key: str, left: list, right: list, pairs: list[LayerPair]) -> list:
 
 
 def compare(a: "Profile | str | os.PathLike[str]", b: "Profile | str | os.PathLike[str]", *, check_settings: bool = True, names: tuple[str, str] | None = None,
-            match: str = "position") -> Comparison:
+            match: str = "position", storage_options: dict | None = None) -> Comparison:
     """Match the layers of ``a`` and ``b``: by tensor name, then module name, then (``match="position"``)
     by position among the rest, where shapes agree; pairs made by position are warned about.
     ``names`` label A and B (default: the files they were loaded from, else their models); either may
-    be given as the path (or URL) of its file."""
+    be given as the path (or URL: ``storage_options``) of its file."""
     from .given import given
 
-    a, b = given(a, "profile", "a"), given(b, "profile", "b")
+    a, b = given(a, "profile", "a", storage_options), given(b, "profile", "b", storage_options)
     names = names or short_labels(a, b)
     if match not in MATCHES:
         raise UsageError(f"--match must be one of {', '.join(MATCHES)}, got {match!r}")
@@ -289,7 +289,8 @@ def _tolerance_of(name: str, default: float, per: dict[str, float]) -> float:
 
 
 def check(profile: "Profile | str | os.PathLike[str]", golden: "Profile | str | os.PathLike[str]", *, tol: "float | Mapping[str, float]" = 0.02, metric: str = "mean",
-          units: str | None = None, match: str = "name", names: tuple[str, str] | None = None) -> CheckResult:
+          units: str | None = None, match: str = "name", names: tuple[str, str] | None = None,
+          storage_options: dict | None = None) -> CheckResult:
     """Every layer of ``profile`` within ``tol`` of ``golden`` by ``metric``, and the same layer set.
 
     ``tol`` is a number for every layer, or per layer: ``{"layer4": 0.05, "block3.*": 0.03, "*": 0.02}``
@@ -297,11 +298,12 @@ def check(profile: "Profile | str | os.PathLike[str]", golden: "Profile | str | 
     Layers pair by tensor, then module name. Layers that would pair only by position (their names
     differ, e.g. the same network from two exporters) are refused with one line listing them,
     unless ``match="position"`` accepts that pairing. ``names`` label the two sides (files).
-    Either profile may be given as the path (or URL) of its file.
+    Either profile may be given as the path (or URL: ``storage_options``) of its file.
     """
     from .given import given
 
-    profile, golden = given(profile, "profile", "profile"), given(golden, "profile", "golden")
+    profile = given(profile, "profile", "profile", storage_options)
+    golden = given(golden, "profile", "golden", storage_options)
     if metric not in METRICS:
         raise UsageError(f"--metric must be one of {', '.join(METRICS)}, got {metric!r}")
     default, per = _tolerance_rule(tol)

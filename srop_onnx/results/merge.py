@@ -72,12 +72,13 @@ def _check_same(parts: list[Profile], names: list[str]) -> None:
                              f"({describe_differences(diffs)}); merge only shards of one run")
 
 
-def merge_profiles(parts: "Sequence[Profile | str | os.PathLike[str]]", names: list[str] | None = None) -> Profile:
+def merge_profiles(parts: "Sequence[Profile | str | os.PathLike[str]]", names: list[str] | None = None, *,
+                   storage_options: dict | None = None) -> Profile:
     """One profile from the partial profiles of all shards of a run (any order), or the paths of
     their files."""
     from .given import given_many
 
-    parts = given_many(parts, "profile", "parts")
+    parts = given_many(parts, "profile", "parts", storage_options)
     if not parts:
         raise UsageError("merge needs at least one partial profile")
     names = names or [f"part {i + 1}" for i in range(len(parts))]

@@ -235,6 +235,9 @@ def test_python_takes_storage_options_where_it_takes_paths(server, tmp_path, mon
     track = srop_onnx.track(["s3://data/models/example.onnx"], "s3://data/val/", "s3://data/py/track", steps=[3],
                             storage_options=opts)
     assert srop_onnx.Track.load("s3://data/py/track", storage_options=opts).steps == track.steps == [3]
+    assert srop_onnx.check(profile, "s3://data/py/p.json", tol=0.0, storage_options=opts)  # results by URL
+    assert srop_onnx.compare("s3://data/py/p.json", profile, storage_options=opts).pairs
+    assert srop_onnx.plot.depth(["s3://data/py/p.json"], storage_options=opts).axes
     with pytest.raises(srop_onnx.SropError, match=r"storage_options=\{'endpoint_url': \.\.\.\}") as info:
         srop_onnx.Profile.load("s3://data/py/p.json", storage_options={"endpoint_url": "http://127.0.0.1:9",
                                                                         "read_timeout": 1})
