@@ -109,9 +109,12 @@ def check_array(arr: np.ndarray, spec: InputSpec, where: str) -> np.ndarray:
         arr = arr[None]
     expect = "x".join("N" if i == 0 else (str(d) if d else "?") for i, d in enumerate(spec.shape))
     if arr.ndim != spec.rank or any(d is not None and i > 0 and d != arr.shape[i] for i, d in enumerate(spec.shape)):
+        pixels = arr.dtype == np.uint8 and arr.ndim >= 3 and arr.shape[-1] in (1, 3, 4) and not spec.integer
+        hint = (" (pixels, H x W x channels? images are preprocessed when given as image files, or as PIL images "
+                "from Python)") if pixels else ""
         raise InputDataError(
             f"{where}: array of shape {given} does not fit input '{spec.name}' ({expect}, {spec.layout}); "
-            "give arrays already shaped for the model input"
+            f"give arrays already shaped for the model input{hint}"
         )
     if not np.issubdtype(arr.dtype, np.number):
         raise InputDataError(f"{where}: array has dtype {arr.dtype}; save numeric arrays")

@@ -84,6 +84,16 @@ def test_a_data_loader_s_batches_with_targets_say_how_to_give_the_inputs(rng):
     assert prof.labels == ["0", "1", "0", "1", "2", "2"] and _layers(prof) == _layers(_analyze(x))
 
 
+def test_a_batch_of_pixels_says_how_to_have_it_preprocessed(rng):
+    pixels = rng.integers(0, 255, (2, 64, 64, 3), dtype=np.uint8)  # np.stack of np.asarray(image)
+    with pytest.raises(InputDataError, match=r"give arrays already shaped for the model input \(pixels, H x W x "
+                                             r"channels\? images are preprocessed when given as image files, or as PIL "
+                                             r"images from Python\)"):
+        _analyze(pixels)
+    prof = _analyze([Image.fromarray(a) for a in pixels])
+    assert prof.sources == ["image[0]", "image[1]"]
+
+
 def test_a_bad_array_in_the_list_is_named_by_its_place(rng):
     with pytest.raises(InputDataError, match=r"inputs\[1\]: array of shape \(3, 5, 5\) does not fit input 'image' "
                                              r"\(Nx3x64x64, NCHW\); give arrays already shaped"):
