@@ -87,7 +87,8 @@ def exported(model, inputs, example=None):
     if framework_of(model) == "torch" and isinstance(example, np.ndarray):
         import torch
 
-        example = torch.from_numpy(np.ascontiguousarray(example))
+        weight = next(iter(model.parameters()), None)  # NumPy's float64 (or pixels) in the weights' type
+        example = torch.from_numpy(np.ascontiguousarray(example)).to(torch.float32 if weight is None else weight.dtype)
     data, _kind = to_onnx(model, example)
     return as_loaded(data, f"{type(model).__name__}.onnx")
 

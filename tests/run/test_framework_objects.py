@@ -36,6 +36,14 @@ def test_a_torch_module_is_measured_as_its_export_is(rng, tmp_path):
     assert net.training  # left as it was
 
 
+def test_a_float64_batch_exports_the_module_in_its_weights_type(rng):
+    """NumPy's default float64 is fed to a float32 module as float32, as ONNX Runtime is then fed."""
+    net = _net()
+    x = rng.standard_normal((3, 3, 16, 16))
+    prof = srop_onnx.analyze(net, x, progress=False)
+    assert prof.to_dict()["layers"] == srop_onnx.analyze(net, x.astype(np.float32), progress=False).to_dict()["layers"]
+
+
 def test_a_module_over_images_needs_an_example_batch():
     net = _net()
     images = [Image.open(p) for p in sorted(EXAMPLE_IMAGES.glob("*.png"))[:2]]
