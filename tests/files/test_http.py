@@ -30,7 +30,7 @@ def site(tmp_path_factory):
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_for(port, proc)
-        yield {"url": f"http://127.0.0.1:{port}", "proc": proc}
+        yield {"url": f"http://127.0.0.1:{port}", "proc": proc, "root": root}
     finally:
         stop(proc)
 
@@ -84,3 +84,17 @@ def test_python_refuses_to_write_a_profile_to_http_in_one_line(site):
     profile = srop_onnx.analyze(EXAMPLE, EXAMPLE_IMAGES)
     with pytest.raises(srop_onnx.OutputError, match=r"/p.json: an http\(s\) URL is read, never written"):
         profile.to_json(f"{site['url']}/p.json")
+
+
+def test_a_list_on_a_web_server_names_files_beside_it(site, tmp_path):
+    """``@http://host/lists/val.txt``: entries found from the list's folder on the server; one the
+    server does not have is skipped with its reason."""
+    root = site["root"]
+    (root / "lists").mkdir(exist_ok=True)
+    (root / "lists" / "val.txt").write_text("../images/disk_0.png\n../images/cross_1.png\n../images/gone.png\n")
+    res = _cli("analyze", EXAMPLE, f"@{site['url']}/lists/val.txt", "-q", "--json", tmp_path / "p.json")
+    assert res.returncode == 0, res.stderr
+    doc = json.loads((tmp_path / "p.json").read_text())
+    assert doc["inputs"]["sources"] == ["disk_0.png", "cross_1.png"]
+    assert [s["path"] for s in doc["inputs"]["skipped"]] == [f"{site['url']}/images/gone.png"]
+    assert "no such file on the server" in doc["inputs"]["skipped"][0]["reason"]
