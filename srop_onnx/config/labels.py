@@ -106,7 +106,9 @@ def label_rule(value, option: str = "--labels") -> LabelRule | None:
 
 
 def _read_table(path: str) -> dict[str, str]:
-    """``{path: label}`` of a CSV label table; one-line errors naming the file and the fix."""
+    """``{path: label}`` of a CSV label table (paths spelled as a list of inputs spells its entries:
+    ``./cat/0.png`` is ``cat/0.png``); one-line errors naming the file and the fix."""
+    from ..files.lists import entry_key
     from ..files.reading import read_checked
 
     fix = "give a CSV with a header 'path,label' and one row per sample"
@@ -126,7 +128,7 @@ def _read_table(path: str) -> dict[str, str]:
             continue
         if len(row) <= max(ip, il):
             raise InputDataError(f"{path}, line {n}: {len(row)} column(s), the header has {len(header)}; {fix}")
-        key, label = row[ip].strip().replace("\\", "/"), row[il].strip()
+        key, label = entry_key(row[ip]), row[il].strip()
         if not label:
             raise InputDataError(f"{path}, line {n}: '{key}' has an empty label; give it a class or drop the row")
         if table.get(key, label) != label:

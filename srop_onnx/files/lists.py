@@ -23,7 +23,7 @@ from pathlib import Path
 
 from ..errors import InputDataError
 
-__all__ = ["is_list_argument", "list_entries", "MAX_LIST_BYTES"]
+__all__ = ["is_list_argument", "list_entries", "entry_key", "MAX_LIST_BYTES"]
 
 #: the largest list read (a million entries of 200 characters)
 MAX_LIST_BYTES = 256 << 20
@@ -92,10 +92,18 @@ def list_entries(raw) -> list[tuple[str, str]]:
         if is_url(e) or os.path.isabs(e):
             out.append((e, _key_under(e, base, remote)))
             continue
-        key = posixpath.normpath(e.replace("\\", "/"))
-        target = _url_join(base, key) if remote else os.path.join(base, e)
-        out.append((target, key if not key.startswith("../") and key != ".." else posixpath.basename(key)))
+        rel = posixpath.normpath(e.replace("\\", "/"))  # a list written on Windows reads anywhere
+        target = _url_join(base, rel) if remote else os.path.join(base, *rel.split("/"))
+        out.append((target, entry_key(e)))
     return out
+
+
+def entry_key(text: str) -> str:
+    """The identity of a relative entry as written (a list's line, a labels table's path): ``/``
+    separators, ``.`` and ``..`` folded (``./cat/0.png`` is ``cat/0.png``); one above the list's
+    folder by its name."""
+    key = posixpath.normpath(text.strip().replace("\\", "/"))
+    return posixpath.basename(key) if key == ".." or key.startswith("../") else key
 
 
 def _url_join(base: str, rel: str) -> str:

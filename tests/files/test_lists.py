@@ -61,6 +61,12 @@ def test_a_csv_list_is_the_labels_table_too(data, tmp_path):
     assert table.read_text() == "path,label\ncat/1.png,cat\ndog/0.png,dog\n"
 
 
+def test_one_table_gives_inputs_and_labels_however_its_paths_are_spelled(data):
+    (data / "val.csv").write_text("path,label\n./cat/1.png,cat\ndog\\0.png,dog\ncat/./0.png,cat\n")
+    prof = srop_onnx.analyze(EXAMPLE, f"@{data / 'val.csv'}", labels=data / "val.csv", progress=False)
+    assert prof.sources == ["cat/1.png", "dog/0.png", "cat/0.png"] and prof.labels == ["cat", "dog", "cat"]
+
+
 def test_an_entry_that_is_not_there_is_skipped_with_its_reason(data):
     (data / "split.txt").write_text("cat/0.png\ncat/gone.png\n")
     notes: list[str] = []
