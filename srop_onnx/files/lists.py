@@ -50,6 +50,11 @@ def _read(where: str) -> str:
         if len(data) > MAX_LIST_BYTES:
             raise InputDataError(f"@-: the list on standard input is over {MAX_LIST_BYTES >> 20} MB; {fix}")
     else:
+        from .remote import is_url
+
+        if not is_url(where) and not os.path.lexists(where):
+            raise InputDataError(f"@{where}: no such list of inputs (an argument that starts with @ names a file "
+                                 f"listing them); give the list's path, or ./@{where} for an input named so")
         data = read_checked(where, "list of inputs", MAX_LIST_BYTES, InputDataError, fix, pipes=True)
     try:
         return data.decode("utf-8-sig")

@@ -116,7 +116,8 @@ def test_a_list_given_first_says_the_model_comes_first(data):
 
 def test_a_missing_list_and_a_file_whose_name_starts_with_at(data, tmp_path, monkeypatch):
     res = CliRunner().invoke(main, ["analyze", str(EXAMPLE), f"@{tmp_path / 'nope.txt'}"])
-    assert res.exit_code == 2 and "nope.txt: no such file" in res.output and "Traceback" not in res.output
+    assert res.exit_code == 2 and "nope.txt: no such list of inputs (an argument that starts with @ names a file " \
+        "listing them)" in res.output and "Traceback" not in res.output
     monkeypatch.chdir(tmp_path)
     shutil.copyfile(data / "cat" / "0.png", tmp_path / "@odd.png")  # a real file named so: read as a file
     assert srop_onnx.analyze(EXAMPLE, "@odd.png", progress=False).sources == ["@odd.png"]
