@@ -1,12 +1,13 @@
-"""Sample identities that tell every input apart.
+"""Inputs that share an identity.
 
-An input's key is its path inside the folder (or bucket prefix) argument it was found under, or its
-name when it was given directly: short, and the same whatever the working directory or the spelling
-of the path. Two different files can have the same key - ``val/cat/0.png`` and ``val/dog/0.png``
-given by a shell's glob, or two folders of one layout - and a profile that lists both as ``0.png``
-says nothing of which sample is which (labels, outliers and noise seeds go by key). Such keys are
-lengthened, each by its own parent folders, one at a time, until they differ (``cat/0.png``,
-``dog/0.png``); keys that are already unique are left as they are.
+An input's identity is its path inside the folder (or bucket prefix) argument it was found under, or
+its name when it was given directly, plus its row in a multi-row array: short, and the same whatever
+the working directory or the spelling of the path (sweeps seed each sample's noise with it). Two
+different files can have the same one - ``val/cat/0.png`` and ``val/dog/0.png`` given one by one by
+a shell's glob are both ``0.png``, two folders of one layout give ``cat/0.png`` twice - and then a
+profile's sources, a labels table and outliers cannot tell them apart, and a sweep gives them the
+same noise. The run says so in one line, with the fix: give the folder above them, so that each is
+known by its path inside it.
 """
 
 from __future__ import annotations
@@ -15,34 +16,32 @@ import os
 from collections import defaultdict
 from pathlib import Path
 
-__all__ = ["unique_keys"]
+__all__ = ["shared_identities", "identity_note"]
 
 
-def _parts(f) -> tuple[str, ...]:
-    """The location of a local file (absolute, ``..`` and ``.`` folded) or of an object (its URL
-    after the scheme), as path components."""
+def _location(f) -> str:
+    """Where a file is (absolute, ``..`` and ``.`` folded) or an object (its URL)."""
     if isinstance(f, (str, os.PathLike)):
-        return Path(os.path.abspath(f)).parts[1:]
-    url = str(f)
-    return tuple(p for p in url.split("://", 1)[-1].split("/") if p)
+        return os.path.abspath(f)
+    return str(f)
 
 
-def unique_keys(found: list[tuple[object, str]]) -> list[tuple[object, str]]:
-    """``found`` (``(file, key)`` pairs, in order) with keys shared by different files lengthened
-    by their parent folders until no two different files share one; the same file listed twice
-    keeps one key."""
-    keys = [k for _, k in found]
-    if len(set(keys)) == len(keys):
-        return found
-    parts = [_parts(f) for f, _ in found]
-    while True:
-        where = defaultdict(set)
-        for k, p in zip(keys, parts):
-            where[k].add(p)
-        shared = {k for k, places in where.items() if len(places) > 1}
-        longer = [("/".join(p[-(k.count("/") + 2):]) if k in shared and k.count("/") + 1 < len(p) else k)
-                  for k, p in zip(keys, parts)]
-        if longer == keys:  # nothing left to lengthen (one path ends another): as unique as they get
-            break
-        keys = longer
-    return [(f, k) for (f, _), k in zip(found, keys)]
+def shared_identities(found: list[tuple[object, str]]) -> dict[str, list[object]]:
+    """``{identity: files}`` for every identity that different files share (the same file listed
+    twice shares nothing), in input order."""
+    where: dict[str, dict[str, object]] = defaultdict(dict)
+    for f, key in found:
+        where[key].setdefault(_location(f), f)
+    return {key: list(places.values()) for key, places in where.items() if len(places) > 1}
+
+
+def identity_note(found: list[tuple[object, str]]) -> str | None:
+    """One line on the identities that different inputs share, and the fix; None when none do."""
+    shared = shared_identities(found)
+    if not shared:
+        return None
+    key, files = next(iter(shared.items()))
+    more = f" and {len(shared) - 1} more identit{'y' if len(shared) == 2 else 'ies'}" if len(shared) > 1 else ""
+    shown = ", ".join(str(Path(str(f))) if isinstance(f, (str, os.PathLike)) else str(f) for f in files[:3])
+    return (f"note: {len(files)} inputs share the identity {key} ({shown}){more}: sources, labels and sweep noise "
+            "cannot tell them apart; give the folder above them, so that each is known by its path inside it")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
 
@@ -49,6 +49,7 @@ class InputSet:
     list_digest: str = ""  # what the whole input list is: identity keys and sizes, or the array's bytes
     first_audio: Path | None = None  # the whole list's first WAV file (its rate is the run's by default)
     labels: object = None  # labels given one per file, as a table by identity (else the run's rule)
+    notes: list = field(default_factory=list)  # one line each for the user (inputs that share an identity)
 
     @property
     def paths(self) -> list[Path] | None:
@@ -326,8 +327,11 @@ def open_inputs(inputs, spec, shard: tuple[int, int] | None, labels=None) -> Inp
     files = [f for f, _ in found]
     part = shard_slice(len(found), shard)
     mine = FileList(files[part], [k for _, k in found[part]])
+    from ..files.keys import identity_note
+
+    note = identity_note(found)
     return InputSet(mine, None, has_images, len(files), digest, first_audio,
-                    _per_file(labels, mine.keys, part.start, len(files)))
+                    _per_file(labels, mine.keys, part.start, len(files)), [note] if note else [])
 
 
 def _per_file(labels, keys: list[str], start: int, total: int):

@@ -367,8 +367,8 @@ def discover_inputs(paths: list[str | os.PathLike]) -> list[Path]:
 def discover_keyed(paths: list[str | os.PathLike]) -> list[tuple[Path, str]]:
     """``(file, key)`` of every input file under ``paths``, sorted per argument. The key is the
     file's identity independent of how the path was typed: its path inside the folder argument it
-    was found under (``cats/1.png``), or the name of a file given directly (``x.npy``); keys that
-    different files share are lengthened by their parent folders until they differ (files.keys).
+    was found under (``cats/1.png``), or the name of a file given directly (``x.npy``); different
+    files may share one (files.keys says so).
 
     Entries that cannot be read (broken links, FIFOs, unreadable subfolders) are kept in the list:
     reading them fails with a reason, so a run lists them as skipped. Raises InputDataError for a
@@ -401,9 +401,7 @@ def discover_keyed(paths: list[str | os.PathLike]) -> list[tuple[Path, str]]:
             found.extend((f, f.relative_to(p).as_posix()) for f in files)
         else:
             found.append((p, p.name))
-    from ..files.keys import unique_keys
-
-    return unique_keys(found)  # type: ignore[return-value]
+    return found
 
 
 def check_readable(path: Path) -> None:

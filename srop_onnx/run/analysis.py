@@ -157,6 +157,8 @@ def run_analysis(model, inputs, measure: Measurement, how: Execution, hooks: Hoo
     for note in plan.notes:
         hooks.notify(note)
     inputs = open_inputs(inputs, plan.spec, how.shard, how.labels)
+    for note in inputs.notes:
+        hooks.notify(note)
     inputs.adopt_audio_rate(plan)
     settings = inputs.settings(plan, measure)
     run = RunState(plan, measure, keep_bins=how.keep_bins, direct=inputs.direct is not None,

@@ -296,6 +296,8 @@ def run_sweep(model, inputs, measure: Measurement, how: Execution, plan: SweepPl
     model_plan = plan_model(load_stage(model), measure, inputs=inputs)
     perturb = load_blend(plan.perturb, model_plan) if isinstance(plan.perturb, (str, Path)) else plan.perturb
     source = open_inputs(inputs, model_plan.spec, how.shard)
+    for note in source.notes:
+        hooks.notify(note)
     source.adopt_audio_rate(model_plan)
     output = _default_output(model_plan.loaded.proto, plan.output)
     tally = _level_runs(model_plan, measure, source.direct is not None, plan, output)
