@@ -393,6 +393,8 @@ class Tracker:
     def _inputs(self, plan: ModelPlan) -> _Decoded:
         if self._decoded is None:
             self._decoded = _decode(plan, self.inputs, self.how)
+            for note in self._decoded.inputset.notes:  # inputs that share an identity
+                self.hooks.notify(note)
         elif plan.spec != self._decoded.plan.spec:
             raise UsageError(f"{plan.loaded.path}: input {plan.spec.name} {plan.spec.shape} differs from the first "
                              f"checkpoint's {self._decoded.plan.spec.name} {self._decoded.plan.spec.shape}")

@@ -65,3 +65,11 @@ def test_files_given_one_by_one_from_class_folders_are_told_and_keep_their_names
     notes: list[str] = []
     srop_onnx.analyze(EXAMPLE, classes, notify=notes.append)  # the folder above them: nothing to say
     assert not any("share the identity" in n for n in notes)
+
+
+def test_a_track_over_inputs_that_share_an_identity_says_so_once(classes, tmp_path):
+    files = [str(classes / "cat" / "0.png"), str(classes / "dog" / "0.png")]
+    result = CliRunner().invoke(main, ["track", str(EXAMPLE), "--inputs", files[0], "--inputs", files[1],
+                                       "-o", str(tmp_path / "track")])
+    assert result.exit_code == 0, result.output
+    assert result.output.count("note: 2 inputs share the identity 0.png") == 1
