@@ -69,7 +69,7 @@ def test_files_given_one_by_one_from_class_folders_are_told_and_keep_their_names
 
 def test_a_track_over_inputs_that_share_an_identity_says_so_once(classes, tmp_path):
     files = [str(classes / "cat" / "0.png"), str(classes / "dog" / "0.png")]
-    result = CliRunner().invoke(main, ["track", str(EXAMPLE), "--inputs", files[0], "--inputs", files[1],
+    result = CliRunner().invoke(main, ["track", str(EXAMPLE), "--steps", "3", "--inputs", files[0], "--inputs", files[1],
                                        "-o", str(tmp_path / "track")])
     assert result.exit_code == 0, result.output
     assert result.output.count("note: 2 inputs share the identity 0.png") == 1
