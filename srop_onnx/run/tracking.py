@@ -273,6 +273,9 @@ class Tracker:
         n = len(self._steps)
         return f"<Tracker {self.out if self.out is not None else 'in memory'}: {n} step{'' if n == 1 else 's'}{last}>"
 
+    def _repr_html_(self) -> str | None:  # a notebook shows the track so far (its repr before the first step)
+        return self.track()._repr_html_() if self._index is not None else None
+
     def _storing(self):
         """This Tracker's ``storage_options`` for the calls inside (URLs of the track or inputs)."""
         from ..files.remote import using_storage_options

@@ -154,9 +154,10 @@ def test_sweeps_and_the_tracker_take_images_in_memory(tmp_path):
     assert _layers(again.points[1].profile) == _layers(a.points[1].profile)  # noise seeded by image[i]
     assert _layers(a.points[1].profile) != _layers(a.points[0].profile)
     tracker = srop_onnx.Tracker(tmp_path / "track", images)
-    assert repr(tracker) == f"<Tracker {tmp_path / 'track'}: 0 steps>"
+    assert repr(tracker) == f"<Tracker {tmp_path / 'track'}: 0 steps>" and tracker._repr_html_() is None
     tracker.add(0, onnx.load(EXAMPLE))
     assert repr(tracker) == f"<Tracker {tmp_path / 'track'}: 1 step, last 0>"
+    assert tracker._repr_html_() == tracker.track()._repr_html_() and "<table" in tracker._repr_html_()
     track = srop_onnx.Track.load(tmp_path / "track")
     assert track.steps == [0] and _layers(track.profiles[0]) == _layers(_analyze(FILES[:4]))
 
