@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 from collections import defaultdict
-from pathlib import Path
 
 __all__ = ["shared_identities", "identity_note"]
 
@@ -42,6 +41,6 @@ def identity_note(found: list[tuple[object, str]]) -> str | None:
         return None
     key, files = next(iter(shared.items()))
     more = f" and {len(shared) - 1} more identit{'y' if len(shared) == 2 else 'ies'}" if len(shared) > 1 else ""
-    shown = ", ".join(str(Path(str(f))) if isinstance(f, (str, os.PathLike)) else str(f) for f in files[:3])
+    shown = ", ".join(map(str, files[:3]))
     return (f"note: {len(files)} inputs share the identity {key} ({shown}){more}: sources, labels and sweep noise "
             "cannot tell them apart; give the folder above them, so that each is known by its path inside it")

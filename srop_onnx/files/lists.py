@@ -97,7 +97,7 @@ def list_entries(raw) -> list[tuple[str, str]]:
         if is_url(e) or os.path.isabs(e):
             out.append((e, _key_under(e, base, remote)))
             continue
-        rel = posixpath.normpath(e.replace("\\", "/"))  # a list written on Windows reads anywhere
+        rel = _normal(e)  # a list written on Windows reads anywhere
         target = _url_join(base, rel) if remote else os.path.join(base, *rel.split("/"))
         out.append((target, entry_key(e)))
     return out
@@ -107,8 +107,13 @@ def entry_key(text: str) -> str:
     """The identity of a relative entry as written (a list's line, a labels table's path): ``/``
     separators, ``.`` and ``..`` folded (``./cat/0.png`` is ``cat/0.png``); one above the list's
     folder by its name."""
-    key = posixpath.normpath(text.strip().replace("\\", "/"))
+    key = _normal(text)
     return posixpath.basename(key) if key == ".." or key.startswith("../") else key
+
+
+def _normal(text: str) -> str:
+    """A relative path as written, with ``/`` separators and ``.`` and ``..`` folded."""
+    return posixpath.normpath(text.strip().replace("\\", "/"))
 
 
 def _url_join(base: str, rel: str) -> str:

@@ -192,6 +192,14 @@ def in_memory(inputs):
     return InMemory("arrays", tuple(arrays))
 
 
+def held_in_memory(inputs) -> bool:
+    """Whether inputs as :func:`in_memory` gives them are held in memory (an array, a list of images
+    or arrays) rather than named (paths, URLs, lists of inputs, a listing)."""
+    from .memory import InMemory
+
+    return isinstance(inputs, (np.ndarray, InMemory))
+
+
 def _kind(x) -> str:
     """How a message names a value: its type."""
     return "None" if x is None else f"a value of type {type(x).__name__}"
@@ -200,7 +208,7 @@ def _kind(x) -> str:
 def _first_npz(inputs):
     """The first .npz among the input arguments or a :class:`Listing`, or None."""
     inputs = in_memory(inputs)
-    if not isinstance(inputs, (list, str, bytes, os.PathLike, Listing)):
+    if held_in_memory(inputs):
         return None
     if isinstance(inputs, Listing):
         files = [f for f, _ in inputs.entries]

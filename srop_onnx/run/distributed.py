@@ -210,10 +210,10 @@ def ray_analysis(model, inputs, measure, how, hooks: Hooks = Hooks(), *, shards:
 def _files_or_memory(inputs, parts: str | None):
     """The inputs as a run takes them (:func:`~srop_onnx.inputs.inputset.in_memory`); parts are kept
     for runs over files only."""
-    from ..inputs.inputset import in_memory
+    from ..inputs.inputset import held_in_memory, in_memory
 
     inputs = in_memory(inputs)
-    if parts is not None and not isinstance(inputs, (list, str, bytes, os.PathLike)):
+    if parts is not None and held_in_memory(inputs):
         raise UsageError("--parts keeps the parts of a run over files; inputs in memory have nothing to resume")
     return inputs
 
@@ -261,9 +261,10 @@ def _where(p):
 def _task_inputs(inputs, n: int) -> list:
     """Each task's inputs: an array goes whole (each task takes its rows); files and objects are
     listed once, here, and each task gets its slice of the listing."""
-    if not isinstance(inputs, (list, str, bytes, os.PathLike)):  # in memory
+    from ..inputs.inputset import held_in_memory, shard_listings
+
+    if held_in_memory(inputs):
         return [inputs] * n
-    from ..inputs.inputset import shard_listings
 
     paths = [_where(p) for p in ([inputs] if isinstance(inputs, (str, os.PathLike)) else inputs)]
     return shard_listings(paths, n)

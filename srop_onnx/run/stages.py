@@ -73,23 +73,24 @@ def exported(model, inputs, example=None):
     from ..model.frameworks import framework_of, to_onnx
     from ..model.modelio import LoadedModel, as_loaded
 
-    if isinstance(model, LoadedModel) or framework_of(model) == "onnx":
+    kind = "onnx" if isinstance(model, LoadedModel) else framework_of(model)
+    if kind == "onnx":
         return model
     if example is None and inputs is not None:
         from ..inputs.inputset import in_memory
 
         batch = in_memory(inputs)
         example = batch[:1] if isinstance(batch, np.ndarray) else None
-    if example is None and framework_of(model) == "torch":
+    if example is None and kind == "torch":
         raise UsageError("a torch.nn.Module is exported to ONNX from an example batch: give inputs as one array "
                          "batch, or example= (e.g. torch.zeros(1, 3, 224, 224)); or export it yourself "
                          "(torch.onnx.export) and give the .onnx file")
-    if framework_of(model) == "torch" and isinstance(example, np.ndarray):
+    if kind == "torch" and isinstance(example, np.ndarray):
         import torch
 
         weight = next(iter(model.parameters()), None)  # NumPy's float64 (or pixels) in the weights' type
         example = torch.from_numpy(np.ascontiguousarray(example)).to(torch.float32 if weight is None else weight.dtype)
-    data, _kind = to_onnx(model, example)
+    data, _ = to_onnx(model, example)
     return as_loaded(data, f"{type(model).__name__}.onnx")
 
 
