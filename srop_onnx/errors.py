@@ -57,3 +57,52 @@ def memory_problem(exc: BaseException) -> bool:
         return True
     text = f"{type(exc).__name__} {exc}".lower()
     return any(w in text for w in _MEMORY_WORDS)
+
+
+# How messages spell an option: as the person wrote it. While a command runs (the CLI says so) that is the command
+# line's ``--batch-size 8``; from Python it is the keyword ``batch_size=8``.
+_COMMAND_LINE = [False]
+
+#: command-line options whose Python keyword is not the option's name with '-' as '_'
+_PYTHON_NAMES = {"input": "input_name", "all": "all_tensors", "storage-option": "storage_options",
+                 "no-baseline": "baseline=False", "kernels": "keep_bins", "ray-address": "address", "level": "levels",
+                 "example-shape": "example"}
+
+#: command-line options that Python has no keyword for (a file the command writes: Python has methods)
+_COMMAND_LINE_ONLY = {"json", "csv", "junit", "plot", "report", "profiles", "copy", "quiet", "verbose", "debug",
+                      "against", "no-peaks", "vs-random"}
+
+_NO_VALUE = object()
+
+
+def spell_for_command_line(on: bool = True) -> None:
+    """While a command runs, messages name its options (``--kappa``) instead of Python's keywords (``kappa``)."""
+    _COMMAND_LINE[0] = on
+
+
+def on_command_line() -> bool:
+    """True while a command runs (messages then spell options as the command line does)."""
+    return _COMMAND_LINE[0]
+
+
+def option(name: str, cli: object = _NO_VALUE, py: object = _NO_VALUE) -> str:
+    """Option ``name`` (its command-line name, without ``--``) spelled for the person reading the message.
+
+    On the command line ``--name`` (with ``cli``, ``--name CLI``); from Python the keyword,
+    ``name`` (with a value, ``name=PY``: ``py`` as written, else ``cli``'s ``repr``). An option
+    Python has no keyword for (``--json``) is spelled as on the command line.
+    """
+    if _COMMAND_LINE[0] or name in _COMMAND_LINE_ONLY:
+        return f"--{name}" if cli is _NO_VALUE else f"--{name} {cli}"
+    keyword = _PYTHON_NAMES.get(name, name.replace("-", "_"))
+    if py is not _NO_VALUE:
+        return f"{keyword}={py}"
+    return keyword if cli is _NO_VALUE else f"{keyword}={cli!r}"
+
+
+def spell(where: str) -> str:
+    """``where`` as :func:`option` spells it when it is an option's command-line name (``"--limit"``);
+    anything else (a path, ``"track folder"``) as it is."""
+    if where.startswith("--") and " " not in where:
+        return option(where[2:])
+    return where

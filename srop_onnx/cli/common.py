@@ -15,7 +15,7 @@ from typing import NamedTuple
 import click
 
 from .._version import version
-from ..errors import SropError, UsageError
+from ..errors import SropError, UsageError, spell_for_command_line
 
 EXIT_DRIFT = 1  # check: a layer drifted
 EXIT_USAGE = 2  # a bad model, input, option or file: one line naming it
@@ -122,12 +122,10 @@ class _Group(click.Group):
         """Run with guarded standard streams: a full or closed standard output is an output error
         (exit 2, one line on standard error when it is open) once the command has done its work;
         a command that exits otherwise keeps its own code (1 for drift, say)."""
-        from ..files.remote import from_command_line
-
         out, err = _Stream(sys.stdout), _Stream(sys.stderr)
         saved = sys.stdout, sys.stderr
         sys.stdout, sys.stderr = out, err
-        from_command_line()  # messages name --storage-option, not Python's storage_options=
+        spell_for_command_line()  # messages name --kappa, not Python's kappa=
         try:
             super().main(*args, **kwargs)
         except SystemExit as exc:
@@ -140,7 +138,7 @@ class _Group(click.Group):
             raise SystemExit(code) from None
         finally:
             sys.stdout, sys.stderr = saved
-            from_command_line(False)
+            spell_for_command_line(False)
 
     def invoke(self, ctx):
         from ..run.signals import Terminated

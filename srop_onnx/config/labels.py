@@ -20,7 +20,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Mapping
 
-from ..errors import InputDataError, UsageError
+from ..errors import InputDataError, UsageError, spell
 
 __all__ = ["LabelRule", "label_rule", "label_text", "MAX_LABEL_FILE_BYTES"]
 
@@ -89,11 +89,11 @@ def label_rule(value, option: str = "--labels") -> LabelRule | None:
         if text.startswith("npz:"):
             key = text[4:]
             if not key or "/" in key:
-                raise UsageError(f"{option} npz:KEY names the .npz array that holds the labels (e.g. npz:y), got {text!r}")
+                raise UsageError(f"{spell(option)}: npz:KEY names the .npz array that holds the labels (e.g. npz:y), got {text!r}")
             return LabelRule("npz", key=key, where=text)
         if text.lower().endswith(".csv") or os.path.exists(text) or "://" in text:
             return LabelRule("table", table=_read_table(text), where=text)
-        raise UsageError(f"{option} takes 'folders', a CSV file (columns path,label) or npz:KEY; got {text!r} "
+        raise UsageError(f"{spell(option)} takes 'folders', a CSV file (columns path,label) or npz:KEY; got {text!r} "
                          "(no such file)")
     if isinstance(value, Mapping):
         return LabelRule("table", table={str(k): label_text(v) for k, v in value.items()}, where="a mapping")

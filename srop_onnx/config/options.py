@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 import numbers
 
-from ..errors import UsageError
+from ..errors import UsageError, option, spell
 
 __all__ = ["parse_size", "parse_shard", "parse_bytes", "check_seed", "check_whole", "MAX_BYTES"]
 
@@ -19,11 +19,11 @@ def parse_size(text: str | None) -> tuple[int, int] | None:
     try:
         vals = [int(p) for p in parts]
     except ValueError:
-        raise UsageError(f"--size must look like 224 or 224x320 (H x W), got {text!r}") from None
+        raise UsageError(f"{option('size')} must look like 224 or 224x320 (H x W), got {text!r}") from None
     if len(vals) == 1:
         vals = vals * 2
     if len(vals) != 2 or min(vals) < 2:
-        raise UsageError(f"--size must look like 224 or 224x320 (H x W), got {text!r}")
+        raise UsageError(f"{option('size')} must look like 224 or 224x320 (H x W), got {text!r}")
     return (vals[0], vals[1])
 
 
@@ -35,9 +35,9 @@ def parse_shard(text: str | None) -> tuple[int, int] | None:
     try:
         i, n = (int(v) for v in str(text).split("/"))
     except ValueError:
-        raise UsageError(f"--shard must look like I/N (e.g. 2/7), got {text!r}") from None
+        raise UsageError(f"{option('shard')} must look like I/N (e.g. 2/7), got {text!r}") from None
     if not (n >= 1 and 1 <= i <= n):
-        raise UsageError(f"--shard {text}: need 1 <= I <= N")
+        raise UsageError(f"{option('shard', text)}: need 1 <= I <= N")
     return (i, n)
 
 
@@ -52,9 +52,9 @@ def parse_bytes(text: str | None, option: str = "--max-memory") -> int | None:
     try:
         value = float(num) * units[t[len(num):]]
     except (ValueError, KeyError):
-        raise UsageError(f"{option} must look like 2GB, 512MiB or a number of bytes, got {text!r}") from None
+        raise UsageError(f"{spell(option)} must look like 2GB, 512MiB or a number of bytes, got {text!r}") from None
     if not math.isfinite(value) or value < 1 or value > MAX_BYTES:
-        raise UsageError(f"{option} must be a finite size from 1 byte to 8 EiB, got {text!r}")
+        raise UsageError(f"{spell(option)} must be a finite size from 1 byte to 8 EiB, got {text!r}")
     return int(value)
 
 
@@ -65,7 +65,7 @@ MAX_BYTES = 2**63 - 1
 def check_seed(seed, option: str = "--seed") -> int:
     """A seed is a whole number >= 0, used whole (never cut to 32 bits)."""
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or int(seed) < 0:
-        raise UsageError(f"{option} must be a whole number >= 0, got {seed!r}")
+        raise UsageError(f"{spell(option)} must be a whole number >= 0, got {seed!r}")
     return int(seed)
 
 
@@ -76,7 +76,7 @@ def check_whole(value, option: str, low: int = 1, high: int = 2**63 - 1) -> int 
         return None
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         if not (isinstance(value, float) and value.is_integer()):
-            raise UsageError(f"{option} must be a whole number from {low} to {high}, got {value!r}")
+            raise UsageError(f"{spell(option)} must be a whole number from {low} to {high}, got {value!r}")
     if not low <= int(value) <= high:
-        raise UsageError(f"{option} must be a whole number from {low} to {high}, got {value!r}")
+        raise UsageError(f"{spell(option)} must be a whole number from {low} to {high}, got {value!r}")
     return int(value)

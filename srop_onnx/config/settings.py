@@ -25,7 +25,7 @@ import numpy as np
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
-from ..errors import UsageError
+from ..errors import UsageError, option, spell
 
 __all__ = [
     "UNITS",
@@ -57,9 +57,9 @@ def _check_fraction(value, option: str, what: str = "") -> float:
     try:
         number = float(value)
     except (TypeError, ValueError):
-        raise UsageError(f"{option} must be a number in (0, 1]{what}, got {value!r}") from None
+        raise UsageError(f"{spell(option)} must be a number in (0, 1]{what}, got {value!r}") from None
     if not (0.0 < number <= 1.0):
-        raise UsageError(f"{option} must be in (0, 1]{what}, got {value}")
+        raise UsageError(f"{spell(option)} must be in (0, 1]{what}, got {value}")
     return number
 
 
@@ -69,11 +69,11 @@ def _check_stats(values, option: str) -> tuple[float, ...] | None:
     try:
         out = tuple(float(v) for v in values)
     except (TypeError, ValueError):
-        raise UsageError(f"{option} expects numbers, got {values!r}") from None
+        raise UsageError(f"{spell(option)} expects numbers, got {values!r}") from None
     if not out or not all(math.isfinite(v) for v in out):
-        raise UsageError(f"{option} expects finite numbers, got {values!r}")
+        raise UsageError(f"{spell(option)} expects finite numbers, got {values!r}")
     if option == "--std" and any(v <= 0 for v in out):
-        raise UsageError(f"--std values must be > 0 (they divide the pixels), got {values!r}")
+        raise UsageError(f"{spell(option)} values must be > 0 (they divide the pixels), got {values!r}")
     return out
 
 
@@ -83,7 +83,7 @@ def _check_regex(layers: str | None) -> str | None:
     try:
         re.compile(layers)
     except re.error as exc:
-        raise UsageError(f"--layers: invalid regular expression {layers!r} ({exc})") from exc
+        raise UsageError(f"{option('layers')}: invalid regular expression {layers!r} ({exc})") from exc
     return layers
 
 
@@ -124,15 +124,15 @@ class Measurement:
         put = object.__setattr__
         put(self, "kappa", _check_fraction(self.kappa, "--kappa"))
         if self.units not in UNITS:
-            raise UsageError(f"--units must be 'band' or 'input', got {self.units!r}")
+            raise UsageError(f"{option('units')} must be 'band' or 'input', got {self.units!r}")
         put(self, "ops", tuple(self.ops) if self.ops else None)
         put(self, "layers", _check_regex(self.layers))
         if self.layout is not None:
             if str(self.layout).upper() not in LAYOUTS:
-                raise UsageError(f"--layout must be one of {', '.join(LAYOUTS)}, got {self.layout!r}")
+                raise UsageError(f"{option('layout')} must be one of {', '.join(LAYOUTS)}, got {self.layout!r}")
             put(self, "layout", str(self.layout).upper())
         if self.preprocess is not None and self.preprocess not in PRESET_NAMES:
-            raise UsageError(f"--preprocess must be one of {', '.join(PRESET_NAMES)}, got {self.preprocess!r}")
+            raise UsageError(f"{option('preprocess')} must be one of {', '.join(PRESET_NAMES)}, got {self.preprocess!r}")
         put(self, "mean", _check_stats(self.mean, "--mean"))
         put(self, "std", _check_stats(self.std, "--std"))
         if self.crop is not None:
@@ -143,7 +143,7 @@ class Measurement:
         put(self, "tf32", bool(self.tf32))
         if self.sample_rate is not None:
             if not isinstance(self.sample_rate, (int, np.integer)) or int(self.sample_rate) < 1:
-                raise UsageError(f"--sample-rate must be a whole number of Hz >= 1, got {self.sample_rate!r}")
+                raise UsageError(f"{option('sample-rate')} must be a whole number of Hz >= 1, got {self.sample_rate!r}")
             put(self, "sample_rate", int(self.sample_rate))
 
     @property
@@ -207,9 +207,9 @@ def _check_batch(batch_size) -> "int | str | None":
     try:
         value = int(batch_size)
     except (TypeError, ValueError, OverflowError):
-        raise UsageError(f"--batch-size must be a number >= 1 or 'auto', got {batch_size!r}") from None
+        raise UsageError(f"{option('batch-size')} must be a number >= 1 or 'auto', got {batch_size!r}") from None
     if not 1 <= value <= MAX_BATCH:
-        raise UsageError(f"--batch-size must be from 1 to {MAX_BATCH} or 'auto', got {batch_size}")
+        raise UsageError(f"{option('batch-size')} must be from 1 to {MAX_BATCH} or 'auto', got {batch_size}")
     return value
 
 
@@ -228,7 +228,7 @@ def _check_size(size) -> tuple[int, int]:
     except (TypeError, ValueError, OverflowError):
         hw = ()
     if len(hw) != 2 or min(hw) < 2:
-        raise UsageError(f"--size must be H x W with both sides >= 2, got {size!r}")
+        raise UsageError(f"{option('size')} must be H x W with both sides >= 2, got {size!r}")
     return hw  # type: ignore[return-value]
 
 
@@ -242,9 +242,9 @@ def _check_shard(shard) -> tuple[int, int] | None:
     try:
         i, n = (int(v) for v in shard)
     except (TypeError, ValueError, OverflowError):
-        raise UsageError(f"--shard must be (I, N), got {shard!r}") from None
+        raise UsageError(f"{option('shard')} must be (I, N), got {shard!r}") from None
     if not (n >= 1 and 1 <= i <= n):
-        raise UsageError(f"--shard {i}/{n}: need 1 <= I <= N")
+        raise UsageError(f"{option('shard', f'{i}/{n}', py=(i, n))}: need 1 <= I <= N")
     return (i, n)
 
 
@@ -298,7 +298,7 @@ class Execution:
         put(self, "labels", label_rule(self.labels))
         provider = (self.provider or os.environ.get("SROP_ONNX_PROVIDER") or "auto").lower()
         if provider not in PROVIDERS:
-            where = "--provider" if self.provider else "SROP_ONNX_PROVIDER"
+            where = spell("--provider") if self.provider else "SROP_ONNX_PROVIDER"
             raise UsageError(f"{where} must be one of {', '.join(PROVIDERS)}, got {provider!r}")
         put(self, "provider", provider)
         put(self, "batch_size", _check_batch(self.batch_size))
@@ -315,9 +315,9 @@ class Execution:
         put(self, "memory_budget", check_whole(_bytes(self.memory_budget, "memory_budget"), "memory_budget", 1,
                                                MAX_BYTES))
         if self.limit is not None and self.shard is not None:
-            raise UsageError("--limit and --shard cannot be combined (shards slice the whole input list)")
+            raise UsageError(f"{option('limit')} and {option('shard')} cannot be combined (shards slice the whole input list)")
         if self.checkpoint is not None and self.keep_bins:
-            raise UsageError("--kernels cannot be combined with --checkpoint: checkpoints keep statistics, "
+            raise UsageError(f"{option('kernels')} cannot be combined with {option('checkpoint')}: checkpoints keep statistics, "
                              "not per-map bins")
 
     @property

@@ -10,7 +10,7 @@
 
 from __future__ import annotations
 
-from ..errors import OutputError, UsageError
+from ..errors import OutputError, UsageError, spell
 from .remote import _bucket_of, _call, _filesystem, _is_http, _why
 
 __all__ = ["write_bytes", "check_output_url", "check_output_urls"]
@@ -111,4 +111,4 @@ def check_output_urls(named: dict) -> None:
         try:
             check_output_url(str(url))
         except OutputError as exc:
-            raise OutputError(f"{what} {exc}") from None
+            raise OutputError(f"{spell(what)} {exc}") from None

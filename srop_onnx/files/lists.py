@@ -21,7 +21,7 @@ import posixpath
 import sys
 from pathlib import Path
 
-from ..errors import InputDataError
+from ..errors import InputDataError, option
 
 __all__ = ["is_list_argument", "list_entries", "entry_key", "MAX_LIST_BYTES"]
 
@@ -69,7 +69,7 @@ def _entries(text: str, where: str) -> list[str]:
         header = [c.strip().lower() for c in rows[0]] if rows else []
         if "path" not in header:
             raise InputDataError(f"@{where}: a CSV list needs a header with a column named path (path,label as "
-                                 "--labels reads), got " + (", ".join(header[:5]) or "nothing"))
+                                 f"{option('labels')} reads), got " + (", ".join(header[:5]) or "nothing"))
         col = header.index("path")
         found = [r[col].strip() for r in rows[1:] if len(r) > col and r[col].strip()]
     else:

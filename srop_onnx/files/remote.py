@@ -25,11 +25,10 @@ import re
 from dataclasses import dataclass
 from typing import Iterator
 
-from ..errors import InputDataError, UsageError
+from ..errors import InputDataError, UsageError, on_command_line, option
 
 __all__ = ["is_url", "RemoteFile", "list_objects", "read_bytes", "set_storage_options",
-           "storage_options", "object_size", "exists", "is_remote", "local_path", "redacted", "using_storage_options",
-           "from_command_line"]
+           "storage_options", "object_size", "exists", "is_remote", "local_path", "redacted", "using_storage_options"]
 
 _URL = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]+)://")
 #: the extra that brings each protocol's filesystem
@@ -139,17 +138,8 @@ def restore_storage_options(saved: dict) -> None:
     _options.update(saved)
 
 
-_spelling = {"cli": False}
-
-
-def from_command_line(on: bool = True) -> None:
-    """While a command runs, messages name ``--storage-option KEY=VALUE`` (the command line)
-    instead of Python's ``storage_options={...}``."""
-    _spelling["cli"] = on
-
-
 def _hint(key: str) -> str:
-    return f"--storage-option {key}=..." if _spelling["cli"] else f"storage_options={{'{key}': ...}}"
+    return option("storage-option", f"{key}=...", py=f"{{'{key}': ...}}")
 
 
 @contextlib.contextmanager
@@ -210,7 +200,7 @@ def _filesystem(url: str):
     except ValueError as exc:
         raise UsageError(f"{url}: not a URL srop-onnx can read ({_clean(exc)})") from None
     except TypeError as exc:
-        raise UsageError(f"{url}: a --storage-option that {protocol}:// does not take ({_clean(exc)}); see "
+        raise UsageError(f"{url}: {'a --storage-option' if on_command_line() else 'a storage option'} that {protocol}:// does not take ({_clean(exc)}); see "
                          "docs/scale.md for the options") from None
     if protocol in ("s3", "s3a"):
         fs.retries = 1  # botocore's tries are the only ones: s3fs would retry a read timeout five times more
@@ -300,7 +290,7 @@ def _why(exc: BaseException, url: str) -> str:
         return "access denied (check the credentials in your environment or AWS profile)"
     unexpected = re.search(r"unexpected keyword argument '([^']+)'", text)
     if isinstance(exc, TypeError) and unexpected:
-        return f"--storage-option {unexpected.group(1)} is not an option of this storage; drop it (docs/scale.md)"
+        return f"{_hint(unexpected.group(1))}: not an option of this storage; drop it (docs/scale.md)"
     if "NoSuchBucket" in text or "bucket does not exist" in text.lower():
         return "no such bucket"
     if isinstance(exc, FileNotFoundError) or "NoSuchKey" in text or "Not Found" in text or re.search(r"\b404\b", text):

@@ -23,7 +23,7 @@ import tempfile
 from pathlib import Path
 from typing import Iterator
 
-from ..errors import OutputError
+from ..errors import OutputError, spell
 from .filetypes import ARRAY_SUFFIXES, IMAGE_SUFFIXES
 
 __all__ = ["STDOUT", "atomic_path", "atomic_write", "atomic_write_text", "atomic_write_bytes", "guard_outputs", "to_stdout",
@@ -394,6 +394,7 @@ def writable_file(opt: str, out: Path) -> None:
     should be there is a file or a broken symbolic link, or the folder it would be written in (or
     created under) is on a read-only file system or not writable. A device or a FIFO is written
     into as it is; a full disk can only show when the file is written."""
+    opt = spell(opt)
     # os.path's tests, not Path's: those raise on a folder one may not look into (EACCES, Python < 3.12)
     if os.path.exists(out) and not os.path.isfile(out):
         return
@@ -484,6 +485,7 @@ def _try_lock(fd: int) -> bool:
 def writable_folder(folder: Path, what: str) -> None:
     """Refuse, before any work, a folder that cannot be written: a file in its place, a read-only
     file system, no permission (the folder, or where it would be created)."""
+    what = spell(what)
     here = folder
     while not os.path.exists(here) and here != here.parent:  # os.path's: Path's raise on EACCES (< 3.12)
         here = here.parent

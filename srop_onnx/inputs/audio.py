@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from ..errors import InputDataError, UsageError
+from ..errors import InputDataError, UsageError, option
 from ..files.filetypes import AUDIO_SUFFIXES
 
 __all__ = ["AUDIO_SUFFIXES", "AudioPrep", "make_audio_prep", "audio_to_input"]
@@ -41,9 +41,9 @@ def make_audio_prep(spec, sample_rate: int | None, size: tuple[int, int] | None)
     static = spec.spatial[0] if spec.spatial else None
     length = int(static) if static else (int(size[0]) if size else None)
     if length is not None and length > MAX_LENGTH:
-        raise UsageError(f"--size {length}: waveforms longer than {MAX_LENGTH} samples are refused; cut them first")
+        raise UsageError(f"{option('size')} {length}: waveforms longer than {MAX_LENGTH} samples are refused; cut them first")
     if static and size and int(size[0]) != int(static):
-        raise UsageError(f"--size {size[0]} does not match the model's fixed input length {static}")
+        raise UsageError(f"{option('size')} {size[0]} does not match the model's fixed input length {static}")
     return AudioPrep(sample_rate, length)
 
 
@@ -52,7 +52,7 @@ def audio_to_input(rate: int, data: np.ndarray, spec, prep: AudioPrep, where: st
     sample for ``spec`` (no batch axis, model layout and dtype)."""
     if prep.sample_rate is not None and rate != prep.sample_rate:
         raise InputDataError(f"{where}: recorded at {rate} Hz, the run's rate is {prep.sample_rate} Hz "
-                             "(--sample-rate); resample it first, srop-onnx does not")
+                             f"({option('sample-rate')}); resample it first, srop-onnx does not")
     signal = data if data.ndim == 2 else data[:, None]  # (samples, channels)
     channels = 1 if spec.layout == "NL" else (spec.channels or 1)
     if channels == 1:
@@ -61,7 +61,7 @@ def audio_to_input(rate: int, data: np.ndarray, spec, prep: AudioPrep, where: st
         other = "NLC" if spec.layout == "NCL" else "NCL"
         raise InputDataError(f"{where}: has {signal.shape[1]} channel(s); model input '{spec.name}' "
                              f"{tuple(spec.shape)} read as {spec.layout} takes {channels}; if its channels are on the "
-                             f"other axis, pass --layout {other}")
+                             f"other axis, pass {option('layout', other)}")
     if prep.length is not None:
         if signal.shape[0] >= prep.length:
             signal = signal[: prep.length]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
 
@@ -48,7 +48,7 @@ class InputSet:
     total: int = 0  # inputs (files or array rows) in the whole list, before sharding
     list_digest: str = ""  # what the whole input list is: identity keys and sizes, or the array's bytes
     first_audio: Path | None = None  # the whole list's first WAV file (its rate is the run's by default)
-    labels: object = None  # labels given one per file, as a table by identity (else the run's rule)
+    labels: object = None  # labels given one per file, as a table by identity; in memory: the run's rule
     notes: list = field(default_factory=list)  # one line each for the user (inputs that share an identity)
 
     @property
@@ -155,11 +155,12 @@ def as_array(inputs):
 _INPUTS = "give image/array files, folders of them, an array batch, or a list of PIL images or arrays"
 
 
-def in_memory(inputs):
+def in_memory(inputs, limit: "int | None" = None):
     """Inputs as a run takes them: paths (a path, or a list of them), a :class:`Listing`, one array
     (a framework's tensor as NumPy), or :class:`~srop_onnx.inputs.memory.InMemory` for a list of PIL
-    images or of arrays and tensors; anything else is a :class:`UsageError`."""
-    from .memory import InMemory, is_pil_image
+    images or of arrays and tensors; anything else is a :class:`UsageError`. A data loader or data set
+    is read once, only as far as ``limit`` samples when that is given."""
+    from .memory import InMemory, is_pil_image, split_pairs, take
 
     inputs = as_array(inputs)
     if isinstance(inputs, np.ndarray) and inputs.ndim == 1 and inputs.dtype.kind in "USO":
@@ -168,9 +169,12 @@ def in_memory(inputs):
         return inputs
     if is_pil_image(inputs):  # one image, as one path is one file
         return InMemory("images", (inputs,))
-    if inputs is None or isinstance(inputs, dict) or not hasattr(inputs, "__iter__"):
+    iterable = hasattr(inputs, "__iter__")
+    if inputs is None or isinstance(inputs, dict) or not (iterable or hasattr(inputs, "__getitem__")
+                                                          and hasattr(inputs, "__len__")):
         raise UsageError(f"inputs: {_kind(inputs)} is not something to analyse; {_INPUTS}")
-    items = list(inputs)
+    items, targets = split_pairs(take(inputs, limit))
+    targets = None if targets is None else tuple(targets)
     kinds = ["paths" if isinstance(x, (str, bytes, os.PathLike)) else "PIL images" if is_pil_image(x) else "arrays"
              for x in items]
     if len(set(kinds)) > 1:
@@ -178,18 +182,18 @@ def in_memory(inputs):
         other = next(i for i, k in enumerate(kinds) if k != first)
         raise UsageError(f"inputs: a list of {first} with {kinds[other]} in it (inputs[{other}]: {_kind(items[other])}); "
                          "give one kind: paths, PIL images or arrays")
+    if items and kinds[0] == "paths" and targets is not None:
+        raise UsageError("inputs: (path, label) pairs; give the paths, and their classes as labels=[...] (one per "
+                         "path, in order)")
     if not items or kinds[0] == "paths":
         return items
     if kinds[0] == "PIL images":
-        return InMemory("images", tuple(items))
+        return InMemory("images", tuple(items), targets)
     arrays = [as_array(x) for x in items]
     for i, a in enumerate(arrays):
-        if isinstance(a, (tuple, list, dict)) and a:  # what a DataLoader yields: (input, target) or a dict
-            raise UsageError(f"inputs[{i}]: a {type(a).__name__} of {len(a)}, as a data loader yields batches with their "
-                             "targets; give the inputs alone: [x for x, _ in loader] (labels= for the targets)")
         if not isinstance(a, np.ndarray):
             raise UsageError(f"inputs[{i}]: {_kind(a)} is not something to analyse; {_INPUTS}")
-    return InMemory("arrays", tuple(arrays))
+    return InMemory("arrays", tuple(arrays), targets)
 
 
 def held_in_memory(inputs) -> bool:
@@ -315,12 +319,14 @@ def open_inputs(inputs, spec, shard: tuple[int, int] | None, labels=None) -> Inp
     from .memory import InMemory
 
     inputs = in_memory(inputs)
-    if isinstance(inputs, InMemory) and inputs.kind == "images":
-        return _image_set(inputs.items, shard, labels)
     if isinstance(inputs, InMemory):
+        labels, notes = _targets(inputs, spec, labels)  # the run's rule: the one given, else their targets'
+        if inputs.kind == "images":
+            return replace(_image_set(inputs.items, shard, labels), labels=labels, notes=notes)
         from .memory import stack_arrays
 
-        inputs = stack_arrays(inputs.items, spec, check_array)
+        batch = stack_arrays(inputs.items, spec, check_array)
+        return replace(_array_set(batch, spec, shard, labels), labels=labels, notes=notes)
     if isinstance(inputs, np.ndarray):
         return _array_set(inputs, spec, shard, labels)
     if isinstance(inputs, Listing):
@@ -340,6 +346,19 @@ def open_inputs(inputs, spec, shard: tuple[int, int] | None, labels=None) -> Inp
     note = identity_note(found)
     return InputSet(mine, None, has_images, len(files), digest, first_audio,
                     _per_file(labels, mine.keys, part.start, len(files)), [note] if note else [])
+
+
+def _targets(held, spec, labels) -> tuple:
+    """The label rule of in-memory inputs: ``labels`` as given, else the classes a data loader or data
+    set gave with them (their targets), when those are one per sample; and a note when they are not."""
+    if labels is not None or held.targets is None:
+        return labels, []
+    from ..config.labels import label_rule
+    from .memory import target_labels
+
+    rows = [1 if held.kind == "images" or np.ndim(a) == spec.rank - 1 else len(a) for a in held.items]
+    classes, note = target_labels(held, rows)
+    return (None, [note]) if classes is None else (label_rule(classes), [])
 
 
 def _per_file(labels, keys: list[str], start: int, total: int):

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import ModelError, UsageError
+from ..errors import ModelError, UsageError, option
 
 __all__ = ["feed_candidates", "InputSpec", "LAYOUT_RANKS", "detect_layout", "dtype_name", "input_spec"]
 
@@ -146,7 +146,7 @@ def _main_input(inputs: list, states: set[str] = frozenset(), named=None):
     if chosen:
         return chosen[0]
     names = ", ".join(i.name for i in inputs)
-    raise UsageError(f"model has several inputs ({names}); choose the one to feed with --input NAME")
+    raise UsageError(f"model has several inputs ({names}); choose the one to feed with {option('input', 'NAME')}")
 
 
 #: dim names that say an axis is time (a sequence's length), whatever its size
@@ -208,7 +208,7 @@ def input_spec(model, name: str | None = None, layout: str | None = None, named=
         match = [i for i in inputs if i.name == name]
         if not match:
             names = ", ".join(i.name for i in inputs)
-            raise UsageError(f"--input: model has no input '{name}'; its inputs are: {names}")
+            raise UsageError(f"{option('input')}: model has no input '{name}'; its inputs are: {names}")
         vi = match[0]
     shape = _dims(vi)
     elem = vi.type.tensor_type.elem_type
@@ -219,8 +219,8 @@ def input_spec(model, name: str | None = None, layout: str | None = None, named=
     lay = (layout or graph_layout(model, vi.name, len(shape), shape) or _time_axis_layout(vi)
            or detect_layout(shape)).upper()
     if lay not in LAYOUT_RANKS:
-        raise UsageError(f"--layout must be NCHW, NHWC, NCL, NLC, NHW, NL or NCDHW, got {layout!r}")
+        raise UsageError(f"{option('layout')} must be NCHW, NHWC, NCL, NLC, NHW, NL or NCDHW, got {layout!r}")
     if len(shape) != LAYOUT_RANKS[lay]:
-        raise UsageError(f"--layout {lay} does not fit input '{vi.name}' of rank {len(shape)}")
+        raise UsageError(f"{option('layout', lay)} does not fit input '{vi.name}' of rank {len(shape)}")
     return InputSpec(name=vi.name, shape=shape, dtype=np.dtype(_ONNX_TO_NUMPY[elem]).name, layout=lay,
                      batched=_batched_inputs(inputs, vi))

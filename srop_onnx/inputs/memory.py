@@ -17,18 +17,92 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import InputDataError
+from ..errors import InputDataError, UsageError
 from .samples import Sample, image_array
 
-__all__ = ["InMemory", "ImageRows", "is_pil_image", "images_digest"]
+__all__ = ["InMemory", "ImageRows", "is_pil_image", "images_digest", "split_pairs", "take"]
 
 
 @dataclass(frozen=True)
 class InMemory:
-    """A list of in-memory inputs: ``kind`` ``'images'`` (PIL images) or ``'arrays'`` (NumPy arrays)."""
+    """A list of in-memory inputs: ``kind`` ``'images'`` (PIL images) or ``'arrays'`` (NumPy arrays);
+    ``targets``: what a data loader or data set gave with each item (its class, or a batch of them)."""
 
     kind: str
     items: tuple
+    targets: "tuple | None" = None
+
+
+#: the keys under which a data set's rows (dicts: Hugging Face ``datasets``, ``transformers`` batches)
+#: hold the input and its class
+INPUT_KEYS = ("pixel_values", "image", "images", "img", "input", "inputs", "input_values", "x")
+TARGET_KEYS = ("label", "labels", "target", "targets", "y")
+
+
+def take(source, limit: "int | None" = None) -> list:
+    """The items of a list, a data loader or a data set (read by index when it has no ``__iter__``,
+    as PyTorch's map-style ``Dataset``); with ``limit``, a loader is read only until its items hold
+    that many samples (a batch's count known from its targets, else counted as one: never too few)."""
+    if not hasattr(source, "__iter__"):
+        count = len(source) if limit is None else min(len(source), limit)
+        return [source[i] for i in range(count)]
+    if limit is None or isinstance(source, (list, tuple)):
+        return list(source)
+    out, rows = [], 0
+    for item in source:
+        out.append(item)
+        target = item[1] if isinstance(item, (tuple, list)) and len(item) == 2 else None
+        if isinstance(item, dict):
+            target = next((item[k] for k in TARGET_KEYS if k in item), None)
+        rows += len(target) if target is not None and np.ndim(target) == 1 else 1
+        if rows >= limit:
+            break
+    return out
+
+
+def split_pairs(items: list) -> "tuple[list, list | None]":
+    """Items as a data loader or a data set yields them, ``(input, target)`` pairs or dicts with an
+    input and a class (``{"pixel_values": ..., "labels": ...}``), as the inputs and their targets;
+    other items as they are, with no targets."""
+    if not items or not all(isinstance(x, (tuple, list, dict)) for x in items):
+        return items, None
+    inputs, targets = [], []
+    for i, item in enumerate(items):
+        if isinstance(item, dict):
+            x_key = next((k for k in INPUT_KEYS if k in item), None)
+            y_key = next((k for k in TARGET_KEYS if k in item), None)
+            if x_key is None:
+                raise UsageError(f"inputs[{i}]: a dict with keys {', '.join(map(str, list(item)[:8]))}, none of them an "
+                                 f"input ({', '.join(INPUT_KEYS)}); give the inputs alone: [row[KEY] for row in data]")
+            inputs.append(item[x_key])
+            targets.append(item.get(y_key) if y_key else None)
+        elif len(item) == 2:
+            inputs.append(item[0])
+            targets.append(item[1])
+        else:
+            raise UsageError(f"inputs[{i}]: a {type(item).__name__} of {len(item)}; give samples or batches, or the "
+                             "(input, target) pairs a data loader yields")
+    return inputs, (None if all(t is None for t in targets) else targets)
+
+
+def target_labels(held: InMemory, rows: "list[int]") -> "tuple[list | None, str | None]":
+    """One class per sample from ``held``'s targets (``rows``: how many samples each item holds), and a
+    note when they are not that (one-hot vectors, masks, boxes, items without one): then no labels."""
+    out: list = []
+    for t, n in zip(held.targets or (), rows):
+        if t is None:
+            return None, "some of the inputs came without a target; none is kept as a label (labels= gives the classes)"
+        if hasattr(t, "detach"):  # a torch tensor
+            t = t.detach().cpu().numpy()
+        t = np.asarray(t, dtype=object) if isinstance(t, str) else np.asarray(t)
+        if t.ndim == 0 and n == 1:
+            out.append(t.item())
+        elif t.ndim == 1 and len(t) == n:
+            out.extend(t.tolist())
+        else:
+            return None, (f"the inputs' targets are not one class per sample (shape {tuple(t.shape)} for {n} "
+                          "sample(s)); they are not kept as labels (labels= gives the classes)")
+    return out, None
 
 
 def is_pil_image(x) -> bool:
@@ -96,3 +170,17 @@ class ImageRows(Sequence):
 def stack_arrays(items: Sequence[np.ndarray], spec, check) -> np.ndarray:
     """One batch of in-memory arrays, each a sample or a batch of them (``check``: samples.check_array)."""
     return np.concatenate([check(a, spec, f"inputs[{i}]") for i, a in enumerate(items)])
+
+
+def first_batch(held: InMemory) -> "np.ndarray | None":
+    """The first sample of in-memory arrays as a batch of one (an exporter's example), where its shape
+    or its target says whether the first item is one sample or a batch: None when neither does."""
+    if held.kind != "arrays" or not held.items:
+        return None
+    first = held.items[0]
+    target = None if held.targets is None else held.targets[0]
+    if target is not None and np.ndim(target) == 0:
+        return first[None]
+    if target is not None and np.ndim(target) == 1 and len(target) == len(first) or first.ndim >= 4:
+        return first[:1]
+    return None

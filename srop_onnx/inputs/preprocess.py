@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from ..errors import UsageError
+from ..errors import UsageError, option
 from .inputspec import InputSpec
 
 __all__ = ["PRESETS", "Preprocess", "make_preprocess", "image_to_input"]
@@ -76,11 +76,11 @@ def make_preprocess(
     if preset is None:
         preset = "imagenet" if channels == 3 else "unit"
     if preset not in PRESETS:
-        raise UsageError(f"--preprocess must be one of {', '.join(PRESETS)}, got {preset!r}")
+        raise UsageError(f"{option('preprocess')} must be one of {', '.join(PRESETS)}, got {preset!r}")
     p = PRESETS[preset]
     static = spec.spatial
     if size is not None and max(size) > MAX_IMAGE_SIDE:
-        raise UsageError(f"--size {size[0]}x{size[1]}: sides above {MAX_IMAGE_SIDE} pixels are refused (one such "
+        raise UsageError(f"{option('size', f'{size[0]}x{size[1]}', py=tuple(size))}: sides above {MAX_IMAGE_SIDE} pixels are refused (one such "
                          "input would take gigabytes); give the size the model was made for")
     if size is None:
         if any(d is None for d in static):
@@ -88,7 +88,7 @@ def make_preprocess(
         else:
             size = (int(static[0]), int(static[1]))
     elif all(d is not None for d in static) and tuple(size) != tuple(static):
-        raise UsageError(f"--size {size[0]}x{size[1]} does not match the model's fixed input size {static[0]}x{static[1]}")
+        raise UsageError(f"{option('size', f'{size[0]}x{size[1]}', py=tuple(size))} does not match the model's fixed input size {static[0]}x{static[1]}")
     return Preprocess(
         preset=preset,
         size=size if size else (0, 0),

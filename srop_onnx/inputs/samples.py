@@ -17,7 +17,7 @@ from typing import Iterator
 import numpy as np
 
 from ..core._xp import preload
-from ..errors import InputDataError, UsageError
+from ..errors import InputDataError, UsageError, option
 from ..files.filetypes import ARRAY_SUFFIXES, AUDIO_SUFFIXES, IMAGE_SUFFIXES
 from ..files.remote import is_remote, read_many, reads_in_batches
 from .inputspec import InputSpec
@@ -214,7 +214,7 @@ def _labelled(samples: list[Sample], named: dict, key: str, where: str) -> list[
     if key not in named:
         if not named:  # a .npy file: its rows are unlabelled (reported with the others)
             return samples
-        raise InputDataError(f"{where}: no array '{key}' for --labels npz:{key} (it holds {', '.join(sorted(named))}); "
+        raise InputDataError(f"{where}: no array '{key}' for {option('labels', f'npz:{key}')} (it holds {', '.join(sorted(named))}); "
                              "name the labels' array")
     given = np.asarray(named[key])
     given = given.reshape(1) if given.ndim == 0 else given
@@ -258,13 +258,13 @@ def _image_fits(where: str, spec: InputSpec, pre, own_size, python: bool = False
         raise InputDataError(f"{where}: model input '{spec.name}' is {what}; images cannot feed it, "
                              f"{arrays}{' of ' + spec.dtype if spec.integer else ''}")
     if pre.size == (0, 0):
-        size = _size_hint(spec, python)
+        size = _size_hint(spec)
         if not size and (hw := own_size()) is not None:
-            whole = (", crop=1.0" if python else ", --crop 1") + " without cutting their borders" if pre.crop < 1 else ""
-            at = f"size=({hw[0]}, {hw[1]})" if python else f"--size {hw[0]}x{hw[1]}"
+            whole = f", {option('crop', 1, py=1.0)} without cutting their borders" if pre.crop < 1 else ""
+            at = option("size", f"{hw[0]}x{hw[1]}", py=hw)
             size = f" ({where} is {hw[0]}x{hw[1]}: {at} feeds images at that size{whole})"
         raise UsageError(f"model input '{spec.name}' has dynamic spatial dims; pass "
-                         f"{'size=(H, W)' if python else '--size HxW'} to feed images{size}")
+                         f"{option('size', 'HxW', py='(H, W)')} to feed images{size}")
 
 
 def _preprocessed(img, where: str, spec: InputSpec, pre) -> np.ndarray:
@@ -274,17 +274,17 @@ def _preprocessed(img, where: str, spec: InputSpec, pre) -> np.ndarray:
         raise InputDataError(f"{where}: cannot preprocess ({type(exc).__name__}: {exc})") from exc
 
 
-def _size_hint(spec: InputSpec, python: bool = False) -> str:
+def _size_hint(spec: InputSpec) -> str:
     """`` (its height is 64: --size 64xW)`` when one spatial side is fixed, else ''."""
     dims = [spec.shape[a] if a < len(spec.shape) else None for a in spec.spatial_axes]
     if len(dims) != 2:
         return ""
     h, w = (d if isinstance(d, int) and d > 0 else None for d in dims)
     if h and not w:
-        return (f" (its height is {h}: size=({h}, W), e.g. size=({h}, {4 * h}))" if python
-                else f" (its height is {h}: --size {h}xW, e.g. --size {h}x{4 * h})")
+        return (f" (its height is {h}: {option('size', f'{h}xW', py=f'({h}, W)')}, "
+                f"e.g. {option('size', f'{h}x{4 * h}', py=(h, 4 * h))})")
     if w and not h:
-        return f" (its width is {w}: size=(H, {w}))" if python else f" (its width is {w}: --size Hx{w})"
+        return f" (its width is {w}: {option('size', f'Hx{w}', py=f'(H, {w})')})"
     return ""
 
 

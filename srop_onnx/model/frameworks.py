@@ -16,7 +16,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from ..errors import ModelError, UsageError
+from ..errors import ModelError, UsageError, option
 
 __all__ = ["framework_of", "to_onnx", "NATIVE_SUFFIXES", "resolve_factory", "load_native"]
 
@@ -218,21 +218,21 @@ def resolve_factory(factory):
     text = str(factory)
     module, sep, attr = text.partition(":")
     if not sep or not module or not attr:
-        raise UsageError(f"--model-factory {text!r}: give module:function (e.g. mynets:make_net), the function that "
+        raise UsageError(f"{option('model-factory')} {text!r}: give module:function (e.g. mynets:make_net), the function that "
                          "builds the network")
     if os.getcwd() not in sys.path:  # a module beside the user, as `python -m` finds it
         sys.path.insert(0, os.getcwd())
     try:
         found = importlib.import_module(module)
     except Exception as exc:  # noqa: BLE001 - the user's module: any error is theirs, said in one line
-        raise UsageError(f"--model-factory {text}: cannot import {module} ({type(exc).__name__}: {exc})") from None
+        raise UsageError(f"{option('model-factory')} {text}: cannot import {module} ({type(exc).__name__}: {exc})") from None
     obj = found
     for part in attr.split("."):
         obj = getattr(obj, part, None)
         if obj is None:
-            raise UsageError(f"--model-factory {text}: {module} has no {attr}")
+            raise UsageError(f"{option('model-factory')} {text}: {module} has no {attr}")
     if not callable(obj):
-        raise UsageError(f"--model-factory {text}: {attr} is not a function or class")
+        raise UsageError(f"{option('model-factory')} {text}: {attr} is not a function or class")
     return obj
 
 
@@ -267,8 +267,8 @@ def load_native(path, factory=None):
         except Exception as exc:  # noqa: BLE001
             raise ModelError(f"{path}: Keras cannot load it ({str(exc).strip().splitlines()[0][:200]})") from None
     if factory is None:
-        raise UsageError(f"{path}: a {path.suffix} checkpoint holds weights, not the network; give --model-factory "
-                         "module:function (Python: model_factory=) that builds it, and --example-shape")
+        raise UsageError(f"{path}: a {path.suffix} checkpoint holds weights, not the network; give {option('model-factory', 'module:function')} "
+                         f"that builds it, and {option('example-shape')}")
     model = resolve_factory(factory)()
     try:
         model.load_state_dict(_state_dict(path))

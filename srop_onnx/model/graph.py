@@ -21,7 +21,7 @@ from typing import Iterator
 
 import numpy as np
 
-from ..errors import ModelError, UsageError
+from ..errors import ModelError, UsageError, option
 from .naming import NameChoice, disambiguate, name_choice, resolve_tf_suffixes, weight_choice
 from .poolnames import POOL_OPS, follow_pooled, name_pool
 
@@ -399,7 +399,7 @@ def find_taps(
     try:
         pattern = re.compile(layers) if layers else None
     except re.error as exc:
-        raise UsageError(f"--layers: invalid regular expression {layers!r} ({exc})") from exc
+        raise UsageError(f"{option('layers')}: invalid regular expression {layers!r} ({exc})") from exc
     op_set = set(ops or DEFAULT_OPS)
     taps: list[Tap] = []
     skipped: list[dict] = []

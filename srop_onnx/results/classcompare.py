@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 
 import numpy as np
 
-from ..errors import UsageError
+from ..errors import UsageError, option
 from ..core.samplestats import holm, permutation_w1
 from .classes import Peak, layer_peaks, labels_of, live_values, shown_labels, _natural
 from .comparison import Comparison, label_of
@@ -170,13 +170,13 @@ def _cell_rng(seed: int, layer: str, label: str) -> np.random.Generator:
 
 def _check_options(alpha: float, min_effect: float, permutations: int, seed: int) -> None:
     if not (0 < float(alpha) < 1):
-        raise UsageError(f"--alpha must be between 0 and 1, got {alpha}")
+        raise UsageError(f"{option('alpha')} must be between 0 and 1, got {alpha}")
     if not (float(min_effect) >= 0 and math.isfinite(float(min_effect))):
-        raise UsageError(f"--min-effect must be a finite number >= 0 (band units), got {min_effect}")
+        raise UsageError(f"{option('min-effect')} must be a finite number >= 0 (band units), got {min_effect}")
     if int(permutations) < 1:
-        raise UsageError(f"--permutations must be at least 1, got {permutations}")
+        raise UsageError(f"{option('permutations')} must be at least 1, got {permutations}")
     if int(seed) < 0:
-        raise UsageError(f"--seed must be >= 0, got {seed}")
+        raise UsageError(f"{option('seed')} must be >= 0, got {seed}")
 
 
 def compare_classes(reference: "Profile", custom: "Profile", *, alpha: float = ALPHA, min_effect: float = MIN_EFFECT,
@@ -199,7 +199,7 @@ def compare_classes(reference: "Profile", custom: "Profile", *, alpha: float = A
     classes_c = {v for v in lab_c if v is not None}
     for side, found in ((names[0], classes_r), (names[1], classes_c)):
         if not found:
-            raise UsageError(f"{side}: no sample has a label; check --labels (every sample was unlabelled)")
+            raise UsageError(f"{side}: no sample has a label; check {option('labels')} (every sample was unlabelled)")
     both = sorted(classes_r & classes_c, key=_natural)
     cells, changes = [], []
     for pair in pairs:

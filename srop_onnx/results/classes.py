@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..errors import UsageError
+from ..errors import UsageError, option
 from ..core.samplestats import kde_modes, robust_z
 
 if TYPE_CHECKING:
@@ -28,6 +28,8 @@ __all__ = ["ClassCell", "Peak", "ClassStats", "class_stats", "Outlier", "Outlier
 
 #: how an unlabelled sample is shown in a peak's composition
 UNLABELLED = "(no label)"
+#: the Python spellings of a labels rule, for messages
+_LABELS_PY = "'folders'|'FILE.csv'|'npz:KEY'|{path: label}"
 
 
 def shown_labels(labels) -> np.ndarray:
@@ -39,7 +41,7 @@ def labels_of(profile: "Profile", what: str = "this profile") -> list:
     """The profile's labels, or one line saying how to record them."""
     if profile.labels is None:
         where = profile.origin or what
-        raise UsageError(f"{where}: has no labels; analyse with --labels folders|FILE.csv|npz:KEY "
+        raise UsageError(f"{where}: has no labels; analyse with {option('labels', 'folders|FILE.csv|npz:KEY', py=_LABELS_PY)} "
                          "(docs/datasets.md) to record each sample's class")
     return profile.labels
 
@@ -51,10 +53,10 @@ def select_layers(profile: "Profile", pattern: str | None) -> list["LayerProfile
     try:
         rx = re.compile(pattern)
     except re.error as exc:
-        raise UsageError(f"--layers {pattern!r} is not a regular expression ({exc})") from None
+        raise UsageError(f"{option('layers')} {pattern!r} is not a regular expression ({exc})") from None
     chosen = [lay for lay in profile.layers if rx.search(lay.name) or rx.search(lay.tensor) or rx.search(lay.node)]
     if not chosen:
-        raise UsageError(f"--layers {pattern!r} matches no layer; the profile's layers are "
+        raise UsageError(f"{option('layers')} {pattern!r} matches no layer; the profile's layers are "
                          f"{', '.join(lay.name for lay in profile.layers[:6])}{', ...' if len(profile.layers) > 6 else ''}")
     return chosen
 
@@ -257,7 +259,7 @@ def outliers(profile: "Profile", *, top: int = 20, layers: str | None = None, un
     MAD is 0 is skipped for that class), combined as the root mean square over the layers where the
     sample is live and scored."""
     if int(top) < 1:
-        raise UsageError(f"--top must be at least 1, got {top}")
+        raise UsageError(f"{option('top')} must be at least 1, got {top}")
     labels = labels_of(profile)
     chosen = select_layers(profile, layers)
     n = len(labels)

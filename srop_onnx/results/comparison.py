@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Mapping
 
 import numpy as np
 
-from ..errors import UsageError
+from ..errors import UsageError, option, spell
 from .profile import LayerProfile, Profile
 from ..config.settings import describe_differences, settings_differences
 from ..core.stats import wasserstein1
@@ -126,7 +126,8 @@ def ensure_comparable(a: Profile, b: Profile, names: tuple[str, str] = ("A", "B"
     if diffs:
         raise UsageError(
             f"{names[0]} and {names[1]} were analysed with different settings ({describe_differences(diffs)}); "
-            "re-run analyze with the same --kappa/--ops/--all/--layers/--preprocess/--tf32 to compare them"
+            "re-run analyze with the same " + "/".join(spell(f"--{o}") for o in ("kappa", "ops", "all", "layers", "preprocess", "tf32"))
+            + " to compare them"
         )
 
 
@@ -157,7 +158,7 @@ def compare(a: "Profile | str | os.PathLike[str]", b: "Profile | str | os.PathLi
     a, b = given(a, "profile", "a", storage_options), given(b, "profile", "b", storage_options)
     names = names or short_labels(a, b)
     if match not in MATCHES:
-        raise UsageError(f"--match must be one of {', '.join(MATCHES)}, got {match!r}")
+        raise UsageError(f"{option('match')} must be one of {', '.join(MATCHES)}, got {match!r}")
     if check_settings:
         ensure_comparable(a, b, names)
     left, right = list(a.layers), list(b.layers)
@@ -274,7 +275,7 @@ def _tolerance_rule(tol: "float | Mapping[str, float]") -> tuple[float, dict[str
     for key, value in items.items():
         ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value >= 0
         if not ok:
-            where = "--tol" if key == "*" else f"--tol {key}="
+            where = option("tol") if key == "*" else option("tol", f"{key}=", py=f"{{{key!r}: ...}}")
             raise UsageError(f"{where} must be a finite number >= 0, got {value!r}")
     default = float(items.pop("*", 0.02))
     return default, {str(k): float(v) for k, v in items.items()}
@@ -305,7 +306,9 @@ def check(profile: "Profile | str | os.PathLike[str]", golden: "Profile | str | 
     profile = given(profile, "profile", "profile", storage_options)
     golden = given(golden, "profile", "golden", storage_options)
     if metric not in METRICS:
-        raise UsageError(f"--metric must be one of {', '.join(METRICS)}, got {metric!r}")
+        raise UsageError(f"{option('metric')} must be one of {', '.join(METRICS)}, got {metric!r}")
+    if match not in MATCHES:
+        raise UsageError(f"{option('match')} must be one of {', '.join(MATCHES)}, got {match!r}")
     default, per = _tolerance_rule(tol)
     units = units or golden.units
     names = names or (label_of(profile, "the profile"), label_of(golden, "the golden profile"))
@@ -313,13 +316,13 @@ def check(profile: "Profile | str | os.PathLike[str]", golden: "Profile | str | 
     if comp.positional and match != "position":
         raise UsageError(f"{len(comp.positional)} layer(s) of {names[0]} pair with {names[1]} only by position "
                          f"(their names differ): {describe_pairs(comp.positional)}; check that the pairing is right "
-                         "and rerun with --match position (API: match='position')")
+                         f"and rerun with {option('match', 'position')}")
     from fnmatch import fnmatchcase
 
     known = [lay.name for lay in golden.layers] + [lay.name for lay in profile.layers]
     unknown = [k for k in per if not any(k == n or fnmatchcase(n, k) for n in known)]
     if unknown:
-        raise UsageError(f"--tol {unknown[0]}=...: no layer of {names[1]} is called that (or matches it); "
+        raise UsageError(f"{option('tol', f'{unknown[0]}=...', py=f'{{{unknown[0]!r}: ...}}')}: no layer of {names[1]} is called that (or matches it); "
                          f"the layers are {describe_names(golden)}")
     out = [_layer_check(pair, metric, units, _tolerance_of(pair.a.name, default, per)) for pair in comp.pairs]
     for lay in comp.only_a:

@@ -12,7 +12,7 @@ import os
 from typing import Sequence
 
 from ..model.baseline import BaselineAccumulator
-from ..errors import UsageError
+from ..errors import UsageError, option
 from .profile import LayerProfile, Profile
 from ..config.settings import RUN_KEYS, describe_differences, settings_differences
 from ..core.stats import LayerStats
@@ -26,7 +26,7 @@ RUN_SETTINGS = RUN_KEYS
 def _shard(p: Profile, where: str) -> dict:
     info = p.extra.get("shard")
     if not info:
-        raise UsageError(f"{where}: not a partial profile (made without --shard I/N); merge takes shard outputs")
+        raise UsageError(f"{where}: not a partial profile (made without {option('shard', 'I/N', py='(I, N)')}); merge takes shard outputs")
     if not all(k in info for k in ("index", "count", "inputs", "slice", "list_digest")):
         raise UsageError(f"{where}: the partial profile does not say which inputs it covers (made by an older "
                          "srop-onnx?); re-run that shard")
@@ -129,7 +129,7 @@ def _merged_labels(parts: list[Profile], names: list[str]) -> list | None:
         return None
     if not all(have):
         bare = names[have.index(False)]
-        raise UsageError(f"{bare} has no labels and other shards have them; run every shard with the same --labels")
+        raise UsageError(f"{bare} has no labels and other shards have them; run every shard with the same {option('labels')}")
     return [lab for p in parts for lab in p.labels]
 
 

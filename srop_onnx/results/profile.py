@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..errors import InputDataError, UsageError
+from ..errors import InputDataError, UsageError, option
 from ..core.stats import LayerStats, Summary
 from .cells import spreadsheet_cell
 
@@ -28,6 +28,8 @@ __all__ = ["FORMAT", "VERSION", "LayerProfile", "Profile", "read_json"]
 
 FORMAT = "srop-onnx-profile"
 VERSION = 1
+#: what writes a profile, for messages about files that are not one
+_WRITTEN_BY = "srop-onnx analyze --json or Profile.to_json()"
 _SUMMARY_FIELDS = ("mean", "std", "median", "q1", "q3", "min", "max")
 
 
@@ -249,7 +251,7 @@ class Profile:
         try:
             d = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise InputDataError(f"{where}: not JSON ({exc.msg} at line {exc.lineno}); give a profile written by --json") from exc
+            raise InputDataError(f"{where}: not JSON ({exc.msg} at line {exc.lineno}); give a profile written by {_WRITTEN_BY}") from exc
         return cls.from_dict(d, where)
 
     @classmethod
@@ -300,7 +302,7 @@ class Profile:
         out: dict[str, np.ndarray] = {"sources": np.asarray(self.sources)}
         for lay in self.layers:
             if lay.bins is None:
-                raise UsageError("per-map bins were not kept; run analyze with keep_bins=True (--kernels)")
+                raise UsageError(f"per-map bins were not kept; run analyze with {option('kernels')}")
             key = f"{lay.index:03d}_{lay.name}"
             out[key + "_bins"] = lay.bins
             out[key + "_m"] = np.asarray(lay.stats.m)
@@ -330,18 +332,18 @@ def read_json(path: str | Path):
     from ..files.remote import is_url
 
     p = path if is_url(path) else Path(path)
-    data = read_checked(p, "profile", MAX_JSON_BYTES, InputDataError, "give the path of a profile written by --json",
+    data = read_checked(p, "profile", MAX_JSON_BYTES, InputDataError, f"give the path of a profile written by {_WRITTEN_BY}",
                         pipes=True)
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
-        raise InputDataError(f"{p}: not UTF-8 text; give a profile written by --json") from None
+        raise InputDataError(f"{p}: not UTF-8 text; give a profile written by {_WRITTEN_BY}") from None
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise InputDataError(f"{p}: not JSON ({exc.msg} at line {exc.lineno}); give a profile written by --json") from exc
+        raise InputDataError(f"{p}: not JSON ({exc.msg} at line {exc.lineno}); give a profile written by {_WRITTEN_BY}") from exc
     except RecursionError:
-        raise InputDataError(f"{p}: JSON nested too deeply to be a profile; give a profile written by --json") from None
+        raise InputDataError(f"{p}: JSON nested too deeply to be a profile; give a profile written by {_WRITTEN_BY}") from None
 
 
 def _fmt(x: Any) -> str:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import UsageError
+from ..errors import UsageError, option
 from .profile import Profile
 
 __all__ = ["TensorBoardWriter", "scalars", "step_scalars", "histograms"]
@@ -72,7 +72,7 @@ class TensorBoardWriter:
         try:
             from tensorboardX.event_file_writer import EventsWriter
         except ImportError:
-            raise UsageError("--tensorboard needs tensorboardX, which is not installed; "
+            raise UsageError(f"{option('tensorboard')} needs tensorboardX, which is not installed; "
                              "pip install 'srop-onnx[tensorboard]'") from None
         import os
         import tempfile
@@ -87,7 +87,7 @@ class TensorBoardWriter:
             os.makedirs(folder, exist_ok=True)
             self._writer = EventsWriter(os.path.join(folder, "events"))
         except OSError as exc:
-            raise UsageError(f"--tensorboard {logdir}: cannot write there ({exc.strerror or exc}); choose another "
+            raise UsageError(f"{option('tensorboard')} {logdir}: cannot write there ({exc.strerror or exc}); choose another "
                              "folder") from None
 
     def add(self, step: int, profile: Profile, units: str, thirds: list) -> None:
@@ -97,7 +97,7 @@ class TensorBoardWriter:
         try:
             self._add(step, profile, units, thirds)
         except OSError as exc:
-            raise OutputError(f"--tensorboard {self._logdir}: cannot write the events ({exc.strerror or exc}); free "
+            raise OutputError(f"{option('tensorboard')} {self._logdir}: cannot write the events ({exc.strerror or exc}); free "
                               "space there or choose another folder (the track itself is written)") from None
 
     def _add(self, step: int, profile: Profile, units: str, thirds: list) -> None:

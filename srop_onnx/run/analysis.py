@@ -10,6 +10,7 @@ runs the named stages of :mod:`srop_onnx.run.stages` over two values,
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import os
 from typing import TYPE_CHECKING, Any, Callable, Protocol, Sequence
@@ -146,7 +147,7 @@ def analyze(
     from .stages import exported
 
     with using_storage_options(storage_options):
-        model = exported(model, inputs, example)
+        model, inputs = exported(model, inputs, example, how.limit)
         return run_analysis(model, inputs, measure, how, Hooks(default_progress(progress), notify))
 
 
@@ -157,6 +158,8 @@ def run_analysis(model, inputs, measure: Measurement, how: Execution, hooks: Hoo
     for note in plan.notes:
         hooks.notify(note)
     inputs = open_inputs(inputs, plan.spec, how.shard, how.labels)
+    if how.labels is None and inputs.direct is not None and inputs.labels is not None:
+        how = dataclasses.replace(how, labels=inputs.labels)  # the classes a data loader gave with its inputs
     for note in inputs.notes:
         hooks.notify(note)
     inputs.adopt_audio_rate(plan)
@@ -213,7 +216,9 @@ def analyze_vs_random(model: Any, inputs: Any, *, seed: int = 0, **options: Any)
 
     storage, example = options.pop("storage_options", None), options.pop("example", None)
     with using_storage_options(storage):
-        return vs_random(exported(model, inputs, example), inputs, *split_options(options), seed=seed)
+        measure, how, hooks = split_options(options)
+        model, inputs = exported(model, inputs, example, how.limit)  # a data loader read once, for both models
+        return vs_random(model, inputs, measure, how, hooks, seed=seed)
 
 
 def vs_random(model, inputs, measure: Measurement, how: Execution, hooks: Hooks = Hooks(), *,

@@ -14,7 +14,7 @@ import json
 import os
 from pathlib import Path
 
-from ..errors import UsageError
+from ..errors import UsageError, option
 from ..files.remote import is_remote
 
 __all__ = ["FORMAT", "fingerprint", "save_checkpoint", "load_checkpoint", "InputDigest"]
@@ -67,9 +67,9 @@ def load_checkpoint(path: str | Path, expected: str) -> dict | None:
         writable_file("--checkpoint", p)  # saved every few batches: an unwritable place is refused now
         return None
     except OSError as exc:
-        raise UsageError(f"--checkpoint {p}: cannot read it ({exc.strerror or exc}); choose another path") from exc
+        raise UsageError(f"{option('checkpoint')} {p}: cannot read it ({exc.strerror or exc}); choose another path") from exc
     if not stat.S_ISREG(mode):
-        raise UsageError(f"--checkpoint {p}: not a regular file (a device, FIFO or folder); give the path of a "
+        raise UsageError(f"{option('checkpoint')} {p}: not a regular file (a device, FIFO or folder); give the path of a "
                          "checkpoint file (it is created when missing)")
     state = _checked_state(p, expected)
     writable_file("--checkpoint", p)  # saved again as the run goes on: a read-only disk now, not then
@@ -82,22 +82,22 @@ def _checked_state(p, expected: str) -> dict:
     from ..files.reading import MAX_JSON_BYTES, read_checked
 
     data = read_checked(p, "checkpoint", MAX_JSON_BYTES, UsageError,
-                        "give --checkpoint the path of a checkpoint file (it is created when missing)")
+                        f"give {option('checkpoint')} the path of a checkpoint file (it is created when missing)")
     try:
         doc = json.loads(data.decode("utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-        raise UsageError(f"--checkpoint {p}: unreadable checkpoint ({type(exc).__name__}); delete it to start over") \
+        raise UsageError(f"{option('checkpoint')} {p}: unreadable checkpoint ({type(exc).__name__}); delete it to start over") \
             from exc
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
-        raise UsageError(f"--checkpoint {p}: not a srop-onnx checkpoint; choose another path")
+        raise UsageError(f"{option('checkpoint')} {p}: not a srop-onnx checkpoint; choose another path")
     if doc.get("version") != 3:
-        raise UsageError(f"--checkpoint {p}: written by another srop-onnx version; delete it to start over")
+        raise UsageError(f"{option('checkpoint')} {p}: written by another srop-onnx version; delete it to start over")
     state = {k: v for k, v in doc.items() if k != "digest"}
     if hashlib.sha256(_canonical(state).encode()).hexdigest() != doc.get("digest"):
-        raise UsageError(f"--checkpoint {p}: corrupt or edited (its content does not match its digest); "
+        raise UsageError(f"{option('checkpoint')} {p}: corrupt or edited (its content does not match its digest); "
                          "delete it to start over")
     if state.get("fingerprint") != expected:
-        raise UsageError(f"--checkpoint {p}: saved by a run with other arguments (model, settings or inputs); "
+        raise UsageError(f"{option('checkpoint')} {p}: saved by a run with other arguments (model, settings or inputs); "
                          "delete it or choose another path")
     return state
 

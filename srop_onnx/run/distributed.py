@@ -25,7 +25,7 @@ import os
 from typing import Callable
 
 from ..config.settings import Hooks
-from ..errors import UsageError
+from ..errors import UsageError, on_command_line, option, spell
 from ..results.merge import merge_profiles
 from ..results.profile import Profile
 
@@ -116,12 +116,16 @@ def connect(ray, address: str | None) -> None:
                     "~/.ray/auth_token), or unset RAY_AUTH_MODE for a cluster without token authentication")
         elif "authentication" in ray_said or "auth" in str(exc).lower():
             hint = ("the cluster asks for a token: set RAY_AUTH_MODE=token and RAY_AUTH_TOKEN (or copy the head "
-                    "node's ~/.ray/auth_token), or use --ray-address auto on a node of the cluster")
+                    f"node's ~/.ray/auth_token), or use {option('ray-address', 'auto')} on a node of the cluster")
         else:
             hint = ("check the address with 'ray status' on the head node (HOST:PORT of its GCS, default port "
                     "6379); a cluster with token authentication also needs RAY_AUTH_MODE=token and its token")
-        raise UsageError(f"--ray-address {target or '(local)'}: cannot connect to the Ray cluster ({why}); {hint}") \
+        raise UsageError(f"{option('ray-address')} {target or '(local)'}: cannot connect to the Ray cluster ({why}); {hint}") \
             from None
+
+
+def _ray_engine() -> str:
+    return "--engine ray" if on_command_line() else "analyze_ray"
 
 
 def analyze_ray(model, inputs, *, shards: int | None = None, address: str | None = None,
@@ -139,11 +143,12 @@ def analyze_ray(model, inputs, *, shards: int | None = None, address: str | None
 
     for key in ("shard", "checkpoint", "limit", "notify"):
         if options.get(key) is not None:
-            raise UsageError(f"--engine ray cannot be combined with --{key.replace('_', '-')}")
+            raise UsageError(f"{_ray_engine()} cannot be combined with {spell('--' + key)}")
     storage, example = options.pop("storage_options", None), options.pop("example", None)
     measure, how, _hooks = split_options({k: v for k, v in options.items() if k != "progress"})
     with using_storage_options(storage):
-        return ray_analysis(exported(model, inputs, example), inputs, measure, how, Hooks(progress), shards=shards,
+        model, inputs = exported(model, inputs, example)
+        return ray_analysis(model, inputs, measure, how, Hooks(progress), shards=shards,
                             address=address, parts=None if parts is None else str(parts))
 
 
@@ -155,12 +160,12 @@ def ray_analysis(model, inputs, measure, how, hooks: Hooks = Hooks(), *, shards:
     try:
         import ray
     except ImportError:
-        raise UsageError("--engine ray needs Ray: pip install 'srop-onnx[ray]'") from None
+        raise UsageError(f"{_ray_engine()} needs Ray: pip install 'srop-onnx[ray]'") from None
     for key in ("shard", "checkpoint", "limit"):
         if getattr(how, key) is not None:
-            raise UsageError(f"--engine ray cannot be combined with --{key}")
+            raise UsageError(f"{_ray_engine()} cannot be combined with {spell('--' + key)}")
     if shards is not None and shards < 1:
-        raise UsageError(f"--shards must be >= 1, got {shards}")
+        raise UsageError(f"{option('shards')} must be >= 1, got {shards}")
     inputs = _files_or_memory(inputs, parts)
     if not ray.is_initialized():
         connect(ray, address)
@@ -214,7 +219,7 @@ def _files_or_memory(inputs, parts: str | None):
 
     inputs = in_memory(inputs)
     if parts is not None and held_in_memory(inputs):
-        raise UsageError("--parts keeps the parts of a run over files; inputs in memory have nothing to resume")
+        raise UsageError(f"{option('parts')} keeps the parts of a run over files; inputs in memory have nothing to resume")
     return inputs
 
 
@@ -227,13 +232,13 @@ def _shard_count(parts: str, shards: int | None, say) -> int | None:
     counts = part_counts(parts)
     if shards is None and len(counts) == 1:
         (count, found), = counts.items()
-        say(f"{parts} holds {found} part(s) of a run in {count} shards: running in {count} shards (--shards)")
+        say(f"{parts} holds {found} part(s) of a run in {count} shards: running in {count} shards ({option('shards')})")
         return count
     others = sorted(c for c in counts if c != shards)
     if others:
         say(f"{parts} holds parts of a run in {', '.join(map(str, others))} shards, which "
-            f"{'--shards ' + str(shards) if shards else 'this run'} does not use; give --shards "
-            f"{others[0]} to resume that run")
+            f"{option('shards', shards) if shards else 'this run'} does not use; give {option('shards', others[0])} "
+            "to resume that run")
     return shards
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import ResourceError, UsageError
+from ..errors import ResourceError, UsageError, option
 from .reducer import LayerReducer
 
 __all__ = ["feed", "probe", "tap_groups", "auto_batch", "peak_memory"]
@@ -47,7 +47,7 @@ def feed(runner, reducer: LayerReducer, arr: np.ndarray, notify, groups: list[li
             release_cached_memory()
             if step == 1:
                 raise ResourceError(f"out of memory even for a batch of 1 ({exc}); bound the tap outputs "
-                                    "(--max-memory), tap fewer layers (--layers/--ops) or give the process more "
+                                    f"({option('max-memory')}), tap fewer layers ({option('layers')}/{option('ops')}) or give the process more "
                                     "memory") from exc
             runner.max_batch = max(1, step // 2)
             notify(f"out of memory at a batch of {step}: retrying with {runner.max_batch}")
@@ -69,11 +69,11 @@ def tap_groups(per: dict[str, int], names: list[str], batch: int, budget: int, n
     from per-sample output sizes ``per``. When one tap alone does not fit at this batch, the
     batch is reduced first."""
     if budget < 1:
-        raise UsageError(f"--max-memory must be positive, got {budget}")
+        raise UsageError(f"{option('max-memory')} must be positive, got {budget}")
     largest = max(per.values())
     if largest * batch > budget:
         new = max(1, budget // largest)
-        notify(f"--max-memory: the largest tap needs {largest * batch / 2**20:.1f} MiB at a batch of {batch}; "
+        notify(f"{option('max-memory')}: the largest tap needs {largest * batch / 2**20:.1f} MiB at a batch of {batch}; "
                f"using a batch of {new}")
         batch = new
     groups: list[list[str]] = [[]]
@@ -86,7 +86,7 @@ def tap_groups(per: dict[str, int], names: list[str], batch: int, budget: int, n
         groups[-1].append(name)
         used += need
     if len(groups) > 1:
-        notify(f"--max-memory: {len(groups)} passes per batch of {batch} (tap outputs "
+        notify(f"{option('max-memory')}: {len(groups)} passes per batch of {batch} (tap outputs "
                f"{sum(per.values()) * batch / 2**20:.1f} MiB > {budget / 2**20:.1f} MiB)")
         return groups, batch
     return None, batch
@@ -100,7 +100,7 @@ def auto_batch(per: dict[str, int], first: np.ndarray, device: str, limit: int =
     per_sample = sum(per.values()) + int(first.nbytes)
     free = available_memory(device)
     size = int(max(1, min(limit, (free // 2) // max(1, 3 * per_sample))))
-    return size, (f"--batch-size auto: {size} ({per_sample / 2**20:.1f} MiB of tap outputs per sample, "
+    return size, (f"{option('batch-size', 'auto')}: {size} ({per_sample / 2**20:.1f} MiB of tap outputs per sample, "
                   f"{free / 2**30:.1f} GiB free on {device})")
 
 

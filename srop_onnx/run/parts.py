@@ -16,7 +16,7 @@ import os
 import re
 from dataclasses import dataclass
 
-from ..errors import SropError
+from ..errors import SropError, option
 from ..files.remote import is_url
 from ..results.profile import Profile
 
@@ -60,18 +60,18 @@ def prepare_parts(where: str, inputs=()) -> str:
 
     hit = _inside(where, inputs)
     if hit is not None:
-        raise UsageError(f"--parts {where}: is inside {hit}, which holds your inputs; keep the parts elsewhere")
+        raise UsageError(f"{option('parts')} {where}: is inside {hit}, which holds your inputs; keep the parts elsewhere")
     if is_url(where):  # a bucket that does not exist: refused before any shard runs
         from ..files.bucket_writes import check_output_urls
 
         check_output_urls({"--parts": where})
         return where
     if os.path.exists(where) and not os.path.isdir(where):
-        raise UsageError(f"--parts {where}: is a file; give a folder (made if missing) or a bucket prefix")
+        raise UsageError(f"{option('parts')} {where}: is a file; give a folder (made if missing) or a bucket prefix")
     try:
         os.makedirs(where, exist_ok=True)
     except OSError as exc:
-        raise UsageError(f"--parts {where}: cannot make the folder ({exc.strerror or exc}); give another") from None
+        raise UsageError(f"{option('parts')} {where}: cannot make the folder ({exc.strerror or exc}); give another") from None
     from pathlib import Path
 
     from ..files.writes import writable_folder

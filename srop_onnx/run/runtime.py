@@ -13,7 +13,7 @@ from typing import Callable
 
 import numpy as np
 
-from ..errors import DeviceError, ModelError, UsageError
+from ..errors import DeviceError, ModelError, UsageError, option
 
 __all__ = ["ProviderChoice", "choose_provider", "Runner", "RunnerOptions", "start_runner", "available_memory", "ir_refusal",
            "lower_ir_version", "UNKNOWN_FREE_MEMORY"]
@@ -32,7 +32,7 @@ def choose_provider(requested: str = "auto") -> ProviderChoice:
     """Resolve ``auto|cpu|cuda`` to an ONNX Runtime provider, with a one-line reason."""
     requested = (requested or "auto").lower()
     if requested not in PROVIDERS:
-        raise UsageError(f"--provider must be one of {', '.join(PROVIDERS)}, got {requested!r}")
+        raise UsageError(f"{option('provider')} must be one of {', '.join(PROVIDERS)}, got {requested!r}")
     if requested == "cpu":
         return ProviderChoice("CPUExecutionProvider", "CPU (requested)")
     from ..core.cuda import cuda_problem, gpu_present
@@ -41,7 +41,7 @@ def choose_provider(requested: str = "auto") -> ProviderChoice:
     if problem is None:
         return ProviderChoice("CUDAExecutionProvider", "CUDA (onnxruntime-gpu and a GPU found)")
     if requested == "cuda":
-        raise DeviceError(f"--provider cuda: {problem}")
+        raise DeviceError(f"{option('provider', 'cuda')}: {problem}")
     return ProviderChoice("CPUExecutionProvider", f"CPU; CUDA not used: {problem}", notable=gpu_present())
 
 
@@ -422,7 +422,7 @@ def start_runner(model: bytes, choice: ProviderChoice, requested: str, spec, out
         if choice.name != "CUDAExecutionProvider":
             raise
         if (requested or "auto").lower() != "auto":
-            raise DeviceError(f"--provider cuda: {exc}") from exc
+            raise DeviceError(f"{option('provider', 'cuda')}: {exc}") from exc
         cpu = ProviderChoice("CPUExecutionProvider", f"CPU; CUDA not used: {exc}")
         (options.notify or _quiet)(f"provider: {cpu.note}")
         return Runner(model, cpu, spec, output_names, options), cpu

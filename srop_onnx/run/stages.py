@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Iterator
 import numpy as np
 
 from .._version import version
-from ..errors import InputDataError, ModelError, UsageError
+from ..errors import InputDataError, ModelError, UsageError, option
 from ..model.graph import (DEFAULT_OPS, Tap, expose_outputs, find_taps, infer_value_types, split_weights,
                            weight_arrays)
 from ..model.layouts import propagate_layouts
@@ -66,24 +66,28 @@ def load_stage(model: "str | os.PathLike | bytes | LoadedModel") -> LoadedModel:
     return as_loaded(model)
 
 
-def exported(model, inputs, example=None):
-    """A ``torch.nn.Module`` or a Keras model given to a Python facade, exported to ONNX in memory
-    (named after its class); anything else as given. PyTorch's exporter runs the module on an
-    example batch: ``example``, else the first row of ``inputs`` when they are one array batch."""
+def exported(model, inputs, example=None, limit: "int | None" = None) -> tuple:
+    """``(model, inputs)`` as a Python facade runs them: a ``torch.nn.Module`` or a Keras model exported
+    to ONNX in memory (named after its class), anything else as given; the inputs as
+    :func:`~srop_onnx.inputs.inputset.in_memory` takes them, read once (a data loader is not read again
+    by each stage, nor reshuffled; only as far as ``limit`` samples). PyTorch's exporter runs the module on an example batch:
+    ``example``, else the first row of ``inputs`` when they are arrays (one batch, a list of batches, a
+    data loader's)."""
+    from ..inputs.inputset import in_memory
+    from ..inputs.memory import InMemory, first_batch
     from ..model.frameworks import framework_of, to_onnx
     from ..model.modelio import LoadedModel, as_loaded
 
+    batch = None if inputs is None else in_memory(inputs, limit)
     kind = "onnx" if isinstance(model, LoadedModel) else framework_of(model)
     if kind == "onnx":
-        return model
-    if example is None and inputs is not None:
-        from ..inputs.inputset import in_memory
-
-        batch = in_memory(inputs)
-        example = batch[:1] if isinstance(batch, np.ndarray) else None
+        return model, batch
+    if example is None and batch is not None:
+        example = (batch[:1] if isinstance(batch, np.ndarray) else
+                   first_batch(batch) if isinstance(batch, InMemory) else None)
     if example is None and kind == "torch":
-        raise UsageError("a torch.nn.Module is exported to ONNX from an example batch: give inputs as one array "
-                         "batch, or example= (e.g. torch.zeros(1, 3, 224, 224)); or export it yourself "
+        raise UsageError("a torch.nn.Module is exported to ONNX from an example batch: give example= (e.g. "
+                         "torch.zeros(1, 3, 224, 224)), or inputs as an array batch or a data loader; or export it yourself "
                          "(torch.onnx.export) and give the .onnx file")
     if kind == "torch" and isinstance(example, np.ndarray):
         import torch
@@ -91,7 +95,7 @@ def exported(model, inputs, example=None):
         weight = next(iter(model.parameters()), None)  # NumPy's float64 (or pixels) in the weights' type
         example = torch.from_numpy(np.ascontiguousarray(example)).to(torch.float32 if weight is None else weight.dtype)
     data, _ = to_onnx(model, example)
-    return as_loaded(data, f"{type(model).__name__}.onnx")
+    return as_loaded(data, f"{type(model).__name__}.onnx"), batch
 
 
 def prepare_taps(proto, spec: InputSpec, *, ops=None, all_tensors=False, layers=None,
@@ -106,9 +110,9 @@ def prepare_taps(proto, spec: InputSpec, *, ops=None, all_tensors=False, layers=
     skipped = skipped + inside
     if not taps and require:
         what = "rank-3/4 float tensors" if all_tensors else f"outputs of {', '.join(ops or DEFAULT_OPS)}"
-        hint = "" if all_tensors else "; try --all, or --ops with the model's op types"
+        hint = "" if all_tensors else f"; try {option('all')}, or {option('ops')} with the model's op types"
         if layers:
-            hint = f" matching --layers {layers!r}; loosen the pattern"
+            hint = f" matching {option('layers')} {layers!r}; loosen the pattern"
         if inside:
             hint = (f"; {len(inside)} such layer(s) live inside If/Loop/Scan subgraphs, whose tensors ONNX Runtime "
                     "cannot return (an If is tapped when its condition is a constant, or is computed from "
@@ -370,7 +374,7 @@ def open_checkpoint(plan: ModelPlan, inputs: InputSet, settings: dict, run: RunS
     if saved is not None:
         changed = run.digest.verify(saved.get("inputs_read"))
         if changed:
-            raise UsageError(f"--checkpoint {how.checkpoint}: {changed}; delete the checkpoint to start over")
+            raise UsageError(f"{option('checkpoint')} {how.checkpoint}: {changed}; delete the checkpoint to start over")
         run.restore(saved)
         hooks.notify(f"resuming from {how.checkpoint}: {len(run.sources)} sample(s) already done")
     return Checkpointer(how.checkpoint, ident, int(how.checkpoint_every))

@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import UsageError
+from ..errors import UsageError, option
 from ..config.options import check_seed
 from ..config.settings import Execution, Hooks, Measurement
 from ..results.sweepresult import (CHANGE_MEASURES, FORMAT, VERSION, OutputChange, Sweep, SweepPoint, load_result,
@@ -60,7 +60,7 @@ def _progression(parts: list[str]) -> list[float]:
         raise ValueError
     count = (end - a) / step + 1e-9
     if count >= MAX_LEVELS:
-        raise UsageError(f"--levels {','.join(parts)}: more than {MAX_LEVELS} levels; take a larger step")
+        raise UsageError(f"{option('levels')} {','.join(parts)}: more than {MAX_LEVELS} levels; take a larger step")
     return [round(a + i * step, 12) for i in range(int(math.floor(count)) + 1)]
 
 
@@ -70,16 +70,16 @@ def parse_levels(text: str) -> list[float]:
     ``[0, MAX_LEVEL]``, at most ``MAX_LEVELS`` of them (checked before any work)."""
     parts = [p.strip() for p in str(text).split(",") if p.strip()]
     if len(parts) > MAX_LEVELS:
-        raise UsageError(f"--levels: {len(parts)} levels, more than the {MAX_LEVELS} a sweep takes")
+        raise UsageError(f"{option('levels')}: {len(parts)} levels, more than the {MAX_LEVELS} a sweep takes")
     try:
         values = _progression(parts) if "..." in parts else [float(p) for p in parts]
     except UsageError:
         raise
     except (ValueError, OverflowError):
-        raise UsageError(f"--levels must be numbers like 0,0.5,1 or a progression like 0,0.1,...,1; got {text!r}") \
+        raise UsageError(f"{option('levels')} must be numbers like 0,0.5,1 or a progression like 0,0.1,...,1; got {text!r}") \
             from None
     if not values or not all(math.isfinite(v) and 0 <= v <= MAX_LEVEL for v in values):
-        raise UsageError(f"--levels must be finite numbers in [0, {MAX_LEVEL:g}] (larger levels overflow float32 "
+        raise UsageError(f"{option('levels')} must be finite numbers in [0, {MAX_LEVEL:g}] (larger levels overflow float32 "
                          f"inputs), got {text!r}")
     return sorted(set(values))
 
@@ -127,7 +127,7 @@ class Noise:
 
     def __post_init__(self):
         if self.kind not in NOISE_KINDS:
-            raise UsageError(f"--noise must be one of {', '.join(NOISE_KINDS)}, got {self.kind!r}")
+            raise UsageError(f"{option('noise')} must be one of {', '.join(NOISE_KINDS)}, got {self.kind!r}")
         object.__setattr__(self, "seed", check_seed(self.seed))
 
     def unit(self, shape: tuple, key: str) -> np.ndarray:
@@ -164,19 +164,19 @@ def load_blend(path: str | Path, plan) -> Blend:
     data = None
     if is_url(str(path)):  # an object in a bucket, read into memory
         if not exists(str(path)):
-            raise UsageError(f"--blend {path}: no such object; give an image or a .npy sample")
+            raise UsageError(f"{option('blend')} {path}: no such object; give an image or a .npy sample")
         p, data = Path(str(path).rsplit("/", 1)[-1]), read_bytes(str(path))
     else:
         p = Path(path)
         if not p.is_file():
-            raise UsageError(f"--blend {p}: no such file; give an image or a .npy sample")
+            raise UsageError(f"{option('blend')} {p}: no such file; give an image or a .npy sample")
     if p.suffix.lower() in ARRAY_SUFFIXES:
-        rows = [r for a in read_arrays(p, data) for r in check_array(np.asarray(a), plan.spec, f"--blend {path}")]
+        rows = [r for a in read_arrays(p, data) for r in check_array(np.asarray(a), plan.spec, f"{option('blend')} {path}")]
         if len(rows) != 1:
-            raise UsageError(f"--blend {p}: holds {len(rows)} samples; give exactly one")
+            raise UsageError(f"{option('blend')} {p}: holds {len(rows)} samples; give exactly one")
         return Blend(np.ascontiguousarray(rows[0]), str(path))
     if plan.pre is None or plan.pre.size == (0, 0):
-        raise UsageError(f"--blend {path}: images need a rank-4 model input of fixed size (or --size HxW)")
+        raise UsageError(f"{option('blend')} {path}: images need a rank-4 model input of fixed size (or {option('size', 'HxW', py='(H, W)')})")
     return Blend(image_to_input(read_image(p, data), plan.spec, plan.pre), str(path))
 
 
@@ -184,10 +184,10 @@ def _default_output(proto, name: str | None) -> str:
     outputs = [o.name for o in proto.graph.output]
     if name is None:
         if not outputs:
-            raise UsageError("the model has no graph output to compare; give --output NAME")
+            raise UsageError(f"the model has no graph output to compare; give {option('output', 'NAME')}")
         return outputs[0]
     if name not in outputs:
-        raise UsageError(f"--output: the model has no output '{name}'; its outputs are: {', '.join(outputs)}")
+        raise UsageError(f"{option('output')}: the model has no output '{name}'; its outputs are: {', '.join(outputs)}")
     return name
 
 
@@ -282,7 +282,7 @@ class SweepPlan:
 
     def __post_init__(self):
         if self.change not in CHANGE_MEASURES:
-            raise UsageError(f"--change must be one of {', '.join(CHANGE_MEASURES)}, got {self.change!r}")
+            raise UsageError(f"{option('change')} must be one of {', '.join(CHANGE_MEASURES)}, got {self.change!r}")
         object.__setattr__(self, "levels", sorted(set([0.0, *self.levels])))
 
 
@@ -292,7 +292,7 @@ def run_sweep(model, inputs, measure: Measurement, how: Execution, plan: SweepPl
                          plan_model, start_session)
 
     if how.checkpoint is not None or how.keep_bins:
-        raise UsageError("sweep keeps statistics per level in one run: drop --checkpoint/--kernels")
+        raise UsageError(f"sweep keeps statistics per level in one run: drop {option('checkpoint')}/{option('kernels')}")
     model_plan = plan_model(load_stage(model), measure, inputs=inputs)
     perturb = load_blend(plan.perturb, model_plan) if isinstance(plan.perturb, (str, Path)) else plan.perturb
     source = open_inputs(inputs, model_plan.spec, how.shard)
@@ -345,7 +345,7 @@ def sweep(model, inputs, *, levels, blend=None, noise: str | None = None, seed: 
     from .analysis import split_options
 
     if (blend is None) == (noise is None):
-        raise UsageError("sweep needs exactly one of --blend IMAGE or --noise gaussian|uniform")
+        raise UsageError(f"sweep needs exactly one of {option('blend', 'IMAGE')} or {option('noise', 'gaussian|uniform')}")
     levels = parse_levels(levels if isinstance(levels, str) else _level_text(levels))
     perturb = Noise(noise, seed) if noise is not None else blend
     from ..files.remote import using_storage_options
@@ -355,7 +355,7 @@ def sweep(model, inputs, *, levels, blend=None, noise: str | None = None, seed: 
     storage, example = options.pop("storage_options", None), options.pop("example", None)
     measure, how, hooks = split_options(options)
     with using_storage_options(storage):
-        model = exported(model, inputs, example)
+        model, inputs = exported(model, inputs, example, how.limit)
         return run_sweep(model, inputs, measure, how, SweepPlan(perturb, levels, output, change), hooks)
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from ..config.settings import Execution, Hooks, Measurement
-from ..errors import UsageError
+from ..errors import UsageError, on_command_line, option
 from ..inputs.samples import Sample
 from ..results.profile import Profile
 from ..results.validate import short_text
@@ -79,7 +79,7 @@ def checkpoint_steps(models: Sequence["str | os.PathLike"], steps: Sequence[int]
     files: list = [f for m in models for f in _checkpoint_files(m)]
     if steps is not None:
         if len(steps) != len(files):
-            raise UsageError(f"--steps gives {len(steps)} step(s) for {len(files)} checkpoint(s); give one per checkpoint")
+            raise UsageError(f"{option('steps')} gives {len(steps)} step(s) for {len(files)} checkpoint(s); give one per checkpoint")
         numbered = [(int(s), f) for s, f in zip(steps, files)]
     else:
         numbered = []
@@ -87,18 +87,18 @@ def checkpoint_steps(models: Sequence["str | os.PathLike"], steps: Sequence[int]
             found = _DIGITS.findall(_name(f).rsplit(".", 1)[0])
             if not found:
                 raise UsageError(f"{f}: no step number in the file name; name checkpoints like epoch_5.onnx or pass "
-                                 "--steps 0,1,5,...")
+                                 f"{option('steps', '0,1,5,...', py='[0, 1, 5, ...]')}")
             numbered.append((int(found[-1]), f))
     seen: dict[int, Path] = {}
     for s, f in numbered:
         try:
             check_step(s)
         except UsageError as exc:
-            raise UsageError(f"{short_text(f, 80)}: {exc}; name checkpoints like epoch_5.onnx or pass --steps "
+            raise UsageError(f"{short_text(f, 80)}: {exc}; name checkpoints like epoch_5.onnx or pass {option('steps')} "
                              "0,1,5,...") from None
         if s in seen:
             raise UsageError(f"step {s} is given twice ({seen[s]} and {f}); give each checkpoint its own step "
-                             "(--steps)")
+                             f"({option('steps')})")
         seen[s] = f
     return sorted(numbered)
 
@@ -219,14 +219,14 @@ class Tracker:
 
     def __init__(self, out: "str | os.PathLike | None", inputs, *, tensorboard: "str | os.PathLike | None" = None,
                  name: str | None = None, loggers: Sequence[Any] = (), **options: Any):
+        from ..files.remote import is_url
+        from ..inputs.inputset import in_memory
         from .analysis import split_options
 
-        from ..files.remote import is_url
-
         self.out = None if out is None else (str(out).rstrip("/") if is_url(str(out)) else Path(out))
-        self.inputs = inputs
         self._storage = options.pop("storage_options", None)  # for a track or inputs in a bucket
         self.measure, self.how, hooks = split_options(options)
+        self.inputs = in_memory(inputs, self.how.limit)  # a data loader read once, not once a step
         said: set[str] = set()
 
         def once(note: str, say=hooks.notify) -> None:  # a note is said once per track, not once per step
@@ -238,7 +238,7 @@ class Tracker:
 
         self.hooks = replace(hooks, notify=once)
         if self.how.shard is not None or self.how.checkpoint is not None:
-            raise UsageError("a track resumes by itself: --shard and --checkpoint do not apply to it")
+            raise UsageError(f"a track resumes by itself: {option('shard')} and {option('checkpoint')} do not apply to it")
         self._decoded: _Decoded | None = None
         self._steps: list[int] = []
         self._profiles: list[Profile] = []
@@ -355,23 +355,24 @@ class Tracker:
         where = f" in {self.out}" if self.out is not None else ""
         if self._index is None:
             return
+        other = f"another folder ({'-o' if on_command_line() else 'out='})"
         arch = architecture_of(plan)
         old = {k: v for k, v in self._index["architecture"].items() if k != "digest"}
         if not same_architecture(old, arch):
             raise UsageError(f"step {step} ({plan.loaded.path}): another architecture than the track{where} "
-                             f"({_difference(old, arch)}); write it to another folder (-o)")
+                             f"({_difference(old, arch)}); write it to {other}")
         mine, held = shared_settings(settings), self._index["settings"]
         if mine != held:
             changed = sorted(k for k in set(held) | set(mine) if held.get(k) != mine.get(k))
             raise UsageError(f"step {step}: other settings than the track{where} ({', '.join(changed)}); use the "
-                             "track's settings or another folder (-o)")
+                             f"track's settings or {other}")
         if digest != self._index["inputs"]["list_digest"]:
             raise UsageError(f"step {step}: another input set than the track{where} (the files or their sizes "
-                             "differ); use the same inputs or another folder (-o)")
+                             f"differ); use the same inputs or {other}")
         held_n = int(self._index["inputs"]["analyzed"])
         if analyzed != held_n:
             raise UsageError(f"step {step}: {analyzed} samples, but every step of the track{where} analysed "
-                             f"{held_n} (another --limit?); use the track's inputs and limit or another folder (-o)")
+                             f"{held_n} (another {option('limit')}?); use the track's inputs and limit or {other}")
 
     def prepare(self, step: int, model, example=None,
                 source: str | None = None) -> "tuple[ModelPlan, str, str | None] | None":
@@ -570,7 +571,7 @@ def _model_of(path, factory, example):
         return path, None
     model = load_native(path, factory)
     if example is None and str(path).lower().endswith((".pt", ".pth", ".ckpt")):
-        raise UsageError(f"{path}: a PyTorch checkpoint is exported from an example input; give --example-shape "
+        raise UsageError(f"{path}: a PyTorch checkpoint is exported from an example input; give {option('example-shape')} "
                          "N,C,H,W (Python: example=)")
     return model, example
 

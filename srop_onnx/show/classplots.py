@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..errors import UsageError
+from ..errors import UsageError, option
 from .figtext import literal_figure
 from .figtext import note as _note
 from .plots import PALETTE, _chosen_layers, layer_like, layer_panels, _figure, _kde_curve, _label, _layer_ticks, _legend, _set_title, _units_label
@@ -39,16 +39,16 @@ def plot_profiles(profiles: list["Profile"], kind: str = "depth", *, units: str 
     from .plots import KINDS, plot
 
     if by not in (None, "class") or (by == "class" and kind not in ("kde", "classes")):
-        raise UsageError(f"--by {by} goes with --kind kde (one curve per class) or --kind classes")
+        raise UsageError(f"{option('by', by)} goes with {option('kind', 'kde')} (one curve per class) or {option('kind', 'classes')}")
     if kind not in KINDS + ("classes",):
-        raise UsageError(f"--kind must be one of {', '.join(KINDS + ('classes',))}, got {kind!r}")
+        raise UsageError(f"{option('kind')} must be one of {', '.join(KINDS + ('classes',))}, got {kind!r}")
     if units is not None and units not in ("band", "input"):
-        raise UsageError(f"--units must be band or input, got {units!r}")
+        raise UsageError(f"{option('units')} must be band or input, got {units!r}")
     if kind == "kde" and by == "class":
         return plot_class_kde(profiles, units or "band", labels, layers)
     if kind == "classes":
         if len(profiles) != 1:
-            raise UsageError("--kind classes draws one labelled profile")
+            raise UsageError(f"{option('kind', 'classes')} draws one labelled profile")
         return plot_classes(profiles[0], units or "band", layers)
     return plot(profiles, kind, units=units, labels=labels, layers=layers)
 
@@ -135,7 +135,7 @@ def plot_class_kde(profiles: list["Profile"], units: str = "band", labels: list[
     from matplotlib.lines import Line2D
 
     if not 1 <= len(profiles) <= 2:
-        raise UsageError("--kind kde --by class draws one labelled profile, or a benchmark and a custom set")
+        raise UsageError(f"{option('kind', 'kde')} {option('by', 'class')} draws one labelled profile, or a benchmark and a custom set")
     classes, class_note = _classes(profiles)
     chosen, note = _chosen_layers(profiles[0], layers, max_panels)
     if not labels and all(p.origin for p in profiles):  # two sets of one model: name them by their files

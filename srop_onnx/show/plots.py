@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import UsageError
+from ..errors import UsageError, option
 from .figtext import literal_figure, new_figure, tick_text
 from .figtext import note as _note
 
@@ -262,16 +262,16 @@ def _chosen_layers(ref: Profile, layers: str | None, max_panels: int) -> tuple[l
         try:
             pat = re.compile(layers)
         except re.error as exc:
-            raise UsageError(f"--layers: invalid regular expression {layers!r} ({exc})") from exc
+            raise UsageError(f"{option('layers')}: invalid regular expression {layers!r} ({exc})") from exc
         chosen = [lay for lay in ref.layers if pat.search(lay.name) or pat.search(lay.tensor)]
         if not chosen:
-            raise UsageError(f"--layers {layers!r} matches no layer of {ref.model.get('path')}")
+            raise UsageError(f"{option('layers')} {layers!r} matches no layer of {ref.model.get('path')}")
     if len(chosen) <= max_panels:
         return chosen, None
     idx = np.unique(np.linspace(0, len(chosen) - 1, max_panels).round().astype(int))
     what = "matching layers" if layers else "layers"
-    note = (f"showing {len(idx)} of {len(chosen)} {what}, spread over depth; pick others with --layers REGEX "
-            "(API: layers=...)")
+    note = (f"showing {len(idx)} of {len(chosen)} {what}, spread over depth; pick others with "
+            f"{option('layers', 'REGEX')}")
     return [chosen[i] for i in idx], note
 
 
@@ -402,7 +402,7 @@ def plot_sweep(sweeps: "list[Sweep]", units: str = "band", labels: list[str] | N
     from ..results.sweepresult import measure_label
 
     if by not in ("third", "layer"):
-        raise UsageError(f"--by must be third or layer, got {by!r}")
+        raise UsageError(f"{option('by')} must be third or layer, got {by!r}")
     fig = _figure(8.5 if by == "third" else 10.0, 4.8, size)
     ax = fig.add_subplot()
     right = ax.twinx()
@@ -444,12 +444,12 @@ def plot_sweep_kde(sw: "Sweep", levels: list[float] | None = None, units: str = 
     if levels:
         sw = with_levels(sw, levels)
         if not sw.points:
-            raise UsageError(f"--level {levels}: the sweep has no such level")
+            raise UsageError(f"{option('level')} {levels}: the sweep has no such level")
     elif len(sw.points) > max_levels:
         idx = np.unique(np.linspace(0, len(sw.points) - 1, max_levels).round().astype(int))
         left_out = [f"{p.level:g}" for i, p in enumerate(sw.points) if i not in set(idx)]
         leaving = (f"showing {len(idx)} of {len(sw.points)} levels; left out w = {', '.join(left_out)} "
-                   "(pick levels with --level W,W)")
+                   f"(pick levels with {option('level', 'W,W', py='[W, W]')})")
         sw = type(sw)(sw.perturbation, sw.output, [sw.points[i] for i in idx])
     profiles = [p.profile for p in sw.points]
     if layers is None:
@@ -468,9 +468,9 @@ def plot(profiles: list[Profile], kind: str = "depth", *, units: str | None = No
     if not profiles:
         raise UsageError("plot needs at least one profile")
     if kind not in KINDS:
-        raise UsageError(f"--kind must be one of {', '.join(KINDS)}, got {kind!r}")
+        raise UsageError(f"{option('kind')} must be one of {', '.join(KINDS)}, got {kind!r}")
     if units is not None and units not in ("band", "input"):
-        raise UsageError(f"--units must be band or input, got {units!r}")
+        raise UsageError(f"{option('units')} must be band or input, got {units!r}")
     if kind == "depth":
         return plot_depth(profiles, units or "input", labels)
     if kind == "box":

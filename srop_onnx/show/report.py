@@ -8,6 +8,7 @@ import math
 import re
 from pathlib import Path
 
+from ..errors import on_command_line
 from .text import visible
 
 if TYPE_CHECKING:
@@ -162,7 +163,8 @@ def _render_left_out(profile: Profile, console, max_skipped: int) -> None:
         for line in lines[:max_skipped]:
             console.print(f"  {line}", highlight=False)
         if len(lines) > max_skipped:
-            console.print(f"  ... and {len(lines) - max_skipped} more (see --json)")
+            console.print(f"  ... and {len(lines) - max_skipped} more (see "
+                          f"{'--json' if on_command_line() else 'profile.skipped_layers'})")
     if profile.skipped_inputs:
         console.print(f"[yellow]{len(profile.skipped_inputs)} input file(s) skipped:[/]")
         for s in profile.skipped_inputs[:max_skipped]:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..errors import UsageError
+from ..errors import UsageError, option
 from .htmlreport import describe_settings, e, f, figure_tag
 from .figtext import literal_figure
 from .plots import MARKERS, _figure, _layer_ticks, _legend, _set_title, _units_label, style
@@ -158,10 +158,10 @@ def plot_channels(track: "Track", layer: str | None, units: str | None = None, s
     units = units or track.units
     names = track.layer_names
     if layer is None:
-        raise UsageError(f"--kind channels draws one layer: add --layer NAME (one of {', '.join(names[:8])}"
+        raise UsageError(f"{option('kind', 'channels')} draws one layer: add {option('layer', 'NAME')} (one of {', '.join(names[:8])}"
                          f"{', ...' if len(names) > 8 else ''})")
     if layer not in names:
-        raise UsageError(f"--layer {layer!r}: the track has no such layer; its layers are {', '.join(names[:8])}"
+        raise UsageError(f"{option('layer')} {layer!r}: the track has no such layer; its layers are {', '.join(names[:8])}"
                          f"{', ...' if len(names) > 8 else ''}")
     cols = []
     for prof in track.profiles:
@@ -187,7 +187,7 @@ def plot_track(track: "Track", kind: str = "heatmap", *, units: str | None = Non
     """A track's picture: ``heatmap`` (``change``: from the first step), ``thirds``, ``channels`` (one
     ``layer``) or ``std``."""
     if kind not in TRACK_KINDS:
-        raise UsageError(f"--kind for a track must be one of {', '.join(TRACK_KINDS)}, got {kind!r}")
+        raise UsageError(f"{option('kind')} for a track must be one of {', '.join(TRACK_KINDS)}, got {kind!r}")
     if kind == "heatmap":
         return plot_heatmap(track, units, change, size)
     if kind == "channels":

@@ -42,7 +42,7 @@ def test_label_text_keeps_whole_numbers_whole():
 
 @pytest.mark.parametrize("value, message", [
     ("npz:", "npz:KEY names the .npz array"),
-    ("cats", "--labels takes 'folders', a CSV file"),
+    ("cats", "^labels takes 'folders', a CSV file"),
     (3, "labels must be 'folders', a CSV path"),
 ])
 def test_bad_rules_are_one_line(value, message):

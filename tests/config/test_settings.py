@@ -9,19 +9,19 @@ from srop_onnx.config.settings import Execution, Hooks, Measurement, describe_di
 
 
 def test_measurement_validates_once_with_one_line_errors():
-    with pytest.raises(UsageError, match=r"--kappa must be in \(0, 1\]"):
+    with pytest.raises(UsageError, match=r"^kappa must be in \(0, 1\]"):
         Measurement(kappa=1.5)
-    with pytest.raises(UsageError, match="--units must be 'band' or 'input'"):
+    with pytest.raises(UsageError, match="^units must be 'band' or 'input'"):
         Measurement(units="hz")
-    with pytest.raises(UsageError, match="--layers: invalid regular expression"):
+    with pytest.raises(UsageError, match="^layers: invalid regular expression"):
         Measurement(layers="(")
-    with pytest.raises(UsageError, match="--layout must be one of NCHW, NHWC, NCL, NLC, NHW, NL, NCDHW"):
+    with pytest.raises(UsageError, match="^layout must be one of NCHW, NHWC, NCL, NLC, NHW, NL, NCDHW"):
         Measurement(layout="CHW")
-    with pytest.raises(UsageError, match="--preprocess must be one of"):
+    with pytest.raises(UsageError, match="^preprocess must be one of"):
         Measurement(preprocess="torch")
-    with pytest.raises(UsageError, match=r"--std values must be > 0"):
+    with pytest.raises(UsageError, match=r"^std values must be > 0"):
         Measurement(std=(0.5, 0.0, 0.5))
-    with pytest.raises(UsageError, match="--mean expects finite numbers"):
+    with pytest.raises(UsageError, match="^mean expects finite numbers"):
         Measurement(mean=(float("nan"),))
     m = Measurement(layout="nhwc", ops=["Conv"], kappa="0.9")
     assert (m.layout, m.ops, m.kappa) == ("NHWC", ("Conv",), 0.9)
@@ -30,17 +30,17 @@ def test_measurement_validates_once_with_one_line_errors():
 
 
 def test_execution_validates_combinations():
-    with pytest.raises(UsageError, match="--batch-size must be from 1 to"):
+    with pytest.raises(UsageError, match="^batch_size must be from 1 to"):
         Execution(batch_size=0)
-    with pytest.raises(UsageError, match="--batch-size must be a number"):
+    with pytest.raises(UsageError, match="^batch_size must be a number"):
         Execution(batch_size="big")
-    with pytest.raises(UsageError, match="--limit and --shard cannot be combined"):
+    with pytest.raises(UsageError, match="^limit and shard cannot be combined"):
         Execution(limit=3, shard=(1, 2))
-    with pytest.raises(UsageError, match="--kernels cannot be combined with --checkpoint"):
+    with pytest.raises(UsageError, match="^keep_bins cannot be combined with checkpoint"):
         Execution(keep_bins=True, checkpoint="c.ckpt")
-    with pytest.raises(UsageError, match="--provider must be one of"):
+    with pytest.raises(UsageError, match="^provider must be one of"):
         Execution(provider="tpu")
-    with pytest.raises(UsageError, match=r"--shard 3/2: need 1 <= I <= N"):
+    with pytest.raises(UsageError, match=r"^shard=\(3, 2\): need 1 <= I <= N"):
         Execution(shard=(3, 2))
     assert Execution(batch_size="AUTO").auto_batch and Execution(batch_size="4").batch_size == 4
     assert Execution().batch_size is None  # the device decides (8 on the CPU, auto on CUDA)
@@ -88,11 +88,11 @@ def test_python_takes_the_command_line_s_text_for_sizes_shards_and_memory():
     assert Execution(shard="2/7").shard == (2, 7) == Execution(shard=(2, 7)).shard
     assert Execution(max_memory="2GB").max_memory == 2_000_000_000
     assert Execution(memory_budget="512MiB").memory_budget == 512 * 2**20
-    with pytest.raises(UsageError, match=r"--size must look like 224 or 224x320 \(H x W\), got 'big'"):
+    with pytest.raises(UsageError, match=r"^size must look like 224 or 224x320 \(H x W\), got 'big'"):
         Measurement(size="big")
-    with pytest.raises(UsageError, match=r"--size must be H x W with both sides >= 2, got \('a', 'b'\)"):
+    with pytest.raises(UsageError, match=r"^size must be H x W with both sides >= 2, got \('a', 'b'\)"):
         Measurement(size=("a", "b"))
-    with pytest.raises(UsageError, match=r"--shard must look like I/N \(e.g. 2/7\), got 'x'"):
+    with pytest.raises(UsageError, match=r"^shard must look like I/N \(e.g. 2/7\), got 'x'"):
         Execution(shard="x")
-    with pytest.raises(UsageError, match=r"--max-memory must look like 2GB, 512MiB or a number of bytes, got 'lots'"):
+    with pytest.raises(UsageError, match=r"^max_memory must look like 2GB, 512MiB or a number of bytes, got 'lots'"):
         Execution(max_memory="lots")

@@ -112,7 +112,7 @@ def test_npz_labels_come_from_an_array_never_fed_to_the_model(tmp_path, rng):
     notes = []
     both = srop_onnx.analyze(EXAMPLE, [tmp_path / "batch.npz", tmp_path / "other.npz"], labels="npz:y",
                              notify=notes.append)
-    assert both.analyzed == 5 and "no array 'y' for --labels npz:y (it holds images)" in both.skipped_inputs[0]["reason"]
+    assert both.analyzed == 5 and "no array 'y' for labels='npz:y' (it holds images)" in both.skipped_inputs[0]["reason"]
     np.savez(tmp_path / "short.npz", images=x, y=np.array([1, 2]))
     with pytest.raises(InputDataError, match=r"array 'y' has shape \(2,\), not one label per sample \(5\)"):
         srop_onnx.analyze(EXAMPLE, [tmp_path / "short.npz"], labels="npz:y", strict=True)

@@ -399,7 +399,7 @@ def test_parts_in_a_missing_bucket_are_refused_before_any_shard(server):
     from srop_onnx.errors import OutputError
     from srop_onnx.run.parts import prepare_parts
 
-    with pytest.raises(OutputError, match=r"^--parts s3://no-such-bucket-here/parts/: cannot write there: no such"):
+    with pytest.raises(OutputError, match=r"^parts s3://no-such-bucket-here/parts/: cannot write there: no such"):
         prepare_parts("s3://no-such-bucket-here/parts/")
     assert prepare_parts("s3://data/parts/") == "s3://data/parts/"
 

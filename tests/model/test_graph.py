@@ -51,7 +51,7 @@ def test_ops_and_layers_filters(fixtures):
     assert [t.tensor for t in find_taps(m, ops=["MaxPool"])[0]] == ["p1"]
     assert [t.tensor for t in find_taps(m, layers=r"features\.3")[0]] == ["c2"]
     assert [t.tensor for t in find_taps(m, layers="^c1$")[0]] == ["c1"]
-    with pytest.raises(UsageError, match="--layers: invalid regular expression"):
+    with pytest.raises(UsageError, match="^layers: invalid regular expression"):
         find_taps(m, layers="(")
 
 

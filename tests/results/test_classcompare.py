@@ -100,7 +100,7 @@ def test_the_public_facade_and_options(rng):
         srop_onnx.compare(bench, new, by="sample")
     with pytest.raises(TypeError, match="they go with by='class'"):
         srop_onnx.compare(bench, new, alpha=0.05)
-    with pytest.raises(UsageError, match="--alpha must be between 0 and 1"):
+    with pytest.raises(UsageError, match="^alpha must be between 0 and 1"):
         compare_classes(bench, new, alpha=1.5)
     bench.labels = None
     with pytest.raises(UsageError, match="has no labels"):

@@ -139,7 +139,7 @@ def test_unlabelled_samples_stay_out_of_classes_and_show_in_peaks():
 
 def test_a_profile_without_labels_says_how_to_record_them(labelled):
     labelled.labels = None
-    with pytest.raises(UsageError, match=r"has no labels; analyse with --labels folders\|FILE.csv\|npz:KEY"):
+    with pytest.raises(UsageError, match=r"has no labels; analyse with labels='folders'\|'FILE.csv'\|'npz:KEY'"):
         labelled.by_class()
     with pytest.raises(UsageError, match="has no labels"):
         labelled.outliers()
@@ -174,7 +174,7 @@ def test_the_outlier_score_is_the_rms_of_robust_z_against_the_own_class(rng):
         assert row.score == pytest.approx(math.sqrt(sum(z * z for z in zs) / len(zs)), rel=1e-12)
     frame = out.to_dataframe()
     assert list(frame["rank"]) == [1, 2, 3] and frame.loc[0, "source"] == profile.sources[7]
-    with pytest.raises(UsageError, match="--top must be at least 1"):
+    with pytest.raises(UsageError, match="^top must be at least 1"):
         profile.outliers(top=0)
 
 

@@ -52,7 +52,7 @@ def test_crop_one_feeds_the_whole_image_and_is_recorded(tmp_path, rng):
     batch = np.stack([_imagenet_preprocess(f, crop=1.0) for f in files])
     assert_matches_reference(prof, EXAMPLE, batch, "image")
     assert analyze(EXAMPLE, files).to_dict()["layers"] != prof.to_dict()["layers"]  # the default crops
-    with pytest.raises(UsageError, match=r"--crop must be in \(0, 1\] \(1: the whole image, no crop\), got 1.5"):
+    with pytest.raises(UsageError, match=r"^crop must be in \(0, 1\] \(1: the whole image, no crop\), got 1.5"):
         analyze(EXAMPLE, files, crop=1.5)
 
 
@@ -134,10 +134,17 @@ def test_unnamed_model_with_dynamic_spatial_dims(fixtures, rng, tmp_path):
     assert prof.layers[0].shape == [4, 24, 24]
     img = tmp_path / "im.png"
     Image.fromarray(rng.integers(0, 255, (40, 30, 3), dtype=np.uint8)).save(img)
-    with pytest.raises(UsageError, match=r"dynamic spatial dims; pass --size HxW to feed images \(\S+im\.png is "
-                                         r"40x30: --size 40x30 feeds images at that size, --crop 1 without "
+    with pytest.raises(UsageError, match=r"dynamic spatial dims; pass size=\(H, W\) to feed images \(\S+im\.png is "
+                                         r"40x30: size=\(40, 30\) feeds images at that size, crop=1.0 without "
                                          r"cutting their borders\)"):
         analyze(fixtures["unnamed"], img)
+    from click.testing import CliRunner
+
+    from srop_onnx.cli import main
+
+    res = CliRunner().invoke(main, ["analyze", str(fixtures["unnamed"]), str(img)])
+    assert res.exit_code == 2 and ("pass --size HxW to feed images (" in res.output
+                                   and "is 40x30: --size 40x30 feeds images at that size, --crop 1 without" in res.output)
     prof = analyze(fixtures["unnamed"], img, size=(20, 28))
     assert prof.layers[0].shape == [4, 20, 28]
 
@@ -151,8 +158,8 @@ def test_an_input_of_fixed_height_and_free_width_says_which_size_to_pass(fixture
     onnx.save(model, str(tmp_path / "ocr.onnx"))
     img = tmp_path / "line.png"
     Image.fromarray(rng.integers(0, 255, (40, 300, 3), dtype=np.uint8)).save(img)
-    with pytest.raises(UsageError, match=r"pass --size HxW to feed images \(its height is 64: --size 64xW, "
-                                         r"e\.g\. --size 64x256\)"):
+    with pytest.raises(UsageError, match=r"pass size=\(H, W\) to feed images \(its height is 64: size=\(64, W\), "
+                                         r"e\.g\. size=\(64, 256\)\)"):
         analyze(tmp_path / "ocr.onnx", img)
     assert analyze(tmp_path / "ocr.onnx", img, size=(64, 256)).layers[0].shape == [4, 64, 256]
 

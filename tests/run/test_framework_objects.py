@@ -47,11 +47,26 @@ def test_a_float64_batch_exports_the_module_in_its_weights_type(rng):
 def test_a_module_over_images_needs_an_example_batch():
     net = _net()
     images = [Image.open(p) for p in sorted(EXAMPLE_IMAGES.glob("*.png"))[:2]]
-    with pytest.raises(UsageError, match=r"a torch.nn.Module is exported to ONNX from an example batch: give inputs "
-                                         r"as one array batch, or example="):
+    with pytest.raises(UsageError, match=r"a torch.nn.Module is exported to ONNX from an example batch: give "
+                                         r"example= \(e.g. torch.zeros\(1, 3, 224, 224\)\), or inputs as an array batch"):
         srop_onnx.analyze(net, images, progress=False)
     prof = srop_onnx.analyze(net, images, example=torch.zeros(1, 3, 64, 64), progress=False)
     assert prof.layers[0].shape == [8, 64, 64] and len(prof.sources) == 2
+
+
+def test_a_module_over_a_data_loader_is_exported_from_its_first_sample(rng):
+    from torch.utils.data import DataLoader, TensorDataset
+
+    net = _net()
+    x = torch.from_numpy(rng.standard_normal((6, 3, 32, 32)).astype(np.float32))
+    y = torch.tensor([0, 1, 2, 0, 1, 2])
+    whole = srop_onnx.analyze(net, x.numpy(), labels=y.numpy(), progress=False)
+    for inputs in (DataLoader(TensorDataset(x, y), batch_size=4), TensorDataset(x, y), list(x.numpy()[:, None])):
+        prof = srop_onnx.analyze(net, inputs, progress=False)  # batches, samples with targets, batches of one
+        assert prof.to_dict()["layers"] == whole.to_dict()["layers"]
+    assert srop_onnx.analyze(net, TensorDataset(x, y), progress=False).labels == whole.labels
+    with pytest.raises(UsageError, match=r"exported to ONNX from an example batch: give example="):
+        srop_onnx.analyze(net, list(x.numpy()), progress=False)  # 3-D items: samples of images, or 1-D batches?
 
 
 def test_sweeps_and_the_twin_take_modules_and_onnx_objects(rng):

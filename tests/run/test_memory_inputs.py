@@ -73,15 +73,94 @@ def test_what_cannot_be_an_input_is_refused_in_one_line(inputs, message):
         _analyze(inputs)
 
 
-def test_a_data_loader_s_batches_with_targets_say_how_to_give_the_inputs(rng):
+def test_a_data_loader_s_batches_with_targets_are_inputs_labelled_by_their_targets(rng):
     x = rng.standard_normal((6, 3, 64, 64)).astype(np.float32)
     y = np.array([0, 1, 0, 1, 2, 2])
+    by_hand = _analyze(list(x), labels=y)
     pairs = [(x[:4], y[:4]), (x[4:], y[4:])]  # what a DataLoader over (input, target) yields
-    with pytest.raises(UsageError, match=r"inputs\[0\]: a tuple of 2, as a data loader yields batches with their "
-                                         r"targets; give the inputs alone: \[x for x, _ in loader\]"):
-        _analyze(pairs)
-    prof = _analyze([b for b, _ in pairs], labels=np.concatenate([t for _, t in pairs]))
-    assert prof.labels == ["0", "1", "0", "1", "2", "2"] and _layers(prof) == _layers(_analyze(x))
+    prof = _analyze(pairs)
+    assert prof.labels == ["0", "1", "0", "1", "2", "2"] == by_hand.labels
+    assert _layers(prof) == _layers(_analyze(x)) and prof.sources == by_hand.sources
+    samples = [(x[i], int(y[i])) for i in range(6)]  # what a map-style data set yields, item by item
+    assert _analyze(samples).labels == by_hand.labels
+    given = _analyze(pairs, labels=list("abcdef"))  # labels= given wins over the targets
+    assert given.labels == list("abcdef")
+
+
+def test_a_torch_data_set_and_loader_are_read_as_a_training_loop_reads_them(rng):
+    torch = pytest.importorskip("torch")
+    from torch.utils.data import DataLoader, TensorDataset
+
+    x = torch.from_numpy(rng.standard_normal((10, 3, 64, 64)).astype(np.float32))
+    y = torch.tensor([0, 1, 2, 0, 1, 2, 0, 1, 2, 0])
+    by_hand = _analyze(x.numpy(), labels=y.numpy())
+    for inputs in (DataLoader(TensorDataset(x, y), batch_size=4), TensorDataset(x, y)):  # a Dataset has no __iter__
+        prof = _analyze(inputs)
+        assert _layers(prof) == _layers(by_hand) and prof.labels == by_hand.labels
+
+
+def test_a_data_loader_is_read_once_a_call_and_only_as_far_as_the_limit(rng, tmp_path):
+    torch = pytest.importorskip("torch")
+    from torch.utils.data import DataLoader, Dataset
+
+    x = rng.standard_normal((40, 3, 64, 64)).astype(np.float32)
+    reads = []
+
+    class Counted(Dataset):
+        def __len__(self):
+            return len(x)
+
+        def __getitem__(self, i):
+            reads.append(i)
+            return torch.from_numpy(x[i]), i % 3
+
+    prof = _analyze(Counted(), limit=5)  # by index: exactly the first 5
+    assert reads == [0, 1, 2, 3, 4] and _layers(prof) == _layers(_analyze(x[:5]))
+    reads.clear()
+    prof = _analyze(DataLoader(Counted(), batch_size=8), limit=10)  # whole batches, until 10 samples are in
+    assert reads == list(range(16)) and prof.labels == [str(i % 3) for i in range(10)]
+    reads.clear()
+    shuffled = DataLoader(Counted(), batch_size=8, shuffle=True, generator=torch.Generator().manual_seed(0))
+    trained, twin, _ = srop_onnx.analyze_vs_random(EXAMPLE, shuffled, limit=8, progress=False)
+    assert len(reads) == 8 and trained.labels == twin.labels  # one read: both models see the same samples
+    reads.clear()
+    tracker = srop_onnx.Tracker(tmp_path / "track", DataLoader(Counted(), batch_size=4), limit=8, progress=False)
+    for step in range(3):
+        tracker.add(step, EXAMPLE)
+    assert len(reads) == 8 and list(tracker.track().steps) == [0, 1, 2]
+
+
+def test_rows_of_a_data_set_with_an_image_and_a_label_are_labelled_images():
+    rows = [{"image": Image.open(f), "label": f.stem.split("_")[0]} for f in FILES]  # a Hugging Face dataset's rows
+    prof = _analyze(rows)
+    by_hand = _analyze(FILES, labels=[r["label"] for r in rows])
+    assert _layers(prof) == _layers(by_hand) and prof.labels == by_hand.labels == [f.stem.split("_")[0] for f in FILES]
+    batch = {"pixel_values": np.zeros((2, 3, 64, 64), np.float32), "labels": np.array([3, 4])}  # a collated batch
+    assert _analyze([batch]).labels == ["3", "4"]
+
+
+def test_targets_that_are_not_one_class_per_sample_are_left_out_with_a_note(rng):
+    x = rng.standard_normal((4, 3, 64, 64)).astype(np.float32)
+    notes = []
+    one_hot = np.eye(3)[[0, 1, 2, 0]]
+    prof = _analyze([(x, one_hot)], notify=notes.append)
+    assert prof.labels is None and _layers(prof) == _layers(_analyze(x))
+    assert any("targets are not one class per sample (shape (4, 3) for 4 sample(s))" in n for n in notes)
+    notes.clear()
+    rows = [{"x": x[0], "y": 1}, {"x": x[1]}]  # a row without a target
+    assert _analyze(rows, notify=notes.append).labels is None and any("without a target" in n for n in notes)
+
+
+@pytest.mark.parametrize("inputs, message", [
+    ([(FILES[0], "cross")], r"inputs: \(path, label\) pairs; give the paths, and their classes as labels=\[\.\.\.\]"),
+    ([(np.zeros((3, 64, 64)), 0, "extra")], r"inputs\[0\]: a tuple of 3; give samples or batches, or the \(input, "
+                                            r"target\) pairs a data loader yields"),
+    ([{"features": np.zeros(3)}], r"inputs\[0\]: a dict with keys features, none of them an input \(pixel_values, "
+                                  r"image,"),
+])
+def test_pairs_that_cannot_be_read_are_refused_in_one_line(inputs, message):
+    with pytest.raises(UsageError, match=message):
+        _analyze(inputs)
 
 
 def test_a_batch_of_pixels_says_how_to_have_it_preprocessed(rng):

@@ -82,13 +82,13 @@ def test_prepare_parts_makes_the_folder_and_refuses_a_file(tmp_path):
     made = prepare_parts(str(tmp_path / "a" / "b"))
     assert os.path.isdir(made) and os.path.isabs(made)
     (tmp_path / "f").write_text("x")
-    with pytest.raises(UsageError, match=r"--parts .*f: is a file; give a folder"):
+    with pytest.raises(UsageError, match=r"^parts .*f: is a file; give a folder"):
         prepare_parts(str(tmp_path / "f"))
 
 
 def test_prepare_parts_refuses_a_read_only_disk_before_any_shard_runs(tmp_path):
     with mounted(tmp_path / "ro", "ro,size=64k") as ro:
-        with pytest.raises(OutputError, match=r"--parts .*ro: cannot write there \(read-only file system\)"):
+        with pytest.raises(OutputError, match=r"^parts .*ro: cannot write there \(read-only file system\)"):
             prepare_parts(str(ro))
 
 
@@ -183,7 +183,7 @@ def test_images_and_arrays_in_memory_run_on_ray_as_in_one_process(ray, images, t
     assert same(analyze_ray(EXAMPLE, pictures, shards=3), srop_onnx.analyze(EXAMPLE, pictures))
     rows = list(np.random.default_rng(1).standard_normal((5, 3, 64, 64)).astype(np.float32))
     assert same(analyze_ray(EXAMPLE, rows, shards=2), srop_onnx.analyze(EXAMPLE, rows))
-    with pytest.raises(UsageError, match="--parts keeps the parts of a run over files; inputs in memory have nothing"):
+    with pytest.raises(UsageError, match="^parts keeps the parts of a run over files; inputs in memory have nothing"):
         analyze_ray(EXAMPLE, pictures, shards=3, parts=tmp_path / "parts")
 
 
@@ -261,9 +261,9 @@ def test_a_lost_worker_is_one_line_that_says_what_to_do():
 
 
 def test_parts_never_go_among_the_inputs(tmp_path, images):
-    with pytest.raises(UsageError, match=r"--parts .*: is inside .*, which holds your inputs"):
+    with pytest.raises(UsageError, match=r"^parts .*: is inside .*, which holds your inputs"):
         prepare_parts(str(images / "parts"), [str(images)])
-    with pytest.raises(UsageError, match=r"--parts s3://b/val/parts/: is inside s3://b/val/"):
+    with pytest.raises(UsageError, match=r"^parts s3://b/val/parts/: is inside s3://b/val/"):
         prepare_parts("s3://b/val/parts/", ["s3://b/val/"])
     assert prepare_parts("s3://b/parts/", ["s3://b/val/"]) == "s3://b/parts/"
     assert prepare_parts(str(tmp_path / "p"), [str(images)]) == str(tmp_path / "p")
@@ -296,7 +296,7 @@ def test_a_rerun_without_shards_takes_the_count_of_the_parts_there(ray, images, 
     assert again.extra["engine"]["shards"] == 3 and again.to_dict()["layers"] == single.to_dict()["layers"]
     notes.clear()
     ray_analysis(EXAMPLE, images, measure, how, Hooks(notify=notes.append), shards=2, parts=str(parts))
-    assert "holds parts of a run in 3 shards, which --shards 2 does not use; give --shards 3" in notes[0]
+    assert "holds parts of a run in 3 shards, which shards=2 does not use; give shards=3 to resume" in notes[0]
 
 
 def test_a_fifo_named_like_a_part_is_noted_not_waited_on(tmp_path, shard2):

@@ -48,7 +48,7 @@ def test_auto_batch_size(reference):
     notes = []
     prof = analyze(EXAMPLE, EXAMPLE_IMAGES, provider="cpu", batch_size="auto", notify=notes.append)
     assert _same(prof, reference)
-    assert any(n.startswith("--batch-size auto: ") for n in notes)
+    assert any(n.startswith("batch_size='auto': ") for n in notes)
     assert prof.run["batch_size"] >= 8
 
 

@@ -154,7 +154,7 @@ def test_a_checkpoint_on_a_read_only_disk_is_refused_before_the_first_batch(tmp_
     real = ex.feed
     monkeypatch.setattr(ex, "feed", lambda *a, **k: fed.append(1) or real(*a, **k))
     with mounted(tmp_path / "ro", "ro,size=64k") as ro:
-        with pytest.raises(OutputError, match=r"--checkpoint .*ro/c.ckpt: cannot write in .*ro \(read-only file "
+        with pytest.raises(OutputError, match=r"^checkpoint .*ro/c.ckpt: cannot write in .*ro \(read-only file "
                                               r"system\)"):
             analyze(EXAMPLE, folder, checkpoint=ro / "c.ckpt", batch_size=2)
     assert fed == []  # not one batch ran
@@ -243,7 +243,7 @@ def test_ray_engine_from_the_cli(folder, single, tmp_path):
 
 def test_kernels_and_checkpoint_are_refused_together(tmp_path, folder):
     """Checkpoints keep statistics, not per-map bins: a resumed --kernels file would miss rows."""
-    with pytest.raises(UsageError, match="--kernels cannot be combined with --checkpoint"):
+    with pytest.raises(UsageError, match="^keep_bins cannot be combined with checkpoint"):
         analyze(EXAMPLE, folder, checkpoint=tmp_path / "c.ckpt", keep_bins=True)
     assert not (tmp_path / "c.ckpt").exists()
 

@@ -32,7 +32,7 @@ def test_levels_parse_lists_and_progressions():
     assert parse_levels("0,0.1,...,0.5") == [0.0, 0.1, 0.2, 0.3, 0.4, 0.5]
     assert parse_levels("1, 0, 0.5, 0.5") == [0.0, 0.5, 1.0]
     for bad in ("", "a,b", "0,0.1,...", "0,...,1", "-1,0", "0,0.1,...,-1", "nan"):
-        with pytest.raises(UsageError, match="--levels"):
+        with pytest.raises(UsageError, match="^levels"):
             parse_levels(bad)
 
 
