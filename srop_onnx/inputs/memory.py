@@ -20,7 +20,7 @@ import numpy as np
 from ..errors import InputDataError, UsageError
 from .samples import Sample, image_array
 
-__all__ = ["InMemory", "ImageRows", "is_pil_image", "images_digest", "split_pairs", "take"]
+__all__ = ["InMemory", "ImageRows", "is_pil_image", "images_digest", "split_pairs", "take", "example_of"]
 
 
 @dataclass(frozen=True)
@@ -184,3 +184,12 @@ def first_batch(held: InMemory) -> "np.ndarray | None":
     if target is not None and np.ndim(target) == 1 and len(target) == len(first) or first.ndim >= 4:
         return first[:1]
     return None
+
+
+def example_of(held) -> "np.ndarray | None":
+    """An exporter's example batch from inputs as :func:`~srop_onnx.inputs.inputset.in_memory` gives
+    them: the first row of an array batch, the first sample of in-memory arrays (:func:`first_batch`);
+    None for files and images (they are preprocessed for an ONNX model that is not there yet)."""
+    if isinstance(held, np.ndarray):
+        return held[:1]
+    return first_batch(held) if isinstance(held, InMemory) else None

@@ -10,7 +10,8 @@ training starts (step 0, or the step a run resumed with ``resume_from_checkpoint
 after every ``every_n_epochs`` epochs (default 1) and, with ``every_n_steps``, every that many
 optimizer steps; a step already in the track is not measured twice. The model is exported with the
 TorchScript exporter, its forward called with ``example`` as its first argument (the image batch,
-``pixel_values``; default: the first sample of ``inputs`` when it is an array or a tensor), under
+``pixel_values``; default: the first sample of ``inputs`` when they are arrays, tensors or a data
+loader), on the model's device, under
 ``eval()`` and ``no_grad()``, its training mode restored after. The trainer's latest
 logged numbers (``loss``, ``eval_accuracy``, ...) are kept with each step, and ``loggers``
 (:class:`~srop_onnx.integrations.mlflow.MlflowLogger`, :class:`~srop_onnx.integrations.wandb.WandbLogger`)
@@ -57,20 +58,17 @@ class SropCallback(TrainerCallback):
         self.tracker: Tracker | None = None
         self.profiles: dict[int, Any] = {}
 
-    def _example(self, model):
-        import torch
+    def _example(self):
+        """``example=``, else None: the tracker exports from its inputs' first sample (arrays, tensors,
+        a data loader); files and images need one."""
+        from ..inputs.memory import example_of
 
-        example = self.example
-        if example is None:
-            from ..inputs.inputset import as_array
+        if self.example is None and self.tracker is not None and example_of(self.tracker.inputs) is None:
+            from ..errors import UsageError
 
-            inputs = as_array(self._args[1])
-            if not hasattr(inputs, "shape"):
-                raise ValueError("SropCallback: give example= (one input batch) when inputs are files or a list")
-            example = torch.as_tensor(inputs[:1])
-        if hasattr(example, "to"):
-            example = example.to(next(model.parameters()).device)
-        return example
+            raise UsageError("SropCallback: give example= (one input batch, e.g. pixel_values[:1]) when the inputs "
+                             "are files or images")
+        return self.example
 
     def _add(self, state, model) -> None:
         if not state.is_world_process_zero or model is None:
@@ -82,7 +80,7 @@ class SropCallback(TrainerCallback):
         if step in self.profiles:
             return
         logged = logged_metrics(_latest(state.log_history)) if self.metrics else None
-        self.profiles[step] = self.tracker.add(step, model, example=self._example(model), metrics=logged)
+        self.profiles[step] = self.tracker.add(step, model, example=self._example(), metrics=logged)
 
     def on_train_begin(self, args, state, control, model=None, **kwargs):
         self._add(state, model)

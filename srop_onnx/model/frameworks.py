@@ -63,7 +63,7 @@ def _torch_bytes(module, example, input_name: str) -> bytes:
 
     if example is None:
         raise UsageError("a torch.nn.Module needs an example input to export: Tracker.add(step, model, example=batch)")
-    args = tuple(example) if isinstance(example, (tuple, list)) else (example,)
+    args = tuple(_on_module(module, a) for a in (example if isinstance(example, (tuple, list)) else (example,)))
     names = [input_name] if len(args) == 1 else [f"{input_name}_{i}" for i in range(len(args))]
     was_training = module.training
     buf = io.BytesIO()
@@ -77,6 +77,20 @@ def _torch_bytes(module, example, input_name: str) -> bytes:
     finally:
         module.train(was_training)
     return buf.getvalue()
+
+
+def _on_module(module, x):
+    """``x`` (a tensor, or a NumPy array in the weights' type: NumPy's float64 or pixels fail the export)
+    on the device of ``module``'s weights."""
+    import numpy as np
+    import torch
+
+    weight = next(iter(module.parameters()), None)
+    if isinstance(x, np.ndarray):
+        x = torch.from_numpy(np.ascontiguousarray(x))
+        if x.is_floating_point() or x.dtype == torch.uint8:
+            x = x.to(torch.float32 if weight is None else weight.dtype)
+    return x.to(weight.device) if weight is not None and hasattr(x, "to") else x
 
 
 def _keras_bytes(model, example=None) -> bytes:

@@ -74,7 +74,7 @@ def exported(model, inputs, example=None, limit: "int | None" = None) -> tuple:
     ``example``, else the first row of ``inputs`` when they are arrays (one batch, a list of batches, a
     data loader's)."""
     from ..inputs.inputset import in_memory
-    from ..inputs.memory import InMemory, first_batch
+    from ..inputs.memory import example_of
     from ..model.frameworks import framework_of, to_onnx
     from ..model.modelio import LoadedModel, as_loaded
 
@@ -82,18 +82,12 @@ def exported(model, inputs, example=None, limit: "int | None" = None) -> tuple:
     kind = "onnx" if isinstance(model, LoadedModel) else framework_of(model)
     if kind == "onnx":
         return model, batch
-    if example is None and batch is not None:
-        example = (batch[:1] if isinstance(batch, np.ndarray) else
-                   first_batch(batch) if isinstance(batch, InMemory) else None)
+    if example is None:
+        example = example_of(batch)
     if example is None and kind == "torch":
         raise UsageError("a torch.nn.Module is exported to ONNX from an example batch: give example= (e.g. "
                          "torch.zeros(1, 3, 224, 224)), or inputs as an array batch or a data loader; or export it yourself "
                          "(torch.onnx.export) and give the .onnx file")
-    if kind == "torch" and isinstance(example, np.ndarray):
-        import torch
-
-        weight = next(iter(model.parameters()), None)  # NumPy's float64 (or pixels) in the weights' type
-        example = torch.from_numpy(np.ascontiguousarray(example)).to(torch.float32 if weight is None else weight.dtype)
     data, _ = to_onnx(model, example)
     return as_loaded(data, f"{type(model).__name__}.onnx"), batch
 

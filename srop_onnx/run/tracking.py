@@ -1,11 +1,10 @@
 """SROPs across training: :func:`track` over checkpoint files and :class:`Tracker` for training loops.
 
-The inputs are decoded once for every checkpoint; each checkpoint gets its own session and an
-ordinary profile. A track folder (:mod:`srop_onnx.results.track`) holds one architecture, one set
-of measured settings and one input list: a checkpoint that differs in any is refused, in one line,
-before anything is written. Steps already there with the same model sha256 are skipped, so a
-track resumes after Ctrl-C, SIGTERM or a kill with nothing counted twice (a step is written, profile
-then index, each atomically, only when it is complete).
+The inputs are decoded once for every checkpoint; each checkpoint gets its own session and an ordinary profile.
+A track folder (:mod:`srop_onnx.results.track`) holds one architecture, one set of measured settings and one input
+list: a checkpoint that differs in any is refused, in one line, before anything is written. Steps already there
+with the same model sha256 are skipped, so a track resumes after Ctrl-C, SIGTERM or a kill with nothing counted
+twice (a step is written, profile then index, each atomically, only when it is complete).
 """
 
 from __future__ import annotations
@@ -336,10 +335,11 @@ class Tracker:
 
     # -- what a step must agree with ------------------------------------------------------------
     def _plan(self, step: int, model, example, source: str | None = None) -> tuple[ModelPlan, str]:
+        from ..inputs.memory import example_of
         from ..model.frameworks import EXPORTERS, to_onnx
         from ..model.modelio import as_loaded
 
-        onnx_model, kind = to_onnx(model, example)
+        onnx_model, kind = to_onnx(model, example_of(self.inputs) if example is None else example)
         if not isinstance(onnx_model, (str, os.PathLike)):  # in memory: named after its checkpoint, or its step
             onnx_model = as_loaded(onnx_model, source or f"step-{step}.onnx")
         plan = plan_model(load_stage(onnx_model), self.measure, inputs=self.inputs)

@@ -69,6 +69,21 @@ def test_a_module_over_a_data_loader_is_exported_from_its_first_sample(rng):
         srop_onnx.analyze(net, list(x.numpy()), progress=False)  # 3-D items: samples of images, or 1-D batches?
 
 
+def test_a_tracker_exports_a_module_from_its_inputs_first_sample(rng, tmp_path):
+    from torch.utils.data import DataLoader, TensorDataset
+
+    net = _net()
+    x = rng.standard_normal((4, 3, 32, 32))  # float64, as NumPy makes it: fed in the weights' type
+    by_hand = srop_onnx.Tracker(None, x, progress=False)
+    by_hand.add(0, net, example=torch.zeros(1, 3, 32, 32))
+    for inputs in (x, DataLoader(TensorDataset(torch.from_numpy(x).float(), torch.zeros(4)), batch_size=2)):
+        tracker = srop_onnx.Tracker(None, inputs, progress=False)
+        tracker.add(0, net)  # no example=
+        assert tracker.track().profiles[0].to_dict()["layers"] == by_hand.track().profiles[0].to_dict()["layers"]
+    with pytest.raises(UsageError, match=r"a torch.nn.Module needs an example input to export"):
+        srop_onnx.Tracker(None, EXAMPLE_IMAGES, progress=False).add(0, net)  # images: preprocessed for a model
+
+
 def test_sweeps_and_the_twin_take_modules_and_onnx_objects(rng):
     import onnx
 

@@ -19,6 +19,7 @@ import pytest
 import srop_onnx
 from srop_onnx import UsageError
 
+from conftest import EXAMPLE_IMAGES
 from s3server import free_port, stop
 from test_tracking import _model
 
@@ -249,3 +250,20 @@ def test_a_resumed_hugging_face_run_continues_the_track(tmp_path, rng):
     again, _ = _hf_parts(tmp_path)
     trainer(again, 2, [SropCallback(tmp_path / "out", val)]).train(resume_from_checkpoint=True)
     assert srop_onnx.Track.load(tmp_path / "out").steps == [0, 2, 4]
+
+
+def test_a_hugging_face_callback_takes_a_validation_set_as_the_trainer_does(tmp_path, rng):
+    """Rows as a ``datasets`` split gives them (``pixel_values`` and ``labels``): no example= needed;
+    image files need one, said in one line."""
+    from srop_onnx.integrations.huggingface import SropCallback
+
+    torch = pytest.importorskip("torch")
+    model, trainer = _hf_parts(tmp_path)
+    x = rng.standard_normal((4, 3, 32, 32)).astype(np.float32)
+    rows = [{"pixel_values": torch.from_numpy(x[i]), "labels": i % 3} for i in range(4)]
+    trainer(model, 1, [SropCallback(tmp_path / "out", rows)]).train()
+    track = srop_onnx.Track.load(tmp_path / "out")
+    assert track.steps == [0, 2] and track.profiles[0].sources == [f"array[{i}]" for i in range(4)]
+    other, trainer = _hf_parts(tmp_path)
+    with pytest.raises(srop_onnx.UsageError, match=r"SropCallback: give example= \(one input batch"):
+        trainer(other, 1, [SropCallback(tmp_path / "files", EXAMPLE_IMAGES)]).train()
