@@ -77,6 +77,16 @@ def _check_stats(values, option: str) -> tuple[float, ...] | None:
     return out
 
 
+def _check_flag(value, name: str, none: bool = False) -> "bool | None":
+    """``value`` as True or False (None too when ``none``): ``baseline="no"`` would be true, so text,
+    numbers other than 0 and 1 and other objects are refused in one line naming the keyword."""
+    if value is None and none:
+        return None
+    if isinstance(value, (bool, np.bool_)) or (isinstance(value, (int, np.integer)) and value in (0, 1)):
+        return bool(value)
+    raise UsageError(f"{name} must be True or False{' (or None)' if none else ''}, got {value!r}")
+
+
 def _check_regex(layers: str | None) -> str | None:
     if layers is None:
         return None
@@ -139,8 +149,8 @@ class Measurement:
             put(self, "crop", _check_fraction(self.crop, "--crop", " (1: the whole image, no crop)"))
         if self.size is not None:
             put(self, "size", _check_size(self.size))
-        put(self, "baseline", bool(self.baseline))
-        put(self, "tf32", bool(self.tf32))
+        put(self, "baseline", _check_flag(self.baseline, "baseline"))
+        put(self, "tf32", _check_flag(self.tf32, "tf32"))
         if self.sample_rate is not None:
             if not isinstance(self.sample_rate, (int, np.integer)) or int(self.sample_rate) < 1:
                 raise UsageError(f"{option('sample-rate')} must be a whole number of Hz >= 1, got {self.sample_rate!r}")
@@ -309,6 +319,8 @@ class Execution:
         from .options import MAX_BYTES, check_whole
 
         put = object.__setattr__
+        for name in ("strict", "keep_bins", "record_run", "iobinding"):
+            put(self, name, _check_flag(getattr(self, name), name, none=name == "iobinding"))
         put(self, "limit", check_whole(self.limit, "--limit"))
         put(self, "checkpoint_every", check_whole(self.checkpoint_every, "--checkpoint-every"))
         put(self, "max_memory", check_whole(_bytes(self.max_memory, "--max-memory"), "--max-memory", 1, MAX_BYTES))

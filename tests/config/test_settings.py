@@ -96,3 +96,15 @@ def test_python_takes_the_command_line_s_text_for_sizes_shards_and_memory():
         Execution(shard="x")
     with pytest.raises(UsageError, match=r"^max_memory must look like 2GB, 512MiB or a number of bytes, got 'lots'"):
         Execution(max_memory="lots")
+
+
+@pytest.mark.parametrize("cls, keyword, value", [
+    (Measurement, "baseline", "no"), (Measurement, "tf32", None), (Execution, "strict", "yes"),
+    (Execution, "keep_bins", 2), (Execution, "record_run", "False"), (Execution, "iobinding", "on"),
+])
+def test_switches_take_true_or_false_never_text(cls, keyword, value):
+    """``baseline="no"`` is true to Python's bool(): a switch refuses what is not a truth value."""
+    with pytest.raises(UsageError, match=rf"^{keyword} must be True or False"):
+        cls(**{keyword: value})
+    assert getattr(cls(**{keyword: 0}), keyword) is False and getattr(cls(**{keyword: True}), keyword) is True
+    assert Execution(iobinding=None).iobinding is None

@@ -46,8 +46,14 @@ def test_a_torch_module_is_exported_in_eval_mode_and_its_training_mode_restored(
     assert [lay.name for lay in prof.layers] == ["0", "2", "3"]
     assert prof.to_dict()["layers"] == alone.to_dict()["layers"]
     assert srop_onnx.Track.load(tmp_path / "out").index["exporter"].startswith("torch.onnx.export")
+    net.train()
+    by_default = srop_onnx.Tracker(None, images).add(0, net)  # exported from the inputs' first sample
+    assert by_default.to_dict()["layers"] == prof.to_dict()["layers"] and net.training
+    files = tmp_path / "files"
+    files.mkdir()
+    np.save(files / "x.npy", images)
     with pytest.raises(srop_onnx.UsageError, match="needs an example input"):
-        srop_onnx.Tracker(None, images).add(0, net)
+        srop_onnx.Tracker(None, files).add(0, net)  # files are read for an ONNX model that is not there yet
 
 
 def test_a_track_never_mixes_exporters(images, tmp_path):
