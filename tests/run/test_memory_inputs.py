@@ -130,6 +130,15 @@ def test_a_data_loader_is_read_once_a_call_and_only_as_far_as_the_limit(rng, tmp
     assert len(reads) == 8 and list(tracker.track().steps) == [0, 1, 2]
 
 
+def test_a_tf_data_set_of_batches_with_targets_is_read_as_keras_fit_reads_it(rng):
+    tf = pytest.importorskip("tensorflow")
+    x = rng.standard_normal((10, 3, 64, 64)).astype(np.float32)
+    y = np.arange(10) % 3
+    prof = _analyze(tf.data.Dataset.from_tensor_slices((x, y)).batch(4))
+    by_hand = _analyze(x, labels=y)
+    assert _layers(prof) == _layers(by_hand) and prof.labels == by_hand.labels
+
+
 def test_rows_of_a_data_set_with_an_image_and_a_label_are_labelled_images():
     rows = [{"image": Image.open(f), "label": f.stem.split("_")[0]} for f in FILES]  # a Hugging Face dataset's rows
     prof = _analyze(rows)
