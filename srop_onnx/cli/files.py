@@ -105,7 +105,8 @@ def check(ctx, profile, golden, tol, metric, units, junit_path, match):
 @click.option("--change", is_flag=True, help="Tracks, --kind heatmap: the change from the first step.")
 @click.option("--layer", metavar="NAME", help="Tracks, --kind channels: the layer to draw.")
 @click.option("--units", type=click.Choice(["band", "input"]), help="[default: input for depth, band otherwise]")
-@click.option("--layers", metavar="REGEX", help="kde: layers to draw (default: up to 12 spread over depth).")
+@click.option("--layers", metavar="REGEX", help="Layers to draw, by name: kde draws up to 12 of them (default: 12 spread over depth), depth, box "
+                   "and kernels every one, where it sits in the model.")
 @click.option("--label", "labels", multiple=True, help="Legend label per profile, in order (repeatable).")
 @click.option("--level", "levels", metavar="W[,W...]", help="Sweeps: the level(s) to draw (kde: one curve each).")
 @click.option("--by", type=click.Choice(["third", "layer", "class"]), default=None,
@@ -126,6 +127,9 @@ def plot(profiles, output, kind, units, layers, labels, levels, by, change, laye
     guard_outputs({"-o": output}, protected={f"the input {p}": p for p in profiles})
     if _plot_track(profiles, output, kind, units, change, layer):
         return
+    for given, what in ((change, "--change"), (layer, "--layer")):
+        if given:
+            raise UsageError(f"{what} draws a track (--kind heatmap or channels); {profiles[0]} is not a track")
     if kind in _TRACK_KINDS:
         raise UsageError(f"--kind {kind} draws a track (srop-onnx track -o DIR: give DIR/track.json)")
     loaded = [load_result(p) for p in profiles]
@@ -134,6 +138,8 @@ def plot(profiles, output, kind, units, layers, labels, levels, by, change, laye
     kind = kind or ("sweep" if sweeps else "depth")
     if sweeps and len(sweeps) != len(loaded):
         raise UsageError("plot takes only profiles or only sweeps, not both")
+    if levels and not sweeps:
+        raise UsageError(f"--level picks levels of a sweep (srop-onnx sweep -o FILE); {profiles[0]} is a profile")
     if kind == "sweep" and not sweeps:
         raise UsageError("--kind sweep draws sweep files (srop-onnx sweep -o FILE), not profiles")
     if by == "class" and (sweeps or kind not in ("kde", "classes")):

@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import math
+from dataclasses import replace
 import re
 import textwrap
 from pathlib import Path
@@ -92,13 +93,15 @@ def _legend(fig, ax, handles=None, labels=None, fontsize: float = 8) -> None:
     fig.legend(handles, labels, loc="outside right upper", fontsize=fontsize, ncols=cols)
 
 
-def _layer_ticks(ax, names: list[str], axis: str = "x", max_labels: int = 40) -> None:
-    """Layer names as tick labels: rotated, and thinned to at most ``max_labels``."""
+def _layer_ticks(ax, names: list[str], axis: str = "x", max_labels: int = 40, at: "list[int] | None" = None) -> None:
+    """Layer names as tick labels (``at``: where each layer is drawn, default 0, 1, ...): rotated, and
+    thinned to at most ``max_labels``."""
     n = len(names)
     step = max(1, math.ceil(n / max_labels))
-    pos = list(range(0, n, step))
+    picked = list(range(0, n, step))
+    pos = picked if at is None else [at[i] for i in picked]
     fig = ax.figure
-    short = [tick_text(fig, names[i]) for i in pos]
+    short = [tick_text(fig, names[i]) for i in picked]
     short = [t if len(t) <= 28 else "…" + t[-27:] for t in short]
     if axis == "x":
         ax.set_xticks(pos, short, rotation=60 if n > 6 else 30, ha="right", fontsize=8 if n > 20 else 9)
@@ -154,7 +157,7 @@ def plot_depth(profiles: list[Profile], units: str = "input", labels: list[str] 
         _log_axis(ax)
     ax.set_xlabel("layer (depth order); dotted lines: downscaling, labelled with the new side")
     ax.set_ylabel("mean " + _units_label(units).replace(" (", "\n("))  # two lines: fits a short figure
-    _layer_ticks(ax, [lay.name for lay in ref.layers])
+    _layer_ticks(ax, [lay.name for lay in ref.layers], at=[lay.index for lay in ref.layers])
     _set_title(ax, fig, _title(profiles, "Mean SROP by depth", labels))
     ax.grid(True, which="both", alpha=0.25)
     _legend(fig, ax)
@@ -231,8 +234,9 @@ def plot_box(profiles: list[Profile], units: str = "band", labels: list[str] | N
                    medianprops={"color": "black"}, whiskerprops={"color": colour}, capprops={"color": colour},
                    meanprops={"marker": "o", "markerfacecolor": "white", "markeredgecolor": colour, "markersize": 4})
         handles.append(Patch(facecolor=colour, alpha=0.45, edgecolor=colour, label=_label(p, i, labels)))
-    _layer_ticks(ax, [lay.name for lay in profiles[0].layers])
-    ax.set_xlim(-0.7, n - 0.3)
+    at = [lay.index for lay in profiles[0].layers]
+    _layer_ticks(ax, [lay.name for lay in profiles[0].layers], at=at)
+    ax.set_xlim(min(at, default=0) - 0.7, max(at, default=n - 1) + 0.7)
     ax.set_ylabel(_units_label(units))
     ax.set_xlabel("layer (depth order); box: quartiles, line: median, dot: mean, whiskers: min-max")
     _set_title(ax, fig, _title(profiles, "SROP distribution per layer", labels))
@@ -464,6 +468,8 @@ def plot_sweep_kde(sw: "Sweep", levels: list[float] | None = None, units: str = 
 def plot(profiles: list[Profile], kind: str = "depth", *, units: str | None = None,
          labels: list[str] | None = None, layers: str | None = None) -> "Figure":
     """One of :data:`KINDS` for one or more profiles. ``units`` default: input for depth, band otherwise.
+    ``layers``: a regular expression over layer names; kde draws up to 12 of the matching layers, the
+    other kinds every matching layer at its place in the model.
     (Labelled profiles' kinds: :func:`srop_onnx.show.classplots.plot_profiles`.)"""
     if not profiles:
         raise UsageError("plot needs at least one profile")
@@ -471,12 +477,14 @@ def plot(profiles: list[Profile], kind: str = "depth", *, units: str | None = No
         raise UsageError(f"{option('kind')} must be one of {', '.join(KINDS)}, got {kind!r}")
     if units is not None and units not in ("band", "input"):
         raise UsageError(f"{option('units')} must be band or input, got {units!r}")
+    if kind == "kde":
+        return plot_kde(profiles, units or "band", labels, layers)
+    if layers:  # the other kinds draw the matching layers, each where it sits in the model
+        profiles = [replace(p, layers=_chosen_layers(p, layers, len(p.layers))[0]) for p in profiles]
     if kind == "depth":
         return plot_depth(profiles, units or "input", labels)
     if kind == "box":
         return plot_box(profiles, units or "band", labels)
-    if kind == "kde":
-        return plot_kde(profiles, units or "band", labels, layers)
     return plot_kernels(profiles, units or "band", labels)
 
 

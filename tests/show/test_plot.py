@@ -148,3 +148,31 @@ def test_an_all_dead_layer_flows_through_every_output(tmp_path, rng):
         for kind in KINDS:
             save_figure(plot([prof, back], kind), tmp_path / f"{kind}.png")
         assert "dead" in html_report([prof, back])
+
+
+@pytest.mark.parametrize("kind", ["depth", "box", "kernels"])
+def test_layers_picks_what_every_kind_draws_each_at_its_place(two, kind):
+    """``layers=`` was read by kde only; the other kinds drew every layer, silently."""
+    a, b, _ = two
+    fig = plot([a, b], kind, layers="block")
+    wanted = [lay for lay in a.layers if "block" in lay.name]
+    ax = fig.axes[0]
+    if kind == "kernels":  # channel maps: one row per layer, named on the y axis
+        assert [t.get_text() for t in ax.get_yticklabels()] == [lay.name for lay in wanted]
+        return
+    ticks = {t.get_text(): pos for t, pos in zip(ax.get_xticklabels(), ax.get_xticks())}
+    assert ticks == {lay.name: lay.index for lay in wanted}  # a name sits over its own point
+    if kind == "depth":
+        line = ax.get_lines()[0]
+        assert list(line.get_xdata()) == [lay.index for lay in wanted]
+    with pytest.raises(UsageError, match=r"^layers 'zzz' matches no layer of"):
+        plot([a], kind, layers="zzz")
+
+
+def test_plot_refuses_options_its_files_do_not_use(two, tmp_path):
+    _, _, d = two
+    for args, message in ((["--level", "0.5"], "error: --level picks levels of a sweep"),
+                          (["--layer", "stem.0"], "error: --layer draws a track"),
+                          (["--change"], "error: --change draws a track")):
+        res = CliRunner().invoke(main, ["plot", str(d / "a.json"), "-o", str(tmp_path / "x.png"), *args])
+        assert res.exit_code == 2 and message in res.output and not (tmp_path / "x.png").exists()
