@@ -293,6 +293,8 @@ def run_sweep(model, inputs, measure: Measurement, how: Execution, plan: SweepPl
 
     if how.checkpoint is not None or how.keep_bins:
         raise UsageError(f"sweep keeps statistics per level in one run: drop {option('checkpoint')}/{option('kernels')}")
+    if how.labels is not None:  # a sweep's profiles are per level, never per class
+        raise UsageError(f"a sweep does not record classes: drop {option('labels')} (per-class SROPs: analyze with it)")
     model_plan = plan_model(load_stage(model), measure, inputs=inputs)
     perturb = load_blend(plan.perturb, model_plan) if isinstance(plan.perturb, (str, Path)) else plan.perturb
     source = open_inputs(inputs, model_plan.spec, how.shard)

@@ -173,7 +173,7 @@ class _Decoded:
 
 
 def _decode(plan: ModelPlan, inputs, how: Execution) -> _Decoded:
-    inputset = open_inputs(inputs, plan.spec, None)
+    inputset = open_inputs(inputs, plan.spec, None, how.labels)  # each sample's class, read once for every step
     inputset.adopt_audio_rate(plan)
     run = RunState(plan, Measurement())
     samples, _total = inputset.samples(plan, run, how)
@@ -185,7 +185,8 @@ def _run_decoded(plan: ModelPlan, decoded: _Decoded, measure: Measurement, how: 
     """One checkpoint's profile over inputs decoded before (the stages of ``run_analysis``)."""
     plan.pre = decoded.plan.pre  # the same preprocessing (and audio rate) for every step
     settings = decoded.inputset.settings(plan, measure)
-    run = RunState(plan, measure, keep_bins=how.keep_bins)
+    labelled = how.labels is not None or decoded.inputset.labels is not None  # labels=, or a data loader's targets
+    run = RunState(plan, measure, keep_bins=how.keep_bins, labels=[] if labelled else None)
     run.log.skipped, run.log.skipped_at = list(decoded.skipped), list(decoded.skipped_at)
     samples = iter(decoded.samples)
     first = next(samples, None)
@@ -349,9 +350,8 @@ class Tracker:
         return plan, EXPORTERS[kind]
 
     def _check(self, step: int, plan: ModelPlan, settings: dict, digest: str, analyzed: int) -> None:
-        """Refuse a step that does not belong to the track (nothing written yet): another
-        architecture, other measured settings, another input list, or another number of samples
-        (``--limit``)."""
+        """Refuse a step that does not belong to the track (nothing written yet): another architecture,
+        other measured settings, another input list, or another number of samples (``limit``)."""
         where = f" in {self.out}" if self.out is not None else ""
         if self._index is None:
             return

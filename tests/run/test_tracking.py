@@ -337,3 +337,30 @@ def test_a_tiny_change_of_a_third_is_not_called_lower():
         "shallow third: 0.644 -> 0.643 (step 0 -> 2), unchanged (within 0.005); lower at 0 of 2 steps",
         "middle third: 0.700 -> 0.600 (step 0 -> 2), fell by 0.100; lower at 2 of 2 steps",
         "deep third: 0.500 -> 0.510 (step 0 -> 2), rose by 0.010; lower at 0 of 2 steps"]
+
+
+def test_a_tracker_records_each_sample_s_class_at_every_step(tmp_path):
+    """``labels=`` (or a data loader's targets) were dropped by the Tracker: its profiles had no classes."""
+    from conftest import EXAMPLE, EXAMPLE_IMAGES, EXAMPLE_RANDOM
+
+    files = sorted(EXAMPLE_IMAGES.glob("*.png"))
+    for kind in ("cat", "dog"):
+        (tmp_path / kind).mkdir()
+        for f in files[:2]:
+            (tmp_path / kind / f.name).write_bytes(f.read_bytes())
+    tracker = srop_onnx.Tracker(None, tmp_path, labels="folders", progress=False)
+    steps = [tracker.add(0, EXAMPLE), tracker.add(1, EXAMPLE_RANDOM)]
+    alone = analyze(EXAMPLE, tmp_path, labels="folders", progress=False)
+    assert [p.labels for p in steps] == [["cat", "cat", "dog", "dog"]] * 2 == [alone.labels] * 2
+    assert steps[0].by_class().to_dataframe().equals(alone.by_class().to_dataframe())
+    x = np.random.default_rng(0).standard_normal((4, 3, 64, 64)).astype(np.float32)
+    pairs = [(x[:2], np.array([0, 1])), (x[2:], np.array([1, 0]))]  # a data loader's batches and targets
+    assert srop_onnx.Tracker(None, pairs, progress=False).add(0, EXAMPLE).labels == ["0", "1", "1", "0"]
+    assert srop_onnx.Tracker(None, x, progress=False).add(0, EXAMPLE).labels is None
+
+
+def test_a_sweep_refuses_labels_it_would_not_record():
+    from conftest import EXAMPLE, EXAMPLE_IMAGES
+
+    with pytest.raises(UsageError, match=r"^a sweep does not record classes: drop labels"):
+        srop_onnx.sweep(EXAMPLE, EXAMPLE_IMAGES, levels="0,1", noise="gaussian", labels="folders", progress=False)
