@@ -67,7 +67,13 @@ def _title(profiles: list[Profile], what: str, labels) -> str:
 
 
 def _figure(width: float, height: float, size: dict | None = None):
+    """A figure of ``width`` x ``height`` inches, or the user's ``size={"width", "height", "dpi"}``."""
     size = size or {}
+    if not isinstance(size, dict) or set(size) - {"width", "height", "dpi"} or not all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and 0 < v <= 10_000
+            for v in size.values()):
+        raise UsageError(f"size must be a dict of positive numbers with keys width, height (inches) and dpi, "
+                         f"got {size!r}")
     return new_figure(figsize=(size.get("width", width), size.get("height", height)), dpi=size.get("dpi", 110),
                   layout="constrained")
 

@@ -176,3 +176,12 @@ def test_plot_refuses_options_its_files_do_not_use(two, tmp_path):
                           (["--change"], "error: --change draws a track")):
         res = CliRunner().invoke(main, ["plot", str(d / "a.json"), "-o", str(tmp_path / "x.png"), *args])
         assert res.exit_code == 2 and message in res.output and not (tmp_path / "x.png").exists()
+
+
+@pytest.mark.parametrize("size", [{"width": -1}, {"w": 3}, [3, 4], {"dpi": float("nan")}, {"height": True}])
+def test_a_figure_size_that_cannot_be_drawn_is_refused_in_one_line(two, size):
+    from srop_onnx.show.plots import plot_depth
+
+    with pytest.raises(UsageError, match=r"^size must be a dict of positive numbers with keys width, height"):
+        plot_depth([two[0]], size=size)
+    assert plot_depth([two[0]], size={"width": 6, "dpi": 80}).get_figwidth() == 6
