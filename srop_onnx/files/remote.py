@@ -89,14 +89,25 @@ def set_storage_options(pairs: "list[str] | tuple[str, ...]", where: str = "--st
             raise UsageError(f"{where} {pair!r}: give KEY=VALUE (e.g. endpoint_url=http://127.0.0.1:9000)")
         if _SECRET.search(key):
             here = "on the command line" if where == "--storage-option" else "in storage_options"
-            raise UsageError(f"{where} {key}: credentials are never given {here} (they would show in the shell's "
-                             "history, process lists and notebooks); set them in the environment or your AWS profile")
+            raise UsageError(f"{_said(where, key)}: credentials are never given {here} (they would show in the "
+                             "shell's history, process lists and notebooks); set them in the environment or your "
+                             "AWS profile")
         if key == "endpoint_url" and not re.match(r"^https?://[^/]", value.strip()):
-            raise UsageError(f"{where} endpoint_url={value}: give the endpoint with its scheme, e.g. "
-                             f"endpoint_url=http://{value.strip() or '127.0.0.1:9000'}")
+            fixed = f"http://{value.strip() or '127.0.0.1:9000'}"
+            raise UsageError(f"{_said(where, key, value)}: give the endpoint with its scheme, e.g. "
+                             f"{_said(where, key, fixed)}")
         parsed[key] = _option_value(key, value, where)
     _options.clear()
     _options.update(parsed)
+
+
+def _said(where: str, key: str, value: "str | None" = None, raw: bool = False) -> str:
+    """One storage option as its caller wrote it: ``--storage-option key=value`` on the command line,
+    ``storage_options={'key': 'value'}`` from Python (``raw``: the value already written as Python)."""
+    if where != "storage_options":
+        return f"{where} {key}" if value is None else f"{where} {key}={value}"
+    shown = "..." if value is None else value if raw else repr(value)
+    return f"storage_options={{{key!r}: {shown}}}"
 
 
 def _option_value(key: str, value: str, where: str = "--storage-option"):
@@ -110,11 +121,13 @@ def _option_value(key: str, value: str, where: str = "--storage-option"):
         except json.JSONDecodeError:
             parsed = None
         if not isinstance(parsed, dict):
-            raise UsageError(f"{where} {key}: give a JSON object, e.g. {key}='{{\"region_name\": "
-                             "\"eu-west-1\"}'")
+            example = "{'region_name': 'eu-west-1'}" if where == "storage_options" else \
+                "'{\"region_name\": \"eu-west-1\"}'"
+            raise UsageError(f"{_said(where, key)}: give {'a dict' if where == 'storage_options' else 'a JSON object'}"
+                             f", e.g. {_said(where, key, example, raw=True)}")
         if any(_SECRET.search(str(k)) for k in parsed):
-            raise UsageError(f"{where} {key}: credentials are never given here; set them in the environment or your "
-                             "AWS profile")
+            raise UsageError(f"{_said(where, key)}: credentials are never given here; set them in the environment or "
+                             "your AWS profile")
         return parsed
     if key in ("connect_timeout", "read_timeout", "max_attempts"):
         try:
@@ -122,7 +135,7 @@ def _option_value(key: str, value: str, where: str = "--storage-option"):
         except ValueError:
             number = -1
         if not number > 0:
-            raise UsageError(f"{where} {key}={value}: give a positive number"
+            raise UsageError(f"{_said(where, key, value)}: give a positive number"
                              + (" of seconds" if key != "max_attempts" else " of tries"))
         return number
     return value
@@ -136,6 +149,9 @@ def restore_storage_options(saved: dict) -> None:
     """Put back the settings :func:`storage_options` returned (a command's own end there)."""
     _options.clear()
     _options.update(saved)
+
+
+_ANON = "{'anon': True}"  # Python's spelling of --storage-option anon=true
 
 
 def _hint(key: str) -> str:
@@ -288,6 +304,9 @@ def _why(exc: BaseException, url: str) -> str:
         if _is_gcs(url):
             return "access denied (check Google's application default credentials: gcloud auth application-default login)"
         return "access denied (check the credentials in your environment or AWS profile)"
+    if "NoCredentials" in name or "NoCredentials" in text or "Unable to locate credentials" in text:
+        return ("no credentials (set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY or AWS_PROFILE in the environment; "
+                f"a public bucket takes {option('storage-option', 'anon=true', py=_ANON)})")
     unexpected = re.search(r"unexpected keyword argument '([^']+)'", text)
     if isinstance(exc, TypeError) and unexpected:
         return f"{_hint(unexpected.group(1))}: not an option of this storage; drop it (docs/scale.md)"

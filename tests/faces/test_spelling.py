@@ -183,3 +183,29 @@ def test_the_scan_finds_a_message_spelled_by_hand():
     fine = ('def f(k):\n    check(k, "--kappa")\n    raise ValueError(f"{option(\'kappa\')} must be in (0, 1]")\n'
             '    say("run \'srop-onnx analyze --json\'")\n')
     assert _hand_spelled(fine, ours) == []
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"endpoint_url": "127.0.0.1:9"}, r"^storage_options=\{'endpoint_url': '127.0.0.1:9'\}: give the endpoint with "
+                                      r"its scheme, e.g. storage_options=\{'endpoint_url': 'http://127.0.0.1:9'\}$"),
+    ({"client_kwargs": "x"}, r"^storage_options=\{'client_kwargs': \.\.\.\}: give a dict, e.g. "
+                             r"storage_options=\{'client_kwargs': \{'region_name': 'eu-west-1'\}\}$"),
+    ({"aws_secret_access_key": "x"}, r"^storage_options=\{'aws_secret_access_key': \.\.\.\}: credentials are never "
+                                     r"given in storage_options"),
+])
+def test_storage_options_from_python_are_answered_as_a_dict(options, message):
+    with pytest.raises(UsageError, match=message):
+        srop_onnx.Track.load("s3://bucket/run1/", storage_options=options)
+
+
+def test_no_credentials_says_where_they_come_from(monkeypatch):
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/credentials")
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent/config")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    with pytest.raises(srop_onnx.SropError, match=r"no credentials \(set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY or "
+                                                  r"AWS_PROFILE in the environment; a public bucket takes "
+                                                  r"storage_options=\{'anon': True\}\)"):
+        srop_onnx.Track.load("s3://bucket/run1/", storage_options={"endpoint_url": "http://127.0.0.1:7"})  # its own
+        # endpoint: fsspec keeps a file system per set of options, and botocore rewrites its retry settings in place

@@ -131,7 +131,7 @@ def test_a_url_with_credentials_in_it_is_refused_and_never_echoed():
     (["analyze", EXAMPLE, EXAMPLE_IMAGES, "--storage-option", "region_name=x"],
      "--storage-option goes before the command"),
     (["--storage-option", "endpoint_url=127.0.0.1:9000", "analyze", "s3://b/m.onnx", EXAMPLE_IMAGES],
-     "give the endpoint with its scheme, e.g. endpoint_url=http://127.0.0.1:9000"),
+     "give the endpoint with its scheme, e.g. --storage-option endpoint_url=http://127.0.0.1:9000"),
 ])
 def test_storage_mistakes_of_issue_41_are_one_line(args, needle):
     res, took = _cli(*args, timeout=60)
