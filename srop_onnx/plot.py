@@ -36,14 +36,19 @@ def _reading(draw: "_Callable[_Concatenate[_Any, _P], _R]", kind: str,
     """``draw`` over results given as objects or as the paths (or URLs) of their files: one, or a
     list (``many``)."""
 
-    what = next(iter(_inspect.signature(draw).parameters))  # profiles, sweeps, sw, track, ...
+    signature = _inspect.signature(draw)
+    what = next(iter(signature.parameters))  # profiles, sweeps, sw, track, ...
 
     @_functools.wraps(draw)
     def figure(results: _Any, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+        from .errors import UsageError
         from .results.given import given, given_many
 
         storage = kwargs.pop("storage_options", None)  # for results given as URLs
         results = given_many(results, kind, what, storage) if many else given(results, kind, what, storage)  # type: ignore[arg-type]
+        labels = signature.bind_partial(results, *args, **kwargs).arguments.get("labels")
+        if many and labels is not None and len(labels) != len(results):
+            raise UsageError(f"labels: {len(labels)} given for {len(results)} {what}; give one per {kind}")
         return draw(results, *args, **kwargs)
 
     return figure

@@ -132,6 +132,8 @@ def plot(profiles, output, kind, units, layers, labels, levels, by, change, laye
             raise UsageError(f"{what} draws a track (--kind heatmap or channels); {profiles[0]} is not a track")
     if kind in _TRACK_KINDS:
         raise UsageError(f"--kind {kind} draws a track (srop-onnx track -o DIR: give DIR/track.json)")
+    if labels and len(labels) != len(profiles):
+        raise UsageError(f"--label: {len(labels)} given for {len(profiles)} files; give one per file, in order")
     loaded = [load_result(p) for p in profiles]
     wanted = parse_levels(levels) if levels else None
     sweeps = [x for x in loaded if isinstance(x, Sweep)]

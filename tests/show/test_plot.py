@@ -185,3 +185,19 @@ def test_a_figure_size_that_cannot_be_drawn_is_refused_in_one_line(two, size):
     with pytest.raises(UsageError, match=r"^size must be a dict of positive numbers with keys width, height"):
         plot_depth([two[0]], size=size)
     assert plot_depth([two[0]], size={"width": 6, "dpi": 80}).dpi == 80  # (the legend widens it beside the axes)
+
+
+def test_labels_are_one_per_file_or_refused(two, tmp_path):
+    """A legend label too few (or too many) named the rest by their files, silently."""
+    a, b, d = two
+    import srop_onnx
+
+    with pytest.raises(UsageError, match=r"^labels: 1 given for 2 profiles; give one per profile$"):
+        srop_onnx.plot.box([a, b], labels=["trained"])
+    with pytest.raises(UsageError, match=r"^labels: 3 given for 2 profiles"):
+        srop_onnx.plot.depth([a, b], "input", ["x", "y", "z"])  # labels given by position too
+    assert srop_onnx.plot.depth([a, b], labels=["x", "y"]) is not None
+    res = CliRunner().invoke(main, ["plot", str(d / "a.json"), str(d / "b.json"), "--label", "x", "-o",
+                                    str(tmp_path / "p.png")])
+    assert res.exit_code == 2 and "error: --label: 1 given for 2 files; give one per file" in res.output
+    assert not (tmp_path / "p.png").exists()
