@@ -183,6 +183,9 @@ def test_images_and_arrays_in_memory_run_on_ray_as_in_one_process(ray, images, t
     assert same(analyze_ray(EXAMPLE, pictures, shards=3), srop_onnx.analyze(EXAMPLE, pictures))
     rows = list(np.random.default_rng(1).standard_normal((5, 3, 64, 64)).astype(np.float32))
     assert same(analyze_ray(EXAMPLE, rows, shards=2), srop_onnx.analyze(EXAMPLE, rows))
+    pairs = [(np.stack(rows[:3]), np.array([0, 1, 2])), (np.stack(rows[3:]), np.array([2, 0]))]  # a loader's batches
+    spread = analyze_ray(EXAMPLE, pairs, shards=2)
+    assert same(spread, srop_onnx.analyze(EXAMPLE, rows)) and spread.labels == ["0", "1", "2", "2", "0"]
     with pytest.raises(UsageError, match="^parts keeps the parts of a run over files; inputs in memory have nothing"):
         analyze_ray(EXAMPLE, pictures, shards=3, parts=tmp_path / "parts")
 
