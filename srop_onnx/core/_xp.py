@@ -113,24 +113,28 @@ def threads_note() -> str | None:
 
 
 _preloaded: int | None = None  # the process (pid) that preloaded: a forked child does it again
-_decoders: int | None = None  # the process (pid) that imported the decoders
+_decoders: dict[str, int] = {}  # decoder ("images", "wav") -> the process (pid) that imported it
 
 
-def preload(decoders: bool = False) -> None:
+def preload(images: bool = False, wav: bool = False) -> None:
     """Import the CPU kernels' modules (SciPy's FFT) and reserve OpenBLAS's buffer before a run starts
-    threads or loads ONNX Runtime; with ``decoders``, also what decoding threads use (the image
-    plugins, the WAV reader). Under a tight memory limit (``ulimit -v``) a first import
+    threads or loads ONNX Runtime; with ``images`` or ``wav``, also what decoding threads use for
+    them (the image plugins, the WAV reader). Under a tight memory limit (``ulimit -v``) a first import
     that fails half-way inside a thread, or while ONNX Runtime's threads run, can leave the loader's
     locks held and the run waiting for ever; here it fails at once, as one out-of-memory error.
-    The decoders are left out of runs that decode nothing (arrays): they cost a short run a tenth
-    of its time."""
-    global _preloaded, _decoders
-    if decoders and _decoders != os.getpid():
+    A decoder is left out of runs that have nothing for it: the WAV reader (SciPy's io, with its
+    sparse matrices) costs a short run of images a sixth of its time, the image plugins one of arrays
+    a tenth."""
+    global _preloaded
+    if images and _decoders.get("images") != os.getpid():
         from PIL import Image
-        from scipy.io import wavfile  # noqa: F401
 
         Image.init()
-        _decoders = os.getpid()
+        _decoders["images"] = os.getpid()
+    if wav and _decoders.get("wav") != os.getpid():
+        from scipy.io import wavfile  # noqa: F401
+
+        _decoders["wav"] = os.getpid()
     if _preloaded == os.getpid():  # once per process: every run and every decode pool calls it
         return
     import scipy.fft  # noqa: F401

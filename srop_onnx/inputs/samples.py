@@ -443,8 +443,10 @@ def _decoded(todo: FileList, first: int, spec: InputSpec, pre, workers: int,
     several ``workers``, up to ``2 * workers`` files are decoded ahead in parallel (PIL and NumPy
     release the GIL while decoding, resizing and normalising). The first call runs on the caller's
     thread, which imports the decoders here when any file needs them (see _xp.preload)."""
-    if not all(str(f).lower().endswith(tuple(ARRAY_SUFFIXES)) for f in todo.files):
-        preload(decoders=True)
+    suffixes = {Path(str(f)).suffix.lower() for f in todo.files}
+    images, wav = bool(suffixes - set(ARRAY_SUFFIXES) - set(AUDIO_SUFFIXES)), bool(suffixes & set(AUDIO_SUFFIXES))
+    if images or wav:
+        preload(images=images, wav=wav)
     entries = [todo.entry(i) for i in range(first, len(todo))]
     ahead = _ReadAhead(entries) if any(is_remote(f.path) for f in entries) else None
     pool = None

@@ -13,7 +13,7 @@ import pytest
 
 from conftest import EXAMPLE, EXAMPLE_IMAGES
 
-HEAVY = ("onnxruntime", "onnx", "scipy", "PIL", "matplotlib", "pandas", "torch", "jsonschema")
+HEAVY = ("onnxruntime", "onnx", "scipy", "PIL", "matplotlib", "pandas", "torch", "jsonschema", "scipy.io")
 
 RUN_AND_LIST = """\
 import json, sys
@@ -77,6 +77,22 @@ def test_analyze_of_arrays_imports_no_image_decoder(tmp_path):
 def test_analyze_of_images_still_decodes_them(tmp_path):
     loaded = _loaded(["analyze", EXAMPLE, EXAMPLE_IMAGES, "-q"], tmp_path)
     assert "PIL" in loaded and "matplotlib" not in loaded
+    assert "scipy.io" not in loaded  # the WAV reader (and SciPy's sparse matrices) only for WAV files
+
+
+def test_analyze_of_wav_files_loads_the_wav_reader_before_its_threads(tmp_path):
+    import onnx
+    from onnx import TensorProto, helper
+    from scipy.io import wavfile
+
+    w = helper.make_tensor("w", TensorProto.FLOAT, [2, 1, 3], [0.1] * 6)
+    graph = helper.make_graph([helper.make_node("Conv", ["x", "w"], ["y"], pads=[1, 1])], "g",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 1, 64])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 2, 64])], [w])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), tmp_path / "a.onnx")
+    wavfile.write(tmp_path / "a.wav", 8000, (np.sin(np.arange(64) / 3) * 10000).astype(np.int16))
+    loaded = _loaded(["analyze", tmp_path / "a.onnx", tmp_path / "a.wav", "-q"], tmp_path)
+    assert "scipy.io" in loaded and "PIL" not in loaded
 
 
 def test_one_analysis_parses_hashes_and_infers_its_model_once(monkeypatch):
