@@ -135,17 +135,28 @@ def _key_under(entry: str, base: str, remote: bool) -> str:
     return rel.as_posix()
 
 
+#: a bucket folder the list names at most this many objects of is not listed: each object is looked up
+#: alone (a few requests, where listing a folder of a million objects would take a thousand)
+FEW = 16
+
+
 def keyed_list(raw, walk, suffixes) -> list[tuple[object, str]]:
     """``(file, key)`` of every input the list ``raw`` names: files as listed, folders searched
     with ``walk`` (keys below the entry's), objects and prefixes listed once per folder of the bucket
-    (a manifest of ten thousand objects is not ten thousand requests). ``suffixes``: what inputs are."""
+    (a manifest of ten thousand objects is not ten thousand requests; a folder it names :data:`FEW`
+    objects of or fewer is not listed, they are looked up one by one). ``suffixes``: what inputs are."""
     from .remote import is_url
 
     found: list[tuple[object, str]] = []
+    entries = list_entries(raw)
+    named: dict[str, int] = {}  # objects the list names in each bucket folder
+    for arg, _key in entries:
+        if is_url(arg) and Path(arg).suffix.lower() in suffixes:
+            named[_folder(arg)] = named.get(_folder(arg), 0) + 1
     listings: dict[str, dict] = {}
-    for arg, key in list_entries(raw):
+    for arg, key in entries:
         if is_url(arg):
-            found.extend(_object_entries(arg, key, listings, suffixes))
+            found.extend(_object_entries(arg, key, listings, suffixes, few=named.get(_folder(arg), 0) <= FEW))
             continue
         p = Path(arg)
         if p.is_dir():
@@ -155,14 +166,24 @@ def keyed_list(raw, walk, suffixes) -> list[tuple[object, str]]:
     return found
 
 
-def _object_entries(url: str, key: str, listings: dict, suffixes) -> list[tuple[object, str]]:
-    """An object the list names, found in its folder's listing (made once), or, for a prefix, every
-    input below it; an object not there is kept (reading it says so)."""
+def _folder(url: str) -> str:
+    return url.rsplit("/", 1)[0] + "/"
+
+
+def _object_entries(url: str, key: str, listings: dict, suffixes, few: bool = False) -> list[tuple[object, str]]:
+    """An object the list names, found in its folder's listing (made once), or looked up alone when
+    the list names ``few`` of its folder's objects; for a prefix, every input below it. An object not
+    there is kept (reading it says so)."""
     from .remote import RemoteFile, list_objects
 
     if Path(url).suffix.lower() not in suffixes:  # a prefix: its inputs, keyed below the entry's key
         return [(f, f"{key}/{k}") for f, k in list_objects(url.rstrip("/") + "/", suffixes)]
-    folder = url.rsplit("/", 1)[0] + "/"
+    folder = _folder(url)
+    if few:
+        try:
+            return [(next((f for f, _ in list_objects(url, suffixes) if str(f) == url), RemoteFile(url, -1)), key)]
+        except InputDataError:
+            return [(RemoteFile(url, -1), key)]
     if folder not in listings:
         try:
             listings[folder] = {str(f): f for f, _ in list_objects(folder, suffixes)}

