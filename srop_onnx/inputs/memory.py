@@ -61,9 +61,9 @@ def take(source, limit: "int | None" = None) -> list:
 
 
 def split_pairs(items: list) -> "tuple[list, list | None]":
-    """Items as a data loader or a data set yields them, ``(input, target)`` pairs or dicts with an
-    input and a class (``{"pixel_values": ..., "labels": ...}``), as the inputs and their targets;
-    other items as they are, with no targets."""
+    """Items as a data loader or a data set yields them, ``(input, target)`` pairs (or ``(input,)``) or
+    dicts with an input and a class (``{"pixel_values": ..., "labels": ...}``), as the inputs and their
+    targets; other items as they are, with no targets."""
     if not items or not all(isinstance(x, (tuple, list, dict)) for x in items):
         return items, None
     inputs, targets = [], []
@@ -76,9 +76,9 @@ def split_pairs(items: list) -> "tuple[list, list | None]":
                                  f"input ({', '.join(INPUT_KEYS)}); give the inputs alone: [row[KEY] for row in data]")
             inputs.append(item[x_key])
             targets.append(item.get(y_key) if y_key else None)
-        elif len(item) == 2:
+        elif len(item) in (1, 2):  # (input,) is what a TensorDataset of inputs alone yields
             inputs.append(item[0])
-            targets.append(item[1])
+            targets.append(item[1] if len(item) == 2 else None)
         else:
             raise UsageError(f"inputs[{i}]: a {type(item).__name__} of {len(item)}; give samples or batches, or the "
                              "(input, target) pairs a data loader yields")

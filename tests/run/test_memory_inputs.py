@@ -97,6 +97,8 @@ def test_a_torch_data_set_and_loader_are_read_as_a_training_loop_reads_them(rng)
     for inputs in (DataLoader(TensorDataset(x, y), batch_size=4), TensorDataset(x, y)):  # a Dataset has no __iter__
         prof = _analyze(inputs)
         assert _layers(prof) == _layers(by_hand) and prof.labels == by_hand.labels
+    alone = _analyze(DataLoader(TensorDataset(x), batch_size=4))  # inputs alone: [batch] lists, no targets
+    assert _layers(alone) == _layers(by_hand) and alone.labels is None
 
 
 def test_a_data_loader_is_read_once_a_call_and_only_as_far_as_the_limit(rng, tmp_path):
