@@ -125,6 +125,9 @@ def plot(profiles, output, kind, units, layers, labels, levels, by, change, laye
 
     figure_format(output, "-o")
     guard_outputs({"-o": output}, protected={f"the input {p}": p for p in profiles})
+    for given, what in ((layers, "--layers"), (levels, "--level"), (by, "--by"), (labels, "--label")):
+        if given and _is_a_track(profiles):
+            raise UsageError(f"{what} draws profiles or sweeps; {profiles[0]} is a track (--layer NAME picks its layer)")
     if _plot_track(profiles, output, kind, units, change, layer):
         return
     for given, what in ((change, "--change"), (layer, "--layer")):
@@ -162,6 +165,12 @@ def plot(profiles, output, kind, units, layers, labels, levels, by, change, laye
 
 
 _TRACK_KINDS = ("heatmap", "thirds", "channels", "std")
+
+
+def _is_a_track(paths) -> bool:
+    from ..results.track import is_track
+
+    return any(is_track(p) for p in paths)
 
 
 def _plot_track(paths, output, kind, units, change, layer) -> bool:

@@ -176,6 +176,14 @@ def test_plot_refuses_options_its_files_do_not_use(two, tmp_path):
                           (["--change"], "error: --change draws a track")):
         res = CliRunner().invoke(main, ["plot", str(d / "a.json"), "-o", str(tmp_path / "x.png"), *args])
         assert res.exit_code == 2 and message in res.output and not (tmp_path / "x.png").exists()
+    import srop_onnx
+
+    with srop_onnx.Tracker(tmp_path / "track", EXAMPLE_IMAGES, progress=False) as tracker:
+        tracker.add(0, EXAMPLE)
+    for args in (["--layers", "block"], ["--level", "0.5"], ["--by", "class"], ["--label", "x"]):
+        res = CliRunner().invoke(main, ["plot", str(tmp_path / "track"), "-o", str(tmp_path / "t.png"), *args])
+        assert res.exit_code == 2 and f"error: {args[0]} draws profiles or sweeps; " in res.output, res.output
+    assert CliRunner().invoke(main, ["plot", str(tmp_path / "track"), "-o", str(tmp_path / "t.png")]).exit_code == 0
 
 
 @pytest.mark.parametrize("size", [{"width": -1}, {"w": 3}, [3, 4], {"dpi": float("nan")}, {"height": True}])
