@@ -85,8 +85,10 @@ def analyze(
         ``onnx.ModelProto`` (weights inside), or a ``torch.nn.Module`` or Keras model, exported to
         ONNX in memory first (PyTorch's exporter runs it on ``example``).
     inputs : image files, .npy/.npz files, folders of them, an array batch already shaped for the
-        model input (or a framework's tensor), or a list of PIL images (preprocessed as image
-        files are) or of arrays (each a sample or a batch).
+        model input (or a framework's tensor), a list of PIL images (preprocessed as image
+        files are) or of arrays (each a sample or a batch), or a data loader or data set
+        (``(input, target)`` batches or items, or rows as dicts; read once, as far as ``limit``;
+        targets that are one class per sample become the labels).
     ops, all_tensors, layers : which tensors to tap (docs/models.md); ``layers`` is a regex.
     provider : ``auto`` (CUDA when usable, else CPU), ``cpu`` or ``cuda``; default:
         ``SROP_ONNX_PROVIDER`` when set, else ``auto``.
@@ -97,7 +99,7 @@ def analyze(
     preprocess, mean, std, size, layout : how images become inputs (see ``srop-onnx analyze --help``).
     crop : the centre-crop ratio of images, overriding the preset's (1: the whole image, resized:
         for detection, OCR and segmentation models, whose inputs' borders matter).
-    limit : analyse at most this many samples.
+    limit : analyse at most this many samples (a data loader is read only that far).
     kappa : energy fraction of the roll-off (Eq. 2).
     units : ``band`` or ``input`` for the summary numbers (docs/method.md).
     strict : a bad input file is an error instead of being skipped.
@@ -127,9 +129,10 @@ def analyze(
     labels : the class of each sample, recorded beside its source (docs/datasets.md):
         ``"folders"`` (the first folder under the input argument), a CSV file with columns
         ``path,label``, ``"npz:KEY"`` (an array of every .npz input), a mapping ``{source: label}``,
-        or, for an in-memory batch, one label per row (``labels=y``).
+        or, for an in-memory batch, one label per row (``labels=y``); default: a data loader's
+        targets when they are one class per sample.
     example : for a ``torch.nn.Module`` model, the batch its export runs it on (default: the first
-        row of ``inputs`` when they are one array batch; needed otherwise).
+        sample of ``inputs`` when they are arrays or a data loader; needed for files).
 
     Returns
     -------
