@@ -173,6 +173,8 @@ def in_memory(inputs, limit: "int | None" = None):
     if inputs is None or isinstance(inputs, dict) or not (iterable or hasattr(inputs, "__getitem__")
                                                           and hasattr(inputs, "__len__")):
         raise UsageError(f"inputs: {_kind(inputs)} is not something to analyse; {_INPUTS}")
+    if _inputs_and_targets(inputs):  # Keras' validation_data=(x_val, y_val)
+        inputs = [inputs]
     items, targets = split_pairs(take(inputs, limit))
     targets = None if targets is None else tuple(targets)
     kinds = ["paths" if isinstance(x, (str, bytes, os.PathLike)) else "PIL images" if is_pil_image(x) else "arrays"
@@ -194,6 +196,16 @@ def in_memory(inputs, limit: "int | None" = None):
         if not isinstance(a, np.ndarray):
             raise UsageError(f"inputs[{i}]: {_kind(a)} is not something to analyse; {_INPUTS}")
     return InMemory("arrays", tuple(arrays), targets)
+
+
+def _inputs_and_targets(inputs) -> bool:
+    """Whether ``inputs`` is a tuple ``(x, y)`` of a batch and one target per row, as Keras takes
+    ``validation_data`` (a list of two arrays stays two items)."""
+    if not (isinstance(inputs, tuple) and len(inputs) == 2):
+        return False
+    x, y = (as_array(v) for v in inputs)
+    return (isinstance(x, np.ndarray) and isinstance(y, np.ndarray) and x.ndim >= 2 and y.ndim == 1
+            and len(x) == len(y) and x.dtype.kind in "fiu")
 
 
 def held_in_memory(inputs) -> bool:

@@ -85,6 +85,10 @@ def test_a_data_loader_s_batches_with_targets_are_inputs_labelled_by_their_targe
     assert _analyze(samples).labels == by_hand.labels
     given = _analyze(pairs, labels=list("abcdef"))  # labels= given wins over the targets
     assert given.labels == list("abcdef")
+    keras = _analyze((x, y))  # Keras' validation_data=(x_val, y_val): one batch and its targets
+    assert keras.labels == by_hand.labels and _layers(keras) == _layers(by_hand)
+    two = _analyze((x[:3], x[3:]))  # a tuple of two batches stays two batches
+    assert two.labels is None and _layers(two) == _layers(by_hand)
 
 
 def test_a_torch_data_set_and_loader_are_read_as_a_training_loop_reads_them(rng):
