@@ -188,6 +188,10 @@ def test_keras_callback_tracks_fit_and_adds_the_means_to_the_logs(tmp_path, rng)
     x, y = rng.random((32, 16, 16, 1)).astype("float32"), rng.integers(0, 3, 32)
     model.fit(x, y, epochs=2, batch_size=16, verbose=0, callbacks=[SropCallback(tmp_path / "out", images)])
     assert srop_onnx.Track.load(tmp_path / "out").steps == [0, 1, 2, 4, 6]
+    # the validation set as Keras holds it, (x_val, y_val): every step records each sample's class
+    labels = np.array([0, 2, 1, 0, 1, 2])
+    model.fit(x, y, epochs=1, batch_size=16, verbose=0, callbacks=[SropCallback(tmp_path / "val", (images, labels))])
+    assert [p.labels for p in srop_onnx.Track.load(tmp_path / "val").profiles] == [["0", "2", "1", "0", "1", "2"]] * 2
 
 
 def test_no_framework_is_imported_unless_the_model_comes_from_it(tmp_path):
