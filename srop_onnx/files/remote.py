@@ -106,7 +106,8 @@ def _said(where: str, key: str, value: "str | None" = None, raw: bool = False) -
     ``storage_options={'key': 'value'}`` from Python (``raw``: the value already written as Python)."""
     if where != "storage_options":
         return f"{where} {key}" if value is None else f"{where} {key}={value}"
-    shown = "..." if value is None else value if raw else repr(value)
+    number = value is not None and re.fullmatch(r"-?\d+(\.\d*)?", value)  # given as a number: shown as one
+    shown = "..." if value is None else value if raw or number else repr(value)
     return f"storage_options={{{key!r}: {shown}}}"
 
 

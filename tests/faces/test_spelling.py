@@ -192,6 +192,7 @@ def test_the_scan_finds_a_message_spelled_by_hand():
                              r"storage_options=\{'client_kwargs': \{'region_name': 'eu-west-1'\}\}$"),
     ({"aws_secret_access_key": "x"}, r"^storage_options=\{'aws_secret_access_key': \.\.\.\}: credentials are never "
                                      r"given in storage_options"),
+    ({"read_timeout": -1}, r"^storage_options=\{'read_timeout': -1\}: give a positive number of seconds$"),
 ])
 def test_storage_options_from_python_are_answered_as_a_dict(options, message):
     with pytest.raises(UsageError, match=message):
