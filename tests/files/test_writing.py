@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -66,6 +68,36 @@ def test_a_folder_without_write_permission_is_refused_before_the_run(tmp_path):
         assert TABLE not in res.output
     finally:
         locked.chmod(0o755)
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() != 0 or not shutil.which("setpriv"),
+                    reason="as root only: the test above runs as the user itself")
+def test_a_folder_without_write_permission_is_refused_as_another_user_sees_it():
+    """Under root (CI's containers) the test above cannot fail; here the command runs as ``nobody``
+    (setpriv), for whom the folder is read-only, in a folder that user may reach."""
+    import tempfile
+
+    base = Path(tempfile.mkdtemp(prefix="srop-onnx-perm-"))
+    try:
+        base.chmod(0o755)
+        locked = base / "locked"
+        locked.mkdir(mode=0o555)
+        locked.chmod(0o555)
+        env = {**os.environ, "HOME": str(base), "MPLCONFIGDIR": str(base / "mpl"), "PYTHONDONTWRITEBYTECODE": "1"}
+        (base / "mpl").mkdir(mode=0o777)
+        (base / "mpl").chmod(0o777)
+        nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable]
+        probe = subprocess.run([*nobody, "-c", "import srop_onnx.cli"], capture_output=True, text=True, env=env,
+                               cwd=base, timeout=120)
+        if probe.returncode != 0:  # a checkout or interpreter only root may read
+            pytest.skip(f"user nobody cannot run this checkout: {probe.stderr.strip()[-200:]}")
+        res = subprocess.run([*nobody, "-m", "srop_onnx", "analyze", str(EXAMPLE), str(EXAMPLE_IMAGES), "--report",
+                              str(locked / "r.html")], capture_output=True, text=True, env=env, cwd=base, timeout=300)
+        assert res.returncode == 2, res.stderr
+        assert f"cannot write in {locked} (permission denied)" in res.stderr and "Traceback" not in res.stderr
+        assert not (locked / "r.html").exists() and TABLE not in res.stdout
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
 
 
 @pytest.mark.parametrize("command", ["plot", "report"])
