@@ -125,11 +125,12 @@ def plot(profiles, output, kind, units, layers, labels, levels, by, change, laye
 
     figure_format(output, "-o")
     guard_outputs({"-o": output}, protected={f"the input {p}": p for p in profiles})
-    for given, what in ((layers, "--layers"), (levels, "--level"), (by, "--by"), (labels, "--label")):
-        if given and _is_a_track(profiles):
-            raise UsageError(f"{what} draws profiles or sweeps; {profiles[0]} is a track (--layer NAME picks its layer)")
-    if _plot_track(profiles, output, kind, units, change, layer):
-        return
+    if _is_a_track(profiles):  # looked up once: in a bucket, a request
+        for given, what in ((layers, "--layers"), (levels, "--level"), (by, "--by"), (labels, "--label")):
+            if given:
+                raise UsageError(f"{what} draws profiles or sweeps; {profiles[0]} is a track (--layer NAME picks its "
+                                 "layer)")
+        return _plot_track(profiles, output, kind, units, change, layer)
     for given, what in ((change, "--change"), (layer, "--layer")):
         if given:
             raise UsageError(f"{what} draws a track (--kind heatmap or channels); {profiles[0]} is not a track")
@@ -173,12 +174,10 @@ def _is_a_track(paths) -> bool:
     return any(is_track(p) for p in paths)
 
 
-def _plot_track(paths, output, kind, units, change, layer) -> bool:
-    """Draw a track when PATHS is one track (folder or track.json); False when it is not a track."""
-    from ..results.track import Track, is_track
+def _plot_track(paths, output, kind, units, change, layer) -> None:
+    """Draw the track PATHS names (one folder or track.json)."""
+    from ..results.track import Track
 
-    if not any(is_track(p) for p in paths):
-        return False
     if len(paths) != 1:
         raise UsageError("plot takes one track (its track.json), not several files")
     kind = kind or "heatmap"
@@ -189,7 +188,6 @@ def _plot_track(paths, output, kind, units, change, layer) -> bool:
 
     save_figure(plot_track(Track.load(paths[0]), kind, units=units, layer=layer, change=change), output)
     _console(stderr=True).print(f"wrote {kind} plot: {output}", highlight=False)
-    return True
 
 
 @main.command(short_help="Write a self-contained HTML report.")

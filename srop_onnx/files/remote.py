@@ -156,7 +156,7 @@ _ANON = "{'anon': True}"  # Python's spelling of --storage-option anon=true
 
 
 def _hint(key: str) -> str:
-    return option("storage-option", f"{key}=...", py=f"{{'{key}': ...}}")
+    return _said("--storage-option" if on_command_line() else "storage_options", key, "...", raw=True)
 
 
 @contextlib.contextmanager

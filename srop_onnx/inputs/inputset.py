@@ -173,8 +173,9 @@ def in_memory(inputs, limit: "int | None" = None):
     if inputs is None or isinstance(inputs, dict) or not (iterable or hasattr(inputs, "__getitem__")
                                                           and hasattr(inputs, "__len__")):
         raise UsageError(f"inputs: {_kind(inputs)} is not something to analyse; {_INPUTS}")
-    if _inputs_and_targets(inputs):  # Keras' validation_data=(x_val, y_val)
-        inputs = [inputs]
+    pair = _inputs_and_targets(inputs)
+    if pair is not None:  # Keras' validation_data=(x_val, y_val)
+        inputs = [pair]
     items, targets = split_pairs(take(inputs, limit))
     targets = None if targets is None else tuple(targets)
     kinds = ["paths" if isinstance(x, (str, bytes, os.PathLike)) else "PIL images" if is_pil_image(x) else "arrays"
@@ -198,14 +199,16 @@ def in_memory(inputs, limit: "int | None" = None):
     return InMemory("arrays", tuple(arrays), targets)
 
 
-def _inputs_and_targets(inputs) -> bool:
-    """Whether ``inputs`` is a tuple ``(x, y)`` of a batch and one target per row, as Keras takes
-    ``validation_data`` (a list of two arrays stays two items)."""
+def _inputs_and_targets(inputs) -> "tuple[np.ndarray, np.ndarray] | None":
+    """``(x, y)`` as arrays when ``inputs`` is a tuple of a batch and one target per row, as Keras
+    takes ``validation_data`` (a list of two arrays stays two items); else None."""
     if not (isinstance(inputs, tuple) and len(inputs) == 2):
-        return False
-    x, y = (as_array(v) for v in inputs)
-    return (isinstance(x, np.ndarray) and isinstance(y, np.ndarray) and x.ndim >= 2 and y.ndim == 1
-            and len(x) == len(y) and x.dtype.kind in "fiu")
+        return None
+    x, y = (as_array(v) for v in inputs)  # converted once: a tensor on a GPU is copied to the host once
+    if (isinstance(x, np.ndarray) and isinstance(y, np.ndarray) and x.ndim >= 2 and y.ndim == 1
+            and len(x) == len(y) and x.dtype.kind in "fiu"):
+        return x, y
+    return None
 
 
 def held_in_memory(inputs) -> bool:

@@ -161,7 +161,7 @@ def run_analysis(model, inputs, measure: Measurement, how: Execution, hooks: Hoo
     for note in plan.notes:
         hooks.notify(note)
     inputs = open_inputs(inputs, plan.spec, how.shard, how.labels)
-    if how.labels is None and inputs.direct is not None and inputs.labels is not None:
+    if how.labels is None and inputs.labels is not None:
         how = dataclasses.replace(how, labels=inputs.labels)  # the classes a data loader gave with its inputs
     for note in inputs.notes:
         hooks.notify(note)
