@@ -26,6 +26,14 @@ class InputDataError(SropError):
     """An input (image, array, folder) cannot be used."""
 
 
+def nothing_usable(skipped: list) -> InputDataError:
+    """Why a run (or the shards of one) analysed nothing: the first skipped input, or no inputs at all."""
+    if skipped:
+        more = f" (and {len(skipped) - 1} more)" if len(skipped) > 1 else ""
+        return InputDataError(f"no usable inputs: {skipped[0]['reason']}{more}")
+    return InputDataError("no inputs to analyse; give image files, .npy/.npz arrays or folders of them")
+
+
 class TooSmallError(SropError, ValueError):
     """Maps are too small to have a meaningful spectrum (docs/method.md)."""
 

@@ -12,7 +12,7 @@ import os
 from typing import Sequence
 
 from ..model.baseline import BaselineAccumulator
-from ..errors import UsageError, option
+from ..errors import UsageError, nothing_usable, option
 from .profile import LayerProfile, Profile
 from ..config.settings import RUN_KEYS, describe_differences, settings_differences
 from ..core.stats import LayerStats
@@ -99,6 +99,8 @@ def merge_profiles(parts: "Sequence[Profile | str | os.PathLike[str]]", names: l
     order = sorted(range(len(parts)), key=lambda k: indices[k])
     parts, names = [parts[k] for k in order], [names[k] for k in order]
 
+    if not sum(p.analyzed for p in parts):  # as one run over the same inputs: no profile of nothing
+        raise nothing_usable([s for p in parts for s in p.skipped_inputs])
     layers = _merged_layers(parts)
     skipped_layers, seen = [], {lay.tensor for lay in layers}
     for p in parts:

@@ -22,10 +22,11 @@ from __future__ import annotations
 
 import contextlib
 import os
+from pathlib import Path
 from typing import Callable
 
 from ..config.settings import Hooks
-from ..errors import UsageError, on_command_line, option, spell
+from ..errors import SropError, UsageError, on_command_line, option, spell
 from ..results.merge import merge_profiles
 from ..results.profile import Profile
 
@@ -33,18 +34,25 @@ __all__ = ["analyze_ray", "ray_analysis"]
 
 
 def _shard_task(model: str, inputs, shard: tuple[int, int], measure, how, storage: dict | None = None,
-                parts: str | None = None) -> dict:
+                parts: str | None = None, command_line: bool = False) -> dict:
     """One shard, on a worker: the driver's non-secret storage settings (an endpoint, a region; never a
     credential, which the worker takes from its own machine's chains), then the analysis; with
-    ``parts``, the partial profile is kept there as soon as it is done."""
+    ``parts``, the partial profile is kept there as soon as it is done. ``command_line``: the driver
+    is a command, so the worker's messages (a skipped file's reason) spell its options as it does."""
     from dataclasses import replace
 
+    from ..errors import spell_for_command_line
     from ..files.remote import set_storage_options
     from .analysis import run_analysis
 
     set_storage_options([f"{k}={v}" for k, v in (storage or {}).items()])
-    with _allotted_threads():
-        part = run_analysis(model, inputs, measure, replace(how, shard=shard))
+    before = on_command_line()  # a worker process runs many tasks, from drivers of both kinds
+    spell_for_command_line(command_line)
+    try:
+        with _allotted_threads():
+            part = run_analysis(model, inputs, measure, replace(how, shard=shard))
+    finally:
+        spell_for_command_line(before)
     if parts:
         from .parts import save_part
 
@@ -191,7 +199,7 @@ def ray_analysis(model, inputs, measure, how, hooks: Hooks = Hooks(), *, shards:
     from ..files.remote import storage_options
 
     task = ray.remote(num_cpus=1, num_gpus=1 if gpu else 0)(_shard_task)
-    refs = {i: task.remote(model, work[i - 1], (i, n), measure, how, storage_options(), parts)
+    refs = {i: task.remote(model, work[i - 1], (i, n), measure, how, storage_options(), parts, on_command_line())
             for i in range(1, n + 1) if i not in kept}
     done, failed = _gather(ray, refs, hooks.progress, len(kept), n, keep_going=parts is not None)
     if failed is not None:
@@ -199,10 +207,10 @@ def ray_analysis(model, inputs, measure, how, hooks: Hooks = Hooks(), *, shards:
         if parts is not None:
             say(f"shard {index}/{n} failed; the {len(kept) + len(done)} finished shard(s) are kept in {parts}: "
                 "the same command runs only the rest")
+        if isinstance(error, SropError) and _named_as_given(str(error), inputs) != str(error):
+            error = type(error)(_named_as_given(str(error), inputs))
         raise error from None
-    found = dict(kept)
-    found.update({i: Profile.from_dict(d, f"shard {i}/{n}") for i, d in done.items()})
-    merged = merge_profiles([found[i] for i in range(1, n + 1)], [f"shard {i}/{n}" for i in range(1, n + 1)])
+    merged = _merged(kept, done, inputs, n, say)
     merged.extra["engine"] = {"name": "ray", "shards": n, "gpu": bool(gpu)}
     if how.labels is not None:
         from ..config.labels import label_notes
@@ -261,6 +269,56 @@ def _where(p):
     if is_list_argument(p):  # @val.txt: the list, absolute (it is read here, once, with the listing)
         return str(p) if str(p) == "@-" else "@" + _where(str(p)[1:])
     return str(p) if is_url(str(p)) else os.path.abspath(p)
+
+
+def _merged(kept: dict, done: dict, inputs, n: int, say) -> Profile:
+    """The shards' profiles (``kept`` from earlier runs, ``done`` as the tasks sent them) as one,
+    their skipped files said and named as the user gave them, as one run on this machine does (a
+    worker's notes stay on its machine)."""
+    found = dict(kept)
+    found.update({i: Profile.from_dict(d, f"shard {i}/{n}") for i, d in done.items()})
+    for i in sorted(found):
+        found[i].skipped_inputs = _as_given(found[i].skipped_inputs, inputs)
+        for s in found[i].skipped_inputs:
+            say(f"skipped: {s['reason']}")
+    return merge_profiles([found[i] for i in range(1, n + 1)], [f"shard {i}/{n}" for i in range(1, n + 1)])
+
+
+def _as_given(skipped: list[dict], inputs) -> list[dict]:
+    """Skipped files named as a run on this machine names them (``imgs/a.png``, not the absolute
+    path the workers were sent, see :func:`_where`)."""
+    out = []
+    for entry in skipped:
+        path = str(entry.get("path", ""))
+        name = _named_as_given(path, inputs)
+        reason = str(entry.get("reason", ""))
+        out.append({**entry, "path": name, "reason": name + reason[len(path):] if reason.startswith(path) else reason})
+    return out
+
+
+def _named_as_given(text: str, inputs) -> str:
+    """``text`` with a leading absolute path under one of the input arguments as that argument
+    names it (the workers were sent absolute paths; ``imgs`` names ``/home/me/imgs/a.png`` ``imgs/a.png``)."""
+    from ..files.lists import is_list_argument
+    from ..files.remote import is_url
+    from ..inputs.inputset import held_in_memory
+
+    if held_in_memory(inputs):
+        return text
+    for arg in (str(p) for p in ([inputs] if isinstance(inputs, (str, os.PathLike)) else inputs)):
+        if is_url(arg) or is_list_argument(arg):
+            continue
+        root = os.path.abspath(arg)
+        if text == root or text.startswith(root.rstrip(os.sep) + os.sep):
+            path, rest = (text, "") if text == root else _leading_path(text, root)
+            return str(Path(arg) / Path(path).relative_to(root)) + rest
+    return text
+
+
+def _leading_path(text: str, root: str) -> tuple[str, str]:
+    """``text`` cut after the path that starts it (the path ends at ``': '``, as a message names a file)."""
+    cut = text.find(": ", len(root))
+    return (text, "") if cut < 0 else (text[:cut], text[cut:])
 
 
 def _task_inputs(inputs, n: int) -> list:

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Iterator
 import numpy as np
 
 from .._version import version
-from ..errors import InputDataError, ModelError, UsageError, option
+from ..errors import InputDataError, ModelError, UsageError, nothing_usable, option
 from ..model.graph import (DEFAULT_OPS, Tap, expose_outputs, find_taps, infer_value_types, split_weights,
                            weight_arrays)
 from ..model.layouts import propagate_layouts
@@ -442,11 +442,7 @@ def batch_loop(samples: Iterator[Sample], run: RunState, make: ProfileMaker, gro
 
 def no_inputs_error(run: RunState) -> InputDataError:
     """Why a run counted nothing: the first skipped input, or no inputs at all."""
-    if run.log.skipped:
-        first_bad = run.log.skipped[0]
-        more = f" (and {len(run.log.skipped) - 1} more)" if len(run.log.skipped) > 1 else ""
-        return InputDataError(f"no usable inputs: {first_bad['reason']}{more}")
-    return InputDataError("no inputs to analyse; give image files, .npy/.npz arrays or folders of them")
+    return nothing_usable(run.log.skipped)
 
 
 def build_profile(run: RunState, make: ProfileMaker, partial: bool = False) -> Profile:

@@ -17,7 +17,7 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import EXAMPLE, EXAMPLE_IMAGES, mounted
-from srop_onnx import OutputError, Profile, UsageError, analyze
+from srop_onnx import InputDataError, OutputError, Profile, UsageError, analyze
 from srop_onnx.cli import main
 from srop_onnx.results.merge import merge_profiles
 
@@ -79,6 +79,21 @@ def test_merge_cli_and_refusals(folder, tmp_path):
         merge_profiles([full])
     with pytest.raises(UsageError, match="cannot be combined"):
         analyze(EXAMPLE, folder, shard=(1, 2), limit=3)
+
+
+def test_shards_that_analysed_nothing_merge_into_the_single_runs_error(tmp_path):
+    """Every shard skipped its files: the merge is the error one run over them gives, not an empty profile
+    (a Ray run over one bad file wrote a profile of nothing and exited 0)."""
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    for name in ("a", "b"):
+        np.savez(bad / f"{name}.npz", x=np.zeros((1, 3, 64, 64), np.float32))  # no 'y' for labels npz:y
+    parts = [analyze(EXAMPLE, bad, labels="npz:y", shard=(i, 2)) for i in (1, 2)]
+    assert [p.analyzed for p in parts] == [0, 0]
+    with pytest.raises(InputDataError, match=r"^no usable inputs: .*a\.npz: no array 'y' .* \(and 1 more\)$"):
+        merge_profiles(parts)
+    with pytest.raises(InputDataError, match=r"^no usable inputs: .*a\.npz: no array 'y'"):
+        analyze(EXAMPLE, bad, labels="npz:y")  # the single run it stands for
 
 
 def test_max_memory_splits_taps_into_passes(folder, single):
@@ -241,6 +256,41 @@ def test_ray_engine_from_the_cli(folder, single, tmp_path):
     assert _comparable(prof) == _comparable(single)
 
 
+@pytest.mark.slow
+def test_ray_engine_names_skipped_files_and_options_as_the_command_does(tmp_path, monkeypatch):
+    """A file a worker skips is said as a run on this machine says it: named as the argument names it
+    (not the absolute path the worker was sent), with the command's spelling of the option
+    (``--labels npz:y``, not Python's ``labels='npz:y'``); a run whose shards analysed nothing fails as
+    one run would, and --strict's error names the file the same way."""
+    ray = pytest.importorskip("ray", reason="needs the test servers: pip install -e '.[servers]'")
+    monkeypatch.chdir(tmp_path)
+    for folder, names in (("mixed", ("a", "b", "c")), ("bad", ("d",))):
+        Path(folder).mkdir()
+        for i, name in enumerate(names):
+            arrays = {"x": np.full((1, 3, 64, 64), i, np.float32)}
+            if name not in ("b", "d"):
+                arrays["y"] = np.array([i])
+            np.savez(Path(folder) / f"{name}.npz", **arrays)
+    base = ["analyze", str(EXAMPLE), "--labels", "npz:y", "--provider", "cpu", "-q"]
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    try:
+        runs = {key: CliRunner().invoke(main, [*base, folder, *extra])
+                for key, folder, extra in (("ray", "mixed", ["--engine", "ray", "--shards", "2", "--json", "r.json"]),
+                                           ("here", "mixed", ["--json", "h.json"]),
+                                           ("nothing", "bad", ["--engine", "ray", "--shards", "2"]),
+                                           ("strict", "mixed", ["--engine", "ray", "--shards", "2", "--strict"]))}
+    finally:
+        ray.shutdown()
+    said = "mixed/b.npz: no array 'y' for --labels npz:y (it holds x)"
+    assert runs["ray"].exit_code == 0, runs["ray"].output
+    assert f"skipped: {said}" in runs["ray"].output and str(tmp_path) not in runs["ray"].output
+    assert Profile.load("r.json").skipped_inputs == Profile.load("h.json").skipped_inputs
+    assert Profile.load("r.json").skipped_inputs[0]["path"] == "mixed/b.npz"
+    assert runs["nothing"].exit_code == 2, runs["nothing"].output
+    assert "error: no usable inputs: bad/d.npz: no array 'y' for --labels npz:y" in runs["nothing"].output
+    assert runs["strict"].exit_code == 2 and f"error: {said}" in runs["strict"].output, runs["strict"].output
+
+
 def test_kernels_and_checkpoint_are_refused_together(tmp_path, folder):
     """Checkpoints keep statistics, not per-map bins: a resumed --kernels file would miss rows."""
     with pytest.raises(UsageError, match="^keep_bins cannot be combined with checkpoint"):
@@ -289,3 +339,24 @@ def test_strict_decoding_raises_the_first_bad_file_in_order(folder):
         for s in iter_samples(discover_inputs([folder]), spec, pre, InputLog(), strict=True, workers=4):
             seen.append(Path(s.source).name)
     assert seen == sorted(f.name for f in folder.glob("*.png") if f.name < "m_corrupt.png")
+
+
+def test_files_a_worker_names_are_named_as_the_arguments_name_them(tmp_path, monkeypatch):
+    """The driver sends workers absolute paths; what they say of a file comes back in the arguments'
+    own words (relative stays relative, '..' stays), and anything else is left as it is."""
+    from srop_onnx.run.distributed import _as_given, _named_as_given
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "imgs").mkdir()
+    inside = str(tmp_path / "imgs" / "a b.png")
+    assert _named_as_given(f"{inside}: cannot decode it: bad", ["imgs"]) == f"{Path('imgs', 'a b.png')}: cannot decode it: bad"
+    assert _named_as_given(inside, "imgs/") == str(Path("imgs", "a b.png"))
+    assert _named_as_given(inside, [str(tmp_path / "imgs")]) == inside  # given absolute: stays absolute
+    assert _named_as_given(str(tmp_path / "other.png"), ["imgs"]) == str(tmp_path / "other.png")
+    assert _named_as_given(f"{tmp_path / 'imgs2' / 'x.png'}: no", ["imgs"]).startswith(str(tmp_path))  # not a prefix match
+    assert _named_as_given("s3://b/imgs/a.png: no", ["s3://b/imgs/"]) == "s3://b/imgs/a.png: no"
+    monkeypatch.chdir(tmp_path / "imgs")
+    assert _named_as_given(inside, ["../imgs", "."]) == str(Path("..", "imgs", "a b.png"))
+    entry = {"path": inside, "reason": f"{inside}: truncated"}
+    assert _as_given([entry], ["."]) == [{"path": "a b.png", "reason": "a b.png: truncated"}]
+    assert _as_given([entry], np.zeros((2, 3, 8, 8), np.float32)) == [entry]  # rows of an array: no paths
