@@ -42,22 +42,36 @@ TARGET_KEYS = ("label", "labels", "target", "targets", "y")
 def take(source, limit: "int | None" = None) -> list:
     """The items of a list, a data loader or a data set (read by index when it has no ``__iter__``,
     as PyTorch's map-style ``Dataset``); with ``limit``, a loader is read only until its items hold
-    that many samples (a batch's count known from its targets, else counted as one: never too few)."""
+    that many samples: a batch counts its targets' rows, or its input's rows when the loader says it
+    yields batches (PyTorch's ``batch_size``); an item known as neither counts as one (never too few)."""
     if not hasattr(source, "__iter__"):
         count = len(source) if limit is None else min(len(source), limit)
         return [source[i] for i in range(count)]
     if limit is None or isinstance(source, (list, tuple)):
         return list(source)
+    batched = isinstance(getattr(source, "batch_size", None), int)  # a DataLoader: None when it yields samples
     out, rows = [], 0
     for item in source:
         out.append(item)
-        target = item[1] if isinstance(item, (tuple, list)) and len(item) == 2 else None
-        if isinstance(item, dict):
-            target = next((item[k] for k in TARGET_KEYS if k in item), None)
-        rows += len(target) if target is not None and np.ndim(target) == 1 else 1
+        rows += _rows(item, batched)
         if rows >= limit:
             break
     return out
+
+
+def _rows(item, batched: bool) -> int:
+    """How many samples a loader's ``item`` holds, as far as it says: its targets' count (one class per
+    sample), else, from a loader that yields batches, its input's first axis; else 1."""
+    inputs, target = item, None
+    if isinstance(item, (tuple, list)) and len(item) in (1, 2):
+        inputs, target = item[0], (item[1] if len(item) == 2 else None)
+    elif isinstance(item, dict):
+        inputs = next((item[k] for k in INPUT_KEYS if k in item), None)
+        target = next((item[k] for k in TARGET_KEYS if k in item), None)
+    if target is not None and np.ndim(target) == 1:
+        return len(target)
+    shape = getattr(inputs, "shape", None)
+    return int(shape[0]) if batched and shape is not None and len(shape) >= 1 else 1
 
 
 def split_pairs(items: list) -> "tuple[list, list | None]":

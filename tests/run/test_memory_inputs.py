@@ -126,6 +126,17 @@ def test_a_data_loader_is_read_once_a_call_and_only_as_far_as_the_limit(rng, tmp
     prof = _analyze(DataLoader(Counted(), batch_size=8), limit=10)  # whole batches, until 10 samples are in
     assert reads == list(range(16)) and prof.labels == [str(i % 3) for i in range(10)]
     reads.clear()
+
+    class Alone(Counted):  # inputs without targets: the loader's batch_size tells a batch's count
+        def __getitem__(self, i):
+            return super().__getitem__(i)[0]
+
+    prof = _analyze(DataLoader(Alone(), batch_size=4), limit=6)
+    assert reads == list(range(8)) and _layers(prof) == _layers(_analyze(x[:6]))  # was all 40, a batch counted as one
+    reads.clear()
+    prof = _analyze(DataLoader(Alone(), batch_size=None), limit=3)  # a loader of samples: each counts one
+    assert reads == [0, 1, 2] and _layers(prof) == _layers(_analyze(x[:3]))
+    reads.clear()
     shuffled = DataLoader(Counted(), batch_size=8, shuffle=True, generator=torch.Generator().manual_seed(0))
     trained, twin, _ = srop_onnx.analyze_vs_random(EXAMPLE, shuffled, limit=8, progress=False)
     assert len(reads) == 8 and trained.labels == twin.labels  # one read: both models see the same samples
