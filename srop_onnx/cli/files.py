@@ -201,6 +201,10 @@ def report(profiles, output, units):
     from ..results.track import Track, is_track
 
     guard_outputs({"-o": output}, protected={f"the input {p}": p for p in profiles})
+    tracks = [p for p in profiles if is_track(p)]
+    if tracks and len(profiles) > 1:
+        raise UsageError(f"{tracks[0]} is a track: a report shows one track alone (srop-onnx report {tracks[0]} -o "
+                         f"{output}), one sweep, or one profile or two side by side")
     if len(profiles) == 1 and is_track(profiles[0]):
         from ..files.writes import atomic_write_text
         from ..show.trackview import track_report
@@ -211,13 +215,16 @@ def report(profiles, output, units):
     loaded = [load_result(p) for p in profiles]
     if any(isinstance(x, Sweep) for x in loaded):
         if len(loaded) != 1:
-            raise UsageError("report takes one sweep")
+            sweep = next(p for p, x in zip(profiles, loaded) if isinstance(x, Sweep))
+            raise UsageError(f"{sweep} is a sweep: a report shows one sweep alone (srop-onnx report {sweep} -o "
+                             f"{output}), one track, or one profile or two side by side")
         from ..show.htmlreport import sweep_report
         from ..files.writes import atomic_write_text
 
         atomic_write_text(output, sweep_report(loaded[0], units=units or "band"))
     elif len(profiles) > 2:
-        raise UsageError("report takes one profile, or two to compare")
+        raise UsageError(f"{len(profiles)} profiles given: a report shows one profile, or two side by side; "
+                         "for more, srop-onnx plot draws several profiles in one figure")
     else:
         _write_report(loaded, output, units)
     _console(stderr=True).print(f"wrote report: {output}", highlight=False)

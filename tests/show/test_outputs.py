@@ -51,6 +51,27 @@ def test_the_html_report_says_which_preprocessing_ran(files, tmp_path):
     assert "preprocessing" in html and "imagenet (pixels x 0.003922, mean 0.485,0.456,0.406" in html
 
 
+def test_a_report_of_what_it_cannot_show_together_names_the_file_and_the_fix(files, tmp_path):
+    """One sweep or one track alone, or up to two profiles: what is given beyond that is refused in one
+    line naming the file and the command that shows it (it said "report takes one sweep")."""
+    d, out = files, tmp_path / "r.html"
+    run("sweep", EXAMPLE, EXAMPLE_IMAGES, "--noise", "gaussian", "--levels", "0,0.1", "-q", "--json", d / "s.json")
+    (d / "ck").mkdir(exist_ok=True)
+    (d / "ck" / "step1.onnx").write_bytes(EXAMPLE.read_bytes())
+    run("track", d / "ck", "--inputs", EXAMPLE_IMAGES, "-o", d / "tr", "-q")
+    for given, words in (([d / "golden.json", d / "s.json"], f"{d / 's.json'} is a sweep: a report shows one sweep alone "
+                                                               f"(srop-onnx report {d / 's.json'} -o {out})"),
+                         ([d / "golden.json", d / "tr"], f"{d / 'tr'} is a track: a report shows one track alone "
+                                                         f"(srop-onnx report {d / 'tr'} -o {out})"),
+                         ([d / "golden.json"] * 2 + [d / "new.json"], "3 profiles given: a report shows one profile, or two "
+                                                                      "side by side; for more, srop-onnx plot")):
+        res = run("report", *given, "-o", out, code=2)
+        assert f"error: {words}" in " ".join(res.output.split()) and not out.exists(), res.output
+    for alone in ("s.json", "tr"):
+        run("report", d / alone, "-o", out)  # the command the message gives
+        assert out.read_text().startswith("<!DOCTYPE html>")
+
+
 def test_compare_labels_the_files_and_reports_new_minus_golden(files):
     res = run("compare", files / "golden.json", files / "new.json")
     out = res.output
