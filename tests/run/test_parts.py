@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 import srop_onnx
-from conftest import EXAMPLE, EXAMPLE_IMAGES, mounted
+from conftest import EXAMPLE, EXAMPLE_IMAGES, local_ray, mounted
 from srop_onnx.cli import main
 from srop_onnx.errors import InputDataError, OutputError, UsageError
 from srop_onnx.results.profile import Profile
@@ -128,10 +128,8 @@ def test_merge_takes_the_parts_folder(tmp_path, images, single):
 
 @pytest.fixture(scope="module")
 def ray():
-    ray = pytest.importorskip("ray", reason="needs the test servers: pip install -e '.[servers]'")
-    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
-    yield ray
-    ray.shutdown()
+    with local_ray() as ray:
+        yield ray
 
 
 def _run(images, parts, notes, **options):

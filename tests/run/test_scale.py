@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from conftest import EXAMPLE, EXAMPLE_IMAGES, mounted
+from conftest import EXAMPLE, EXAMPLE_IMAGES, local_ray, mounted
 from srop_onnx import InputDataError, OutputError, Profile, UsageError, analyze
 from srop_onnx.cli import main
 from srop_onnx.results.merge import merge_profiles
@@ -200,17 +200,19 @@ def test_resume_in_process_counts_nothing_twice(tmp_path, folder, single, monkey
 
 
 # -- Ray -------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def ray():
+    """One local Ray for this module's tests (each start costs seconds, and on two busy cores may time out)."""
+    with local_ray() as ray:
+        yield ray
+
+
 @pytest.mark.slow
-def test_ray_engine_on_a_local_two_worker_ray(folder, single):
-    ray = pytest.importorskip("ray", reason="needs the test servers: pip install -e '.[servers]'")
+def test_ray_engine_on_a_local_two_worker_ray(folder, single, ray):
     from srop_onnx.run.distributed import analyze_ray
 
-    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
-    try:
-        prof = analyze_ray(EXAMPLE, folder, batch_size=3, provider="cpu")
-        threads = ray.get([_threads_in_a_task(ray, user) for user in (None, "2")])
-    finally:
-        ray.shutdown()
+    prof = analyze_ray(EXAMPLE, folder, batch_size=3, provider="cpu")
+    threads = ray.get([_threads_in_a_task(ray, user) for user in (None, "2")])
     assert prof.extra["engine"] == {"name": "ray", "shards": 2, "gpu": False}
     assert _comparable(prof) == _comparable(single)
     # a task keeps to its one CPU (Ray runs a task per CPU; each took every core of the node), and
@@ -241,15 +243,10 @@ def _threads_in_a_task(ray, user: str | None):
 
 
 @pytest.mark.slow
-def test_ray_engine_from_the_cli(folder, single, tmp_path):
+def test_ray_engine_from_the_cli(folder, single, tmp_path, ray):
     """The CLI path of --engine ray (it once crashed with a TypeError: only the API was tested)."""
-    ray = pytest.importorskip("ray", reason="needs the test servers: pip install -e '.[servers]'")
-    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
-    try:
-        res = CliRunner().invoke(main, ["analyze", str(EXAMPLE), str(folder), "--engine", "ray", "--shards", "3",
-                                        "-b", "3", "--provider", "cpu", "-q", "--json", str(tmp_path / "r.json")])
-    finally:
-        ray.shutdown()
+    res = CliRunner().invoke(main, ["analyze", str(EXAMPLE), str(folder), "--engine", "ray", "--shards", "3",
+                                    "-b", "3", "--provider", "cpu", "-q", "--json", str(tmp_path / "r.json")])
     assert res.exit_code == 0, res.output
     prof = Profile.load(tmp_path / "r.json")
     assert prof.extra["engine"] == {"name": "ray", "shards": 3, "gpu": False}
@@ -257,12 +254,11 @@ def test_ray_engine_from_the_cli(folder, single, tmp_path):
 
 
 @pytest.mark.slow
-def test_ray_engine_names_skipped_files_and_options_as_the_command_does(tmp_path, monkeypatch):
+def test_ray_engine_names_skipped_files_and_options_as_the_command_does(tmp_path, monkeypatch, ray):
     """A file a worker skips is said as a run on this machine says it: named as the argument names it
     (not the absolute path the worker was sent), with the command's spelling of the option
     (``--labels npz:y``, not Python's ``labels='npz:y'``); a run whose shards analysed nothing fails as
     one run would, and --strict's error names the file the same way."""
-    ray = pytest.importorskip("ray", reason="needs the test servers: pip install -e '.[servers]'")
     monkeypatch.chdir(tmp_path)
     for folder, names in (("mixed", ("a", "b", "c")), ("bad", ("d",))):
         Path(folder).mkdir()
@@ -272,15 +268,11 @@ def test_ray_engine_names_skipped_files_and_options_as_the_command_does(tmp_path
                 arrays["y"] = np.array([i])
             np.savez(Path(folder) / f"{name}.npz", **arrays)
     base = ["analyze", str(EXAMPLE), "--labels", "npz:y", "--provider", "cpu", "-q"]
-    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
-    try:
-        runs = {key: CliRunner().invoke(main, [*base, folder, *extra])
-                for key, folder, extra in (("ray", "mixed", ["--engine", "ray", "--shards", "2", "--json", "r.json"]),
-                                           ("here", "mixed", ["--json", "h.json"]),
-                                           ("nothing", "bad", ["--engine", "ray", "--shards", "2"]),
-                                           ("strict", "mixed", ["--engine", "ray", "--shards", "2", "--strict"]))}
-    finally:
-        ray.shutdown()
+    runs = {key: CliRunner().invoke(main, [*base, folder, *extra])
+            for key, folder, extra in (("ray", "mixed", ["--engine", "ray", "--shards", "2", "--json", "r.json"]),
+                                       ("here", "mixed", ["--json", "h.json"]),
+                                       ("nothing", "bad", ["--engine", "ray", "--shards", "2"]),
+                                       ("strict", "mixed", ["--engine", "ray", "--shards", "2", "--strict"]))}
     said = "mixed/b.npz: no array 'y' for --labels npz:y (it holds x)"
     assert runs["ray"].exit_code == 0, runs["ray"].output
     assert f"skipped: {said}" in runs["ray"].output and str(tmp_path) not in runs["ray"].output
