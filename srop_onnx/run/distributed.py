@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-from pathlib import Path
 from typing import Callable
 
 from ..config.settings import Hooks
@@ -277,48 +276,49 @@ def _merged(kept: dict, done: dict, inputs, n: int, say) -> Profile:
     worker's notes stay on its machine)."""
     found = dict(kept)
     found.update({i: Profile.from_dict(d, f"shard {i}/{n}") for i, d in done.items()})
+    names = _given_names(inputs) if any(p.skipped_inputs for p in found.values()) else {}
     for i in sorted(found):
-        found[i].skipped_inputs = _as_given(found[i].skipped_inputs, inputs)
+        found[i].skipped_inputs = [_skip_as_given(s, names) for s in found[i].skipped_inputs]
         for s in found[i].skipped_inputs:
             say(f"skipped: {s['reason']}")
     return merge_profiles([found[i] for i in range(1, n + 1)], [f"shard {i}/{n}" for i in range(1, n + 1)])
 
 
-def _as_given(skipped: list[dict], inputs) -> list[dict]:
-    """Skipped files named as a run on this machine names them (``imgs/a.png``, not the absolute
-    path the workers were sent, see :func:`_where`)."""
-    out = []
-    for entry in skipped:
-        path = str(entry.get("path", ""))
-        name = _named_as_given(path, inputs)
-        reason = str(entry.get("reason", ""))
-        out.append({**entry, "path": name, "reason": name + reason[len(path):] if reason.startswith(path) else reason})
-    return out
+def _given_names(inputs) -> dict[str, str]:
+    """Each local file the workers were sent, by its absolute path (see :func:`_where`), and the path a
+    run on this machine names it by: its input argument's own words (``imgs/a.png``, an ``@list``'s
+    entry as the run resolves it). Each argument is listed again for this, so only when a file was
+    skipped; URLs (the same everywhere) and ``@-`` (read once) are left out."""
+    from ..files.lists import is_list_argument
+    from ..files.remote import is_url
+    from ..inputs.inputset import discover_keyed, held_in_memory
+
+    if held_in_memory(inputs):
+        return {}
+    names: dict[str, str] = {}
+    for arg in ([inputs] if isinstance(inputs, (str, os.PathLike)) else list(inputs)):
+        text = str(arg)
+        if is_url(text) or text == "@-" or (is_list_argument(text) and is_url(text[1:])):
+            continue
+        for (sent, _), (given, _) in zip(discover_keyed([_where(arg)]), discover_keyed([arg])):
+            names.setdefault(str(sent), str(given))
+    return names
+
+
+def _skip_as_given(entry: dict, names: dict[str, str]) -> dict:
+    """A skipped file's entry with its path (and the path that starts its reason) as ``names`` gives it."""
+    path = str(entry.get("path", ""))
+    name, reason = names.get(path, path), str(entry.get("reason", ""))
+    return {**entry, "path": name, "reason": name + reason[len(path):] if reason.startswith(path) else reason}
 
 
 def _named_as_given(text: str, inputs) -> str:
-    """``text`` with a leading absolute path under one of the input arguments as that argument
-    names it (the workers were sent absolute paths; ``imgs`` names ``/home/me/imgs/a.png`` ``imgs/a.png``)."""
-    from ..files.lists import is_list_argument
-    from ..files.remote import is_url
-    from ..inputs.inputset import held_in_memory
-
-    if held_in_memory(inputs):
-        return text
-    for arg in (str(p) for p in ([inputs] if isinstance(inputs, (str, os.PathLike)) else inputs)):
-        if is_url(arg) or is_list_argument(arg):
-            continue
-        root = os.path.abspath(arg)
-        if text == root or text.startswith(root.rstrip(os.sep) + os.sep):
-            path, rest = (text, "") if text == root else _leading_path(text, root)
-            return str(Path(arg) / Path(path).relative_to(root)) + rest
+    """A worker's message that starts with a file it was sent (``/abs/imgs/a.png: ...``) with the
+    file as the input arguments name it (:func:`_given_names`); any other text as it is."""
+    for sent, given in _given_names(inputs).items():
+        if text == sent or text.startswith(sent + ":"):
+            return given + text[len(sent):]
     return text
-
-
-def _leading_path(text: str, root: str) -> tuple[str, str]:
-    """``text`` cut after the path that starts it (the path ends at ``': '``, as a message names a file)."""
-    cut = text.find(": ", len(root))
-    return (text, "") if cut < 0 else (text[:cut], text[cut:])
 
 
 def _task_inputs(inputs, n: int) -> list:

@@ -335,20 +335,27 @@ def test_strict_decoding_raises_the_first_bad_file_in_order(folder):
 
 def test_files_a_worker_names_are_named_as_the_arguments_name_them(tmp_path, monkeypatch):
     """The driver sends workers absolute paths; what they say of a file comes back in the arguments'
-    own words (relative stays relative, '..' stays), and anything else is left as it is."""
-    from srop_onnx.run.distributed import _as_given, _named_as_given
+    own words, as a run on this machine names it (relative stays relative, '..' stays, an @list's
+    entry as the run resolves it), and anything else is left as it is."""
+    from srop_onnx.run.distributed import _given_names, _named_as_given, _skip_as_given
 
     monkeypatch.chdir(tmp_path)
-    (tmp_path / "imgs").mkdir()
-    inside = str(tmp_path / "imgs" / "a b.png")
-    assert _named_as_given(f"{inside}: cannot decode it: bad", ["imgs"]) == f"{Path('imgs', 'a b.png')}: cannot decode it: bad"
-    assert _named_as_given(inside, "imgs/") == str(Path("imgs", "a b.png"))
+    (tmp_path / "imgs" / "deep").mkdir(parents=True)
+    for name in ("a b.npy", "deep/c.npy"):
+        np.save(tmp_path / "imgs" / name, np.zeros((1, 3, 8, 8), np.float32))
+    (tmp_path / "val.txt").write_text("imgs/deep/c.npy\n")
+    inside = str(tmp_path / "imgs" / "a b.npy")
+    deep = str(tmp_path / "imgs" / "deep" / "c.npy")
+    assert _named_as_given(f"{inside}: cannot read it: bad", ["imgs"]) == f"{Path('imgs', 'a b.npy')}: cannot read it: bad"
+    assert _named_as_given(deep, "imgs/") == str(Path("imgs", "deep", "c.npy"))
     assert _named_as_given(inside, [str(tmp_path / "imgs")]) == inside  # given absolute: stays absolute
-    assert _named_as_given(str(tmp_path / "other.png"), ["imgs"]) == str(tmp_path / "other.png")
-    assert _named_as_given(f"{tmp_path / 'imgs2' / 'x.png'}: no", ["imgs"]).startswith(str(tmp_path))  # not a prefix match
-    assert _named_as_given("s3://b/imgs/a.png: no", ["s3://b/imgs/"]) == "s3://b/imgs/a.png: no"
+    assert _named_as_given(f"{tmp_path / 'other.npy'}: no", ["imgs"]) == f"{tmp_path / 'other.npy'}: no"
+    assert _named_as_given("s3://b/imgs/a.npy: no", ["s3://b/imgs/", "@-"]) == "s3://b/imgs/a.npy: no"
+    assert _given_names(["@val.txt"]) == {deep: str(Path("imgs", "deep", "c.npy"))}
     monkeypatch.chdir(tmp_path / "imgs")
-    assert _named_as_given(inside, ["../imgs", "."]) == str(Path("..", "imgs", "a b.png"))
+    assert _named_as_given(inside, ["../imgs", "."]) == str(Path("..", "imgs", "a b.npy"))
+    names = _given_names(".")
     entry = {"path": inside, "reason": f"{inside}: truncated"}
-    assert _as_given([entry], ["."]) == [{"path": "a b.png", "reason": "a b.png: truncated"}]
-    assert _as_given([entry], np.zeros((2, 3, 8, 8), np.float32)) == [entry]  # rows of an array: no paths
+    assert _skip_as_given(entry, names) == {"path": "a b.npy", "reason": "a b.npy: truncated"}
+    assert _skip_as_given(entry, {}) == entry
+    assert _given_names(np.zeros((2, 3, 8, 8), np.float32)) == {}  # rows of an array: no paths
