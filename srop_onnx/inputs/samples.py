@@ -21,7 +21,8 @@ from ..errors import InputDataError, UsageError, option
 from ..files.filetypes import ARRAY_SUFFIXES, AUDIO_SUFFIXES, IMAGE_SUFFIXES
 from ..files.remote import is_remote, read_many, reads_in_batches
 from .inputspec import InputSpec
-from ..model.modelio import check_readable, content_digest, read_arrays, read_hashed, read_image, read_named_arrays, read_wav
+from ..model.modelio import check_readable, content_digest, read_hashed, read_image, read_wav
+from .arrayfiles import read_arrays, read_named_arrays
 from .preprocess import Preprocess, image_to_input
 
 __all__ = ["Sample", "InputLog", "FileList", "check_array", "image_array", "split_named", "stack_rows", "iter_samples", "decode_workers", "batched", "prefetch"]

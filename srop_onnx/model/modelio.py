@@ -1,4 +1,5 @@
-"""File reading of srop-onnx: models, external data, input discovery, arrays, images, WAV files.
+"""File reading of srop-onnx: models, external data, input discovery, images, WAV files (arrays:
+:mod:`srop_onnx.inputs.arrayfiles`).
 
 Math, statistics and graph rewrites take objects in memory; this module and
 :mod:`srop_onnx.files.writes` (every file written, atomically) are the places that touch the file system.
@@ -29,13 +30,11 @@ __all__ = [
     "discover_inputs",
     "discover_keyed",
     "check_readable",
-    "read_named_arrays",
     "read_wav",
     "content_digest",
     "read_hashed",
     "in_memory_model",
     "read_image",
-    "read_arrays",
     "load_model_with_weights",
     "save_model",
 ]
@@ -473,51 +472,6 @@ def read_image(path: Path, data: bytes | None = None):
         raise InputDataError(f"{path}: cannot read image ({exc.__class__.__name__}: {why})") from exc
 
 
-def read_arrays(path: Path, data: bytes | None = None) -> list[np.ndarray]:
-    """Arrays of a .npy file (one, memory-mapped: rows are read when a batch needs them, so a
-    large file starts at once and is never held whole) or a .npz file (each member, sorted by name);
-    ``data``: the file's bytes when the caller already read them."""
-    import io
-
-    if data is None:
-        check_readable(path)
-    try:
-        if path.suffix.lower() == ".npz":
-            return list(read_named_arrays(path, data).values())
-        if data is not None:
-            return [np.load(io.BytesIO(data), allow_pickle=False)]
-        return [np.load(path, mmap_mode="r", allow_pickle=False)]
-    except InputDataError:
-        raise
-    except (ValueError, OSError, EOFError, MemoryError) as exc:
-        raise InputDataError(f"{path}: cannot read array file ({exc.__class__.__name__}: {exc})") from exc
-
-
-def _check_npz_headers(path: Path, data: bytes | None = None) -> None:
-    """Refuse .npz members whose header claims more data than the member holds (a hostile header
-    would make NumPy allocate it) or holds Python objects, before anything is allocated."""
-    import zipfile
-
-    import io
-
-    with zipfile.ZipFile(path if data is None else io.BytesIO(data)) as zf:
-        for info in zf.infolist():
-            if not info.filename.endswith(".npy"):
-                continue
-            with zf.open(info) as f:
-                version = np.lib.format.read_magic(f)
-                reader = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
-                if version not in reader:
-                    continue
-                shape, _fortran, dtype = reader[version](f)
-            if dtype.hasobject:
-                raise InputDataError(f"{path}: member {info.filename} holds Python objects; save numeric arrays")
-            claimed = int(np.prod(shape, dtype=object)) * dtype.itemsize
-            if claimed > info.file_size:
-                raise InputDataError(f"{path}: member {info.filename} claims shape {tuple(shape)} ({claimed} bytes) "
-                                     f"but holds {info.file_size} bytes; the file is corrupt or hostile")
-
-
 def content_digest(path: Path) -> str:
     """SHA-256 of a file's bytes, read in 1 MiB blocks (an unreadable file has an identity too)."""
     h = hashlib.sha256()
@@ -571,21 +525,3 @@ def read_wav(path: Path, raw: bytes | None = None) -> tuple[int, np.ndarray]:
     if data.size == 0:
         raise InputDataError(f"{path}: the WAV file holds no samples")
     return int(rate), data
-
-
-def read_named_arrays(path: Path, data: bytes | None = None) -> dict[str, np.ndarray]:
-    """The members of an .npz file by name (headers checked first, no pickles)."""
-    import io
-    import zipfile
-
-    if data is None:
-        check_readable(path)
-    try:
-        _check_npz_headers(path, data)
-        with np.load(path if data is None else io.BytesIO(data), allow_pickle=False) as z:
-            return {k: np.asarray(z[k]) for k in sorted(z.files)}
-    except InputDataError:
-        raise
-    except (ValueError, OSError, EOFError, MemoryError, zipfile.BadZipFile) as exc:
-        raise InputDataError(f"{path}: cannot read array file ({exc.__class__.__name__}: {exc})") from exc
-

@@ -157,7 +157,8 @@ def load_blend(path: str | Path, plan) -> Blend:
     from ..inputs.preprocess import image_to_input
     from ..inputs.samples import check_array
     from ..files.filetypes import ARRAY_SUFFIXES
-    from ..model.modelio import read_arrays, read_image
+    from ..inputs.arrayfiles import read_arrays
+    from ..model.modelio import read_image
 
     from ..files.remote import exists, is_url, read_bytes
 

@@ -4,6 +4,7 @@ temporaries are removed."""
 from __future__ import annotations
 
 import os
+import re
 
 import pytest
 
@@ -77,3 +78,35 @@ def test_without_locks_only_old_temporaries_count_as_stale(tmp_path, monkeypatch
     os.utime(old, (hour_ago, hour_ago))
     assert remove_stale_temporaries(target) == [old]
     assert young.exists()
+
+
+def _not_arrays(folder):
+    """Files named as arrays that are not what their names say, each with the words that say why."""
+    import numpy as np
+
+    np.save(folder / "objects.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    ok = folder / "ok.npy"
+    np.save(ok, np.zeros((2, 3), np.float32))
+    cases = {"text.npy": (b"garbage\n", r"not a NumPy \.npy file \(no NumPy header\); write arrays with numpy\.save$"),
+             "empty.npy": (b"", r"not a NumPy \.npy file \(it is empty\)"),
+             "text.npz": (b"junk", r"not a NumPy \.npz file \(not a zip archive\); write arrays with numpy\.savez$"),
+             "objects.npy": (None, r"holds Python objects \(dtype object\), which are never loaded"),
+             "cut.npy": (ok.read_bytes()[:100], r"cannot read array file")}
+    for name, (data, _) in cases.items():
+        if data is not None:
+            (folder / name).write_bytes(data)
+    return {name: words for name, (_, words) in cases.items()}
+
+
+def test_a_file_named_as_an_array_that_is_not_one_says_so_and_never_suggests_pickles(tmp_path):
+    """NumPy answers a text file named .npy with "... contains pickled (object) data. If you trust the
+    file you can load it unsafely using the allow_pickle= keyword": advice to run code from a file that
+    is not even an array. Read from disk and from bytes (a bucket's), each says what the file is."""
+    from srop_onnx.inputs.arrayfiles import read_arrays
+
+    for name, words in _not_arrays(tmp_path).items():
+        path = tmp_path / name
+        for data in (None, path.read_bytes()):
+            with pytest.raises(InputDataError, match="^" + re.escape(f"{path}: ") + words) as info:
+                read_arrays(path, data)
+            assert "pickle" not in str(info.value)
