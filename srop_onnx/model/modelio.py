@@ -468,6 +468,8 @@ def read_image(path: Path, data: bytes | None = None):
         raise InputDataError(f"{path}: image claims {claim}, over the {_pixel_limit() / 1e6:.0f} MP that srop-onnx "
                              "decodes; downscale it first") from exc
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError, MemoryError) as exc:
+        if isinstance(exc, UnidentifiedImageError) and (data == b"" or data is None and os.path.getsize(path) == 0):
+            raise InputDataError(f"{path}: the file is empty (0 bytes), not an image") from exc
         why = str(exc).replace(repr(source), repr(str(path)))  # the same words whether read from disk or memory
         raise InputDataError(f"{path}: cannot read image ({exc.__class__.__name__}: {why})") from exc
 

@@ -110,3 +110,15 @@ def test_a_file_named_as_an_array_that_is_not_one_says_so_and_never_suggests_pic
             with pytest.raises(InputDataError, match="^" + re.escape(f"{path}: ") + words) as info:
                 read_arrays(path, data)
             assert "pickle" not in str(info.value)
+
+
+def test_an_empty_image_file_says_it_is_empty(tmp_path):
+    from srop_onnx.model.modelio import read_image
+
+    (tmp_path / "a.png").write_bytes(b"")
+    (tmp_path / "b.png").write_bytes(b"not a png")
+    for data in (None, b""):
+        with pytest.raises(InputDataError, match=r"a\.png: the file is empty \(0 bytes\), not an image$"):
+            read_image(tmp_path / "a.png", data)
+    with pytest.raises(InputDataError, match=r"b\.png: cannot read image \(UnidentifiedImageError: cannot identify"):
+        read_image(tmp_path / "b.png")
