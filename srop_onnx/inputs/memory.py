@@ -43,13 +43,16 @@ def take(source, limit: "int | None" = None) -> list:
     """The items of a list, a data loader or a data set (read by index when it has no ``__iter__``,
     as PyTorch's map-style ``Dataset``); with ``limit``, a loader is read only until its items hold
     that many samples: a batch counts its targets' rows, or its input's rows when the loader says it
-    yields batches (PyTorch's ``batch_size``); an item known as neither counts as one (never too few)."""
+    yields batches (PyTorch's ``batch_size``, Keras' ``PyDataset``); an item known as neither counts as
+    one (never too few)."""
     if not hasattr(source, "__iter__"):
         count = len(source) if limit is None else min(len(source), limit)
         return [source[i] for i in range(count)]
     if limit is None or isinstance(source, (list, tuple)):
         return list(source)
-    batched = isinstance(getattr(source, "batch_size", None), int)  # a DataLoader: None when it yields samples
+    # PyTorch's DataLoader says its batch size (None when it yields samples); Keras' PyDataset yields batches
+    batched = isinstance(getattr(source, "batch_size", None), int) or isinstance(
+        getattr(type(source), "num_batches", None), property)
     out, rows = [], 0
     for item in source:
         out.append(item)

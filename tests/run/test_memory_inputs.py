@@ -147,6 +147,25 @@ def test_a_data_loader_is_read_once_a_call_and_only_as_far_as_the_limit(rng, tmp
     assert len(reads) == 8 and list(tracker.track().steps) == [0, 1, 2]
 
 
+def test_a_keras_py_dataset_of_inputs_alone_is_read_only_as_far_as_the_limit(rng):
+    """Keras' PyDataset yields batches (its items have no targets here): counted by their rows, as
+    PyTorch's batches are, not one a batch."""
+    keras = pytest.importorskip("keras")
+    x = rng.standard_normal((40, 3, 64, 64)).astype(np.float32)
+    reads = []
+
+    class Batches(keras.utils.PyDataset):
+        def __len__(self):
+            return 10
+
+        def __getitem__(self, i):
+            reads.append(i)
+            return x[4 * i:4 * i + 4]
+
+    prof = _analyze(Batches(), limit=6)
+    assert reads == [0, 1] and _layers(prof) == _layers(_analyze(x[:6]))
+
+
 def test_a_tf_data_set_of_batches_with_targets_is_read_as_keras_fit_reads_it(rng):
     tf = pytest.importorskip("tensorflow")
     x = rng.standard_normal((10, 3, 64, 64)).astype(np.float32)
