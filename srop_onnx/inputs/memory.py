@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import InputDataError, UsageError
+from ..errors import InputDataError, UsageError, option
 from .samples import Sample, image_array
 
 __all__ = ["InMemory", "ImageRows", "is_pil_image", "images_digest", "split_pairs", "take", "example_of"]
@@ -39,42 +39,71 @@ INPUT_KEYS = ("pixel_values", "image", "images", "img", "input", "inputs", "inpu
 TARGET_KEYS = ("label", "labels", "target", "targets", "y")
 
 
-def take(source, limit: "int | None" = None) -> list:
+def take(source, limit: "int | None" = None, budget: "int | None" = None) -> list:
     """The items of a list, a data loader or a data set (read by index when it has no ``__iter__``,
     as PyTorch's map-style ``Dataset``); with ``limit``, a loader is read only until its items hold
     that many samples: a batch counts its targets' rows, or its input's rows when the loader says it
     yields batches (PyTorch's ``batch_size``, Keras' ``PyDataset``); an item known as neither counts as
-    one (never too few)."""
-    if not hasattr(source, "__iter__"):
-        count = len(source) if limit is None else min(len(source), limit)
-        return [source[i] for i in range(count)]
-    if limit is None or isinstance(source, (list, tuple)):
+    one (never too few). ``budget``: the bytes a loader's inputs may take in memory (they are held while
+    they are measured); reading past it is a :class:`UsageError` that says to give ``limit``."""
+    if isinstance(source, (list, tuple)):  # held already, by the caller
         return list(source)
     # PyTorch's DataLoader says its batch size (None when it yields samples); Keras' PyDataset yields batches
     batched = isinstance(getattr(source, "batch_size", None), int) or isinstance(
         getattr(type(source), "num_batches", None), property)
-    out, rows = [], 0
-    for item in source:
+    items = iter(source) if hasattr(source, "__iter__") else (source[i] for i in range(len(source)))
+    out, rows, held = [], 0, 0
+    for item in items:
         out.append(item)
-        rows += _rows(item, batched)
-        if rows >= limit:
+        inputs, target = _parts(item)
+        rows += _rows(inputs, target, batched)
+        held += _nbytes(inputs)
+        if budget is not None and held > budget:
+            raise UsageError(f"inputs: the first {rows} samples read from the {type(source).__name__} already take "
+                             f"{_size(held)}, over half the memory free here; what is read is held while it is "
+                             f"measured: give {option('limit')} (e.g. {option('limit', py=max(1, rows // 2))}), or "
+                             "the image or array files themselves, which are read batch by batch")
+        if limit is not None and rows >= limit:
             break
     return out
 
 
-def _rows(item, batched: bool) -> int:
-    """How many samples a loader's ``item`` holds, as far as it says: its targets' count (one class per
-    sample), else, from a loader that yields batches, its input's first axis; else 1."""
-    inputs, target = item, None
+def _size(n: int) -> str:
+    return f"{n / 2**30:.1f} GiB" if n >= 2**30 else f"{n / 2**20:.1f} MiB"
+
+
+def _parts(item) -> tuple:
+    """``(inputs, target)`` of what a loader yields: an ``(input, target)`` pair, ``(input,)``, a dict
+    row (:data:`INPUT_KEYS`, :data:`TARGET_KEYS`), or the input alone."""
     if isinstance(item, (tuple, list)) and len(item) in (1, 2):
-        inputs, target = item[0], (item[1] if len(item) == 2 else None)
-    elif isinstance(item, dict):
-        inputs = next((item[k] for k in INPUT_KEYS if k in item), None)
-        target = next((item[k] for k in TARGET_KEYS if k in item), None)
+        return item[0], (item[1] if len(item) == 2 else None)
+    if isinstance(item, dict):
+        return (next((item[k] for k in INPUT_KEYS if k in item), None),
+                next((item[k] for k in TARGET_KEYS if k in item), None))
+    return item, None
+
+
+def _rows(inputs, target, batched: bool) -> int:
+    """How many samples a loader's item holds, as far as it says: its targets' count (one class per
+    sample), else, from a loader that yields batches, its input's first axis; else 1."""
     if target is not None and np.ndim(target) == 1:
         return len(target)
     shape = getattr(inputs, "shape", None)
     return int(shape[0]) if batched and shape is not None and len(shape) >= 1 else 1
+
+
+def _nbytes(x) -> int:
+    """The bytes an input holds: an array's or tensor's (TensorFlow's by its shape and dtype), a PIL
+    image's pixels; 0 when it does not say."""
+    n = getattr(x, "nbytes", None)
+    if isinstance(n, (int, np.integer)):
+        return int(n)
+    if is_pil_image(x):
+        return x.width * x.height * len(x.getbands())
+    try:
+        return int(np.prod([int(d) for d in x.shape])) * int(getattr(x.dtype, "size", 4))
+    except (AttributeError, TypeError, ValueError):
+        return 0
 
 
 def split_pairs(items: list) -> "tuple[list, list | None]":

@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from ..inputs.audio import AudioPrep
 
 __all__ = [
+    "held_budget",
     "ModelPlan",
     "InputSet",
     "RunState",
@@ -78,7 +79,7 @@ def exported(model, inputs, example=None, limit: "int | None" = None) -> tuple:
     from ..model.frameworks import framework_of, to_onnx
     from ..model.modelio import LoadedModel, as_loaded
 
-    batch = None if inputs is None else in_memory(inputs, limit)
+    batch = None if inputs is None else in_memory(inputs, limit, held_budget())
     kind = "onnx" if isinstance(model, LoadedModel) else framework_of(model)
     if kind == "onnx":
         return model, batch
@@ -90,6 +91,14 @@ def exported(model, inputs, example=None, limit: "int | None" = None) -> tuple:
                          "(torch.onnx.export) and give the .onnx file")
     data, _ = to_onnx(model, example)
     return as_loaded(data, f"{type(model).__name__}.onnx"), batch
+
+
+def held_budget() -> int:
+    """The bytes a data loader's inputs may take while they are held for a run: half the host memory
+    free now (the other half for the batch they are stacked into, and the run)."""
+    from .runtime import available_memory
+
+    return available_memory("cpu") // 2
 
 
 def prepare_taps(proto, spec: InputSpec, *, ops=None, all_tensors=False, layers=None,

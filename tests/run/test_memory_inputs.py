@@ -147,6 +147,39 @@ def test_a_data_loader_is_read_once_a_call_and_only_as_far_as_the_limit(rng, tmp
     assert len(reads) == 8 and list(tracker.track().steps) == [0, 1, 2]
 
 
+def test_a_data_loader_larger_than_half_the_free_memory_is_refused_while_it_is_read(rng, tmp_path, monkeypatch):
+    """A loader is held in memory while it is measured: ImageNet's validation split through a DataLoader
+    is 30 GB of float32. Reading stops, in one line that says to give limit=, once what it gave takes
+    over half the memory free (not after the machine starts to swap or the process is killed)."""
+    torch = pytest.importorskip("torch")
+    from torch.utils.data import DataLoader, TensorDataset
+
+    from srop_onnx.run import runtime
+
+    meminfo = tmp_path / "meminfo"
+    meminfo.write_text("MemTotal: 4000 kB\nMemAvailable: 1000 kB\n")  # 1000 kB free: 500 kB for the inputs
+    monkeypatch.setattr(runtime, "MEMINFO", str(meminfo))
+    x = torch.from_numpy(rng.standard_normal((400, 3, 64, 64)).astype(np.float32))  # 48 kB a sample
+    seen = []
+
+    class Seen(TensorDataset):
+        def __getitem__(self, i):
+            seen.append(i)
+            return super().__getitem__(i)
+
+    said = (r"^inputs: the first 16 samples read from the DataLoader already take 0\.8 MiB, over half the memory "
+            r"free here; what is read is held while it is measured: give limit \(e\.g\. limit=8\), or the image or "
+            r"array files themselves")
+    with pytest.raises(srop_onnx.UsageError, match=said):
+        _analyze(DataLoader(Seen(x), batch_size=8))
+    assert len(seen) == 16  # two batches read, not the 400 samples
+    with pytest.raises(srop_onnx.UsageError, match=said):
+        srop_onnx.Tracker(tmp_path / "track", DataLoader(Seen(x), batch_size=8), progress=False)
+    prof = _analyze(DataLoader(Seen(x), batch_size=8), limit=8)  # what it says to do
+    assert prof.analyzed == 8
+    assert _analyze([x[:16].numpy()]).analyzed == 16  # a list is the caller's, held already: not counted
+
+
 def test_a_keras_py_dataset_of_inputs_alone_is_read_only_as_far_as_the_limit(rng):
     """Keras' PyDataset yields batches (its items have no targets here): counted by their rows, as
     PyTorch's batches are, not one a batch."""
