@@ -157,13 +157,14 @@ def mounted(path: Path, options: str):
 
 @contextlib.contextmanager
 def local_ray():
-    """A local Ray of two CPUs for the test, shut down after it. Ray gives its raylet a fixed 30 s to
+    """A local Ray of two CPUs and a small object store for the test, shut down after it. Ray gives its raylet a fixed 30 s to
     register; on two cores shared with other test processes (``-n 2``) a start once took longer, so
     a start that times out is tried once more. Skipped without Ray (the servers extra)."""
     ray = pytest.importorskip("ray", reason="needs the test servers: pip install -e '.[servers]'")
     for attempt in (1, 2):
         try:
-            ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+            ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False,
+                     object_store_memory=256 * 2**20)  # not Ray's 30 % of the machine: the tests send kilobytes
             break
         except Exception as e:  # noqa: BLE001 - Ray raises a bare Exception for this
             ray.shutdown()
