@@ -157,9 +157,10 @@ def mounted(path: Path, options: str):
 
 @contextlib.contextmanager
 def local_ray():
-    """A local Ray of two CPUs and a small object store for the test, shut down after it. Ray gives its raylet a fixed 30 s to
-    register; on two cores shared with other test processes (``-n 2``) a start once took longer, so
-    a start that times out is tried once more. Skipped without Ray (the servers extra)."""
+    """A local Ray of two CPUs and a small object store for the test, shut down after it. Ray gives
+    its raylet a fixed 30 s to register; on two cores shared with other test processes (``-n 2``) a
+    start once took longer, so a start that times out is tried once more. Skipped without Ray (the
+    servers extra)."""
     ray = pytest.importorskip("ray", reason="needs the test servers: pip install -e '.[servers]'")
     for attempt in (1, 2):
         try:
