@@ -106,7 +106,7 @@ class ClassComparison:
         rule = f"Holm-corrected p < {self.alpha:g} and W1 >= {self.min_effect:g} band"
         if self.passed:
             return (f"SAME: {self.names[1]} looks like {self.names[0]} to this model in all {len(self.cells)} "
-                    f"layer x class test(s) ({rule})")
+                    f"layer x class test(s) (none with {rule})")
         parts = []
         for label in sorted({c.label for c in self.differences}, key=_natural):
             n = sum(1 for c in self.differences if c.label == label)

@@ -37,6 +37,9 @@ def test_the_same_distribution_passes_and_a_moved_class_is_flagged_at_that_class
     bench, same = _profiles(rng, {"0": 0.3, "1": 0.5, "2": 0.7}, {"0": 0.3, "1": 0.5, "2": 0.7})
     result = compare_classes(bench, same, permutations=999)
     assert result.passed and result.verdict().startswith("SAME") and len(result.cells) == 6
+    # the rule in a SAME verdict is what no test met (it read as if every test had met it)
+    assert result.verdict().endswith("in all 6 layer x class test(s) (none with Holm-corrected p < 0.01 and W1 >= "
+                                     "0.01 band)")
     bench, moved = _profiles(rng, {"0": 0.3, "1": 0.5, "2": 0.7}, {"0": 0.3, "1": 0.6, "2": 0.7})
     result = compare_classes(bench, moved, permutations=999)
     assert not result.passed and {c.label for c in result.differences} == {"1"}
