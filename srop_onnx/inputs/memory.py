@@ -39,13 +39,14 @@ INPUT_KEYS = ("pixel_values", "image", "images", "img", "input", "inputs", "inpu
 TARGET_KEYS = ("label", "labels", "target", "targets", "y")
 
 
-def take(source, limit: "int | None" = None, budget: "int | None" = None) -> list:
+def take(source, limit: "int | None" = None, budget: "int | None" = None, progress=None) -> list:
     """The items of a list, a data loader or a data set (read by index when it has no ``__iter__``,
     as PyTorch's map-style ``Dataset``); with ``limit``, a loader is read only until its items hold
     that many samples: a batch counts its targets' rows, or its input's rows when the loader says it
     yields batches (PyTorch's ``batch_size``, Keras' ``PyDataset``); an item known as neither counts as
     one (never too few). ``budget``: the bytes a loader's inputs may take in memory (they are held while
-    they are measured); reading past it is a :class:`UsageError` that says to give ``limit``."""
+    they are measured); reading past it is a :class:`UsageError` that says to give ``limit``.
+    ``progress(samples, limit)`` hears how far the reading is, and ``(samples, samples)`` at its end."""
     if isinstance(source, (list, tuple)):  # held already, by the caller
         return list(source)
     # PyTorch's DataLoader says its batch size (None when it yields samples); Keras' PyDataset yields batches
@@ -63,8 +64,12 @@ def take(source, limit: "int | None" = None, budget: "int | None" = None) -> lis
                              f"{_size(held)}, over half the memory free here; what is read is held while it is "
                              f"measured: give {option('limit')} (e.g. {option('limit', py=max(1, rows // 2))}), or "
                              "the image or array files themselves, which are read batch by batch")
+        if progress:
+            progress(rows, limit)
         if limit is not None and rows >= limit:
             break
+    if progress and rows and (limit is None or rows < limit):  # the loader ended first: what was read is all
+        progress(rows, rows)
     return out
 
 

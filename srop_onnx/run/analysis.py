@@ -149,9 +149,10 @@ def analyze(
 
     from .stages import exported
 
+    progress = default_progress(progress)  # a text bar in a notebook
     with using_storage_options(storage_options):
-        model, inputs = exported(model, inputs, example, how.limit)
-        return run_analysis(model, inputs, measure, how, Hooks(default_progress(progress), notify))
+        model, inputs = exported(model, inputs, example, how.limit, progress)
+        return run_analysis(model, inputs, measure, how, Hooks(progress, notify))
 
 
 def run_analysis(model, inputs, measure: Measurement, how: Execution, hooks: Hooks = Hooks()) -> Profile:
@@ -220,7 +221,7 @@ def analyze_vs_random(model: Any, inputs: Any, *, seed: int = 0, **options: Any)
     storage, example = options.pop("storage_options", None), options.pop("example", None)
     with using_storage_options(storage):
         measure, how, hooks = split_options(options)
-        model, inputs = exported(model, inputs, example, how.limit)  # a data loader read once, for both models
+        model, inputs = exported(model, inputs, example, how.limit, hooks.progress)  # a loader read once, for both
         return vs_random(model, inputs, measure, how, hooks, seed=seed)
 
 

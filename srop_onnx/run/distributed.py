@@ -146,6 +146,7 @@ def analyze_ray(model, inputs, *, shards: int | None = None, address: str | None
     ``torch.nn.Module`` or a Keras model, exported here once and sent to every task)."""
     from ..files.remote import using_storage_options
     from .analysis import split_options
+    from .progress import default_progress
     from .stages import exported
 
     for key in ("shard", "checkpoint", "limit", "notify"):
@@ -154,7 +155,7 @@ def analyze_ray(model, inputs, *, shards: int | None = None, address: str | None
     storage, example = options.pop("storage_options", None), options.pop("example", None)
     measure, how, _hooks = split_options({k: v for k, v in options.items() if k != "progress"})
     with using_storage_options(storage):
-        model, inputs = exported(model, inputs, example)
+        model, inputs = exported(model, inputs, example, None, default_progress(progress))  # a notebook's bar
         return ray_analysis(model, inputs, measure, how, Hooks(progress), shards=shards,
                             address=address, parts=None if parts is None else str(parts))
 

@@ -43,6 +43,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "held_budget",
+    "reading_progress",
     "ModelPlan",
     "InputSet",
     "RunState",
@@ -67,19 +68,20 @@ def load_stage(model: "str | os.PathLike | bytes | LoadedModel") -> LoadedModel:
     return as_loaded(model)
 
 
-def exported(model, inputs, example=None, limit: "int | None" = None) -> tuple:
+def exported(model, inputs, example=None, limit: "int | None" = None, progress=None) -> tuple:
     """``(model, inputs)`` as a Python facade runs them: a ``torch.nn.Module`` or a Keras model exported
     to ONNX in memory (named after its class), anything else as given; the inputs as
     :func:`~srop_onnx.inputs.inputset.in_memory` takes them, read once (a data loader is not read again
     by each stage, nor reshuffled; only as far as ``limit`` samples). PyTorch's exporter runs the module on an example batch:
     ``example``, else the first row of ``inputs`` when they are arrays (one batch, a list of batches, a
-    data loader's)."""
+    data loader's). ``progress``: the run's; where it is the notebook's text bar, a data loader's
+    reading shows as one too."""
     from ..inputs.inputset import in_memory
     from ..inputs.memory import example_of
     from ..model.frameworks import framework_of, to_onnx
     from ..model.modelio import LoadedModel, as_loaded
 
-    batch = None if inputs is None else in_memory(inputs, limit, held_budget())
+    batch = None if inputs is None else in_memory(inputs, limit, held_budget(), reading_progress(progress))
     kind = "onnx" if isinstance(model, LoadedModel) else framework_of(model)
     if kind == "onnx":
         return model, batch
@@ -91,6 +93,14 @@ def exported(model, inputs, example=None, limit: "int | None" = None) -> tuple:
                          "(torch.onnx.export) and give the .onnx file")
     data, _ = to_onnx(model, example)
     return as_loaded(data, f"{type(model).__name__}.onnx"), batch
+
+
+def reading_progress(progress):
+    """A text bar for reading a data loader where the run shows one (a notebook's default), else None:
+    a ``progress`` of the user's own counts the run's inputs, not this."""
+    from .progress import TextBar
+
+    return TextBar("reading") if isinstance(progress, TextBar) else None
 
 
 def held_budget() -> int:

@@ -20,6 +20,8 @@ CELLS = [
     f"twin = srop_onnx.analyze({str(EXAMPLE_RANDOM)!r}, {str(EXAMPLE_IMAGES)!r}, progress=lambda *a: None)",
     "srop_onnx.compare(p, twin)",
     "srop_onnx.check(p, p)",
+    "import numpy as np",
+    f"g = srop_onnx.analyze({str(EXAMPLE)!r}, (np.full((2, 3, 64, 64), i, np.float32) for i in range(3)))",
 ]
 
 
@@ -52,6 +54,14 @@ def test_analyze_shows_a_progress_bar_in_a_notebook_and_none_when_told(executed)
     err = "".join(o.get("text", "") for o in _outputs(executed[1], "stream") if o.get("name") == "stderr")
     assert "analysing [" in err and "8/8 inputs" in err
     assert not [o for o in _outputs(executed[4], "stream") if "analysing" in o.get("text", "")]
+
+
+def test_reading_a_data_loader_shows_as_a_bar_of_its_own_before_the_run(executed):
+    """A loader (here a generator of batches) is read before the run starts: that shows too, ended
+    with what was read, then the run's bar."""
+    err = "".join(o.get("text", "") for o in _outputs(executed[8], "stream") if o.get("name") == "stderr")
+    assert "reading [" in err and "] 6/6 inputs\n" in err and "analysing [" in err, err
+    assert err.index("reading [") < err.index("analysing [")
 
 
 def test_comparisons_and_checks_show_as_html(executed):

@@ -180,6 +180,20 @@ def test_a_data_loader_larger_than_half_the_free_memory_is_refused_while_it_is_r
     assert _analyze([x[:16].numpy()]).analyzed == 16  # a list is the caller's, held already: not counted
 
 
+def test_reading_a_loader_tells_its_progress_and_ends_it():
+    from srop_onnx.inputs.memory import take
+
+    heard = []
+    batches = [np.zeros((2, 3, 8, 8), np.float32)] * 3
+    assert len(take(iter(batches), None, None, lambda *a: heard.append(a))) == 3
+    assert heard == [(1, None), (2, None), (3, None), (3, 3)]  # one sample a batch: the iterator does not say
+    heard.clear()
+    assert len(take(iter(batches), 2, None, lambda *a: heard.append(a))) == 2
+    assert heard == [(1, 2), (2, 2)]
+    heard.clear()
+    assert take(batches, 2, None, lambda *a: heard.append(a)) == batches and heard == []  # a list: held, not read
+
+
 def test_a_keras_py_dataset_of_inputs_alone_is_read_only_as_far_as_the_limit(rng):
     """Keras' PyDataset yields batches (its items have no targets here): counted by their rows, as
     PyTorch's batches are, not one a batch."""
