@@ -14,7 +14,7 @@ from ..model.modelio import check_readable
 __all__ = ["read_arrays", "read_named_arrays", "unreadable"]
 
 #: how each kind of array file starts: NumPy's .npy magic, and a zip archive's (an .npz)
-_MAGIC = {".npy": b"\x93NUMPY", ".npz": b"PK\x03\x04"}
+_MAGIC = {".npy": b"\x93NUMPY", ".npz": b"PK"}
 
 
 def read_arrays(path: Path, data: bytes | None = None) -> list[np.ndarray]:
