@@ -15,7 +15,7 @@ import numpy as np
 
 from ..errors import DeviceError, ModelError, UsageError, option
 
-__all__ = ["ProviderChoice", "choose_provider", "Runner", "RunnerOptions", "start_runner", "available_memory", "ir_refusal",
+__all__ = ["ProviderChoice", "choose_provider", "Runner", "RunnerOptions", "start_runner", "available_memory", "host_memory_free", "ir_refusal",
            "lower_ir_version", "UNKNOWN_FREE_MEMORY"]
 
 PROVIDERS = ("auto", "cpu", "cuda")
@@ -435,11 +435,17 @@ def available_memory(device: str) -> int:
         from ..core.cuda import free_device_memory
 
         return free_device_memory()
+    return host_memory_free() or UNKNOWN_FREE_MEMORY
+
+
+def host_memory_free() -> int | None:
+    """Free host RAM in bytes (``/proc/meminfo``, else ``os.sysconf``, else psutil), or None where
+    the platform does not say (macOS and Windows without psutil)."""
     for probe in (_meminfo_available, _sysconf_available, _psutil_available):
         free = probe()
         if free:
             return free
-    return UNKNOWN_FREE_MEMORY
+    return None
 
 
 #: what ``--batch-size auto`` assumes is free when the platform cannot say

@@ -103,12 +103,14 @@ def reading_progress(progress):
     return TextBar("reading") if isinstance(progress, TextBar) else None
 
 
-def held_budget() -> int:
+def held_budget() -> int | None:
     """The bytes a data loader's inputs may take while they are held for a run: half the host memory
-    free now (the other half for the batch they are stacked into, and the run)."""
-    from .runtime import available_memory
+    free now (the other half for the batch they are stacked into, and the run); None, no bound, where
+    the platform does not say what is free (a guess would refuse loaders that fit)."""
+    from .runtime import host_memory_free
 
-    return available_memory("cpu") // 2
+    free = host_memory_free()
+    return None if free is None else free // 2
 
 
 def prepare_taps(proto, spec: InputSpec, *, ops=None, all_tensors=False, layers=None,

@@ -9,6 +9,7 @@ import os
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -48,6 +49,18 @@ def test_without_unix_pieces_memory_is_unknown_or_a_default_never_an_error(no_un
     assert peak_memory()["peak_rss_bytes"] is None
     assert available_memory("cpu") == UNKNOWN_FREE_MEMORY
     assert cpu_workers() >= 1
+
+
+def test_where_free_memory_is_unknown_a_data_loader_is_not_bounded_by_a_guess(no_unix, rng):
+    """A loader held in memory is refused past half the free memory where the platform says what is
+    free; where it does not (macOS, Windows without psutil), a guess of 2 GiB would refuse loaders that
+    fit: there is no bound."""
+    import srop_onnx
+    from srop_onnx.run.stages import held_budget
+
+    assert held_budget() is None
+    batches = (rng.standard_normal((2, 3, 64, 64)).astype(np.float32) for _ in range(3))
+    assert srop_onnx.analyze(EXAMPLE, batches, progress=False).analyzed == 6
 
 
 def test_analyze_with_every_output_and_auto_batch(no_unix):
