@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+from pathlib import Path
 from typing import Callable
 
 from ..config.settings import Hooks
@@ -288,8 +289,8 @@ def _merged(kept: dict, done: dict, inputs, n: int, say) -> Profile:
 def _given_names(inputs) -> dict[str, str]:
     """Each local file the workers were sent, by its absolute path (see :func:`_where`), and the path a
     run on this machine names it by: its input argument's own words (``imgs/a.png``, an ``@list``'s
-    entry as the run resolves it). Each argument is listed again for this, so only when a file was
-    skipped; URLs (the same everywhere) and ``@-`` (read once) are left out."""
+    entry as the run resolves it; ``@-``'s, kept from its one reading). Each argument is listed again
+    for this, so only when a file was skipped; URLs (the same everywhere) are left out."""
     from ..files.lists import is_list_argument
     from ..files.remote import is_url
     from ..inputs.inputset import discover_keyed, held_in_memory
@@ -299,10 +300,10 @@ def _given_names(inputs) -> dict[str, str]:
     names: dict[str, str] = {}
     for arg in ([inputs] if isinstance(inputs, (str, os.PathLike)) else list(inputs)):
         text = str(arg)
-        if is_url(text) or text == "@-" or (is_list_argument(text) and is_url(text[1:])):
+        if is_url(text) or (is_list_argument(text) and is_url(text[1:])):
             continue
         for (sent, _), (given, _) in zip(discover_keyed([_where(arg)]), discover_keyed([arg])):
-            names.setdefault(str(sent), str(given))
+            names.setdefault(os.path.abspath(sent), str(given))
     return names
 
 
@@ -330,8 +331,12 @@ def _task_inputs(inputs, n: int) -> list:
     if held_in_memory(inputs):
         return [inputs] * n
 
+    from dataclasses import replace
+
     paths = [_where(p) for p in ([inputs] if isinstance(inputs, (str, os.PathLike)) else inputs)]
-    return shard_listings(paths, n)
+    # a list on standard input (@-) is read here, once, and its relative entries are sent absolute too
+    return [replace(part, entries=[(Path(os.path.abspath(f)) if isinstance(f, Path) else f, key)
+                                   for f, key in part.entries]) for part in shard_listings(paths, n)]
 
 
 def _expected(model: str, slices: list, measure):

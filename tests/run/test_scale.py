@@ -350,8 +350,15 @@ def test_files_a_worker_names_are_named_as_the_arguments_name_them(tmp_path, mon
     assert _named_as_given(deep, "imgs/") == str(Path("imgs", "deep", "c.npy"))
     assert _named_as_given(inside, [str(tmp_path / "imgs")]) == inside  # given absolute: stays absolute
     assert _named_as_given(f"{tmp_path / 'other.npy'}: no", ["imgs"]) == f"{tmp_path / 'other.npy'}: no"
-    assert _named_as_given("s3://b/imgs/a.npy: no", ["s3://b/imgs/", "@-"]) == "s3://b/imgs/a.npy: no"
+    assert _named_as_given("s3://b/imgs/a.npy: no", ["s3://b/imgs/"]) == "s3://b/imgs/a.npy: no"
     assert _given_names(["@val.txt"]) == {deep: str(Path("imgs", "deep", "c.npy"))}
+    from srop_onnx.files import lists
+    from srop_onnx.run.distributed import _task_inputs
+
+    monkeypatch.setattr(lists, "_STDIN", [b"imgs/deep/c.npy\n"])  # @-: a list piped in, read once
+    parts = _task_inputs(["@-", "imgs/a b.npy"], 2)  # a worker of a cluster works in a folder of its own
+    assert [str(f) for p in parts for f, _key in p.entries] == [deep, inside]
+    assert _given_names(["@-"]) == {deep: str(Path("imgs", "deep", "c.npy"))}
     monkeypatch.chdir(tmp_path / "imgs")
     assert _named_as_given(inside, ["../imgs", "."]) == str(Path("..", "imgs", "a b.npy"))
     names = _given_names(".")
