@@ -201,11 +201,11 @@ def report(profiles, output, units):
     from ..results.track import Track, is_track
 
     guard_outputs({"-o": output}, protected={f"the input {p}": p for p in profiles})
-    tracks = [p for p in profiles if is_track(p)]
+    tracks = [p for p in profiles if is_track(p)]  # looked up once: in a bucket, a request
     if tracks and len(profiles) > 1:
         raise UsageError(f"{tracks[0]} is a track: a report shows one track alone (srop-onnx report {tracks[0]} -o "
                          f"{output}), one sweep, or one profile or two side by side")
-    if len(profiles) == 1 and is_track(profiles[0]):
+    if tracks:
         from ..files.writes import atomic_write_text
         from ..show.trackview import track_report
 

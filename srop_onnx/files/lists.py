@@ -19,6 +19,7 @@ import io
 import os
 import posixpath
 import sys
+from collections import Counter
 from pathlib import Path
 
 from ..errors import InputDataError, option
@@ -149,10 +150,8 @@ def keyed_list(raw, walk, suffixes) -> list[tuple[object, str]]:
 
     found: list[tuple[object, str]] = []
     entries = list_entries(raw)
-    named: dict[str, int] = {}  # objects the list names in each bucket folder
-    for arg, _key in entries:
-        if is_url(arg) and Path(arg).suffix.lower() in suffixes:
-            named[_folder(arg)] = named.get(_folder(arg), 0) + 1
+    # objects the list names in each bucket folder
+    named = Counter(_folder(arg) for arg, _key in entries if is_url(arg) and Path(arg).suffix.lower() in suffixes)
     listings: dict[str, dict] = {}
     for arg, key in entries:
         if is_url(arg):

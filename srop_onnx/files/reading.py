@@ -10,7 +10,7 @@ from pathlib import Path
 
 from ..errors import SropError
 
-__all__ = ["MAX_JSON_BYTES", "MAX_MODEL_BYTES", "checked_size", "read_checked", "json_files"]
+__all__ = ["MAX_JSON_BYTES", "MAX_MODEL_BYTES", "checked_size", "read_checked", "json_files", "size_text"]
 
 #: the largest profile, sweep, golden or checkpoint read (a profile of a million samples and a
 #: hundred layers is a few hundred MB)
@@ -19,7 +19,8 @@ MAX_JSON_BYTES = 1 << 30
 MAX_MODEL_BYTES = (1 << 31) - 1
 
 
-def _size(n: int) -> str:
+def size_text(n: int) -> str:
+    """``n`` bytes for a message: GiB from one GiB up, else MiB, one decimal."""
     return f"{n / (1 << 30):.1f} GiB" if n >= 1 << 30 else f"{n / (1 << 20):.1f} MiB"
 
 
@@ -38,7 +39,7 @@ def checked_size(path: str | os.PathLike, what: str, limit: int, error: type[Sro
     if not stat.S_ISREG(st.st_mode):
         raise error(f"{p}: not a regular file (a device, FIFO or socket), so not a {what}; {fix}")
     if st.st_size > limit:
-        raise error(f"{p}: {_size(st.st_size)}, larger than a {what} can be ({_size(limit)}); {fix}")
+        raise error(f"{p}: {size_text(st.st_size)}, larger than a {what} can be ({size_text(limit)}); {fix}")
     return st.st_size
 
 
@@ -57,7 +58,7 @@ def read_checked(path: str | os.PathLike, what: str, limit: int, error: type[Sro
     if is_url(path) and local_path(str(path)) is None:
         size = object_size(path)
         if size > limit:
-            raise error(f"{path}: {_size(size)}, larger than a {what} can be ({_size(limit)}); {fix}")
+            raise error(f"{path}: {size_text(size)}, larger than a {what} can be ({size_text(limit)}); {fix}")
         return read_bytes(path, error)
     if is_url(path):
         path = local_path(str(path))
@@ -72,7 +73,7 @@ def read_checked(path: str | os.PathLike, what: str, limit: int, error: type[Sro
     except OSError as exc:
         raise error(f"{Path(path)}: cannot read the {what} ({exc.strerror or exc}); {fix}") from None
     if len(data) > limit:  # it grew while we looked
-        raise error(f"{Path(path)}: larger than a {what} can be ({_size(limit)}); {fix}")
+        raise error(f"{Path(path)}: larger than a {what} can be ({size_text(limit)}); {fix}")
     return data
 
 
@@ -109,7 +110,7 @@ def _read_pipe(path, what: str, limit: int, error: type[SropError], fix: str) ->
             chunks.append(chunk)
             total, last = total + len(chunk), time.monotonic()
             if total > limit:
-                raise error(f"{Path(path)}: more than a {what} can be ({_size(limit)}); {fix}")
+                raise error(f"{Path(path)}: more than a {what} can be ({size_text(limit)}); {fix}")
     except OSError as exc:
         raise error(f"{Path(path)}: cannot read the {what} ({exc.strerror or exc}); {fix}") from None
     finally:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import InputDataError, UsageError, option
+from ..files.reading import size_text
 from .samples import Sample, image_array
 
 __all__ = ["InMemory", "ImageRows", "is_pil_image", "images_digest", "split_pairs", "take", "example_of"]
@@ -61,7 +62,7 @@ def take(source, limit: "int | None" = None, budget: "int | None" = None, progre
         held += _nbytes(inputs)
         if budget is not None and held > budget:
             raise UsageError(f"inputs: the first {rows} samples read from the {type(source).__name__} already take "
-                             f"{_size(held)}, over half the memory free here; what is read is held while it is "
+                             f"{size_text(held)}, over half the memory free here; what is read is held while it is "
                              f"measured: give {option('limit')} (e.g. {option('limit', py=max(1, rows // 2))}), or "
                              "the image or array files themselves, which are read batch by batch")
         if progress:
@@ -71,10 +72,6 @@ def take(source, limit: "int | None" = None, budget: "int | None" = None, progre
     if progress and rows and (limit is None or rows < limit):  # the loader ended first: what was read is all
         progress(rows, rows)
     return out
-
-
-def _size(n: int) -> str:
-    return f"{n / 2**30:.1f} GiB" if n >= 2**30 else f"{n / 2**20:.1f} MiB"
 
 
 def _parts(item) -> tuple:

@@ -208,9 +208,8 @@ def ray_analysis(model, inputs, measure, how, hooks: Hooks = Hooks(), *, shards:
         if parts is not None:
             say(f"shard {index}/{n} failed; the {len(kept) + len(done)} finished shard(s) are kept in {parts}: "
                 "the same command runs only the rest")
-        if isinstance(error, SropError) and _named_as_given(str(error), inputs) != str(error):
-            error = type(error)(_named_as_given(str(error), inputs))
-        raise error from None
+        named = _named_as_given(str(error), inputs) if isinstance(error, SropError) else str(error)
+        raise (type(error)(named) if named != str(error) else error) from None
     merged = _merged(kept, done, inputs, n, say)
     merged.extra["engine"] = {"name": "ray", "shards": n, "gpu": bool(gpu)}
     if how.labels is not None:
@@ -302,8 +301,8 @@ def _given_names(inputs) -> dict[str, str]:
         text = str(arg)
         if is_url(text) or (is_list_argument(text) and is_url(text[1:])):
             continue
-        for (sent, _), (given, _) in zip(discover_keyed([_where(arg)]), discover_keyed([arg])):
-            names.setdefault(os.path.abspath(sent), str(given))
+        for given, _key in discover_keyed([arg]):  # the workers got each file's absolute path
+            names.setdefault(os.path.abspath(given), str(given))
     return names
 
 

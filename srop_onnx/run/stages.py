@@ -43,7 +43,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "held_budget",
-    "reading_progress",
+    "read_inputs",
     "ModelPlan",
     "InputSet",
     "RunState",
@@ -76,12 +76,11 @@ def exported(model, inputs, example=None, limit: "int | None" = None, progress=N
     ``example``, else the first row of ``inputs`` when they are arrays (one batch, a list of batches, a
     data loader's). ``progress``: the run's; where it is the notebook's text bar, a data loader's
     reading shows as one too."""
-    from ..inputs.inputset import in_memory
     from ..inputs.memory import example_of
     from ..model.frameworks import framework_of, to_onnx
     from ..model.modelio import LoadedModel, as_loaded
 
-    batch = None if inputs is None else in_memory(inputs, limit, held_budget(), reading_progress(progress))
+    batch = None if inputs is None else read_inputs(inputs, limit, progress)
     kind = "onnx" if isinstance(model, LoadedModel) else framework_of(model)
     if kind == "onnx":
         return model, batch
@@ -95,12 +94,15 @@ def exported(model, inputs, example=None, limit: "int | None" = None, progress=N
     return as_loaded(data, f"{type(model).__name__}.onnx"), batch
 
 
-def reading_progress(progress):
-    """A text bar for reading a data loader where the run shows one (a notebook's default), else None:
-    a ``progress`` of the user's own counts the run's inputs, not this."""
+def read_inputs(inputs, limit: "int | None" = None, progress=None):
+    """The inputs as :func:`~srop_onnx.inputs.inputset.in_memory` takes them, a data loader read once:
+    only while what it gave takes at most :func:`held_budget`, and with a text bar of its own where the
+    run's ``progress`` is one (a notebook's default; a ``progress`` of the user's own counts the run's
+    inputs, not this)."""
+    from ..inputs.inputset import in_memory
     from .progress import TextBar
 
-    return TextBar("reading") if isinstance(progress, TextBar) else None
+    return in_memory(inputs, limit, held_budget(), TextBar("reading") if isinstance(progress, TextBar) else None)
 
 
 def held_budget() -> int | None:

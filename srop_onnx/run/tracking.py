@@ -25,7 +25,7 @@ from ..results.track import (FOLDABLE_OPS, INDEX_NAME, Track, check_metrics, che
                               same_architecture, same_model, index_of, profile_file, profile_thirds,
                               read_index, read_profiles, same_index, shared_settings, stamp)
 from .stages import (ModelPlan, ProfileMaker, RunState, batch_loop, build_profile, load_stage, no_inputs_error,
-                     open_inputs, plan_model, start_session, Checkpointer, held_budget, reading_progress)
+                     open_inputs, plan_model, start_session, Checkpointer, read_inputs)
 
 __all__ = ["track", "Tracker", "checkpoint_steps", "architecture_of"]
 
@@ -220,13 +220,12 @@ class Tracker:
     def __init__(self, out: "str | os.PathLike | None", inputs, *, tensorboard: "str | os.PathLike | None" = None,
                  name: str | None = None, loggers: Sequence[Any] = (), **options: Any):
         from ..files.remote import is_url
-        from ..inputs.inputset import in_memory
         from .analysis import split_options
 
         self.out = None if out is None else (str(out).rstrip("/") if is_url(str(out)) else Path(out))
         self._storage = options.pop("storage_options", None)  # for a track or inputs in a bucket
         self.measure, self.how, hooks = split_options(options)
-        self.inputs = in_memory(inputs, self.how.limit, held_budget(), reading_progress(hooks.progress))  # once
+        self.inputs = read_inputs(inputs, self.how.limit, hooks.progress)  # a data loader read once, not once a step
         said: set[str] = set()
 
         def once(note: str, say=hooks.notify) -> None:  # a note is said once per track, not once per step
