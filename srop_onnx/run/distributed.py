@@ -307,18 +307,20 @@ def _given_names(inputs) -> dict[str, str]:
 
 
 def _skip_as_given(entry: dict, names: dict[str, str]) -> dict:
-    """A skipped file's entry with its path (and the path that starts its reason) as ``names`` gives it."""
+    """A skipped file's entry with its path as ``names`` gives it, there and wherever its reason names
+    it (a decoder's own words quote the path it opened)."""
     path = str(entry.get("path", ""))
-    name, reason = names.get(path, path), str(entry.get("reason", ""))
-    return {**entry, "path": name, "reason": name + reason[len(path):] if reason.startswith(path) else reason}
+    name = names.get(path, path)
+    return {**entry, "path": name, "reason": str(entry.get("reason", "")).replace(path, name)}
 
 
 def _named_as_given(text: str, inputs) -> str:
-    """A worker's message that starts with a file it was sent (``/abs/imgs/a.png: ...``) with the
-    file as the input arguments name it (:func:`_given_names`); any other text as it is."""
+    """A worker's message that starts with a file it was sent (``/abs/imgs/a.png: ...``) with that
+    file, wherever it names it, as the input arguments name it (:func:`_given_names`); any other text
+    as it is."""
     for sent, given in _given_names(inputs).items():
         if text == sent or text.startswith(sent + ":"):
-            return given + text[len(sent):]
+            return text.replace(sent, given)
     return text
 
 

@@ -365,4 +365,6 @@ def test_files_a_worker_names_are_named_as_the_arguments_name_them(tmp_path, mon
     entry = {"path": inside, "reason": f"{inside}: truncated"}
     assert _skip_as_given(entry, names) == {"path": "a b.npy", "reason": "a b.npy: truncated"}
     assert _skip_as_given(entry, {}) == entry
+    quoted = {"path": inside, "reason": f"{inside}: cannot read image (cannot identify image file '{inside}')"}
+    assert _skip_as_given(quoted, names)["reason"] == "a b.npy: cannot read image (cannot identify image file 'a b.npy')"
     assert _given_names(np.zeros((2, 3, 8, 8), np.float32)) == {}  # rows of an array: no paths
