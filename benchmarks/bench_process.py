@@ -12,7 +12,11 @@ of 1 and of 64 inputs (``-b 8``, .npy), ``check`` of two profiles, and a pytest 
 ``srop_profile.check`` tests on the shipped example model (goldens made first, not timed).
 Goals (issue 43, 2-core machine): layers <= 0.5 s, analyze of one input <= 2x plain, check <= 0.2 s.
 
-Usage:  python benchmarks/bench_process.py [--repeat 7] [--model resnet18]
+Usage:  python benchmarks/bench_process.py [--repeat 7] [--model resnet18] [--against DIR]
+
+``--against DIR`` (another checkout of srop-onnx, e.g. ``git worktree add /tmp/old <commit>``) also
+runs each ``srop-onnx`` command from that tree and from this one the same way (``python -c`` with the
+tree first on ``sys.path``), interleaved, and prints this tree's time over that tree's.
 """
 
 from __future__ import annotations
@@ -122,6 +126,20 @@ def _setup(tmp: Path, model_name: str) -> dict[str, list[str]]:
     }
 
 
+FROM_TREE = "import sys; sys.path.insert(0, sys.argv.pop(1)); sys.argv[0] = 'srop-onnx'; from srop_onnx.cli import main; main()"
+
+
+def _tree_pairs(commands: dict[str, list[str]], other: Path) -> dict[str, list[str]]:
+    """Each ``srop-onnx`` command run from this tree and from ``other``, started the same way."""
+    pairs = {}
+    for name, cmd in commands.items():
+        if name.startswith("srop-onnx "):
+            args = cmd[len(_cli()):]
+            for tag, tree in (("this tree", ROOT), ("against", other)):
+                pairs[f"{name} [{tag}]"] = [sys.executable, "-c", FROM_TREE, str(tree)] + args
+    return pairs
+
+
 def _import_seconds(module: str) -> float:
     code = f"import time; t = time.perf_counter(); import {module}; print(time.perf_counter() - t)"
     runs = [float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
@@ -133,7 +151,10 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--repeat", type=int, default=7)
     ap.add_argument("--model", default="resnet18")
+    ap.add_argument("--against", type=Path, metavar="DIR", help="another checkout of srop-onnx to compare with")
     args = ap.parse_args()
+    if args.against is not None and not (args.against / "srop_onnx" / "cli").is_dir():
+        ap.error(f"--against {args.against}: not a checkout of srop-onnx (no srop_onnx/cli in it)")
     import ml_dtypes
     import onnx
     import onnxruntime
@@ -142,6 +163,8 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         commands = _setup(Path(tmp), args.model)
+        if args.against is not None:
+            commands.update(_tree_pairs(commands, args.against.resolve()))
         times: dict[str, list[float]] = {k: [] for k in commands}
         for cmd in commands.values():  # warm-up: page cache, .pyc files
             _time(cmd, tmp)
@@ -158,6 +181,8 @@ def main() -> None:
                "pytest, 10 srop_profile.check": ("pytest, 10 plain ORT tests", None)}
     print(f"  {'command':34s} {'median s':>9s}  {'vs':28s} {'ratio':>6s}  goal")
     for name, t in med.items():
+        if name.endswith("]"):
+            continue
         base, goal = against.get(name, (None, None))
         ratio = f"{t / med[base]:6.2f}" if base else ""
         if name == "srop-onnx analyze, 1 input":
@@ -167,6 +192,12 @@ def main() -> None:
         else:
             goal_text = ""
         print(f"  {name:34s} {t:9.3f}  {base or '':28s} {ratio:>6s}  {goal_text}")
+
+    if args.against is not None:
+        print(f"  this tree against {args.against} (both as python -c, interleaved):")
+        for name in (n for n in med if n.endswith("[this tree]")):
+            mine, theirs = med[name], med[name.replace("[this tree]", "[against]")]
+            print(f"  {name.removesuffix(' [this tree]'):34s} {mine:9.3f}  {theirs:9.3f}  ratio {mine / theirs:5.2f}")
 
 
 if __name__ == "__main__":

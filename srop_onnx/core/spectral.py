@@ -99,12 +99,10 @@ _plans_lock = threading.Lock()
 
 def _plan(xp, like, h: int, w: int, dtype) -> Any:
     key = (device_key(xp, like), h, w, str(dtype))
-    with _plans_lock:
+    with _plans_lock:  # built once: kernel threads that meet a new shape together wait for the first
         plan = _plans.get(key)
-    if plan is None:
-        host = _plan_matrix(h, w)
-        plan = xp.asarray(host, dtype=dtype, device=array_api_compat.device(like))
-        with _plans_lock:
+        if plan is None:
+            plan = xp.asarray(_plan_matrix(h, w), dtype=dtype, device=array_api_compat.device(like))
             _plans[key] = plan
     return plan
 

@@ -183,9 +183,10 @@ def weight_arrays(tensors: list) -> tuple[list[str], list[np.ndarray]]:
     for t in tensors:
         dtype = np.dtype(_NUMPY_TYPES[t.data_type]).newbyteorder("<")
         names.append(t.name)
-        flat = np.frombuffer(t.raw_data, dtype=dtype) if len(t.raw_data) % dtype.itemsize == 0 else None
+        raw = t.raw_data  # each read of the field copies the bytes out of the message
+        flat = np.frombuffer(raw, dtype=dtype) if len(raw) % dtype.itemsize == 0 else None
         if flat is None or flat.size != math.prod(t.dims):
-            raise ModelError(f"weight '{t.name}' holds {len(t.raw_data)} bytes, but its shape {tuple(t.dims)} needs "
+            raise ModelError(f"weight '{t.name}' holds {len(raw)} bytes, but its shape {tuple(t.dims)} needs "
                              f"{math.prod(t.dims) * dtype.itemsize}; the model file is damaged, export it again")
         arrays.append(flat.astype(dtype.newbyteorder("="), copy=False).reshape(tuple(t.dims)))
     return names, arrays

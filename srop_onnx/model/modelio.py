@@ -113,8 +113,7 @@ def external_data_files(proto, base: Path) -> list[Path]:
 
 def load_model(path: str | os.PathLike) -> LoadedModel:
     """Read an ONNX model without loading external weights; one-line errors for bad files."""
-    import onnx
-
+    from ..core._xp import beside
     from ..files.reading import MAX_MODEL_BYTES, read_checked
 
     from ..files.remote import is_url
@@ -130,9 +129,12 @@ def load_model(path: str | os.PathLike) -> LoadedModel:
         from .notonnx import folder_hint
 
         raise ModelError(f"{p}: {folder_hint(p)}")
-    # read once: parsed and hashed from memory; a device or a file over protobuf's 2 GiB is refused unread
-    data = read_checked(p, "model", MAX_MODEL_BYTES, ModelError,
-                        "give the path of an .onnx model file (a model over 2 GiB keeps its weights in external data)")
+    # read once: parsed and hashed from memory; a device or a file over protobuf's 2 GiB is refused unread.
+    # The read (which releases the GIL) runs on another thread while ONNX's package is imported here.
+    data, onnx = beside(lambda: read_checked(p, "model", MAX_MODEL_BYTES, ModelError, "give the path of an .onnx "
+                                             "model file (a model over 2 GiB keeps its weights in external data)"),
+                        _import_onnx)
+
     def parse():
         try:
             return onnx.load_model_from_string(data)
@@ -145,6 +147,12 @@ def load_model(path: str | os.PathLike) -> LoadedModel:
         raise ModelError(_not_onnx(str(p), "(no graph or no nodes); re-export or re-download it"))
     ext = external_data_files(proto, p.parent)
     return LoadedModel(proto=proto, path=p, sha256=sha256, external_files=ext)
+
+
+def _import_onnx():
+    import onnx
+
+    return onnx
 
 
 def _hashed_while(data: bytes, work):

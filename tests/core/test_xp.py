@@ -1,4 +1,5 @@
-"""How many threads a run takes: the cores the process may use (affinity, cgroup CPU quota)."""
+"""How many threads a run takes: the cores the process may use (affinity, cgroup CPU quota); which
+array namespace the math gets."""
 
 from __future__ import annotations
 
@@ -46,3 +47,22 @@ def test_usable_cores_never_exceed_the_cgroup_quota(tmp_path, monkeypatch, v2, e
     monkeypatch.setattr(_xp, "CGROUP_ROOT", _cgroup(tmp_path, v2))
     assert _xp.usable_cores() == (expected or 64) and _xp.cpu_workers() == (expected or 64)
     assert ort_threads() == expected  # None: every core of the machine, ONNX Runtime's own default
+
+
+def test_numpy_arrays_get_numpy_itself_and_other_arrays_their_namespace():
+    """NumPy 2.1+ has every array-API call the kernels make: no wrapper (its import copies NumPy's
+    whole namespace); array-api-strict and NumPy subclasses from elsewhere keep array-api-compat's."""
+    import array_api_strict
+    import numpy as np
+
+    from srop_onnx.core._xp import is_numpy, namespace
+
+    if not hasattr(np, "cumulative_sum"):
+        pytest.skip("NumPy < 2.1 takes array-api-compat's wrapper")
+    assert namespace(np.zeros(3, np.float32)) is np
+    assert namespace(np.zeros(3), np.float32(1)) is np
+    assert is_numpy(namespace(np.ma.zeros(3))) and namespace(np.ma.zeros(3)) is not np
+    strict = array_api_strict.asarray([1.0])
+    assert namespace(strict) is array_api_strict
+    with pytest.raises(TypeError, match="Multiple namespaces"):
+        namespace(np.zeros(3), strict)
