@@ -46,7 +46,8 @@ def label_text(value) -> str:
 class LabelRule:
     """How a run labels its samples; :meth:`of` gives the label of one identity key."""
 
-    kind: str  # folders, table (a CSV or a mapping), npz (an array of every .npz), rows (an in-memory batch)
+    kind: str  # folders, table (a CSV or a mapping), npz (an array of every .npz), rows (an in-memory batch),
+    #            files (``rows`` given with input files: one per file of a shard's list, in its order)
     key: str = ""  # the .npz array of ``npz``
     table: Mapping[str, str] = field(default_factory=dict, repr=False)  # source -> label (``table``)
     rows: tuple[str, ...] = field(default=(), repr=False)  # one label per row (``rows``)
@@ -62,7 +63,7 @@ class LabelRule:
             if got is None and key.endswith("]"):  # a row of a multi-row array: its file's label
                 got = self.table.get(key[:key.rfind("[")])
             return got
-        return None  # npz and rows: given with the sample
+        return None  # npz, rows and files: given with the sample (by its row or its file's place)
 
     def fingerprint(self) -> str:
         """What the rule is, for a checkpoint's identity (a rerun with another rule starts over)."""

@@ -48,7 +48,7 @@ class InputSet:
     total: int = 0  # inputs (files or array rows) in the whole list, before sharding
     list_digest: str = ""  # what the whole input list is: identity keys and sizes, or the array's bytes
     first_audio: Path | None = None  # the whole list's first WAV file (its rate is the run's by default)
-    labels: object = None  # labels given one per file, as a table by identity; in memory: the run's rule
+    labels: object = None  # labels given one per file, this shard's in file order; in memory: the run's rule
     notes: list = field(default_factory=list)  # one line each for the user (inputs that share an identity)
 
     @property
@@ -380,7 +380,7 @@ def _targets(held, spec, labels) -> tuple:
 
 def _per_file(labels, keys: list[str], start: int, total: int):
     """Labels given one per row (``labels=df["label"]``) with input files: one per file of the whole
-    input list, in its order, as a table by identity for this shard's files (None for other rules)."""
+    input list, in its order; this shard's, one per file of its list (None for other rules)."""
     if labels is None or labels.kind != "rows":
         return None
     if len(labels.rows) != total:
@@ -388,4 +388,5 @@ def _per_file(labels, keys: list[str], start: int, total: int):
                          "order of the inputs (a folder's files sorted by path), or a mapping {source: label}")
     from ..config.labels import LabelRule
 
-    return LabelRule("table", table=dict(zip(keys, labels.rows[start:start + len(keys)])), where=labels.where)
+    # by position, not by identity: two files may share a key (a/1.png and b/1.png given directly)
+    return LabelRule("files", rows=tuple(labels.rows[start:start + len(keys)]), where=labels.where)

@@ -533,7 +533,7 @@ def iter_samples(
                 return
             count += 1
             if labels is not None and labels.kind != "npz":
-                s.label = labels.of(s.key)
+                s.label = labels.rows[f.index] if labels.kind == "files" else labels.of(s.key)
             yield s
 
 

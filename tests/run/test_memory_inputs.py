@@ -333,6 +333,26 @@ def test_sweeps_and_the_tracker_take_images_in_memory(tmp_path):
     assert track.steps == [0] and _layers(track.profiles[0]) == _layers(_analyze(FILES[:4]))
 
 
+def test_labels_one_per_file_go_by_place_when_files_share_a_name(tmp_path):
+    """a/1.png and b/1.png are both known as 1.png: each still gets its own label, whole and by shard,
+    and from a checkpoint."""
+    import shutil
+
+    for folder, src in (("a", FILES[0]), ("b", FILES[1]), ("c", FILES[2])):
+        (tmp_path / folder).mkdir()
+        shutil.copy(src, tmp_path / folder / "1.png")
+    paths = [tmp_path / f / "1.png" for f in "abc"]
+    prof = _analyze(paths, labels=["cat", "dog", "cat"])
+    assert prof.sources == ["1.png"] * 3 and prof.labels == ["cat", "dog", "cat"]
+    assert _analyze(paths, labels=["cat", "dog", "cat"], shard=(2, 2)).labels == ["dog", "cat"]
+    ckpt = tmp_path / "run.ckpt"
+    assert _analyze(paths, labels=["cat", "dog", "cat"], checkpoint=ckpt, batch_size=1).labels == ["cat", "dog", "cat"]
+    again = _analyze(paths, labels=["cat", "dog", "cat"], checkpoint=ckpt, batch_size=1)  # from the checkpoint
+    assert again.labels == ["cat", "dog", "cat"]
+    with pytest.raises(UsageError, match="saved by a run with other arguments"):  # other labels: another run
+        _analyze(paths, labels=["dog", "dog", "cat"], checkpoint=ckpt, batch_size=1)
+
+
 def test_paths_in_a_series_or_an_array_of_strings_are_paths(from_files):
     pd = pytest.importorskip("pandas", reason="needs pandas: pip install 'srop-onnx[pandas]'")
     table = pd.DataFrame({"path": [str(f) for f in FILES], "label": [f.stem.split("_")[0] for f in FILES]})
