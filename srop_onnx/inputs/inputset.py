@@ -188,8 +188,7 @@ def in_memory(inputs, limit: "int | None" = None, budget: "int | None" = None, p
         raise UsageError(f"inputs: a list of {first} with {kinds[other]} in it (inputs[{other}]: {_kind(items[other])}); "
                          "give one kind: paths, PIL images or arrays")
     if items and kinds[0] == "paths" and targets is not None:
-        raise UsageError("inputs: (path, label) pairs; give the paths, and their classes as labels=[...] (one per "
-                         "path, in order)")
+        return InMemory("paths", tuple(items), targets)  # (path, label) pairs: see pair_paths
     if not items or kinds[0] == "paths":
         return items
     if kinds[0] == "PIL images":
@@ -215,10 +214,36 @@ def _inputs_and_targets(inputs) -> "tuple[np.ndarray, np.ndarray] | None":
 
 def held_in_memory(inputs) -> bool:
     """Whether inputs as :func:`in_memory` gives them are held in memory (an array, a list of images
-    or arrays) rather than named (paths, URLs, lists of inputs, a listing)."""
+    or arrays) rather than named (paths, URLs, lists of inputs, a listing, ``(path, label)`` pairs)."""
     from .memory import InMemory
 
-    return isinstance(inputs, (np.ndarray, InMemory))
+    return isinstance(inputs, np.ndarray) or isinstance(inputs, InMemory) and inputs.kind != "paths"
+
+
+def pair_paths(inputs, labels) -> tuple:
+    """``(inputs, labels, notes)`` for ``(path, label)`` pairs as :func:`in_memory` gives them (a list of
+    them, ``ImageFolder.samples``, a data set of them): their paths, and their classes one per file
+    (a rule of kind ``rows`` over the whole list) unless ``labels`` were given, which win. Other inputs
+    are returned as they are. A pair names one file or object, not a folder, a prefix or a list."""
+    from .memory import InMemory, target_labels
+
+    if not (isinstance(inputs, InMemory) and inputs.kind == "paths"):
+        return inputs, labels, []
+    from ..config.labels import label_rule
+    from ..files.lists import is_list_argument
+    from ..files.remote import is_url
+
+    for i, p in enumerate(inputs.items):
+        text = os.fsdecode(p)
+        if is_list_argument(text) or text.endswith(("/", os.sep)) or not is_url(text) and os.path.isdir(text):
+            raise UsageError(f"inputs[{i}]: ({text!r}, ...) names a {'list' if is_list_argument(text) else 'folder'}; a "
+                             "(path, label) pair names one file: give one pair per file, or the folder itself with "
+                             "labels='folders' (one class folder per label)")
+    paths = [os.fsdecode(p) if isinstance(p, bytes) else p for p in inputs.items]  # as a list of paths is taken
+    if labels is not None:
+        return paths, labels, ["note: labels= given: the labels of the (path, label) pairs are not used"]
+    classes, note = target_labels(inputs, [1] * len(paths))
+    return paths, (None if classes is None else label_rule(classes)), ([note] if note else [])
 
 
 def _kind(x) -> str:
@@ -228,7 +253,7 @@ def _kind(x) -> str:
 
 def _first_npz(inputs):
     """The first .npz among the input arguments or a :class:`Listing`, or None."""
-    inputs = in_memory(inputs)
+    inputs, _labels, _notes = pair_paths(in_memory(inputs), None)
     if held_in_memory(inputs):
         return None
     if isinstance(inputs, Listing):
@@ -335,7 +360,10 @@ def open_inputs(inputs, spec, shard: tuple[int, int] | None, labels=None) -> Inp
     (``labels``: the rule that labels an array's rows)."""
     from .memory import InMemory
 
-    inputs = in_memory(inputs)
+    inputs, labels, pair_notes = pair_paths(in_memory(inputs), labels)
+    if pair_notes:
+        opened = open_inputs(inputs, spec, shard, labels)
+        return replace(opened, notes=pair_notes + opened.notes)
     if isinstance(inputs, InMemory):
         labels, notes = _targets(inputs, spec, labels)  # the run's rule: the one given, else their targets'
         if inputs.kind == "images":

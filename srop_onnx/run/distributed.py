@@ -175,7 +175,7 @@ def ray_analysis(model, inputs, measure, how, hooks: Hooks = Hooks(), *, shards:
             raise UsageError(f"{_ray_engine()} cannot be combined with {spell('--' + key)}")
     if shards is not None and shards < 1:
         raise UsageError(f"{option('shards')} must be >= 1, got {shards}")
-    inputs = _files_or_memory(inputs, parts)
+    inputs, how = _files_or_memory(inputs, parts, how, hooks.notify)
     if not ray.is_initialized():
         connect(ray, address)
     resources = ray.cluster_resources()
@@ -220,15 +220,20 @@ def ray_analysis(model, inputs, measure, how, hooks: Hooks = Hooks(), *, shards:
     return merged
 
 
-def _files_or_memory(inputs, parts: str | None):
-    """The inputs as a run takes them (:func:`~srop_onnx.inputs.inputset.in_memory`); parts are kept
-    for runs over files only."""
-    from ..inputs.inputset import held_in_memory, in_memory
+def _files_or_memory(inputs, parts: str | None, how, notify) -> tuple:
+    """``(inputs, how)``: the inputs as a run takes them (:func:`~srop_onnx.inputs.inputset.in_memory`;
+    ``(path, label)`` pairs as their paths, their labels one per file in ``how``); parts are kept for
+    runs over files only."""
+    from dataclasses import replace
 
-    inputs = in_memory(inputs)
+    from ..inputs.inputset import held_in_memory, in_memory, pair_paths
+
+    inputs, labels, notes = pair_paths(in_memory(inputs), how.labels)
+    for note in notes:
+        notify(note)
     if parts is not None and held_in_memory(inputs):
         raise UsageError(f"{option('parts')} keeps the parts of a run over files; inputs in memory have nothing to resume")
-    return inputs
+    return inputs, replace(how, labels=labels)
 
 
 def _shard_count(parts: str, shards: int | None, say) -> int | None:

@@ -59,6 +59,46 @@ def test_a_list_of_arrays_is_its_samples_and_batches_in_order(rng):
     assert _layers(_analyze([torch.from_numpy(r) for r in x])) == _layers(whole)
 
 
+def test_path_label_pairs_are_the_paths_labelled_one_per_file(from_files):
+    """A list of (path, label) pairs (ImageFolder.samples, list(zip(paths, labels))) or a data set of
+    them is the paths, labelled by place: as analyze(paths, labels=[...]); labels= wins, with a note."""
+    classes = [f.stem.split("_")[0] for f in FILES]
+    expected = _analyze(FILES, labels=classes)
+    prof = _analyze(list(zip(FILES, classes)))
+    assert _layers(prof) == _layers(from_files) and prof.sources == from_files.sources and prof.labels == classes
+    assert prof.labels == expected.labels
+
+    class Samples:  # a map-style data set of (path, class index), as torchvision's ImageFolder gives them
+        def __len__(self):
+            return len(FILES)
+
+        def __getitem__(self, i):
+            return str(FILES[i]), np.int64(sorted(set(classes)).index(classes[i]))
+
+    indexed = _analyze(Samples())
+    assert indexed.labels == [str(sorted(set(classes)).index(c)) for c in classes] and _layers(indexed) == _layers(prof)
+    assert _analyze(list(zip(FILES, classes)), shard=(2, 2)).labels == classes[4:]
+    notes = []
+    assert _analyze(list(zip(FILES, classes)), labels=["x"] * 8, notify=notes.append).labels == ["x"] * 8
+    assert notes[0] == "note: labels= given: the labels of the (path, label) pairs are not used"
+    assert _analyze(list(zip(FILES, classes)), limit=3).labels == classes[:3]
+
+
+def test_path_label_pairs_go_to_sweeps_trackers_and_the_twin(tmp_path):
+    classes = [f.stem.split("_")[0] for f in FILES[:4]]
+    pairs = list(zip(FILES[:4], classes))
+    a = srop_onnx.sweep(EXAMPLE, pairs, levels="0,1", noise="gaussian", progress=False)
+    b = srop_onnx.sweep(EXAMPLE, FILES[:4], levels="0,1", noise="gaussian", progress=False)
+    assert [_layers(p.profile) for p in a.points] == [_layers(p.profile) for p in b.points]
+    trained, _twin, _verdict = srop_onnx.analyze_vs_random(EXAMPLE, pairs, progress=False)
+    assert trained.labels == classes and _layers(trained) == _layers(_analyze(FILES[:4]))
+    import onnx
+
+    tracker = srop_onnx.Tracker(tmp_path / "track", pairs, progress=False)
+    tracker.add(0, onnx.load(EXAMPLE))
+    assert srop_onnx.Track.load(tmp_path / "track").profiles[0].labels == classes
+
+
 @pytest.mark.parametrize("inputs, message", [
     (None, r"inputs: None is not something to analyse; give image/array files"),
     (5, r"inputs: a value of type int is not something to analyse"),
@@ -244,7 +284,9 @@ def test_targets_that_are_not_one_class_per_sample_are_left_out_with_a_note(rng)
 
 
 @pytest.mark.parametrize("inputs, message", [
-    ([(FILES[0], "cross")], r"inputs: \(path, label\) pairs; give the paths, and their classes as labels=\[\.\.\.\]"),
+    ([(EXAMPLE_IMAGES, "shapes")], r"inputs\[0\]: \('.*images', \.\.\.\) names a folder; a \(path, label\) pair names "
+                                   r"one file: give one pair per file, or the folder itself with labels='folders'"),
+    ([(FILES[0], 0), ("@split.txt", 1)], r"inputs\[1\]: \('@split.txt', \.\.\.\) names a list;"),
     ([(np.zeros((3, 64, 64)), 0, "extra")], r"inputs\[0\]: a tuple of 3; give samples or batches, or the \(input, "
                                             r"target\) pairs a data loader yields"),
     ([{"features": np.zeros(3)}], r"inputs\[0\]: a dict with keys features, none of them an input \(pixel_values, "

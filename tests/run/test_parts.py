@@ -186,6 +186,11 @@ def test_images_and_arrays_in_memory_run_on_ray_as_in_one_process(ray, images, t
     assert same(spread, srop_onnx.analyze(EXAMPLE, rows)) and spread.labels == ["0", "1", "2", "2", "0"]
     with pytest.raises(UsageError, match="^parts keeps the parts of a run over files; inputs in memory have nothing"):
         analyze_ray(EXAMPLE, pictures, shards=3, parts=tmp_path / "parts")
+    files = sorted(images.iterdir())  # (path, label) pairs are files: listed once, labelled by place, parts kept
+    named = list(zip(files, ["a", "b", "a", "c", "b", "a", "c", "b"][:len(files)]))
+    on_ray = analyze_ray(EXAMPLE, named, shards=3, parts=tmp_path / "named")
+    assert same(on_ray, srop_onnx.analyze(EXAMPLE, named)) and on_ray.labels == [lab for _, lab in named]
+    assert analyze_ray(EXAMPLE, named, shards=3, parts=tmp_path / "named").to_dict() == on_ray.to_dict()  # resumed
 
 
 def test_ray_takes_a_torch_module_an_onnx_object_and_storage_options(ray, images):
