@@ -178,7 +178,7 @@ def in_memory(inputs, limit: "int | None" = None, budget: "int | None" = None, p
     pair = _inputs_and_targets(inputs)
     if pair is not None:  # Keras' validation_data=(x_val, y_val)
         inputs = [pair]
-    items, targets = split_pairs(take(inputs, limit, budget, progress))
+    items, targets = _collated_paths(*split_pairs(take(inputs, limit, budget, progress)))
     targets = None if targets is None else tuple(targets)
     kinds = ["paths" if isinstance(x, (str, bytes, os.PathLike)) else "PIL images" if is_pil_image(x) else "arrays"
              for x in items]
@@ -198,6 +198,20 @@ def in_memory(inputs, limit: "int | None" = None, budget: "int | None" = None, p
         if not isinstance(a, np.ndarray):
             raise UsageError(f"inputs[{i}]: {_kind(a)} is not something to analyse; {_INPUTS}")
     return InMemory("arrays", tuple(arrays), targets)
+
+
+def _collated_paths(items: list, targets) -> tuple:
+    """``(items, targets)`` with batches of paths (a ``DataLoader`` collates a data set's ``(path,
+    label)`` pairs into a tuple of paths and a tensor of labels) as one path and one target each."""
+    def paths(x) -> bool:
+        return isinstance(x, (list, tuple)) and bool(x) and all(isinstance(p, (str, os.PathLike)) for p in x)
+
+    if not items or targets is None or not all(paths(x) for x in items):
+        return items, targets
+    rows = [as_array(t) for t in targets]
+    if not all(isinstance(t, np.ndarray) and t.ndim == 1 and len(t) == len(x) for t, x in zip(rows, items)):
+        return items, targets
+    return [p for x in items for p in x], [v for t in rows for v in t]
 
 
 def _inputs_and_targets(inputs) -> "tuple[np.ndarray, np.ndarray] | None":

@@ -84,6 +84,24 @@ def test_path_label_pairs_are_the_paths_labelled_one_per_file(from_files):
     assert _analyze(list(zip(FILES, classes)), limit=3).labels == classes[:3]
 
 
+def test_a_data_loader_of_path_label_pairs_gives_its_files_and_labels():
+    """PyTorch's DataLoader collates (path, class) pairs into a tuple of paths and a tensor of classes."""
+    torch = pytest.importorskip("torch", reason="needs the frameworks: pip install torch==2.13.0 -e '.[frameworks]'")
+    classes = [i % 3 for i in range(len(FILES))]
+
+    class Files(torch.utils.data.Dataset):
+        def __len__(self):
+            return len(FILES)
+
+        def __getitem__(self, i):
+            return str(FILES[i]), classes[i]
+
+    loader = torch.utils.data.DataLoader(Files(), batch_size=3)
+    prof = _analyze(loader)
+    assert prof.labels == [str(c) for c in classes] and prof.to_dict()["layers"] == _analyze(FILES).to_dict()["layers"]
+    assert _analyze(loader, limit=4).labels == [str(c) for c in classes[:4]]
+
+
 def test_path_label_pairs_go_to_sweeps_trackers_and_the_twin(tmp_path):
     classes = [f.stem.split("_")[0] for f in FILES[:4]]
     pairs = list(zip(FILES[:4], classes))
