@@ -88,7 +88,8 @@ def analyze(
         model input (or a framework's tensor), a list of PIL images (preprocessed as image
         files are) or of arrays (each a sample or a batch), or a data loader or data set
         (``(input, target)`` batches or items, or rows as dicts; read once, as far as ``limit``;
-        targets that are one class per sample become the labels).
+        targets that are one class per sample become the labels), or ``(path, label)`` pairs
+        (``ImageFolder(...).samples``: the files, each labelled by its pair).
     ops, all_tensors, layers : which tensors to tap (docs/models.md); ``layers`` is a regex.
     provider : ``auto`` (CUDA when usable, else CPU), ``cpu`` or ``cuda``; default:
         ``SROP_ONNX_PROVIDER`` when set, else ``auto``.
@@ -129,8 +130,9 @@ def analyze(
     labels : the class of each sample, recorded beside its source (docs/datasets.md):
         ``"folders"`` (the first folder under the input argument), a CSV file with columns
         ``path,label``, ``"npz:KEY"`` (an array of every .npz input), a mapping ``{source: label}``,
-        or, for an in-memory batch, one label per row (``labels=y``); default: a data loader's
-        targets when they are one class per sample.
+        or one label per row of an in-memory batch (``labels=y``) or per input file, in order;
+        default: a data loader's targets when they are one class per sample, or the labels of
+        ``(path, label)`` pairs.
     example : for a ``torch.nn.Module`` model, the batch its export runs it on (default: the first
         sample of ``inputs`` when they are arrays or a data loader; needed for files).
 
