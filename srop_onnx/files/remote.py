@@ -342,11 +342,17 @@ class RemoteFile:
         return read_bytes(self.url)
 
 
-def list_objects(url: str, suffixes) -> list[tuple[RemoteFile, str]]:
+#: a listing that has taken this long says how far it is, and again each time as long again
+LISTING_NOTICE_S = 10.0
+
+
+def list_objects(url: str, suffixes, told=None) -> list[tuple[RemoteFile, str]]:
     """``(object, key)`` of every object under ``url`` whose suffix is in ``suffixes``, sorted by
     key (as local folders are): the key is the path below the prefix; one object given directly
-    is keyed by its name. One listing, no request per object; folder markers are skipped."""
-    fast = _fast_list(url, suffixes)
+    is keyed by its name. One listing, no request per object; folder markers are skipped. A long
+    listing through obstore is told to ``told`` (one line every :data:`LISTING_NOTICE_S` seconds:
+    a bucket of a million objects takes a thousand requests)."""
+    fast = _fast_list(url, suffixes, told)
     if fast is not None:
         return fast
     fs, path = _filesystem(url)
@@ -515,19 +521,26 @@ def _fast_store(url: str):
     return store, key
 
 
-def _fast_list(url: str, suffixes) -> "list[tuple[RemoteFile, str]] | None":
+def _fast_list(url: str, suffixes, told=None) -> "list[tuple[RemoteFile, str]] | None":
     """:func:`list_objects` through obstore for an ``s3://`` prefix ending in ``/`` (None: s3fs
     lists it, and words any error); the same objects, keys and order."""
     found = _fast_store(url) if url.endswith("/") else None
     if found is None:
         return None
+    import time
+
     import obstore
 
     store, prefix = found
     root = url[: len(url) - len(prefix)]  # s3://bucket/
-    out = []
+    out, seen, start = [], 0, time.monotonic()
+    due = start + LISTING_NOTICE_S
     try:
         for batch in obstore.list(store, prefix=prefix.rstrip("/") or None):
+            seen += len(batch)
+            if told is not None and time.monotonic() >= due:
+                told(f"listing {redacted(url)}: {seen:,} objects so far ({time.monotonic() - start:.0f} s)")
+                due = time.monotonic() + LISTING_NOTICE_S
             for meta in batch:
                 path = str(meta["path"])
                 key = path[len(prefix):] if prefix and path.startswith(prefix) else path

@@ -344,12 +344,12 @@ class Listing:
     first_audio: object = None
 
 
-def list_inputs(inputs) -> tuple[list, str, bool, object]:
+def list_inputs(inputs, told=None) -> tuple[list, str, bool, object]:
     """``(entries, list digest, has images, first WAV)`` of input arguments: files and folders, or
-    objects under URLs (listed once)."""
+    objects under URLs (listed once; ``told`` hears how far a long listing is)."""
     if isinstance(inputs, (str, os.PathLike)):
         inputs = [inputs]
-    found = discover_keyed(list(inputs))
+    found = discover_keyed(list(inputs), told)
     files = [f for f, _ in found]
     has_images = any(f.suffix.lower() not in ARRAY_SUFFIXES for f in files)
     listing = "\n".join(f"{key}\t{_size(f)}" for f, key in found)
@@ -358,9 +358,9 @@ def list_inputs(inputs) -> tuple[list, str, bool, object]:
     return found, digest, has_images, first_audio
 
 
-def shard_listings(inputs, count: int) -> list[Listing]:
+def shard_listings(inputs, count: int, told=None) -> list[Listing]:
     """The input list, listed once, cut into the ``count`` slices that ``--shard i/count`` takes."""
-    found, digest, has_images, first_audio = list_inputs(inputs)
+    found, digest, has_images, first_audio = list_inputs(inputs, told)
     out = []
     for i in range(1, count + 1):
         part = shard_slice(len(found), (i, count))
@@ -368,15 +368,15 @@ def shard_listings(inputs, count: int) -> list[Listing]:
     return out
 
 
-def open_inputs(inputs, spec, shard: tuple[int, int] | None, labels=None) -> InputSet:
+def open_inputs(inputs, spec, shard: tuple[int, int] | None, labels=None, told=None) -> InputSet:
     """Files from paths and folders (sorted, with their identity keys), objects under URLs, one
     shard's :class:`Listing`, or the rows of an array batch (or a framework's tensor), sliced to ``shard``
-    (``labels``: the rule that labels an array's rows)."""
+    (``labels``: the rule that labels an array's rows; ``told`` hears how far a long listing is)."""
     from .memory import InMemory
 
     inputs, labels, pair_notes = pair_paths(in_memory(inputs), labels)
     if pair_notes:
-        opened = open_inputs(inputs, spec, shard, labels)
+        opened = open_inputs(inputs, spec, shard, labels, told)
         return replace(opened, notes=pair_notes + opened.notes)
     if isinstance(inputs, InMemory):
         labels, notes = _targets(inputs, spec, labels)  # the run's rule: the one given, else their targets'
@@ -396,7 +396,7 @@ def open_inputs(inputs, spec, shard: tuple[int, int] | None, labels=None) -> Inp
         mine = FileList([f for f, _ in inputs.entries], [k for _, k in inputs.entries])
         return InputSet(mine, None, inputs.has_images, inputs.total, inputs.list_digest, inputs.first_audio,
                         _per_file(labels, mine.keys, inputs.start, inputs.total))
-    found, digest, has_images, first_audio = list_inputs(inputs)
+    found, digest, has_images, first_audio = list_inputs(inputs, told)
     files = [f for f, _ in found]
     part = shard_slice(len(found), shard)
     mine = FileList(files[part], [k for _, k in found[part]])

@@ -371,7 +371,7 @@ def discover_inputs(paths: list[str | os.PathLike]) -> list[Path]:
     return [f for f, _key in discover_keyed(paths)]
 
 
-def discover_keyed(paths: list[str | os.PathLike]) -> list[tuple[Path, str]]:
+def discover_keyed(paths: list[str | os.PathLike], told=None) -> list[tuple[Path, str]]:
     """``(file, key)`` of every input file under ``paths``, sorted per argument. The key is the
     file's identity independent of how the path was typed: its path inside the folder argument it
     was found under (``cats/1.png``), or the name of a file given directly (``x.npy``); different
@@ -379,7 +379,7 @@ def discover_keyed(paths: list[str | os.PathLike]) -> list[tuple[Path, str]]:
 
     Entries that cannot be read (broken links, FIFOs, unreadable subfolders) are kept in the list:
     reading them fails with a reason, so a run lists them as skipped. Raises InputDataError for a
-    missing path or a folder without usable files.
+    missing path or a folder without usable files. ``told`` hears how far a long bucket listing is.
     """
     from ..files.remote import is_url, list_objects
 
@@ -391,7 +391,7 @@ def discover_keyed(paths: list[str | os.PathLike]) -> list[tuple[Path, str]]:
             found.extend(keyed_list(raw, _walk, INPUT_SUFFIXES))  # type: ignore[arg-type]
             continue
         if is_url(str(raw)):  # a bucket prefix or one object: listed once (docs/scale.md)
-            objects = list_objects(str(raw), INPUT_SUFFIXES)
+            objects = list_objects(str(raw), INPUT_SUFFIXES, told)
             if not objects:
                 exts = ", ".join(sorted(INPUT_SUFFIXES))
                 raise InputDataError(f"{raw}: no images or arrays there ({exts}); point to a prefix with inputs")

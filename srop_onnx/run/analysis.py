@@ -163,7 +163,7 @@ def run_analysis(model, inputs, measure: Measurement, how: Execution, hooks: Hoo
     plan = plan_model(load_stage(model), measure, inputs=inputs)
     for note in plan.notes:
         hooks.notify(note)
-    inputs = open_inputs(inputs, plan.spec, how.shard, how.labels)
+    inputs = open_inputs(inputs, plan.spec, how.shard, how.labels, hooks.notify)
     if how.labels is None and inputs.labels is not None:
         how = dataclasses.replace(how, labels=inputs.labels)  # the classes a data loader gave with its inputs
     for note in inputs.notes:

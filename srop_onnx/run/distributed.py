@@ -187,7 +187,7 @@ def ray_analysis(model, inputs, measure, how, hooks: Hooks = Hooks(), *, shards:
         parts = prepare_parts(parts, [inputs] if isinstance(inputs, (str, os.PathLike)) else list(inputs))
         shards = _shard_count(parts, shards, say)
     n = shards or int(resources.get("GPU" if gpu else "CPU", 1)) or 1
-    model, work = _task_model(model), _task_inputs(inputs, n)
+    model, work = _task_model(model), _task_inputs(inputs, n, hooks.notify)
     kept: dict[int, Profile] = {}
     if parts is not None:
         from .parts import load_parts
@@ -329,7 +329,7 @@ def _named_as_given(text: str, inputs) -> str:
     return text
 
 
-def _task_inputs(inputs, n: int) -> list:
+def _task_inputs(inputs, n: int, told=None) -> list:
     """Each task's inputs: an array goes whole (each task takes its rows); files and objects are
     listed once, here, and each task gets its slice of the listing."""
     from ..inputs.inputset import held_in_memory, shard_listings
@@ -342,7 +342,7 @@ def _task_inputs(inputs, n: int) -> list:
     paths = [_where(p) for p in ([inputs] if isinstance(inputs, (str, os.PathLike)) else inputs)]
     # a list on standard input (@-) is read here, once, and its relative entries are sent absolute too
     return [replace(part, entries=[(Path(os.path.abspath(f)) if isinstance(f, Path) else f, key)
-                                   for f, key in part.entries]) for part in shard_listings(paths, n)]
+                                   for f, key in part.entries]) for part in shard_listings(paths, n, told)]
 
 
 def _expected(model: str, slices: list, measure):

@@ -298,7 +298,7 @@ def run_sweep(model, inputs, measure: Measurement, how: Execution, plan: SweepPl
         raise UsageError(f"a sweep does not record classes: drop {option('labels')} (per-class SROPs: analyze with it)")
     model_plan = plan_model(load_stage(model), measure, inputs=inputs)
     perturb = load_blend(plan.perturb, model_plan) if isinstance(plan.perturb, (str, Path)) else plan.perturb
-    source = open_inputs(inputs, model_plan.spec, how.shard)
+    source = open_inputs(inputs, model_plan.spec, how.shard, told=hooks.notify)
     for note in source.notes:
         hooks.notify(note)
     source.adopt_audio_rate(model_plan)

@@ -260,6 +260,23 @@ def test_objects_are_read_through_obstore_when_it_can_and_s3fs_gives_the_same_by
     assert srop_onnx.analyze(EXAMPLE, "s3://data/val/").to_json() == fast
 
 
+def test_a_long_listing_says_how_far_it_is(server, monkeypatch):
+    """A bucket of a million objects takes a thousand listing requests: past LISTING_NOTICE_S the run
+    says how many objects it has listed so far (here the interval is 0: every page says it)."""
+    pytest.importorskip("obstore", reason="needs obstore: pip install 'srop-onnx[s3]'")
+    import srop_onnx
+    from srop_onnx.files import remote
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL", server["endpoint"])
+    notes: list[str] = []
+    srop_onnx.analyze(EXAMPLE, "s3://data/val/", progress=False, notify=notes.append)
+    assert not any(n.startswith("listing ") for n in notes)  # a short listing says nothing
+    monkeypatch.setattr(remote, "LISTING_NOTICE_S", 0.0)
+    srop_onnx.analyze(EXAMPLE, "s3://data/val/", progress=False, notify=notes.append)
+    told = [n for n in notes if n.startswith("listing ")]
+    assert told and told[-1].startswith("listing s3://data/val/: 8 objects so far (")
+
+
 def test_class_folders_in_a_bucket_label_their_samples_as_locally(server, tmp_path):
     """Issue 38: ``--labels folders`` over a bucket prefix gives the local run's labels and bytes."""
     local = tmp_path / "classes"
