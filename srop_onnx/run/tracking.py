@@ -172,8 +172,8 @@ class _Decoded:
     plan: ModelPlan
 
 
-def _decode(plan: ModelPlan, inputs, how: Execution) -> _Decoded:
-    inputset = open_inputs(inputs, plan.spec, None, how.labels)  # each sample's class, read once for every step
+def _decode(plan: ModelPlan, inputs, how: Execution, told=None) -> _Decoded:
+    inputset = open_inputs(inputs, plan.spec, None, how.labels, told)  # each sample's class, read once for every step
     inputset.adopt_audio_rate(plan)
     run = RunState(plan, Measurement())
     samples, _total = inputset.samples(plan, run, how)
@@ -395,7 +395,7 @@ class Tracker:
 
     def _inputs(self, plan: ModelPlan) -> _Decoded:
         if self._decoded is None:
-            self._decoded = _decode(plan, self.inputs, self.how)
+            self._decoded = _decode(plan, self.inputs, self.how, self.hooks.notify)
             for note in self._decoded.inputset.notes:  # inputs that share an identity
                 self.hooks.notify(note)
         elif plan.spec != self._decoded.plan.spec:

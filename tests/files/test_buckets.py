@@ -275,6 +275,12 @@ def test_a_long_listing_says_how_far_it_is(server, monkeypatch):
     srop_onnx.analyze(EXAMPLE, "s3://data/val/", progress=False, notify=notes.append)
     told = [n for n in notes if n.startswith("listing ")]
     assert told and told[-1].startswith("listing s3://data/val/: 8 objects so far (")
+    notes.clear()
+    import onnx
+
+    tracker = srop_onnx.Tracker(None, "s3://data/val/", progress=False, notify=notes.append)
+    tracker.add(0, onnx.load(EXAMPLE))
+    assert any(n.startswith("listing s3://data/val/: 8 objects so far (") for n in notes)
 
 
 def test_class_folders_in_a_bucket_label_their_samples_as_locally(server, tmp_path):
