@@ -247,13 +247,13 @@ def pair_paths(inputs, labels) -> tuple:
     from ..files.lists import is_list_argument
     from ..files.remote import is_url
 
-    for i, p in enumerate(inputs.items):
-        text = os.fsdecode(p)
+    paths = [os.fsdecode(p) if isinstance(p, bytes) else p for p in inputs.items]  # as a list of paths is taken
+    for i, p in enumerate(paths):
+        text = os.fspath(p)
         if is_list_argument(text) or text.endswith(("/", os.sep)) or not is_url(text) and os.path.isdir(text):
             raise UsageError(f"inputs[{i}]: ({text!r}, ...) names a {'list' if is_list_argument(text) else 'folder'}; a "
                              "(path, label) pair names one file: give one pair per file, or the folder itself with "
                              "labels='folders' (one class folder per label)")
-    paths = [os.fsdecode(p) if isinstance(p, bytes) else p for p in inputs.items]  # as a list of paths is taken
     if labels is not None:
         return paths, labels, ["note: labels= given: the labels of the (path, label) pairs are not used"]
     classes, note = target_labels(inputs, [1] * len(paths))
@@ -374,10 +374,7 @@ def open_inputs(inputs, spec, shard: tuple[int, int] | None, labels=None, told=N
     (``labels``: the rule that labels an array's rows; ``told`` hears how far a long listing is)."""
     from .memory import InMemory
 
-    inputs, labels, pair_notes = pair_paths(in_memory(inputs), labels)
-    if pair_notes:
-        opened = open_inputs(inputs, spec, shard, labels, told)
-        return replace(opened, notes=pair_notes + opened.notes)
+    inputs, labels, pair_notes = pair_paths(in_memory(inputs), labels)  # (path, label) pairs: files, below
     if isinstance(inputs, InMemory):
         labels, notes = _targets(inputs, spec, labels)  # the run's rule: the one given, else their targets'
         if inputs.kind == "images":
@@ -404,7 +401,7 @@ def open_inputs(inputs, spec, shard: tuple[int, int] | None, labels=None, told=N
 
     note = identity_note(found)
     return InputSet(mine, None, has_images, len(files), digest, first_audio,
-                    _per_file(labels, mine.keys, part.start, len(files)), [note] if note else [])
+                    _per_file(labels, mine.keys, part.start, len(files)), pair_notes + ([note] if note else []))
 
 
 def _targets(held, spec, labels) -> tuple:
