@@ -15,7 +15,7 @@ import numpy as np
 from ..errors import UsageError, option
 from .figtext import literal_figure
 from .figtext import note as _note
-from .plots import PALETTE, _chosen_layers, layer_like, layer_panels, _figure, _kde_curve, _label, _layer_ticks, _legend, _set_title, _units_label
+from .plots import PALETTE, POINT_NOTE, _chosen_layers, density_axis, layer_like, layer_panels, _figure, _kde_curve, _label, _layer_ticks, _legend, _set_title, _units_label
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -95,21 +95,24 @@ def _sides(lay, profiles: list["Profile"], units: str) -> list[tuple[int, np.nda
     return out
 
 
-def _class_panel(ax, lay, profiles: list["Profile"], classes: list[str], units: str) -> None:
+def _class_panel(ax, lay, profiles: list["Profile"], classes: list[str], units: str) -> bool:
     """One layer: the whole set's density (grey), each class's density times its share (so the class
-    curves add up to the whole); with two profiles the first (the benchmark) dashed, the second solid."""
+    curves add up to the whole); with two profiles the first (the benchmark) dashed, the second solid.
+    True when some class's values are one point (drawn as a line: it has no density)."""
     top = 1.0 if units == "band" else lay.stats.m / max(1, lay.stats.m_input)
     sides = _sides(lay, profiles, units)
     every = np.concatenate([v[np.isfinite(v)] for _, v, _ in sides]) if sides else np.zeros(0)
     lo, hi = (float(every.min()), float(every.max())) if every.size else (0.0, top)
     pad = max(0.05 * (hi - lo), 0.01)
     grid = np.linspace(max(0.0, lo - 3 * pad), min(top, hi + 3 * pad), 256)
+    curves = points = 0
     for i, values, labels in sides:
         live = np.isfinite(values)
         whole = _kde_curve(values[live], grid)
         dash = "--" if i == 0 and len(profiles) > 1 else "-"
         if whole is not None:
             ax.plot(grid, whole, color="0.45", lw=1.2, linestyle=dash)
+            curves += 1
             if i == len(profiles) - 1:
                 ax.fill_between(grid, whole, color="0.8", alpha=0.5)
         for k, label in enumerate(classes):
@@ -118,12 +121,16 @@ def _class_panel(ax, lay, profiles: list["Profile"], classes: list[str], units: 
             share = v.size / max(1, int(live.sum()))
             if dens is not None:
                 ax.plot(grid, dens * share, color=class_colour(k), lw=1.3, linestyle=dash)
+                curves += 1
             elif v.size:
-                ax.axvline(float(v[0]), color=class_colour(k), lw=1.0, linestyle=dash)
+                ax.axvline(float(v[0]), color=class_colour(k), lw=1.0, linestyle=dash, clip_on=False)
+                points += 1
     ax.set_title(textwrap.shorten(f"{lay.name} ({'x'.join(map(str, lay.shape))})", 40, placeholder="…"), fontsize=9)
     ax.set_xlabel(_units_label(units), fontsize=8)
     ax.set_ylabel("density", fontsize=8)
+    density_axis(ax, curves > 0)
     ax.tick_params(labelsize=8)
+    return points > 0
 
 
 @literal_figure
@@ -140,7 +147,8 @@ def plot_class_kde(profiles: list["Profile"], units: str = "band", labels: list[
     chosen, note = _chosen_layers(profiles[0], layers, max_panels)
     if not labels and all(p.origin for p in profiles):  # two sets of one model: name them by their files
         labels = [str(p.origin).replace("\\", "/").rsplit("/", 1)[-1] for p in profiles]
-    fig, axes = layer_panels(chosen, lambda ax, lay: _class_panel(ax, lay, profiles, classes, units))
+    points: list[bool] = []
+    fig, axes = layer_panels(chosen, lambda ax, lay: points.append(_class_panel(ax, lay, profiles, classes, units)))
     handles = [Line2D([], [], color=class_colour(k), lw=1.5) for k in range(len(classes))]
     names = [f"'{c}'" for c in classes]
     handles.append(Line2D([], [], color="0.45", lw=1.2))
@@ -151,7 +159,7 @@ def plot_class_kde(profiles: list["Profile"], units: str = "band", labels: list[
     _legend(fig, axes.flat[0], handles, names)
     _set_title(None, fig, "Per-sample layer mean SROP by class (each class scaled by its share): "
                + " vs ".join(_label(p, i, labels) for i, p in enumerate(profiles)), suptitle=True)
-    notes = [n for n in (note, class_note) if n]
+    notes = [n for n in (note, class_note, POINT_NOTE if any(points) else None) if n]
     if notes:
         _note(fig, "; ".join(notes))
     return fig

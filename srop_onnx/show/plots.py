@@ -315,8 +315,10 @@ def layer_panels(chosen: list, draw) -> tuple:
     return fig, axes
 
 
-def _kde_panel(ax, lay, profiles: list[Profile], units: str, labels) -> None:
+def _kde_panel(ax, lay, profiles: list[Profile], units: str, labels) -> bool:
+    """One layer's densities; True when some profile's values are one point (a line, no density)."""
     top = _upper(lay, units)
+    curves = points = 0
     for i, p in enumerate(profiles):
         other = layer_like(p, lay) if i else lay
         if other is None:
@@ -330,19 +332,37 @@ def _kde_panel(ax, lay, profiles: list[Profile], units: str, labels) -> None:
         dens = _kde_curve(vals, grid)
         label = _label(p, i, labels)
         if dens is None:
-            for v in np.unique(vals):
-                ax.axvline(v, lw=1.5, label=label, **look)
+            for v in np.unique(vals):  # on the axis' edge (an SROP of 1) too: drawn over the frame
+                ax.axvline(v, lw=1.5, label=label, clip_on=False, **look)
                 label = None
+            points += bool(vals.size)
         else:
             ax.plot(grid, dens, lw=1.6, label=label, **look)
             ax.fill_between(grid, dens, color=look["color"], alpha=0.15)
-        ax.plot(vals, np.zeros_like(vals), "|", color=look["color"], ms=8, alpha=0.7)
+            curves += 1
+        # a rug: each sample a tick rising from the axis, 5 % of the panel's height
+        ax.vlines(vals, 0, 0.05, transform=ax.get_xaxis_transform(), color=look["color"], lw=1, alpha=0.7)
     ax.set_title(textwrap.shorten(f"{lay.name} ({'x'.join(map(str, lay.shape))})", 40, placeholder="…"), fontsize=9)
     ax.set_xlabel(_units_label(units), fontsize=8)
     ax.set_ylabel("density", fontsize=8)
     left, right = ax.get_xlim()
     ax.set_xlim(max(0.0, left), min(top, right))
+    density_axis(ax, curves > 0)
     ax.tick_params(labelsize=8)
+    return points > 0
+
+
+#: what a figure of densities says when a panel holds a line instead (a single value has no density)
+POINT_NOTE = "a vertical line: one value for all samples there (a single sample, or equal ones), which has no density"
+
+
+def density_axis(ax, curves: bool) -> None:
+    """A density's y-axis starts at 0; a panel of lines only (no density) shows no density scale."""
+    if curves:
+        ax.set_ylim(bottom=0)
+    else:
+        ax.set_ylim(0, 1)
+        ax.set_yticks([])
 
 
 @literal_figure
@@ -352,13 +372,14 @@ def plot_kde(profiles: list[Profile], units: str = "band", labels: list[str] | N
     The x-axis stays within the SROP's range; a figure of fewer panels than layers says so."""
     ref = profiles[0]
     chosen, note = _chosen_layers(ref, layers, max_panels)
-    fig, axes = layer_panels(chosen, lambda ax, lay: _kde_panel(ax, lay, profiles, units, labels))
+    points: list[bool] = []
+    fig, axes = layer_panels(chosen, lambda ax, lay: points.append(_kde_panel(ax, lay, profiles, units, labels)))
     for ax in axes.flat:  # legend from the first panel that drew something (a layer may be all dead)
         if ax.get_legend_handles_labels()[0]:
             _legend(fig, ax, fontsize=8)
             break
     _set_title(None, fig, _title(profiles, "Per-sample layer mean SROP across inputs", labels), suptitle=True)
-    notes = [n for n in (note, leaving) if n]
+    notes = [n for n in (note, leaving, POINT_NOTE if any(points) else None) if n]
     if notes:
         _note(fig, "; ".join(notes))
     return fig

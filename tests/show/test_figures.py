@@ -222,3 +222,27 @@ def test_narrow_log_axes_carry_numbers(pair):
     labels = [t.get_text() for t in ax.get_yticklabels() if t.get_text() and 0.77 <= float(t.get_text()) <= 0.84]
     labels += [t.get_text() for t in ax.get_yticklabels(minor=True) if t.get_text()]
     assert len(labels) >= 2, labels
+
+
+@pytest.mark.parametrize("by_class", [False, True])
+def test_a_kde_of_one_sample_is_a_line_the_figure_explains_and_no_density_goes_below_zero(pair, by_class):
+    """One image (or one per class) has no density: each panel drew a vertical line on an axis from
+    -0.04 to 0.04 'density', saying nothing; a density axis starts at 0, and the figure says what
+    the lines are."""
+    from srop_onnx.show import classplots
+
+    one = analyze(EXAMPLE, sorted(EXAMPLE_IMAGES.iterdir())[:1], labels=["a"] if by_class else None)
+    fig = classplots.plot_class_kde([one]) if by_class else P.plot([one], "kde")
+    assert_figure_is_clean(fig)
+    assert "one value for all samples there" in _all_text(fig)
+    panels = [ax for ax in fig.axes if ax.get_visible() and ax.get_xlabel()]
+    assert len(panels) == len(one.layers)
+    for ax in panels:
+        assert ax.get_ylim()[0] == 0 and not ax.get_yticks().size  # no density scale for a point
+        lines = [ln for ln in ax.get_lines() if len(set(np.atleast_1d(ln.get_xdata()))) == 1]
+        assert lines, f"{ax.get_title()}: the sample's value is not drawn"
+    many = P.plot([pair[0]], "kde")  # eight samples: densities, from 0 up, and no such note
+    assert "one value for all samples there" not in _all_text(many)
+    for ax in many.axes:
+        if ax.get_visible() and ax.get_xlabel():
+            assert ax.get_ylim()[0] == 0 and ax.get_ylim()[1] > 0 and ax.get_yticks().size
