@@ -216,12 +216,13 @@ def _collated_paths(items: list, targets) -> tuple:
 
 def _inputs_and_targets(inputs) -> "tuple[np.ndarray, np.ndarray] | None":
     """``(x, y)`` as arrays when ``inputs`` is a tuple of a batch and one target per row, as Keras
-    takes ``validation_data`` (a list of two arrays stays two items); else None."""
-    if not (isinstance(inputs, tuple) and len(inputs) == 2):
+    takes ``validation_data`` (a list of two arrays stays two items), or ``(x, y, sample_weight)``
+    with one weight per row (not used); else None."""
+    if not (isinstance(inputs, tuple) and len(inputs) in (2, 3)):
         return None
-    x, y = (as_array(v) for v in inputs)  # converted once: a tensor on a GPU is copied to the host once
-    if (isinstance(x, np.ndarray) and isinstance(y, np.ndarray) and x.ndim >= 2 and y.ndim == 1
-            and len(x) == len(y) and x.dtype.kind in "fiu"):
+    x, y, *w = (as_array(v) for v in inputs)  # converted once: a tensor on a GPU is copied to the host once
+    rows = [v for v in (y, *w) if isinstance(v, np.ndarray) and v.ndim == 1 and len(v) == len(x)]
+    if isinstance(x, np.ndarray) and x.ndim >= 2 and len(rows) == len(inputs) - 1 and x.dtype.kind in "fiu":
         return x, y
     return None
 

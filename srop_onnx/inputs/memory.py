@@ -75,10 +75,10 @@ def take(source, limit: "int | None" = None, budget: "int | None" = None, progre
 
 
 def _parts(item) -> tuple:
-    """``(inputs, target)`` of what a loader yields: an ``(input, target)`` pair, ``(input,)``, a dict
+    """``(inputs, target)`` of what a loader yields: an ``(input, target, ...)`` tuple, ``(input,)``, a dict
     row (:data:`INPUT_KEYS`, :data:`TARGET_KEYS`), or the input alone."""
-    if isinstance(item, (tuple, list)) and len(item) in (1, 2):
-        return item[0], (item[1] if len(item) == 2 else None)
+    if isinstance(item, (tuple, list)) and item:
+        return item[0], (item[1] if len(item) >= 2 else None)
     if isinstance(item, dict):
         return (next((item[k] for k in INPUT_KEYS if k in item), None),
                 next((item[k] for k in TARGET_KEYS if k in item), None))
@@ -109,7 +109,8 @@ def _nbytes(x) -> int:
 
 
 def split_pairs(items: list) -> "tuple[list, list | None]":
-    """Items as a data loader or a data set yields them, ``(input, target)`` pairs (or ``(input,)``) or
+    """Items as a data loader or a data set yields them, ``(input, target)`` pairs (or ``(input,)``, or
+    ``(input, target, ...)`` such as Keras' ``(x, y, sample_weight)``, whose third and later parts are not used) or
     dicts with an input and a class (``{"pixel_values": ..., "labels": ...}``), as the inputs and their
     targets; other items as they are, with no targets."""
     if not items or not all(isinstance(x, (tuple, list, dict)) for x in items):
@@ -124,11 +125,11 @@ def split_pairs(items: list) -> "tuple[list, list | None]":
                                  f"input ({', '.join(INPUT_KEYS)}); give the inputs alone: [row[KEY] for row in data]")
             inputs.append(item[x_key])
             targets.append(item.get(y_key) if y_key else None)
-        elif len(item) in (1, 2):  # (input,) is what a TensorDataset of inputs alone yields
-            inputs.append(item[0])
-            targets.append(item[1] if len(item) == 2 else None)
+        elif item:  # (input,): a TensorDataset of inputs alone; (input, target, ...): Keras' (x, y, sample_weight),
+            inputs.append(item[0])  # a data set's (image, label, index): what follows the target is not used
+            targets.append(item[1] if len(item) >= 2 else None)
         else:
-            raise UsageError(f"inputs[{i}]: a {type(item).__name__} of {len(item)}; give samples or batches, or the "
+            raise UsageError(f"inputs[{i}]: an empty {type(item).__name__}; give samples or batches, or the "
                              "(input, target) pairs a data loader yields")
     return inputs, (None if all(t is None for t in targets) else targets)
 

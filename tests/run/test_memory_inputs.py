@@ -301,12 +301,28 @@ def test_targets_that_are_not_one_class_per_sample_are_left_out_with_a_note(rng)
     assert _analyze(rows, notify=notes.append).labels is None and any("without a target" in n for n in notes)
 
 
+def test_a_target_s_followers_keras_sample_weights_or_an_index_are_not_used(rng):
+    """Keras reads ``(x, y, sample_weight)`` from a data set or as ``validation_data``, and a data set
+    may yield ``(image, label, index)``: the input and its target are the first two, as in a pair."""
+    x = rng.standard_normal((4, 3, 64, 64)).astype(np.float32)
+    y = np.array([0, 1, 1, 0])
+    pairs = _analyze([(x[:2], y[:2]), (x[2:], y[2:])])
+    assert pairs.labels == ["0", "1", "1", "0"]
+    for inputs in ([(x[:2], y[:2], np.ones(2)), (x[2:], y[2:], np.ones(2))],  # tf.data / PyDataset batches
+                   [(x[i], int(y[i]), i) for i in range(4)],  # a data set's (image, label, index)
+                   (x, y, np.full(4, 0.5))):  # validation_data=(x_val, y_val, val_sample_weights)
+        prof = _analyze(inputs)
+        assert prof.labels == pairs.labels and _layers(prof) == _layers(pairs)
+    paths = _analyze([(FILES[0], "a", 7), (FILES[1], "b", 8)])
+    assert paths.labels == ["a", "b"] and paths.analyzed == 2
+
+
 @pytest.mark.parametrize("inputs, message", [
     ([(EXAMPLE_IMAGES, "shapes")], r"inputs\[0\]: \('.*images', \.\.\.\) names a folder; a \(path, label\) pair names "
                                    r"one file: give one pair per file, or the folder itself with labels='folders'"),
     ([(FILES[0], 0), ("@split.txt", 1)], r"inputs\[1\]: \('@split.txt', \.\.\.\) names a list;"),
-    ([(np.zeros((3, 64, 64)), 0, "extra")], r"inputs\[0\]: a tuple of 3; give samples or batches, or the \(input, "
-                                            r"target\) pairs a data loader yields"),
+    ([(np.zeros((3, 64, 64)), 0), ()], r"inputs\[1\]: an empty tuple; give samples or batches, or the \(input, "
+                                       r"target\) pairs a data loader yields"),
     ([{"features": np.zeros(3)}], r"inputs\[0\]: a dict with keys features, none of them an input \(pixel_values, "
                                   r"image,"),
 ])
