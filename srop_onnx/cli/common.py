@@ -140,6 +140,16 @@ class _Group(click.Group):
             sys.stdout, sys.stderr = saved
             spell_for_command_line(False)
 
+    def parse_args(self, ctx, args):
+        """The group's own options: a bad one is one line too (click prints its usage block)."""
+        try:
+            return super().parse_args(ctx, args)
+        except click.exceptions.UsageError as exc:
+            if type(exc).__name__ == "NoArgsIsHelpError":  # no command at all: the help, as click shows it
+                raise
+            click.echo(f"error: {_one_line(exc.format_message()).rstrip('.')} (see 'srop-onnx --help')", err=True)
+            ctx.exit(EXIT_USAGE)
+
     def invoke(self, ctx):
         from ..run.signals import Terminated
 
@@ -153,11 +163,14 @@ class _Group(click.Group):
         except click.exceptions.UsageError as exc:  # a bad option value of a command: one line too
             if debug():
                 raise
-            sub = exc.ctx is not None and exc.ctx.parent is not None  # a command's option, or the group itself
-            where = f" (see 'srop-onnx {exc.ctx.info_name} --help')" if sub else " (see 'srop-onnx --help')"
+            # a command's option, or the group's; click's parser gives no context for an option that lacks
+            # its value (``--json`` last), and then the command is the one being invoked
+            sub = exc.ctx.info_name if exc.ctx is not None and exc.ctx.parent is not None else (
+                ctx.invoked_subcommand if exc.ctx is None else None)
+            where = f" (see 'srop-onnx {sub} --help')" if sub else " (see 'srop-onnx --help')"
             if sub and "--storage-option" in exc.format_message():
                 where = (f"; --storage-option goes before the command: srop-onnx --storage-option KEY=VALUE "
-                         f"{exc.ctx.info_name} ...")
+                         f"{sub} ...")
             click.echo(f"error: {_one_line(exc.format_message()).rstrip('.')}{where}", err=True)
             ctx.exit(EXIT_USAGE)
         except (click.exceptions.Exit, click.exceptions.ClickException, click.exceptions.Abort):

@@ -138,3 +138,16 @@ def test_a_mistyped_command_points_at_the_group_help():
     assert "srop-onnx srop-onnx" not in res.output
     res = CliRunner().invoke(main, ["check", "--tol", "x"])
     assert "(see 'srop-onnx check --help')" in res.output
+
+
+@pytest.mark.parametrize("args, line", [
+    (["analyze", "m.onnx", "imgs", "--json"], "error: Option '--json' requires an argument (see 'srop-onnx analyze --help')"),
+    (["plot", "p.json", "-o"], "error: Option '-o' requires an argument (see 'srop-onnx plot --help')"),
+    (["--storage-option"], "error: Option '--storage-option' requires an argument (see 'srop-onnx --help')"),
+    (["--bogus", "analyze"], "error: No such option '--bogus' (see 'srop-onnx --help')"),
+])
+def test_an_option_without_its_value_or_unknown_to_the_group_is_one_line_naming_the_right_help(args, line):
+    """An option given last without its value pointed at the group's help, not its command's (click's
+    parser gives no context); the group's own bad options printed click's usage block and 'Error:'."""
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 2 and res.output.strip() == line
