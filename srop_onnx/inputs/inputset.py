@@ -155,13 +155,13 @@ def as_array(inputs):
 _INPUTS = "give image/array files, folders of them, an array batch, or a list of PIL images or arrays"
 
 
-def in_memory(inputs, limit: "int | None" = None, budget: "int | None" = None, progress=None):
+def in_memory(inputs, limit: "int | None" = None, budget: "int | None" = None, progress=None, sample_rank=None):
     """Inputs as a run takes them: paths (a path, or a list of them), a :class:`Listing`, one array
     (a framework's tensor as NumPy), or :class:`~srop_onnx.inputs.memory.InMemory` for a list of PIL
     images or of arrays and tensors; anything else is a :class:`UsageError`. A data loader or data set
     is read once, only as far as ``limit`` samples when that is given, and only while what it gave
-    takes at most ``budget`` bytes, its reading told to ``progress``
-    (:func:`~srop_onnx.inputs.memory.take`)."""
+    takes at most ``budget`` bytes, its reading told to ``progress``, its batches told from its
+    samples by ``sample_rank()`` (:func:`~srop_onnx.inputs.memory.take`)."""
     from .memory import InMemory, is_pil_image, split_pairs, take
 
     inputs = as_array(inputs)
@@ -178,7 +178,7 @@ def in_memory(inputs, limit: "int | None" = None, budget: "int | None" = None, p
     pair = _inputs_and_targets(inputs)
     if pair is not None:  # Keras' validation_data=(x_val, y_val)
         inputs = [pair]
-    items, targets = _collated_paths(*split_pairs(take(inputs, limit, budget, progress)))
+    items, targets = _collated_paths(*split_pairs(take(inputs, limit, budget, progress, sample_rank)))
     targets = None if targets is None else tuple(targets)
     kinds = ["paths" if isinstance(x, (str, bytes, os.PathLike)) else "PIL images" if is_pil_image(x) else "arrays"
              for x in items]

@@ -40,12 +40,14 @@ INPUT_KEYS = ("pixel_values", "image", "images", "img", "input", "inputs", "inpu
 TARGET_KEYS = ("label", "labels", "target", "targets", "y")
 
 
-def take(source, limit: "int | None" = None, budget: "int | None" = None, progress=None) -> list:
+def take(source, limit: "int | None" = None, budget: "int | None" = None, progress=None, sample_rank=None) -> list:
     """The items of a list, a data loader or a data set (read by index when it has no ``__iter__``,
     as PyTorch's map-style ``Dataset``); with ``limit``, a loader is read only until its items hold
     that many samples: a batch counts its targets' rows, or its input's rows when the loader says it
-    yields batches (PyTorch's ``batch_size``, Keras' ``PyDataset``); an item known as neither counts as
-    one (never too few). ``budget``: the bytes a loader's inputs may take in memory (they are held while
+    yields batches (PyTorch's ``batch_size``, Keras' ``PyDataset``) or when it has one axis more than
+    a sample of the model (``sample_rank()``: that rank, None where it is not known; asked once, only
+    when needed), as the run reads it; an item known as neither counts as one (never too few).
+    ``budget``: the bytes a loader's inputs may take in memory (they are held while
     they are measured); reading past it is a :class:`UsageError` that says to give ``limit``.
     ``progress(samples, limit)`` hears how far the reading is, and ``(samples, samples)`` at its end."""
     if isinstance(source, (list, tuple)):  # held already, by the caller
@@ -54,11 +56,13 @@ def take(source, limit: "int | None" = None, budget: "int | None" = None, progre
     batched = isinstance(getattr(source, "batch_size", None), int) or isinstance(
         getattr(type(source), "num_batches", None), property)
     items = iter(source) if hasattr(source, "__iter__") else (source[i] for i in range(len(source)))
-    out, rows, held = [], 0, 0
+    out, rows, held, rank = [], 0, 0, []
     for item in items:
         out.append(item)
         inputs, target = _parts(item)
-        rows += _rows(inputs, target, batched)
+        if not batched and not rank and limit is not None and sample_rank is not None and target is None:
+            rank.append(sample_rank())  # the model's, asked once: a batch has one axis more than a sample
+        rows += _rows(inputs, target, batched, rank[0] if rank else None)
         held += _nbytes(inputs)
         if budget is not None and held > budget:
             raise UsageError(f"inputs: the first {rows} samples read from the {type(source).__name__} already take "
@@ -85,13 +89,16 @@ def _parts(item) -> tuple:
     return item, None
 
 
-def _rows(inputs, target, batched: bool) -> int:
+def _rows(inputs, target, batched: bool, sample_rank: "int | None" = None) -> int:
     """How many samples a loader's item holds, as far as it says: its targets' count (one class per
-    sample), else, from a loader that yields batches, its input's first axis; else 1."""
+    sample), else, from a loader that yields batches or for an input of one axis more than a sample
+    (a ``tf.data`` pipeline of batches alone), its input's first axis; else 1."""
     if target is not None and np.ndim(target) == 1:
         return len(target)
     shape = getattr(inputs, "shape", None)
-    return int(shape[0]) if batched and shape is not None and len(shape) >= 1 else 1
+    if shape is None or len(shape) < 1 or shape[0] is None:
+        return 1
+    return int(shape[0]) if batched or sample_rank is not None and len(shape) == sample_rank + 1 else 1
 
 
 def _nbytes(x) -> int:

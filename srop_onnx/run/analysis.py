@@ -153,7 +153,7 @@ def analyze(
 
     progress = default_progress(progress)  # a text bar in a notebook
     with using_storage_options(storage_options):
-        model, inputs = exported(model, inputs, example, how.limit, progress)
+        model, inputs = exported(model, inputs, example, how.limit, progress, measure.input_name)
         return run_analysis(model, inputs, measure, how, Hooks(progress, notify))
 
 
@@ -223,7 +223,7 @@ def analyze_vs_random(model: Any, inputs: Any, *, seed: int = 0, **options: Any)
     storage, example = options.pop("storage_options", None), options.pop("example", None)
     with using_storage_options(storage):
         measure, how, hooks = split_options(options)
-        model, inputs = exported(model, inputs, example, how.limit, hooks.progress)  # a loader read once, for both
+        model, inputs = exported(model, inputs, example, how.limit, hooks.progress, measure.input_name)  # read once, for both
         return vs_random(model, inputs, measure, how, hooks, seed=seed)
 
 

@@ -68,22 +68,31 @@ def load_stage(model: "str | os.PathLike | bytes | LoadedModel") -> LoadedModel:
     return as_loaded(model)
 
 
-def exported(model, inputs, example=None, limit: "int | None" = None, progress=None) -> tuple:
+def exported(model, inputs, example=None, limit: "int | None" = None, progress=None, input_name: "str | None" = None) -> tuple:
     """``(model, inputs)`` as a Python facade runs them: a ``torch.nn.Module`` or a Keras model exported
     to ONNX in memory (named after its class), anything else as given; the inputs as
     :func:`~srop_onnx.inputs.inputset.in_memory` takes them, read once (a data loader is not read again
     by each stage, nor reshuffled; only as far as ``limit`` samples). PyTorch's exporter runs the module on an example batch:
     ``example``, else the first row of ``inputs`` when they are arrays (one batch, a list of batches, a
     data loader's). ``progress``: the run's; where it is the notebook's text bar, a data loader's
-    reading shows as one too."""
+    reading shows as one too. An ONNX model is loaded first where a loader read as far as ``limit``
+    needs its input's rank (``input_name``'s) to tell a batch from a sample."""
     from ..inputs.memory import example_of
     from ..model.frameworks import framework_of, to_onnx
     from ..model.modelio import LoadedModel, as_loaded
 
-    batch = None if inputs is None else read_inputs(inputs, limit, progress)
     kind = "onnx" if isinstance(model, LoadedModel) else framework_of(model)
+    loaded: list = []
+
+    def sample_rank() -> "int | None":
+        if kind != "onnx":
+            return None
+        loaded.append(load_stage(model))
+        return sample_rank_of(loaded[0], input_name)
+
+    batch = None if inputs is None else read_inputs(inputs, limit, progress, sample_rank)
     if kind == "onnx":
-        return model, batch
+        return (loaded[0] if loaded else model), batch
     if example is None:
         example = example_of(batch)
     if example is None and kind == "torch":
@@ -94,15 +103,28 @@ def exported(model, inputs, example=None, limit: "int | None" = None, progress=N
     return as_loaded(data, f"{type(model).__name__}.onnx"), batch
 
 
-def read_inputs(inputs, limit: "int | None" = None, progress=None):
+def read_inputs(inputs, limit: "int | None" = None, progress=None, sample_rank=None):
     """The inputs as :func:`~srop_onnx.inputs.inputset.in_memory` takes them, a data loader read once:
     only while what it gave takes at most :func:`held_budget`, and with a text bar of its own where the
     run's ``progress`` is one (a notebook's default; a ``progress`` of the user's own counts the run's
-    inputs, not this)."""
+    inputs, not this); ``sample_rank()``: the rank of the model's samples, where it is known."""
     from ..inputs.inputset import in_memory
     from .progress import TextBar
 
-    return in_memory(inputs, limit, held_budget(), TextBar("reading") if isinstance(progress, TextBar) else None)
+    bar = TextBar("reading") if isinstance(progress, TextBar) else None
+    return in_memory(inputs, limit, held_budget(), bar, sample_rank)
+
+
+def sample_rank_of(loaded, input_name: "str | None" = None) -> "int | None":
+    """The rank of one sample of the input a run feeds (its graph rank less the batch axis); None
+    where the model does not say which input that is (the run says so itself, later)."""
+    from ..errors import SropError
+    from ..inputs.inputspec import input_spec
+
+    try:
+        return len(input_spec(loaded.proto, input_name).shape) - 1
+    except SropError:
+        return None
 
 
 def held_budget() -> int | None:

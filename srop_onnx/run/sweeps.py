@@ -358,7 +358,7 @@ def sweep(model, inputs, *, levels, blend=None, noise: str | None = None, seed: 
     storage, example = options.pop("storage_options", None), options.pop("example", None)
     measure, how, hooks = split_options(options)
     with using_storage_options(storage):
-        model, inputs = exported(model, inputs, example, how.limit, hooks.progress)
+        model, inputs = exported(model, inputs, example, how.limit, hooks.progress, measure.input_name)
         return run_sweep(model, inputs, measure, how, SweepPlan(perturb, levels, output, change), hooks)
 
 

@@ -205,6 +205,41 @@ def test_a_data_loader_is_read_once_a_call_and_only_as_far_as_the_limit(rng, tmp
     assert len(reads) == 8 and list(tracker.track().steps) == [0, 1, 2]
 
 
+def test_a_loader_of_batches_alone_that_does_not_say_so_is_read_by_the_model_s_sample_rank(rng, tmp_path):
+    """A ``tf.data`` pipeline (or a generator) of image batches without targets says neither that it
+    yields batches nor how many rows each holds: each batch counted as one sample, so ``limit=8`` read
+    eight batches of 4 (and ``limit=512`` 512 batches of 32). A batch has one axis more than a sample
+    of the model's input, as the run reads it; samples still count one each."""
+    x = rng.standard_normal((40, 3, 64, 64)).astype(np.float32)
+    yielded = []
+
+    def batches(size=4):
+        for i in range(0, len(x), size):
+            yielded.append(i)
+            yield x[i:i + size]
+
+    prof = _analyze(batches(), limit=8)
+    assert yielded == [0, 4] and prof.analyzed == 8 and _layers(prof) == _layers(_analyze(x[:8]))
+    yielded.clear()
+    prof = _analyze(batches(3), limit=5)  # whole batches until 5 are in: 6 read, 5 analysed
+    assert yielded == [0, 3] and prof.analyzed == 5
+    yielded.clear()
+
+    def samples():
+        for i in range(len(x)):
+            yielded.append(i)
+            yield x[i]
+
+    prof = _analyze(samples(), limit=3)
+    assert yielded == [0, 1, 2] and _layers(prof) == _layers(_analyze(x[:3]))
+    yielded.clear()
+    trained, twin, _ = srop_onnx.analyze_vs_random(EXAMPLE, batches(), limit=8, progress=False)
+    assert yielded == [0, 4] and trained.analyzed == twin.analyzed == 8
+    yielded.clear()
+    sw = srop_onnx.sweep(EXAMPLE, batches(), levels="0,1", noise="gaussian", limit=8, progress=False)
+    assert yielded == [0, 4] and sw.points[-1].profile.analyzed == 8
+
+
 def test_a_data_loader_larger_than_half_the_free_memory_is_refused_while_it_is_read(rng, tmp_path, monkeypatch):
     """A loader is held in memory while it is measured: ImageNet's validation split through a DataLoader
     is 30 GB of float32. Reading stops, in one line that says to give limit=, once what it gave takes
