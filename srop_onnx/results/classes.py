@@ -10,6 +10,7 @@ memory and returns plain objects; tables and plots are the show layer's.
 from __future__ import annotations
 
 import math
+from collections import Counter
 import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -238,6 +239,8 @@ class Outliers:
     rows: list[Outlier]
     top: int
     unscored: int = 0  # samples with no label or no scored layer
+    #: the classes of fewer than :data:`MIN_CLASS_SAMPLES` samples, with their counts: none is scored
+    small: dict = field(default_factory=dict)
 
     def to_dataframe(self) -> "pandas.DataFrame":
         """One row per sample: rank, sample, source, label, score, worst layer and its z."""
@@ -249,15 +252,22 @@ class Outliers:
         return typed(pandas().DataFrame(rows, columns=["rank", "sample", "source", "label", "score", "layer", "z"]))
 
     def __repr__(self) -> str:
-        return f"<Outliers top {min(self.top, len(self.rows))} of {len(self.rows)} scored samples>"
+        small = f", {len(self.small)} class(es) too small to score" if self.small else ""
+        return f"<Outliers top {min(self.top, len(self.rows))} of {len(self.rows)} scored samples{small}>"
+
+
+#: the fewest samples a class needs, in a layer, for its samples to be scored there: two are always
+#: +-0.67 robust z from their median, whatever their values, which says nothing
+MIN_CLASS_SAMPLES = 3
 
 
 def outliers(profile: "Profile", *, top: int = 20, layers: str | None = None, units: str | None = None,
              shown_layers: int = 3) -> Outliers:
     """Samples whose per-layer SROPs are far from their own class's: per layer and class, the robust
     z-score of the sample's per-sample mean (median and MAD * 1.4826 of the class; a layer whose
-    MAD is 0 is skipped for that class), combined as the root mean square over the layers where the
-    sample is live and scored."""
+    MAD is 0, or where the class has fewer than :data:`MIN_CLASS_SAMPLES` live samples, is skipped
+    for that class), combined as the root mean square over the layers where the sample is live and
+    scored."""
     if int(top) < 1:
         raise UsageError(f"{option('top')} must be at least 1, got {top}")
     labels = labels_of(profile)
@@ -269,7 +279,8 @@ def outliers(profile: "Profile", *, top: int = 20, layers: str | None = None, un
         values, live = live_values(lay, units or profile.units)
         for label in sorted(set(v for v in labels if v is not None)):
             mine = (lab == label) & live
-            z[li, mine] = robust_z(values[mine])
+            if mine.sum() >= MIN_CLASS_SAMPLES:
+                z[li, mine] = robust_z(values[mine])
     rows, unscored = [], 0
     for i in range(n):
         col = z[:, i]
@@ -282,4 +293,6 @@ def outliers(profile: "Profile", *, top: int = 20, layers: str | None = None, un
         source = profile.sources[i] if i < len(profile.sources) else f"sample {i}"
         rows.append(Outlier(i, source, labels[i], score, worst[:shown_layers]))
     rows.sort(key=lambda o: (-o.score, o.sample))
-    return Outliers(rows, int(top), unscored)
+    counts = Counter(v for v in labels if v is not None)
+    small = {c: counts[c] for c in sorted(counts, key=_natural) if counts[c] < MIN_CLASS_SAMPLES}
+    return Outliers(rows, int(top), unscored, small)

@@ -91,6 +91,8 @@ def render_outliers(out: "Outliers", console) -> None:
     from rich.table import Table
 
     shown = out.rows[: out.top]
+    if not out.rows:
+        console.print("no sample could be scored", highlight=False)
     table = Table(header_style="bold", title=f"Samples farthest from their own class (top {len(shown)} of "
                                              f"{len(out.rows)} scored)")
     for col in ("#", "sample", "class", "score", "odd in (robust z)"):
@@ -98,10 +100,18 @@ def render_outliers(out: "Outliers", console) -> None:
     for i, o in enumerate(shown, start=1):
         layers = ", ".join(f"{name} {z:+.1f}" for name, z in o.layers)
         table.add_row(str(i), safe(o.source), safe(o.label), fmt(o.score, 2), safe(layers))
-    console.print(table)
+    if shown:
+        console.print(table)
     if out.unscored:
-        console.print(f"{out.unscored} sample(s) not scored (no label, or no layer where their class has a spread)",
-                      highlight=False)
+        why = "no label, or no layer where their class has a spread"
+        if out.small:
+            from ..results.classes import MIN_CLASS_SAMPLES
+
+            shown = ", ".join(f"'{c}' ({n})" for c, n in list(out.small.items())[:8]) + (" ..." if len(out.small) > 8 else "")
+            rest = out.unscored - sum(out.small.values())
+            why = (f"{len(out.small)} class(es) of fewer than {MIN_CLASS_SAMPLES} samples, too few to score against: "
+                   f"{shown}" + (f"; {rest} other(s): {why}" if rest > 0 else ""))
+        console.print(f"{out.unscored} sample(s) not scored ({safe(why)})", highlight=False)
 
 
 def class_junit(result: "ClassComparison", suite: str = "srop-onnx compare --by class") -> str:

@@ -151,6 +151,37 @@ def test_layers_are_chosen_by_regex(labelled):
         labelled.by_class(layers="nothing")
 
 
+def test_a_class_of_fewer_than_three_samples_is_not_scored_and_is_named(rng):
+    """Two samples are always +-0.67 robust z from their median, whatever their values: a class of two
+    scored every sample of it 0.67 and ranked them among real outliers. Such classes are left out and
+    named; a class of three is scored (its far sample stands out)."""
+    labels = ["pair", "pair", "trio", "trio", "trio", "solo", None]
+    one = [(10, 1), (90, 1), (10, 1), (11, 1), (19, 1), (50, 1), (30, 1)]
+    profile = make_profile({"conv1": one}, labels)
+    out = profile.outliers()
+    assert [r.label for r in out.rows] == ["trio"] * 3 and out.rows[0].source == profile.sources[4]
+    assert out.rows[0].score > 5  # (19 - 11) / (1.4826 * 1) bins of 20: far, as it should be
+    assert out.small == {"pair": 2, "solo": 1} and out.unscored == 4
+    assert repr(out) == "<Outliers top 3 of 3 scored samples, 2 class(es) too small to score>"
+    import io
+
+    from rich.console import Console
+
+    from srop_onnx.show.classview import render_outliers
+
+    def shown(result) -> str:  # what `srop-onnx outliers` prints
+        console = Console(file=io.StringIO(), width=300)
+        render_outliers(result, console)
+        return console.file.getvalue()
+
+    assert ("4 sample(s) not scored (2 class(es) of fewer than 3 samples, too few to score against: 'pair' (2), "
+            "'solo' (1); 1 other(s): no label, or no layer where their class has a spread)") in shown(out)
+    alone = make_profile({"conv1": one[:2]}, ["pair", "pair"]).outliers()
+    assert alone.rows == [] and alone.small == {"pair": 2}
+    text = shown(alone)
+    assert text.startswith("no sample could be scored\n") and "farthest" not in text
+
+
 def test_the_outlier_score_is_the_rms_of_robust_z_against_the_own_class(rng):
     n = 30
     labels = ["p" if i < 15 else "q" for i in range(n)]
