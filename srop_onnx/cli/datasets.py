@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import click
 
-from .common import _SEED, _Finite, _console, _load_profile, _report_to_ci, main
+from .common import EXIT_USAGE, _SEED, _Finite, _console, _load_profile, _report_to_ci, main
 
 
 @main.command(short_help="Per-class SROPs of a labelled profile, and the classes that make each peak.")
@@ -89,3 +89,7 @@ def compare_by_class(ctx, a: str, b: str, o: dict) -> None:
     render_class_comparison(result, _console(), show_all=o["show_all"])
     _report_to_ci(ctx, result.passed, o["junit_path"], lambda: class_junit(result), lambda: class_annotations(result),
                   class_summary(result))
+    if not result.decided:  # nothing differs only because nothing could: not a pass CI should trust
+        click.echo(f"error: {a} vs {b}: no test could show a difference, which is not a pass (CANNOT TELL above)",
+                   err=True)
+        ctx.exit(EXIT_USAGE)

@@ -13,7 +13,7 @@ import numpy as np
 
 from ..errors import UsageError
 
-__all__ = ["w1_samples", "permutation_w1", "holm", "robust_z", "Mode", "kde_modes", "MAD_SCALE", "GRID_POINTS"]
+__all__ = ["w1_samples", "permutation_w1", "smallest_p", "holm", "robust_z", "Mode", "kde_modes", "MAD_SCALE", "GRID_POINTS"]
 
 #: MAD * 1.4826 estimates the standard deviation of normal data
 MAD_SCALE = 1.4826
@@ -104,6 +104,42 @@ def permutation_w1(a, b, *, permutations: int = 9999, rng=None, block: int = 102
         hits += int(np.count_nonzero(_w1_sorted(zs, split[:, order], a.size, b.size) >= observed - tol))
         left -= n
     return observed, (hits + 1) / (int(permutations) + 1)
+
+
+def smallest_p(n_a: int, n_b: int, permutations: int = 9999) -> float:
+    """The smallest p-value :func:`permutation_w1` gives, in expectation, for sets of these sizes.
+
+    Even the most extreme observed split is matched by a share :math:`q = k / \binom{n_a + n_b}{n_a}`
+    of the random splits - itself, and its mirror (:math:`k = 2`) when the sizes are equal, since W1
+    is symmetric - so with :math:`B` splits
+
+    .. math::
+
+        p_{\min} = \frac{B q + 1}{B + 1}
+
+    Two sets of two can never give less than 1/3; any sets, never less than :math:`1 / (B + 1)`.
+    A family of :math:`m` tests needs :math:`m\,p_{\min} < \alpha` for one of them to pass Holm's
+    correction at :math:`\alpha`.
+
+    Parameters
+    ----------
+    n_a, n_b : int
+        Sizes of the two sets, at least 1 each.
+    permutations : int
+        :math:`B`, at least 1.
+
+    Returns
+    -------
+    float
+        In (0, 1].
+    """
+    import math
+
+    n_a, n_b, b = int(n_a), int(n_b), int(permutations)
+    if n_a < 1 or n_b < 1 or b < 1:
+        raise UsageError(f"smallest_p needs sizes and permutations of at least 1, got {n_a}, {n_b}, {b}")
+    q = min(1.0, (2 if n_a == n_b else 1) / math.comb(n_a + n_b, n_a))
+    return (b * q + 1) / (b + 1)
 
 
 def holm(pvalues) -> np.ndarray:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 import numpy as np
 
 from ..errors import UsageError, option
-from ..core.samplestats import holm, permutation_w1
+from ..core.samplestats import holm, permutation_w1, smallest_p
 from .classes import Peak, layer_peaks, labels_of, live_values, shown_labels, _natural
 from .comparison import Comparison, label_of
 from .comparison import compare as compare_layers
@@ -50,6 +50,9 @@ class ClassDifference:
     p: float
     p_holm: float = math.nan
     differs: bool = False
+    #: whether this test could show a difference at all: the smallest p its sizes and the splits allow
+    #: (:func:`~srop_onnx.core.samplestats.smallest_p`), times the number of tests, is below alpha
+    reachable: bool = True
 
 
 @dataclass
@@ -96,6 +99,38 @@ class ClassComparison:
     def __bool__(self) -> bool:
         return self.passed
 
+    @property
+    def decided(self) -> bool:
+        """False when nothing differs only because no test could show a difference (classes too
+        small, or too few splits for the number of tests): the verdict is then CANNOT TELL."""
+        return not self.passed or any(c.reachable for c in self.cells)
+
+    @property
+    def outcome(self) -> str:
+        """``SAME``, ``DIFFERENT`` or ``CANNOT TELL``."""
+        return "DIFFERENT" if not self.passed else "SAME" if self.decided else "CANNOT TELL"
+
+    def limits(self) -> str:
+        """Why some tests cannot show a difference (empty when all can): the classes too small (their
+        fewest samples, benchmark vs custom) and what the number of splits allows, with the fix."""
+        out, m = [], len(self.cells)
+        small: dict[str, tuple[int, int]] = {}
+        for c in self.cells:
+            if not c.reachable and m * smallest_p(c.n_reference, c.n_custom, 10**15) >= self.alpha:
+                small[c.label] = min(small.get(c.label, (c.n_reference, c.n_custom)), (c.n_reference, c.n_custom))
+        if small:
+            shown = ", ".join(f"'{k}' ({a} vs {b})" for k, (a, b) in sorted(small.items(), key=lambda t: _natural(t[0])))
+            out.append(f"too few samples in {len(small)} class(es): {shown}")
+        slow = [c for c in self.cells if not c.reachable and c.label not in small]
+        if slow:  # splits for m * smallest_p halfway from what the sizes allow to alpha, as 10**k - 1
+            floor = m * max(smallest_p(c.n_reference, c.n_custom, 10**15) for c in slow)
+            target = (self.alpha + floor) / 2
+            need = 10 ** math.ceil(math.log10((m - target) / (target - floor) + 1)) - 1
+            out.append(f"{option('permutations', self.permutations)} gives no p below {1 / (self.permutations + 1):.2g}, "
+                       f"and {m} tests need one below {self.alpha / m:.2g}: give {option('permutations', need)}, or "
+                       f"test fewer layers with {option('layers', 'REGEX')}")
+        return "; ".join(out)
+
     def classes_that_differ(self) -> list[str]:
         """Classes with at least one differing layer, then classes missing on either side."""
         seen = sorted({c.label for c in self.differences}, key=_natural)
@@ -104,9 +139,14 @@ class ClassComparison:
     def verdict(self) -> str:
         """One line: SAME or DIFFERENT, with the classes and layers that make the difference."""
         rule = f"Holm-corrected p < {self.alpha:g} and W1 >= {self.min_effect:g} band"
+        if self.passed and not self.decided:
+            return (f"CANNOT TELL: none of the {len(self.cells)} layer x class test(s) of {self.names[1]} against "
+                    f"{self.names[0]} can reach a Holm-corrected p < {self.alpha:g}: {self.limits()}")
         if self.passed:
+            short = sum(not c.reachable for c in self.cells)
             return (f"SAME: {self.names[1]} looks like {self.names[0]} to this model in all {len(self.cells)} "
-                    f"layer x class test(s) (none with {rule})")
+                    f"layer x class test(s) (none with {rule})"
+                    + (f"; {short} of them cannot show a difference: {self.limits()}" if short else ""))
         parts = []
         for label in sorted({c.label for c in self.differences}, key=_natural):
             n = sum(1 for c in self.differences if c.label == label)
@@ -118,11 +158,11 @@ class ClassComparison:
         return f"DIFFERENT: {'; '.join(parts)} ({rule})"
 
     def to_dataframe(self) -> "pandas.DataFrame":
-        """One row per layer and class tested: sizes, means, W1, p, Holm's p and ``differs``."""
+        """One row per layer and class tested: sizes, means, W1, p, Holm's p, ``differs`` and ``reachable``."""
         from .frames import pandas, typed
 
         cols = ["layer", "label", "n_reference", "n_custom", "mean_reference", "mean_custom", "w1", "p", "p_holm",
-                "differs"]
+                "differs", "reachable"]
         return typed(pandas().DataFrame([{k: getattr(c, k) for k in cols} for c in self.cells], columns=cols))
 
     def _repr_html_(self) -> str:
@@ -131,7 +171,7 @@ class ClassComparison:
         return class_comparison_html(self)
 
     def __repr__(self) -> str:
-        return f"<ClassComparison {'SAME' if self.passed else 'DIFFERENT'}: {len(self.differences)} of {len(self.cells)} differ>"
+        return f"<ClassComparison {self.outcome}: {len(self.differences)} of {len(self.cells)} differ>"
 
 
 @overload
@@ -216,6 +256,7 @@ def compare_classes(reference: "Profile", custom: "Profile", *, alpha: float = A
     for c, ph in zip(cells, holm([c.p for c in cells])):
         c.p_holm = float(ph)
         c.differs = bool(ph < alpha and c.w1 >= min_effect)
+        c.reachable = bool(len(cells) * smallest_p(c.n_reference, c.n_custom, permutations) < alpha)
     return ClassComparison(names, cells, sorted(classes_r - classes_c, key=_natural),
                            sorted(classes_c - classes_r, key=_natural), changes, float(alpha), float(min_effect),
                            int(permutations), int(seed), [p.a.name for p in pairs])

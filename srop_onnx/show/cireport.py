@@ -28,10 +28,10 @@ def xml_text(text) -> str:
     return _XML_INVALID.sub(lambda m: f"\\x{ord(m.group()):02x}", str(text))
 
 
-def _suite(name: str, tests: int, failures: int, errors: int):
+def _suite(name: str, tests: int, failures: int, errors: int, skipped: int = 0):
     root = ET.Element("testsuites", name=name, tests=str(tests), failures=str(failures), errors=str(errors))
     ts = ET.SubElement(root, "testsuite", name=name, tests=str(tests), failures=str(failures), errors=str(errors),
-                       skipped="0")
+                       skipped=str(skipped))
     return root, ts
 
 

@@ -29,7 +29,7 @@ def classes_html(stats) -> str:
 
 def class_comparison_html(result) -> str:
     """A dataset against a benchmark: the verdict, then every tested layer x class cell."""
-    colour = "#007a3d" if result.passed else "#b00020"
+    colour = {"SAME": "#007a3d", "DIFFERENT": "#b00020"}.get(result.outcome, "#8a5a00")
     head = f'<b style="color:{colour}">{e(result.verdict())}</b>'
     order = sorted(result.cells, key=lambda c: (not c.differs, c.p_holm))
     rows = [["differs" if c.differs else "", e(c.layer), e(c.label), str(c.n_reference), str(c.n_custom),

@@ -83,7 +83,8 @@ def render_class_comparison(result: "ClassComparison", console, *, show_all: boo
     for change in result.peak_changes:
         console.print(f"peak: {safe(change.describe())}", highlight=False)
     head, _, rest = result.verdict().partition(":")
-    console.print(f"[{'green' if result.passed else 'red'}]{head}[/]:{safe(rest)}", highlight=False)
+    colour = {"SAME": "green", "DIFFERENT": "red"}.get(result.outcome, "yellow")
+    console.print(f"[{colour}]{head}[/]:{safe(rest)}", highlight=False)
 
 
 def render_outliers(out: "Outliers", console) -> None:
@@ -120,7 +121,8 @@ def class_junit(result: "ClassComparison", suite: str = "srop-onnx compare --by 
 
     classes = sorted({c.label for c in result.cells} | set(result.missing_in_custom) | set(result.missing_in_reference))
     failing = set(result.classes_that_differ())
-    root, ts = _suite(suite, len(classes), len(failing & set(classes)), 0)
+    untestable = {c.label for c in result.cells} - {c.label for c in result.cells if c.reachable} - failing
+    root, ts = _suite(suite, len(classes), len(failing & set(classes)), 0, len(untestable))
     props = ET.SubElement(ts, "properties")
     for k, v in (("benchmark", result.names[0]), ("custom", result.names[1]), ("alpha", f"{result.alpha:g}"),
                  ("min_effect", f"{result.min_effect:g}"), ("permutations", str(result.permutations)),
@@ -132,6 +134,8 @@ def class_junit(result: "ClassComparison", suite: str = "srop-onnx compare --by 
         if label in failing:
             f = ET.SubElement(tc, "failure", message=xml_text(message), type="SropClassDifference")
             f.text = xml_text(message)
+        elif label in untestable:  # no test of it could fail
+            ET.SubElement(tc, "skipped", message=xml_text(message))
         else:
             ET.SubElement(tc, "system-out").text = xml_text(message)
     return _text(root)
@@ -144,8 +148,13 @@ def _class_message(result: "ClassComparison", label: str) -> str:
         return f"class '{label}' is in the custom set and not in the benchmark"
     mine = [c for c in result.cells if c.label == label]
     bad = [c for c in mine if c.differs]
+    short = [c for c in mine if not c.reachable]
+    if not bad and len(short) == len(mine):
+        return (f"class '{label}': cannot tell in {len(mine)} layer(s): no test of {short[0].n_reference} vs "
+                f"{short[0].n_custom} samples can reach a Holm-corrected p < {result.alpha:g} here")
     if not bad:
-        return f"class '{label}': same in {len(mine)} layer(s)"
+        return f"class '{label}': same in {len(mine)} layer(s)" + (
+            f" ({len(short)} of them cannot show a difference)" if short else "")
     worst = max(bad, key=lambda c: c.w1)
     return (f"class '{label}' differs in {len(bad)} of {len(mine)} layer(s); largest W1 {worst.w1:.4f} in "
             f"{worst.layer} (mean {worst.mean_reference:.3f} -> {worst.mean_custom:.3f}, Holm p {worst.p_holm:.3g})")
@@ -155,7 +164,7 @@ def class_summary(result: "ClassComparison") -> str:
     """Markdown for ``$GITHUB_STEP_SUMMARY``: the verdict and one row per class that differs."""
     from .text import md_code
 
-    head = f"### srop-onnx compare --by class: {'SAME' if result.passed else 'DIFFERENT'}\n\n{md_code(result.verdict())}\n"
+    head = f"### srop-onnx compare --by class: {result.outcome}\n\n{md_code(result.verdict())}\n"
     rows = "".join(f"| {md_code(label)} | {md_code(_class_message(result, label))} |\n"
                    for label in result.classes_that_differ())
     return head + ("\n| class | why |\n|---|---|\n" + rows if rows else "")

@@ -9,7 +9,7 @@ import math
 import numpy as np
 import pytest
 
-from srop_onnx.core.samplestats import MAD_SCALE, holm, kde_modes, permutation_w1, robust_z, w1_samples
+from srop_onnx.core.samplestats import MAD_SCALE, holm, kde_modes, permutation_w1, robust_z, smallest_p, w1_samples
 from srop_onnx.errors import UsageError
 
 
@@ -60,6 +60,30 @@ def test_the_permutation_p_value_agrees_with_full_enumeration(rng, shift):
     assert w1 == pytest.approx(_w1_literal(list(a), list(b)), abs=1e-12)
     # Monte Carlo error of a proportion over 20,000 draws: sd <= 0.0036
     assert p == pytest.approx(exact, abs=0.015)
+
+
+@pytest.mark.parametrize("n_a, n_b", [(1, 1), (2, 2), (2, 3), (3, 3), (1, 5), (4, 4), (3, 6)])
+def test_the_smallest_p_is_the_share_of_splits_as_extreme_as_the_most_extreme_one(n_a, n_b):
+    """Two sets as far apart as they can be (every value of A below every value of B): by full
+    enumeration, the share of splits whose W1 is at least theirs is the floor no data can beat."""
+    a, b = np.arange(n_a) * 0.01, 0.5 + np.arange(n_b) * 0.01
+    share = _exact_p(a, b)
+    assert share == pytest.approx((2 if n_a == n_b else 1) / math.comb(n_a + n_b, n_a), abs=1e-12)
+    assert smallest_p(n_a, n_b, 10**15) == pytest.approx(share, rel=1e-9)
+    for splits in (9, 99, 999):  # (B q + 1) / (B + 1): what the seeded Monte Carlo p averages to
+        assert smallest_p(n_a, n_b, splits) == pytest.approx((splits * share + 1) / (splits + 1), rel=1e-12)
+
+
+def test_the_smallest_p_is_what_the_permutation_test_gives_on_average_and_limits_holm(rng):
+    a, b = np.array([0.1, 0.2]), np.array([0.8, 0.9])  # two against two: never below 1/3
+    ps = [permutation_w1(a, b, permutations=999, rng=seed)[1] for seed in range(20)]
+    assert np.mean(ps) == pytest.approx(smallest_p(2, 2, 999), abs=0.02) and min(ps) > 0.25
+    assert smallest_p(2, 2) > 1 / 3 - 1e-9
+    assert smallest_p(200, 200, 9999) == pytest.approx(1 / 10000)  # large sets: the splits are the floor
+    # 100 tests at alpha 0.01 need a p below 1e-4: 9,999 splits never give one
+    assert 100 * smallest_p(200, 200, 9999) >= 0.01 > 100 * smallest_p(200, 200, 99999)
+    with pytest.raises(UsageError, match="at least 1"):
+        smallest_p(0, 3)
 
 
 def test_the_p_value_is_b_plus_one_over_b_plus_one_seeded_and_never_zero(rng):

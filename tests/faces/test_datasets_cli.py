@@ -186,10 +186,20 @@ def test_outliers_lists_samples_by_score(labelled, tmp_path):
 def test_compare_by_class_passes_on_itself_and_fails_on_a_missing_class(dataset, labelled, tmp_path):
     junit = tmp_path / "j.xml"
     summary = tmp_path / "summary.md"
-    res = run("compare", labelled, labelled, "--by", "class", "--permutations", "199", "--junit", junit,
+    # 6 vs 6 samples a class: two layers x two classes can reach Holm's p < 0.01, all 8 layers cannot
+    res = run("compare", labelled, labelled, "--by", "class", "--layers", "^(stem.0|block3.0)$", "--junit", junit,
               env={"GITHUB_STEP_SUMMARY": str(summary)})
-    assert res.exit_code == 0 and "SAME:" in res.output
+    assert res.exit_code == 0 and "SAME:" in res.output and "in all 4 layer x class test(s)" in res.output
     assert ET.parse(junit).getroot().get("failures") == "0"
+    res = run("compare", labelled, labelled, "--by", "class", "--junit", junit, env={"GITHUB_STEP_SUMMARY": str(summary)})
+    assert res.exit_code == 2, res.output
+    assert ("CANNOT TELL: none of the 16 layer x class test(s) of " in res.output
+            and "too few samples in 2 class(es): 'sharp' (6 vs 6), 'smooth' (6 vs 6)" in " ".join(res.output.split()))
+    assert "no test could show a difference, which is not a pass (CANNOT TELL above)" in res.output
+    suite = ET.parse(junit).getroot().find("testsuite")
+    assert suite.get("skipped") == "2" and suite.get("failures") == "0"
+    assert "cannot tell in 8 layer(s)" in suite.find(".//testcase[@name='class sharp']/skipped").get("message")
+    assert "### srop-onnx compare --by class: CANNOT TELL" in summary.read_text()
     only = tmp_path / "smooth-only.json"
     res = run("analyze", EXAMPLE, dataset / "smooth", dataset / "sharp" / "0.png", "--labels",
               _table(tmp_path, ["0.png"] + [f"{i}.png" for i in range(6)], "smooth"), "--json", only, "-q")
@@ -238,8 +248,16 @@ def test_notebook_views_and_the_report_show_the_classes(labelled, tmp_path):
     prof = srop_onnx.Profile.load(labelled)
     html = prof.by_class()._repr_html_()
     assert "Mean SROP per class and layer" in html and "<td class=\"l\">sharp</td>" in html and "peak at" in html
-    result = srop_onnx.compare(prof, prof, by="class", permutations=99)
+    result = srop_onnx.compare(prof, prof, by="class", layers="^(stem.0|block3.0)$")
     assert "SAME" in result._repr_html_() and "<table>" in result._repr_html_()
+    result = srop_onnx.compare(prof, prof, by="class", permutations=99)  # 99 splits: no p below 0.01
+    assert result.outcome == "CANNOT TELL" and not result.decided and "CANNOT TELL" in result._repr_html_()
+    assert "too few samples" in result.verdict() and "permutations" not in result.verdict()  # 6 vs 6 is the limit
+    few = srop_onnx.compare(prof, prof, by="class", permutations=99, layers="^(stem.0|block3.0)$")
+    assert few.outcome == "CANNOT TELL" and few.verdict().endswith(
+        "permutations=99 gives no p below 0.01, and 4 tests need one below 0.0025: give permutations=9999, or test "
+        "fewer layers with layers='REGEX'")
+    assert srop_onnx.compare(prof, prof, by="class", permutations=9999, layers="^(stem.0|block3.0)$").decided
     res = run("report", labelled, labelled, "-o", tmp_path / "r.html")
     assert res.exit_code == 0, res.output
     text = (tmp_path / "r.html").read_text()

@@ -98,7 +98,7 @@ def test_the_public_facade_and_options(rng):
     result = srop_onnx.compare(bench, new, by="class", permutations=99, alpha=0.05)
     assert isinstance(result, srop_onnx.ClassComparison) and result.alpha == 0.05
     assert list(result.to_dataframe().columns) == ["layer", "label", "n_reference", "n_custom", "mean_reference",
-                                                   "mean_custom", "w1", "p", "p_holm", "differs"]
+                                                   "mean_custom", "w1", "p", "p_holm", "differs", "reachable"]
     with pytest.raises(UsageError, match="by must be 'class'"):
         srop_onnx.compare(bench, new, by="sample")
     with pytest.raises(TypeError, match="they go with by='class'"):
@@ -108,3 +108,35 @@ def test_the_public_facade_and_options(rng):
     bench.labels = None
     with pytest.raises(UsageError, match="has no labels"):
         compare_classes(bench, new)
+
+
+def test_a_class_too_small_to_show_a_difference_is_said_and_alone_it_cannot_pass(rng):
+    """Two samples against two can never give p below 1/3: such a class read SAME however far apart
+    its samples were (and a comparison of only such classes passed CI). Its tests are named as ones
+    that cannot show a difference; when no test can, the verdict is CANNOT TELL, not SAME."""
+    m = 200
+
+    def side(centre_b):
+        pairs = [(int(round(rng.normal(0.4, 0.02) * m)), 1) for _ in range(30)]
+        pairs += [(int(round(centre_b * m)) + i, 1) for i in range(2)]
+        return pairs, ["a"] * 30 + ["b"] * 2
+
+    (pa, la), (qa, _) = side(0.2), side(0.2)
+    (pb, lb), (qb, _) = side(0.9), side(0.9)  # class 'b' moved from 0.2 to 0.9: as far as it can
+    bench = make_profile({"conv1": pa, "conv2": qa}, la, m)
+    new = make_profile({"conv1": pb, "conv2": qb}, lb, m)
+    result = compare_classes(bench, new)
+    assert result.passed and result.decided and result.outcome == "SAME"
+    assert [c.reachable for c in result.cells if c.label == "b"] == [False, False]
+    assert all(c.reachable for c in result.cells if c.label == "a")
+    assert result.verdict().endswith("; 2 of them cannot show a difference: too few samples in 1 class(es): 'b' "
+                                     "(2 vs 2)")
+    alone = compare_classes(bench, new, layers="conv1")  # 'a' and 'b' in one layer: 'a' can still tell
+    assert alone.decided
+    only_b = [make_profile({"conv1": p[30:]}, ["b", "b"], m) for p in (pa, pb)]
+    result = compare_classes(*only_b)
+    assert result.passed and not result.decided and result.outcome == "CANNOT TELL"
+    assert result.verdict().startswith("CANNOT TELL: none of the 1 layer x class test(s) of ")
+    assert repr(result) == "<ClassComparison CANNOT TELL: 0 of 1 differ>"
+    frame = result.to_dataframe()
+    assert list(frame["reachable"]) == [False]
