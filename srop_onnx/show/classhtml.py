@@ -32,7 +32,7 @@ def class_comparison_html(result) -> str:
     colour = {"SAME": "#007a3d", "DIFFERENT": "#b00020"}.get(result.outcome, "#8a5a00")
     head = f'<b style="color:{colour}">{e(result.verdict())}</b>'
     order = sorted(result.cells, key=lambda c: (not c.differs, c.p_holm))
-    rows = [["differs" if c.differs else "", e(c.layer), e(c.label), str(c.n_reference), str(c.n_custom),
+    rows = [["differs" if c.differs else "" if c.reachable else "cannot tell", e(c.layer), e(c.label), str(c.n_reference), str(c.n_custom),
              f(c.w1, 4), f"{c.p_holm:.3g}"] for c in order]
     table = _table(["", "layer", "class", "n bench", "n custom", "W1", "p (Holm)"], rows, left=(1, 2))
     peaks = "".join(f"<li>{e(ch.describe())}</li>" for ch in result.peak_changes)

@@ -74,7 +74,7 @@ def render_class_comparison(result: "ClassComparison", console, *, show_all: boo
         for c in cells:
             table.add_row(safe(c.layer), safe(c.label), str(c.n_reference), str(c.n_custom), fmt(c.mean_reference),
                           fmt(c.mean_custom), fmt(c.w1, 4), f"{c.p:.4g}", f"{c.p_holm:.4g}",
-                          "[red]differs[/]" if c.differs else "")
+                          "[red]differs[/]" if c.differs else "" if c.reachable else "[dim]cannot tell[/]")
         console.print(table)
     for kind, which in (("missing from the custom set", result.missing_in_custom),
                         ("not in the benchmark", result.missing_in_reference)):
