@@ -205,6 +205,9 @@ class CheckResult:
     comparison: Comparison
     #: per-layer tolerances as given (``{"layer4": 0.05}``); ``tol`` is the one for every other layer
     tols: dict[str, float] = field(default_factory=dict)
+    #: how the profile's inputs differ from the golden's (None when they are the same samples): then a
+    #: drift may be the inputs', not the model's (:func:`inputs_note`)
+    inputs_note: str | None = None
 
     @property
     def passed(self) -> bool:
@@ -237,13 +240,14 @@ class CheckResult:
     def summary(self, limit: int = 5) -> str:
         """A few lines: the verdict, then up to ``limit`` drifting layers."""
         bad = self.failures
+        note = [f"  note: {self.inputs_note}"] if self.inputs_note else []
         if not bad:
-            return self.verdict()
+            return "\n".join([self.verdict()] + note)
         lines = [self.verdict() + ":"]
         lines += [f"  {lc.name}: {lc.message}" for lc in bad[:limit]]
         if len(bad) > limit:
             lines.append(f"  ... and {len(bad) - limit} more (result.table() lists every layer)")
-        return "\n".join(lines)
+        return "\n".join(lines + note)
 
     __str__ = summary
 
@@ -329,7 +333,22 @@ def check(profile: "Profile | str | os.PathLike[str]", golden: "Profile | str | 
         out.append(LayerCheck(None, lay.name, None, False, "layer is not in the golden profile"))
     for lay in comp.only_b:
         out.append(LayerCheck(None, lay.name, None, False, "golden layer is missing from the profile"))
-    return CheckResult(metric=metric, tol=default, units=units, layers=out, comparison=comp, tols=per)
+    return CheckResult(metric=metric, tol=default, units=units, layers=out, comparison=comp, tols=per,
+                       inputs_note=inputs_note(profile, golden))
+
+
+def inputs_note(profile: Profile, golden: Profile) -> str | None:
+    """How ``profile``'s samples differ from ``golden``'s, by their identities (``sources``) and
+    count; None when they are the same samples (in any order) or a side does not list them."""
+    mine, theirs = list(profile.sources or ()), list(golden.sources or ())
+    if not mine or not theirs or sorted(mine) == sorted(theirs):
+        return None
+    missing, extra = len(set(theirs) - set(mine)), len(set(mine) - set(theirs))
+    parts = [f"{missing} of the golden's are not in it"] if missing else []
+    parts += [f"{extra} of its own are not in the golden"] if extra else []
+    what = "; ".join(parts) if parts else "the same names, counted differently"
+    return (f"the profile is of {profile.analyzed} input(s) and the golden of {golden.analyzed} ({what}): a "
+            "drift may be the inputs', not the model's; check the same inputs the golden was made from")
 
 
 def describe_names(p: Profile, limit: int = 6) -> str:

@@ -108,7 +108,7 @@ def step_summary(result: CheckResult | None, refusal: str | None = None, title: 
     tols = "".join(f", {_md(k)}: {v:g}" for k, v in result.tols.items())
     head = (f"### srop-onnx check: {'PASS' if result.passed else 'FAIL'}\n\n{len(result.layers)} layer(s), metric "
             f"{result.metric}, tolerance {result.tol:g}{tols} ({result.units} units), {len(result.failures)} "
-            "failing.\n")
+            "failing.\n") + (f"\nNote: {_md(result.inputs_note)}\n" if result.inputs_note else "")
     rows = "".join(f"| {_md(lc.name)} | {_md(lc.message)} |\n" for lc in result.failures)
     failing = "\n| layer | why |\n|---|---|\n" + rows if result.failures else ""
     return head + failing + _all_layers(result)

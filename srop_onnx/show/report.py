@@ -355,6 +355,8 @@ def render_check(result, console) -> None:
         console.print(f"paired by position: {safe(p.a.name)} ~ golden {safe(p.b.name)}", highlight=False)
     for lc in result.failures:
         console.print(f"[red]FAIL[/] {safe(lc.name)}: {safe(lc.message)}", highlight=False)
+    if result.inputs_note:
+        console.print(f"[yellow]note:[/] {safe(result.inputs_note)}", highlight=False)
     head, _, rest = result.verdict().partition(":")
     console.print(f"[{'green' if result.passed else 'red'}]{head}[/]:{safe(rest)}", highlight=False)
 

@@ -189,13 +189,13 @@ def test_compare_by_class_passes_on_itself_and_fails_on_a_missing_class(dataset,
     # 6 vs 6 samples a class: two layers x two classes can reach Holm's p < 0.01, all 8 layers cannot
     res = run("compare", labelled, labelled, "--by", "class", "--layers", "^(stem.0|block3.0)$", "--junit", junit,
               env={"GITHUB_STEP_SUMMARY": str(summary)})
-    assert res.exit_code == 0 and "SAME:" in res.output and "in all 4 layer x class test(s)" in res.output
+    assert res.exit_code == 0 and "SAME:" in res.output and "in all 4 layer x class test(s)" in " ".join(res.output.split())
     assert ET.parse(junit).getroot().get("failures") == "0"
     res = run("compare", labelled, labelled, "--by", "class", "--junit", junit, env={"GITHUB_STEP_SUMMARY": str(summary)})
     assert res.exit_code == 2, res.output
-    assert ("CANNOT TELL: none of the 16 layer x class test(s) of " in res.output
+    assert ("CANNOT TELL: none of the 16 layer x class test(s) of " in " ".join(res.output.split())
             and "too few samples in 2 class(es): 'sharp' (6 vs 6), 'smooth' (6 vs 6)" in " ".join(res.output.split()))
-    assert "no test could show a difference, which is not a pass (CANNOT TELL above)" in res.output
+    assert "no test could show a difference, which is not a pass (CANNOT TELL above)" in " ".join(res.output.split())
     suite = ET.parse(junit).getroot().find("testsuite")
     assert suite.get("skipped") == "2" and suite.get("failures") == "0"
     assert "cannot tell in 8 layer(s)" in suite.find(".//testcase[@name='class sharp']/skipped").get("message")

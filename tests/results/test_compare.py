@@ -74,6 +74,31 @@ def test_analyze_check_in_one_run(profiles):
     assert res.exit_code == 1 and "W1" in res.output
 
 
+def test_a_check_on_other_inputs_than_the_golden_s_says_so(profiles, tmp_path):
+    """A golden of 8 images checked against a run of 2 (``--limit 2`` in a quick CI job) drifted with
+    nothing to say that the inputs, not the model, had changed; the same inputs in another order or
+    folder say nothing."""
+    files = sorted(EXAMPLE_IMAGES.glob("*.png"))
+    few = tmp_path / "few.json"
+    assert run("analyze", EXAMPLE, EXAMPLE_IMAGES, "--limit", "2", "--json", few, "-q").exit_code == 0
+    summary = tmp_path / "summary.md"
+    res = run("check", few, "--against", profiles["golden"], env={"GITHUB_STEP_SUMMARY": str(summary)})
+    note = ("the profile is of 2 input(s) and the golden of 8 (6 of the golden's are not in it): a drift may be the "
+            "inputs', not the model's; check the same inputs the golden was made from")
+    assert f"note: {note}" in " ".join(res.output.split())
+    assert note in summary.read_text()
+    result = check(few, profiles["golden"], tol=1.0)  # passes, and still says it
+    assert result.passed and result.inputs_note == note and str(result).endswith(f"note: {note}")
+    other = analyze(EXAMPLE, files[:7])
+    assert "(1 of the golden's are not in it)" in check(other, profiles["golden"], tol=1.0).inputs_note
+    moved = tmp_path / "moved"
+    moved.mkdir()
+    for f in files:
+        (moved / f.name).write_bytes(f.read_bytes())
+    same = analyze(EXAMPLE, moved)
+    assert check(same, profiles["golden"]).inputs_note is None and "note:" not in str(check(same, profiles["golden"]))
+
+
 def test_mismatched_settings_are_refused(profiles):
     res = run("check", profiles["kappa"], "--against", profiles["golden"])
     assert res.exit_code == 2 and "different settings (kappa: 0.9 vs 0.85)" in res.output
