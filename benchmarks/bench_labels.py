@@ -76,6 +76,35 @@ def main() -> None:
         for name, fn in views.items():
             print(f"  {name}: {statistics.median(_timed(fn) for _ in range(3)):.3f} s "
                   f"({len(profile.layers)} layers x {args.classes} classes)")
+        _early_stop(profile, args.repeat)
+
+
+def _early_stop(profile, repeat: int) -> None:
+    """compare --by class as it runs (a test stops once its p cannot fall below alpha) against every
+    test drawing all 9,999 splits (as before), interleaved; both must decide alike."""
+    import srop_onnx.results.classcompare as cc
+
+    real = cc.permutation_w1
+
+    def every_split(*a, stop_at=None, **k):
+        return real(*a, **k)
+
+    def full():
+        cc.permutation_w1 = every_split
+        try:
+            return cc.compare_classes(profile, profile)
+        finally:
+            cc.permutation_w1 = real
+
+    times = {"stops early": [], "every split": []}
+    for _ in range(repeat):
+        for name, fn in (("stops early", lambda: cc.compare_classes(profile, profile)), ("every split", full)):
+            times[name].append(_timed(fn))
+    fast, slow = cc.compare_classes(profile, profile), full()
+    assert [c.differs for c in fast.cells] == [c.differs for c in slow.cells]
+    med = {k: statistics.median(v) for k, v in times.items()}
+    print(f"  compare --by class of {len(fast.cells)} tests: stops early {med['stops early']:.3f} s, every split "
+          f"{med['every split']:.3f} s, {med['every split'] / med['stops early']:.1f}x (same decisions)")
 
 
 if __name__ == "__main__":

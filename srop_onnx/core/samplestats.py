@@ -63,7 +63,8 @@ def _w1_sorted(z: np.ndarray, in_a: np.ndarray, na: int, nb: int) -> np.ndarray:
     return np.abs(ca / na - cb / nb) @ np.diff(z)
 
 
-def permutation_w1(a, b, *, permutations: int = 9999, rng=None, block: int = 1024) -> tuple[float, float]:
+def permutation_w1(a, b, *, permutations: int = 9999, rng=None, block: int = 1024,
+                   stop_at: float | None = None) -> tuple[float, float]:
     """Two-sample permutation test on W1: ``(observed W1, p-value)``.
 
     The pooled values are split at random ``permutations`` times into sets of the sizes of ``a``
@@ -73,7 +74,11 @@ def permutation_w1(a, b, *, permutations: int = 9999, rng=None, block: int = 102
 
         p = \\frac{b + 1}{B + 1}
 
-    (never 0: the observed split is one of the possible ones).
+    (never 0: the observed split is one of the possible ones). With ``stop_at`` (a level such as
+    alpha), the splits stop as soon as :math:`(b + 1) / (B + 1) \\ge` ``stop_at``, when p can no
+    longer fall below it; the p returned is then :math:`(b + 1) / (l + 1)` over the :math:`l` splits
+    drawn (Besag and Clifford's sequential p, also at least ``stop_at``). Decisions at ``stop_at`` or
+    below, and every p below it, are those of all :math:`B` splits.
 
     Parameters
     ----------
@@ -97,13 +102,17 @@ def permutation_w1(a, b, *, permutations: int = 9999, rng=None, block: int = 102
     base[: a.size] = True
     observed = float(_w1_sorted(zs, base[order][None, :], a.size, b.size)[0])
     tol = 1e-12 * max(1.0, abs(observed))  # ties in floating point count as "at least"
-    hits, left = 0, int(permutations)
+    total = int(permutations)
+    hits, left, size = 0, total, min(block, 128) if stop_at is not None else block
     while left:
-        n = min(block, left)
+        n = min(size, left)
         split = rng.permuted(np.broadcast_to(base, (n, z.size)), axis=1)
         hits += int(np.count_nonzero(_w1_sorted(zs, split[:, order], a.size, b.size) >= observed - tol))
         left -= n
-    return observed, (hits + 1) / (int(permutations) + 1)
+        if stop_at is not None and left and hits + 1 >= stop_at * (total + 1):
+            return observed, (hits + 1) / (total - left + 1)
+        size = min(block, 2 * size)  # small first blocks: a test far from stop_at ends after a few hundred
+    return observed, (hits + 1) / (total + 1)
 
 
 def smallest_p(n_a: int, n_b: int, permutations: int = 9999) -> float:

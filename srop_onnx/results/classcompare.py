@@ -249,7 +249,7 @@ def compare_classes(reference: "Profile", custom: "Profile", *, alpha: float = A
             a, b = vr[live_r & (lab_r == label)], vc[live_c & (lab_c == label)]
             if a.size == 0 or b.size == 0:
                 continue
-            w1, p = permutation_w1(a, b, permutations=permutations, rng=_cell_rng(seed, pair.a.name, label))
+            w1, p = permutation_w1(a, b, permutations=permutations, rng=_cell_rng(seed, pair.a.name, label), stop_at=alpha)
             cells.append(ClassDifference(pair.a.name, label, a.size, b.size, float(a.mean()), float(b.mean()), w1, p))
         changes += peak_changes(layer_peaks(pair.a, shown_labels(lab_r)), layer_peaks(pair.b, shown_labels(lab_c)), min_effect,
                                 vr[live_r], vc[live_c])

@@ -86,6 +86,26 @@ def test_the_smallest_p_is_what_the_permutation_test_gives_on_average_and_limits
         smallest_p(0, 3)
 
 
+def test_stopping_once_p_cannot_fall_below_alpha_keeps_every_p_below_it_and_every_decision(rng):
+    """``stop_at``: a test whose p can no longer fall below alpha stops drawing splits (a set of 500
+    against 500 took 9,999 splits to say p = 0.85); every p below alpha is the full run's, to the bit."""
+    alpha, splits = 0.01, 1999
+    for shift in (0.0, 0.002, 0.005, 0.01, 0.02, 0.05):
+        for n in (8, 40):
+            a, b = rng.normal(0.4, 0.02, n), rng.normal(0.4 + shift, 0.02, n)
+            full = permutation_w1(a, b, permutations=splits, rng=11)
+            fast = permutation_w1(a, b, permutations=splits, rng=11, stop_at=alpha)
+            assert fast[0] == full[0]
+            if full[1] < alpha:
+                assert fast[1] == full[1]
+            else:
+                assert fast[1] >= alpha  # the same decision, on fewer splits
+    a, b = np.linspace(0.3, 0.5, 200), np.linspace(0.3005, 0.5005, 200)  # interleaved: p near 1
+    p = permutation_w1(a, b, permutations=9999, rng=1, stop_at=alpha)[1]
+    drawn = [l for l in (128, 384, 896) if p * (l + 1) == pytest.approx(round(p * (l + 1)))]
+    assert p >= alpha and drawn  # (b + 1) / (l + 1) over the first blocks' splits, not all 9,999
+
+
 def test_the_p_value_is_b_plus_one_over_b_plus_one_seeded_and_never_zero(rng):
     a, b = rng.normal(0.2, 0.01, 30), rng.normal(0.8, 0.01, 30)
     w1, p = permutation_w1(a, b, permutations=999, rng=3)
