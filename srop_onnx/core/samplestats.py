@@ -147,7 +147,9 @@ def smallest_p(n_a: int, n_b: int, permutations: int = 9999) -> float:
     n_a, n_b, b = int(n_a), int(n_b), int(permutations)
     if n_a < 1 or n_b < 1 or b < 1:
         raise UsageError(f"smallest_p needs sizes and permutations of at least 1, got {n_a}, {n_b}, {b}")
-    q = min(1.0, (2 if n_a == n_b else 1) / math.comb(n_a + n_b, n_a))
+    # C(n_a + n_b, n_a) through log-gamma: exact enough, and no 30,000-digit integer for large sets
+    log_c = math.lgamma(n_a + n_b + 1) - math.lgamma(n_a + 1) - math.lgamma(n_b + 1)
+    q = min(1.0, math.exp(math.log(2 if n_a == n_b else 1) - log_c))
     return (b * q + 1) / (b + 1)
 
 
