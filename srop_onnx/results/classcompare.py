@@ -75,7 +75,8 @@ class PeakChange:
 
 @dataclass
 class ClassComparison:
-    """The result of :func:`compare_classes`; ``passed`` is False when any class differs or is missing."""
+    """The result of :func:`compare_classes`; ``passed`` is False when any class differs or is missing,
+    or when no test could show a difference (``outcome``: ``CANNOT TELL``)."""
 
     names: tuple[str, str]
     cells: list[ClassDifference]
@@ -93,8 +94,15 @@ class ClassComparison:
         return [c for c in self.cells if c.differs]
 
     @property
+    def differ(self) -> bool:
+        """Whether a class differs in some layer, or is missing from either set."""
+        return bool(self.differences or self.missing_in_custom or self.missing_in_reference)
+
+    @property
     def passed(self) -> bool:
-        return not self.differences and not self.missing_in_custom and not self.missing_in_reference
+        """SAME: nothing differs, and some test could have shown a difference (``assert result``
+        fails on CANNOT TELL too, as CI does)."""
+        return not self.differ and self.decided
 
     def __bool__(self) -> bool:
         return self.passed
@@ -103,12 +111,12 @@ class ClassComparison:
     def decided(self) -> bool:
         """False when nothing differs only because no test could show a difference (classes too
         small, or too few splits for the number of tests): the verdict is then CANNOT TELL."""
-        return not self.passed or any(c.reachable for c in self.cells)
+        return self.differ or any(c.reachable for c in self.cells)
 
     @property
     def outcome(self) -> str:
         """``SAME``, ``DIFFERENT`` or ``CANNOT TELL``."""
-        return "DIFFERENT" if not self.passed else "SAME" if self.decided else "CANNOT TELL"
+        return "DIFFERENT" if self.differ else "SAME" if self.decided else "CANNOT TELL"
 
     def limits(self) -> str:
         """Why some tests cannot show a difference (empty when all can): the classes too small (their
@@ -139,7 +147,7 @@ class ClassComparison:
     def verdict(self) -> str:
         """One line: SAME or DIFFERENT, with the classes and layers that make the difference."""
         rule = f"Holm-corrected p < {self.alpha:g} and W1 >= {self.min_effect:g} band"
-        if self.passed and not self.decided:
+        if not self.decided:
             return (f"CANNOT TELL: none of the {len(self.cells)} layer x class test(s) of {self.names[1]} against "
                     f"{self.names[0]} can reach a Holm-corrected p < {self.alpha:g}: {self.limits()}")
         if self.passed:

@@ -135,7 +135,7 @@ def test_a_class_too_small_to_show_a_difference_is_said_and_alone_it_cannot_pass
     assert alone.decided
     only_b = [make_profile({"conv1": p[30:]}, ["b", "b"], m) for p in (pa, pb)]
     result = compare_classes(*only_b)
-    assert result.passed and not result.decided and result.outcome == "CANNOT TELL"
+    assert not result.passed and not result and not result.decided and result.outcome == "CANNOT TELL"
     assert result.verdict().startswith("CANNOT TELL: none of the 1 layer x class test(s) of ")
     assert repr(result) == "<ClassComparison CANNOT TELL: 0 of 1 differ>"
     frame = result.to_dataframe()
