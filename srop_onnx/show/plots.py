@@ -55,6 +55,12 @@ def style(i: int) -> dict:
     return {"color": PALETTE[i % len(PALETTE)], "linestyle": DASHES[(i // len(PALETTE)) % len(DASHES)]}
 
 
+def marker(i: int) -> str:
+    """The marker of series ``i``, shifted by one each round of colours: series 7 has series 0's
+    colour and another marker (a lone point shows no dash; 49 series stay distinct)."""
+    return MARKERS[(i + i // len(PALETTE)) % len(MARKERS)]
+
+
 def _label(p: Profile, i: int, labels: list[str] | None) -> str:
     if labels and i < len(labels):
         return labels[i]
@@ -138,9 +144,9 @@ def plot_depth(profiles: list[Profile], units: str = "input", labels: list[str] 
         look = style(i)
         x = np.array([lay.index for lay in p.layers])
         means = np.array([lay.summary(units).mean for lay in p.layers], dtype=float)
-        marker = MARKERS[i % len(MARKERS)] if n <= MAX_MARKED else None
+        mark = marker(i) if n <= MAX_MARKED else None
         shown, zero = _log_safe(means, units)
-        ax.plot(x, shown, marker=marker, ms=4, lw=1.8 if n <= MAX_MARKED else 1.0, label=_label(p, i, labels), **look)
+        ax.plot(x, shown, marker=mark, ms=4, lw=1.8 if n <= MAX_MARKED else 1.0, label=_label(p, i, labels), **look)
         zeros |= _mark_floor(ax, x[zero], look["color"])
         base = [(lay.baseline or {}).get(f"mean_{units}") for lay in p.layers]
         wanted = baselines == "each" or (baselines == "first" and i == 0)
@@ -443,7 +449,7 @@ def plot_sweep(sweeps: "list[Sweep]", units: str = "band", labels: list[str] | N
                 Path(str(sw.points[0].profile.model.get("path", f"sweep {i + 1}"))).name)
         series, names = _sweep_series(sw, units, by)
         for j, (values, what) in enumerate(zip(series, names)):
-            ax.plot(sw.levels, values, marker=MARKERS[count % len(MARKERS)] if by == "third" else None, ms=4,
+            ax.plot(sw.levels, values, marker=marker(count) if by == "third" else None, ms=4,
                     lw=1.6 if by == "third" else 1.1, label=what if len(sweeps) == 1 else f"{name}: {what}",
                     **style(count))
             count += 1

@@ -17,7 +17,7 @@ import numpy as np
 from ..errors import UsageError, option
 from .htmlreport import describe_settings, e, f, figure_tag
 from .figtext import literal_figure
-from .plots import MARKERS, _figure, _layer_ticks, _legend, _set_title, _units_label, style
+from .plots import _figure, _layer_ticks, _legend, _set_title, _units_label, marker, style
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -112,7 +112,7 @@ def plot_lines(track: "Track", kind: str = "thirds", units: str | None = None, s
         series = list(zip(track.layer_names, stds))
         ylabel, title = "std of " + _units_label(units), "Spread (std) of each layer's SROP over training"
     for i, (label, values) in enumerate(series):
-        ax.plot(range(len(steps)), values, marker=MARKERS[i % len(MARKERS)] if len(steps) <= 40 else None, ms=4,
+        ax.plot(range(len(steps)), values, marker=marker(i) if len(steps) <= 40 else None, ms=4,
                 lw=1.5, label=label, **style(i))
     _step_axis(ax, steps)
     ax.set_ylabel(ylabel)

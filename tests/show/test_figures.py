@@ -246,3 +246,11 @@ def test_a_kde_of_one_sample_is_a_line_the_figure_explains_and_no_density_goes_b
     for ax in many.axes:
         if ax.get_visible() and ax.get_xlabel():
             assert ax.get_ylim()[0] == 0 and ax.get_ylim()[1] > 0 and ax.get_yticks().size
+
+
+def test_series_that_share_a_colour_never_share_a_marker():
+    """Eight layers in a track's std plot: the eighth had the first's colour and marker, and a track of
+    one step draws lone points, whose dash does not show."""
+    looks = [(P.style(i)["color"], P.marker(i)) for i in range(49)]
+    assert len(set(looks)) == 49
+    assert P.marker(0) != P.marker(7) and P.style(0)["color"] == P.style(7)["color"]
