@@ -12,9 +12,7 @@ A label is a string per analysed sample, recorded beside the profile's sources (
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import json
 import os
 from dataclasses import dataclass, field
@@ -109,7 +107,7 @@ def label_rule(value, option: str = "--labels") -> LabelRule | None:
 def _read_table(path: str) -> dict[str, str]:
     """``{path: label}`` of a CSV label table (paths spelled as a list of inputs spells its entries:
     ``./cat/0.png`` is ``cat/0.png``); one-line errors naming the file and the fix."""
-    from ..files.lists import entry_key
+    from ..files.lists import entry_key, table_rows
     from ..files.reading import read_checked
 
     fix = "give a CSV with a header 'path,label' and one row per sample"
@@ -118,7 +116,7 @@ def _read_table(path: str) -> dict[str, str]:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise InputDataError(f"{path}: not UTF-8 text; {fix}") from None
-    reader = csv.reader(io.StringIO(text))
+    reader = iter(table_rows(text))  # commas, or a spreadsheet's semicolons or tabs
     header = [h.strip().lower() for h in next(reader, [])]
     if "path" not in header or "label" not in header:
         raise InputDataError(f"{path}: no 'path' and 'label' columns in the header {header or '(empty file)'}; {fix}")

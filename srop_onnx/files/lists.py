@@ -63,10 +63,19 @@ def _read(where: str) -> str:
         raise InputDataError(f"@{where}: not UTF-8 text; {fix}") from None
 
 
+def table_rows(text: str) -> list[list[str]]:
+    """The rows of a table whose header names a ``path`` column, split at the header's delimiter: a
+    comma, the semicolon of a spreadsheet saved where the comma is the decimal mark, or a tab."""
+    first = next((line for line in text.splitlines() if line.strip()), "")
+    delimiter = next((d for d in (",", ";", "\t")
+                      if "path" in [c.strip().strip('"').strip().lower() for c in first.split(d)]), ",")
+    return list(csv.reader(io.StringIO(text), delimiter=delimiter))
+
+
 def _entries(text: str, where: str) -> list[str]:
-    """The entries of a list's text: a CSV's ``path`` column, or one per line."""
-    if where.lower().endswith(".csv"):
-        rows = list(csv.reader(io.StringIO(text)))
+    """The entries of a list's text: a CSV's (or TSV's) ``path`` column, or one per line."""
+    if where.lower().endswith((".csv", ".tsv")):
+        rows = table_rows(text)
         header = [c.strip().lower() for c in rows[0]] if rows else []
         if "path" not in header:
             raise InputDataError(f"@{where}: a CSV list needs a header with a column named path (path,label as "

@@ -419,7 +419,8 @@ def check_readable(path: Path) -> None:
     try:
         mode = os.stat(path).st_mode
     except FileNotFoundError:
-        raise InputDataError(f"{path}: broken symbolic link or vanished file; skipping it") from None
+        what = "broken symbolic link" if os.path.islink(path) else "no such file (listed, or gone since it was found)"
+        raise InputDataError(f"{path}: {what}; skipping it") from None
     except OSError as exc:
         raise InputDataError(f"{path}: cannot read ({exc.strerror or exc})") from exc
     if stat.S_ISDIR(mode):

@@ -72,7 +72,23 @@ def test_an_entry_that_is_not_there_is_skipped_with_its_reason(data):
     notes: list[str] = []
     prof = srop_onnx.analyze(EXAMPLE, f"@{data / 'split.txt'}", progress=False, notify=notes.append)
     assert prof.sources == ["cat/0.png"]
-    assert any("gone.png" in n for n in notes)
+    # it was listed and is not there: not "a broken symbolic link or vanished file"
+    assert any("cat/gone.png: no such file (listed, or gone since it was found); skipping it" in n for n in notes)
+
+
+@pytest.mark.parametrize("text", [
+    "path;label\r\ncat/1.png;cat\r\ndog/0.png;dog\r\n",  # a spreadsheet where the comma is the decimal mark
+    '\ufeff"path";"label"\n"cat/1.png";"cat"\n"dog/0.png";"dog"\n',  # quoted, with Excel's byte order mark
+    "label\tpath\ncat\tcat/1.png\ndog\tdog/0.png\n",  # tab-separated, columns in another order
+])
+def test_a_table_separated_by_semicolons_or_tabs_is_read_as_one_by_commas(data, tmp_path, text):
+    """Excel in a comma-decimal locale saves 'CSV' with semicolons: the header 'path;label' was
+    refused as having no path column. The header's delimiter is the table's."""
+    for name in ("val.csv", "val.tsv"):
+        table = data / name
+        table.write_text(text, encoding="utf-8")
+        prof = srop_onnx.analyze(EXAMPLE, f"@{table}", labels=table, progress=False)
+        assert prof.sources == ["cat/1.png", "dog/0.png"] and prof.labels == ["cat", "dog"]
 
 
 def test_standard_input_lists_from_the_working_directory(data, tmp_path):
