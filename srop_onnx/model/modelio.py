@@ -384,11 +384,15 @@ def discover_keyed(paths: list[str | os.PathLike], told=None) -> list[tuple[Path
     from ..files.remote import is_url, list_objects
 
     from ..files.lists import is_list_argument, keyed_list
+    from ..files.patterns import is_pattern, pattern_entries
 
     found: list[tuple[Path, str]] = []
     for raw in paths:
         if is_list_argument(raw):  # @val.txt, @val.csv: a list of inputs (files.lists)
             found.extend(keyed_list(raw, _walk, INPUT_SUFFIXES))  # type: ignore[arg-type]
+            continue
+        if not is_url(str(raw)) and is_pattern(raw):  # images/*.png, as Windows' shells pass it (files.patterns)
+            found.extend(pattern_entries(raw, _walk, INPUT_SUFFIXES))
             continue
         if is_url(str(raw)):  # a bucket prefix or one object: listed once (docs/scale.md)
             objects = list_objects(str(raw), INPUT_SUFFIXES, told)

@@ -1,0 +1,73 @@
+"""Input arguments that are glob patterns (``images/*.png``): Windows' shells, and Python, pass them
+unexpanded. They expand in sorted order, folders matched are searched, and each sample is known by
+its path under the pattern's fixed folders."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+from click.testing import CliRunner
+
+import srop_onnx
+from conftest import EXAMPLE, EXAMPLE_IMAGES
+from srop_onnx import InputDataError
+from srop_onnx.cli import main
+from srop_onnx.files.patterns import is_pattern
+from srop_onnx.model.modelio import discover_keyed
+
+
+@pytest.fixture
+def data(tmp_path, monkeypatch):
+    """val/cat/{0,1}.png, val/dog/{0,1}.png, val/notes.txt; the working directory is tmp_path."""
+    root = tmp_path / "val"
+    for cls, src in (("cat", "disk"), ("dog", "cross")):
+        (root / cls).mkdir(parents=True)
+        for i in range(2):
+            shutil.copyfile(EXAMPLE_IMAGES / f"{src}_{i}.png", root / cls / f"{i}.png")
+    (root / "notes.txt").write_text("not an image")
+    monkeypatch.chdir(tmp_path)
+    return root
+
+
+def _keys(found) -> list[str]:
+    return [k for _, k in found]
+
+
+def test_a_pattern_expands_sorted_keyed_under_its_fixed_folders(data):
+    assert _keys(discover_keyed(["val/*/*.png"])) == ["cat/0.png", "cat/1.png", "dog/0.png", "dog/1.png"]
+    assert _keys(discover_keyed(["val/dog/*.png"])) == ["0.png", "1.png"]
+    assert _keys(discover_keyed(["val/*"])) == ["cat/0.png", "cat/1.png", "dog/0.png", "dog/1.png"]  # folders searched
+    assert _keys(discover_keyed(["**/1.png"])) == ["val/cat/1.png", "val/dog/1.png"]  # ** spans folders
+    assert _keys(discover_keyed([str(data / "c?t" / "[0]*")])) == ["cat/0.png"]  # an absolute pattern
+    # the shell's expansion names both val/cat/0.png and val/dog/0.png '0.png'; the pattern keeps them apart
+    labelled = srop_onnx.analyze(EXAMPLE, "val/*/*.png", labels="folders", progress=False)
+    folder = srop_onnx.analyze(EXAMPLE, "val", labels="folders", progress=False)
+    assert labelled.sources == folder.sources and labelled.labels == ["cat", "cat", "dog", "dog"]
+    assert labelled.to_dict()["layers"] == folder.to_dict()["layers"]
+
+
+def test_a_file_named_like_a_pattern_is_that_file(data):
+    odd = data / "cat" / "a[1].png"
+    shutil.copyfile(EXAMPLE_IMAGES / "disk_0.png", odd)
+    assert not is_pattern(str(odd)) and is_pattern("val/cat/a[2].png")
+    assert _keys(discover_keyed([str(odd)])) == ["a[1].png"]
+
+
+@pytest.mark.parametrize("pattern, message", [
+    ("val/*/*.jpg", r"^val/\*/\*\.jpg: matches no file or folder; give image files"),
+    ("val/*.txt", r"^val/\*\.txt: matches 1 path\(s\), none of them an image or array \(\.bmp, .*\); give image files"),
+])
+def test_a_pattern_that_matches_no_input_says_so(data, pattern, message):
+    with pytest.raises(InputDataError, match=message):
+        discover_keyed([pattern])
+
+
+def test_the_cli_takes_the_pattern_a_windows_shell_passes(data, tmp_path):
+    out = tmp_path / "p.json"
+    res = CliRunner().invoke(main, ["analyze", str(EXAMPLE), "val/*/*.png", "--labels", "folders", "--json", str(out),
+                                    "-q"])
+    assert res.exit_code == 0, res.output
+    assert srop_onnx.Profile.load(out).sources == ["cat/0.png", "cat/1.png", "dog/0.png", "dog/1.png"]
+    res = CliRunner().invoke(main, ["analyze", str(EXAMPLE), "val/*.jpg"])
+    assert res.exit_code == 2 and res.output.startswith("error: val/*.jpg: matches no file or folder")
