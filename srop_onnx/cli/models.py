@@ -143,11 +143,12 @@ def _hooks(o: dict, progress=None):
                    "prefix); rerunning runs only the shards not done.")
 @click.pass_context
 def analyze(ctx, model, inputs, **o):
-    """Analyse MODEL over INPUTS (images, .npy/.npz arrays, folders, @lists of them) and print a layer report.
+    """Analyse MODEL over INPUTS (images, .npy/.npz arrays, folders, @lists of them, "val/*/*.jpg" patterns) and print a layer report.
 
     \b
     Examples:
       srop-onnx analyze model.onnx images/ --json profile.json
+      srop-onnx analyze model.onnx "val/*/*.jpg" --labels folders   # a pattern, in any shell
       srop-onnx analyze model.onnx @val.csv --labels val.csv   # a split listed in a file
       srop-onnx analyze model.onnx batch.npy --units input --kappa 0.9
       srop-onnx analyze model.onnx val/ --check golden.json --junit srop.xml
