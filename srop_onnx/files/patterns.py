@@ -7,6 +7,10 @@ order (``**`` spans folders), so the same command works in every shell. A folder
 searched as a folder argument is; a file counts when it has an input suffix, as in a folder. Each
 sample is known by its path under the pattern's fixed folders (``val/*/*.jpg`` gives ``cat/0.jpg``
 and ``dog/0.jpg``), where the shell's expansion would name both ``0.jpg``.
+
+A bucket URL with a wildcard after its bucket (``s3://bucket/val/*/0*.jpg``) is the objects under
+its fixed prefix (``s3://bucket/val/``, listed once) whose keys below it match the rest, ``*`` and
+``?`` within one folder and ``**`` across folders, as locally.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from typing import Callable
 
 from ..errors import InputDataError
 
-__all__ = ["is_pattern", "pattern_entries"]
+__all__ = ["is_pattern", "pattern_entries", "is_remote_pattern", "remote_pattern_entries"]
 
 _MAGIC = re.compile(r"[*?[]")
 
@@ -60,3 +64,58 @@ def pattern_entries(raw, walk: Callable[[Path], list[Path]], suffixes) -> list[t
                 else "matches no file or folder")
         raise InputDataError(f"{text}: {what}; give image files, .npy/.npz arrays or folders of them")
     return found
+
+
+def is_remote_pattern(url: str) -> bool:
+    """Whether a bucket URL holds a wildcard (``*``, ``?``, ``[``) in its path (a web URL's ``?``
+    starts its query: web servers are not listed)."""
+    scheme, _, rest = url.partition("://")
+    return scheme.lower() not in ("http", "https") and bool(_MAGIC.search(rest))
+
+
+def _key_regex(pattern: str) -> "re.Pattern[str]":
+    """A pattern over object keys as a regular expression: ``*`` and ``?`` within one folder, ``**``
+    across folders (``**/`` also none), ``[...]`` (``[!...]``) a class of characters."""
+    out, i = [], 0
+    while i < len(pattern):
+        c = pattern[i]
+        if pattern.startswith("**/", i) or pattern.startswith("**", i):
+            out.append("(?:.*/)?" if pattern.startswith("**/", i) else ".*")
+            i += 3 if pattern.startswith("**/", i) else 2
+            continue
+        if c == "[":
+            j = i + 1 + (pattern[i + 1:i + 2] == "!")
+            j += pattern[j:j + 1] == "]"  # a ']' first in the class is one of its characters
+            end = pattern.find("]", j)
+            if end > 0:
+                body = pattern[i + 1:end]
+                out.append("[" + ("^" + body[1:] if body.startswith("!") else body).replace("\\", "\\\\") + "]")
+                i = end + 1
+                continue
+        out.append("[^/]*" if c == "*" else "[^/]" if c == "?" else re.escape(c))
+        i += 1
+    return re.compile("".join(out))
+
+
+def remote_pattern_entries(url: str, suffixes, told=None) -> list[tuple[object, str]]:
+    """``(object, key)`` of the objects a bucket URL's pattern matches: its fixed prefix listed once
+    (:func:`~srop_onnx.files.remote.list_objects`), the keys below it matched against the rest. An
+    object whose key really holds the wildcard is that object."""
+    from .remote import list_objects
+
+    scheme, _, rest = url.partition("://")
+    first = _MAGIC.search(rest).start()
+    cut = rest.rfind("/", 0, first)
+    if cut < 0:
+        raise InputDataError(f"{url}: a pattern picks objects, not buckets; give the bucket by name "
+                             f"({scheme}://bucket/val/*.jpg)")
+    prefix, pattern = f"{scheme}://{rest[:cut + 1]}", rest[cut + 1:]
+    wanted = _key_regex(pattern)
+    found = [(f, key) for f, key in list_objects(prefix, suffixes, told) if wanted.fullmatch(key)]
+    if found:
+        return found
+    try:  # an object named with a wildcard in its key
+        return list_objects(url, suffixes, told)
+    except InputDataError:
+        raise InputDataError(f"{url}: no image or array object under {prefix} matches {pattern}; give objects, "
+                             "prefixes or a pattern that matches some") from None

@@ -384,7 +384,7 @@ def discover_keyed(paths: list[str | os.PathLike], told=None) -> list[tuple[Path
     from ..files.remote import is_url, list_objects
 
     from ..files.lists import is_list_argument, keyed_list
-    from ..files.patterns import is_pattern, pattern_entries
+    from ..files.patterns import is_pattern, is_remote_pattern, pattern_entries, remote_pattern_entries
 
     found: list[tuple[Path, str]] = []
     for raw in paths:
@@ -394,8 +394,9 @@ def discover_keyed(paths: list[str | os.PathLike], told=None) -> list[tuple[Path
         if not is_url(str(raw)) and is_pattern(raw):  # images/*.png, as Windows' shells pass it (files.patterns)
             found.extend(pattern_entries(raw, _walk, INPUT_SUFFIXES))
             continue
-        if is_url(str(raw)):  # a bucket prefix or one object: listed once (docs/scale.md)
-            objects = list_objects(str(raw), INPUT_SUFFIXES, told)
+        if is_url(str(raw)):  # a bucket prefix, one object or a pattern: listed once (docs/scale.md)
+            objects = (remote_pattern_entries(str(raw), INPUT_SUFFIXES, told) if is_remote_pattern(str(raw))
+                       else list_objects(str(raw), INPUT_SUFFIXES, told))
             if not objects:
                 exts = ", ".join(sorted(INPUT_SUFFIXES))
                 raise InputDataError(f"{raw}: no images or arrays there ({exts}); point to a prefix with inputs")

@@ -44,6 +44,25 @@ def test_a_profile_from_a_bucket_is_byte_identical_to_the_local_one(server, tmp_
     assert (tmp_path / "remote.json").read_bytes() == (tmp_path / "local.json").read_bytes()
 
 
+def test_a_pattern_in_a_bucket_is_its_prefix_listed_once_and_matched(server, tmp_path):
+    """``s3://data/val/c*.png``: the objects under the fixed prefix whose keys match, known by their
+    keys below it, as the same pattern over a local folder (before: 'no such object or prefix')."""
+    import srop_onnx
+
+    server["fs"].call_s3("put_object", Bucket="data", Key="val/sub/square_9.png",
+                         Body=(EXAMPLE_IMAGES / "square_0.png").read_bytes())
+    remote = srop_onnx.analyze(EXAMPLE, "s3://data/val/[cd]*.png", progress=False)
+    local = srop_onnx.analyze(EXAMPLE, str(EXAMPLE_IMAGES / "[cd]*.png"), progress=False)
+    assert remote.sources == local.sources == ["cross_0.png", "cross_1.png", "disk_0.png", "disk_1.png"]
+    assert remote.to_dict()["layers"] == local.to_dict()["layers"]
+    deep = srop_onnx.analyze(EXAMPLE, "s3://data/val/**/square_*.png", progress=False)
+    assert deep.sources == ["square_0.png", "square_1.png", "sub/square_9.png"]
+    res = _cli("analyze", EXAMPLE, "s3://data/val/*.jpg")
+    assert res.returncode == 2
+    assert res.stderr.strip() == ("error: s3://data/val/*.jpg: no image or array object under s3://data/val/ matches "
+                                  "*.jpg; give objects, prefixes or a pattern that matches some")
+
+
 def test_model_inputs_and_output_all_in_the_bucket(server, tmp_path):
     import srop_onnx
 
