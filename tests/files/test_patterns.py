@@ -71,3 +71,22 @@ def test_the_cli_takes_the_pattern_a_windows_shell_passes(data, tmp_path):
     assert srop_onnx.Profile.load(out).sources == ["cat/0.png", "cat/1.png", "dog/0.png", "dog/1.png"]
     res = CliRunner().invoke(main, ["analyze", str(EXAMPLE), "val/*.jpg"])
     assert res.exit_code == 2 and res.output.startswith("error: val/*.jpg: matches no file or folder")
+
+
+@pytest.mark.parametrize("pattern, key, matches", [
+    ("*.jpg", "a.jpg", True), ("*.jpg", "d/a.jpg", False),  # * stays within a folder, as glob's
+    ("*/*.jpg", "d/a.jpg", True), ("**/*.jpg", "a.jpg", True), ("**/*.jpg", "x/y/a.jpg", True),
+    ("val/**", "val/x/y.png", True), ("?.png", "ab.png", False), ("[ab]?.png", "a1.png", True),
+    ("[!ab]?.png", "a1.png", False), ("[]]x", "]x", True), ("a+b(1).png", "a+b(1).png", True),
+])
+def test_a_bucket_pattern_matches_keys_as_glob_matches_paths(pattern, key, matches, tmp_path):
+    from srop_onnx.files.patterns import _key_regex
+
+    assert bool(_key_regex(pattern).fullmatch(key)) is matches
+    if "]x" not in key:  # the same pattern over the same tree on disk (glob itself) agrees
+        (tmp_path / key).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / key).write_bytes(b"")
+        import glob
+
+        hits = glob.glob(str(tmp_path / pattern), recursive=True)
+        assert (str(tmp_path / key) in hits) is matches
