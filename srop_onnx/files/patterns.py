@@ -23,7 +23,7 @@ from typing import Callable
 
 from ..errors import InputDataError
 
-__all__ = ["is_pattern", "pattern_entries", "is_remote_pattern", "remote_pattern_entries"]
+__all__ = ["is_pattern", "pattern_entries", "pattern_covers", "is_remote_pattern", "remote_pattern_entries"]
 
 _MAGIC = re.compile(r"[*?[]")
 
@@ -64,6 +64,19 @@ def pattern_entries(raw, walk: Callable[[Path], list[Path]], suffixes) -> list[t
                 else "matches no file or folder")
         raise InputDataError(f"{text}: {what}; give image files, .npy/.npz arrays or folders of them")
     return found
+
+
+def pattern_covers(raw, path) -> bool:
+    """Whether a run over the pattern ``raw`` would read ``path`` (there or not yet): the path, or a
+    folder above it, matches the pattern (a matched folder is searched)."""
+    text = os.fspath(raw)
+    base = _fixed_base(text)
+    rest = "/".join(Path(text).parts[len(base.parts) if str(base) != "." else 0:])
+    rel = os.path.relpath(os.path.realpath(path), os.path.realpath(base))
+    if rel == os.curdir or rel.split(os.sep, 1)[0] == os.pardir:
+        return False
+    parts, wanted = Path(rel).parts, _key_regex(rest)
+    return any(wanted.fullmatch("/".join(parts[:i])) for i in range(1, len(parts) + 1))
 
 
 def is_remote_pattern(url: str) -> bool:

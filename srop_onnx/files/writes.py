@@ -330,10 +330,15 @@ def _same(a: Path, b: Path) -> bool:
 def _input_hit(out: Path, inputs: list) -> str | None:
     """The input argument that ``out`` would overwrite: an input file, or a file inside an input
     folder that would be read as an input."""
+    from .patterns import is_pattern, pattern_covers
+
     real = Path(os.path.realpath(out))
     for raw in inputs:
         p = Path(raw)
-        if p.is_dir():
+        if is_pattern(raw):  # images/*.npz: what it matches, now or when the run reads it
+            if real.suffix.lower() in IMAGE_SUFFIXES | ARRAY_SUFFIXES and pattern_covers(raw, out):
+                return f"a file the input pattern {raw} matches"
+        elif p.is_dir():
             inside = real.is_relative_to(os.path.realpath(p))
             if inside and real.suffix.lower() in IMAGE_SUFFIXES | ARRAY_SUFFIXES:
                 return f"a file of the input folder {p}"

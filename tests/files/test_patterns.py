@@ -90,3 +90,20 @@ def test_a_bucket_pattern_matches_keys_as_glob_matches_paths(pattern, key, match
 
         hits = glob.glob(str(tmp_path / pattern), recursive=True)
         assert (str(tmp_path / key) in hits) is matches
+
+
+def test_an_output_the_pattern_would_read_is_refused_before_the_run(data, tmp_path):
+    """``--kernels val/cat/k.npz`` with the input ``val/*/*.np?`` was written where the next run over the
+    same pattern would read it as an input; an output the pattern does not match is written."""
+    import numpy as np
+
+    np.save(data / "cat" / "x.npy", np.zeros((1, 3, 64, 64), np.float32))
+    for pattern, out in (("val/*/*.np?", "val/cat/k.npz"), ("va*", "val/dog/k.npz"), ("**/*.npz", "val/k.npz")):
+        res = CliRunner().invoke(main, ["analyze", str(EXAMPLE), pattern, "--kernels", out])
+        assert res.exit_code == 2, (pattern, res.output)
+        assert res.output.strip() == (f"error: --kernels {out}: that is a file the input pattern {pattern} matches; "
+                                      "refusing to overwrite it, choose another path")
+        assert not (tmp_path / out).exists()
+    res = CliRunner().invoke(main, ["analyze", str(EXAMPLE), "val/*/*.npy", "--kernels", "val/cat/k.npz", "-q"])
+    assert res.exit_code == 0, res.output
+    assert (data / "cat" / "k.npz").exists()
