@@ -145,11 +145,13 @@ class ClassComparison:
         return seen + [c for c in self.missing_in_custom + self.missing_in_reference if c not in seen]
 
     def verdict(self) -> str:
-        """One line: SAME or DIFFERENT, with the classes and layers that make the difference."""
+        """One line: SAME, DIFFERENT (with the classes and layers that make the difference) or CANNOT
+        TELL (with why no test could show a difference)."""
         rule = f"Holm-corrected p < {self.alpha:g} and W1 >= {self.min_effect:g} band"
         if not self.decided:
             return (f"CANNOT TELL: none of the {len(self.cells)} layer x class test(s) of {self.names[1]} against "
-                    f"{self.names[0]} can reach a Holm-corrected p < {self.alpha:g}: {self.limits()}")
+                    f"{self.names[0]} can reach a Holm-corrected p < {self.alpha:g}: "
+                    + (self.limits() or "no layer has live samples of a class in both sets"))
         if self.passed:
             short = sum(not c.reachable for c in self.cells)
             return (f"SAME: {self.names[1]} looks like {self.names[0]} to this model in all {len(self.cells)} "

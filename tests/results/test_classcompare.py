@@ -140,3 +140,8 @@ def test_a_class_too_small_to_show_a_difference_is_said_and_alone_it_cannot_pass
     assert repr(result) == "<ClassComparison CANNOT TELL: 0 of 1 differ>"
     frame = result.to_dataframe()
     assert list(frame["reachable"]) == [False]
+    dead = make_profile({"conv1": [(0, 0), (0, 0)]}, ["b", "b"], m)  # no live map: nothing to test
+    nothing = compare_classes(only_b[0], dead)
+    assert nothing.cells == [] and nothing.outcome == "CANNOT TELL"
+    assert nothing.verdict().endswith("can reach a Holm-corrected p < 0.01: no layer has live samples of a class in "
+                                      "both sets")
