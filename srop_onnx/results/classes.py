@@ -251,6 +251,11 @@ class Outliers:
                 for i, o in enumerate(self.rows[: self.top])]
         return typed(pandas().DataFrame(rows, columns=["rank", "sample", "source", "label", "score", "layer", "z"]))
 
+    def _repr_html_(self) -> str:
+        from ..show.classhtml import outliers_html
+
+        return outliers_html(self)
+
     def __repr__(self) -> str:
         small = f", {len(self.small)} class(es) too small to score" if self.small else ""
         return f"<Outliers top {min(self.top, len(self.rows))} of {len(self.rows)} scored samples{small}>"

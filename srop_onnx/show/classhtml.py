@@ -12,7 +12,7 @@ from .notebook import _table
 if TYPE_CHECKING:
     from ..results.profile import Profile
 
-__all__ = ["classes_html", "class_comparison_html", "classes_section"]
+__all__ = ["classes_html", "class_comparison_html", "classes_section", "outliers_html"]
 
 
 def classes_html(stats) -> str:
@@ -25,6 +25,20 @@ def classes_html(stats) -> str:
                     for n in stats.layers)
     return (f"<div><b>Mean SROP per class and layer</b> ({e(stats.units)} units; {len(stats.classes)} classes)"
             f"{table}<small>Peaks of each layer's per-sample means (band units):</small><ul>{peaks}</ul></div>")
+
+
+def outliers_html(out) -> str:
+    """The samples farthest from their own class, highest score first, and who was not scored."""
+    from .classview import unscored_text
+
+    shown = out.rows[: out.top]
+    rows = [[str(i), e(o.source), e(o.label), f(o.score, 2), e(", ".join(f"{n} {z:+.1f}" for n, z in o.layers))]
+            for i, o in enumerate(shown, start=1)]
+    table = _table(["#", "sample", "class", "score", "odd in (robust z)"], rows, left=(1, 2, 4)) if rows else ""
+    head = (f"<b>Samples farthest from their own class</b> (top {len(shown)} of {len(out.rows)} scored)" if rows
+            else "<b>No sample could be scored</b>")
+    line = unscored_text(out)
+    return f"<div>{head}{table}{f'<small>{e(line)}</small>' if line else ''}</div>"
 
 
 def class_comparison_html(result) -> str:

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from ..results.classes import ClassStats, Outliers
 
 __all__ = ["render_classes", "render_class_comparison", "render_outliers", "class_junit", "class_summary",
-           "class_annotations"]
+           "class_annotations", "unscored_text"]
 
 
 #: the most layers shown as columns; a deeper model's table has a row per layer and a column per class
@@ -103,16 +103,24 @@ def render_outliers(out: "Outliers", console) -> None:
         table.add_row(str(i), safe(o.source), safe(o.label), fmt(o.score, 2), safe(layers))
     if shown:
         console.print(table)
-    if out.unscored:
-        why = "no label, or no layer where their class has a spread"
-        if out.small:
-            from ..results.classes import MIN_CLASS_SAMPLES
+    line = unscored_text(out)
+    if line:
+        console.print(safe(line), highlight=False)
 
-            shown = ", ".join(f"'{c}' ({n})" for c, n in list(out.small.items())[:8]) + (" ..." if len(out.small) > 8 else "")
-            rest = out.unscored - sum(out.small.values())
-            why = (f"{len(out.small)} class(es) of fewer than {MIN_CLASS_SAMPLES} samples, too few to score against: "
-                   f"{shown}" + (f"; {rest} other(s): {why}" if rest > 0 else ""))
-        console.print(f"{out.unscored} sample(s) not scored ({safe(why)})", highlight=False)
+
+def unscored_text(out: "Outliers") -> str | None:
+    """The line that says which samples were not scored and why (None when every one was)."""
+    if not out.unscored:
+        return None
+    why = "no label, or no layer where their class has a spread"
+    if out.small:
+        from ..results.classes import MIN_CLASS_SAMPLES
+
+        shown = ", ".join(f"'{c}' ({n})" for c, n in list(out.small.items())[:8]) + (" ..." if len(out.small) > 8 else "")
+        rest = out.unscored - sum(out.small.values())
+        why = (f"{len(out.small)} class(es) of fewer than {MIN_CLASS_SAMPLES} samples, too few to score against: "
+               f"{shown}" + (f"; {rest} other(s): {why}" if rest > 0 else ""))
+    return f"{out.unscored} sample(s) not scored ({why})"
 
 
 def class_junit(result: "ClassComparison", suite: str = "srop-onnx compare --by class") -> str:

@@ -180,6 +180,10 @@ def test_a_class_of_fewer_than_three_samples_is_not_scored_and_is_named(rng):
     assert alone.rows == [] and alone.small == {"pair": 2}
     text = shown(alone)
     assert text.startswith("no sample could be scored\n") and "farthest" not in text
+    html = out._repr_html_()  # a notebook shows the list, not <Outliers ...>
+    assert "Samples farthest from their own class</b> (top 3 of 3 scored)" in html and "<table>" in html
+    assert html.count("<tr>") == 4 and "too few to score against: &#x27;pair&#x27; (2)" in html
+    assert "<b>No sample could be scored</b>" in alone._repr_html_() and "<table>" not in alone._repr_html_()
 
 
 def test_the_outlier_score_is_the_rms_of_robust_z_against_the_own_class(rng):
