@@ -424,7 +424,10 @@ def check_readable(path: Path) -> None:
     try:
         mode = os.stat(path).st_mode
     except FileNotFoundError:
-        what = "broken symbolic link" if os.path.islink(path) else "no such file (listed, or gone since it was found)"
+        from ..files.patterns import is_pattern
+
+        what = ("broken symbolic link" if os.path.islink(path) else "a pattern that matches no input" if is_pattern(path)
+                else "no such file (listed, or gone since it was found)")
         raise InputDataError(f"{path}: {what}; skipping it") from None
     except OSError as exc:
         raise InputDataError(f"{path}: cannot read ({exc.strerror or exc})") from exc

@@ -107,3 +107,14 @@ def test_an_output_the_pattern_would_read_is_refused_before_the_run(data, tmp_pa
     res = CliRunner().invoke(main, ["analyze", str(EXAMPLE), "val/*/*.npy", "--kernels", "val/cat/k.npz", "-q"])
     assert res.exit_code == 0, res.output
     assert (data / "cat" / "k.npz").exists()
+
+
+def test_a_list_entry_may_be_a_pattern_keyed_as_the_list_writes_it(data, tmp_path):
+    """Each entry of an @list is what an input argument may be; a pattern now too. Its samples are
+    keyed below the entry's fixed folders, as a folder entry's are; one that matches nothing is
+    skipped with its reason, as a missing file is."""
+    (tmp_path / "split.txt").write_text("val/*/0.png\nval/dog/1.*\nnothing/*.png\n")
+    notes: list[str] = []
+    prof = srop_onnx.analyze(EXAMPLE, "@split.txt", progress=False, notify=notes.append)
+    assert prof.sources == ["val/cat/0.png", "val/dog/0.png", "val/dog/1.png"]
+    assert any("nothing/*.png: a pattern that matches no input; skipping it" in n for n in notes)
