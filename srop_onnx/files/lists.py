@@ -5,7 +5,7 @@ files spread over folders and buckets. An input argument that starts with ``@`` 
 (as ``pip -r`` and compilers' response files do): a text file with one path or URL per line (blank
 lines and ``#`` comments skipped), or a CSV file with a ``path`` column (the layout ``--labels`` reads,
 so one table can give both the inputs and their classes). Each entry is what an input argument may
-be - a file, a folder (searched as a folder argument is), an object or a prefix - and a relative
+be - a file, a folder (searched as a folder argument is), a pattern, an object or a prefix - and a relative
 entry is found from the list's own folder (from the working directory for ``@-``). Each sample is
 known by its entry as written (``cat/0.png``), so a labels table keyed like the list matches it.
 An entry that is not there is kept, and the run skips it with its reason, as it skips any file it
