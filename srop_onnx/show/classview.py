@@ -179,8 +179,11 @@ def class_summary(result: "ClassComparison") -> str:
 
 
 def class_annotations(result: "ClassComparison") -> list[str]:
-    """``::error`` workflow commands, one per class that differs or is missing (GitHub Actions)."""
+    """``::error`` workflow commands, one per class that differs or is missing, or one saying that no
+    test could show a difference (GitHub Actions)."""
     from .cireport import _data, _property
 
+    if not result.decided:  # nothing could differ: said to CI as an error, not passed in silence
+        return [f"::error title={_property('SROP class comparison: cannot tell')}::{_data(result.verdict())}"]
     return [f"::error title={_property('SROP class difference: ' + label)}::{_data(_class_message(result, label))}"
             for label in result.classes_that_differ()]

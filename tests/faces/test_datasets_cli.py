@@ -191,8 +191,11 @@ def test_compare_by_class_passes_on_itself_and_fails_on_a_missing_class(dataset,
               env={"GITHUB_STEP_SUMMARY": str(summary)})
     assert res.exit_code == 0 and "SAME:" in res.output and "in all 4 layer x class test(s)" in " ".join(res.output.split())
     assert ET.parse(junit).getroot().get("failures") == "0"
-    res = run("compare", labelled, labelled, "--by", "class", "--junit", junit, env={"GITHUB_STEP_SUMMARY": str(summary)})
+    res = run("compare", labelled, labelled, "--by", "class", "--junit", junit,
+              env={"GITHUB_STEP_SUMMARY": str(summary), "GITHUB_ACTIONS": "true"})
     assert res.exit_code == 2, res.output
+    assert any(line.startswith("::error title=SROP class comparison%3A cannot tell::CANNOT TELL: none of the 16")
+               for line in res.output.splitlines())
     assert ("CANNOT TELL: none of the 16 layer x class test(s) of " in " ".join(res.output.split())
             and "too few samples in 2 class(es): 'sharp' (6 vs 6), 'smooth' (6 vs 6)" in " ".join(res.output.split()))
     assert "no test could show a difference, which is not a pass (CANNOT TELL above)" in " ".join(res.output.split())
