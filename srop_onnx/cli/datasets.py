@@ -87,8 +87,8 @@ def compare_by_class(ctx, a: str, b: str, o: dict) -> None:
     result = compare_classes(_load_profile(a), _load_profile(b), alpha=o["alpha"], min_effect=o["min_effect"],
                              permutations=o["permutations"], seed=o["seed"], layers=o["layers"], names=(a, b))
     render_class_comparison(result, _console(), show_all=o["show_all"])
-    _report_to_ci(ctx, result.passed or not result.decided, o["junit_path"], lambda: class_junit(result), lambda: class_annotations(result),
-                  class_summary(result))
+    _report_to_ci(ctx, result.passed or not result.decided, o["junit_path"], lambda: class_junit(result),
+                  lambda: class_annotations(result), class_summary(result))
     if not result.decided:  # nothing differs only because nothing could: not a pass CI should trust
         click.echo(f"error: {a} vs {b}: no test could show a difference, which is not a pass (CANNOT TELL above)",
                    err=True)

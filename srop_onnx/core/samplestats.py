@@ -13,7 +13,7 @@ import numpy as np
 
 from ..errors import UsageError
 
-__all__ = ["w1_samples", "permutation_w1", "smallest_p", "holm", "robust_z", "Mode", "kde_modes", "MAD_SCALE", "GRID_POINTS"]
+__all__ = ["w1_samples", "permutation_w1", "smallest_p", "extreme_share", "holm", "robust_z", "Mode", "kde_modes", "MAD_SCALE", "GRID_POINTS"]
 
 #: MAD * 1.4826 estimates the standard deviation of normal data
 MAD_SCALE = 1.4826
@@ -142,15 +142,24 @@ def smallest_p(n_a: int, n_b: int, permutations: int = 9999) -> float:
     float
         In (0, 1].
     """
+    b = int(permutations)
+    if b < 1:
+        raise UsageError(f"smallest_p needs permutations of at least 1, got {b}")
+    q = extreme_share(n_a, n_b)
+    return (b * q + 1) / (b + 1)
+
+
+def extreme_share(n_a: int, n_b: int) -> float:
+    """:math:`q`, the share of all splits as extreme as the most extreme one (:func:`smallest_p`
+    with every split drawn): the floor no data and no number of splits can beat."""
     import math
 
-    n_a, n_b, b = int(n_a), int(n_b), int(permutations)
-    if n_a < 1 or n_b < 1 or b < 1:
-        raise UsageError(f"smallest_p needs sizes and permutations of at least 1, got {n_a}, {n_b}, {b}")
+    n_a, n_b = int(n_a), int(n_b)
+    if n_a < 1 or n_b < 1:
+        raise UsageError(f"the two sets need sizes of at least 1, got {n_a} and {n_b}")
     # C(n_a + n_b, n_a) through log-gamma: exact enough, and no 30,000-digit integer for large sets
     log_c = math.lgamma(n_a + n_b + 1) - math.lgamma(n_a + 1) - math.lgamma(n_b + 1)
-    q = min(1.0, math.exp(math.log(2 if n_a == n_b else 1) - log_c))
-    return (b * q + 1) / (b + 1)
+    return min(1.0, math.exp(math.log(2 if n_a == n_b else 1) - log_c))
 
 
 def holm(pvalues) -> np.ndarray:

@@ -155,7 +155,7 @@ def keyed_list(raw, walk, suffixes) -> list[tuple[object, str]]:
     with ``walk`` (keys below the entry's), objects and prefixes listed once per folder of the bucket
     (a manifest of ten thousand objects is not ten thousand requests; a folder it names :data:`FEW`
     objects of or fewer is not listed, they are looked up one by one). ``suffixes``: what inputs are."""
-    from .patterns import is_pattern, pattern_entries
+    from .patterns import fixed_part, is_pattern, pattern_entries
     from .remote import is_url
 
     found: list[tuple[object, str]] = []
@@ -169,8 +169,7 @@ def keyed_list(raw, walk, suffixes) -> list[tuple[object, str]]:
             continue
         p = Path(arg)
         if is_pattern(arg):  # cat/*.png: its matches, keyed below the entry's fixed folders
-            fixed = "/".join(part for part in key.split("/")[:next(
-                (i for i, part in enumerate(key.split("/")) if any(c in part for c in "*?[")), 0)])
+            fixed = fixed_part(key)
             try:
                 found.extend((f, posixpath.join(fixed, k) if fixed else k) for f, k in pattern_entries(arg, walk, suffixes))
             except InputDataError:  # matches nothing: kept, so the run skips it, saying why

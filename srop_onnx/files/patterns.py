@@ -23,7 +23,7 @@ from typing import Callable
 
 from ..errors import InputDataError
 
-__all__ = ["is_pattern", "pattern_entries", "pattern_covers", "is_remote_pattern", "remote_pattern_entries"]
+__all__ = ["is_pattern", "fixed_part", "pattern_entries", "pattern_covers", "is_remote_pattern", "remote_pattern_entries"]
 
 _MAGIC = re.compile(r"[*?[]")
 
@@ -35,14 +35,18 @@ def is_pattern(raw) -> bool:
     return isinstance(text, str) and bool(_MAGIC.search(text)) and not os.path.lexists(text)
 
 
-def _fixed_base(text: str) -> Path:
-    """The folders of a pattern before its first part with a wildcard (``.`` when it starts with one)."""
-    fixed = []
-    for part in Path(text).parts:
-        if _MAGIC.search(part):
-            break
-        fixed.append(part)
-    return Path(*fixed) if fixed else Path(".")
+def _split(text: str) -> tuple[Path, str]:
+    """A pattern as its fixed folders (before its first part with a wildcard; ``.`` when it starts with
+    one) and the rest, ``/``-joined."""
+    parts = Path(text).parts
+    n = next((i for i, part in enumerate(parts) if _MAGIC.search(part)), len(parts))
+    return (Path(*parts[:n]) if n else Path(".")), "/".join(parts[n:])
+
+
+def fixed_part(key: str) -> str:
+    """The ``/``-joined folders of a pattern written as a key before its first wildcard ("" if none)."""
+    base = _split(key)[0]
+    return "" if str(base) == "." else base.as_posix()
 
 
 def pattern_entries(raw, walk: Callable[[Path], list[Path]], suffixes) -> list[tuple[Path, str]]:
@@ -50,7 +54,7 @@ def pattern_entries(raw, walk: Callable[[Path], list[Path]], suffixes) -> list[t
     one of ``suffixes``; the key is the path under the pattern's fixed folders. A pattern that
     matches nothing usable is an :class:`InputDataError` that says so."""
     text = os.fspath(raw)
-    base = _fixed_base(text)
+    base = _split(text)[0]
     matches = sorted(glob.glob(text, recursive=True))
     found: list[tuple[Path, str]] = []
     for match in map(Path, matches):
@@ -69,9 +73,7 @@ def pattern_entries(raw, walk: Callable[[Path], list[Path]], suffixes) -> list[t
 def pattern_covers(raw, path) -> bool:
     """Whether a run over the pattern ``raw`` would read ``path`` (there or not yet): the path, or a
     folder above it, matches the pattern (a matched folder is searched)."""
-    text = os.fspath(raw)
-    base = _fixed_base(text)
-    rest = "/".join(Path(text).parts[len(base.parts) if str(base) != "." else 0:])
+    base, rest = _split(os.fspath(raw))
     rel = os.path.relpath(os.path.realpath(path), os.path.realpath(base))
     if rel == os.curdir or rel.split(os.sep, 1)[0] == os.pardir:
         return False
@@ -92,9 +94,10 @@ def _key_regex(pattern: str) -> "re.Pattern[str]":
     out, i = [], 0
     while i < len(pattern):
         c = pattern[i]
-        if pattern.startswith("**/", i) or pattern.startswith("**", i):
-            out.append("(?:.*/)?" if pattern.startswith("**/", i) else ".*")
-            i += 3 if pattern.startswith("**/", i) else 2
+        if pattern.startswith("**", i):
+            slash = pattern.startswith("**/", i)
+            out.append("(?:.*/)?" if slash else ".*")
+            i += 3 if slash else 2
             continue
         if c == "[":
             j = i + 1 + (pattern[i + 1:i + 2] == "!")

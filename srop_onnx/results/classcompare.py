@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 import numpy as np
 
 from ..errors import UsageError, option
-from ..core.samplestats import holm, permutation_w1, smallest_p
+from ..core.samplestats import extreme_share, holm, permutation_w1, smallest_p
 from .classes import Peak, layer_peaks, labels_of, live_values, shown_labels, _natural
 from .comparison import Comparison, label_of
 from .comparison import compare as compare_layers
@@ -124,14 +124,14 @@ class ClassComparison:
         out, m = [], len(self.cells)
         small: dict[str, tuple[int, int]] = {}
         for c in self.cells:
-            if not c.reachable and m * smallest_p(c.n_reference, c.n_custom, 10**15) >= self.alpha:
+            if not c.reachable and m * extreme_share(c.n_reference, c.n_custom) >= self.alpha:  # whatever the splits
                 small[c.label] = min(small.get(c.label, (c.n_reference, c.n_custom)), (c.n_reference, c.n_custom))
         if small:
             shown = ", ".join(f"'{k}' ({a} vs {b})" for k, (a, b) in sorted(small.items(), key=lambda t: _natural(t[0])))
             out.append(f"too few samples in {len(small)} class(es): {shown}")
         slow = [c for c in self.cells if not c.reachable and c.label not in small]
         if slow:  # splits for m * smallest_p halfway from what the sizes allow to alpha, as 10**k - 1
-            floor = m * max(smallest_p(c.n_reference, c.n_custom, 10**15) for c in slow)
+            floor = m * max(extreme_share(c.n_reference, c.n_custom) for c in slow)
             target = (self.alpha + floor) / 2
             need = 10 ** math.ceil(math.log10((m - target) / (target - floor) + 1)) - 1
             out.append(f"{option('permutations', self.permutations)} gives no p below {1 / (self.permutations + 1):.2g}, "

@@ -10,8 +10,8 @@ memory and returns plain objects; tables and plots are the show layer's.
 from __future__ import annotations
 
 import math
-from collections import Counter
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 

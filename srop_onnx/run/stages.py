@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Iterator
 import numpy as np
 
 from .._version import version
-from ..errors import InputDataError, ModelError, UsageError, nothing_usable, option
+from ..errors import InputDataError, ModelError, SropError, UsageError, nothing_usable, option
 from ..model.graph import (DEFAULT_OPS, Tap, expose_outputs, find_taps, infer_value_types, split_weights,
                            weight_arrays)
 from ..model.layouts import propagate_layouts
@@ -118,7 +118,6 @@ def read_inputs(inputs, limit: "int | None" = None, progress=None, sample_rank=N
 def sample_rank_of(loaded, input_name: "str | None" = None) -> "int | None":
     """The rank of one sample of the input a run feeds (its graph rank less the batch axis); None
     where the model does not say which input that is (the run says so itself, later)."""
-    from ..errors import SropError
     from ..inputs.inputspec import input_spec
 
     try:

@@ -89,11 +89,19 @@ def render_class_comparison(result: "ClassComparison", console, *, show_all: boo
 
 def render_outliers(out: "Outliers", console) -> None:
     """The top samples by outlier score, with the layers that make them odd."""
+    shown = out.rows[: out.top]
+    if shown:
+        console.print(_outliers_table(out, shown))
+    else:
+        console.print("no sample could be scored", highlight=False)
+    line = unscored_text(out)
+    if line:
+        console.print(safe(line), highlight=False)
+
+
+def _outliers_table(out: "Outliers", shown: list):
     from rich.table import Table
 
-    shown = out.rows[: out.top]
-    if not out.rows:
-        console.print("no sample could be scored", highlight=False)
     table = Table(header_style="bold", title=f"Samples farthest from their own class (top {len(shown)} of "
                                              f"{len(out.rows)} scored)")
     for col in ("#", "sample", "class", "score", "odd in (robust z)"):
@@ -101,11 +109,7 @@ def render_outliers(out: "Outliers", console) -> None:
     for i, o in enumerate(shown, start=1):
         layers = ", ".join(f"{name} {z:+.1f}" for name, z in o.layers)
         table.add_row(str(i), safe(o.source), safe(o.label), fmt(o.score, 2), safe(layers))
-    if shown:
-        console.print(table)
-    line = unscored_text(out)
-    if line:
-        console.print(safe(line), highlight=False)
+    return table
 
 
 def unscored_text(out: "Outliers") -> str | None:
