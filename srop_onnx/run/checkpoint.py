@@ -20,14 +20,15 @@ from ..files.remote import is_remote
 __all__ = ["FORMAT", "fingerprint", "save_checkpoint", "load_checkpoint", "InputDigest"]
 
 FORMAT = "srop-onnx-checkpoint"
+#: 4: a run's identity holds its inputs' identity keys, not their paths as typed
+VERSION = 4
 
 
-def fingerprint(model_sha: str, settings: dict, files: list[Path] | None, extra: dict) -> str:
-    """Identity of a run: model, number-changing settings, the input list, shard and limits."""
-    listing = None
-    if files is not None:  # an object in a bucket: its size from the listing
-        listing = [(str(f), f.size if is_remote(f) else (f.stat().st_size if f.exists() else -1)) for f in files]
-    doc = {"model": model_sha, "settings": settings, "files": listing, **extra}
+def fingerprint(model_sha: str, settings: dict, list_digest: str, extra: dict) -> str:
+    """Identity of a run: model, number-changing settings, the input list (by its samples' identity
+    keys and sizes, so a run resumes from any working directory or folder that holds the same
+    inputs; their bytes are checked as they are read), shard and limits."""
+    doc = {"model": model_sha, "settings": settings, "inputs": list_digest, **extra}
     return hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()
 
 
@@ -40,7 +41,7 @@ def save_checkpoint(path: str | Path, state: dict) -> None:
     refused on resume instead of resuming into wrong histograms)."""
     from ..files.writes import atomic_write_text
 
-    doc = {"format": FORMAT, "version": 3, **state}
+    doc = {"format": FORMAT, "version": VERSION, **state}
     doc["digest"] = hashlib.sha256(_canonical(doc).encode()).hexdigest()
     atomic_write_text(path, json.dumps(doc, allow_nan=False) + "\n")
 
@@ -90,7 +91,7 @@ def _checked_state(p, expected: str) -> dict:
             from exc
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise UsageError(f"{option('checkpoint')} {p}: not a srop-onnx checkpoint; choose another path")
-    if doc.get("version") != 3:
+    if doc.get("version") != VERSION:
         raise UsageError(f"{option('checkpoint')} {p}: written by another srop-onnx version; delete it to start over")
     state = {k: v for k, v in doc.items() if k != "digest"}
     if hashlib.sha256(_canonical(state).encode()).hexdigest() != doc.get("digest"):

@@ -401,7 +401,7 @@ def open_checkpoint(plan: ModelPlan, inputs: InputSet, settings: dict, run: RunS
         return Checkpointer(None, None)
     from .checkpoint import InputDigest, fingerprint, load_checkpoint
 
-    ident = fingerprint(plan.loaded.sha256, settings, inputs.paths, {
+    ident = fingerprint(plan.loaded.sha256, settings, inputs.list_digest, {
         "shard": how.shard, "limit": how.limit, "input": plan.spec.name, "layout": plan.spec.layout,
         "keep_bins": how.keep_bins, "baseline": run.measure.baseline,
         # rows in memory: how many, and what they are (the files' bytes are verified as they are read)

@@ -162,6 +162,41 @@ def test_checkpoint_of_another_run_is_refused(tmp_path, folder):
     assert _comparable(again) == _comparable(analyze(EXAMPLE, folder))
 
 
+def test_a_run_resumes_from_another_working_directory_and_after_a_move(tmp_path, folder, monkeypatch):
+    """A checkpoint knew its inputs by their paths as typed: ``analyze m.onnx imgs`` killed in ``run/``
+    and rerun from its parent as ``run/imgs`` was "saved by a run with other arguments". A run knows
+    them by their identities and sizes; their bytes are still checked as they are read."""
+    import srop_onnx.run.execution as ex
+
+    work = tmp_path / "run"
+    shutil.copytree(folder, work / "imgs")
+    ckpt, calls, real = work / "c.ckpt", {"n": 0}, ex.feed
+
+    def flaky(*a, **k):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+        return real(*a, **k)
+
+    monkeypatch.chdir(work)
+    monkeypatch.setattr(ex, "feed", flaky)
+    with pytest.raises(KeyboardInterrupt):
+        analyze(EXAMPLE, "imgs", batch_size=2, checkpoint="c.ckpt", checkpoint_every=1)
+    monkeypatch.setattr(ex, "feed", real)
+    monkeypatch.chdir(tmp_path)
+    notes: list[str] = []
+    resumed = analyze(EXAMPLE, "run/imgs/*.png", batch_size=2, checkpoint=ckpt, notify=notes.append)
+    assert any(n.startswith("resuming from") for n in notes)
+    straight = analyze(EXAMPLE, folder, batch_size=2)
+    assert resumed.sources == straight.sources and resumed.to_dict()["layers"] == straight.to_dict()["layers"]
+    changed = work / "imgs" / sorted(p.name for p in folder.iterdir())[0]
+    data = bytearray(changed.read_bytes())
+    data[-20] ^= 1  # same name and size, other bytes: refused, as before
+    changed.write_bytes(bytes(data))
+    with pytest.raises(UsageError, match="delete the checkpoint to start over"):
+        analyze(EXAMPLE, "run/imgs", batch_size=2, checkpoint=ckpt)
+
+
 def test_a_checkpoint_on_a_read_only_disk_is_refused_before_the_first_batch(tmp_path, folder, monkeypatch):
     import srop_onnx.run.execution as ex
 
