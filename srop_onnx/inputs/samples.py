@@ -19,7 +19,7 @@ import numpy as np
 from ..core._xp import preload
 from ..errors import InputDataError, UsageError, option
 from ..files.filetypes import ARRAY_SUFFIXES, AUDIO_SUFFIXES, IMAGE_SUFFIXES
-from ..files.remote import is_remote, read_many, reads_in_batches
+from ..files.remote import CONCURRENT_READS, is_remote, read_many, reads_in_batches
 from .inputspec import InputSpec
 from ..model.modelio import check_readable, content_digest, read_hashed, read_image, read_wav
 from .arrayfiles import read_arrays, read_named_arrays
@@ -339,8 +339,9 @@ def _audio_sample(path: Path, spec: InputSpec, prep, data: bytes | None) -> np.n
     return audio_to_input(rate, samples, spec, prep, str(path))
 
 
-#: threads that read objects from a bucket ahead of the decoders: a GET waits on the network, not a core
-REMOTE_READERS = 8
+#: threads that read objects from a bucket ahead of the decoders: a GET waits on the network (a round
+#: trip to the bucket), not a core, so as many as the reads that may be in flight
+REMOTE_READERS = CONCURRENT_READS
 #: objects read ahead of the one being decoded (their bytes wait in memory), and the most bytes
 #: that may wait so (a bucket of large arrays reads one or a few ahead)
 READ_AHEAD = 64

@@ -124,3 +124,48 @@ def test_closing_cancels_the_reads_not_taken(monkeypatch):
     assert all(f.done() for f in waiting)
     b = samples.READ_BATCH  # entries 0 and 1 were taken; the rest of the first batch was read
     assert [f.cancelled() for f in waiting] == [False] * (b - 2) + [True] * (len(waiting) - (b - 2))
+
+
+def test_reads_of_a_distant_bucket_overlap_up_to_the_reads_in_flight(monkeypatch):
+    """A GET waits a round trip, not a core: as many are in flight as the read-ahead allows, so a
+    bucket 20-50 ms away is read at many objects a round trip (8 at once read 160-400 a second)."""
+    import threading
+
+    from srop_onnx.files import remote
+
+    assert samples.REMOTE_READERS == remote.CONCURRENT_READS >= 32
+    assert samples.READ_AHEAD >= remote.CONCURRENT_READS
+    lock, now, most = threading.Lock(), [0], [0]
+    everyone = threading.Barrier(remote.CONCURRENT_READS, timeout=10)  # broken unless that many wait at once
+
+    def round_trip(f):
+        with lock:
+            now[0] += 1
+            most[0] = max(most[0], now[0])
+        if f.index < remote.CONCURRENT_READS:
+            everyone.wait()
+        with lock:
+            now[0] -= 1
+        return b"x%d" % f.index
+
+    monkeypatch.setattr(samples, "_fetch", round_trip)
+    ahead = samples._ReadAhead(_entries([1000] * 200))
+    try:
+        assert [ahead.take(i).result() for i in range(200)] == [b"x%d" % i for i in range(200)]
+    finally:
+        ahead.close()
+    assert most[0] == remote.CONCURRENT_READS and not everyone.broken
+
+
+def test_the_s3fs_client_keeps_as_many_connections_as_reads_in_flight(monkeypatch):
+    """Where s3fs reads (an AWS profile, an instance role), botocore's pool of 10 connections would
+    cap the reads in flight; a setting of the user's own stays theirs."""
+    pytest.importorskip("s3fs", reason="needs the s3 extra: pip install 'srop-onnx[s3]'")
+    from srop_onnx.files import remote
+
+    monkeypatch.setattr(remote, "_options", {})
+    fs, _ = remote._filesystem("s3://bucket/key.npy")
+    assert fs.config_kwargs["max_pool_connections"] == remote.CONCURRENT_READS
+    monkeypatch.setattr(remote, "_options", {"config_kwargs": {"max_pool_connections": 5}})
+    fs, _ = remote._filesystem("s3://bucket/key.npy")
+    assert fs.config_kwargs["max_pool_connections"] == 5

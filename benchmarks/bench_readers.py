@@ -1,0 +1,91 @@
+"""Reads in flight from a bucket: 1,000 objects of 12 kB read as a run reads them (the read-ahead,
+its reader threads, the same client), with the reads in flight srop-onnx keeps now against the 8 it
+kept before, interleaved round by round in one process, on servers next to the client and behind a
+round trip (``_servers.py``'s delaying proxy), the server (and proxy) on its own core.
+
+    python benchmarks/bench_readers.py [--servers rclone,moto] [--latency 0,20] [--repeat 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import statistics
+import sys
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+REPO = Path(__file__).resolve().parents[1]
+BEFORE = 8
+
+
+def _cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def _read_all(prefix: str) -> None:
+    from srop_onnx.files.remote import list_objects
+    from srop_onnx.inputs.samples import _ReadAhead
+
+    ahead = _ReadAhead([SimpleNamespace(path=f) for f, _key in list_objects(prefix, (".bin",))])
+    try:
+        for i in range(len(ahead.entries)):
+            assert isinstance(ahead.take(i).result(), bytes)
+    finally:
+        ahead.close()
+
+
+def _one(kind: str, latency: float, repeat: int, objects: int, server_cores) -> dict:
+    from _servers import serve
+
+    import s3fs
+    import srop_onnx.inputs.samples as samples
+
+    now = samples.REMOTE_READERS
+    with serve(kind, latency, server_cores):
+        fs = s3fs.S3FileSystem(skip_instance_cache=True)  # this server's endpoint, not the last one's
+        fs.mkdir("bench")
+        blob = os.urandom(12_000)
+        fs.pipe({f"bench/objs/{i:05d}.bin": blob for i in range(objects)})
+        _read_all("s3://bench/objs/")  # warm-up: clients, connections, threads
+        got: dict = {BEFORE: [], now: []}
+        for _ in range(repeat):
+            for n in (BEFORE, now):
+                samples.REMOTE_READERS = n
+                c0, t0 = _cpu(), time.perf_counter()
+                _read_all("s3://bench/objs/")
+                got[n].append((time.perf_counter() - t0, _cpu() - c0))
+        samples.REMOTE_READERS = now
+    return {n: (statistics.median(w for w, _ in v), statistics.median(c for _, c in v)) for n, v in got.items()}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--servers", default="rclone,moto")
+    ap.add_argument("--latency", default="0,20", help="round trips to try, in ms")
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--objects", type=int, default=1000)
+    args = ap.parse_args()
+    cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    server_cores = set(cores[-1:]) if len(cores) > 1 else None
+    if server_cores:
+        os.sched_setaffinity(0, set(cores[:-1]))
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    sys.path.insert(0, str(REPO))
+    import srop_onnx.inputs.samples as samples
+
+    now = samples.REMOTE_READERS
+    print(f"{args.objects} objects of 12 kB, medians of {args.repeat}; reads in flight: {now} now, {BEFORE} before")
+    print(f"  {'server':<8} {'round trip':>10} {'now':>8} {'before':>8} {'ratio':>6}   client CPU now / before")
+    for kind in args.servers.split(","):
+        for lat in (float(x) for x in args.latency.split(",")):
+            res = _one(kind, lat, args.repeat, args.objects, server_cores)
+            (wn, cn), (wb, cb) = res[now], res[BEFORE]
+            print(f"  {kind:<8} {lat:>7g} ms {wn:7.2f}s {wb:7.2f}s {wn / wb:6.2f}   {cn:.2f} s / {cb:.2f} s")
+
+
+if __name__ == "__main__":
+    main()
