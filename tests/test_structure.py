@@ -185,6 +185,17 @@ def test_only_the_cuda_adapter_imports_cupy():
             assert not any(n.split(".")[0] == "cupy" for n in _imports(f)), mod
 
 
+def test_every_module_compiles_without_a_warning():
+    """An invalid escape in a docstring (``\\m`` of ``\\mathbf``) is a SyntaxWarning on Python 3.12 and
+    will be an error; the math docstrings are raw strings."""
+    import warnings
+
+    for path in sorted(PKG.rglob("*.py")):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            compile(path.read_text(encoding="utf-8"), str(path), "exec")
+
+
 def test_modules_stay_small():
     sizes = {mod: len(f.read_text().splitlines()) for mod, f in MODULES.items()}
     assert {m: n for m, n in sizes.items() if n > 600} == {}

@@ -150,6 +150,8 @@ def plot(profiles, output, kind, units, layers, labels, levels, by, change, laye
         raise UsageError("--kind sweep draws sweep files (srop-onnx sweep -o FILE), not profiles")
     if by == "class" and (sweeps or kind not in ("kde", "classes")):
         raise UsageError("--by class draws labelled profiles with --kind kde (or --kind classes)")
+    if not labels and not sweeps:
+        labels = _file_labels(profiles, loaded)
     if kind == "sweep":
         fig = plot_sweep(sweeps, units or "band", list(labels) or None, by or "third")
     elif kind == "kde" and sweeps:
@@ -166,6 +168,15 @@ def plot(profiles, output, kind, units, layers, labels, levels, by, change, laye
 
 
 _TRACK_KINDS = ("heatmap", "thirds", "channels", "std")
+
+
+def _file_labels(paths, loaded) -> tuple:
+    """Profiles of one model (a sweep's levels, runs over other inputs) named by their files, not
+    by the model they share; none where the models' names tell them apart."""
+    models = [str(x.model.get("path", "")).replace("\\", "/").rsplit("/", 1)[-1] for x in loaded]
+    if len(set(models)) == len(models):
+        return ()
+    return tuple(str(p).replace("\\", "/").rstrip("/").rsplit("/", 1)[-1].removesuffix(".json") for p in paths)
 
 
 def _is_a_track(paths) -> bool:

@@ -116,7 +116,7 @@ def permutation_w1(a, b, *, permutations: int = 9999, rng=None, block: int = 102
 
 
 def smallest_p(n_a: int, n_b: int, permutations: int = 9999) -> float:
-    """The smallest p-value :func:`permutation_w1` gives, in expectation, for sets of these sizes.
+    r"""The smallest p-value :func:`permutation_w1` gives, in expectation, for sets of these sizes.
 
     Even the most extreme observed split is matched by a share :math:`q = k / \binom{n_a + n_b}{n_a}`
     of the random splits - itself, and its mirror (:math:`k = 2`) when the sizes are equal, since W1

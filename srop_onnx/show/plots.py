@@ -27,6 +27,7 @@ import numpy as np
 from ..errors import UsageError, option
 from .figtext import literal_figure, new_figure, tick_text
 from .figtext import note as _note
+from .many import left_out, many, order_bar, profile_names, series_colours, span_title
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -68,8 +69,16 @@ def _label(p: Profile, i: int, labels: list[str] | None) -> str:
 
 
 def _title(profiles: list[Profile], what: str, labels) -> str:
-    names = " vs ".join(_label(p, i, labels) for i, p in enumerate(profiles))
-    return f"{what}: {names}"
+    names = profile_names(profiles, labels)
+    return span_title(what, names) if many(len(names)) else f"{what}: " + " vs ".join(names)
+
+
+def _looks(k: int) -> list[dict]:
+    """Colour and dash of each of ``k`` profiles: the palette's, or for many, the sequential map's
+    in order (solid; :func:`~srop_onnx.show.many.order_bar` names them)."""
+    if many(k):
+        return [{"color": c, "linestyle": "-"} for c in series_colours(k)]
+    return [style(i) for i in range(k)]
 
 
 def _figure(width: float, height: float, size: dict | None = None):
@@ -137,21 +146,22 @@ def plot_depth(profiles: list[Profile], units: str = "input", labels: list[str] 
     n = max(len(p.layers) for p in profiles)
     fig = _figure(min(MAX_INCHES, max(7.0, 0.28 * n + 5)), 4.8, size)
     ax = fig.add_subplot()
-    ref = profiles[0]
+    ref, names, looks, crowd = profiles[0], profile_names(profiles, labels), _looks(len(profiles)), many(len(profiles))
     drawn: list[list] = []
     zeros = False  # a value of 0 (every map at bin 0) has no place on a log axis: marked at its floor
     for i, p in enumerate(profiles):
-        look = style(i)
+        look = looks[i]
         x = np.array([lay.index for lay in p.layers])
         means = np.array([lay.summary(units).mean for lay in p.layers], dtype=float)
-        mark = marker(i) if n <= MAX_MARKED else None
+        plain = n <= MAX_MARKED and not crowd
         shown, zero = _log_safe(means, units)
-        ax.plot(x, shown, marker=mark, ms=4, lw=1.8 if n <= MAX_MARKED else 1.0, label=_label(p, i, labels), **look)
+        ax.plot(x, shown, marker=marker(i) if plain else None, ms=4, lw=1.8 if plain else 1.0,
+                label="_nolegend_" if crowd else names[i], **look)
         zeros |= _mark_floor(ax, x[zero], look["color"])
         base = [(lay.baseline or {}).get(f"mean_{units}") for lay in p.layers]
-        wanted = baselines == "each" or (baselines == "first" and i == 0)
+        wanted = (baselines == "each" and not crowd) or (baselines != "none" and i == 0)
         if wanted and any(b is not None for b in base) and base not in drawn:  # same inputs: one baseline
-            label = "baseline (max-pool)" if len(profiles) == 1 else f"{_label(p, i, labels)} baseline (max-pool)"
+            label = "baseline (max-pool)" if len(profiles) == 1 else f"{names[i]} baseline (max-pool)"
             shown, zero = _log_safe(np.array([np.nan if b is None else b for b in base], dtype=float), units)
             ax.plot(x, shown, color=look["color"], ls=(0, (4, 2)), lw=1.2, alpha=0.8, label=label)
             zeros |= _mark_floor(ax, x[zero], look["color"], hollow=True)
@@ -170,9 +180,13 @@ def plot_depth(profiles: list[Profile], units: str = "input", labels: list[str] 
     ax.set_xlabel("layer (depth order); dotted lines: downscaling, labelled with the new side")
     ax.set_ylabel("mean " + _units_label(units).replace(" (", "\n("))  # two lines: fits a short figure
     _layer_ticks(ax, [lay.name for lay in ref.layers], at=[lay.index for lay in ref.layers])
-    _set_title(ax, fig, _title(profiles, "Mean SROP by depth", labels))
+    _set_title(ax, fig, _title(profiles, "Mean SROP by depth", names))
     ax.grid(True, which="both", alpha=0.25)
     _legend(fig, ax)
+    if crowd:
+        order_bar(fig, ax, names)
+        if baselines == "each" and len(drawn) == 1 and any(p.layers and p.layers[0].baseline for p in profiles[1:]):
+            _note(fig, f"dashed: the first profile's baseline; the other {len(profiles) - 1} profiles' are left out")
     return fig
 
 
@@ -234,8 +248,9 @@ def plot_box(profiles: list[Profile], units: str = "band", labels: list[str] | N
     width = 0.8 / k if shown is None else 0.8 * (n / MAX_BOXES) / k
     handles = []
     dead = []
+    names, colours = profile_names(profiles, labels), [look["color"] for look in _looks(k)]
     for i, p in enumerate(profiles):
-        colour = PALETTE[i % len(PALETTE)]
+        colour = colours[i]
         live = [lay for j, lay in enumerate(p.layers) if lay.stats.count and (shown is None or j in shown)]
         dead += [lay.name for lay in p.layers if not lay.stats.count]
         pos = [lay.index + (i - (k - 1) / 2) * width for lay in live]
@@ -245,15 +260,18 @@ def plot_box(profiles: list[Profile], units: str = "band", labels: list[str] | N
                    boxprops={"facecolor": colour, "alpha": 0.45, "edgecolor": colour},
                    medianprops={"color": "black"}, whiskerprops={"color": colour}, capprops={"color": colour},
                    meanprops={"marker": "o", "markerfacecolor": "white", "markeredgecolor": colour, "markersize": 4})
-        handles.append(Patch(facecolor=colour, alpha=0.45, edgecolor=colour, label=_label(p, i, labels)))
+        handles.append(Patch(facecolor=colour, alpha=0.45, edgecolor=colour, label=names[i]))
     at = [lay.index for lay in profiles[0].layers]
     _layer_ticks(ax, [lay.name for lay in profiles[0].layers], at=at)
     ax.set_xlim(min(at, default=0) - 0.7, max(at, default=n - 1) + 0.7)
     ax.set_ylabel(_units_label(units))
     ax.set_xlabel("layer (depth order); box: quartiles, line: median, dot: mean, whiskers: min-max")
-    _set_title(ax, fig, _title(profiles, "SROP distribution per layer", labels))
+    _set_title(ax, fig, _title(profiles, "SROP distribution per layer", names))
     ax.grid(True, axis="y", alpha=0.25)
-    _legend(fig, ax, handles, [h.get_label() for h in handles])
+    if many(k):
+        order_bar(fig, ax, names)
+    else:
+        _legend(fig, ax, handles, [h.get_label() for h in handles])
     if shown is not None:
         _note(fig, f"boxes for {len(shown)} of {n} layers, spread over depth (the depth plot shows every layer)")
     if dead:
@@ -321,22 +339,23 @@ def layer_panels(chosen: list, draw) -> tuple:
     return fig, axes
 
 
-def _kde_panel(ax, lay, profiles: list[Profile], units: str, labels) -> bool:
+def _kde_panel(ax, lay, profiles: list[Profile], units: str, names: list[str]) -> bool:
     """One layer's densities; True when some profile's values are one point (a line, no density)."""
     top = _upper(lay, units)
     curves = points = 0
+    looks, crowd = _looks(len(profiles)), many(len(profiles))
     for i, p in enumerate(profiles):
         other = layer_like(p, lay) if i else lay
         if other is None:
             continue
         vals = other.stats.per_sample_mean(units)
         vals = vals[np.isfinite(vals)]
-        look = style(i)
+        look = looks[i]
         lo, hi = (vals.min(), vals.max()) if vals.size else (0, 1)
         pad = max(0.05 * (hi - lo), 0.01)
         grid = np.linspace(max(0.0, lo - 3 * pad), min(top, hi + 3 * pad), 200)
         dens = _kde_curve(vals, grid)
-        label = _label(p, i, labels)
+        label = "_nolegend_" if crowd else names[i]
         if dens is None:
             for v in np.unique(vals):  # on the axis' edge (an SROP of 1) too: drawn over the frame
                 ax.axvline(v, lw=1.5, label=label, clip_on=False, **look)
@@ -344,7 +363,7 @@ def _kde_panel(ax, lay, profiles: list[Profile], units: str, labels) -> bool:
             points += bool(vals.size)
         else:
             ax.plot(grid, dens, lw=1.6, label=label, **look)
-            ax.fill_between(grid, dens, color=look["color"], alpha=0.15)
+            ax.fill_between(grid, dens, color=look["color"], alpha=0.03 if crowd else 0.15)
             curves += 1
         # a rug: each sample a tick rising from the axis, 5 % of the panel's height
         ax.vlines(vals, 0, 0.05, transform=ax.get_xaxis_transform(), color=look["color"], lw=1, alpha=0.7)
@@ -379,12 +398,15 @@ def plot_kde(profiles: list[Profile], units: str = "band", labels: list[str] | N
     ref = profiles[0]
     chosen, note = _chosen_layers(ref, layers, max_panels)
     points: list[bool] = []
-    fig, axes = layer_panels(chosen, lambda ax, lay: points.append(_kde_panel(ax, lay, profiles, units, labels)))
+    names = profile_names(profiles, labels)
+    fig, axes = layer_panels(chosen, lambda ax, lay: points.append(_kde_panel(ax, lay, profiles, units, names)))
     for ax in axes.flat:  # legend from the first panel that drew something (a layer may be all dead)
         if ax.get_legend_handles_labels()[0]:
             _legend(fig, ax, fontsize=8)
             break
-    _set_title(None, fig, _title(profiles, "Per-sample layer mean SROP across inputs", labels), suptitle=True)
+    if many(len(profiles)):
+        order_bar(fig, [ax for ax in axes.flat if ax.get_visible()], names)
+    _set_title(None, fig, _title(profiles, "Per-sample layer mean SROP across inputs", names), suptitle=True)
     notes = [n for n in (note, leaving, POINT_NOTE if any(points) else None) if n]
     if notes:
         _note(fig, "; ".join(notes))
@@ -393,12 +415,16 @@ def plot_kde(profiles: list[Profile], units: str = "band", labels: list[str] | N
 
 @literal_figure
 def plot_kernels(profiles: list[Profile], units: str = "band", labels: list[str] | None = None) -> "Figure":
-    """Heatmap of channel (kernel) mean SROPs per layer, one panel per profile."""
-    k = len(profiles)
+    """Heatmap of channel (kernel) mean SROPs per layer, one panel per profile (as many as fit a
+    figure's height, spread over the order given; the figure names those it leaves out)."""
+    names = profile_names(profiles, labels)
     n = max(len(p.layers) for p in profiles)
+    tall = max(3.0, 0.28 * n + 1.5)
+    picked = _spread(len(profiles), max(1, int(MAX_INCHES // tall)))
+    left = [names[i] for i in range(len(profiles)) if i not in picked]
+    profiles, names, k = [profiles[i] for i in picked], [names[i] for i in picked], len(picked)
     cmax = max(lay.shape[0] for p in profiles for lay in p.layers)
-    fig = _figure(min(MAX_INCHES, 5 + 0.04 * cmax) * (1 if k == 1 else 0.9),
-                  min(MAX_INCHES, max(3.0, 0.28 * n + 1.5) * k))
+    fig = _figure(min(MAX_INCHES, 5 + 0.04 * cmax) * (1 if k == 1 else 0.9), min(MAX_INCHES, tall * k))
     axes = fig.subplots(k, 1, squeeze=False)[:, 0]
     allvals = np.concatenate([lay.stats.kernel_mean(units) for p in profiles for lay in p.layers])
     allvals = allvals[np.isfinite(allvals)]
@@ -414,10 +440,20 @@ def plot_kernels(profiles: list[Profile], units: str = "band", labels: list[str]
         image = ax.imshow(grid, aspect="auto", interpolation="nearest", cmap="viridis", vmin=vmin, vmax=vmax)
         _layer_ticks(ax, [lay.name for lay in p.layers], axis="y")
         ax.set_xlabel("channel (kernel) index; blank: no such channel, or never live")
-        _set_title(ax, fig, _title([p], "Channel mean SROP", [labels[i]] if labels and i < len(labels) else None),
-                   fontsize=10)
+        _set_title(ax, fig, f"Channel mean SROP: {names[i]}", fontsize=10)
     fig.colorbar(image, ax=list(axes), label="channel mean " + _units_label(units), shrink=0.9)
+    if left:
+        _note(fig, f"panels for {k} of {k + len(left)} profiles, spread over the order given (one panel needs "
+                   f"{tall:.1f} in); left out: {', '.join(left[:8])}{' ...' if len(left) > 8 else ''} "
+                   "(plot them in smaller groups)")
     return fig
+
+
+def _spread(total: int, most: int) -> list[int]:
+    """Up to ``most`` of ``range(total)``: all of them, or the first, the last and evenly between."""
+    if total <= most:
+        return list(range(total))
+    return np.unique(np.linspace(0, total - 1, most).round().astype(int)).tolist()
 
 
 def _sweep_series(sw, units: str, by: str) -> tuple[np.ndarray, list[str]]:
@@ -443,16 +479,21 @@ def plot_sweep(sweeps: "list[Sweep]", units: str = "band", labels: list[str] | N
     fig = _figure(8.5 if by == "third" else 10.0, 4.8, size)
     ax = fig.add_subplot()
     right = ax.twinx()
-    count = 0
+    count, layer_names = 0, []
     for i, sw in enumerate(sweeps):
         name = (labels[i] if labels and i < len(labels) else
                 Path(str(sw.points[0].profile.model.get("path", f"sweep {i + 1}"))).name)
         series, names = _sweep_series(sw, units, by)
+        deep = series_colours(len(names)) if len(names) > len(PALETTE) * len(DASHES) else None  # by depth, a bar
         for j, (values, what) in enumerate(zip(series, names)):
             ax.plot(sw.levels, values, marker=marker(count) if by == "third" else None, ms=4,
-                    lw=1.6 if by == "third" else 1.1, label=what if len(sweeps) == 1 else f"{name}: {what}",
-                    **style(count))
+                    lw=1.6 if by == "third" else 1.1, **({"color": deep[j], "linestyle": DASHES[i % len(DASHES)],
+                    "label": "_nolegend_"} if deep else {"label": what if len(sweeps) == 1 else f"{name}: {what}",
+                                                         **style(count)}))
             count += 1
+        if deep:
+            ax.plot([], [], color="0.3", ls=DASHES[i % len(DASHES)], label=f"{name}: every layer")
+            layer_names = names
         change = [p.change.value for p in sw.points]
         if any(v is not None for v in change):
             measure = sw.points[-1].change.shown
@@ -466,6 +507,8 @@ def plot_sweep(sweeps: "list[Sweep]", units: str = "band", labels: list[str] | N
     lines, more = ax.get_legend_handles_labels(), right.get_legend_handles_labels()
     _legend(fig, ax, lines[0] + more[0], lines[1] + more[1])
     _set_title(ax, fig, f"SROP against the {kind} level" + (" (one line per layer)" if by == "layer" else ""))
+    if layer_names:
+        order_bar(fig, [ax, right], layer_names, "layer, in depth order")
     return fig
 
 
@@ -483,10 +526,9 @@ def plot_sweep_kde(sw: "Sweep", levels: list[float] | None = None, units: str = 
         if not sw.points:
             raise UsageError(f"{option('level')} {levels}: the sweep has no such level")
     elif len(sw.points) > max_levels:
-        idx = np.unique(np.linspace(0, len(sw.points) - 1, max_levels).round().astype(int))
-        left_out = [f"{p.level:g}" for i, p in enumerate(sw.points) if i not in set(idx)]
-        leaving = (f"showing {len(idx)} of {len(sw.points)} levels; left out w = {', '.join(left_out)} "
-                   f"(pick levels with {option('level', 'W,W', py='[W, W]')})")
+        idx = _spread(len(sw.points), max_levels)
+        leaving = (f"showing {len(idx)} of {len(sw.points)} levels; left out w = "
+                   f"{left_out([p.level for p in sw.points], idx)} (pick levels with {option('level', 'W,W', py='[W, W]')})")
         sw = type(sw)(sw.perturbation, sw.output, [sw.points[i] for i in idx])
     profiles = [p.profile for p in sw.points]
     if layers is None:

@@ -98,11 +98,95 @@ def test_kde_says_which_layers_it_left_out_and_stays_in_range(deep):
     assert "showing" not in _all_text(fig) or "matching layers" in _all_text(fig)
 
 
-def test_depth_of_many_profiles_keeps_its_legend_off_the_data(deep, pair):
-    many = [pair[0]] * 9 + [pair[1]] * 7  # 16 entries, as a sweep report's depth figure
-    fig = P.plot_depth(many, labels=[f"profile number {i}" for i in range(16)])
+def test_depth_of_a_few_profiles_names_each_in_its_legend(pair):
+    few = [pair[0]] * 5 + [pair[1]] * 5  # the most a figure names one by one
+    fig = P.plot_depth(few, labels=[f"profile number {i}" for i in range(10)])
     assert_figure_is_clean(fig)
-    assert len(fig.legends[0].get_texts()) >= 16
+    names = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert all(f"profile number {i}" in names for i in range(10))
+    assert "profile number 0 vs profile number 1" in _all_text(fig)
+
+
+def _bar_labels(fig) -> list[str]:
+    """The tick labels of the colour bar that names the profiles in order."""
+    bars = [ax for ax in fig.axes if "in the order given" in ax.get_ylabel()]
+    assert len(bars) == 1, [ax.get_ylabel() for ax in fig.axes]
+    return [t.get_text() for t in bars[0].get_yticklabels()]
+
+
+@pytest.mark.parametrize("kind", ["depth", "box", "kde"])
+def test_many_profiles_are_drawn_in_order_and_named_by_a_colour_bar(pair, kind):
+    """30 profiles (a sweep's levels kept as profiles): a legend of 30 names was wider than the axes
+    and the title listed all 30 (eight lines); saving warned that the layout collapsed."""
+    import warnings
+
+    many = [pair[i % 2] for i in range(30)]
+    names = [f"level-{i / 10:g}" for i in range(30)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # constrained_layout not applied: the axes collapsed
+        fig = P.plot(many, kind, labels=names)
+        assert_figure_is_clean(fig)
+    assert fig.get_size_inches()[0] <= P.MAX_INCHES + 2
+    title = (fig._suptitle or fig.axes[0].title).get_text()
+    assert "30 profiles, level-0 to level-2.9" in title and "vs" not in title
+    named = [t.get_text() for legend in _legends(fig) for t in legend.get_texts() if t.get_text().startswith("level-")]
+    assert named in ([], ["level-0 baseline (max-pool)"])  # no legend of 30; at most the first's baseline
+    bar = _bar_labels(fig)
+    assert bar[0] == "level-0" and bar[-1] == "level-2.9" and 3 <= len(bar) <= 7
+    data = [ln for ax in fig.axes for ln in ax.get_lines() if len(ln.get_xdata()) > 2 and ln.get_linestyle() == "-"]
+    if kind != "box":
+        colours = {ln.get_color() for ln in data}
+        assert len(colours) >= 30  # each profile drawn, each in its own place along the map
+
+
+def test_the_depth_figure_of_many_profiles_says_whose_baseline_it_draws(pair):
+    fig = P.plot_depth([pair[i % 2] for i in range(12)], labels=[f"run {i}" for i in range(12)])
+    dashed = [ln for ln in fig.axes[0].get_lines() if ln.get_linestyle() == "--"]
+    assert len(dashed) == 1 and dashed[0].get_label() == "run 0 baseline (max-pool)"
+    assert "the first profile's baseline; the other 11 profiles' are left out" in _all_text(fig)
+
+
+def test_kernels_of_many_profiles_show_what_fits_and_name_the_rest(pair):
+    many = [pair[i % 2] for i in range(30)]
+    fig = P.plot_kernels(many, labels=[f"run {i}" for i in range(30)])
+    assert_figure_is_clean(fig)
+    panels = [ax for ax in fig.axes if ax.get_title().startswith("Channel mean SROP")]
+    assert 1 < len(panels) < 30 and fig.get_size_inches()[1] <= P.MAX_INCHES + 0.01
+    shown = [ax.get_title().split(": ", 1)[1] for ax in panels]
+    assert shown[0] == "run 0" and shown[-1] == "run 29"
+    text = _all_text(fig)
+    assert f"panels for {len(panels)} of 30 profiles" in text and "left out: run 1, " in text
+
+
+def test_profiles_of_one_model_are_told_apart_by_number_or_by_file(pair, tmp_path, monkeypatch):
+    """Two runs of one model over other inputs were both called example.onnx in the legend; from
+    the command line they are named by their files."""
+    from click.testing import CliRunner
+
+    from srop_onnx.cli import main
+    from srop_onnx.show.many import profile_names
+
+    assert profile_names([pair[0], pair[0], pair[1]]) == ["example.onnx #1", "example.onnx #2", pair[1].model["path"].rsplit("/", 1)[-1]]
+    paths = []
+    for name in ("clean", "noisy"):
+        paths.append(tmp_path / f"{name}.json")
+        pair[0].to_json(paths[-1])
+    drawn = []
+    monkeypatch.setattr(P, "save_figure", lambda fig, path: drawn.append(fig))
+    result = CliRunner().invoke(main, ["plot", *map(str, paths), "-o", str(tmp_path / "d.png")])
+    assert result.exit_code == 0, result.output
+    assert [t.get_text() for t in drawn[0].legends[0].get_texts()][:1] == ["clean"]
+    assert "clean vs noisy" in _all_text(drawn[0])
+
+
+def test_a_sweep_kde_names_the_levels_it_left_out_as_runs():
+    from srop_onnx.show.many import left_out
+
+    levels = [round(0.01 * i, 2) for i in range(201)]
+    kept = [0, 40, 80, 120, 160, 200]
+    assert left_out(levels, kept) == ("0.01 to 0.39 (39 levels), 0.41 to 0.79 (39 levels), 0.81 to 1.19 (39 levels), "
+                                      "1.21 to 1.59 (39 levels), 1.61 to 1.99 (39 levels)")
+    assert left_out([0, 0.5, 1, 1.5], [0, 2]) == "0.5, 1.5"
 
 
 def test_a_mean_of_zero_on_the_log_axis_is_marked_at_its_floor_not_lost():
@@ -254,3 +338,23 @@ def test_series_that_share_a_colour_never_share_a_marker():
     looks = [(P.style(i)["color"], P.marker(i)) for i in range(49)]
     assert len(set(looks)) == 49
     assert P.marker(0) != P.marker(7) and P.style(0)["color"] == P.style(7)["color"]
+
+
+def test_a_sweep_by_layer_of_a_deep_model_colours_layers_by_depth(long_sweep):
+    """One line per layer of a model deeper than 28 layers (7 colours x 4 dashes) was a legend of
+    every layer; the lines now go along the colour map by depth, named by a colour bar."""
+    from dataclasses import replace
+
+    deep = replace(long_sweep, points=[replace(p, profile=replace(p.profile, layers=p.profile.layers * 4))
+                                       for p in long_sweep.points])
+    n = len(deep.points[0].profile.layers)
+    assert n > 28
+    fig = P.plot_sweep([deep], by="layer")
+    assert_figure_is_clean(fig)
+    bars = [ax for ax in fig.axes if "layer, in depth order" in ax.get_ylabel()]
+    assert len(bars) == 1 and f"({n})" in bars[0].get_ylabel()
+    names = [t.get_text() for legend in _legends(fig) for t in legend.get_texts()]
+    assert len(names) <= 3  # every layer, and the output change
+    assert len({ln.get_color() for ln in fig.axes[0].get_lines() if len(ln.get_xdata())}) == n
+    few = P.plot_sweep([long_sweep], by="layer")
+    assert len([t for legend in _legends(few) for t in legend.get_texts()]) >= len(long_sweep.points[0].profile.layers)
