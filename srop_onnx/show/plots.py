@@ -185,7 +185,7 @@ def plot_depth(profiles: list[Profile], units: str = "input", labels: list[str] 
     _legend(fig, ax)
     if crowd:
         order_bar(fig, ax, names)
-        if baselines == "each" and len(drawn) == 1 and any(p.layers and p.layers[0].baseline for p in profiles[1:]):
+        if baselines == "each" and len(drawn) == 1 and any(lay.baseline for p in profiles[1:] for lay in p.layers):
             _note(fig, f"dashed: the first profile's baseline; the other {len(profiles) - 1} profiles' are left out")
     return fig
 
