@@ -149,7 +149,7 @@ def _read_all(prefix: str) -> None:
     from types import SimpleNamespace
 
     from srop_onnx.files.remote import list_objects
-    from srop_onnx.inputs.samples import _ReadAhead
+    from srop_onnx.inputs.readahead import _ReadAhead
 
     ahead = _ReadAhead([SimpleNamespace(path=f) for f, _key in list_objects(prefix, (".jpg",))])
     try:

@@ -28,7 +28,7 @@ def _cpu() -> float:
 
 def _read_all(prefix: str) -> None:
     from srop_onnx.files.remote import list_objects
-    from srop_onnx.inputs.samples import _ReadAhead
+    from srop_onnx.inputs.readahead import _ReadAhead
 
     ahead = _ReadAhead([SimpleNamespace(path=f) for f, _key in list_objects(prefix, (".bin",))])
     try:
@@ -42,7 +42,7 @@ def _one(kind: str, latency: float, repeat: int, objects: int, server_cores) -> 
     from _servers import serve
 
     import s3fs
-    import srop_onnx.inputs.samples as samples
+    import srop_onnx.inputs.readahead as samples
 
     now = samples.REMOTE_READERS
     with serve(kind, latency, server_cores):
@@ -75,7 +75,7 @@ def main() -> None:
         os.sched_setaffinity(0, set(cores[:-1]))
     sys.path.insert(0, str(REPO / "benchmarks"))
     sys.path.insert(0, str(REPO))
-    import srop_onnx.inputs.samples as samples
+    import srop_onnx.inputs.readahead as samples
 
     now = samples.REMOTE_READERS
     print(f"{args.objects} objects of 12 kB, medians of {args.repeat}; reads in flight: {now} now, {BEFORE} before")

@@ -41,9 +41,9 @@ _SECRET = re.compile(r"key|secret|token|password|credential|session", re.IGNOREC
 #: does not retry on top (it would, five times, on a read timeout); a lookup that falls back from one
 #: request to another (an object's size: HEAD, then a listing) makes two of them
 S3_TIMEOUTS = {"connect_timeout": 5.0, "read_timeout": 12.0, "max_attempts": 2}
-#: GETs a run keeps in flight: a small object costs a round trip (10-50 ms to a bucket in a data
-#: centre), so 64 at once read 1,300-6,400 objects a second where 8 read 160-800; against a server
-#: on the same machine the extra ones cost nothing (benchmarks/bench_readers.py)
+#: the most GETs a run keeps in flight: a small object costs a round trip (10-50 ms to a bucket in a
+#: data centre), so 64 at once read 1,300-6,400 objects a second where 8 read 160-800 (how many a
+#: run uses follows its first read's round trip: srop_onnx.inputs.readahead)
 CONCURRENT_READS = 64
 #: --storage-option keys whose value is a JSON object (fsspec's nested settings)
 _NESTED = ("client_kwargs", "config_kwargs", "s3_additional_kwargs")

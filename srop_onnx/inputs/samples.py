@@ -19,11 +19,12 @@ import numpy as np
 from ..core._xp import preload
 from ..errors import InputDataError, UsageError, option
 from ..files.filetypes import ARRAY_SUFFIXES, AUDIO_SUFFIXES, IMAGE_SUFFIXES
-from ..files.remote import CONCURRENT_READS, is_remote, read_many, reads_in_batches
+from ..files.remote import is_remote
 from .inputspec import InputSpec
 from ..model.modelio import check_readable, content_digest, read_hashed, read_image, read_wav
 from .arrayfiles import read_arrays, read_named_arrays
 from .preprocess import Preprocess, image_to_input
+from .readahead import _ReadAhead
 
 __all__ = ["Sample", "InputLog", "FileList", "check_array", "image_array", "split_named", "stack_rows", "iter_samples", "decode_workers", "batched", "prefetch"]
 
@@ -337,83 +338,6 @@ def _audio_sample(path: Path, spec: InputSpec, prep, data: bytes | None) -> np.n
                              "inputs (N, samples), (N, C, samples) or (N, samples, C) only")
     rate, samples = read_wav(path, data)
     return audio_to_input(rate, samples, spec, prep, str(path))
-
-
-#: threads that read objects from a bucket ahead of the decoders: a GET waits on the network (a round
-#: trip to the bucket), not a core, so as many as the reads that may be in flight
-REMOTE_READERS = CONCURRENT_READS
-#: objects read ahead of the one being decoded (their bytes wait in memory), and the most bytes
-#: that may wait so (a bucket of large arrays reads one or a few ahead)
-READ_AHEAD = 64
-READ_AHEAD_BYTES = 256 * 2**20
-#: objects read in one call where the filesystem reads many at once (gcsfs, see remote.read_many)
-READ_BATCH = 16
-
-
-def _fetch(f: _File) -> "bytes | Exception":
-    try:
-        return f.path.read()
-    except (InputDataError, UsageError) as exc:  # the decoder reports it, in file order
-        return exc
-
-
-def _fetch_group(group: list) -> None:
-    """Read the objects of ``group`` (``(file, future)`` pairs), one call for all where the
-    filesystem reads many at once, and hand each its bytes (or its error) through its future."""
-    try:
-        got = [_fetch(group[0][0])] if len(group) == 1 else read_many([str(f.path) for f, _fut in group])
-    except BaseException as exc:  # noqa: BLE001 - a bug: the decoder raises it for each file of the group
-        got = [exc] * len(group)
-    for (_f, fut), value in zip(group, got):
-        if fut.set_running_or_notify_cancel():  # False: the run was closed before the bytes came
-            fut.set_result(value)
-
-
-class _ReadAhead:
-    """Objects in a bucket read on :data:`REMOTE_READERS` threads, :data:`READ_AHEAD` files ahead
-    of the decoders: the reads wait on the network apart from the decoding, which keeps the
-    threads a local folder gets (more decoding threads than cores fight the model's for them)."""
-
-    def __init__(self, entries: list) -> None:
-        from concurrent.futures import ThreadPoolExecutor
-
-        self.entries, self.next, self.reads = entries, 0, {}
-        self.pool = ThreadPoolExecutor(max_workers=REMOTE_READERS, thread_name_prefix="srop-onnx-read")
-        first = next((e.path for e in entries if is_remote(e.path)), None)
-        self.batch = READ_BATCH if first is not None and reads_in_batches(str(first)) else 1
-
-    def take(self, i: int):
-        """The future of entry ``i``'s bytes (None for a local file); reads are queued up to
-        ``i + READ_AHEAD`` while the bytes queued ahead stay under :data:`READ_AHEAD_BYTES`,
-        :attr:`batch` objects to a call."""
-        from concurrent.futures import Future
-
-        waiting = sum(size for _fut, size in self.reads.values())
-        group: list = []
-        limit = min(len(self.entries), i + READ_AHEAD)
-        if self.next > i and limit - self.next < self.batch and limit < len(self.entries):
-            limit = self.next  # enough is on its way: wait for room for a whole batch
-        while self.next < limit and (self.next <= i or waiting < READ_AHEAD_BYTES):
-            e = self.entries[self.next]
-            if is_remote(e.path):
-                size = int(getattr(e.path, "size", 0) or 0)
-                fut: Future = Future()
-                self.reads[self.next] = (fut, size)
-                group.append((e, fut))
-                waiting += size
-                if len(group) == self.batch:
-                    self.pool.submit(_fetch_group, group)
-                    group = []
-            self.next += 1
-        if group:
-            self.pool.submit(_fetch_group, group)
-        found = self.reads.pop(i, None)
-        return found[0] if found else None
-
-    def close(self) -> None:
-        self.pool.shutdown(wait=True, cancel_futures=True)
-        for fut, _size in self.reads.values():  # reads never started: nobody waits on them now
-            fut.cancel()
 
 
 def decode_workers() -> int:

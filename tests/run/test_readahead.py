@@ -8,11 +8,20 @@ import pytest
 
 from srop_onnx.errors import InputDataError
 from srop_onnx.files.remote import RemoteFile
-from srop_onnx.inputs import samples
+from srop_onnx.inputs import readahead as samples
+from srop_onnx.inputs.samples import _File
 
 
 def _entries(sizes):
-    return [samples._File(i, RemoteFile(f"s3://b/{i:03d}.npy", size), f"{i:03d}.npy") for i, size in enumerate(sizes)]
+    return [_File(i, RemoteFile(f"s3://b/{i:03d}.npy", size), f"{i:03d}.npy") for i, size in enumerate(sizes)]
+
+
+def _ahead(entries, round_trip: float = 1.0):
+    """A read-ahead whose first read has come back after ``round_trip`` seconds (a far bucket: as
+    many reads at once as it has threads), so the window and byte bounds alone are tested."""
+    ahead = samples._ReadAhead(entries)
+    ahead.started, ahead.round_trip = 0.0, round_trip
+    return ahead
 
 
 @pytest.fixture(autouse=True)
@@ -24,7 +33,7 @@ def one_at_a_time(monkeypatch):
 def test_reads_go_ahead_in_order_up_to_the_count(monkeypatch):
     asked = []
     monkeypatch.setattr(samples, "_fetch", lambda f: asked.append(f.index) or b"x%d" % f.index)
-    ahead = samples._ReadAhead(_entries([1000] * 200))
+    ahead = _ahead(_entries([1000] * 200))
     try:
         assert ahead.take(0).result() == b"x0"
         ahead.pool.shutdown(wait=True)  # every queued read has run
@@ -36,7 +45,7 @@ def test_reads_go_ahead_in_order_up_to_the_count(monkeypatch):
 def test_large_objects_are_read_only_a_few_ahead(monkeypatch):
     monkeypatch.setattr(samples, "_fetch", lambda f: b"")
     big = samples.READ_AHEAD_BYTES // 2 + 1  # two of them pass the budget
-    ahead = samples._ReadAhead(_entries([big] * 10))
+    ahead = _ahead(_entries([big] * 10))
     try:
         ahead.take(0)
         assert sorted(ahead.reads) == [1]  # 0 is taken, 1 waits; 2 would pass the budget
@@ -53,7 +62,7 @@ def test_local_files_are_not_read_ahead(monkeypatch, tmp_path):
         raise AssertionError(f"{f.path} read ahead")
 
     monkeypatch.setattr(samples, "_fetch", never)
-    ahead = samples._ReadAhead([samples._File(0, Path(tmp_path / "a.npy"), "a.npy")])
+    ahead = samples._ReadAhead([_File(0, Path(tmp_path / "a.npy"), "a.npy")])
     try:
         assert ahead.take(0) is None
     finally:
@@ -77,7 +86,7 @@ def _batched(monkeypatch, fail=()):
 
 def test_where_the_filesystem_reads_many_at_once_whole_batches_go_ahead(monkeypatch):
     calls = _batched(monkeypatch)
-    ahead = samples._ReadAhead(_entries([1000] * 100))
+    ahead = _ahead(_entries([1000] * 100))
     b = samples.READ_BATCH
     try:
         assert ahead.take(0).result() == b"x0"
@@ -96,7 +105,7 @@ def test_where_the_filesystem_reads_many_at_once_whole_batches_go_ahead(monkeypa
 
 def test_an_object_of_a_batch_that_cannot_be_read_is_its_error_in_its_place(monkeypatch):
     _batched(monkeypatch, fail={3})
-    ahead = samples._ReadAhead(_entries([1000] * 8))
+    ahead = _ahead(_entries([1000] * 8))
     try:
         got = [ahead.take(i).result() for i in range(8)]
     finally:
@@ -114,7 +123,7 @@ def test_closing_cancels_the_reads_not_taken(monkeypatch):
     slow = samples.read_many
     monkeypatch.setattr(samples, "read_many", lambda urls: gate.wait(10) and slow(urls))
     monkeypatch.setattr(samples, "REMOTE_READERS", 1)
-    ahead = samples._ReadAhead(_entries([1000] * 100))
+    ahead = _ahead(_entries([1000] * 100))
     first = ahead.take(0)
     later = ahead.take(1)  # queued behind the first batch, on the one reader
     waiting = [fut for fut, _size in ahead.reads.values()]
@@ -127,22 +136,27 @@ def test_closing_cancels_the_reads_not_taken(monkeypatch):
 
 
 def test_reads_of_a_distant_bucket_overlap_up_to_the_reads_in_flight(monkeypatch):
-    """A GET waits a round trip, not a core: as many are in flight as the read-ahead allows, so a
-    bucket 20-50 ms away is read at many objects a round trip (8 at once read 160-400 a second)."""
+    """A GET waits a round trip, not a core: after a first read that took 40 ms, as many reads are in
+    flight as there are readers (8 at once read 160-400 objects a second from 20-50 ms away)."""
     import threading
+    import time
 
     from srop_onnx.files import remote
 
     assert samples.REMOTE_READERS == remote.CONCURRENT_READS >= 32
     assert samples.READ_AHEAD >= remote.CONCURRENT_READS
     lock, now, most = threading.Lock(), [0], [0]
-    everyone = threading.Barrier(remote.CONCURRENT_READS, timeout=10)  # broken unless that many wait at once
+    n = remote.CONCURRENT_READS
+    everyone = threading.Barrier(n, timeout=10)  # broken unless that many wait at once
 
     def round_trip(f):
+        if f.index == 0:
+            time.sleep(0.04)
+            return b"x0"
         with lock:
             now[0] += 1
             most[0] = max(most[0], now[0])
-        if f.index < remote.CONCURRENT_READS:
+        if f.index <= n:
             everyone.wait()
         with lock:
             now[0] -= 1
@@ -154,7 +168,48 @@ def test_reads_of_a_distant_bucket_overlap_up_to_the_reads_in_flight(monkeypatch
         assert [ahead.take(i).result() for i in range(200)] == [b"x%d" % i for i in range(200)]
     finally:
         ahead.close()
-    assert most[0] == remote.CONCURRENT_READS and not everyone.broken
+    assert most[0] == n and not everyone.broken and ahead.in_flight == n
+
+
+def test_a_server_on_this_machine_gets_few_reads_at_once(monkeypatch):
+    """A GET that comes back in a millisecond waits on the server's CPU, not on the network: more
+    reads at once would only queue there (and cost threads and connections on both sides)."""
+    import threading
+    import time
+
+    monkeypatch.setattr(samples, "READ_RATE", 1000)  # a first read of up to 8 ms still means near
+    lock, now, most = threading.Lock(), [0], [0]
+
+    def quick(f):
+        with lock:
+            now[0] += 1
+            most[0] = max(most[0], now[0])
+        time.sleep(0.0005)
+        with lock:
+            now[0] -= 1
+        return b"x%d" % f.index
+
+    monkeypatch.setattr(samples, "_fetch", quick)
+    ahead = samples._ReadAhead(_entries([1000] * 300))
+    try:
+        assert ahead.in_flight == 1  # until the first read is back: it times the round trip
+        assert [ahead.take(i).result() for i in range(300)] == [b"x%d" % i for i in range(300)]
+    finally:
+        ahead.close()
+    assert ahead.round_trip is not None and ahead.in_flight == samples.MIN_READS
+    assert most[0] <= samples.MIN_READS + 1  # the entry taken is read whatever waits
+
+
+@pytest.mark.parametrize("round_trip, batch, expected", [
+    (None, 1, 1), (0.0005, 1, 8), (0.02, 1, 40), (0.05, 1, 64), (1.0, 1, 64), (0.0005, 16, 32)])
+def test_the_reads_at_once_cover_two_thousand_objects_a_second_at_the_first_round_trip(round_trip, batch,
+                                                                                       expected):
+    ahead = samples._ReadAhead(_entries([1000] * 4))
+    try:
+        ahead.round_trip, ahead.batch = round_trip, batch
+        assert ahead.in_flight == expected
+    finally:
+        ahead.close()
 
 
 def test_the_s3fs_client_keeps_as_many_connections_as_reads_in_flight(monkeypatch):
