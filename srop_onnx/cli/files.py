@@ -5,6 +5,8 @@ They parse options and call library functions, nothing more (see :mod:`srop_onnx
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from .common import _tolerances, _CheckOptions, _SEED, _console, _load_golden, _load_profile, _run_check, _write_report, main
@@ -113,7 +115,7 @@ def check(ctx, profile, golden, tol, metric, units, junit_path, match):
               help="--kind sweep: one line per depth third (default) or per layer; --kind kde: class, one curve "
                    "per class of labelled profiles (analyze --labels).")
 def plot(profiles, output, kind, units, layers, labels, levels, by, change, layer):
-    """Draw PROFILES (or sweeps, or a track): SROP by depth, per-layer boxes, per-sample KDEs (per class
+    """Draw PROFILES (files, or folders of them such as sweep --profiles writes; or sweeps, or a track): SROP by depth, per-layer boxes, per-sample KDEs (per class
     with --by class), channel heatmap, the class x layer map of a labelled profile (--kind classes), the mean SROP against a sweep's level with the model's output change (--kind sweep), or a
     track's layers x steps heatmap, depth thirds, one layer's channels or each layer's std over
     training (--kind heatmap|thirds|channels|std)."""
@@ -136,6 +138,7 @@ def plot(profiles, output, kind, units, layers, labels, levels, by, change, laye
             raise UsageError(f"{what} draws a track (--kind heatmap or channels); {profiles[0]} is not a track")
     if kind in _TRACK_KINDS:
         raise UsageError(f"--kind {kind} draws a track (srop-onnx track -o DIR: give DIR/track.json)")
+    profiles = _profile_files(profiles)
     if labels and len(labels) != len(profiles):
         raise UsageError(f"--label: {len(labels)} given for {len(profiles)} files; give one per file, in order")
     loaded = [load_result(p) for p in profiles]
@@ -177,6 +180,28 @@ def _file_labels(paths, loaded) -> tuple:
     if len(set(models)) == len(models):
         return ()
     return tuple(str(p).replace("\\", "/").rstrip("/").rsplit("/", 1)[-1].removesuffix(".json") for p in paths)
+
+
+def _profile_files(paths) -> tuple:
+    """The paths with each local folder as the ``.json`` files directly in it (a sweep's
+    ``--profiles`` folder), numbers in their names by value: ``level-0.25`` before ``level-0.5``."""
+    import re
+
+    def natural(path: Path) -> list:
+        return [(0, float(t), "") if re.fullmatch(r"\d+(?:\.\d+)?", t) else (1, 0.0, t)
+                for t in re.split(r"(\d+(?:\.\d+)?)", path.name) if t]
+
+    out: list = []
+    for given in paths:
+        if "://" in str(given) or not Path(given).is_dir():
+            out.append(given)
+            continue
+        found = sorted((f for f in Path(given).glob("*.json") if f.is_file()), key=natural)
+        if not found:
+            raise UsageError(f"{given}: a folder with no .json profile in it; give profile, sweep or track files "
+                             "(or a folder of profiles, as sweep --profiles writes)")
+        out.extend(str(f) for f in found)
+    return tuple(out)
 
 
 def _is_a_track(paths) -> bool:

@@ -209,3 +209,26 @@ def test_labels_are_one_per_file_or_refused(two, tmp_path):
                                     str(tmp_path / "p.png")])
     assert res.exit_code == 2 and "error: --label: 1 given for 2 files; give one per file" in res.output
     assert not (tmp_path / "p.png").exists()
+
+
+def test_a_folder_of_profiles_is_plotted_in_the_order_of_the_numbers_in_their_names(two, tmp_path, monkeypatch):
+    """A sweep's --profiles folder: `plot lv/` said "is a folder, not a profile file", and the shell's
+    `lv/*.json` puts level-0.5 before level-0.25 (and level-10 before level-2)."""
+    from srop_onnx.show import plots as P
+
+    folder = tmp_path / "lv"
+    folder.mkdir()
+    for name in ("level-0.5", "level-10", "level-0.25", "level-2"):
+        two[0].to_json(folder / f"{name}.json")
+    (folder / "notes.txt").write_text("not a profile")
+    drawn = []
+    monkeypatch.setattr(P, "save_figure", lambda fig, path: drawn.append(fig))
+    result = CliRunner().invoke(main, ["plot", str(folder), "-o", str(tmp_path / "d.png")])
+    assert result.exit_code == 0, result.output
+    names = [t.get_text() for t in drawn[0].legends[0].get_texts() if "baseline" not in t.get_text()]
+    assert names == ["level-0.25", "level-0.5", "level-2", "level-10"]
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = CliRunner().invoke(main, ["plot", str(empty), "-o", str(tmp_path / "e.png")])
+    assert result.exit_code == 2 and "empty: a folder with no .json profile in it" in result.output
+    assert not (tmp_path / "e.png").exists()
