@@ -135,6 +135,25 @@ def test_closing_cancels_the_reads_not_taken(monkeypatch):
     assert [f.cancelled() for f in waiting] == [False] * (b - 2) + [True] * (len(waiting) - (b - 2))
 
 
+def _counted(read):
+    """A ``_fetch`` that calls ``read(file)`` and counts, in ``most[0]``, the most reads running at once."""
+    import threading
+
+    lock, now, most = threading.Lock(), [0], [0]
+
+    def fetch(f):
+        with lock:
+            now[0] += 1
+            most[0] = max(most[0], now[0])
+        try:
+            return read(f)
+        finally:
+            with lock:
+                now[0] -= 1
+
+    return fetch, most
+
+
 def test_reads_of_a_distant_bucket_overlap_up_to_the_reads_in_flight(monkeypatch):
     """A GET waits a round trip, not a core: after a first read that took 40 ms, as many reads are in
     flight as there are readers (8 at once read 160-400 objects a second from 20-50 ms away)."""
@@ -145,24 +164,18 @@ def test_reads_of_a_distant_bucket_overlap_up_to_the_reads_in_flight(monkeypatch
 
     assert samples.REMOTE_READERS == remote.CONCURRENT_READS >= 32
     assert samples.READ_AHEAD >= remote.CONCURRENT_READS
-    lock, now, most = threading.Lock(), [0], [0]
     n = remote.CONCURRENT_READS
     everyone = threading.Barrier(n, timeout=10)  # broken unless that many wait at once
 
     def round_trip(f):
         if f.index == 0:
             time.sleep(0.04)
-            return b"x0"
-        with lock:
-            now[0] += 1
-            most[0] = max(most[0], now[0])
-        if f.index <= n:
+        elif f.index <= n:
             everyone.wait()
-        with lock:
-            now[0] -= 1
         return b"x%d" % f.index
 
-    monkeypatch.setattr(samples, "_fetch", round_trip)
+    fetch, most = _counted(round_trip)
+    monkeypatch.setattr(samples, "_fetch", fetch)
     ahead = samples._ReadAhead(_entries([1000] * 200))
     try:
         assert [ahead.take(i).result() for i in range(200)] == [b"x%d" % i for i in range(200)]
@@ -174,22 +187,11 @@ def test_reads_of_a_distant_bucket_overlap_up_to_the_reads_in_flight(monkeypatch
 def test_a_server_on_this_machine_gets_few_reads_at_once(monkeypatch):
     """A GET that comes back in a millisecond waits on the server's CPU, not on the network: more
     reads at once would only queue there (and cost threads and connections on both sides)."""
-    import threading
     import time
 
     monkeypatch.setattr(samples, "READ_RATE", 1000)  # a first read of up to 8 ms still means near
-    lock, now, most = threading.Lock(), [0], [0]
-
-    def quick(f):
-        with lock:
-            now[0] += 1
-            most[0] = max(most[0], now[0])
-        time.sleep(0.0005)
-        with lock:
-            now[0] -= 1
-        return b"x%d" % f.index
-
-    monkeypatch.setattr(samples, "_fetch", quick)
+    fetch, most = _counted(lambda f: time.sleep(0.0005) or b"x%d" % f.index)
+    monkeypatch.setattr(samples, "_fetch", fetch)
     ahead = samples._ReadAhead(_entries([1000] * 300))
     try:
         assert ahead.in_flight == 1  # until the first read is back: it times the round trip
