@@ -49,6 +49,8 @@ MAX_MARKED = 120  # of profiles; sweeps: plot_sweep, plot_sweep_kde
 PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000")
 DASHES = ("-", "--", ":", "-.")
 MARKERS = ("o", "s", "^", "D", "v", "P", "X")
+#: the grey output-change line of each sweep in one figure
+_CHANGE_DASHES = ((0, (5, 2)), (0, (1.5, 1.5)), (0, (7, 2, 1.5, 2)), (0, (3, 3)))
 
 
 def style(i: int) -> dict:
@@ -497,8 +499,9 @@ def plot_sweep(sweeps: "list[Sweep]", units: str = "band", labels: list[str] | N
         change = [p.change.value for p in sw.points]
         if any(v is not None for v in change):
             measure = sw.points[-1].change.shown
-            right.plot(sw.levels, [np.nan if v is None else v for v in change], color="0.35", ls=(0, (5, 2)),
-                       lw=1.6, label=f"{name}: " * (len(sweeps) > 1) + measure_label(measure))
+            right.plot(sw.levels, [np.nan if v is None else v for v in change], color="0.35", lw=1.6,
+                       ls=_CHANGE_DASHES[i % len(_CHANGE_DASHES)], marker=MARKERS[i % len(MARKERS)] if len(sweeps) > 1 else None,
+                       ms=3, label=f"{name}: " * (len(sweeps) > 1) + measure_label(measure))
             right.set_ylabel("output vs w = 0 (grey)")
     kind = sweeps[0].perturbation.get("kind", "blend")
     ax.set_xlabel("w (blend weight of the image)" if kind == "blend" else "w (noise std / input std)")

@@ -358,3 +358,13 @@ def test_a_sweep_by_layer_of_a_deep_model_colours_layers_by_depth(long_sweep):
     assert len({ln.get_color() for ln in fig.axes[0].get_lines() if len(ln.get_xdata())}) == n
     few = P.plot_sweep([long_sweep], by="layer")
     assert len([t for legend in _legends(few) for t in legend.get_texts()]) >= len(long_sweep.points[0].profile.layers)
+
+
+def test_the_output_change_of_each_sweep_in_one_figure_can_be_told_apart(long_sweep):
+    """Two sweeps in one figure drew both output changes as the same grey dashed line."""
+    fig = P.plot_sweep([long_sweep, long_sweep], labels=["blur", "noise"])
+    assert_figure_is_clean(fig)
+    right = [ax for ax in fig.axes if ax.get_ylabel().startswith("output vs w = 0")][0]
+    lines = right.get_lines()
+    assert sorted(ln.get_label().split(":")[0] for ln in lines) == ["blur", "noise"]
+    assert len({(ln.get_marker(), ln.get_linestyle()) for ln in lines}) == 2  # each its own marker
