@@ -1,6 +1,6 @@
 """Reads in flight from a bucket: 1,000 objects of 12 kB read as a run reads them (the read-ahead,
-its reader threads, the same client), with the reads in flight srop-onnx keeps now against the 8 it
-kept before, interleaved round by round in one process, on servers next to the client and behind a
+its reader threads, the same client), with the reads in flight srop-onnx keeps now (as many as the
+first read's round trip calls for, up to 64) against the 8 it kept before, interleaved round by round in one process, on servers next to the client and behind a
 round trip (``_servers.py``'s delaying proxy), the server (and proxy) on its own core.
 
     python benchmarks/bench_readers.py [--servers rclone,moto] [--latency 0,20] [--repeat 3]
@@ -78,7 +78,8 @@ def main() -> None:
     import srop_onnx.inputs.readahead as samples
 
     now = samples.REMOTE_READERS
-    print(f"{args.objects} objects of 12 kB, medians of {args.repeat}; reads in flight: {now} now, {BEFORE} before")
+    print(f"{args.objects} objects of 12 kB, medians of {args.repeat}; reads in flight: now as many as the first "
+          f"read's round trip calls for (up to {now}), before {BEFORE}")
     print(f"  {'server':<8} {'round trip':>10} {'now':>8} {'before':>8} {'ratio':>6}   client CPU now / before")
     for kind in args.servers.split(","):
         for lat in (float(x) for x in args.latency.split(",")):
