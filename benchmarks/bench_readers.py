@@ -1,7 +1,8 @@
 """Reads in flight from a bucket: 1,000 objects of 12 kB read as a run reads them (the read-ahead,
 its reader threads, the same client), with the reads in flight srop-onnx keeps now (as many as the
-first read's round trip calls for, up to 64) against the 8 it kept before, interleaved round by round in one process, on servers next to the client and behind a
-round trip (``_servers.py``'s delaying proxy), the server (and proxy) on its own core.
+first read's round trip calls for, up to 64) against the 8 it kept before, interleaved round by
+round in one process, on servers next to the client and behind a round trip (``_servers.py``'s
+delaying proxy), the server (and proxy) on its own core.
 
     python benchmarks/bench_readers.py [--servers rclone,moto] [--latency 0,20] [--repeat 3]
 """
