@@ -4,7 +4,10 @@ first read's round trip calls for, up to 64) against the 8 it kept before, inter
 round in one process, on servers next to the client and behind a round trip (``_servers.py``'s
 delaying proxy), the server (and proxy) on its own core.
 
-    python benchmarks/bench_readers.py [--servers rclone,moto] [--latency 0,20] [--repeat 3]
+    python benchmarks/bench_readers.py [--servers rclone,moto] [--latency 0,20] [--repeat 3] [--runs]
+
+``--runs`` times whole runs instead: the example model over 1,000 JPEGs (128 x 128) in the bucket,
+before and now, against the same folder on the local disk, interleaved.
 """
 
 from __future__ import annotations
@@ -63,12 +66,48 @@ def _one(kind: str, latency: float, repeat: int, objects: int, server_cores) -> 
     return {n: (statistics.median(w for w, _ in v), statistics.median(c for _, c in v)) for n, v in got.items()}
 
 
+def _runs(kind: str, latency: float, repeat: int, objects: int, server_cores) -> dict:
+    """Median seconds of whole runs over ``objects`` JPEGs: from the bucket before and now, and locally."""
+    import tempfile
+
+    import numpy as np
+    from _servers import serve
+    from PIL import Image
+
+    import s3fs
+    import srop_onnx
+    import srop_onnx.inputs.readahead as samples
+
+    now, model = samples.REMOTE_READERS, REPO / "models" / "example.onnx"
+    rng = np.random.default_rng(0)
+    with serve(kind, latency, server_cores), tempfile.TemporaryDirectory() as tmp:
+        local = Path(tmp) / "val"
+        local.mkdir()
+        for i in range(objects):
+            Image.fromarray((rng.random((128, 128, 3)) * 255).astype(np.uint8)).save(local / f"{i:05d}.jpg", quality=90)
+        fs = s3fs.S3FileSystem(skip_instance_cache=True)
+        fs.mkdir("bench")
+        fs.put(str(local) + "/", "bench/val/", recursive=True)
+        where = {BEFORE: "s3://bench/val/", now: "s3://bench/val/", "local": local}
+        assert srop_onnx.analyze(model, where[now]).to_dict() == srop_onnx.analyze(model, local).to_dict()
+        got: dict = {k: [] for k in where}
+        for _ in range(repeat):
+            for k, inputs in where.items():
+                samples.REMOTE_READERS = BEFORE if k == BEFORE else now
+                t0 = time.perf_counter()
+                srop_onnx.analyze(model, inputs)
+                got[k].append(time.perf_counter() - t0)
+        samples.REMOTE_READERS = now
+    return {k: statistics.median(v) for k, v in got.items()}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--servers", default="rclone,moto")
     ap.add_argument("--latency", default="0,20", help="round trips to try, in ms")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--objects", type=int, default=1000)
+    ap.add_argument("--runs", action="store_true", help="whole runs of the example model over JPEGs")
     args = ap.parse_args()
     cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
     server_cores = set(cores[-1:]) if len(cores) > 1 else None
@@ -79,6 +118,16 @@ def main() -> None:
     import srop_onnx.inputs.readahead as samples
 
     now = samples.REMOTE_READERS
+    if args.runs:
+        print(f"the example model over {args.objects} JPEGs (128x128), medians of {args.repeat}; reads in flight: "
+              f"now as many as the first read's round trip calls for (up to {now}), before {BEFORE}")
+        print(f"  {'server':<8} {'round trip':>10} {'now':>8} {'before':>8} {'local':>8}   now / local, before / local")
+        for kind in args.servers.split(","):
+            for lat in (float(x) for x in args.latency.split(",")):
+                t = _runs(kind, lat, args.repeat, args.objects, server_cores)
+                print(f"  {kind:<8} {lat:>7g} ms {t[now]:7.2f}s {t[BEFORE]:7.2f}s {t['local']:7.2f}s   "
+                      f"{t[now] / t['local']:.2f}, {t[BEFORE] / t['local']:.2f}")
+        return
     print(f"{args.objects} objects of 12 kB, medians of {args.repeat}; reads in flight: now as many as the first "
           f"read's round trip calls for (up to {now}), before {BEFORE}")
     print(f"  {'server':<8} {'round trip':>10} {'now':>8} {'before':>8} {'ratio':>6}   client CPU now / before")
