@@ -118,25 +118,23 @@ def main() -> None:
     import srop_onnx.inputs.readahead as samples
 
     now = samples.REMOTE_READERS
+    flight = f"reads in flight: now as many as the first read's round trip calls for (up to {now}), before {BEFORE}"
     if args.runs:
-        print(f"the example model over {args.objects} JPEGs (128x128), medians of {args.repeat}; reads in flight: "
-              f"now as many as the first read's round trip calls for (up to {now}), before {BEFORE}")
+        print(f"the example model over {args.objects} JPEGs (128x128), medians of {args.repeat}; {flight}")
         print(f"  {'server':<8} {'round trip':>10} {'now':>8} {'before':>8} {'local':>8}   now / local, before / local")
-        for kind in args.servers.split(","):
-            for lat in (float(x) for x in args.latency.split(",")):
-                t = _runs(kind, lat, args.repeat, args.objects, server_cores)
-                print(f"  {kind:<8} {lat:>7g} ms {t[now]:7.2f}s {t[BEFORE]:7.2f}s {t['local']:7.2f}s   "
-                      f"{t[now] / t['local']:.2f}, {t[BEFORE] / t['local']:.2f}")
-        return
-    print(f"{args.objects} objects of 12 kB, medians of {args.repeat}; reads in flight: now as many as the first "
-          f"read's round trip calls for (up to {now}), before {BEFORE}")
-    print(f"  {'server':<8} {'round trip':>10} {'now':>8} {'before':>8} {'ratio':>6}   client CPU now / before")
+    else:
+        print(f"{args.objects} objects of 12 kB, medians of {args.repeat}; {flight}")
+        print(f"  {'server':<8} {'round trip':>10} {'now':>8} {'before':>8} {'ratio':>6}   client CPU now / before")
     for kind in args.servers.split(","):
         for lat in (float(x) for x in args.latency.split(",")):
-            res = _one(kind, lat, args.repeat, args.objects, server_cores)
-            (wn, cn), (wb, cb) = res[now], res[BEFORE]
-            print(f"  {kind:<8} {lat:>7g} ms {wn:7.2f}s {wb:7.2f}s {wn / wb:6.2f}   {cn:.2f} s / {cb:.2f} s")
-
+            head = f"  {kind:<8} {lat:>7g} ms"
+            if args.runs:
+                t = _runs(kind, lat, args.repeat, args.objects, server_cores)
+                print(f"{head} {t[now]:7.2f}s {t[BEFORE]:7.2f}s {t['local']:7.2f}s   "
+                      f"{t[now] / t['local']:.2f}, {t[BEFORE] / t['local']:.2f}")
+            else:
+                (wn, cn), (wb, cb) = (res := _one(kind, lat, args.repeat, args.objects, server_cores))[now], res[BEFORE]
+                print(f"{head} {wn:7.2f}s {wb:7.2f}s {wn / wb:6.2f}   {cn:.2f} s / {cb:.2f} s")
 
 if __name__ == "__main__":
     main()
