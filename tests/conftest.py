@@ -156,6 +156,28 @@ def mounted(path: Path, options: str):
 
 
 @contextlib.contextmanager
+def interrupted_at_batch(monkeypatch, batch: int = 3):
+    """A run stopped as by Ctrl-C when it feeds its ``batch``-th batch (the ones before are done and,
+    with a checkpoint, saved); the model is fed as usual again after the block."""
+    import srop_onnx.run.execution as ex
+
+    real, calls = ex.feed, {"n": 0}
+
+    def flaky(*a, **k):
+        calls["n"] += 1
+        if calls["n"] == batch:
+            raise KeyboardInterrupt
+        return real(*a, **k)
+
+    monkeypatch.setattr(ex, "feed", flaky)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            yield
+    finally:
+        monkeypatch.setattr(ex, "feed", real)
+
+
+@contextlib.contextmanager
 def local_ray():
     """A local Ray of two CPUs and a small object store for the test, shut down after it. Ray gives
     its raylet a fixed 30 s to register; on two cores shared with other test processes (``-n 2``) a

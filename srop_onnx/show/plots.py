@@ -488,10 +488,12 @@ def plot_sweep(sweeps: "list[Sweep]", units: str = "band", labels: list[str] | N
         series, names = _sweep_series(sw, units, by)
         deep = series_colours(len(names)) if len(names) > len(PALETTE) * len(DASHES) else None  # by depth, a bar
         for j, (values, what) in enumerate(zip(series, names)):
+            if deep:  # named by the colour bar, the sweep by its dash
+                look = {"color": deep[j], "linestyle": DASHES[i % len(DASHES)], "label": "_nolegend_"}
+            else:
+                look = {**style(count), "label": what if len(sweeps) == 1 else f"{name}: {what}"}
             ax.plot(sw.levels, values, marker=marker(count) if by == "third" else None, ms=4,
-                    lw=1.6 if by == "third" else 1.1, **({"color": deep[j], "linestyle": DASHES[i % len(DASHES)],
-                    "label": "_nolegend_"} if deep else {"label": what if len(sweeps) == 1 else f"{name}: {what}",
-                                                         **style(count)}))
+                    lw=1.6 if by == "third" else 1.1, **look)
             count += 1
         if deep:
             ax.plot([], [], color="0.3", ls=DASHES[i % len(DASHES)], label=f"{name}: every layer")

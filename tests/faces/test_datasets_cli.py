@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from PIL import Image
 
 import srop_onnx
-from conftest import EXAMPLE, sha256
+from conftest import EXAMPLE, interrupted_at_batch, sha256
 from srop_onnx.cli import main
 from srop_onnx.errors import InputDataError, UsageError
 
@@ -145,20 +145,9 @@ def test_shards_merge_to_the_single_run_byte_for_byte(dataset, labelled, tmp_pat
 
 
 def test_a_resumed_run_keeps_the_labels_of_what_it_restored(dataset, labelled, tmp_path, monkeypatch):
-    import srop_onnx.run.execution as ex
-
-    ckpt, calls, real = tmp_path / "c.ckpt", {"n": 0}, ex.feed
-
-    def flaky(*a, **k):
-        calls["n"] += 1
-        if calls["n"] == 3:
-            raise KeyboardInterrupt
-        return real(*a, **k)
-
-    monkeypatch.setattr(ex, "feed", flaky)
-    with pytest.raises(KeyboardInterrupt):
+    ckpt = tmp_path / "c.ckpt"
+    with interrupted_at_batch(monkeypatch):
         srop_onnx.analyze(EXAMPLE, dataset, labels="folders", batch_size=4, checkpoint=ckpt, checkpoint_every=1)
-    monkeypatch.setattr(ex, "feed", real)
     assert json.loads(ckpt.read_text())["partial"]["inputs"]["labels"][:5] == [None] + ["sharp"] * 4
     resumed = srop_onnx.analyze(EXAMPLE, dataset, labels="folders", batch_size=4, checkpoint=ckpt)
     assert resumed.to_json() == labelled.read_text()

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from conftest import EXAMPLE, EXAMPLE_IMAGES, local_ray, mounted
+from conftest import EXAMPLE, EXAMPLE_IMAGES, interrupted_at_batch, local_ray, mounted
 from srop_onnx import InputDataError, OutputError, Profile, UsageError, analyze
 from srop_onnx.cli import main
 from srop_onnx.results.merge import merge_profiles
@@ -166,23 +166,12 @@ def test_a_run_resumes_from_another_working_directory_and_after_a_move(tmp_path,
     """A checkpoint knew its inputs by their paths as typed: ``analyze m.onnx imgs`` killed in ``run/``
     and rerun from its parent as ``run/imgs`` was "saved by a run with other arguments". A run knows
     them by their identities and sizes; their bytes are still checked as they are read."""
-    import srop_onnx.run.execution as ex
-
     work = tmp_path / "run"
     shutil.copytree(folder, work / "imgs")
-    ckpt, calls, real = work / "c.ckpt", {"n": 0}, ex.feed
-
-    def flaky(*a, **k):
-        calls["n"] += 1
-        if calls["n"] == 3:
-            raise KeyboardInterrupt
-        return real(*a, **k)
-
+    ckpt = work / "c.ckpt"
     monkeypatch.chdir(work)
-    monkeypatch.setattr(ex, "feed", flaky)
-    with pytest.raises(KeyboardInterrupt):
+    with interrupted_at_batch(monkeypatch):
         analyze(EXAMPLE, "imgs", batch_size=2, checkpoint="c.ckpt", checkpoint_every=1)
-    monkeypatch.setattr(ex, "feed", real)
     monkeypatch.chdir(tmp_path)
     notes: list[str] = []
     resumed = analyze(EXAMPLE, "run/imgs/*.png", batch_size=2, checkpoint=ckpt, notify=notes.append)
@@ -212,22 +201,9 @@ def test_a_checkpoint_on_a_read_only_disk_is_refused_before_the_first_batch(tmp_
 
 def test_resume_in_process_counts_nothing_twice(tmp_path, folder, single, monkeypatch):
     """Interrupt after the second batch (an exception in the loop), then resume."""
-    import srop_onnx.run.execution as ex
-
     ckpt = tmp_path / "c.ckpt"
-    calls = {"n": 0}
-    real = ex.feed
-
-    def flaky(*a, **k):
-        calls["n"] += 1
-        if calls["n"] == 3:
-            raise KeyboardInterrupt
-        return real(*a, **k)
-
-    monkeypatch.setattr(ex, "feed", flaky)
-    with pytest.raises(KeyboardInterrupt):
+    with interrupted_at_batch(monkeypatch):
         analyze(EXAMPLE, folder, batch_size=3, checkpoint=ckpt, checkpoint_every=1)
-    monkeypatch.setattr(ex, "feed", real)
     # two batches of 3 samples (the corrupt file yields none) were saved before the interruption
     assert len(json.loads(ckpt.read_text())["partial"]["inputs"]["sources"]) == 6
     resumed = analyze(EXAMPLE, folder, batch_size=3, checkpoint=ckpt, checkpoint_every=1)
