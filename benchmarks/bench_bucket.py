@@ -91,7 +91,8 @@ def main() -> None:
             b = srop_onnx.analyze(model, local)
             assert a.to_dict() == b.to_dict(), "the bucket's profile differs from the local one"
             remote_t, local_t, cpu = [], [], {"remote": [], "local": [], "server": [], "reads": [], "read_server": []}
-            read_t = []
+            read_t, list_t = [], []
+            from srop_onnx.files.remote import list_objects
             for _ in range(args.repeat):
                 for what, times in (("remote", remote_t), ("local", local_t)):
                     t0, c0, s0 = time.perf_counter(), _cpu(), _server_cpu(proc)
@@ -105,6 +106,11 @@ def main() -> None:
                 read_t.append(time.perf_counter() - t0)
                 cpu["reads"].append(_cpu() - c0)
                 cpu["read_server"].append(_server_cpu(proc) - s0)
+                if args.pin:
+                    cpu["read_server_busy"] = cpu.get("read_server_busy", []) + [_busy_cost(prefix, proc, run_cores)]
+                    t0 = time.perf_counter()
+                    list_objects(prefix, (".jpg",))
+                    list_t.append(time.perf_counter() - t0)
         r, lo = statistics.median(remote_t), statistics.median(local_t)
         med = {k: statistics.median(v) for k, v in cpu.items()}
         cores = len(run_cores) if args.pin else os.cpu_count() or 1
@@ -113,6 +119,10 @@ def main() -> None:
         # the CPU a bucket run needs on the cores it has (the server's too when it shares them): no schedule beats it
         need = med["local"] + med["reads"] + (0 if args.pin else med["read_server"])
         floor = max(lo, reads, need / cores)
+        # pinned, the server's CPU in the bucket run is a floor measured in the run itself: on a VM its
+        # core is not the run's own (cache, memory, a host's sibling thread), and a GET costs it more
+        # while the run's core computes than when it reads alone (_busy_cost below)
+        served = med["server"] if args.pin else 0.0
         print(f"{args.images} JPEGs (128x128), the {args.model} model, medians of {args.repeat}; identical profiles")
         lag = f", {args.latency:g} ms away" if args.latency else ""
         print(f"  {prefix[:5]} ({args.server} on 127.0.0.1{lag})      {r:7.2f} s   {args.images / r:7.0f} inputs/s"
@@ -120,11 +130,22 @@ def main() -> None:
         print(f"  local folder                       {lo:7.2f} s   {args.images / lo:7.0f} inputs/s   CPU {med['local']:.2f} s")
         print(f"  reading the objects alone        {reads:7.2f} s   CPU: srop-onnx {med['reads']:.2f} s, server "
               f"{med['read_server']:.2f} s ({1000 * med['read_server'] / args.images:.2f} ms a GET)")
+        if args.pin:
+            print(f"  the same, the runs' core(s) busy   the server {med['read_server_busy']:.2f} s of CPU "
+                  f"({1000 * med['read_server_busy'] / args.images:.2f} ms a GET): their work slows its core")
+            print(f"  the server's CPU in the bucket run {served:7.2f} s   = {served / lo:.2f} x local: "
+                  f"{1000 * served / args.images:.2f} ms a GET and the listing, on its one core")
         print(f"  ratio bucket / local               {r / lo:7.2f}")
         where = (f"the runs on {cores} core(s), the server on its own" if args.pin
                  else f"{cores} cores shared with the server")
         print(f"  floor                              {floor / lo:7.2f}   ({where}: the server's pace, or the CPU "
               "the run needs / cores)")
+        if args.pin:
+            listing = statistics.median(list_t)
+            # the run's own core has nothing to do until the listing is back, then its CPU to spend
+            client = listing + need / cores
+            print(f"  floor in the run                   {max(floor, served, client) / lo:7.2f}   (the larger of the "
+                  f"server's CPU in the run, and the listing's {listing:.2f} s + the CPU the run needs / cores)")
 
 
 def _cpu() -> float:
@@ -142,6 +163,34 @@ def _server_cpu(proc) -> float:
         return 0.0
     t = psutil.Process(proc.pid).cpu_times()
     return t.user + t.system
+
+
+def _burn(cores, stop) -> None:
+    """FFTs on ``cores`` until ``stop`` (a process of its own: the GIL stays the reader's)."""
+    os.sched_setaffinity(0, cores)
+    maps = np.random.default_rng(0).random((8, 64, 64, 64)).astype(np.float32)
+    while not stop.is_set():
+        np.fft.rfft2(maps)
+
+
+def _busy_cost(prefix: str, proc, cores) -> float:
+    """The server's CPU seconds for reading every object of ``prefix`` while ``cores`` (the runs')
+    compute, as they do in a bucket run: on a VM two cores share the host's caches, memory and often
+    a physical core, so a GET can cost the server more than when the client's core idles."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("spawn")
+    stop = ctx.Event()
+    burner = ctx.Process(target=_burn, args=(cores, stop))
+    burner.start()
+    try:
+        time.sleep(1.0)  # the burner has started and is computing
+        s0 = _server_cpu(proc)
+        _read_all(prefix)
+        return _server_cpu(proc) - s0
+    finally:
+        stop.set()
+        burner.join()
 
 
 def _read_all(prefix: str) -> None:
