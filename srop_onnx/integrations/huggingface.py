@@ -63,7 +63,8 @@ class SropCallback(TrainerCallback):
         a data loader); files and images need one."""
         from ..inputs.memory import example_of
 
-        if self.example is None and self.tracker is not None and example_of(self.tracker.inputs) is None:
+        held = None if self.tracker is None else self.tracker.inputs  # None: a loader read at the first step
+        if self.example is None and held is not None and example_of(held) is None:
             from ..errors import UsageError
 
             raise UsageError("SropCallback: give example= (one input batch, e.g. pixel_values[:1]) when the inputs "

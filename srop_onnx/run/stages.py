@@ -44,6 +44,8 @@ if TYPE_CHECKING:
 __all__ = [
     "held_budget",
     "read_inputs",
+    "read_before_model",
+    "read_for_model",
     "ModelPlan",
     "InputSet",
     "RunState",
@@ -86,7 +88,7 @@ def exported(model, inputs, example=None, limit: "int | None" = None, progress=N
 
     def sample_rank() -> "int | None":
         if kind != "onnx":
-            return None
+            return rank_before_export(model, kind, example)
         loaded.append(load_stage(model))
         return sample_rank_of(loaded[0], input_name)
 
@@ -124,6 +126,50 @@ def sample_rank_of(loaded, input_name: "str | None" = None) -> "int | None":
         return len(input_spec(loaded.proto, input_name).shape) - 1
     except SropError:
         return None
+
+
+def rank_before_export(model, kind: str, example=None) -> "int | None":
+    """The rank of one sample of a framework's model before it is exported: a Keras model's one input
+    (its shape less the batch axis), a torch module's ``example`` batch's less one; None where
+    neither says (a subclassed Keras model never called, a torch module without ``example``)."""
+    shape = None
+    if kind == "keras":
+        try:
+            shape = model.inputs[0].shape if len(model.inputs) == 1 else None
+        except (AttributeError, ValueError, TypeError, RuntimeError):
+            return None
+    elif kind == "torch":
+        shape = getattr(example, "shape", None)
+    return len(shape) - 1 if shape is not None and len(shape) >= 1 else None
+
+
+class RankNeeded(Exception):
+    """A loader's first item could be one sample or a batch, and no model says which yet."""
+
+
+def read_before_model(inputs, limit: "int | None", progress=None):
+    """``(inputs, loader)``: a loader read now when its items say how many samples they hold, or
+    ``(None, loader)`` where only a model can (batches alone, ``limit`` given; a loader that can be
+    read again): :func:`read_for_model` reads it at the first model, as far as ``limit`` samples,
+    rather than ``limit`` batches now."""
+    def unknown():
+        raise RankNeeded
+
+    again = not isinstance(inputs, (list, tuple)) and hasattr(inputs, "__iter__") and not hasattr(inputs, "__next__")
+    try:
+        return read_inputs(inputs, limit, progress, unknown if again else None), None
+    except RankNeeded:
+        return None, inputs
+
+
+def read_for_model(loader, model, example, limit: "int | None", progress=None, input_name: "str | None" = None):
+    """A loader that :func:`read_before_model` left, read as far as ``limit`` samples of ``model``
+    (a path, ONNX bytes or proto, a LoadedModel, a Keras model, a torch module with ``example``)."""
+    from ..model.frameworks import framework_of
+
+    kind = "onnx" if isinstance(model, LoadedModel) else framework_of(model)
+    rank = sample_rank_of(load_stage(model), input_name) if kind == "onnx" else rank_before_export(model, kind, example)
+    return read_inputs(loader, limit, progress, lambda: rank)
 
 
 def held_budget() -> int | None:

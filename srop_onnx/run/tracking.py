@@ -20,87 +20,15 @@ from ..config.settings import Execution, Hooks, Measurement
 from ..errors import UsageError, on_command_line, option
 from ..inputs.samples import Sample
 from ..results.profile import Profile
-from ..results.validate import short_text
 from ..results.track import (FOLDABLE_OPS, INDEX_NAME, Track, check_metrics, check_step, in_track,
                               same_architecture, same_model, index_of, profile_file, profile_thirds,
                               read_index, read_profiles, same_index, shared_settings, stamp)
+from .steps import checkpoint_steps
 from .stages import (ModelPlan, ProfileMaker, RunState, batch_loop, build_profile, load_stage, no_inputs_error,
-                     open_inputs, plan_model, start_session, Checkpointer, read_inputs)
+                     open_inputs, plan_model, start_session, Checkpointer, read_before_model,
+                     read_for_model)
 
 __all__ = ["track", "Tracker", "checkpoint_steps", "architecture_of"]
-
-_DIGITS = re.compile(r"\d+")
-
-
-def _name(f) -> str:
-    """A checkpoint's file name: a path's, or an object URL's last part."""
-    return f.name if isinstance(f, Path) else str(f).rstrip("/").rsplit("/", 1)[-1]
-
-
-def _natural(f) -> list:
-    return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", _name(f))]
-
-
-def _checkpoint_files(m) -> list:
-    """The checkpoints one argument names: an ONNX file, a folder of them, or their URLs (an object,
-    or the ``.onnx`` objects directly under a prefix, listed once)."""
-    from ..files.remote import is_url, list_objects
-
-    if is_url(str(m)):
-        url = str(m)
-        if url.lower().endswith(".onnx"):
-            return [url]
-        found = sorted((f.url for f, key in list_objects(url.rstrip("/") + "/", {".onnx"}) if "/" not in key),
-                       key=_natural)
-        if not found:
-            raise UsageError(f"{url}: no .onnx checkpoints under this prefix")
-        return found
-    p = Path(m)
-    if p.is_dir():
-        from ..model.frameworks import NATIVE_SUFFIXES
-
-        found = sorted((f for f in p.iterdir() if f.suffix.lower() == ".onnx" and f.is_file()), key=_natural)
-        if not found:  # a folder of a framework's own checkpoints
-            found = sorted((f for f in p.iterdir() if f.suffix.lower() in NATIVE_SUFFIXES and f.is_file()),
-                           key=_natural)
-        if not found:
-            raise UsageError(f"{p}: no .onnx checkpoints (nor .pt, .pth, .ckpt or .keras ones) in this folder")
-        return found
-    if not p.exists():
-        raise UsageError(f"{p}: no such checkpoint; give ONNX files or folders of them")
-    return [p]
-
-
-def checkpoint_steps(models: Sequence["str | os.PathLike"], steps: Sequence[int] | None = None) -> list[tuple[int, Path]]:
-    """``(step, path)`` of each checkpoint, ascending: ONNX files, or folders of them (natural order:
-    ``e2`` before ``e10``), or their URLs. A step is the last integer in the file's name, or the
-    matching entry of ``steps``. Duplicate or unreadable steps are refused in one line."""
-    files: list = [f for m in models for f in _checkpoint_files(m)]
-    if steps is not None:
-        if len(steps) != len(files):
-            raise UsageError(f"{option('steps')} gives {len(steps)} step(s) for {len(files)} checkpoint(s); give one per checkpoint")
-        numbered = [(int(s), f) for s, f in zip(steps, files)]
-    else:
-        numbered = []
-        for f in files:
-            found = _DIGITS.findall(_name(f).rsplit(".", 1)[0])
-            if not found:
-                raise UsageError(f"{f}: no step number in the file name; name checkpoints like epoch_5.onnx or pass "
-                                 f"{option('steps', '0,1,5,...', py='[0, 1, 5, ...]')}")
-            numbered.append((int(found[-1]), f))
-    seen: dict[int, Path] = {}
-    for s, f in numbered:
-        try:
-            check_step(s)
-        except UsageError as exc:
-            raise UsageError(f"{short_text(f, 80)}: {exc}; name checkpoints like epoch_5.onnx or pass {option('steps')} "
-                             "0,1,5,...") from None
-        if s in seen:
-            raise UsageError(f"step {s} is given twice ({seen[s]} and {f}); give each checkpoint its own step "
-                             f"({option('steps')})")
-        seen[s] = f
-    return sorted(numbered)
-
 
 #: bookkeeping ops an exporter adds or drops between two exports of one model (not architecture)
 _BOOKKEEPING = frozenset({"Identity", "Constant"})
@@ -225,7 +153,8 @@ class Tracker:
         self.out = None if out is None else (str(out).rstrip("/") if is_url(str(out)) else Path(out))
         self._storage = options.pop("storage_options", None)  # for a track or inputs in a bucket
         self.measure, self.how, hooks = split_options(options)
-        self.inputs = read_inputs(inputs, self.how.limit, hooks.progress)  # a data loader read once, not once a step
+        # a data loader is read once, not once a step; batches alone (with limit) at the first step's model
+        self.inputs, self._loader = read_before_model(inputs, self.how.limit, hooks.progress)
         said: set[str] = set()
 
         def once(note: str, say=hooks.notify) -> None:  # a note is said once per track, not once per step
@@ -339,6 +268,10 @@ class Tracker:
         from ..model.frameworks import EXPORTERS, to_onnx
         from ..model.modelio import as_loaded
 
+        if self._loader is not None:  # now a model says what one sample is
+            self.inputs = read_for_model(self._loader, model, example, self.how.limit, self.hooks.progress,
+                                         self.measure.input_name)
+            self._loader = None
         onnx_model, kind = to_onnx(model, example_of(self.inputs) if example is None else example)
         if not isinstance(onnx_model, (str, os.PathLike)):  # in memory: named after its checkpoint, or its step
             onnx_model = as_loaded(onnx_model, source or f"step-{step}.onnx")

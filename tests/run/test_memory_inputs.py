@@ -240,6 +240,56 @@ def test_a_loader_of_batches_alone_that_does_not_say_so_is_read_by_the_model_s_s
     assert yielded == [0, 4] and sw.points[-1].profile.analyzed == 8
 
 
+class _Pipeline:
+    """A loader of batches alone that can be read again (as a ``tf.data`` pipeline can) and says
+    neither that it yields batches nor how many rows each holds; ``yielded``: each batch's first row."""
+
+    def __init__(self, x, size: int = 4):
+        self.x, self.size, self.yielded = x, size, []
+
+    def __iter__(self):
+        for i in range(0, len(self.x), self.size):
+            self.yielded.append(i)
+            yield self.x[i:i + self.size]
+
+
+def test_a_tracker_reads_a_loader_of_batches_alone_as_far_as_the_first_model_s_samples(rng, tmp_path):
+    """A Tracker has no model when it is made: a loader of batches alone with ``limit=8`` was read as
+    eight batches (with ``limit=512`` of a pipeline of 32-image batches, 16,384 images, refused by the
+    memory guard). It is read at the first step, once, as that model's samples say."""
+    x = rng.standard_normal((40, 3, 64, 64)).astype(np.float32)
+    data = _Pipeline(x)
+    tracker = srop_onnx.Tracker(tmp_path / "track", data, limit=8, progress=False)
+    assert data.yielded == [0]  # its first item alone: a batch or a sample, only a model can tell
+    first = tracker.add(0, EXAMPLE)
+    tracker.add(1, EXAMPLE)
+    assert data.yielded == [0, 0, 4]  # read again at the first step, as far as 8 samples; not at the second
+    assert first.analyzed == 8 and _layers(first) == _layers(_analyze(x[:8]))
+    once = (b for b in [x[:4], x[4:8], x[8:12]])  # a generator cannot be read again: read whole now, as before
+    assert srop_onnx.Tracker(None, once, limit=8, progress=False).add(0, EXAMPLE).analyzed == 8
+
+
+def test_a_framework_model_says_what_one_of_its_samples_is_before_it_is_exported(rng):
+    """A Keras model's input, or a torch module's example batch, tells a loader's batches from its
+    samples, as an ONNX model's input does (before, a loader of batches alone was read as far as
+    ``limit`` batches for them)."""
+    keras = pytest.importorskip("keras")
+    x = rng.standard_normal((40, 16, 16, 3)).astype(np.float32)
+    model = keras.Sequential([keras.Input((16, 16, 3)), keras.layers.Conv2D(4, 3), keras.layers.MaxPooling2D()])
+    data = _Pipeline(x)
+    prof = srop_onnx.analyze(model, data, limit=6, progress=False)
+    assert data.yielded == [0, 4] and prof.analyzed == 6
+    data = _Pipeline(x)
+    tracker = srop_onnx.Tracker(None, data, limit=6, progress=False)
+    assert tracker.add(0, model).analyzed == 6 and data.yielded == [0, 0, 4]
+    from srop_onnx.run.stages import rank_before_export
+
+    assert rank_before_export(model, "keras") == 3
+    assert rank_before_export(keras.Sequential([keras.layers.Dense(2)]), "keras") is None  # never built
+    assert rank_before_export(object(), "torch", np.zeros((1, 3, 8, 8))) == 3
+    assert rank_before_export(object(), "torch") is None
+
+
 def test_a_data_loader_larger_than_half_the_free_memory_is_refused_while_it_is_read(rng, tmp_path, monkeypatch):
     """A loader is held in memory while it is measured: ImageNet's validation split through a DataLoader
     is 30 GB of float32. Reading stops, in one line that says to give limit=, once what it gave takes
