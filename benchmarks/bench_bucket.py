@@ -90,7 +90,8 @@ def main() -> None:
             a = srop_onnx.analyze(model, prefix)
             b = srop_onnx.analyze(model, local)
             assert a.to_dict() == b.to_dict(), "the bucket's profile differs from the local one"
-            remote_t, local_t, cpu = [], [], {"remote": [], "local": [], "server": [], "reads": [], "read_server": []}
+            remote_t, local_t, cpu = [], [], {"remote": [], "local": [], "server": [], "reads": [], "read_server": [],
+                                              "read_server_busy": []}
             read_t, list_t = [], []
             from srop_onnx.files.remote import list_objects
             for _ in range(args.repeat):
@@ -107,12 +108,12 @@ def main() -> None:
                 cpu["reads"].append(_cpu() - c0)
                 cpu["read_server"].append(_server_cpu(proc) - s0)
                 if args.pin:
-                    cpu["read_server_busy"] = cpu.get("read_server_busy", []) + [_busy_cost(prefix, proc, run_cores)]
+                    cpu["read_server_busy"].append(_busy_cost(prefix, proc, run_cores))
                     t0 = time.perf_counter()
                     list_objects(prefix, (".jpg",))
                     list_t.append(time.perf_counter() - t0)
         r, lo = statistics.median(remote_t), statistics.median(local_t)
-        med = {k: statistics.median(v) for k, v in cpu.items()}
+        med = {k: statistics.median(v) for k, v in cpu.items() if v}
         cores = len(run_cores) if args.pin else os.cpu_count() or 1
         # on one machine the server's CPU, the reads' and the analysis' share the cores: no schedule beats this
         reads = statistics.median(read_t)  # the server's pace: a run cannot read faster

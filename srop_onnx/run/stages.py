@@ -45,7 +45,6 @@ __all__ = [
     "held_budget",
     "read_inputs",
     "read_before_model",
-    "read_for_model",
     "ModelPlan",
     "InputSet",
     "RunState",
@@ -143,33 +142,23 @@ def rank_before_export(model, kind: str, example=None) -> "int | None":
     return len(shape) - 1 if shape is not None and len(shape) >= 1 else None
 
 
-class RankNeeded(Exception):
+class _RankNeeded(Exception):
     """A loader's first item could be one sample or a batch, and no model says which yet."""
 
 
 def read_before_model(inputs, limit: "int | None", progress=None):
     """``(inputs, loader)``: a loader read now when its items say how many samples they hold, or
     ``(None, loader)`` where only a model can (batches alone, ``limit`` given; a loader that can be
-    read again): :func:`read_for_model` reads it at the first model, as far as ``limit`` samples,
-    rather than ``limit`` batches now."""
+    read again): the caller reads it with the first model's sample rank (:func:`read_inputs`), as
+    far as ``limit`` samples, rather than ``limit`` batches now."""
     def unknown():
-        raise RankNeeded
+        raise _RankNeeded
 
     again = not isinstance(inputs, (list, tuple)) and hasattr(inputs, "__iter__") and not hasattr(inputs, "__next__")
     try:
         return read_inputs(inputs, limit, progress, unknown if again else None), None
-    except RankNeeded:
+    except _RankNeeded:
         return None, inputs
-
-
-def read_for_model(loader, model, example, limit: "int | None", progress=None, input_name: "str | None" = None):
-    """A loader that :func:`read_before_model` left, read as far as ``limit`` samples of ``model``
-    (a path, ONNX bytes or proto, a LoadedModel, a Keras model, a torch module with ``example``)."""
-    from ..model.frameworks import framework_of
-
-    kind = "onnx" if isinstance(model, LoadedModel) else framework_of(model)
-    rank = sample_rank_of(load_stage(model), input_name) if kind == "onnx" else rank_before_export(model, kind, example)
-    return read_inputs(loader, limit, progress, lambda: rank)
 
 
 def held_budget() -> int | None:

@@ -26,7 +26,7 @@ from ..results.track import (FOLDABLE_OPS, INDEX_NAME, Track, check_metrics, che
 from .steps import checkpoint_steps
 from .stages import (ModelPlan, ProfileMaker, RunState, batch_loop, build_profile, load_stage, no_inputs_error,
                      open_inputs, plan_model, start_session, Checkpointer, read_before_model,
-                     read_for_model)
+                     read_inputs)
 
 __all__ = ["track", "Tracker", "checkpoint_steps", "architecture_of"]
 
@@ -265,21 +265,27 @@ class Tracker:
     # -- what a step must agree with ------------------------------------------------------------
     def _plan(self, step: int, model, example, source: str | None = None) -> tuple[ModelPlan, str]:
         from ..inputs.memory import example_of
-        from ..model.frameworks import EXPORTERS, to_onnx
+        from ..model.frameworks import EXPORTERS, framework_of, to_onnx
         from ..model.modelio import as_loaded
 
-        if self._loader is not None:  # now a model says what one sample is
-            self.inputs = read_for_model(self._loader, model, example, self.how.limit, self.hooks.progress,
-                                         self.measure.input_name)
-            self._loader = None
+        if self._loader is not None and example is None and framework_of(model) == "torch":
+            self._read_loader(None)  # the module is exported from the loader's first sample: read it first
         onnx_model, kind = to_onnx(model, example_of(self.inputs) if example is None else example)
         if not isinstance(onnx_model, (str, os.PathLike)):  # in memory: named after its checkpoint, or its step
             onnx_model = as_loaded(onnx_model, source or f"step-{step}.onnx")
         plan = plan_model(load_stage(onnx_model), self.measure, inputs=self.inputs)
+        if self._loader is not None:  # now a model says what one of its samples is
+            self._read_loader(len(plan.spec.shape) - 1)
         if self._index is not None and self._index.get("exporter") not in (None, EXPORTERS[kind]):
             raise UsageError(f"step {step}: exported by {EXPORTERS[kind]}, but the track holds models exported by "
                              f"{self._index['exporter']}; one track never mixes exporters")
         return plan, EXPORTERS[kind]
+
+    def _read_loader(self, rank: "int | None") -> None:
+        """Read the loader that :func:`read_before_model` left, once, as far as ``limit`` samples of
+        rank ``rank`` (None: each item one sample)."""
+        loader, self._loader = self._loader, None
+        self.inputs = read_inputs(loader, self.how.limit, self.hooks.progress, lambda: rank)
 
     def _check(self, step: int, plan: ModelPlan, settings: dict, digest: str, analyzed: int) -> None:
         """Refuse a step that does not belong to the track (nothing written yet): another architecture,
