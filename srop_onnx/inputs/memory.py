@@ -45,8 +45,8 @@ def take(source, limit: "int | None" = None, budget: "int | None" = None, progre
     as PyTorch's map-style ``Dataset``); with ``limit``, a loader is read only until its items hold
     that many samples: a batch counts its targets' rows, or its input's rows when the loader says it
     yields batches (PyTorch's ``batch_size``, Keras' ``PyDataset``) or when it has one axis more than
-    a sample of the model (``sample_rank()``: that rank, None where it is not known; asked once, only
-    when needed), as the run reads it; an item known as neither counts as one (never too few).
+    a sample of the model (``sample_rank(first)``: that rank, None where it is not known; asked once,
+    only when needed, with the first item's input), as the run reads it; an item known as neither counts as one (never too few).
     ``budget``: the bytes a loader's inputs may take in memory (they are held while
     they are measured); reading past it is a :class:`UsageError` that says to give ``limit``.
     ``progress(samples, limit)`` hears how far the reading is, and ``(samples, samples)`` at its end."""
@@ -61,7 +61,7 @@ def take(source, limit: "int | None" = None, budget: "int | None" = None, progre
         out.append(item)
         inputs, target = _parts(item)
         if not batched and not rank and limit is not None and sample_rank is not None and target is None:
-            rank.append(sample_rank())  # the model's, asked once: a batch has one axis more than a sample
+            rank.append(sample_rank(inputs))  # the model's, asked once: a batch has one axis more than a sample
         rows += _rows(inputs, target, batched, rank[0] if rank else None)
         held += _nbytes(inputs)
         if budget is not None and held > budget:
@@ -228,6 +228,18 @@ def stack_arrays(items: Sequence[np.ndarray], spec, check) -> np.ndarray:
     return np.concatenate([check(a, spec, f"inputs[{i}]") for i, a in enumerate(items)])
 
 
+#: an input of this many axes or more (N, C, H, W) is a batch where nothing else says what it is: a
+#: torch module given no example is exported from its first row
+BATCH_NDIM = 4
+
+
+def rank_by_shape(first) -> "int | None":
+    """The rank of one sample where ``first``, a loader's first input, is a batch by its shape alone
+    (:data:`BATCH_NDIM` axes or more, as :func:`first_batch` takes it); None where it is not."""
+    shape = getattr(first, "shape", None)
+    return len(shape) - 1 if shape is not None and len(shape) >= BATCH_NDIM else None
+
+
 def first_batch(held: InMemory) -> "np.ndarray | None":
     """The first sample of in-memory arrays as a batch of one (an exporter's example), where its shape
     or its target says whether the first item is one sample or a batch: None when neither does."""
@@ -237,7 +249,7 @@ def first_batch(held: InMemory) -> "np.ndarray | None":
     target = None if held.targets is None else held.targets[0]
     if target is not None and np.ndim(target) == 0:
         return first[None]
-    if target is not None and np.ndim(target) == 1 and len(target) == len(first) or first.ndim >= 4:
+    if target is not None and np.ndim(target) == 1 and len(target) == len(first) or first.ndim >= BATCH_NDIM:
         return first[:1]
     return None
 

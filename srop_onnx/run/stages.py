@@ -78,14 +78,16 @@ def exported(model, inputs, example=None, limit: "int | None" = None, progress=N
     data loader's). ``progress``: the run's; where it is the notebook's text bar, a data loader's
     reading shows as one too. An ONNX model is loaded first where a loader read as far as ``limit``
     needs its input's rank (``input_name``'s) to tell a batch from a sample."""
-    from ..inputs.memory import example_of
+    from ..inputs.memory import example_of, rank_by_shape
     from ..model.frameworks import framework_of, to_onnx
     from ..model.modelio import LoadedModel, as_loaded
 
     kind = "onnx" if isinstance(model, LoadedModel) else framework_of(model)
     loaded: list = []
 
-    def sample_rank() -> "int | None":
+    def sample_rank(first) -> "int | None":
+        if kind == "torch" and example is None:  # exported from the loader's first row, when it is a batch
+            return rank_by_shape(first)
         if kind != "onnx":
             return rank_before_export(model, kind, example)
         loaded.append(load_stage(model))
@@ -108,7 +110,8 @@ def read_inputs(inputs, limit: "int | None" = None, progress=None, sample_rank=N
     """The inputs as :func:`~srop_onnx.inputs.inputset.in_memory` takes them, a data loader read once:
     only while what it gave takes at most :func:`held_budget`, and with a text bar of its own where the
     run's ``progress`` is one (a notebook's default; a ``progress`` of the user's own counts the run's
-    inputs, not this); ``sample_rank()``: the rank of the model's samples, where it is known."""
+    inputs, not this); ``sample_rank(first)``: the rank of the model's samples, where it is known (asked
+    with the loader's first input)."""
     from ..inputs.inputset import in_memory
     from .progress import TextBar
 
@@ -151,7 +154,7 @@ def read_before_model(inputs, limit: "int | None", progress=None):
     ``(None, loader)`` where only a model can (batches alone, ``limit`` given; a loader that can be
     read again): the caller reads it with the first model's sample rank (:func:`read_inputs`), as
     far as ``limit`` samples, rather than ``limit`` batches now."""
-    def unknown():
+    def unknown(_first):
         raise _RankNeeded
 
     again = not isinstance(inputs, (list, tuple)) and hasattr(inputs, "__iter__") and not hasattr(inputs, "__next__")

@@ -264,28 +264,28 @@ class Tracker:
 
     # -- what a step must agree with ------------------------------------------------------------
     def _plan(self, step: int, model, example, source: str | None = None) -> tuple[ModelPlan, str]:
-        from ..inputs.memory import example_of
+        from ..inputs.memory import example_of, rank_by_shape
         from ..model.frameworks import EXPORTERS, framework_of, to_onnx
         from ..model.modelio import as_loaded
 
         if self._loader is not None and example is None and framework_of(model) == "torch":
-            self._read_loader(None)  # the module is exported from the loader's first sample: read it first
+            self._read_loader(rank_by_shape)  # the module is exported from the loader's first row: read it first
         onnx_model, kind = to_onnx(model, example_of(self.inputs) if example is None else example)
         if not isinstance(onnx_model, (str, os.PathLike)):  # in memory: named after its checkpoint, or its step
             onnx_model = as_loaded(onnx_model, source or f"step-{step}.onnx")
         plan = plan_model(load_stage(onnx_model), self.measure, inputs=self.inputs)
         if self._loader is not None:  # now a model says what one of its samples is
-            self._read_loader(len(plan.spec.shape) - 1)
+            self._read_loader(lambda _first: len(plan.spec.shape) - 1)
         if self._index is not None and self._index.get("exporter") not in (None, EXPORTERS[kind]):
             raise UsageError(f"step {step}: exported by {EXPORTERS[kind]}, but the track holds models exported by "
                              f"{self._index['exporter']}; one track never mixes exporters")
         return plan, EXPORTERS[kind]
 
-    def _read_loader(self, rank: "int | None") -> None:
+    def _read_loader(self, rank_of) -> None:
         """Read the loader that :func:`read_before_model` left, once, as far as ``limit`` samples of
-        rank ``rank`` (None: each item one sample)."""
+        the rank ``rank_of(first input)`` says (None: each item one sample)."""
         loader, self._loader = self._loader, None
-        self.inputs = read_inputs(loader, self.how.limit, self.hooks.progress, lambda: rank)
+        self.inputs = read_inputs(loader, self.how.limit, self.hooks.progress, rank_of)
 
     def _check(self, step: int, plan: ModelPlan, settings: dict, digest: str, analyzed: int) -> None:
         """Refuse a step that does not belong to the track (nothing written yet): another architecture,

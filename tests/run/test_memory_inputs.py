@@ -290,6 +290,34 @@ def test_a_framework_model_says_what_one_of_its_samples_is_before_it_is_exported
     assert rank_before_export(object(), "torch") is None
 
 
+def test_a_torch_module_without_an_example_reads_batches_alone_as_far_as_the_limit(rng, tmp_path):
+    """A torch module given no ``example=`` is exported from the loader's first row, where its first
+    item has the axes of a batch (N, C, H, W): so the items are batches, and the reading stops once
+    ``limit`` samples are in (before, each item counted as one sample: ``limit=6`` read six batches)."""
+    torch = pytest.importorskip("torch")
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3, padding=1), torch.nn.MaxPool2d(2)).eval()
+    x = rng.standard_normal((40, 3, 16, 16)).astype(np.float32)
+    data = _Pipeline(torch.from_numpy(x))
+    prof = srop_onnx.analyze(net, data, limit=6, progress=False)
+    assert data.yielded == [0, 4] and prof.analyzed == 6
+    assert _layers(prof) == _layers(srop_onnx.analyze(net, x[:6], progress=False))
+    yielded = []
+
+    def batches():
+        for i in range(0, len(x), 4):
+            yielded.append(i)
+            yield x[i:i + 4]
+
+    assert srop_onnx.analyze(net, batches(), limit=5, progress=False).analyzed == 5 and yielded == [0, 4]
+    data = _Pipeline(x)
+    tracker = srop_onnx.Tracker(tmp_path / "track", data, limit=6, progress=False)
+    assert tracker.add(0, net).analyzed == 6 and tracker.add(1, net).analyzed == 6
+    assert data.yielded == [0, 0, 4]  # its first item when made, then once as far as 6 samples
+    from srop_onnx.inputs.memory import rank_by_shape
+
+    assert rank_by_shape(x[:4]) == 3 and rank_by_shape(x[0]) is None and rank_by_shape([1, 2]) is None
+
+
 def test_a_data_loader_larger_than_half_the_free_memory_is_refused_while_it_is_read(rng, tmp_path, monkeypatch):
     """A loader is held in memory while it is measured: ImageNet's validation split through a DataLoader
     is 30 GB of float32. Reading stops, in one line that says to give limit=, once what it gave takes
