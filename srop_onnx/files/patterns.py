@@ -21,7 +21,7 @@ import re
 from pathlib import Path
 from typing import Callable
 
-from ..errors import InputDataError
+from ..errors import InputDataError, UsageError
 
 __all__ = ["is_pattern", "fixed_part", "pattern_entries", "pattern_covers", "is_remote_pattern", "remote_pattern_entries"]
 
@@ -127,7 +127,12 @@ def remote_pattern_entries(url: str, suffixes, told=None) -> list[tuple[object, 
                              f"({scheme}://bucket/val/*.jpg)")
     prefix, pattern = f"{scheme}://{rest[:cut + 1]}", rest[cut + 1:]
     wanted = _key_regex(pattern)
-    found = [(f, key) for f, key in list_objects(prefix, suffixes, told) if wanted.fullmatch(key)]
+    try:
+        listed = list_objects(prefix, suffixes, told)
+    except UsageError as exc:  # a missing extra, a storage option: said of the argument as typed
+        msg = str(exc)
+        raise UsageError(url + msg[len(prefix):] if msg.startswith(prefix + ":") else msg) from None
+    found = [(f, key) for f, key in listed if wanted.fullmatch(key)]
     if found:
         return found
     try:  # an object named with a wildcard in its key

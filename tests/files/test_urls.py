@@ -183,11 +183,13 @@ def test_gs_urls_without_gcsfs_name_the_extra_in_one_line():
     import subprocess
     import sys
 
-    code = ("import sys; sys.modules['gcsfs'] = None; from srop_onnx.cli import main; "
-            f"main(['analyze', {str(EXAMPLE)!r}, 'gs://bucket/val/', '-q'])")
-    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    assert res.returncode == 2 and "pip install 'srop-onnx[gcs]'" in res.stderr, res.stderr
-    assert len(res.stderr.strip().splitlines()) == 1 and res.stdout == ""
+    for url in ("gs://bucket/val/", "gs://bucket/val/*/*.jpg"):  # a pattern is named as typed, not its prefix
+        code = ("import sys; sys.modules['gcsfs'] = None; from srop_onnx.cli import main; "
+                f"main(['analyze', {str(EXAMPLE)!r}, {url!r}, '-q'])")
+        res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+        assert res.returncode == 2 and "pip install 'srop-onnx[gcs]'" in res.stderr, res.stderr
+        assert res.stderr.startswith(f"error: {url}: "), res.stderr
+        assert len(res.stderr.strip().splitlines()) == 1 and res.stdout == ""
 
 
 def test_sweep_profiles_blend_and_twin_go_to_and_come_from_urls(bucket, tmp_path, monkeypatch):
