@@ -396,10 +396,24 @@ def layers(model, ops, all_tensors, layers, input_name, layout):
         console.print(safe(note))
     if plan.taps:
         render_taps(plan.taps, console)
+        _say_unknown_shapes(plan.taps, console)
     for s in plan.skipped_taps:
         console.print(f"skipped {safe(s.get('name') or s['tensor'])} ({safe(s['op'])}): {safe(s['reason'])}")
     if not plan.taps:  # the reasons are listed above; the error says what to try
         plan_model(loaded, measure)
+
+
+def _say_unknown_shapes(taps, console) -> None:
+    """One line where ONNX's shape inference left a layer's channels unknown and ONNX Runtime's
+    symbolic inference, which would follow the shape arithmetic, lacks a package here."""
+    from ..model.graph import symbolic_inference_missing
+
+    if not any(t.shape_hint is None or len(t.shape_hint) < 2 or not isinstance(t.shape_hint[1], int) for t in taps):
+        return
+    missing = symbolic_inference_missing()
+    if missing:
+        console.print(f"shapes shown as ?: ONNX Runtime's symbolic shape inference would work them out, but it needs "
+                      f"{missing} (pip install {missing}); analyze reads shapes from the tensors and does not need it")
 
 
 def _layers_plan(loaded, measure):

@@ -2,6 +2,7 @@
 
 - :func:`topological_order` - nodes in dependency order (exports are not always sorted);
 - :func:`infer_value_types` - tensor element types and shapes from shape inference (hints);
+  :func:`symbolic_inference_missing` says what its symbolic half lacks here;
 - :func:`find_taps` - which tensors to analyse (docs/models.md), with readable names;
 - :func:`expose_outputs` - a copy of the model with extra graph outputs;
 - :func:`recurrent_states` - inputs that hold a GRU/LSTM/RNN's state (they fix the batch);
@@ -35,6 +36,7 @@ __all__ = [
     "iter_tensors",
     "topological_order",
     "infer_value_types",
+    "symbolic_inference_missing",
     "graph_inputs",
     "find_taps",
     "expose_outputs",
@@ -282,6 +284,19 @@ def _symbolic_module():
         spec.loader.exec_module(module)  # type: ignore[union-attr]
         sys.modules[name] = module
     return sys.modules[name]
+
+
+def symbolic_inference_missing() -> "str | None":
+    """The package ONNX Runtime's symbolic shape inference needs and cannot import here (``sympy``,
+    which ONNX Runtime itself no longer installs), or None where it loads."""
+    try:
+        _symbolic_module()
+    except ImportError as exc:  # ONNX Runtime words its own: "sympy is required for symbolic shape inference"
+        named = exc.name or next(iter(re.findall(r"^([A-Za-z_][\w.]*) is required", str(exc))), "sympy")
+        return named.split(".")[0]
+    except Exception:  # noqa: BLE001 - broken otherwise: nothing to install
+        return None
+    return None
 
 
 def _fill_from(types: dict, other: dict) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import numpy as np
 import onnx
@@ -352,6 +353,8 @@ def test_shapes_onnx_inference_loses_are_taken_from_onnxruntime_symbolic_inferen
     lost = onnx.shape_inference.infer_shapes(model).graph.value_info
     assert not [d for v in lost if v.name == "onnx::Transpose_74" for d in v.type.tensor_type.shape.dim]
     assert infer_value_types(model)["onnx::Transpose_74"][1] is None  # a run does not pay for it
+    pytest.importorskip("sympy", reason="ONNX Runtime's symbolic shape inference needs sympy (torch brings it): "
+                                        "pip install sympy")
     types = infer_value_types(model, symbolic=True)
     assert types["onnx::Transpose_74"][0] == TensorProto.FLOAT
     shape = types["onnx::Transpose_74"][1]
@@ -361,7 +364,26 @@ def test_shapes_onnx_inference_loses_are_taken_from_onnxruntime_symbolic_inferen
                                             ("batch_size", 6, "frames")]
     res = CliRunner().invoke(main, ["layers", str(path)], env={"COLUMNS": "150"})
     assert res.exit_code == 0 and "Nx6xframes " in res.output and "Nx8xframesx4 " in res.output, res.output
-    assert list(cwd.iterdir()) == []
+    assert "pip install" not in res.output and list(cwd.iterdir()) == []
+
+
+def test_a_listing_without_sympy_says_which_shapes_it_could_not_work_out(tmp_path):
+    """ONNX Runtime no longer installs sympy, which its symbolic shape inference imports: without it
+    the listing shows ``?`` where ONNX's own inference stops, and says what to install."""
+    import subprocess
+    import sys
+
+    path = _pytorch_1_11_flatten_into_conv1d(tmp_path / "plcmos.onnx")
+    code = ("import sys; sys.modules['sympy'] = None; from srop_onnx.cli import main; "
+            f"main(['layers', {str(path)!r}])")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=tmp_path,
+                         env={**os.environ, "COLUMNS": "200"})
+    assert res.returncode == 0, res.stderr
+    assert "Nx8x?x4 " in res.stdout and "pip install sympy" in res.stdout, res.stdout
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["plcmos.onnx"]  # nothing saved beside it
+    from srop_onnx.model.graph import symbolic_inference_missing
+
+    assert symbolic_inference_missing() in (None, "sympy")
 
 
 def test_a_paddle2onnx_pool_after_a_learned_affine_is_named_after_its_conv(tmp_path):
