@@ -211,14 +211,16 @@ def _filesystem(url: str):
         config.setdefault("retries", {"max_attempts": timeouts["max_attempts"], "mode": "standard"})
         config.setdefault("max_pool_connections", CONCURRENT_READS)  # botocore's default is 10
         opts["config_kwargs"] = config
-    if protocol in ("gs", "gcs"):
-        opts = _gcs_settings(opts)  # a refusal of its own, before the filesystem's errors are worded
     try:
+        if protocol in ("gs", "gcs"):
+            opts = _gcs_settings(opts)  # a refusal of its own, before the filesystem's errors are worded
         fs, path = _gcs_filesystem(url, opts) if protocol in ("gs", "gcs") else fsspec.core.url_to_fs(url, **opts)
-    except ImportError:
+    except ImportError:  # gcsfs, s3fs, or what they bring (aiohttp)
         extra = _EXTRAS.get(protocol)
         fix = f"pip install 'srop-onnx[{extra}]'" if extra else f"install the fsspec filesystem for {protocol}://"
         raise UsageError(f"{url}: {protocol}:// needs a package that is not installed; {fix}") from None
+    except UsageError:  # _gcs_settings' own refusal, worded already
+        raise
     except ValueError as exc:
         raise UsageError(f"{url}: not a URL srop-onnx can read ({_clean(exc)})") from None
     except TypeError as exc:

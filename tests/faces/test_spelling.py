@@ -200,6 +200,7 @@ def test_storage_options_from_python_are_answered_as_a_dict(options, message):
 
 
 def test_no_credentials_says_where_they_come_from(monkeypatch):
+    pytest.importorskip("s3fs", reason="needs the s3 extra: pip install -e '.[s3]'")
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE", "AWS_SESSION_TOKEN"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/credentials")

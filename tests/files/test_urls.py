@@ -183,8 +183,10 @@ def test_gs_urls_without_gcsfs_name_the_extra_in_one_line():
     import subprocess
     import sys
 
-    for url in ("gs://bucket/val/", "gs://bucket/val/*/*.jpg"):  # a pattern is named as typed, not its prefix
-        code = ("import sys; sys.modules['gcsfs'] = None; from srop_onnx.cli import main; "
+    cases = [("gs://bucket/val/", "gcsfs"), ("gs://bucket/val/*/*.jpg", "gcsfs"),  # a pattern: named as typed
+             ("gs://bucket/val/", "aiohttp")]  # what gcsfs brings, absent too (the contributor install)
+    for url, absent in cases:
+        code = (f"import sys; sys.modules['gcsfs'] = sys.modules[{absent!r}] = None; from srop_onnx.cli import main; "
                 f"main(['analyze', {str(EXAMPLE)!r}, {url!r}, '-q'])")
         res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
         assert res.returncode == 2 and "pip install 'srop-onnx[gcs]'" in res.stderr, res.stderr

@@ -196,6 +196,14 @@ def test_a_missing_logger_library_is_one_line_naming_the_extra(monkeypatch):
         srop_onnx.Tracker(None, np.zeros((1, 2, 16, 16), np.float32), loggers=[object()])
 
 
+def _hf_callback():
+    """The callback class, where transformers is installed (its module refuses to import without it)."""
+    pytest.importorskip("transformers", reason="needs the test frameworks: pip install -e '.[frameworks]'")
+    from srop_onnx.integrations.huggingface import SropCallback
+
+    return SropCallback
+
+
 def _hf_parts(tmp_path):
     transformers = pytest.importorskip("transformers", reason="needs the test frameworks: pip install -e '.[frameworks]'")
     torch = pytest.importorskip("torch")
@@ -226,7 +234,7 @@ def _hf_parts(tmp_path):
 
 
 def test_a_hugging_face_trainer_tracks_at_its_global_steps_with_its_logged_loss(tmp_path, rng):
-    from srop_onnx.integrations.huggingface import SropCallback
+    SropCallback = _hf_callback()
 
     model, trainer = _hf_parts(tmp_path)
     val = rng.standard_normal((4, 3, 32, 32)).astype(np.float32)
@@ -241,7 +249,7 @@ def test_a_hugging_face_trainer_tracks_at_its_global_steps_with_its_logged_loss(
 
 
 def test_a_resumed_hugging_face_run_continues_the_track(tmp_path, rng):
-    from srop_onnx.integrations.huggingface import SropCallback
+    SropCallback = _hf_callback()
 
     model, trainer = _hf_parts(tmp_path)
     val = rng.standard_normal((4, 3, 32, 32)).astype(np.float32)
@@ -255,7 +263,7 @@ def test_a_resumed_hugging_face_run_continues_the_track(tmp_path, rng):
 def test_a_hugging_face_callback_takes_a_validation_set_as_the_trainer_does(tmp_path, rng):
     """Rows as a ``datasets`` split gives them (``pixel_values`` and ``labels``): no example= needed;
     image files need one, said in one line."""
-    from srop_onnx.integrations.huggingface import SropCallback
+    SropCallback = _hf_callback()
 
     torch = pytest.importorskip("torch")
     model, trainer = _hf_parts(tmp_path)
