@@ -128,7 +128,10 @@ class TensorBoardWriter:
     def close(self) -> None:
         try:
             self._writer.close()
-        except OSError:  # the error was told when the step was written
-            pass
+        except OSError:  # the error was told when the step was written; tensorboardX's close stopped at its flush:
+            try:  # close the file all the same, its unwritten bytes dropped (else Python flushes them again when
+                self._writer._py_recordio_writer.close()  # it collects the file, and prints that failure at exit)
+            except (OSError, AttributeError):
+                pass
         if self._local is not None:
             self._local.cleanup()

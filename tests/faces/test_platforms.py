@@ -31,6 +31,8 @@ def no_unix(monkeypatch, tmp_path):
 
     monkeypatch.setattr(os, "sysconf", sysconf)
     monkeypatch.delattr(os, "sched_getaffinity", raising=False)
+    if hasattr(os, "process_cpu_count"):  # Python 3.13: where there is no affinity, os defines it as cpu_count
+        monkeypatch.setattr(os, "process_cpu_count", os.cpu_count)
     monkeypatch.setattr(runtime, "MEMINFO", str(tmp_path / "no-proc-meminfo"))
     return tmp_path
 

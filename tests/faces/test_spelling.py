@@ -146,18 +146,39 @@ def _hand_spelled(source: str, ours: set[str]) -> list[str]:
     """The strings of ``source`` (docstrings aside) that spell one of ``ours`` as ``--name`` by hand."""
     lines = source.splitlines()
     found = []
-    for tok in tokenize.generate_tokens(io.StringIO(source).readline):
-        text = tok.string.lstrip("rbfuRBFU")
-        if tok.type != tokenize.STRING or text.startswith(('"""', "'''")):
+    for row, literal in _string_literals(source):
+        text = literal.lstrip("rbfuRBFU")
+        if text.startswith(('"""', "'''")):
             continue
         body = text[1:-1]
         if re.fullmatch(r"--[a-z][a-z0-9-]*( ray)?", body) or "srop-onnx " in body:
             continue
-        if "on_command_line()" in lines[tok.start[0] - 1] or "on_command_line()" in body:
+        if "on_command_line()" in lines[row - 1] or "on_command_line()" in body:
             continue
         if any(name in ours for name in _DASHED.findall(body)):
-            found.append(f"{tok.start[0]}: {body[:80]}")
+            found.append(f"{row}: {body[:80]}")
     return found
+
+
+def _string_literals(source: str):
+    """``(line, literal)`` of each string literal of ``source`` as written, an f-string whole: Python
+    3.12 tokenizes one as FSTRING_START, its parts and FSTRING_END (PEP 701), where 3.11 gives one
+    STRING token; the strings inside its braces are part of it."""
+    lines = source.splitlines(keepends=True)
+    start, depth = None, 0
+    fstart, fend = getattr(tokenize, "FSTRING_START", None), getattr(tokenize, "FSTRING_END", None)
+    for tok in tokenize.generate_tokens(io.StringIO(source).readline):
+        if tok.type == tokenize.STRING and depth == 0:
+            yield tok.start[0], tok.string
+        elif fstart is not None and tok.type == fstart:
+            start = tok.start if depth == 0 else start
+            depth += 1
+        elif fend is not None and tok.type == fend:
+            depth -= 1
+            if depth == 0:
+                (r0, c0), (r1, c1) = start, tok.end
+                text = lines[r0 - 1][c0:] if r0 == r1 else lines[r0 - 1][c0:] + "".join(lines[r0:r1 - 1])
+                yield r0, (lines[r0 - 1][c0:c1] if r0 == r1 else text + lines[r1 - 1][:c1])
 
 
 def test_no_library_message_spells_a_command_line_option_by_hand():
