@@ -44,6 +44,7 @@ if TYPE_CHECKING:
 __all__ = [
     "held_budget",
     "read_inputs",
+    "torch_sample_rank",
     "read_before_model",
     "ModelPlan",
     "InputSet",
@@ -78,7 +79,7 @@ def exported(model, inputs, example=None, limit: "int | None" = None, progress=N
     data loader's). ``progress``: the run's; where it is the notebook's text bar, a data loader's
     reading shows as one too. An ONNX model is loaded first where a loader read as far as ``limit``
     needs its input's rank (``input_name``'s) to tell a batch from a sample."""
-    from ..inputs.memory import example_of, rank_by_shape
+    from ..inputs.memory import example_of
     from ..model.frameworks import framework_of, to_onnx
     from ..model.modelio import LoadedModel, as_loaded
 
@@ -87,7 +88,7 @@ def exported(model, inputs, example=None, limit: "int | None" = None, progress=N
 
     def sample_rank(first) -> "int | None":
         if kind == "torch" and example is None:  # exported from the loader's first row, when it is a batch
-            return rank_by_shape(first)
+            return torch_sample_rank(first, NO_TORCH_EXAMPLE)
         if kind != "onnx":
             return rank_before_export(model, kind, example)
         loaded.append(load_stage(model))
@@ -99,11 +100,27 @@ def exported(model, inputs, example=None, limit: "int | None" = None, progress=N
     if example is None:
         example = example_of(batch)
     if example is None and kind == "torch":
-        raise UsageError("a torch.nn.Module is exported to ONNX from an example batch: give example= (e.g. "
-                         "torch.zeros(1, 3, 224, 224)), or inputs as an array batch or a data loader; or export it yourself "
-                         "(torch.onnx.export) and give the .onnx file")
+        raise UsageError(NO_TORCH_EXAMPLE)
     data, _ = to_onnx(model, example)
     return as_loaded(data, f"{type(model).__name__}.onnx"), batch
+
+
+#: a torch module given neither ``example=`` nor inputs it can be exported from
+NO_TORCH_EXAMPLE = ("a torch.nn.Module is exported to ONNX from an example batch: give example= (e.g. "
+                    "torch.zeros(1, 3, 224, 224)), or inputs as an array batch or a data loader of batches; or export it "
+                    "yourself (torch.onnx.export) and give the .onnx file")
+
+
+def torch_sample_rank(first, refusal: str) -> int:
+    """The sample rank of a torch module given no example, from a loader's first input: a batch by its
+    shape (:func:`~srop_onnx.inputs.memory.rank_by_shape`), whose first row the module is exported
+    from. Anything else cannot be exported: ``refusal``, at once, before the loader is read further."""
+    from ..inputs.memory import rank_by_shape
+
+    rank = rank_by_shape(first)
+    if rank is None:
+        raise UsageError(refusal)
+    return rank
 
 
 def read_inputs(inputs, limit: "int | None" = None, progress=None, sample_rank=None):

@@ -26,7 +26,7 @@ from ..results.track import (FOLDABLE_OPS, INDEX_NAME, Track, check_metrics, che
 from .steps import checkpoint_steps
 from .stages import (ModelPlan, ProfileMaker, RunState, batch_loop, build_profile, load_stage, no_inputs_error,
                      open_inputs, plan_model, start_session, Checkpointer, read_before_model,
-                     read_inputs)
+                     read_inputs, torch_sample_rank)
 
 __all__ = ["track", "Tracker", "checkpoint_steps", "architecture_of"]
 
@@ -264,12 +264,13 @@ class Tracker:
 
     # -- what a step must agree with ------------------------------------------------------------
     def _plan(self, step: int, model, example, source: str | None = None) -> tuple[ModelPlan, str]:
-        from ..inputs.memory import example_of, rank_by_shape
+        from ..inputs.memory import example_of
         from ..model.frameworks import EXPORTERS, framework_of, to_onnx
         from ..model.modelio import as_loaded
 
         if self._loader is not None and example is None and framework_of(model) == "torch":
-            self._read_loader(rank_by_shape)  # the module is exported from the loader's first row: read it first
+            refusal = "a torch.nn.Module needs an example input to export: Tracker.add(step, model, example=batch)"
+            self._read_loader(lambda first: torch_sample_rank(first, refusal))  # exported from its first row
         onnx_model, kind = to_onnx(model, example_of(self.inputs) if example is None else example)
         if not isinstance(onnx_model, (str, os.PathLike)):  # in memory: named after its checkpoint, or its step
             onnx_model = as_loaded(onnx_model, source or f"step-{step}.onnx")

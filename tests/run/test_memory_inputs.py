@@ -316,6 +316,18 @@ def test_a_torch_module_without_an_example_reads_batches_alone_as_far_as_the_lim
     from srop_onnx.inputs.memory import rank_by_shape
 
     assert rank_by_shape(x[:4]) == 3 and rank_by_shape(x[0]) is None and rank_by_shape([1, 2]) is None
+    signals = rng.standard_normal((40, 2, 64)).astype(np.float32)  # batches of 1-D signals: not a batch by shape
+    net1d = torch.nn.Sequential(torch.nn.Conv1d(2, 4, 3), torch.nn.MaxPool1d(2)).eval()
+    data = _Pipeline(signals)
+    with pytest.raises(UsageError, match=r"^a torch.nn.Module is exported to ONNX from an example batch: give example="):
+        srop_onnx.analyze(net1d, data, limit=8, progress=False)
+    assert data.yielded == [0]  # refused at its first item, not after reading 8
+    assert srop_onnx.analyze(net1d, _Pipeline(signals), limit=8, example=signals[:1], progress=False).analyzed == 8
+    data = _Pipeline(signals)
+    tracker = srop_onnx.Tracker(None, data, limit=8, progress=False)
+    with pytest.raises(UsageError, match=r"needs an example input to export: Tracker.add\(step, model, example=batch\)"):
+        tracker.add(0, net1d)
+    assert data.yielded == [0, 0]  # its first item when made, then its first item again, and no further
 
 
 def test_a_data_loader_larger_than_half_the_free_memory_is_refused_while_it_is_read(rng, tmp_path, monkeypatch):
