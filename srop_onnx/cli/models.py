@@ -406,9 +406,9 @@ def layers(model, ops, all_tensors, layers, input_name, layout):
 def _say_unknown_shapes(taps, console) -> None:
     """One line where ONNX's shape inference left a layer's channels unknown and ONNX Runtime's
     symbolic inference, which would follow the shape arithmetic, lacks a package here."""
-    from ..model.graph import symbolic_inference_missing
+    from ..model.graph import channels_unknown, symbolic_inference_missing
 
-    if not any(t.shape_hint is None or len(t.shape_hint) < 2 or not isinstance(t.shape_hint[1], int) for t in taps):
+    if not any(channels_unknown(t.shape_hint) for t in taps):
         return
     missing = symbolic_inference_missing()
     if missing:

@@ -56,13 +56,17 @@ def to_onnx(model, example=None, input_name: str = "input") -> "tuple[object, st
     return model, kind
 
 
+#: a torch module a Tracker step cannot export: no example, and none from the inputs
+NO_TRACKER_EXAMPLE = "a torch.nn.Module needs an example input to export: Tracker.add(step, model, example=batch)"
+
+
 def _torch_bytes(module, example, input_name: str) -> bytes:
     import io
 
     import torch
 
     if example is None:
-        raise UsageError("a torch.nn.Module needs an example input to export: Tracker.add(step, model, example=batch)")
+        raise UsageError(NO_TRACKER_EXAMPLE)
     args = tuple(_on_module(module, a) for a in (example if isinstance(example, (tuple, list)) else (example,)))
     names = [input_name] if len(args) == 1 else [f"{input_name}_{i}" for i in range(len(args))]
     was_training = module.training

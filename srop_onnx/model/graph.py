@@ -37,6 +37,7 @@ __all__ = [
     "topological_order",
     "infer_value_types",
     "symbolic_inference_missing",
+    "channels_unknown",
     "graph_inputs",
     "find_taps",
     "expose_outputs",
@@ -234,12 +235,14 @@ def _declared_types(g) -> dict[str, tuple[int, tuple | None]]:
 def _taps_unknown(graph, types: dict) -> bool:
     """Whether ONNX's shape inference left a conv or pool output without a rank or channel count
     (it stops at a ``Reshape`` of a computed shape, which PyTorch exports write often)."""
-    for node in graph.node:
-        if node.op_type in DEFAULT_OPS and node.output:
-            shape = types.get(node.output[0], (0, None))[1]
-            if shape is None or len(shape) < 2 or not isinstance(shape[1], int):
-                return True
-    return False
+    return any(node.op_type in DEFAULT_OPS and node.output and channels_unknown(types.get(node.output[0], (0, None))[1])
+               for node in graph.node)
+
+
+def channels_unknown(shape) -> bool:
+    """Whether a tap's inferred ``shape`` lacks its rank or its channel count (what symbolic shape
+    inference is asked for)."""
+    return shape is None or len(shape) < 2 or not isinstance(shape[1], int)
 
 
 def _symbolic_types(light) -> dict[str, tuple[int, tuple | None]]:
@@ -292,8 +295,8 @@ def symbolic_inference_missing() -> "str | None":
     try:
         _symbolic_module()
     except ImportError as exc:  # ONNX Runtime words its own: "sympy is required for symbolic shape inference"
-        named = exc.name or next(iter(re.findall(r"^([A-Za-z_][\w.]*) is required", str(exc))), "sympy")
-        return named.split(".")[0]
+        said = re.match(r"([A-Za-z_][\w.]*) is required", str(exc))
+        return (exc.name or (said.group(1) if said else "sympy")).split(".")[0]
     except Exception:  # noqa: BLE001 - broken otherwise: nothing to install
         return None
     return None

@@ -265,12 +265,11 @@ class Tracker:
     # -- what a step must agree with ------------------------------------------------------------
     def _plan(self, step: int, model, example, source: str | None = None) -> tuple[ModelPlan, str]:
         from ..inputs.memory import example_of
-        from ..model.frameworks import EXPORTERS, framework_of, to_onnx
+        from ..model.frameworks import EXPORTERS, NO_TRACKER_EXAMPLE, framework_of, to_onnx
         from ..model.modelio import as_loaded
 
         if self._loader is not None and example is None and framework_of(model) == "torch":
-            refusal = "a torch.nn.Module needs an example input to export: Tracker.add(step, model, example=batch)"
-            self._read_loader(lambda first: torch_sample_rank(first, refusal))  # exported from its first row
+            self._read_loader(lambda first: torch_sample_rank(first, NO_TRACKER_EXAMPLE))  # exported from its first row
         onnx_model, kind = to_onnx(model, example_of(self.inputs) if example is None else example)
         if not isinstance(onnx_model, (str, os.PathLike)):  # in memory: named after its checkpoint, or its step
             onnx_model = as_loaded(onnx_model, source or f"step-{step}.onnx")
